@@ -1,0 +1,562 @@
+/* edgefetch: download a list of images concurrently and edge-detect each one
+ * on every core. This file is the CLI: options, the per-item lines, the
+ * report and the exit status. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <uv.h>
+
+#include "config.h"
+#include "pipeline.h"
+#include "report.h"
+
+/* Exit statuses, documented in --help. */
+enum {
+    EXIT_ALL_OK = 0,
+    EXIT_SOME_FAILED = 1,
+    EXIT_USAGE = 2,
+};
+
+enum run_mode {
+    MODE_CONCURRENT,
+    MODE_SEQUENTIAL,
+    MODE_COMPARE,
+};
+
+struct cli {
+    enum run_mode mode;
+    const char *input;
+    const char *output_dir;
+    int verbose; /* -1 quiet, 0 normal, 1 per-item lines */
+    struct pl_options pl;
+};
+
+/* What the per-item callback needs. */
+struct item_log {
+    const struct cli *cli;
+    const char *mode_name;
+    /* --compare: the output name of each item this run produced, by index */
+    char **produced;
+    size_t produced_count;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: edgefetch [OPTIONS] [-i LIST] [URL...]\n"
+            "Download images concurrently and write an edge map (PNG) of each.\n"
+            "\n"
+            "Input and output:\n"
+            "  -i, --input FILE         URL list, one per line ('-' = standard input);\n"
+            "                           blank lines and '#' comments are ignored\n"
+            "  -o, --output DIR         where edge maps go (default ./edges); created if missing\n"
+            "\n"
+            "Mode:\n"
+            "      --concurrent         overlap downloads and processing (default)\n"
+            "      --sequential         one item at a time: download, process, next\n"
+            "      --compare            run sequential then concurrent into DIR/sequential and\n"
+            "                           DIR/concurrent, check the outputs match, print both\n"
+            "\n"
+            "Concurrency:\n"
+            "  -j, --max-downloads N    transfers in flight at most (default 4)\n"
+            "  -w, --workers N          processing threads (default: online CPUs)\n"
+            "\n"
+            "Processing:\n"
+            "      --operator NAME      sobel (default) or tutorial (the lesson's kernel)\n"
+            "      --png-level N        zlib level 0-9 for the output (default 1)\n"
+            "      --max-pixels N       refuse larger images before decoding (default 100M)\n"
+            "\n"
+            "Network:\n"
+            "      --timeout SECS       whole transfer, per item (default 60)\n"
+            "      --connect-timeout SECS  (default 10)\n"
+            "      --max-size BYTES     largest body accepted (default 64M; k/M/G suffixes)\n"
+            "      --max-redirs N       redirects followed at most (default 5)\n"
+            "      --cacert FILE        trust these CA certificates for https\n"
+            "      --insecure           do NOT verify https certificates (says so on stderr)\n"
+            "      --user-agent STR\n"
+            "\n"
+            "Output:\n"
+            "  -q, --quiet              print nothing but fatal errors\n"
+            "  -v, --verbose            a line per item\n"
+            "  -h, --help               this text\n"
+            "      --version            versions of edgefetch and its libraries\n"
+            "\n"
+            "Exit status: 0 all items ok; 1 some items failed (the others were written);\n"
+            "2 usage error or nothing could run; 130/143 stopped by SIGINT/SIGTERM.\n"
+            "\n"
+            "Examples:\n"
+            "  edgefetch -i urls.txt -o out/\n"
+            "  edgefetch --compare -i urls.txt -o out/\n"
+            "  cat urls.txt | edgefetch -i - -o out/\n"
+            "  edgefetch -o out/ https://example.org/a.jpg https://example.org/b.png\n");
+}
+
+/* Parses a non-negative integer with an optional k/M/G suffix (powers of 1024
+ * when `binary`, of 1000 otherwise). */
+static int parse_size(const char *text, bool binary, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (text[0] == '-' || text[0] == '\0')
+        return -EINVAL;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || end == text)
+        return -EINVAL;
+    uint64_t unit = 1;
+    uint64_t base = binary ? 1024 : 1000;
+    if (*end == 'k' || *end == 'K')
+        unit = base;
+    else if (*end == 'm' || *end == 'M')
+        unit = base * base;
+    else if (*end == 'g' || *end == 'G')
+        unit = base * base * base;
+    else if (*end != '\0')
+        return -EINVAL;
+    if (*end != '\0' && end[1] != '\0')
+        return -EINVAL;
+    if (value > UINT64_MAX / unit)
+        return -ERANGE;
+    *out = value * unit;
+    return 0;
+}
+
+static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *out)
+{
+    uint64_t value;
+    if (parse_size(text, false, &value) < 0 || strpbrk(text, "kKmMgG") != NULL || value < min ||
+        value > max)
+        return -EINVAL;
+    *out = (unsigned)value;
+    return 0;
+}
+
+static int parse_seconds(const char *text, long *out_ms)
+{
+    char *end;
+    errno = 0;
+    double seconds = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !(seconds >= 0) || seconds > 86400.0 * 365)
+        return -EINVAL;
+    *out_ms = (long)(seconds * 1000.0 + 0.5);
+    return 0;
+}
+
+static void print_version(void)
+{
+    printf("edgefetch %s\n", EDGEFETCH_VERSION);
+    printf("  %s\n", io_curl_version());
+    printf("  libuv/%s\n", uv_version_string());
+    printf("  %s\n", img_library_versions());
+}
+
+enum {
+    OPT_CONCURRENT = 256,
+    OPT_SEQUENTIAL,
+    OPT_COMPARE,
+    OPT_OPERATOR,
+    OPT_PNG_LEVEL,
+    OPT_MAX_PIXELS,
+    OPT_TIMEOUT,
+    OPT_CONNECT_TIMEOUT,
+    OPT_MAX_SIZE,
+    OPT_MAX_REDIRS,
+    OPT_CACERT,
+    OPT_INSECURE,
+    OPT_USER_AGENT,
+    OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+    {"input", required_argument, NULL, 'i'},
+    {"output", required_argument, NULL, 'o'},
+    {"concurrent", no_argument, NULL, OPT_CONCURRENT},
+    {"sequential", no_argument, NULL, OPT_SEQUENTIAL},
+    {"compare", no_argument, NULL, OPT_COMPARE},
+    {"max-downloads", required_argument, NULL, 'j'},
+    {"workers", required_argument, NULL, 'w'},
+    {"operator", required_argument, NULL, OPT_OPERATOR},
+    {"png-level", required_argument, NULL, OPT_PNG_LEVEL},
+    {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
+    {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"user-agent", required_argument, NULL, OPT_USER_AGENT},
+    {"quiet", no_argument, NULL, 'q'},
+    {"verbose", no_argument, NULL, 'v'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "edgefetch: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'edgefetch --help' for more information.\n");
+    return -EINVAL;
+}
+
+/* Returns 0 to run, 1 when done (help/version), or -EINVAL on a usage error. */
+static int parse_args(int argc, char **argv, struct cli *cli)
+{
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t size;
+    unsigned value;
+    int opt;
+
+    memset(cli, 0, sizeof(*cli));
+    cli->mode = MODE_CONCURRENT;
+    cli->output_dir = "edges";
+    cli->pl.max_downloads = 4;
+    cli->pl.workers = online > 0 ? (unsigned)online : 1;
+    cli->pl.op = IMG_OP_SOBEL;
+    cli->pl.png_level = 1;
+    cli->pl.max_pixels = 100 * 1000 * 1000;
+    cli->pl.http.timeout_ms = 60 * 1000;
+    cli->pl.http.connect_timeout_ms = 10 * 1000;
+    cli->pl.http.max_body = 64 * 1024 * 1024;
+    cli->pl.http.max_redirs = 5;
+    cli->pl.http.user_agent = "edgefetch/" EDGEFETCH_VERSION;
+
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":i:o:j:w:qvh", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 'i':
+            cli->input = optarg;
+            break;
+        case 'o':
+            cli->output_dir = optarg;
+            break;
+        case OPT_CONCURRENT:
+            cli->mode = MODE_CONCURRENT;
+            break;
+        case OPT_SEQUENTIAL:
+            cli->mode = MODE_SEQUENTIAL;
+            break;
+        case OPT_COMPARE:
+            cli->mode = MODE_COMPARE;
+            break;
+        case 'j':
+            if (parse_uint(optarg, 1, 1024, &cli->pl.max_downloads) < 0)
+                return usage_error("-j/--max-downloads wants a number from 1 to 1024, not '%s'",
+                                   optarg);
+            break;
+        case 'w':
+            if (parse_uint(optarg, 1, 1024, &cli->pl.workers) < 0)
+                return usage_error("-w/--workers wants a number from 1 to 1024, not '%s'", optarg);
+            break;
+        case OPT_OPERATOR:
+            if (img_operator_from_name(optarg, &cli->pl.op) < 0)
+                return usage_error("unknown operator '%s' (sobel, tutorial)", optarg);
+            break;
+        case OPT_PNG_LEVEL:
+            if (parse_uint(optarg, 0, 9, &value) < 0)
+                return usage_error("--png-level wants 0 to 9, not '%s'", optarg);
+            cli->pl.png_level = (int)value;
+            break;
+        case OPT_MAX_PIXELS:
+            if (parse_size(optarg, false, &size) < 0 || size == 0)
+                return usage_error("--max-pixels wants a positive number (k/M/G allowed), not '%s'",
+                                   optarg);
+            cli->pl.max_pixels = size;
+            break;
+        case OPT_TIMEOUT:
+            if (parse_seconds(optarg, &cli->pl.http.timeout_ms) < 0)
+                return usage_error("--timeout wants seconds, not '%s'", optarg);
+            break;
+        case OPT_CONNECT_TIMEOUT:
+            if (parse_seconds(optarg, &cli->pl.http.connect_timeout_ms) < 0)
+                return usage_error("--connect-timeout wants seconds, not '%s'", optarg);
+            break;
+        case OPT_MAX_SIZE:
+            if (parse_size(optarg, true, &size) < 0 || size == 0 || size > SIZE_MAX / 2)
+                return usage_error("--max-size wants a positive byte count (k/M/G allowed), not '%s'",
+                                   optarg);
+            cli->pl.http.max_body = (size_t)size;
+            break;
+        case OPT_MAX_REDIRS:
+            if (parse_uint(optarg, 0, 100, &value) < 0)
+                return usage_error("--max-redirs wants 0 to 100, not '%s'", optarg);
+            cli->pl.http.max_redirs = (long)value;
+            break;
+        case OPT_CACERT:
+            cli->pl.http.cacert = optarg;
+            break;
+        case OPT_INSECURE:
+            cli->pl.http.insecure = true;
+            break;
+        case OPT_USER_AGENT:
+            cli->pl.http.user_agent = optarg;
+            break;
+        case 'q':
+            cli->verbose = -1;
+            break;
+        case 'v':
+            cli->verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        case OPT_VERSION:
+            print_version();
+            return 1;
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    return 0;
+}
+
+static void on_item(const struct pl_item *item, void *user)
+{
+    struct item_log *log = user;
+    char where[32] = "";
+
+    if (item->line > 0)
+        snprintf(where, sizeof(where), "line %u: ", item->line);
+    if (item->status == PL_ITEM_FAILED) {
+        if (log->cli->verbose >= 0)
+            fprintf(stderr, "edgefetch: %sFAILED %s: %s: %s\n", where, item->url, item->stage,
+                    item->message);
+        return;
+    }
+    if (log->produced != NULL && item->index < log->produced_count)
+        log->produced[item->index] = strdup(item->output_name);
+    if (log->cli->verbose > 0)
+        fprintf(stderr,
+                "edgefetch: %sok %s -> %s/%s (%dx%d, %zu bytes; download %.3f s, decode %.3f s, "
+                "edge %.3f s, encode+write %.3f s)\n",
+                where, item->url, log->cli->output_dir, item->output_name, item->width,
+                item->height, item->bytes, item->download_s, item->decode_s, item->edge_s,
+                item->encode_s);
+}
+
+static int read_urls(const struct cli *cli, int argc, char **argv, struct io_url_list *urls)
+{
+    char err[256];
+    int rc;
+
+    if (cli->input != NULL) {
+        FILE *in = strcmp(cli->input, "-") == 0 ? stdin : fopen(cli->input, "r");
+        if (in == NULL) {
+            fprintf(stderr, "edgefetch: cannot open URL list %s: %s\n", cli->input,
+                    strerror(errno));
+            return -errno;
+        }
+        rc = io_url_list_read(urls, in, err, sizeof(err));
+        if (in != stdin)
+            fclose(in);
+        if (rc < 0) {
+            fprintf(stderr, "edgefetch: %s: %s\n", cli->input, err);
+            return rc;
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        rc = io_url_list_add(urls, argv[i], 0);
+        if (rc < 0) {
+            fprintf(stderr, "edgefetch: out of memory\n");
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* One run of the pipeline into `dir`; returns 0 or a negative setup error. */
+static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
+                    const struct io_url_list *urls, struct item_log *log, struct pl_report *report)
+{
+    char err[512];
+    struct pl_options opts = cli->pl;
+    opts.mode = mode;
+    opts.output_dir = dir;
+
+    int rc = io_prepare_dir(dir, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "edgefetch: %s\n", err);
+        return rc;
+    }
+    struct cli shown = *cli;
+    shown.output_dir = dir;
+    log->cli = &shown;
+    rc = pl_run(&opts, urls, on_item, log, report, err, sizeof(err));
+    log->cli = cli;
+    if (rc < 0)
+        fprintf(stderr, "edgefetch: %s\n", err);
+    return rc;
+}
+
+/* --compare: every item both runs produced must be byte-identical. Returns
+ * how many differ (or could not be read), and counts the pairs checked. */
+static size_t compare_outputs(const char *dir_a, const char *dir_b, char **names_a, char **names_b,
+                              size_t count, size_t *checked)
+{
+    char path_a[PATH_MAX];
+    char path_b[PATH_MAX];
+    size_t differ = 0;
+
+    *checked = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (names_a[i] == NULL || names_b[i] == NULL)
+            continue;
+        (*checked)++;
+        int same = -ENAMETOOLONG;
+        if (snprintf(path_a, sizeof(path_a), "%s/%s", dir_a, names_a[i]) < (int)sizeof(path_a) &&
+            snprintf(path_b, sizeof(path_b), "%s/%s", dir_b, names_b[i]) < (int)sizeof(path_b))
+            same = io_files_identical(path_a, path_b);
+        if (same != 1) {
+            differ++;
+            fprintf(stderr, "edgefetch: --compare: %s and %s %s\n", path_a, path_b,
+                    same == 0 ? "differ" : "could not be read");
+        }
+    }
+    return differ;
+}
+
+static void free_names(char **names, size_t count)
+{
+    if (names == NULL)
+        return;
+    for (size_t i = 0; i < count; i++)
+        free(names[i]);
+    free(names);
+}
+
+static int exit_status(const struct pl_report *report)
+{
+    if (report->signal != 0)
+        return 128 + report->signal;
+    return report->failed > 0 ? EXIT_SOME_FAILED : EXIT_ALL_OK;
+}
+
+static int run_compare(struct cli *cli, const struct io_url_list *urls)
+{
+    char dir_seq[PATH_MAX];
+    char dir_con[PATH_MAX];
+    struct pl_report seq_report;
+    struct pl_report con_report;
+    struct item_log seq_log = {.cli = cli, .produced_count = urls->count};
+    struct item_log con_log = {.cli = cli, .produced_count = urls->count};
+    int status = EXIT_USAGE;
+
+    if (snprintf(dir_seq, sizeof(dir_seq), "%s/sequential", cli->output_dir) >=
+            (int)sizeof(dir_seq) ||
+        snprintf(dir_con, sizeof(dir_con), "%s/concurrent", cli->output_dir) >=
+            (int)sizeof(dir_con)) {
+        fprintf(stderr, "edgefetch: output path too long\n");
+        return EXIT_USAGE;
+    }
+    seq_log.produced = calloc(urls->count, sizeof(char *));
+    con_log.produced = calloc(urls->count, sizeof(char *));
+    if (seq_log.produced == NULL || con_log.produced == NULL) {
+        fprintf(stderr, "edgefetch: out of memory\n");
+        goto out;
+    }
+    /* Both output folders are checked before the first download. */
+    char err[512];
+    if (io_prepare_dir(dir_seq, err, sizeof(err)) < 0 ||
+        io_prepare_dir(dir_con, err, sizeof(err)) < 0) {
+        fprintf(stderr, "edgefetch: %s\n", err);
+        goto out;
+    }
+    if (cli->verbose >= 0)
+        fprintf(stderr, "edgefetch: --compare: sequential run into %s\n", dir_seq);
+    if (run_once(cli, PL_SEQUENTIAL, dir_seq, urls, &seq_log, &seq_report) < 0)
+        goto out;
+    if (seq_report.signal != 0) {
+        status = exit_status(&seq_report);
+        goto out;
+    }
+    if (cli->verbose >= 0)
+        fprintf(stderr, "edgefetch: --compare: concurrent run into %s\n", dir_con);
+    if (run_once(cli, PL_CONCURRENT, dir_con, urls, &con_log, &con_report) < 0)
+        goto out;
+
+    size_t checked = 0;
+    size_t differ =
+        compare_outputs(dir_seq, dir_con, seq_log.produced, con_log.produced, urls->count, &checked);
+    if (cli->verbose >= 0) {
+        struct report_column columns[2] = {
+            {"sequential", &seq_report, 1, 1},
+            {"concurrent", &con_report, cli->pl.max_downloads, cli->pl.workers},
+        };
+        report_print(stderr, columns, 2);
+        fprintf(stderr, "  outputs byte-identical: %zu of %zu%s\n", checked - differ, checked,
+                differ ? "  <-- MISMATCH" : "");
+        fprintf(stderr, "  edge maps in %s and %s\n\n", dir_seq, dir_con);
+    }
+    status = exit_status(&con_report);
+    if (status == EXIT_ALL_OK && (differ > 0 || seq_report.failed > 0))
+        status = EXIT_SOME_FAILED;
+out:
+    free_names(seq_log.produced, urls->count);
+    free_names(con_log.produced, urls->count);
+    return status;
+}
+
+static int run_single(struct cli *cli, const struct io_url_list *urls)
+{
+    struct pl_report report;
+    struct item_log log = {.cli = cli};
+    enum pl_mode mode = cli->mode == MODE_SEQUENTIAL ? PL_SEQUENTIAL : PL_CONCURRENT;
+
+    if (run_once(cli, mode, cli->output_dir, urls, &log, &report) < 0)
+        return EXIT_USAGE;
+    if (cli->verbose >= 0) {
+        struct report_column column = {
+            mode == PL_SEQUENTIAL ? "sequential" : "concurrent",
+            &report,
+            mode == PL_SEQUENTIAL ? 1 : cli->pl.max_downloads,
+            mode == PL_SEQUENTIAL ? 1 : cli->pl.workers,
+        };
+        report_print(stderr, &column, 1);
+        if (report.duplicates > 0)
+            fprintf(stderr, "  %zu repeated URL(s) fetched once\n", report.duplicates);
+        fprintf(stderr, "  edge maps in %s\n\n", cli->output_dir);
+    }
+    return exit_status(&report);
+}
+
+int main(int argc, char **argv)
+{
+    struct cli cli;
+    struct io_url_list urls;
+    int status = EXIT_USAGE;
+
+    int parsed = parse_args(argc, argv, &cli);
+    if (parsed != 0)
+        return parsed > 0 ? EXIT_ALL_OK : EXIT_USAGE;
+
+    io_url_list_init(&urls);
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "edgefetch: cannot initialise libcurl\n");
+        return EXIT_USAGE;
+    }
+    if (read_urls(&cli, argc, argv, &urls) < 0)
+        goto out;
+    if (urls.count == 0) {
+        fprintf(stderr, "edgefetch: no URLs given (use -i FILE, -i - or URL arguments)\n"
+                        "Try 'edgefetch --help' for more information.\n");
+        goto out;
+    }
+    if (cli.pl.http.insecure && cli.verbose >= 0)
+        fprintf(stderr, "edgefetch: warning: --insecure: https certificates are NOT verified\n");
+    status = cli.mode == MODE_COMPARE ? run_compare(&cli, &urls) : run_single(&cli, &urls);
+
+out:
+    io_url_list_finish(&urls);
+    curl_global_cleanup();
+    return status;
+}

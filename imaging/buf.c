@@ -1,0 +1,59 @@
+/* img_buf lifetime and the module's error-message helper. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imaging.h"
+#include "imaging_private.h"
+
+int img_buf_init(struct img_buf *buf, int width, int height, int channels)
+{
+    memset(buf, 0, sizeof(*buf));
+    if (width <= 0 || height <= 0 || channels < 1 || channels > 4)
+        return -EINVAL;
+
+    /* Checked in size_t so that a 32-bit build refuses what a 64-bit build
+     * would merely find large; on 64-bit these never trigger for int sides. */
+    size_t width_u = (size_t)width;
+    size_t height_u = (size_t)height;
+    size_t channels_u = (size_t)channels;
+    if (width_u > SIZE_MAX / channels_u)
+        return -EFBIG;
+    size_t stride = width_u * channels_u;
+    if (stride > SIZE_MAX / height_u)
+        return -EFBIG;
+
+    uint8_t *data = malloc(stride * height_u);
+    if (data == NULL)
+        return -ENOMEM;
+
+    buf->data = data;
+    buf->stride = stride;
+    buf->width = width;
+    buf->height = height;
+    buf->channels = channels;
+    return 0;
+}
+
+void img_buf_finish(struct img_buf *buf)
+{
+    if (buf == NULL)
+        return;
+    /* Pixels come from malloc here or from stb_image, which we build with its
+     * default allocator (malloc/free), so free() is right for both. */
+    free(buf->data);
+    memset(buf, 0, sizeof(*buf));
+}
+
+void img__set_err(char *err, size_t err_size, const char *fmt, ...)
+{
+    if (err == NULL || err_size == 0)
+        return;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(err, err_size, fmt, args);
+    va_end(args);
+}

@@ -1,0 +1,686 @@
+/* Format sniffing, header probing and decoding (through stb_image), and the
+ * RGB to luma conversion.
+ *
+ * stb_image decides what it can decode; the sniffing and header walks here
+ * exist to tell the user *why* a body is refused ("not an image: starts with
+ * "<!DOCTYPE html>"", "truncated JPEG") where stb would only say "unknown image
+ * type" or "expected marker". They run before stb (cheap, header only) or only
+ * after stb has failed, never on the successful decode path. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "imaging.h"
+#include "imaging_private.h"
+#include "imaging_stbi.h"
+
+static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+static const uint8_t jpeg_soi[3] = {0xff, 0xd8, 0xff};
+
+/* Signature (8) + IHDR length and type (8) + IHDR data (13) + CRC (4). */
+#define PNG_HEADER_SIZE 33
+
+/* How much of a non-image body the error message quotes. */
+#define QUOTE_MAX_CHARS 24
+#define QUOTE_MAX_BYTES 8
+
+static uint32_t read_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint32_t read_le32(const uint8_t *p)
+{
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+static unsigned read_be16(const uint8_t *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+static bool has_prefix(const uint8_t *data, size_t size, const void *magic, size_t magic_size)
+{
+    return size >= magic_size && memcmp(data, magic, magic_size) == 0;
+}
+
+/* A body shorter than a signature that matches as far as it goes: a download
+ * cut before the header ended, not some other kind of file. */
+static bool is_cut_signature(const uint8_t *data, size_t size, const void *magic,
+                             size_t magic_size)
+{
+    return size < magic_size && memcmp(data, magic, size) == 0;
+}
+
+/* stb's failure reasons are static strings; "too large" is what it says when
+ * an image is beyond its own size arithmetic (STBI_MAX_DIMENSIONS per side, or
+ * about 2^30 bytes decoded). */
+static bool stbi_failed_too_large(void)
+{
+    const char *reason = stbi_failure_reason();
+    return reason != NULL && strcmp(reason, "too large") == 0;
+}
+
+static const char *stbi_reason(void)
+{
+    const char *reason = stbi_failure_reason();
+    return reason != NULL ? reason : "unknown error";
+}
+
+/* "2500.0 MP" for photo-sized counts, exact pixels for tiny ones (a limit of
+ * 99 pixels should not read "0.0 MP"); a round limit reads "100 MP". */
+static void format_pixels(uint64_t pixels, bool is_limit, char *out, size_t out_size)
+{
+    if (is_limit && pixels >= 1000000 && pixels % 1000000 == 0)
+        snprintf(out, out_size, "%" PRIu64 " MP", pixels / 1000000);
+    else if (pixels >= 100000)
+        snprintf(out, out_size, "%.1f MP", (double)pixels / 1e6);
+    else
+        snprintf(out, out_size, "%" PRIu64 " pixels", pixels);
+}
+
+/* ---- sniffing what a refused body is --------------------------------- */
+
+static const uint8_t jxl_container[12] = {0, 0, 0, 12, 'J', 'X', 'L', ' ', '\r', '\n', 0x87, '\n'};
+static const uint8_t jp2_container[12] = {0, 0, 0, 12, 'j', 'P', ' ', ' ', '\r', '\n', 0x87, '\n'};
+static const uint8_t jp2_codestream[4] = {0xff, 0x4f, 0xff, 0x51};
+static const uint8_t jxl_codestream[2] = {0xff, 0x0a};
+static const uint8_t tiff_le[4] = {'I', 'I', '*', 0};
+static const uint8_t tiff_be[4] = {'M', 'M', 0, '*'};
+
+static bool is_svg(const uint8_t *data, size_t size)
+{
+    size_t start = 0;
+    if (has_prefix(data, size, "\xef\xbb\xbf", 3))
+        start = 3;
+    while (start < size && (data[start] == ' ' || data[start] == '\t' || data[start] == '\r' ||
+                            data[start] == '\n'))
+        start++;
+    const uint8_t *text = data + start;
+    size_t text_size = size - start;
+    if (has_prefix(text, text_size, "<svg", 4))
+        return true;
+    /* An XML prolog or comment first: look for the root element a little
+     * further on rather than parse XML. */
+    if (has_prefix(text, text_size, "<?xml", 5) || has_prefix(text, text_size, "<!--", 4)) {
+        size_t window = text_size < 1024 ? text_size : 1024;
+        return memmem(text, window, "<svg", 4) != NULL;
+    }
+    return false;
+}
+
+/* Names image formats we recognise but do not decode, so the message says
+ * "unsupported format (GIF)" rather than "not an image". */
+static const char *unsupported_format(const uint8_t *data, size_t size)
+{
+    if (has_prefix(data, size, "GIF87a", 6) || has_prefix(data, size, "GIF89a", 6))
+        return "GIF";
+    if (size >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
+        return "WebP";
+    if (size >= 12 && memcmp(data + 4, "ftyp", 4) == 0) {
+        const uint8_t *brand = data + 8;
+        if (memcmp(brand, "avif", 4) == 0 || memcmp(brand, "avis", 4) == 0)
+            return "AVIF";
+        if (memcmp(brand, "heic", 4) == 0 || memcmp(brand, "heix", 4) == 0 ||
+            memcmp(brand, "hevc", 4) == 0 || memcmp(brand, "hevx", 4) == 0 ||
+            memcmp(brand, "mif1", 4) == 0 || memcmp(brand, "msf1", 4) == 0)
+            return "HEIF";
+    }
+    if (has_prefix(data, size, jxl_codestream, sizeof(jxl_codestream)) ||
+        has_prefix(data, size, jxl_container, sizeof(jxl_container)))
+        return "JPEG XL";
+    if (has_prefix(data, size, jp2_codestream, sizeof(jp2_codestream)) ||
+        has_prefix(data, size, jp2_container, sizeof(jp2_container)))
+        return "JPEG 2000";
+    if (has_prefix(data, size, tiff_le, sizeof(tiff_le)) ||
+        has_prefix(data, size, tiff_be, sizeof(tiff_be)))
+        return "TIFF";
+    /* "BM" alone is too weak (text can start with it); the DIB header size
+     * that follows the 14-byte file header takes one of a few values. */
+    if (size >= 18 && data[0] == 'B' && data[1] == 'M') {
+        uint32_t dib_size = read_le32(data + 14);
+        if (dib_size == 12 || dib_size == 40 || dib_size == 52 || dib_size == 56 ||
+            dib_size == 64 || dib_size == 108 || dib_size == 124)
+            return "BMP";
+    }
+    if (has_prefix(data, size, "8BPS", 4))
+        return "PSD";
+    if (has_prefix(data, size, "qoif", 4))
+        return "QOI";
+    /* ICO: reserved 0, type 1, then a non-zero image count. */
+    if (size >= 6 && data[0] == 0 && data[1] == 0 && data[2] == 1 && data[3] == 0 &&
+        (data[4] | data[5]) != 0)
+        return "ICO";
+    if (is_svg(data, size))
+        return "SVG";
+    return NULL;
+}
+
+/* Text is what `file` calls text: no C0 controls other than the usual white
+ * space and ESC. UTF-8 bytes count as text; they are escaped when quoted. */
+static bool looks_like_text(const uint8_t *data, size_t size)
+{
+    size_t window = size < 64 ? size : 64;
+    for (size_t i = 0; i < window; i++) {
+        uint8_t c = data[i];
+        bool control = c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' &&
+                       c != '\v' && c != 0x1b;
+        if (control || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* Writes `not an image: starts with "<!DOCTYPE html>"` (the first line, at
+ * most QUOTE_MAX_CHARS of it, escaped C-style) or, for binary data, `not an
+ * image: starts with bytes 1f 8b 08 00`. An error page or a JSON error is the
+ * usual culprit and the first line names it. */
+static void describe_non_image(const uint8_t *data, size_t size, char *err, size_t err_size)
+{
+    char quoted[QUOTE_MAX_CHARS * 4 + 8];
+    size_t out = 0;
+
+    if (!looks_like_text(data, size)) {
+        size_t count = size < QUOTE_MAX_BYTES ? size : QUOTE_MAX_BYTES;
+        for (size_t i = 0; i < count; i++)
+            out += (size_t)snprintf(quoted + out, sizeof(quoted) - out, i ? " %02x" : "%02x",
+                                    data[i]);
+        img__set_err(err, err_size, "not an image: starts with bytes %s%s", quoted,
+                     size > count ? " ..." : "");
+        return;
+    }
+
+    size_t start = 0;
+    while (start < size && (data[start] == ' ' || data[start] == '\t' || data[start] == '\r' ||
+                            data[start] == '\n'))
+        start++;
+    size_t end = start;
+    while (end < size && end - start < QUOTE_MAX_CHARS && data[end] != '\r' && data[end] != '\n')
+        end++;
+    bool cut = end < size && data[end] != '\r' && data[end] != '\n';
+
+    for (size_t i = start; i < end; i++) {
+        uint8_t c = data[i];
+        if (c == '"' || c == '\\') {
+            quoted[out++] = '\\';
+            quoted[out++] = (char)c;
+        } else if (c == '\t') {
+            quoted[out++] = '\\';
+            quoted[out++] = 't';
+        } else if (c < 0x20 || c >= 0x7f) {
+            out += (size_t)snprintf(quoted + out, sizeof(quoted) - out, "\\x%02x", c);
+        } else {
+            quoted[out++] = (char)c;
+        }
+    }
+    quoted[out] = '\0';
+    img__set_err(err, err_size, "not an image: starts with \"%s\"%s", quoted, cut ? "..." : "");
+}
+
+/* ---- PNG ------------------------------------------------------------- */
+
+enum chunk_walk {
+    CHUNKS_COMPLETE = 0, /* reached IEND (or IDAT when asked to stop there) */
+    CHUNKS_CUT,          /* a chunk runs past the end of the body */
+    CHUNKS_NO_IEND,      /* the body ends between chunks, before IEND */
+    CHUNKS_CORRUPT,      /* a chunk length over 2^31 - 1 (PNG spec 5.3) */
+};
+
+struct png_walk {
+    char cut_chunk[5];
+    bool has_trns;
+};
+
+/* Steps from chunk to chunk (headers only, no CRC or zlib work) to tell a cut
+ * download from a corrupt file. */
+static enum chunk_walk walk_png_chunks(const uint8_t *data, size_t size, bool stop_at_idat,
+                                       struct png_walk *walk)
+{
+    memset(walk, 0, sizeof(*walk));
+    size_t offset = sizeof(png_signature);
+    for (;;) {
+        if (offset == size)
+            return CHUNKS_NO_IEND;
+        if (size - offset < 8)
+            return CHUNKS_CUT; /* cut_chunk stays "": inside a chunk header */
+        uint32_t length = read_be32(data + offset);
+        const uint8_t *type = data + offset + 4;
+        if (length > INT32_MAX)
+            return CHUNKS_CORRUPT;
+        if (stop_at_idat && memcmp(type, "IDAT", 4) == 0)
+            return CHUNKS_COMPLETE;
+        if ((size_t)length + 12 > size - offset) {
+            for (int i = 0; i < 4; i++)
+                walk->cut_chunk[i] = (type[i] >= 0x20 && type[i] < 0x7f) ? (char)type[i] : '?';
+            return CHUNKS_CUT;
+        }
+        if (memcmp(type, "tRNS", 4) == 0)
+            walk->has_trns = true;
+        if (memcmp(type, "IEND", 4) == 0)
+            return CHUNKS_COMPLETE;
+        offset += (size_t)length + 12;
+    }
+}
+
+static bool png_depth_valid(unsigned color_type, unsigned depth)
+{
+    switch (color_type) {
+    case 0: /* gray */
+        return depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16;
+    case 3: /* palette */
+        return depth == 1 || depth == 2 || depth == 4 || depth == 8;
+    case 2: /* RGB */
+    case 4: /* gray + alpha */
+    case 6: /* RGBA */
+        return depth == 8 || depth == 16;
+    default:
+        return false;
+    }
+}
+
+/* stb's own bounds for PNG (stbi__parse_png_file): sides up to
+ * STBI_MAX_DIMENSIONS and under 2^30 samples, a palette pixel counting 4. */
+static bool png_within_stb_limits(uint32_t width, uint32_t height, unsigned color_type)
+{
+    if (width > STBI_MAX_DIMENSIONS || height > STBI_MAX_DIMENSIONS)
+        return false;
+    uint32_t samples = color_type == 3 ? 4 : (color_type & 2 ? 3 : 1) + (color_type & 4 ? 1 : 0);
+    return (UINT32_C(1) << 30) / width / samples >= height;
+}
+
+static int probe_png(const uint8_t *data, size_t size, struct img_info *info, char *err,
+                     size_t err_size)
+{
+    if (size < PNG_HEADER_SIZE) {
+        img__set_err(err, err_size, "truncated PNG header (%zu bytes)", size);
+        return -EINVAL;
+    }
+    const uint8_t *ihdr = data + 16;
+    if (read_be32(data + 8) != 13 || memcmp(data + 12, "IHDR", 4) != 0) {
+        img__set_err(err, err_size, "corrupt PNG header (first chunk is not IHDR)");
+        return -EINVAL;
+    }
+    uint32_t width = read_be32(ihdr);
+    uint32_t height = read_be32(ihdr + 4);
+    unsigned depth = ihdr[8];
+    unsigned color_type = ihdr[9];
+    if (width == 0 || height == 0 || width > INT32_MAX || height > INT32_MAX) {
+        img__set_err(err, err_size, "corrupt PNG header (%" PRIu32 "x%" PRIu32 " pixels)", width,
+                     height);
+        return -EINVAL;
+    }
+    if (!png_depth_valid(color_type, depth)) {
+        img__set_err(err, err_size, "corrupt PNG header (bit depth %u with colour type %u)", depth,
+                     color_type);
+        return -EINVAL;
+    }
+    if (ihdr[10] != 0 || ihdr[11] != 0 || ihdr[12] > 1) {
+        img__set_err(err, err_size, "corrupt PNG header (unknown compression, filter or "
+                                    "interlace method)");
+        return -EINVAL;
+    }
+
+    int channels;
+    switch (color_type) {
+    case 0:
+        channels = 1;
+        break;
+    case 4:
+        channels = 2;
+        break;
+    case 6:
+        channels = 4;
+        break;
+    default:
+        channels = 3;
+        break;
+    }
+    /* Whether a palette carries alpha is only known from a tRNS chunk before
+     * the pixels; stb's info scans for it the same way. */
+    if (color_type == 3) {
+        struct png_walk walk;
+        enum chunk_walk walked = walk_png_chunks(data, size, true, &walk);
+        if (walked == CHUNKS_CUT || walked == CHUNKS_NO_IEND) {
+            if (walked == CHUNKS_CUT && walk.cut_chunk[0] != '\0')
+                img__set_err(err, err_size, "truncated PNG header (%s chunk cut short)",
+                             walk.cut_chunk);
+            else
+                img__set_err(err, err_size, "truncated PNG header (ends before the pixels)");
+            return -EINVAL;
+        }
+        if (walk.has_trns)
+            channels = 4;
+    }
+
+    /* stb is the decoder, so it has the last word on the header too, except
+     * for sizes: an image beyond stb's limits is reported with its true size
+     * here and refused as too big (-EFBIG) by img_decode. (stbi_info cannot
+     * say which: after the PNG reader refuses, it tries the JPEG reader and
+     * leaves "unknown image type" as the reason, which is also why the
+     * message below cannot quote stb.) */
+    if (png_within_stb_limits(width, height, color_type)) {
+        int stb_width, stb_height, stb_channels;
+        int stb_size = size > INT_MAX ? INT_MAX : (int)size;
+        if (!stbi_info_from_memory(data, stb_size, &stb_width, &stb_height, &stb_channels)) {
+            img__set_err(err, err_size, "corrupt PNG header (refused by stb_image)");
+            return -EINVAL;
+        }
+    }
+
+    info->format = IMG_FORMAT_PNG;
+    info->width = (int)width;
+    info->height = (int)height;
+    info->channels = channels;
+    return 0;
+}
+
+/* ---- JPEG ------------------------------------------------------------ */
+
+enum jpeg_walk {
+    JPEG_FOUND_FRAME = 0,
+    JPEG_CUT,
+    JPEG_CORRUPT,
+};
+
+struct jpeg_frame {
+    unsigned marker; /* SOF0..SOF15 */
+    unsigned precision;
+    unsigned width;
+    unsigned height;
+    unsigned components;
+    size_t end; /* offset just past the frame header */
+};
+
+static bool is_sof(unsigned marker)
+{
+    /* C4 (DHT), C8 (JPG) and CC (DAC) share the range but are not frames. */
+    return marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 &&
+           marker != 0xcc;
+}
+
+/* Walks marker segments from SOI to the frame header (SOFn), tolerating the
+ * fill bytes and stray garbage between segments that stb tolerates too. */
+static enum jpeg_walk walk_jpeg_header(const uint8_t *data, size_t size, struct jpeg_frame *frame)
+{
+    size_t offset = 2;
+    for (;;) {
+        while (offset < size && data[offset] != 0xff)
+            offset++;
+        while (offset < size && data[offset] == 0xff)
+            offset++;
+        if (offset >= size)
+            return JPEG_CUT;
+        unsigned marker = data[offset++];
+        if (marker == 0x01 || (marker >= 0xd0 && marker <= 0xd8))
+            continue; /* TEM, RSTn, SOI: no length */
+        if (marker == 0xd9 || marker == 0xda)
+            return JPEG_CORRUPT; /* EOI or SOS before any frame */
+        if (size - offset < 2)
+            return JPEG_CUT;
+        unsigned length = read_be16(data + offset);
+        if (length < 2)
+            return JPEG_CORRUPT;
+        if (length > size - offset)
+            return JPEG_CUT;
+        if (is_sof(marker)) {
+            if (length < 8)
+                return JPEG_CORRUPT;
+            frame->marker = marker;
+            frame->precision = data[offset + 2];
+            frame->height = read_be16(data + offset + 3);
+            frame->width = read_be16(data + offset + 5);
+            frame->components = data[offset + 7];
+            frame->end = offset + length;
+            return JPEG_FOUND_FRAME;
+        }
+        offset += length;
+    }
+}
+
+static const char *jpeg_coding_name(unsigned sof)
+{
+    switch (sof) {
+    case 0xc3:
+        return "lossless";
+    case 0xc5:
+    case 0xc6:
+    case 0xc7:
+        return "hierarchical";
+    case 0xc9:
+    case 0xca:
+    case 0xcb:
+        return "arithmetic-coded";
+    default:
+        return "hierarchical arithmetic-coded";
+    }
+}
+
+static int probe_jpeg(const uint8_t *data, size_t size, struct img_info *info, char *err,
+                      size_t err_size)
+{
+    struct jpeg_frame frame;
+    switch (walk_jpeg_header(data, size, &frame)) {
+    case JPEG_CUT:
+        img__set_err(err, err_size, "truncated JPEG header (%zu bytes)", size);
+        return -EINVAL;
+    case JPEG_CORRUPT:
+        img__set_err(err, err_size, "corrupt JPEG header (no frame header)");
+        return -EINVAL;
+    case JPEG_FOUND_FRAME:
+        break;
+    }
+    /* stb decodes baseline and progressive Huffman (SOF0-2), 8-bit only. */
+    if (frame.marker > 0xc2) {
+        img__set_err(err, err_size, "unsupported JPEG (%s, SOF%u)", jpeg_coding_name(frame.marker),
+                     frame.marker - 0xc0);
+        return -EINVAL;
+    }
+    if (frame.precision != 8) {
+        img__set_err(err, err_size, "unsupported JPEG (%u-bit samples)", frame.precision);
+        return -EINVAL;
+    }
+    if (frame.components != 1 && frame.components != 3 && frame.components != 4) {
+        img__set_err(err, err_size, "unsupported JPEG (%u components)", frame.components);
+        return -EINVAL;
+    }
+    if (frame.height == 0) {
+        img__set_err(err, err_size, "unsupported JPEG (height given after the first scan)");
+        return -EINVAL;
+    }
+
+    /* A JPEG side is at most 65535, inside STBI_MAX_DIMENSIONS, and stb's
+     * info does no other size check: any failure here is a real one. */
+    int stb_width, stb_height, stb_channels;
+    int stb_size = size > INT_MAX ? INT_MAX : (int)size;
+    if (!stbi_info_from_memory(data, stb_size, &stb_width, &stb_height, &stb_channels)) {
+        img__set_err(err, err_size, "corrupt JPEG header (refused by stb_image)");
+        return -EINVAL;
+    }
+
+    info->format = IMG_FORMAT_JPEG;
+    info->width = (int)frame.width;
+    info->height = (int)frame.height;
+    /* Stored components: 1 is gray; 3 (YCbCr/RGB) and 4 (CMYK/YCCK) both
+     * decode to RGB, as stb reports. */
+    info->channels = frame.components == 1 ? 1 : 3;
+    return 0;
+}
+
+int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err,
+              size_t err_size)
+{
+    memset(info, 0, sizeof(*info));
+    if (data == NULL || size == 0) {
+        img__set_err(err, err_size, "empty body");
+        return -EINVAL;
+    }
+    if (has_prefix(data, size, png_signature, sizeof(png_signature)))
+        return probe_png(data, size, info, err, err_size);
+    if (has_prefix(data, size, jpeg_soi, sizeof(jpeg_soi)))
+        return probe_jpeg(data, size, info, err, err_size);
+    if (is_cut_signature(data, size, png_signature, sizeof(png_signature))) {
+        img__set_err(err, err_size, "truncated PNG header (%zu bytes)", size);
+        return -EINVAL;
+    }
+    if (is_cut_signature(data, size, jpeg_soi, sizeof(jpeg_soi))) {
+        img__set_err(err, err_size, "truncated JPEG header (%zu bytes)", size);
+        return -EINVAL;
+    }
+    const char *other = unsupported_format(data, size);
+    if (other != NULL)
+        img__set_err(err, err_size, "unsupported format (%s)", other);
+    else
+        describe_non_image(data, size, err, err_size);
+    return -EINVAL;
+}
+
+/* ---- decoding -------------------------------------------------------- */
+
+/* True when the bytes after the frame header contain an EOI marker. Inside
+ * entropy-coded data 0xff is always followed by 0x00 or RSTn, so an FF D9
+ * there is the real end; searching from the back finds it at once in a
+ * complete file. */
+static bool jpeg_has_eoi(const uint8_t *data, size_t size)
+{
+    struct jpeg_frame frame;
+    if (walk_jpeg_header(data, size, &frame) != JPEG_FOUND_FRAME)
+        return false;
+    for (size_t i = size; i >= frame.end + 2; i--) {
+        if (data[i - 2] == 0xff && data[i - 1] == 0xd9)
+            return true;
+    }
+    return false;
+}
+
+/* stb refused a body whose header was fine: say whether it was cut short (a
+ * download problem) or is corrupt. */
+static int explain_decode_failure(const uint8_t *data, size_t size, const struct img_info *info,
+                                  char *err, size_t err_size)
+{
+    const char *reason = stbi_reason();
+    if (strcmp(reason, "outofmem") == 0) {
+        img__set_err(err, err_size, "out of memory decoding a %dx%d image", info->width,
+                     info->height);
+        return -ENOMEM;
+    }
+    if (stbi_failed_too_large()) {
+        char pixels[32];
+        format_pixels((uint64_t)info->width * (uint64_t)info->height, false, pixels,
+                      sizeof(pixels));
+        img__set_err(err, err_size, "image is %dx%d (%s), too large for the decoder", info->width,
+                     info->height, pixels);
+        return -EFBIG;
+    }
+
+    if (info->format == IMG_FORMAT_PNG) {
+        struct png_walk walk;
+        switch (walk_png_chunks(data, size, false, &walk)) {
+        case CHUNKS_CUT:
+            if (walk.cut_chunk[0] != '\0')
+                img__set_err(err, err_size, "truncated PNG (%s chunk cut short after %zu bytes)",
+                             walk.cut_chunk, size);
+            else
+                img__set_err(err, err_size, "truncated PNG (chunk header cut short after %zu bytes)",
+                             size);
+            return -EINVAL;
+        case CHUNKS_NO_IEND:
+            img__set_err(err, err_size, "truncated PNG (no IEND chunk after %zu bytes)", size);
+            return -EINVAL;
+        case CHUNKS_CORRUPT:
+        case CHUNKS_COMPLETE:
+            break;
+        }
+        img__set_err(err, err_size, "corrupt PNG (stb_image: %s)", reason);
+        return -EINVAL;
+    }
+
+    if (!jpeg_has_eoi(data, size)) {
+        img__set_err(err, err_size, "truncated JPEG (no end-of-image marker after %zu bytes)",
+                     size);
+        return -EINVAL;
+    }
+    img__set_err(err, err_size, "corrupt JPEG (stb_image: %s)", reason);
+    return -EINVAL;
+}
+
+int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixels,
+               struct img_buf *out, char *err, size_t err_size)
+{
+    memset(out, 0, sizeof(*out));
+    if (channels != 1 && channels != 3) {
+        img__set_err(err, err_size, "cannot decode to %d channels (1 or 3)", channels);
+        return -EINVAL;
+    }
+
+    struct img_info info;
+    int ret = img_probe(data, size, &info, err, err_size);
+    if (ret < 0)
+        return ret;
+
+    /* The limit is applied to the header's claim, before stb allocates
+     * anything: a 100-byte PNG can claim 50000x50000 pixels. */
+    uint64_t pixels = (uint64_t)info.width * (uint64_t)info.height;
+    if (pixels > max_pixels) {
+        char have[32], limit[32];
+        format_pixels(pixels, false, have, sizeof(have));
+        format_pixels(max_pixels, true, limit, sizeof(limit));
+        img__set_err(err, err_size, "image is %dx%d (%s), over the %s limit", info.width,
+                     info.height, have, limit);
+        return -EFBIG;
+    }
+    if (size > INT_MAX) {
+        img__set_err(err, err_size, "body is %zu bytes, over the decoder's %d-byte limit", size,
+                     INT_MAX);
+        return -EFBIG;
+    }
+
+    /* Gray files decode straight to one channel so their values stay exact;
+     * colour files go through RGB and our luma, so the weights are ours
+     * (img_rgb_to_luma) and not stb's own approximation. */
+    int stb_channels = (channels == 1 && info.channels <= 2) ? 1 : 3;
+    int width, height, file_channels;
+    uint8_t *pixels_rgb =
+        stbi_load_from_memory(data, (int)size, &width, &height, &file_channels, stb_channels);
+    if (pixels_rgb == NULL)
+        return explain_decode_failure(data, size, &info, err, err_size);
+
+    if (stb_channels == channels) {
+        /* Takes stb's buffer: it was allocated with malloc (stb's default
+         * STBI_MALLOC), which img_buf_finish frees. */
+        out->data = pixels_rgb;
+        out->stride = (size_t)width * (size_t)channels;
+        out->width = width;
+        out->height = height;
+        out->channels = channels;
+        return 0;
+    }
+
+    ret = img_buf_init(out, width, height, 1);
+    if (ret < 0) {
+        img__set_err(err, err_size, "out of memory for a %dx%d luma buffer", width, height);
+        goto fail_rgb;
+    }
+    img_rgb_to_luma(pixels_rgb, (size_t)width * 3, out->data, out->stride, width, height);
+    ret = 0;
+
+fail_rgb:
+    stbi_image_free(pixels_rgb);
+    return ret;
+}
+
+void img_rgb_to_luma(const uint8_t *rgb, size_t rgb_stride, uint8_t *luma, size_t luma_stride,
+                     int width, int height)
+{
+    for (int y = 0; y < height; y++) {
+        const uint8_t *restrict in = rgb + (size_t)y * rgb_stride;
+        uint8_t *restrict row = luma + (size_t)y * luma_stride;
+        for (int x = 0; x < width; x++) {
+            unsigned r = in[3 * x], g = in[3 * x + 1], b = in[3 * x + 2];
+            row[x] = (uint8_t)((4899 * r + 9617 * g + 1868 * b + 8192) >> 14);
+        }
+    }
+}

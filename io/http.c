@@ -1,0 +1,461 @@
+/* HTTP transfers: one curl multi handle driven by a libuv loop through the
+ * socket API (CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION). Wiring after
+ * curl's docs/examples/multi-uv.c, with every allocation checked, libuv poll
+ * errors passed to curl as CURL_CSELECT_ERR, the timer closed, and
+ * curl_multi_info_read drained after every curl_multi_socket_action. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "io.h"
+
+struct transfer {
+    struct io_http *http;
+    CURL *easy;
+    io_http_done_cb done;
+    void *user;
+    uint8_t *body;
+    size_t body_size;
+    size_t body_capacity;
+    uint64_t started_ns;
+    bool too_big;
+    bool bad_status;
+    char curl_error[CURL_ERROR_SIZE];
+    struct transfer *prev;
+    struct transfer *next;
+};
+
+/* One per socket curl asks us to watch; freed in the poll's close callback. */
+struct socket_watch {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct io_http *http;
+    struct socket_watch *prev;
+    struct socket_watch *next;
+};
+
+struct io_http {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    struct io_http_options opts;
+    char *cacert;
+    char *user_agent;
+    struct transfer *transfers;   /* running, doubly linked for abort */
+    struct socket_watch *watches; /* sockets being polled, for destroy */
+    size_t running;
+    unsigned open_handles; /* libuv handles not yet closed; free when 0 */
+    bool destroying;
+};
+
+void io_http_result_finish(struct io_http_result *result)
+{
+    if (result == NULL)
+        return;
+    free(result->body);
+    free(result->final_url);
+    result->body = NULL;
+    result->final_url = NULL;
+}
+
+const char *io_curl_version(void)
+{
+    return curl_version();
+}
+
+static void on_watch_closed(uv_handle_t *handle);
+
+static void maybe_free_http(struct io_http *http)
+{
+    if (http->destroying && http->open_handles == 0) {
+        free(http->cacert);
+        free(http->user_agent);
+        free(http);
+    }
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    struct io_http *http = handle->data;
+    http->open_handles--;
+    maybe_free_http(http);
+}
+
+static void close_watch(struct socket_watch *watch)
+{
+    struct io_http *http = watch->http;
+    uv_poll_stop(&watch->poll);
+    if (watch->prev != NULL)
+        watch->prev->next = watch->next;
+    else
+        http->watches = watch->next;
+    if (watch->next != NULL)
+        watch->next->prev = watch->prev;
+    uv_close((uv_handle_t *)&watch->poll, on_watch_closed);
+}
+
+static void on_watch_closed(uv_handle_t *handle)
+{
+    struct socket_watch *watch = handle->data;
+    struct io_http *http = watch->http;
+    free(watch);
+    http->open_handles--;
+    maybe_free_http(http);
+}
+
+static int curl_error_to_errno(CURLcode code)
+{
+    switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return -ETIMEDOUT;
+    case CURLE_COULDNT_CONNECT:
+        return -ECONNREFUSED;
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return -EHOSTUNREACH;
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return -EPROTONOSUPPORT;
+    case CURLE_TOO_MANY_REDIRECTS:
+        return -ELOOP;
+    case CURLE_FILESIZE_EXCEEDED:
+        return -EFBIG;
+    case CURLE_OUT_OF_MEMORY:
+        return -ENOMEM;
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CONNECT_ERROR:
+        return -EACCES;
+    default:
+        return -EIO;
+    }
+}
+
+/* Removes `t` from the multi and the list, builds its result and calls back.
+ * `code` is curl's verdict, or -ECANCELED passed as `cancelled`. */
+static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
+{
+    struct io_http *http = t->http;
+    struct io_http_result result;
+    char *effective = NULL;
+
+    memset(&result, 0, sizeof(result));
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &result.http_status);
+    curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &effective);
+    if (effective != NULL)
+        result.final_url = strdup(effective);
+    result.seconds = (double)(uv_hrtime() - t->started_ns) / 1e9;
+
+    if (cancelled) {
+        result.error = -ECANCELED;
+        snprintf(result.message, sizeof(result.message), "cancelled");
+    } else if (t->too_big || code == CURLE_FILESIZE_EXCEEDED) {
+        result.error = -EFBIG;
+        snprintf(result.message, sizeof(result.message), "body larger than the %zu-byte limit",
+                 http->opts.max_body);
+    } else if (t->bad_status || (code == CURLE_OK && (result.http_status < 200 ||
+                                                      result.http_status > 299))) {
+        result.error = -EPROTO;
+        snprintf(result.message, sizeof(result.message), "HTTP status %ld", result.http_status);
+    } else if (code != CURLE_OK) {
+        result.error = curl_error_to_errno(code);
+        snprintf(result.message, sizeof(result.message), "%s",
+                 t->curl_error[0] != '\0' ? t->curl_error : curl_easy_strerror(code));
+    } else {
+        result.body = t->body;
+        result.body_size = t->body_size;
+        t->body = NULL;
+    }
+
+    curl_multi_remove_handle(http->multi, t->easy);
+    curl_easy_cleanup(t->easy);
+    if (t->prev != NULL)
+        t->prev->next = t->next;
+    else
+        http->transfers = t->next;
+    if (t->next != NULL)
+        t->next->prev = t->prev;
+    http->running--;
+
+    io_http_done_cb done = t->done;
+    void *user = t->user;
+    free(t->body);
+    free(t);
+    done(&result, user);
+    io_http_result_finish(&result);
+}
+
+static void drain_messages(struct io_http *http)
+{
+    CURLMsg *msg;
+    int pending;
+    while ((msg = curl_multi_info_read(http->multi, &pending)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        char *private_data = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &private_data);
+        finish_transfer((struct transfer *)private_data, msg->data.result, false);
+    }
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events)
+{
+    struct socket_watch *watch = poll->data;
+    struct io_http *http = watch->http;
+    int flags = 0;
+    int still_running;
+
+    if (status < 0) {
+        flags = CURL_CSELECT_ERR;
+    } else {
+        if (events & UV_READABLE)
+            flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE)
+            flags |= CURL_CSELECT_OUT;
+    }
+    curl_multi_socket_action(http->multi, watch->fd, flags, &still_running);
+    drain_messages(http);
+}
+
+static void on_timeout(uv_timer_t *timer)
+{
+    struct io_http *http = timer->data;
+    int still_running;
+    curl_multi_socket_action(http->multi, CURL_SOCKET_TIMEOUT, 0, &still_running);
+    drain_messages(http);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    struct io_http *http = userp;
+    (void)multi;
+    if (timeout_ms < 0) {
+        uv_timer_stop(&http->timer);
+        return 0;
+    }
+    /* Never act from inside this callback (curl forbids re-entry): a zero
+     * timeout runs on the next loop iteration. */
+    return uv_timer_start(&http->timer, on_timeout, (uint64_t)timeout_ms, 0) < 0 ? -1 : 0;
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct io_http *http = userp;
+    struct socket_watch *watch = socketp;
+    (void)easy;
+
+    if (what == CURL_POLL_REMOVE) {
+        if (watch != NULL) {
+            curl_multi_assign(http->multi, fd, NULL);
+            close_watch(watch);
+        }
+        return 0;
+    }
+    if (watch == NULL) {
+        watch = calloc(1, sizeof(*watch));
+        if (watch == NULL)
+            return -1;
+        if (uv_poll_init_socket(http->loop, &watch->poll, fd) < 0) {
+            free(watch);
+            return -1;
+        }
+        watch->fd = fd;
+        watch->http = http;
+        watch->poll.data = watch;
+        watch->next = http->watches;
+        if (watch->next != NULL)
+            watch->next->prev = watch;
+        http->watches = watch;
+        http->open_handles++;
+        curl_multi_assign(http->multi, fd, watch);
+    }
+    int events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        events |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+        events |= UV_WRITABLE;
+    return uv_poll_start(&watch->poll, events, on_poll) < 0 ? -1 : 0;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct transfer *t = userp;
+    size_t bytes = size * nmemb;
+
+    if (t->body == NULL) {
+        /* First bytes of the final response: refuse error pages before
+         * buffering them, and size the buffer from Content-Length once. */
+        long status = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status < 200 || status > 299) {
+            t->bad_status = true;
+            return 0;
+        }
+        curl_off_t announced = -1;
+        curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+        size_t want = 64 * 1024;
+        if (announced > 0 && (uint64_t)announced <= t->http->opts.max_body)
+            want = (size_t)announced;
+        if (want < bytes)
+            want = bytes;
+        t->body = malloc(want);
+        if (t->body == NULL)
+            return 0;
+        t->body_capacity = want;
+    }
+    /* Counted as the bytes arrive: a server that sends no Content-Length (or
+     * lies in it) still cannot push us past the cap. */
+    if (bytes > t->http->opts.max_body - t->body_size) {
+        t->too_big = true;
+        return 0;
+    }
+    if (t->body_size + bytes > t->body_capacity) {
+        size_t capacity = t->body_capacity * 2;
+        if (capacity < t->body_size + bytes)
+            capacity = t->body_size + bytes;
+        if (capacity > t->http->opts.max_body)
+            capacity = t->http->opts.max_body;
+        uint8_t *grown = realloc(t->body, capacity);
+        if (grown == NULL)
+            return 0;
+        t->body = grown;
+        t->body_capacity = capacity;
+    }
+    memcpy(t->body + t->body_size, data, bytes);
+    t->body_size += bytes;
+    return bytes;
+}
+
+int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct io_http **out)
+{
+    int rc = -ENOMEM;
+    struct io_http *http = calloc(1, sizeof(*http));
+    if (http == NULL)
+        return -ENOMEM;
+    http->loop = loop;
+    http->opts = *opts;
+    if (opts->cacert != NULL) {
+        http->cacert = strdup(opts->cacert);
+        if (http->cacert == NULL)
+            goto fail_free;
+    }
+    http->user_agent = strdup(opts->user_agent != NULL ? opts->user_agent : "edgefetch");
+    if (http->user_agent == NULL)
+        goto fail_free;
+    http->opts.cacert = http->cacert;
+    http->opts.user_agent = http->user_agent;
+
+    http->multi = curl_multi_init();
+    if (http->multi == NULL)
+        goto fail_free;
+    rc = uv_timer_init(loop, &http->timer);
+    if (rc < 0)
+        goto fail_multi;
+    http->timer.data = http;
+    http->open_handles = 1;
+
+    curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http);
+    curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(http->multi, CURLMOPT_TIMERDATA, http);
+    /* HTTP/2 multiplexing when the server offers it (libcurl's default, said
+     * here because connection reuse is a promise of ours). */
+    curl_multi_setopt(http->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    *out = http;
+    return 0;
+
+fail_multi:
+    curl_multi_cleanup(http->multi);
+fail_free:
+    free(http->cacert);
+    free(http->user_agent);
+    free(http);
+    return rc;
+}
+
+int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, void *user)
+{
+    if (http->destroying)
+        return -ECANCELED;
+    struct transfer *t = calloc(1, sizeof(*t));
+    if (t == NULL)
+        return -ENOMEM;
+    t->http = http;
+    t->done = done;
+    t->user = user;
+    t->easy = curl_easy_init();
+    if (t->easy == NULL) {
+        free(t);
+        return -ENOMEM;
+    }
+    CURL *e = t->easy;
+    const struct io_http_options *o = &http->opts;
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    /* Only http(s), also after a redirect: a Location: file:///etc/passwd
+     * must not read local files. */
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirs);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+    /* Wait for an existing connection that may multiplex rather than open
+     * a new one at once: reuse over parallel handshakes. */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    if (o->cacert != NULL)
+        curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
+    if (o->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+
+    t->started_ns = uv_hrtime();
+    CURLMcode mc = curl_multi_add_handle(http->multi, e);
+    if (mc != CURLM_OK) {
+        curl_easy_cleanup(e);
+        free(t);
+        return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+    }
+    t->next = http->transfers;
+    if (t->next != NULL)
+        t->next->prev = t;
+    http->transfers = t;
+    http->running++;
+    return 0;
+}
+
+void io_http_abort_all(struct io_http *http)
+{
+    while (http->transfers != NULL)
+        finish_transfer(http->transfers, CURLE_ABORTED_BY_CALLBACK, true);
+}
+
+size_t io_http_running(const struct io_http *http)
+{
+    return http->running;
+}
+
+void io_http_destroy(struct io_http *http)
+{
+    if (http == NULL)
+        return;
+    io_http_abort_all(http);
+    http->destroying = true;
+    /* Closes the cached connections; curl tells on_curl_socket to remove
+     * each watched socket, which closes its poll handle. */
+    curl_multi_cleanup(http->multi);
+    http->multi = NULL;
+    /* Whatever curl did not hand back (it need not, once it is gone). */
+    while (http->watches != NULL)
+        close_watch(http->watches);
+    uv_close((uv_handle_t *)&http->timer, on_handle_closed);
+}
