@@ -327,6 +327,11 @@ static void on_item(const struct pl_item *item, void *user)
 
     if (item->line > 0)
         snprintf(where, sizeof(where), "line %u: ", item->line);
+    if (item->status == PL_ITEM_CANCELLED) {
+        if (log->cli->verbose > 0)
+            fprintf(stderr, "edgefetch: %scancelled %s: %s\n", where, item->url, item->message);
+        return;
+    }
     if (item->status == PL_ITEM_FAILED) {
         if (log->cli->verbose >= 0)
             fprintf(stderr, "edgefetch: %sFAILED %s: %s: %s\n", where, item->url, item->stage,
@@ -434,6 +439,14 @@ static void free_names(char **names, size_t count)
     free(names);
 }
 
+static void say_stopped(const struct cli *cli, const struct pl_report *report)
+{
+    if (report->signal != 0 && cli->verbose >= 0)
+        fprintf(stderr,
+                "edgefetch: stopped by %s: %zu item(s) cancelled, finished outputs kept\n",
+                strsignal(report->signal), report->cancelled);
+}
+
 static int exit_status(const struct pl_report *report)
 {
     if (report->signal != 0)
@@ -476,6 +489,7 @@ static int run_compare(struct cli *cli, const struct io_url_list *urls)
     if (run_once(cli, PL_SEQUENTIAL, dir_seq, urls, &seq_log, &seq_report) < 0)
         goto out;
     if (seq_report.signal != 0) {
+        say_stopped(cli, &seq_report);
         status = exit_status(&seq_report);
         goto out;
     }
@@ -497,6 +511,7 @@ static int run_compare(struct cli *cli, const struct io_url_list *urls)
                 differ ? "  <-- MISMATCH" : "");
         fprintf(stderr, "  edge maps in %s and %s\n\n", dir_seq, dir_con);
     }
+    say_stopped(cli, &con_report);
     status = exit_status(&con_report);
     if (status == EXIT_ALL_OK && (differ > 0 || seq_report.failed > 0))
         status = EXIT_SOME_FAILED;
@@ -526,6 +541,7 @@ static int run_single(struct cli *cli, const struct io_url_list *urls)
             fprintf(stderr, "  %zu repeated URL(s) fetched once\n", report.duplicates);
         fprintf(stderr, "  edge maps in %s\n\n", cli->output_dir);
     }
+    say_stopped(cli, &report);
     return exit_status(&report);
 }
 

@@ -47,6 +47,15 @@ void report_print(FILE *out, const struct report_column *columns, size_t count)
     for (size_t i = 0; i < count; i++)
         fprintf(out, " %14zu", columns[i].report->failed);
     fputc('\n', out);
+    for (size_t i = 0; i < count; i++) {
+        if (columns[i].report->cancelled == 0)
+            continue;
+        fprintf(out, "  %-28s", "images cancelled (signal)");
+        for (size_t j = 0; j < count; j++)
+            fprintf(out, " %14zu", columns[j].report->cancelled);
+        fputc('\n', out);
+        break;
+    }
     fprintf(out, "  %-28s", "bytes downloaded");
     for (size_t i = 0; i < count; i++) {
         format_bytes(buf, sizeof(buf), columns[i].report->bytes);

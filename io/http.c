@@ -158,6 +158,12 @@ static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
                                                       result.http_status > 299))) {
         result.error = -EPROTO;
         snprintf(result.message, sizeof(result.message), "HTTP status %ld", result.http_status);
+    } else if (code == CURLE_UNSUPPORTED_PROTOCOL) {
+        /* URLs are checked for http(s) before they get here, so this is a
+         * redirect off http(s) (file://, ftp://...), refused on purpose. */
+        result.error = -EPROTONOSUPPORT;
+        snprintf(result.message, sizeof(result.message), "refused redirect off http(s): %s",
+                 t->curl_error[0] != '\0' ? t->curl_error : curl_easy_strerror(code));
     } else if (code != CURLE_OK) {
         result.error = curl_error_to_errno(code);
         snprintf(result.message, sizeof(result.message), "%s",

@@ -122,6 +122,11 @@ int io_url_check(const char *url, char *err, size_t err_size)
     }
     /* Accept any scheme at parse time so the error below can name it. */
     CURLUcode uc = curl_url_set(parsed, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+    if (uc != CURLUE_OK && strstr(url, "://") == NULL) {
+        rc = -EINVAL;
+        snprintf(err, err_size, "malformed URL: no scheme (want http:// or https://)");
+        goto out;
+    }
     if (uc != CURLUE_OK) {
         rc = -EINVAL;
         snprintf(err, err_size, "malformed URL: %s", curl_url_strerror(uc));

@@ -30,6 +30,7 @@ struct pl_options {
 enum pl_status {
     PL_ITEM_OK = 0,
     PL_ITEM_FAILED,
+    PL_ITEM_CANCELLED, /* stopped or never started because of a signal */
 };
 
 /* One finished item, as handed to pl_item_cb. Strings live as long as the
@@ -60,6 +61,7 @@ struct pl_report {
     size_t items;      /* unique URLs */
     size_t ok;
     size_t failed;
+    size_t cancelled;
     size_t duplicates; /* repeated URLs, fetched once */
     uint64_t bytes;    /* body bytes downloaded */
     double wall_s;

@@ -148,7 +148,9 @@ static void report_job(struct run *run, struct job *job)
         .line = job->line,
         .url = job->url,
         .output_name = job->output_name,
-        .status = job->error < 0 ? PL_ITEM_FAILED : PL_ITEM_OK,
+        .status = job->error == -ECANCELED ? PL_ITEM_CANCELLED
+                  : job->error < 0         ? PL_ITEM_FAILED
+                                           : PL_ITEM_OK,
         .error = job->error,
         .stage = job->stage,
         .message = job->message,
@@ -164,6 +166,8 @@ static void report_job(struct run *run, struct job *job)
     };
     if (item.status == PL_ITEM_OK)
         report->ok++;
+    else if (item.status == PL_ITEM_CANCELLED)
+        report->cancelled++;
     else
         report->failed++;
     report->bytes += job->body_size;

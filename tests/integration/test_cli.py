@@ -355,6 +355,55 @@ def test_operators_end_to_end():
             check(rows == tutorial_ref(rgb, w, h), f"tutorial {w}x{h} differs from the reference")
 
 
+def test_redirects():
+    """Redirects are followed, to http(s) only, and no more than --max-redirs."""
+    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        target = "/" + PHOTOS[0]
+        hop = server.url("hop.jpg?redirect=" + target)
+        rc, _, err = run(["-o", ws.out, hop])
+        check(rc == 0, f"one redirect: exit {rc}: {err}")
+        check(tree(ws.out) == ["hop.png"], f"tree {tree(ws.out)}")
+        # Two hops against a limit of one.
+        two = server.url("two.jpg?redirect=" + "/hop.jpg%3Fredirect%3D" + target)
+        rc, _, err = run(["-o", ws.out, "--max-redirs", "1", two])
+        check(rc == 1 and "FAILED" in err and "edirect" in err, f"limit: exit {rc}: {err}")
+        # Off http(s): never followed, whatever the scheme.
+        for scheme_url in ("file:///etc/passwd", "ftp://127.0.0.1/a.jpg", "dict://127.0.0.1/x"):
+            bad = server.url("bad.jpg?redirect=" + scheme_url.replace(":", "%3A"))
+            rc, _, err = run(["-o", ws.out, bad])
+            check(rc == 1 and "refused redirect" in err, f"redirect to {scheme_url}: exit {rc}: {err}")
+        check(sorted(tree(ws.out)) == ["hop.png"], f"tree {tree(ws.out)}")
+
+
+def test_signals():
+    """SIGINT/SIGTERM mid-run: exit 130/143, finished outputs kept and whole,
+    no temporary files left, the rest cancelled."""
+    import signal
+    import time
+    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="400") as server:
+        urls = ws.list_file([server.url(n) for n in PHOTOS])
+        reference = os.path.join(ws.tmp, "reference")
+        rc, _, err = run(["-i", urls, "-o", reference, "-j", "12"])
+        check(rc == 0, f"reference run: {rc} {err}")
+        for sig, want in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
+            out = os.path.join(ws.tmp, f"out-{want}")
+            proc = subprocess.Popen([EDGEFETCH, "-i", urls, "-o", out, "-j", "2"],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            # Two slots, 400 ms each: after ~1 s some items are done and most are not.
+            time.sleep(1.0)
+            proc.send_signal(sig)
+            _, err = proc.communicate(timeout=30)
+            err = err.decode(errors="replace")
+            check(proc.returncode == want, f"{sig.name}: exit {proc.returncode}, want {want}: {err}")
+            check("cancelled" in err, f"{sig.name}: no word of cancelled items: {err}")
+            produced = tree(out)
+            check(0 < len(produced) < len(PHOTOS), f"{sig.name}: produced {produced}")
+            for name in produced:
+                check(not name.startswith(".") and name.endswith(".png"), f"left {name}")
+                check(read(os.path.join(out, name)) == read(os.path.join(reference, name)),
+                      f"{sig.name}: {name} is not the complete output")
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
 
 
