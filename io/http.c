@@ -162,7 +162,7 @@ static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
         /* URLs are checked for http(s) before they get here, so this is a
          * redirect off http(s) (file://, ftp://...), refused on purpose. */
         result.error = -EPROTONOSUPPORT;
-        snprintf(result.message, sizeof(result.message), "refused redirect off http(s): %s",
+        snprintf(result.message, sizeof(result.message), "refused redirect off http(s): %.200s",
                  t->curl_error[0] != '\0' ? t->curl_error : curl_easy_strerror(code));
     } else if (code != CURLE_OK) {
         result.error = curl_error_to_errno(code);
