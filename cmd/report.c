@@ -63,6 +63,13 @@ void report_print(FILE *out, const struct report_column *columns, size_t count)
     }
     fputc('\n', out);
 
+    fprintf(out, "  %-28s", "peak images held / limit");
+    for (size_t i = 0; i < count; i++) {
+        snprintf(buf, sizeof(buf), "%zu / %zu", columns[i].report->peak_held,
+                 columns[i].report->held_limit);
+        fprintf(out, " %14s", buf);
+    }
+    fputc('\n', out);
     row_seconds(out, "wall time", columns, count, offsetof(struct pl_report, wall_s));
     /* The lesson's point: where the time goes. Sums over items, so with
      * overlap they add up to more than the wall time. */

@@ -69,6 +69,8 @@ struct pl_report {
     double decode_s;
     double edge_s;
     double encode_s;
+    size_t peak_held;   /* most items between download start and CPU-stage end */
+    size_t held_limit;  /* the back-pressure bound on that */
     int signal; /* the signal that stopped the run, or 0 */
 };
 

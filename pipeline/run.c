@@ -226,6 +226,8 @@ static void pump(struct run *run)
             continue;
         }
         run->in_pipeline++;
+        if (run->in_pipeline > run->report->peak_held)
+            run->report->peak_held = run->in_pipeline;
         job->started_ns = uv_hrtime();
         int rc = io_http_start(run->http, job->url, on_downloaded, job);
         if (rc < 0) {
@@ -499,6 +501,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     /* Downloads in flight, plus two waiting bodies per worker, plus the ones
      * being processed: enough to keep every worker fed, no more. */
     run.pipeline_cap = sequential ? 1 : (size_t)max_downloads + 3 * (size_t)workers;
+    report->held_limit = run.pipeline_cap;
 
     rc = io_http_create(&run.loop, &opts->http, &run.http);
     if (rc < 0) {

@@ -355,6 +355,42 @@ def test_operators_end_to_end():
             check(rows == tutorial_ref(rgb, w, h), f"tutorial {w}x{h} differs from the reference")
 
 
+def test_back_pressure():
+    """Slow workers make downloads wait: items held stay within -j + 3*-w."""
+    import re
+    with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        photo = read(os.path.join(SAMPLES, PHOTOS[0]))
+        names = [f"p{i:02d}.jpg" for i in range(24)]
+        for name in names:
+            ws.write(name, photo)
+        urls = ws.list_file([server.url(n) for n in names])
+        # Downloads are instant on loopback; one worker at level 9 is slow.
+        rc, _, err = run(["-i", urls, "-o", ws.out, "-j", "4", "-w", "1", "--png-level", "6"])
+        check(rc == 0, f"exit {rc}: {err}")
+        m = re.search(r"peak images held / limit\s+(\d+) / (\d+)", err)
+        check(m is not None, f"no peak line: {err}")
+        peak, limit = int(m.group(1)), int(m.group(2))
+        check(limit == 4 + 3 * 1, f"limit {limit}")
+        check(peak <= limit, f"held {peak} items, over the limit {limit}")
+        check(len(tree(ws.out)) == 24, "not every item produced")
+
+
+def test_connection_reuse():
+    """Keep-alive: one connection for a whole sequential run, at most -j concurrently."""
+    with Workspace() as ws, FixtureServer(FIXTURE, ws.www) as server:
+        urls = ws.list_file([server.url(n) for n in PHOTOS])
+        rc, _, err = run(["--sequential", "-i", urls, "-o", ws.out])
+        check(rc == 0, f"exit {rc}: {err}")
+        stats = server.stats()
+        check(stats["connections"] == 1, f"sequential opened {stats['connections']} connections")
+        server.reset()
+        shutil.rmtree(ws.out)
+        rc, _, err = run(["-i", urls, "-o", ws.out, "-j", "3"])
+        check(rc == 0, f"exit {rc}: {err}")
+        conns = server.stats()["connections"]
+        check(1 <= conns <= 3, f"concurrent -j 3 opened {conns} connections")
+
+
 def test_redirects():
     """Redirects are followed, to http(s) only, and no more than --max-redirs."""
     with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
