@@ -9,7 +9,7 @@ BUILD_DEPS := gcc pkg-config meson ninja-build libcurl4-openssl-dev libuv1-dev l
 # Tests: integration tests are Python (standard library only); openssl and
 # nginx for the HTTPS tests.
 TEST_DEPS  := python3 openssl nginx-light
-BENCH_DEPS := python3 hyperfine time
+BENCH_DEPS := python3
 
 .PHONY: all deps test-deps bench-deps build build-asan test demo bench clean
 

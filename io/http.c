@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 
@@ -414,9 +415,13 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
     curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    /* Wait for an existing connection that may multiplex rather than open
-     * a new one at once: reuse over parallel handshakes. */
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* Over https a connection may turn out to speak HTTP/2: wait for it and
+     * multiplex rather than pay a handshake per transfer. Over plain http
+     * nothing can multiplex (we ask for HTTP/2 only over TLS), so waiting
+     * would only serialise transfers behind the first (measured: 1.25x the
+     * lower bound with it, 1.02x without, in make bench). */
+    if (strncasecmp(url, "https:", 6) == 0)
+        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     if (o->cacert != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
     if (o->insecure) {

@@ -1,0 +1,406 @@
+/* edgefetch-stage-bench: the CPU cost of each stage of the pipeline on local
+ * files, with no network and no threads, for tests/bench/bench.py.
+ *
+ * For each file: read it into memory once (not timed), then K times decode,
+ * run the operator and encode the PNG exactly as a worker does (same imaging
+ * calls, same channels, same zlib level), timing each stage with this
+ * thread's CPU clock. The file is not written: the worker's atomic write is
+ * I/O, not CPU work of ours. Prints CSV on stdout: a header, one row per file
+ * (median of the K repeats of each stage) and a TOTAL row (sums of the
+ * medians), with milliseconds and milliseconds per megapixel.
+ *
+ * --dump-ppm OUT decodes the first file to RGB and writes it as a binary PPM
+ * instead; bench.py uses it to build a large test image without any image
+ * library of its own. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "imaging.h"
+
+/* Files bigger than this are not images we benchmark; it also bounds the read. */
+#define MAX_FILE_BYTES (256 * 1024 * 1024)
+/* The bench's 12 MP image must pass; the tool's own default is 100M. */
+#define MAX_PIXELS UINT64_C(1000000000)
+#define MAX_REPEAT 1000
+
+enum stage {
+    STAGE_DECODE = 0,
+    STAGE_OPERATOR,
+    STAGE_ENCODE,
+    STAGE_TOTAL,
+    STAGE_COUNT,
+};
+
+struct bench_options {
+    enum img_operator op;
+    int png_level;
+    int repeat;
+    const char *dump_ppm;
+};
+
+/* One file's result: medians over the repeats, in milliseconds. */
+struct file_result {
+    int width;
+    int height;
+    size_t png_bytes;
+    double cpu_ms[STAGE_COUNT];
+    double wall_total_ms;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: edgefetch-stage-bench [--operator sobel|tutorial] [--png-level N]\n"
+            "                             [--repeat K] FILE...\n"
+            "       edgefetch-stage-bench --dump-ppm OUT FILE\n"
+            "Times decode / operator / PNG encode of local image files on one thread\n"
+            "(CPU time, median of K repeats) and prints CSV on stdout.\n"
+            "  --operator NAME   sobel (default) or tutorial\n"
+            "  --png-level N     zlib level 0-9 (default 1, as edgefetch)\n"
+            "  --repeat K        repeats per file, 1-%d (default 5)\n"
+            "  --dump-ppm OUT    decode FILE to RGB and write it as a binary PPM\n",
+            MAX_REPEAT);
+}
+
+static double thread_cpu_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
+}
+
+static double wall_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a;
+    double y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts `values` in place; the mean of the two middle ones when `count` is even. */
+static double median(double *values, int count)
+{
+    qsort(values, (size_t)count, sizeof(*values), compare_doubles);
+    if (count % 2 == 1)
+        return values[count / 2];
+    return (values[count / 2 - 1] + values[count / 2]) / 2.0;
+}
+
+/* Reads the whole file into a malloc'd buffer (the caller frees `*data`). */
+static int read_file(const char *path, uint8_t **data, size_t *size)
+{
+    uint8_t *buffer = NULL;
+    size_t capacity = 0;
+    size_t length = 0;
+    int rc = 0;
+
+    FILE *in = fopen(path, "rb");
+    if (in == NULL)
+        return -errno;
+    for (;;) {
+        if (length == capacity) {
+            if (capacity >= MAX_FILE_BYTES) {
+                rc = -EFBIG;
+                goto fail;
+            }
+            size_t grown = capacity == 0 ? 1024 * 1024 : capacity * 2;
+            uint8_t *bigger = realloc(buffer, grown);
+            if (bigger == NULL) {
+                rc = -ENOMEM;
+                goto fail;
+            }
+            buffer = bigger;
+            capacity = grown;
+        }
+        size_t got = fread(buffer + length, 1, capacity - length, in);
+        length += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(in)) {
+        rc = -EIO;
+        goto fail;
+    }
+    fclose(in);
+    *data = buffer;
+    *size = length;
+    return 0;
+
+fail:
+    free(buffer);
+    fclose(in);
+    return rc;
+}
+
+/* One decode → operator → encode pass, as process_job in pipeline/run.c does it. */
+static int run_once(const struct bench_options *opts, const uint8_t *data, size_t size,
+                    struct file_result *result, double cpu_ms[STAGE_COUNT], double *wall_total,
+                    char *err, size_t err_size)
+{
+    struct img_buf pixels = {0};
+    struct img_buf edges = {0};
+    uint8_t *png = NULL;
+    size_t png_size = 0;
+
+    double wall_start = wall_ms();
+    double t0 = thread_cpu_ms();
+    int rc =
+        img_decode(data, size, img_operator_channels(opts->op), MAX_PIXELS, &pixels, err, err_size);
+    double t1 = thread_cpu_ms();
+    if (rc < 0)
+        goto out;
+    rc = img_apply(opts->op, &pixels, &edges);
+    double t2 = thread_cpu_ms();
+    if (rc < 0) {
+        snprintf(err, err_size, "operator: %s", strerror(-rc));
+        goto out;
+    }
+    rc = img_encode_png(&edges, opts->png_level, &png, &png_size, err, err_size);
+    double t3 = thread_cpu_ms();
+    if (rc < 0)
+        goto out;
+    *wall_total = wall_ms() - wall_start;
+
+    cpu_ms[STAGE_DECODE] = t1 - t0;
+    cpu_ms[STAGE_OPERATOR] = t2 - t1;
+    cpu_ms[STAGE_ENCODE] = t3 - t2;
+    cpu_ms[STAGE_TOTAL] = t3 - t0;
+    result->width = pixels.width;
+    result->height = pixels.height;
+    result->png_bytes = png_size;
+
+out:
+    free(png);
+    img_buf_finish(&edges);
+    img_buf_finish(&pixels);
+    return rc;
+}
+
+static int bench_file(const struct bench_options *opts, const char *path,
+                      struct file_result *result)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    double *samples = NULL;
+    char err[256] = "";
+
+    int rc = read_file(path, &data, &size);
+    if (rc < 0) {
+        fprintf(stderr, "edgefetch-stage-bench: %s: %s\n", path, strerror(-rc));
+        return rc;
+    }
+    /* STAGE_COUNT cpu series plus the wall series, `repeat` samples each. */
+    samples = calloc((size_t)opts->repeat * (STAGE_COUNT + 1), sizeof(*samples));
+    if (samples == NULL) {
+        rc = -ENOMEM;
+        fprintf(stderr, "edgefetch-stage-bench: out of memory\n");
+        goto out;
+    }
+    for (int i = 0; i < opts->repeat; i++) {
+        double cpu_ms[STAGE_COUNT];
+        double wall_total = 0;
+        rc = run_once(opts, data, size, result, cpu_ms, &wall_total, err, sizeof(err));
+        if (rc < 0) {
+            fprintf(stderr, "edgefetch-stage-bench: %s: %s\n", path, err);
+            goto out;
+        }
+        for (int stage = 0; stage < STAGE_COUNT; stage++)
+            samples[stage * opts->repeat + i] = cpu_ms[stage];
+        samples[STAGE_COUNT * opts->repeat + i] = wall_total;
+    }
+    for (int stage = 0; stage < STAGE_COUNT; stage++)
+        result->cpu_ms[stage] = median(samples + stage * opts->repeat, opts->repeat);
+    result->wall_total_ms = median(samples + STAGE_COUNT * opts->repeat, opts->repeat);
+
+out:
+    free(samples);
+    free(data);
+    return rc;
+}
+
+/* Writes `text` as one CSV field, quoted when it holds a comma, quote or newline. */
+static void print_csv_field(const char *text)
+{
+    if (strpbrk(text, ",\"\r\n") == NULL) {
+        fputs(text, stdout);
+        return;
+    }
+    putchar('"');
+    for (const char *c = text; *c != '\0'; c++) {
+        if (*c == '"')
+            putchar('"');
+        putchar(*c);
+    }
+    putchar('"');
+}
+
+static void print_row(const char *name, const struct bench_options *opts, double megapixels,
+                      int width, int height, size_t png_bytes, const double cpu_ms[STAGE_COUNT],
+                      double wall_total_ms)
+{
+    print_csv_field(name);
+    printf(",%d,%d,%.6f,%s,%d,%d", width, height, megapixels, img_operator_name(opts->op),
+           opts->png_level, opts->repeat);
+    for (int stage = 0; stage < STAGE_COUNT; stage++)
+        printf(",%.4f", cpu_ms[stage]);
+    for (int stage = 0; stage < STAGE_COUNT; stage++)
+        printf(",%.4f", megapixels > 0 ? cpu_ms[stage] / megapixels : 0.0);
+    printf(",%zu,%.4f\n", png_bytes, wall_total_ms);
+}
+
+static int dump_ppm(const char *input, const char *output)
+{
+    struct img_buf rgb = {0};
+    uint8_t *data = NULL;
+    size_t size = 0;
+    char err[256] = "";
+    FILE *out = NULL;
+
+    int rc = read_file(input, &data, &size);
+    if (rc < 0) {
+        snprintf(err, sizeof(err), "%s", strerror(-rc));
+        goto fail;
+    }
+    rc = img_decode(data, size, 3, MAX_PIXELS, &rgb, err, sizeof(err));
+    if (rc < 0)
+        goto fail;
+    out = fopen(output, "wb");
+    if (out == NULL) {
+        rc = -errno;
+        snprintf(err, sizeof(err), "%s: %s", output, strerror(errno));
+        goto fail;
+    }
+    fprintf(out, "P6\n%d %d\n255\n", rgb.width, rgb.height);
+    for (int y = 0; y < rgb.height; y++) {
+        if (fwrite(rgb.data + (size_t)y * rgb.stride, 3, (size_t)rgb.width, out) !=
+            (size_t)rgb.width) {
+            rc = -EIO;
+            snprintf(err, sizeof(err), "%s: write failed", output);
+            goto fail;
+        }
+    }
+    rc = fclose(out);
+    out = NULL;
+    if (rc != 0) {
+        rc = -EIO;
+        snprintf(err, sizeof(err), "%s: write failed", output);
+        goto fail;
+    }
+    img_buf_finish(&rgb);
+    free(data);
+    return 0;
+
+fail:
+    fprintf(stderr, "edgefetch-stage-bench: %s: %s\n", input, err);
+    if (out != NULL)
+        fclose(out);
+    img_buf_finish(&rgb);
+    free(data);
+    return rc;
+}
+
+static int parse_int(const char *text, int min, int max, int *out)
+{
+    char *end;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value < min || value > max)
+        return -EINVAL;
+    *out = (int)value;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct bench_options opts = {.op = IMG_OP_SOBEL, .png_level = 1, .repeat = 5};
+    int first_file = argc;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        const char *value = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(arg, "--") == 0) {
+            first_file = i + 1;
+            break;
+        } else if (strncmp(arg, "--", 2) != 0) {
+            first_file = i;
+            break;
+        } else if (value == NULL) {
+            fprintf(stderr, "edgefetch-stage-bench: %s needs a value\n", arg);
+            return 2;
+        } else if (strcmp(arg, "--operator") == 0) {
+            if (img_operator_from_name(value, &opts.op) < 0) {
+                fprintf(stderr, "edgefetch-stage-bench: unknown operator '%s'\n", value);
+                return 2;
+            }
+        } else if (strcmp(arg, "--png-level") == 0) {
+            if (parse_int(value, 0, 9, &opts.png_level) < 0) {
+                fprintf(stderr, "edgefetch-stage-bench: --png-level wants 0-9\n");
+                return 2;
+            }
+        } else if (strcmp(arg, "--repeat") == 0) {
+            if (parse_int(value, 1, MAX_REPEAT, &opts.repeat) < 0) {
+                fprintf(stderr, "edgefetch-stage-bench: --repeat wants 1-%d\n", MAX_REPEAT);
+                return 2;
+            }
+        } else if (strcmp(arg, "--dump-ppm") == 0) {
+            opts.dump_ppm = value;
+        } else {
+            fprintf(stderr, "edgefetch-stage-bench: unknown option '%s'\n", arg);
+            usage(stderr);
+            return 2;
+        }
+        i++; /* the value */
+    }
+    if (first_file >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (opts.dump_ppm != NULL) {
+        if (argc - first_file != 1) {
+            fprintf(stderr, "edgefetch-stage-bench: --dump-ppm takes exactly one FILE\n");
+            return 2;
+        }
+        return dump_ppm(argv[first_file], opts.dump_ppm) < 0 ? 1 : 0;
+    }
+
+    printf("file,width,height,megapixels,operator,png_level,repeats,"
+           "decode_ms,operator_ms,encode_ms,total_ms,"
+           "decode_ms_per_mp,operator_ms_per_mp,encode_ms_per_mp,total_ms_per_mp,"
+           "png_bytes,wall_total_ms\n");
+    double sum_ms[STAGE_COUNT] = {0};
+    double sum_megapixels = 0;
+    double sum_wall_ms = 0;
+    size_t sum_png_bytes = 0;
+    int failures = 0;
+    for (int i = first_file; i < argc; i++) {
+        struct file_result result = {0};
+        if (bench_file(&opts, argv[i], &result) < 0) {
+            failures++;
+            continue;
+        }
+        double megapixels = (double)result.width * (double)result.height / 1e6;
+        print_row(argv[i], &opts, megapixels, result.width, result.height, result.png_bytes,
+                  result.cpu_ms, result.wall_total_ms);
+        fflush(stdout);
+        for (int stage = 0; stage < STAGE_COUNT; stage++)
+            sum_ms[stage] += result.cpu_ms[stage];
+        sum_megapixels += megapixels;
+        sum_wall_ms += result.wall_total_ms;
+        sum_png_bytes += result.png_bytes;
+    }
+    print_row("TOTAL", &opts, sum_megapixels, 0, 0, sum_png_bytes, sum_ms, sum_wall_ms);
+    return failures > 0 ? 1 : 0;
+}
