@@ -71,7 +71,7 @@ static void usage(FILE *out)
             "\n"
             "Processing:\n"
             "      --operator NAME      sobel (default) or tutorial (the lesson's kernel)\n"
-            "      --png-level N        zlib level 0-9 for the output (default 1)\n"
+            "      --png-level N        0 stored, 1 fastest (default), 2-3 smaller, 4-9 smallest\n"
             "      --max-pixels N       refuse larger images before decoding (default 100M)\n"
             "\n"
             "Network:\n"

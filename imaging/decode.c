@@ -50,15 +50,15 @@ static bool has_prefix(const uint8_t *data, size_t size, const void *magic, size
 
 /* A body shorter than a signature that matches as far as it goes: a download
  * cut before the header ended, not some other kind of file. */
-static bool is_cut_signature(const uint8_t *data, size_t size, const void *magic,
-                             size_t magic_size)
+static bool is_cut_signature(const uint8_t *data, size_t size, const void *magic, size_t magic_size)
 {
     return size < magic_size && memcmp(data, magic, size) == 0;
 }
 
-/* stb's failure reasons are static strings; "too large" is what it says when
- * an image is beyond its own size arithmetic (STBI_MAX_DIMENSIONS per side, or
- * about 2^30 bytes decoded). */
+/* After stbi_load_from_memory (which, unlike stbi_info, keeps the PNG or
+ * JPEG reader's own reason): "too large" is what stb says when an image is
+ * beyond its own size arithmetic (STBI_MAX_DIMENSIONS per side, or about 2^30
+ * bytes decoded). */
 static bool stbi_failed_too_large(void)
 {
     const char *reason = stbi_failure_reason();
@@ -167,8 +167,8 @@ static bool looks_like_text(const uint8_t *data, size_t size)
     size_t window = size < 64 ? size : 64;
     for (size_t i = 0; i < window; i++) {
         uint8_t c = data[i];
-        bool control = c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' &&
-                       c != '\v' && c != 0x1b;
+        bool control =
+            c < 0x20 && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != '\v' && c != 0x1b;
         if (control || c == 0x7f)
             return false;
     }
@@ -187,8 +187,8 @@ static void describe_non_image(const uint8_t *data, size_t size, char *err, size
     if (!looks_like_text(data, size)) {
         size_t count = size < QUOTE_MAX_BYTES ? size : QUOTE_MAX_BYTES;
         for (size_t i = 0; i < count; i++)
-            out += (size_t)snprintf(quoted + out, sizeof(quoted) - out, i ? " %02x" : "%02x",
-                                    data[i]);
+            out +=
+                (size_t)snprintf(quoted + out, sizeof(quoted) - out, i ? " %02x" : "%02x", data[i]);
         img__set_err(err, err_size, "not an image: starts with bytes %s%s", quoted,
                      size > count ? " ..." : "");
         return;
@@ -198,6 +198,10 @@ static void describe_non_image(const uint8_t *data, size_t size, char *err, size
     while (start < size && (data[start] == ' ' || data[start] == '\t' || data[start] == '\r' ||
                             data[start] == '\n'))
         start++;
+    if (start == size) {
+        img__set_err(err, err_size, "not an image: %zu bytes of white space", size);
+        return;
+    }
     size_t end = start;
     while (end < size && end - start < QUOTE_MAX_CHARS && data[end] != '\r' && data[end] != '\n')
         end++;
@@ -319,8 +323,9 @@ static int probe_png(const uint8_t *data, size_t size, struct img_info *info, ch
         return -EINVAL;
     }
     if (ihdr[10] != 0 || ihdr[11] != 0 || ihdr[12] > 1) {
-        img__set_err(err, err_size, "corrupt PNG header (unknown compression, filter or "
-                                    "interlace method)");
+        img__set_err(err, err_size,
+                     "corrupt PNG header (unknown compression, filter or "
+                     "interlace method)");
         return -EINVAL;
     }
 
@@ -398,8 +403,7 @@ struct jpeg_frame {
 static bool is_sof(unsigned marker)
 {
     /* C4 (DHT), C8 (JPG) and CC (DAC) share the range but are not frames. */
-    return marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 &&
-           marker != 0xcc;
+    return marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc;
 }
 
 /* Walks marker segments from SOI to the frame header (SOFn), tolerating the
@@ -510,8 +514,7 @@ static int probe_jpeg(const uint8_t *data, size_t size, struct img_info *info, c
     return 0;
 }
 
-int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err,
-              size_t err_size)
+int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err, size_t err_size)
 {
     memset(info, 0, sizeof(*info));
     if (data == NULL || size == 0) {
@@ -584,8 +587,8 @@ static int explain_decode_failure(const uint8_t *data, size_t size, const struct
                 img__set_err(err, err_size, "truncated PNG (%s chunk cut short after %zu bytes)",
                              walk.cut_chunk, size);
             else
-                img__set_err(err, err_size, "truncated PNG (chunk header cut short after %zu bytes)",
-                             size);
+                img__set_err(err, err_size,
+                             "truncated PNG (chunk header cut short after %zu bytes)", size);
             return -EINVAL;
         case CHUNKS_NO_IEND:
             img__set_err(err, err_size, "truncated PNG (no IEND chunk after %zu bytes)", size);

@@ -38,8 +38,8 @@ static inline uint8_t sobel_magnitude(int gx, int gy)
 static inline uint8_t sobel_at(const uint8_t *above, const uint8_t *row, const uint8_t *below,
                                int left, int centre, int right)
 {
-    int gx = (above[right] - above[left]) + 2 * (row[right] - row[left]) +
-             (below[right] - below[left]);
+    int gx =
+        (above[right] - above[left]) + 2 * (row[right] - row[left]) + (below[right] - below[left]);
     int gy = (below[left] + 2 * below[centre] + below[right]) -
              (above[left] + 2 * above[centre] + above[right]);
     return sobel_magnitude(gx, gy);
@@ -99,7 +99,8 @@ static void tutorial_row(const uint8_t *restrict row, const uint8_t *restrict be
                          uint8_t *restrict out, int width)
 {
     for (int x = 0; x < width - 1; x++) {
-        int sum = rgb_distance(row + 3 * x, row + 3 * x + 3) + rgb_distance(row + 3 * x, below + 3 * x);
+        int sum =
+            rgb_distance(row + 3 * x, row + 3 * x + 3) + rgb_distance(row + 3 * x, below + 3 * x);
         out[x] = sum >= TUTORIAL_TWO_NEIGHBOURS_MIN ? 255 : 0;
     }
     int last = width - 1;
@@ -114,8 +115,8 @@ static void tutorial_last_row(const uint8_t *restrict row, uint8_t *restrict out
     out[width - 1] = 0; /* no neighbour at all */
 }
 
-void img_tutorial(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
-                  int width, int height)
+void img_tutorial(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
+                  int height)
 {
     if (width <= 0 || height <= 0)
         return;

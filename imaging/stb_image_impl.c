@@ -12,5 +12,5 @@
  * The other file-scope state (flip, unpremultiply, iPhone flags) is only
  * written by setters we never call. */
 #ifndef STBI_THREAD_LOCAL
-#error "stb_image has no thread-local storage here: stbi_failure_reason() would race between workers"
+#error "stb_image without thread-local storage: stbi_failure_reason() would race"
 #endif
