@@ -79,6 +79,13 @@ static void usage(FILE *out)
             "      --connect-timeout SECS  (default 10)\n"
             "      --max-size BYTES     largest body accepted (default 64M; k/M/G suffixes)\n"
             "      --max-redirs N       redirects followed at most (default 5)\n"
+            "      --retries N          tries again after a timeout, a cut-off body, 408,\n"
+            "                           429 or 500/502/503/504 (default 2; 404 and the\n"
+            "                           like fail at once)\n"
+            "      --retry-delay SECS   first backoff, doubled each try, with jitter (0.5)\n"
+            "      --retry-max-wait SECS  cap on a server's Retry-After (default 60)\n"
+            "      --low-speed-limit BYTES  with --low-speed-time: abort a transfer slower\n"
+            "      --low-speed-time SECS    than BYTES/s for SECS seconds (default off)\n"
             "      --cacert FILE        trust these CA certificates for https\n"
             "      --insecure           do NOT verify https certificates (says so on stderr)\n"
             "      --user-agent STR\n"
@@ -172,6 +179,11 @@ enum {
     OPT_INSECURE,
     OPT_USER_AGENT,
     OPT_VERSION,
+    OPT_RETRIES,
+    OPT_RETRY_DELAY,
+    OPT_RETRY_MAX_WAIT,
+    OPT_LOW_SPEED_LIMIT,
+    OPT_LOW_SPEED_TIME,
 };
 
 static const struct option long_options[] = {
@@ -196,6 +208,11 @@ static const struct option long_options[] = {
     {"verbose", no_argument, NULL, 'v'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
+    {"retry-max-wait", required_argument, NULL, OPT_RETRY_MAX_WAIT},
+    {"low-speed-limit", required_argument, NULL, OPT_LOW_SPEED_LIMIT},
+    {"low-speed-time", required_argument, NULL, OPT_LOW_SPEED_TIME},
     {NULL, 0, NULL, 0},
 };
 
@@ -227,6 +244,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     cli->pl.http.connect_timeout_ms = 10 * 1000;
     cli->pl.http.max_body = 64 * 1024 * 1024;
     cli->pl.http.max_redirs = 5;
+    cli->pl.retries = 2;
+    cli->pl.retry_base_s = 0.5;
+    cli->pl.retry_after_max_s = 60;
     cli->pl.http.user_agent = "edgefetch/" EDGEFETCH_VERSION;
 
     opterr = 0;
@@ -290,6 +310,34 @@ static int parse_args(int argc, char **argv, struct cli *cli)
                 return usage_error("--max-redirs wants 0 to 100, not '%s'", optarg);
             cli->pl.http.max_redirs = (long)value;
             break;
+        case OPT_RETRIES:
+            if (parse_uint(optarg, 0, 100, &value) < 0)
+                return usage_error("--retries wants 0 to 100, not '%s'", optarg);
+            cli->pl.retries = value;
+            break;
+        case OPT_RETRY_DELAY:
+        case OPT_RETRY_MAX_WAIT: {
+            long ms;
+            if (parse_seconds(optarg, &ms) < 0)
+                return usage_error("--retry-delay/--retry-max-wait want seconds, not '%s'", optarg);
+            if (opt == OPT_RETRY_DELAY)
+                cli->pl.retry_base_s = (double)ms / 1000.0;
+            else
+                cli->pl.retry_after_max_s = (double)ms / 1000.0;
+            break;
+        }
+        case OPT_LOW_SPEED_LIMIT:
+            if (parse_size(optarg, true, &size) < 0 || size == 0 || size > LONG_MAX)
+                return usage_error("--low-speed-limit wants bytes per second, not '%s'", optarg);
+            cli->pl.http.low_speed_limit = (long)size;
+            break;
+        case OPT_LOW_SPEED_TIME: {
+            long ms;
+            if (parse_seconds(optarg, &ms) < 0 || ms < 1000)
+                return usage_error("--low-speed-time wants whole seconds (>= 1), not '%s'", optarg);
+            cli->pl.http.low_speed_time_s = ms / 1000;
+            break;
+        }
         case OPT_CACERT:
             cli->pl.http.cacert = optarg;
             break;
@@ -317,6 +365,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
+    /* A speed floor with no window would never apply: give it curl's usual 30 s. */
+    if (cli->pl.http.low_speed_limit > 0 && cli->pl.http.low_speed_time_s == 0)
+        cli->pl.http.low_speed_time_s = 30;
     return 0;
 }
 

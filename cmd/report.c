@@ -63,6 +63,10 @@ void report_print(FILE *out, const struct report_column *columns, size_t count)
     }
     fputc('\n', out);
 
+    fprintf(out, "  %-28s", "download retries");
+    for (size_t i = 0; i < count; i++)
+        fprintf(out, " %14zu", columns[i].report->retries);
+    fputc('\n', out);
     fprintf(out, "  %-28s", "peak images held / limit");
     for (size_t i = 0; i < count; i++) {
         snprintf(buf, sizeof(buf), "%zu / %zu", columns[i].report->peak_held,

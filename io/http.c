@@ -148,6 +148,12 @@ static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
         result.final_url = strdup(effective);
     result.seconds = (double)(uv_hrtime() - t->started_ns) / 1e9;
 
+    curl_off_t retry_after = 0;
+    result.retry_after_s = -1;
+    if (curl_easy_getinfo(t->easy, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK &&
+        retry_after > 0)
+        result.retry_after_s = (long)retry_after;
+
     if (cancelled) {
         result.error = -ECANCELED;
         snprintf(result.message, sizeof(result.message), "cancelled");
@@ -173,6 +179,28 @@ static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
         result.body = t->body;
         result.body_size = t->body_size;
         t->body = NULL;
+    }
+    if (result.error == -EPROTO) {
+        long status = result.http_status;
+        result.transient = status == 408 || status == 429 || status == 500 || status == 502 ||
+                           status == 503 || status == 504;
+    } else if (result.error < 0 && !cancelled) {
+        /* What a second try can fix: the network, not the request. A refused
+         * connection or a failed name lookup is answered at once and the
+         * same the next time; so are TLS and size refusals. */
+        switch (code) {
+        case CURLE_OPERATION_TIMEDOUT:
+        case CURLE_PARTIAL_FILE:
+        case CURLE_GOT_NOTHING:
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+        case CURLE_HTTP2:
+        case CURLE_HTTP2_STREAM:
+            result.transient = true;
+            break;
+        default:
+            break;
+        }
     }
 
     curl_multi_remove_handle(http->multi, t->easy);
@@ -413,6 +441,10 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
+    if (o->low_speed_time_s > 0) {
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit > 0 ? o->low_speed_limit : 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
+    }
     curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     /* Over https a connection may turn out to speak HTTP/2: wait for it and

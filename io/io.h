@@ -77,6 +77,8 @@ struct io_http_options {
     long timeout_ms;         /* whole transfer; 0 = none */
     long connect_timeout_ms; /* 0 = libcurl's default */
     size_t max_body;         /* bytes; larger bodies fail the transfer */
+    long low_speed_limit;    /* bytes/s; slower than this for low_speed_time_s aborts */
+    long low_speed_time_s;   /* 0 = no low-speed abort */
     long max_redirs;
     const char *cacert; /* PEM bundle, or NULL for the system's */
     bool insecure;      /* skip certificate verification (said loudly by the caller) */
@@ -90,6 +92,8 @@ struct io_http_result {
     uint8_t *body;
     size_t body_size;
     char *final_url;    /* after redirects; owned */
+    long retry_after_s; /* the response's Retry-After in seconds (delta or date), -1 if none */
+    bool transient;     /* a failure worth retrying: 408/429/5xx gateway-ish, timeout, cut-off */
     double seconds;     /* from io_http_start to completion */
     char message[256];  /* reason when `error` or a non-2xx status */
 };

@@ -25,6 +25,13 @@ struct pl_options {
     uint64_t max_pixels;
     const char *output_dir;
     struct io_http_options http;
+    /* Transient download failures (see io_http_result.transient) are tried
+     * again up to `retries` times, after base * 2^(try-1) seconds with
+     * jitter (half to all of it), or after the server's Retry-After clamped
+     * to retry_after_max_s. */
+    unsigned retries;
+    double retry_base_s;
+    double retry_after_max_s;
 };
 
 enum pl_status {
@@ -63,6 +70,7 @@ struct pl_report {
     size_t failed;
     size_t cancelled;
     size_t duplicates; /* repeated URLs, fetched once */
+    size_t retries;    /* download attempts beyond each item's first */
     uint64_t bytes;    /* body bytes downloaded */
     double wall_s;
     double download_s; /* sums over items */

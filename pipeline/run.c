@@ -32,6 +32,9 @@ struct job {
     long http_status;
     uint64_t created_ns;
     uint64_t started_ns;
+    unsigned attempts;      /* downloads started */
+    struct job *next_ready; /* in run->ready: backoff over, waiting for a slot */
+    struct retry_wait *waiting; /* backoff timer while one runs */
     /* outcome */
     int error;
     const char *stage;
@@ -42,6 +45,13 @@ struct job {
     double decode_s;
     double edge_s;
     double encode_s;
+};
+
+/* A backoff between two attempts; its own allocation so the timer can be
+ * closed and freed whenever it ends, independent of the job array. */
+struct retry_wait {
+    uv_timer_t timer;
+    struct job *job;
 };
 
 struct run {
@@ -56,6 +66,10 @@ struct run {
     size_t job_count;
     size_t next_job;
     size_t finished;
+    struct job *ready_head; /* retries whose backoff is over, first in first out */
+    struct job *ready_tail;
+    size_t backing_off;     /* retry timers running */
+    uint64_t rng_state;     /* jitter; per run, no global */
 
     /* concurrent mode: workers and the way back */
     struct pl_queue *todo;
@@ -183,17 +197,99 @@ static void report_job(struct run *run, struct job *job)
 static void pump(struct run *run);
 static void maybe_close(struct run *run);
 
+static double next_random(struct run *run)
+{
+    /* xorshift64*: plenty for jitter. */
+    uint64_t x = run->rng_state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    run->rng_state = x;
+    return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
+}
+
+static void on_retry_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+static void on_backoff_over(uv_timer_t *timer)
+{
+    struct retry_wait *wait = timer->data;
+    struct job *job = wait->job;
+    struct run *run = job->run;
+
+    job->waiting = NULL;
+    run->backing_off--;
+    uv_close((uv_handle_t *)timer, on_retry_closed);
+    job->next_ready = NULL;
+    if (run->ready_tail != NULL)
+        run->ready_tail->next_ready = job;
+    else
+        run->ready_head = job;
+    run->ready_tail = job;
+    pump(run);
+}
+
+/* Decides whether a failed download is tried again, and if so arms its
+ * backoff. The job keeps its place in the pipeline (and so in the memory
+ * bound) but not its download slot: others use the slot meanwhile. */
+static bool schedule_retry(struct run *run, struct job *job, const struct io_http_result *result)
+{
+    if (!result->transient || job->attempts > run->opts->retries || run->stop_signal != 0)
+        return false;
+    double delay_s;
+    if (result->http_status == 429 || result->http_status == 503) {
+        delay_s = result->retry_after_s >= 0 ? (double)result->retry_after_s : -1;
+        if (delay_s > run->opts->retry_after_max_s)
+            delay_s = run->opts->retry_after_max_s;
+    } else {
+        delay_s = -1;
+    }
+    if (delay_s < 0) {
+        /* Exponential backoff with jitter, so that many clients (or many
+         * items from one server) do not come back in lockstep. */
+        double full = run->opts->retry_base_s * (double)(1u << (job->attempts - 1));
+        delay_s = full / 2 + next_random(run) * full / 2;
+    }
+    struct retry_wait *wait = malloc(sizeof(*wait));
+    if (wait == NULL)
+        return false;
+    if (uv_timer_init(&run->loop, &wait->timer) < 0) {
+        free(wait);
+        return false;
+    }
+    wait->job = job;
+    wait->timer.data = wait;
+    job->waiting = wait;
+    run->backing_off++;
+    run->report->retries++;
+    uv_timer_start(&wait->timer, on_backoff_over, (uint64_t)(delay_s * 1000.0 + 0.5), 0);
+    return true;
+}
+
 static void on_downloaded(struct io_http_result *result, void *user)
 {
     struct job *job = user;
     struct run *run = job->run;
 
     pl_sem_release(&run->slots);
-    job->download_s = result->seconds;
+    job->download_s += result->seconds;
     job->http_status = result->http_status;
+    if (result->error < 0 && schedule_retry(run, job, result)) {
+        pump(run);
+        return;
+    }
     if (result->error < 0) {
         job->body_size = 0;
-        set_failure(job, result->error, "download", result->message);
+        if (job->attempts > 1) {
+            char message[256];
+            snprintf(message, sizeof(message), "%.200s (after %u attempts)", result->message,
+                     job->attempts);
+            set_failure(job, result->error, "download", message);
+        } else {
+            set_failure(job, result->error, "download", result->message);
+        }
     } else {
         job->body = result->body; /* taken: the result must not free it */
         job->body_size = result->body_size;
@@ -214,9 +310,32 @@ static void on_downloaded(struct io_http_result *result, void *user)
     maybe_close(run);
 }
 
-/* Starts downloads while a slot and room in the pipeline are free. */
+static void start_download(struct run *run, struct job *job)
+{
+    if (job->attempts++ == 0)
+        job->started_ns = uv_hrtime();
+    int rc = io_http_start(run->http, job->url, on_downloaded, job);
+    if (rc < 0) {
+        pl_sem_release(&run->slots);
+        run->in_pipeline--;
+        set_failure(job, rc, "download", strerror(-rc));
+        report_job(run, job);
+    }
+}
+
+/* Starts downloads while a slot and room in the pipeline are free: first
+ * the retries whose backoff is over (they already hold pipeline room), then
+ * new items. */
 static void pump(struct run *run)
 {
+    while (!run->closing && run->stop_signal == 0 && run->ready_head != NULL &&
+           pl_sem_try_acquire(&run->slots)) {
+        struct job *job = run->ready_head;
+        run->ready_head = job->next_ready;
+        if (run->ready_head == NULL)
+            run->ready_tail = NULL;
+        start_download(run, job);
+    }
     while (!run->closing && run->stop_signal == 0 && run->next_job < run->job_count &&
            run->in_pipeline < run->pipeline_cap && pl_sem_try_acquire(&run->slots)) {
         struct job *job = &run->jobs[run->next_job++];
@@ -228,14 +347,7 @@ static void pump(struct run *run)
         run->in_pipeline++;
         if (run->in_pipeline > run->report->peak_held)
             run->report->peak_held = run->in_pipeline;
-        job->started_ns = uv_hrtime();
-        int rc = io_http_start(run->http, job->url, on_downloaded, job);
-        if (rc < 0) {
-            pl_sem_release(&run->slots);
-            run->in_pipeline--;
-            set_failure(job, rc, "download", strerror(-rc));
-            report_job(run, job);
-        }
+        start_download(run, job);
     }
 }
 
@@ -285,6 +397,25 @@ static void on_signal(uv_signal_t *handle, int signum)
     /* Stop starting, abort transfers (their callbacks report them), drop
      * what waits for a worker; workers finish the job they hold. */
     io_http_abort_all(run->http);
+    for (size_t i = 0; i < run->job_count; i++) {
+        struct job *job = &run->jobs[i];
+        if (job->waiting == NULL)
+            continue;
+        uv_close((uv_handle_t *)&job->waiting->timer, on_retry_closed);
+        job->waiting = NULL;
+        run->backing_off--;
+        set_failure(job, -ECANCELED, "cancelled", "cancelled by signal while waiting to retry");
+        run->in_pipeline--;
+        report_job(run, job);
+    }
+    while (run->ready_head != NULL) {
+        struct job *job = run->ready_head;
+        run->ready_head = job->next_ready;
+        set_failure(job, -ECANCELED, "cancelled", "cancelled by signal while waiting to retry");
+        run->in_pipeline--;
+        report_job(run, job);
+    }
+    run->ready_tail = NULL;
     if (run->todo != NULL) {
         struct pl_queue_node *node;
         while ((node = pl_queue_try_pop(run->todo)) != NULL) {
@@ -479,6 +610,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     memset(&run, 0, sizeof(run));
     memset(report, 0, sizeof(*report));
     run.opts = opts;
+    run.rng_state = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
     run.on_item = on_item;
     run.user = user;
     run.report = report;

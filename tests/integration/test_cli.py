@@ -196,7 +196,7 @@ def test_bad_items():
         }
         good = [server.url(n) for n in PHOTOS[:3]]
         urls = ws.list_file(good[:1] + list(bad.values()) + good[1:])
-        rc, _, err = run(["-i", urls, "-o", ws.out])
+        rc, _, err = run(["-i", urls, "-o", ws.out, "--retry-delay", "0.1"])
         check(rc == 1, f"exit {rc}, want 1: {err}")
         check(tree(ws.out) == sorted(n[:-4] + ".png" for n in PHOTOS[:3]),
               f"output tree {tree(ws.out)} (temporary or partial files left?)")
@@ -211,9 +211,11 @@ def test_bad_items():
             lines = [line for line in failed_lines if url in line]
             check(len(lines) == 1, f"{kind}: want one line naming {url}:\n{err}")
             check(expect[kind] in lines[0], f"{kind}: reason lacks '{expect[kind]}': {lines[0]}")
-        # Refused schemes never reached the server; the others did once each.
+        # Refused schemes never reached the server; the others did once each,
+        # but for the 500, tried 1 + 2 retries times.
         per_path = server.stats()["per_path"]
-        check(sum(per_path.values()) == 3 + 5, f"server requests {per_path}")
+        check(per_path.get("/err.jpg") == 3, f"500 requests: {per_path}")
+        check(sum(per_path.values()) == 3 + 5 + 2, f"server requests {per_path}")
         # List line numbers: the 404 was on line 2.
         check(any("line 2:" in line and "missing.jpg" in line for line in failed_lines),
               "error does not carry the list's line number")
@@ -389,6 +391,26 @@ def test_connection_reuse():
         check(rc == 0, f"exit {rc}: {err}")
         conns = server.stats()["connections"]
         check(1 <= conns <= 3, f"concurrent -j 3 opened {conns} connections")
+
+
+def test_retries():
+    """5xx is retried --retries times with backoff, 404 never; others go on meanwhile."""
+    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        urls = ws.list_file([server.url("busy.jpg?status=503"), server.url("gone.jpg"),
+                             server.url(PHOTOS[0]), server.url("oops.jpg?status=500"),
+                             server.url(PHOTOS[1])])
+        rc, _, err = run(["-i", urls, "-o", ws.out, "--retries", "2", "--retry-delay", "0.1"])
+        check(rc == 1, f"exit {rc}: {err}")
+        per_path = server.stats()["per_path"]
+        check(per_path.get("/busy.jpg") == 3, f"503: {per_path.get('/busy.jpg')} requests, want 3")
+        check(per_path.get("/oops.jpg") == 3, f"500: {per_path.get('/oops.jpg')} requests, want 3")
+        check(per_path.get("/gone.jpg") == 1, f"404 retried: {per_path.get('/gone.jpg')}")
+        check("after 3 attempts" in err, f"no attempt count in: {err}")
+        check(len(tree(ws.out)) == 2, f"tree {tree(ws.out)}")
+        server.reset()
+        rc, _, err = run(["-o", ws.out, "--retries", "0", server.url("busy.jpg?status=503")])
+        check(rc == 1 and server.stats()["per_path"].get("/busy.jpg") == 1,
+              f"--retries 0: {server.stats()['per_path']}")
 
 
 def test_redirects():
