@@ -196,6 +196,7 @@ static void report_job(struct run *run, struct job *job)
 
 static void pump(struct run *run);
 static void maybe_close(struct run *run);
+static void stop_workers(struct run *run);
 
 static double next_random(struct run *run)
 {
@@ -448,8 +449,13 @@ static void maybe_close(struct run *run)
     run->http = NULL;
     uv_close((uv_handle_t *)&run->sigint, NULL);
     uv_close((uv_handle_t *)&run->sigterm, NULL);
-    if (run->todo != NULL)
+    if (run->todo != NULL) {
+        /* A worker may still be between handing back its last job and its
+         * uv_async_send: join them all (they are idle, it is quick) before
+         * the async handle may close. */
+        stop_workers(run);
         uv_close((uv_handle_t *)&run->wakeup, NULL);
+    }
 }
 
 static int compare_url_refs(const void *a, const void *b)
