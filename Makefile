@@ -5,11 +5,23 @@ ASAN_BUILD ?= build-asan
 SUDO       := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 
 # Build and run-time: compiler, Meson, and the four libraries by pkg-config.
-BUILD_DEPS := gcc pkg-config meson ninja-build libcurl4-openssl-dev libuv1-dev libpng-dev libstb-dev
+BUILD_DEPS := gcc pkg-config meson ninja-build libcurl4-openssl-dev libuv1-dev libpng-dev libstb-dev \
+              libjpeg62-turbo-dev
 # Tests: integration tests are Python (standard library only); openssl and
-# nginx for the HTTPS tests.
-TEST_DEPS  := python3 openssl nginx-light
-BENCH_DEPS := python3
+# nginx for the HTTPS tests; python3-opencv for the OpenCV comparison
+# (tests/opencv, never used at run time).
+TEST_DEPS  := python3 openssl nginx-light python3-opencv
+# iproute2: `ip` brings loopback up in the network namespace of the
+# unresolvable-host test (tests/integration/test_hostile.py).
+TEST_DEPS  += iproute2
+# A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
+TEST_DEPS  += slurm-wlm munge
+# Benchmarks: the contenders edgefetch is measured against (tests/bench/
+# contenders.py), their Python libraries, the input generator (OpenCV), the
+# chart (matplotlib), GNU time for peak RSS, strace for the check that nothing
+# leaves 127.0.0.1.
+BENCH_DEPS := python3 aria2 curl wget2 libvips-tools python3-httpx python3-requests \
+              python3-pil python3-numpy python3-opencv python3-matplotlib time strace
 
 .PHONY: all deps test-deps bench-deps build build-asan test demo bench clean
 
@@ -59,6 +71,39 @@ demo: deps build
 
 bench: bench-deps build
 	@python3 tests/bench/bench.py --build $(BUILD)
+	@python3 tests/bench/contenders.py --build $(BUILD)
+	@python3 tests/bench/imaging_compare.py --build $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
+
+# Fuzzing (tests/fuzz): clang's libFuzzer in a build of its own, the whole tree
+# instrumented for coverage and under ASan + UBSan. `make fuzz` runs each
+# harness for FUZZ_SECONDS, keeping what it finds in $(FUZZ_BUILD)/corpus-* and
+# crash reproducers in $(FUZZ_BUILD)/findings-*; `make fuzz-smoke` runs the
+# meson suite 'fuzz' there (corpus replay and 30 s of fuzzing per harness).
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 600
+FUZZ_DEPS    := clang libclang-rt-dev
+
+.PHONY: fuzz-deps fuzz fuzz-smoke
+
+fuzz-deps: deps
+	$(call install_missing,$(FUZZ_DEPS))
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzzing=true -Dwerror=false \
+	  -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link
+
+fuzz: fuzz-deps $(FUZZ_BUILD)/build.ninja
+	meson compile -C $(FUZZ_BUILD)
+	@status=0; for harness in decode urls; do \
+	  python3 tests/fuzz/run_fuzzer.py --keep-going --seconds $(FUZZ_SECONDS) \
+	    --fuzzer $(FUZZ_BUILD)/tests/fuzz/fuzz_$$harness --corpus tests/fuzz/corpus/$$harness \
+	    --work-corpus $(FUZZ_BUILD)/corpus-$$harness --artifacts $(FUZZ_BUILD)/findings-$$harness \
+	    || status=1; \
+	done; exit $$status
+
+fuzz-smoke: fuzz-deps $(FUZZ_BUILD)/build.ninja
+	meson compile -C $(FUZZ_BUILD)
+	meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs

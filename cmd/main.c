@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,9 @@
 #include <uv.h>
 
 #include "config.h"
+#include "json.h"
 #include "pipeline.h"
+#include "progress.h"
 #include "report.h"
 
 /* Exit statuses, documented in --help. */
@@ -24,6 +27,9 @@ enum {
     EXIT_SOME_FAILED = 1,
     EXIT_USAGE = 2,
 };
+
+/* -H/--header at most; a limit so the array needs no growing. */
+#define MAX_HEADERS 64
 
 enum run_mode {
     MODE_CONCURRENT,
@@ -36,6 +42,9 @@ struct cli {
     const char *input;
     const char *output_dir;
     int verbose; /* -1 quiet, 0 normal, 1 per-item lines */
+    bool json;   /* NDJSON results on stdout */
+    int progress; /* -1 auto (stderr is a terminal and not -q), 0 off, 1 on */
+    const char *headers[MAX_HEADERS];
     struct pl_options pl;
 };
 
@@ -46,6 +55,7 @@ struct item_log {
     /* --compare: the output name of each item this run produced, by index */
     char **produced;
     size_t produced_count;
+    struct progress *progress; /* NULL when not shown */
 };
 
 static void usage(FILE *out)
@@ -68,9 +78,25 @@ static void usage(FILE *out)
             "Concurrency:\n"
             "  -j, --max-downloads N    transfers in flight at most (default 4)\n"
             "  -w, --workers N          processing threads (default: online CPUs)\n"
+            "      --max-per-host N     transfers in flight per host (default: -j); the\n"
+            "                           wait for a slot does not count in --timeout\n"
+            "      --rate-limit BYTES   bytes/s for the whole run (k/M/G, powers of 1024)\n"
+            "\n"
+            "Batch jobs:\n"
+            "      --json               one JSON object per item on stdout as it finishes,\n"
+            "                           then a summary (schema: docs/json.md)\n"
+            "      --force              redo items whose output exists (default: skip them)\n"
+            "      --shard K/N          only the URLs with FNV-1a-32(URL) %% N == K\n"
+            "                           (0 <= K < N); output names do not depend on it\n"
+            "      --progress, --no-progress  live progress line on stderr (default: on\n"
+            "                           when stderr is a terminal)\n"
             "\n"
             "Processing:\n"
-            "      --operator NAME      sobel (default) or tutorial (the lesson's kernel)\n"
+            "      --operator NAME      sobel (default), scharr, prewitt, canny, or tutorial\n"
+            "                           (the lesson's kernel)\n"
+            "      --sigma S            canny: Gaussian blur first, 0 = none (default 1.4)\n"
+            "      --low T, --high T    canny: hysteresis thresholds on |gx|+|gy| of the\n"
+            "                           Sobel, 0-2040 (default 40 and 80)\n"
             "      --png-level N        0 stored, 1 fastest (default), 2-3 smaller, 4-9 smallest\n"
             "      --max-pixels N       refuse larger images before decoding (default 100M)\n"
             "\n"
@@ -89,6 +115,9 @@ static void usage(FILE *out)
             "      --cacert FILE        trust these CA certificates for https\n"
             "      --insecure           do NOT verify https certificates (says so on stderr)\n"
             "      --user-agent STR\n"
+            "  -H, --header 'NAME: VALUE'  extra request header (repeatable)\n"
+            "      proxies come from the environment as for curl: http_proxy,\n"
+            "      https_proxy, all_proxy, no_proxy\n"
             "\n"
             "Output:\n"
             "  -q, --quiet              print nothing but fatal errors\n"
@@ -96,14 +125,19 @@ static void usage(FILE *out)
             "  -h, --help               this text\n"
             "      --version            versions of edgefetch and its libraries\n"
             "\n"
-            "Exit status: 0 all items ok; 1 some items failed (the others were written);\n"
-            "2 usage error or nothing could run; 130/143 stopped by SIGINT/SIGTERM.\n"
+            "Exit status: 0 all items ok or skipped; 1 some items failed (the others were\n"
+            "written); 2 usage error or nothing could run; 130/143 stopped by SIGINT/SIGTERM.\n"
             "\n"
             "Examples:\n"
             "  edgefetch -i urls.txt -o out/\n"
             "  edgefetch --compare -i urls.txt -o out/\n"
             "  cat urls.txt | edgefetch -i - -o out/\n"
-            "  edgefetch -o out/ https://example.org/a.jpg https://example.org/b.png\n");
+            "  edgefetch -o out/ https://example.org/a.jpg https://example.org/b.png\n"
+            "  edgefetch -q --json -i urls.txt -o out/ > results.ndjson   # cron: reruns resume\n"
+            "  edgefetch --shard 2/8 --json -i urls.txt -o /shared/out/  # one of 8 machines\n"
+            "  edgefetch --max-per-host 2 --rate-limit 1M -H 'Referer: https://example.org/' \\\n"
+            "            -i urls.txt -o out/\n"
+            "See edgefetch(1) for Slurm and Kubernetes examples.\n");
 }
 
 /* Parses a non-negative integer with an optional k/M/G suffix (powers of 1024
@@ -145,6 +179,19 @@ static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *ou
     return 0;
 }
 
+/* A finite decimal number (Canny's --sigma, --low, --high; ranges are
+ * imaging's to check). */
+static int parse_real(const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (errno != 0 || end == text || *end != '\0' || !isfinite(value))
+        return -EINVAL;
+    *out = value;
+    return 0;
+}
+
 static int parse_seconds(const char *text, long *out_ms)
 {
     char *end;
@@ -153,6 +200,22 @@ static int parse_seconds(const char *text, long *out_ms)
     if (errno != 0 || end == text || *end != '\0' || !(seconds >= 0) || seconds > 86400.0 * 365)
         return -EINVAL;
     *out_ms = (long)(seconds * 1000.0 + 0.5);
+    return 0;
+}
+
+/* "K/N", 0 <= K < N. 0-based, like SLURM_ARRAY_TASK_ID with --array=0-(N-1)
+ * and Kubernetes' JOB_COMPLETION_INDEX. */
+static int parse_shard(const char *text, unsigned *index, unsigned *count)
+{
+    char buf[32];
+    const char *slash = strchr(text, '/');
+    if (slash == NULL || (size_t)(slash - text) >= sizeof(buf))
+        return -EINVAL;
+    memcpy(buf, text, (size_t)(slash - text));
+    buf[slash - text] = '\0';
+    if (parse_uint(buf, 0, 1000000, index) < 0 || parse_uint(slash + 1, 1, 1000000, count) < 0 ||
+        *index >= *count)
+        return -EINVAL;
     return 0;
 }
 
@@ -169,6 +232,9 @@ enum {
     OPT_SEQUENTIAL,
     OPT_COMPARE,
     OPT_OPERATOR,
+    OPT_SIGMA,
+    OPT_LOW,
+    OPT_HIGH,
     OPT_PNG_LEVEL,
     OPT_MAX_PIXELS,
     OPT_TIMEOUT,
@@ -184,6 +250,13 @@ enum {
     OPT_RETRY_MAX_WAIT,
     OPT_LOW_SPEED_LIMIT,
     OPT_LOW_SPEED_TIME,
+    OPT_JSON,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_FORCE,
+    OPT_SHARD,
+    OPT_MAX_PER_HOST,
+    OPT_RATE_LIMIT,
 };
 
 static const struct option long_options[] = {
@@ -195,6 +268,9 @@ static const struct option long_options[] = {
     {"max-downloads", required_argument, NULL, 'j'},
     {"workers", required_argument, NULL, 'w'},
     {"operator", required_argument, NULL, OPT_OPERATOR},
+    {"sigma", required_argument, NULL, OPT_SIGMA},
+    {"low", required_argument, NULL, OPT_LOW},
+    {"high", required_argument, NULL, OPT_HIGH},
     {"png-level", required_argument, NULL, OPT_PNG_LEVEL},
     {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -213,6 +289,14 @@ static const struct option long_options[] = {
     {"retry-max-wait", required_argument, NULL, OPT_RETRY_MAX_WAIT},
     {"low-speed-limit", required_argument, NULL, OPT_LOW_SPEED_LIMIT},
     {"low-speed-time", required_argument, NULL, OPT_LOW_SPEED_TIME},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"force", no_argument, NULL, OPT_FORCE},
+    {"shard", required_argument, NULL, OPT_SHARD},
+    {"max-per-host", required_argument, NULL, OPT_MAX_PER_HOST},
+    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
+    {"header", required_argument, NULL, 'H'},
     {NULL, 0, NULL, 0},
 };
 
@@ -231,13 +315,16 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     uint64_t size;
     unsigned value;
     int opt;
+    bool canny_tuned = false;
 
     memset(cli, 0, sizeof(*cli));
     cli->mode = MODE_CONCURRENT;
     cli->output_dir = "edges";
+    cli->progress = -1;
     cli->pl.max_downloads = 4;
     cli->pl.workers = online > 0 ? (unsigned)online : 1;
     cli->pl.op = IMG_OP_SOBEL;
+    img_canny_options_init(&cli->pl.canny);
     cli->pl.png_level = 1;
     cli->pl.max_pixels = 100 * 1000 * 1000;
     cli->pl.http.timeout_ms = 60 * 1000;
@@ -250,7 +337,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     cli->pl.http.user_agent = "edgefetch/" EDGEFETCH_VERSION;
 
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":i:o:j:w:qvh", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":i:o:j:w:H:qvh", long_options, NULL)) != -1) {
         switch (opt) {
         case 'i':
             cli->input = optarg;
@@ -278,8 +365,20 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             break;
         case OPT_OPERATOR:
             if (img_operator_from_name(optarg, &cli->pl.op) < 0)
-                return usage_error("unknown operator '%s' (sobel, tutorial)", optarg);
+                return usage_error(
+                    "unknown operator '%s' (sobel, scharr, prewitt, canny, tutorial)", optarg);
             break;
+        case OPT_SIGMA:
+        case OPT_LOW:
+        case OPT_HIGH: {
+            double *target = opt == OPT_SIGMA ? &cli->pl.canny.sigma
+                             : opt == OPT_LOW ? &cli->pl.canny.low
+                                              : &cli->pl.canny.high;
+            if (parse_real(optarg, target) < 0)
+                return usage_error("--sigma, --low and --high want a number, not '%s'", optarg);
+            canny_tuned = true;
+            break;
+        }
         case OPT_PNG_LEVEL:
             if (parse_uint(optarg, 0, 9, &value) < 0)
                 return usage_error("--png-level wants 0 to 9, not '%s'", optarg);
@@ -338,6 +437,41 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             cli->pl.http.low_speed_time_s = ms / 1000;
             break;
         }
+        case OPT_JSON:
+            cli->json = true;
+            break;
+        case OPT_PROGRESS:
+        case OPT_NO_PROGRESS:
+            cli->progress = opt == OPT_PROGRESS;
+            break;
+        case OPT_FORCE:
+            cli->pl.force = true;
+            break;
+        case OPT_SHARD:
+            if (parse_shard(optarg, &cli->pl.shard_index, &cli->pl.shard_count) < 0)
+                return usage_error("--shard wants K/N with 0 <= K < N (e.g. 0/4), not '%s'",
+                                   optarg);
+            break;
+        case OPT_MAX_PER_HOST:
+            if (parse_uint(optarg, 1, 1024, &cli->pl.max_per_host) < 0)
+                return usage_error("--max-per-host wants a number from 1 to 1024, not '%s'",
+                                   optarg);
+            break;
+        case OPT_RATE_LIMIT:
+            if (parse_size(optarg, true, &size) < 0 || size == 0)
+                return usage_error("--rate-limit wants bytes per second (k/M/G allowed), not '%s'",
+                                   optarg);
+            cli->pl.rate_limit = size;
+            break;
+        case 'H':
+            /* "Name: value", or "Name;" for an empty value (as curl). */
+            if (strpbrk(optarg, ":;") == NULL || optarg[0] == ':' || strchr(optarg, '\n') ||
+                strchr(optarg, '\r'))
+                return usage_error("-H/--header wants 'Name: value', not '%s'", optarg);
+            if (cli->pl.http.header_count == MAX_HEADERS)
+                return usage_error("at most 64 -H/--header options, '%s' is one too many", optarg);
+            cli->headers[cli->pl.http.header_count++] = optarg;
+            break;
         case OPT_CACERT:
             cli->pl.http.cacert = optarg;
             break;
@@ -365,10 +499,43 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             return usage_error("unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (canny_tuned && cli->pl.op != IMG_OP_CANNY)
+        return usage_error("%s", "--sigma, --low and --high need --operator canny");
+    char canny_err[128];
+    if (img_canny_options_check(&cli->pl.canny, canny_err, sizeof(canny_err)) < 0)
+        return usage_error("%s", canny_err);
+    cli->pl.http.headers = cli->headers;
     /* A speed floor with no window would never apply: give it curl's usual 30 s. */
     if (cli->pl.http.low_speed_limit > 0 && cli->pl.http.low_speed_time_s == 0)
         cli->pl.http.low_speed_time_s = 30;
     return 0;
+}
+
+/* URLs and messages come from the list and from servers: a raw ESC or CR in
+ * them would rewrite the user's terminal or split a log line, so control
+ * bytes are shown as \xNN. */
+static void put_printable(FILE *out, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            fprintf(out, "\\x%02x", *p);
+        else
+            fputc(*p, out);
+    }
+}
+
+static void print_item_line(const char *where, const char *what, const struct pl_item *item,
+                            const char *stage)
+{
+    fprintf(stderr, "edgefetch: %s%s ", where, what);
+    put_printable(stderr, item->url);
+    if (stage != NULL) {
+        fputs(": ", stderr);
+        fputs(stage, stderr);
+    }
+    fputs(": ", stderr);
+    put_printable(stderr, item->message);
+    fputc('\n', stderr);
 }
 
 static void on_item(const struct pl_item *item, void *user)
@@ -376,17 +543,26 @@ static void on_item(const struct pl_item *item, void *user)
     struct item_log *log = user;
     char where[32] = "";
 
+    if (log->cli->json)
+        json_write_item(stdout, item, log->cli->output_dir, log->mode_name);
+    if (log->cli->verbose > 0 || (log->cli->verbose == 0 && item->status == PL_ITEM_FAILED))
+        progress_clear(log->progress);
     if (item->line > 0)
         snprintf(where, sizeof(where), "line %u: ", item->line);
     if (item->status == PL_ITEM_CANCELLED) {
         if (log->cli->verbose > 0)
-            fprintf(stderr, "edgefetch: %scancelled %s: %s\n", where, item->url, item->message);
+            print_item_line(where, "cancelled", item, NULL);
         return;
     }
     if (item->status == PL_ITEM_FAILED) {
         if (log->cli->verbose >= 0)
-            fprintf(stderr, "edgefetch: %sFAILED %s: %s: %s\n", where, item->url, item->stage,
-                    item->message);
+            print_item_line(where, "FAILED", item, item->stage);
+        return;
+    }
+    if (item->status == PL_ITEM_SKIPPED) {
+        if (log->cli->verbose > 0)
+            fprintf(stderr, "edgefetch: %sskipped %s: %s/%s exists (--force redoes it)\n", where,
+                    item->url, log->cli->output_dir, item->output_name);
         return;
     }
     if (log->produced != NULL && item->index < log->produced_count)
@@ -444,13 +620,40 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
         fprintf(stderr, "edgefetch: %s\n", err);
         return rc;
     }
+    struct progress progress;
+    if (cli->progress == 1 || (cli->progress == -1 && cli->verbose >= 0 && isatty(STDERR_FILENO))) {
+        progress_init(&progress, stderr);
+        opts.on_progress = progress_update;
+        opts.progress_user = &progress;
+        opts.progress_interval_ms = 200;
+        log->progress = &progress;
+    }
+    log->mode_name = mode == PL_SEQUENTIAL ? "sequential" : "concurrent";
     struct cli shown = *cli;
     shown.output_dir = dir;
     log->cli = &shown;
     rc = pl_run(&opts, urls, on_item, log, report, err, sizeof(err));
     log->cli = cli;
-    if (rc < 0)
+    log->progress = NULL;
+    if (rc < 0) {
         fprintf(stderr, "edgefetch: %s\n", err);
+        return rc;
+    }
+    if (report->stale_temps_removed > 0 && cli->verbose > 0)
+        fprintf(stderr, "edgefetch: removed %zu temporary file(s) an interrupted run left in %s\n",
+                report->stale_temps_removed, dir);
+    if (cli->json) {
+        struct json_run_info info = {
+            .mode = log->mode_name,
+            .output_dir = dir,
+            .shard_index = cli->pl.shard_index,
+            .shard_count = cli->pl.shard_count,
+            .exit_code = report->signal != 0 ? 128 + report->signal
+                         : report->failed > 0 ? EXIT_SOME_FAILED
+                                              : EXIT_ALL_OK,
+        };
+        json_write_summary(stdout, report, &info);
+    }
     return rc;
 }
 
@@ -590,6 +793,12 @@ static int run_single(struct cli *cli, const struct io_url_list *urls)
         report_print(stderr, &column, 1);
         if (report.duplicates > 0)
             fprintf(stderr, "  %zu repeated URL(s) fetched once\n", report.duplicates);
+        if (report.skipped > 0)
+            fprintf(stderr, "  %zu output(s) already there, skipped (--force redoes them)\n",
+                    report.skipped);
+        if (cli->pl.shard_count > 1)
+            fprintf(stderr, "  shard %u of %u (0-based): %zu item(s) of the list\n",
+                    cli->pl.shard_index, cli->pl.shard_count, report.items);
         fprintf(stderr, "  edge maps in %s\n\n", cli->output_dir);
     }
     say_stopped(cli, &report);
@@ -618,7 +827,8 @@ int main(int argc, char **argv)
                         "Try 'edgefetch --help' for more information.\n");
         goto out;
     }
-    if (cli.pl.http.insecure && cli.verbose >= 0)
+    /* Even under -q: turning verification off is never silent. */
+    if (cli.pl.http.insecure)
         fprintf(stderr, "edgefetch: warning: --insecure: https certificates are NOT verified\n");
     status = cli.mode == MODE_COMPARE ? run_compare(&cli, &urls) : run_single(&cli, &urls);
 

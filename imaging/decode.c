@@ -1,11 +1,12 @@
-/* Format sniffing, header probing and decoding (through stb_image), and the
- * RGB to luma conversion.
+/* Format sniffing, header probing, decoding (PNG through stb_image, JPEG
+ * through libjpeg-turbo in decode_jpeg.c), and the RGB to luma conversion.
  *
- * stb_image decides what it can decode; the sniffing and header walks here
- * exist to tell the user *why* a body is refused ("not an image: starts with
- * "<!DOCTYPE html>"", "truncated JPEG") where stb would only say "unknown image
- * type" or "expected marker". They run before stb (cheap, header only) or only
- * after stb has failed, never on the successful decode path. */
+ * The decoders decide what they can decode; the sniffing and header walks
+ * here exist to tell the user *why* a body is refused ("not an image: starts
+ * with "<!DOCTYPE html>"", "truncated PNG") where stb would only say "unknown
+ * image type". They run before the decoder (cheap, header only) or only after
+ * it has failed, never on the successful decode path. The JPEG walk also
+ * finds the EXIF orientation. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -23,6 +24,9 @@ static const uint8_t jpeg_soi[3] = {0xff, 0xd8, 0xff};
 
 /* Signature (8) + IHDR length and type (8) + IHDR data (13) + CRC (4). */
 #define PNG_HEADER_SIZE 33
+
+/* Pixels per step of the in-place RGB to luma conversion (decoded PNGs). */
+#define LUMA_BLOCK 4096
 
 /* How much of a non-image body the error message quotes. */
 #define QUOTE_MAX_CHARS 24
@@ -65,10 +69,22 @@ static bool stbi_failed_too_large(void)
     return reason != NULL && strcmp(reason, "too large") == 0;
 }
 
-static const char *stbi_reason(void)
+/* stb's reason, copied into `buf` and made safe to print. v2.27 builds
+ * "XXXX PNG chunk not known" from the file's own chunk type, so those four
+ * bytes are whatever a hostile file says (escape sequences included), and in
+ * a static buffer that is not thread-local; anything outside printable ASCII
+ * becomes '?'. (Found by tests/fuzz/fuzz_decode.) */
+static const char *stbi_reason(char *buf, size_t buf_size)
 {
     const char *reason = stbi_failure_reason();
-    return reason != NULL ? reason : "unknown error";
+    size_t len = 0;
+
+    if (reason == NULL)
+        return "unknown error";
+    for (; len + 1 < buf_size && reason[len] != '\0'; len++)
+        buf[len] = reason[len] >= 0x20 && reason[len] < 0x7f ? reason[len] : '?';
+    buf[len] = '\0';
+    return buf;
 }
 
 /* "2500.0 MP" for photo-sized counts, exact pixels for tiny ones (a limit of
@@ -270,6 +286,53 @@ static enum chunk_walk walk_png_chunks(const uint8_t *data, size_t size, bool st
     }
 }
 
+/* stb_image 2.27 copies an IDAT chunk's bytes into its buffer before that
+ * buffer exists when the first IDAT is empty: memcpy(NULL, p, 0), undefined
+ * behaviour (found by tests/fuzz, crashes/stb-png-empty-first-idat.png). An
+ * empty IDAT carries nothing, so such a file is handed to stb without its
+ * empty IDATs. Returns 1 and a malloc'd copy when one was made, 0 when the
+ * file needs none, -ENOMEM. */
+static int png_without_empty_idat(const uint8_t *data, size_t size, uint8_t **copy,
+                                  size_t *copy_size)
+{
+    size_t offset = sizeof(png_signature);
+    bool leading_empty = false;
+    while (size - offset >= 12) {
+        uint32_t length = read_be32(data + offset);
+        if (length > INT32_MAX || (size_t)length + 12 > size - offset)
+            break;
+        if (memcmp(data + offset + 4, "IDAT", 4) == 0) {
+            leading_empty = length == 0;
+            break;
+        }
+        offset += (size_t)length + 12;
+    }
+    if (!leading_empty)
+        return 0;
+
+    uint8_t *out = malloc(size);
+    if (out == NULL)
+        return -ENOMEM;
+    memcpy(out, data, sizeof(png_signature));
+    size_t in = sizeof(png_signature), used = sizeof(png_signature);
+    while (size - in >= 12) {
+        uint32_t length = read_be32(data + in);
+        if (length > INT32_MAX || (size_t)length + 12 > size - in)
+            break;
+        if (!(length == 0 && memcmp(data + in + 4, "IDAT", 4) == 0)) {
+            memcpy(out + used, data + in, (size_t)length + 12);
+            used += (size_t)length + 12;
+        }
+        in += (size_t)length + 12;
+    }
+    /* A cut last chunk goes along as it is, so stb reports it the same. */
+    memcpy(out + used, data + in, size - in);
+    used += size - in;
+    *copy = out;
+    *copy_size = used;
+    return 1;
+}
+
 static bool png_depth_valid(unsigned color_type, unsigned depth)
 {
     switch (color_type) {
@@ -398,7 +461,13 @@ struct jpeg_frame {
     unsigned height;
     unsigned components;
     size_t end; /* offset just past the frame header */
+    /* The TIFF data of the first APP1 "Exif" segment before the frame, or
+     * exif_size 0. */
+    size_t exif_offset;
+    size_t exif_size;
 };
+
+static const uint8_t exif_signature[6] = {'E', 'x', 'i', 'f', 0, 0};
 
 static bool is_sof(unsigned marker)
 {
@@ -411,6 +480,7 @@ static bool is_sof(unsigned marker)
 static enum jpeg_walk walk_jpeg_header(const uint8_t *data, size_t size, struct jpeg_frame *frame)
 {
     size_t offset = 2;
+    frame->exif_offset = frame->exif_size = 0;
     for (;;) {
         while (offset < size && data[offset] != 0xff)
             offset++;
@@ -440,6 +510,11 @@ static enum jpeg_walk walk_jpeg_header(const uint8_t *data, size_t size, struct 
             frame->components = data[offset + 7];
             frame->end = offset + length;
             return JPEG_FOUND_FRAME;
+        }
+        if (marker == 0xe1 && frame->exif_size == 0 && length >= 2 + sizeof(exif_signature) &&
+            memcmp(data + offset + 2, exif_signature, sizeof(exif_signature)) == 0) {
+            frame->exif_offset = offset + 2 + sizeof(exif_signature);
+            frame->exif_size = length - 2 - sizeof(exif_signature);
         }
         offset += length;
     }
@@ -477,7 +552,9 @@ static int probe_jpeg(const uint8_t *data, size_t size, struct img_info *info, c
     case JPEG_FOUND_FRAME:
         break;
     }
-    /* stb decodes baseline and progressive Huffman (SOF0-2), 8-bit only. */
+    /* Baseline, extended and progressive Huffman (SOF0-2), 8-bit: what
+     * cameras and the web produce. libjpeg-turbo could also decode
+     * arithmetic coding, but that is decoder surface nobody needs. */
     if (frame.marker > 0xc2) {
         img__set_err(err, err_size, "unsupported JPEG (%s, SOF%u)", jpeg_coding_name(frame.marker),
                      frame.marker - 0xc0);
@@ -491,25 +568,27 @@ static int probe_jpeg(const uint8_t *data, size_t size, struct img_info *info, c
         img__set_err(err, err_size, "unsupported JPEG (%u components)", frame.components);
         return -EINVAL;
     }
-    if (frame.height == 0) {
-        img__set_err(err, err_size, "unsupported JPEG (height given after the first scan)");
+    if (frame.height == 0 || frame.width == 0) {
+        img__set_err(err, err_size, "unsupported JPEG (%s given after the first scan)",
+                     frame.height == 0 ? "height" : "width");
         return -EINVAL;
     }
 
-    /* A JPEG side is at most 65535, inside STBI_MAX_DIMENSIONS, and stb's
-     * info does no other size check: any failure here is a real one. */
-    int stb_width, stb_height, stb_channels;
-    int stb_size = size > INT_MAX ? INT_MAX : (int)size;
-    if (!stbi_info_from_memory(data, stb_size, &stb_width, &stb_height, &stb_channels)) {
-        img__set_err(err, err_size, "corrupt JPEG header (refused by stb_image)");
-        return -EINVAL;
-    }
+    /* libjpeg reads the rest of the header (tables, sampling factors,
+     * component ids) exactly as the decode will. */
+    int ret = img__jpeg_check_header(data, size, err, err_size);
+    if (ret < 0)
+        return ret;
 
+    int orientation =
+        frame.exif_size > 0 ? img__exif_orientation(data + frame.exif_offset, frame.exif_size) : 1;
+    bool turned = orientation >= 5;
     info->format = IMG_FORMAT_JPEG;
-    info->width = (int)frame.width;
-    info->height = (int)frame.height;
+    info->width = (int)(turned ? frame.height : frame.width);
+    info->height = (int)(turned ? frame.width : frame.height);
+    info->orientation = orientation;
     /* Stored components: 1 is gray; 3 (YCbCr/RGB) and 4 (CMYK/YCCK) both
-     * decode to RGB, as stb reports. */
+     * decode to RGB. */
     info->channels = frame.components == 1 ? 1 : 3;
     return 0;
 }
@@ -517,6 +596,7 @@ static int probe_jpeg(const uint8_t *data, size_t size, struct img_info *info, c
 int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err, size_t err_size)
 {
     memset(info, 0, sizeof(*info));
+    info->orientation = 1;
     if (data == NULL || size == 0) {
         img__set_err(err, err_size, "empty body");
         return -EINVAL;
@@ -543,28 +623,13 @@ int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err
 
 /* ---- decoding -------------------------------------------------------- */
 
-/* True when the bytes after the frame header contain an EOI marker. Inside
- * entropy-coded data 0xff is always followed by 0x00 or RSTn, so an FF D9
- * there is the real end; searching from the back finds it at once in a
- * complete file. */
-static bool jpeg_has_eoi(const uint8_t *data, size_t size)
-{
-    struct jpeg_frame frame;
-    if (walk_jpeg_header(data, size, &frame) != JPEG_FOUND_FRAME)
-        return false;
-    for (size_t i = size; i >= frame.end + 2; i--) {
-        if (data[i - 2] == 0xff && data[i - 1] == 0xd9)
-            return true;
-    }
-    return false;
-}
-
-/* stb refused a body whose header was fine: say whether it was cut short (a
+/* stb refused a PNG whose header was fine: say whether it was cut short (a
  * download problem) or is corrupt. */
 static int explain_decode_failure(const uint8_t *data, size_t size, const struct img_info *info,
                                   char *err, size_t err_size)
 {
-    const char *reason = stbi_reason();
+    char reason_buf[64];
+    const char *reason = stbi_reason(reason_buf, sizeof(reason_buf));
     if (strcmp(reason, "outofmem") == 0) {
         img__set_err(err, err_size, "out of memory decoding a %dx%d image", info->width,
                      info->height);
@@ -579,34 +644,24 @@ static int explain_decode_failure(const uint8_t *data, size_t size, const struct
         return -EFBIG;
     }
 
-    if (info->format == IMG_FORMAT_PNG) {
-        struct png_walk walk;
-        switch (walk_png_chunks(data, size, false, &walk)) {
-        case CHUNKS_CUT:
-            if (walk.cut_chunk[0] != '\0')
-                img__set_err(err, err_size, "truncated PNG (%s chunk cut short after %zu bytes)",
-                             walk.cut_chunk, size);
-            else
-                img__set_err(err, err_size,
-                             "truncated PNG (chunk header cut short after %zu bytes)", size);
-            return -EINVAL;
-        case CHUNKS_NO_IEND:
-            img__set_err(err, err_size, "truncated PNG (no IEND chunk after %zu bytes)", size);
-            return -EINVAL;
-        case CHUNKS_CORRUPT:
-        case CHUNKS_COMPLETE:
-            break;
-        }
-        img__set_err(err, err_size, "corrupt PNG (stb_image: %s)", reason);
+    struct png_walk walk;
+    switch (walk_png_chunks(data, size, false, &walk)) {
+    case CHUNKS_CUT:
+        if (walk.cut_chunk[0] != '\0')
+            img__set_err(err, err_size, "truncated PNG (%s chunk cut short after %zu bytes)",
+                         walk.cut_chunk, size);
+        else
+            img__set_err(err, err_size, "truncated PNG (chunk header cut short after %zu bytes)",
+                         size);
         return -EINVAL;
-    }
-
-    if (!jpeg_has_eoi(data, size)) {
-        img__set_err(err, err_size, "truncated JPEG (no end-of-image marker after %zu bytes)",
-                     size);
+    case CHUNKS_NO_IEND:
+        img__set_err(err, err_size, "truncated PNG (no IEND chunk after %zu bytes)", size);
         return -EINVAL;
+    case CHUNKS_CORRUPT:
+    case CHUNKS_COMPLETE:
+        break;
     }
-    img__set_err(err, err_size, "corrupt JPEG (stb_image: %s)", reason);
+    img__set_err(err, err_size, "corrupt PNG (stb_image: %s)", reason);
     return -EINVAL;
 }
 
@@ -624,8 +679,8 @@ int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixe
     if (ret < 0)
         return ret;
 
-    /* The limit is applied to the header's claim, before stb allocates
-     * anything: a 100-byte PNG can claim 50000x50000 pixels. */
+    /* The limit is applied to the header's claim, before a decoder
+     * allocates anything: a 100-byte PNG can claim 50000x50000 pixels. */
     uint64_t pixels = (uint64_t)info.width * (uint64_t)info.height;
     if (pixels > max_pixels) {
         char have[32], limit[32];
@@ -635,6 +690,10 @@ int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixe
                      info.height, have, limit);
         return -EFBIG;
     }
+    if (info.format == IMG_FORMAT_JPEG)
+        return img__jpeg_decode(data, size, channels, info.orientation, max_pixels, out, err,
+                                err_size);
+
     if (size > INT_MAX) {
         img__set_err(err, err_size, "body is %zu bytes, over the decoder's %d-byte limit", size,
                      INT_MAX);
@@ -646,8 +705,18 @@ int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixe
      * (img_rgb_to_luma) and not stb's own approximation. */
     int stb_channels = (channels == 1 && info.channels <= 2) ? 1 : 3;
     int width, height, file_channels;
+    uint8_t *cleaned = NULL;
+    size_t cleaned_size = 0;
+    ret = png_without_empty_idat(data, size, &cleaned, &cleaned_size);
+    if (ret < 0) {
+        img__set_err(err, err_size, "out of memory");
+        return ret;
+    }
     uint8_t *pixels_rgb =
-        stbi_load_from_memory(data, (int)size, &width, &height, &file_channels, stb_channels);
+        stbi_load_from_memory(cleaned != NULL ? cleaned : data,
+                              (int)(cleaned != NULL ? cleaned_size : size), &width, &height,
+                              &file_channels, stb_channels);
+    free(cleaned);
     if (pixels_rgb == NULL)
         return explain_decode_failure(data, size, &info, err, err_size);
 
@@ -662,17 +731,26 @@ int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixe
         return 0;
     }
 
-    ret = img_buf_init(out, width, height, 1);
-    if (ret < 0) {
-        img__set_err(err, err_size, "out of memory for a %dx%d luma buffer", width, height);
-        goto fail_rgb;
+    /* Luma of a colour PNG: converted inside stb's RGB buffer, which then
+     * shrinks to a third, so no second image-sized buffer exists. Block by
+     * block through a small buffer: a block's luma is written (at pixel s)
+     * only after all its RGB (at 3s and beyond) has been read, and never
+     * over RGB not yet read. */
+    size_t count = (size_t)width * (size_t)height;
+    for (size_t start = 0; start < count; start += LUMA_BLOCK) {
+        uint8_t block[LUMA_BLOCK];
+        size_t length = count - start < LUMA_BLOCK ? count - start : LUMA_BLOCK;
+        img_rgb_to_luma(pixels_rgb + 3 * start, 3 * length, block, length, (int)length, 1);
+        memcpy(pixels_rgb + start, block, length);
     }
-    img_rgb_to_luma(pixels_rgb, (size_t)width * 3, out->data, out->stride, width, height);
-    ret = 0;
-
-fail_rgb:
-    stbi_image_free(pixels_rgb);
-    return ret;
+    /* Keeping the larger block is fine if the shrink fails. */
+    uint8_t *shrunk = realloc(pixels_rgb, count);
+    out->data = shrunk != NULL ? shrunk : pixels_rgb;
+    out->stride = (size_t)width;
+    out->width = width;
+    out->height = height;
+    out->channels = 1;
+    return 0;
 }
 
 void img_rgb_to_luma(const uint8_t *rgb, size_t rgb_stride, uint8_t *luma, size_t luma_stride,

@@ -54,6 +54,24 @@ static int png_filters_for_level(int level)
     return PNG_ALL_FILTERS;
 }
 
+/* True when every pixel is 0 or 255 (Canny and tutorial maps). For those,
+ * no filter at all beats every other choice, in time and in size, at every
+ * level above 0 (PNG_SETTINGS.md, "Two-level maps"): filtering turns a
+ * 0/255 run into a scatter of 0, 1 and 255 the RLE cannot fold. Stops at
+ * the first other value, so a Sobel map costs about one row. */
+static bool is_two_level(const struct img_buf *gray)
+{
+    for (int y = 0; y < gray->height; y++) {
+        const uint8_t *row = gray->data + (size_t)y * gray->stride;
+        unsigned other = 0;
+        for (int x = 0; x < gray->width; x++)
+            other |= (unsigned)(row[x] != 0 && row[x] != 255);
+        if (other != 0)
+            return false;
+    }
+    return true;
+}
+
 static int png_strategy_for_level(int level)
 {
     return level == 0 ? Z_DEFAULT_STRATEGY : Z_RLE;
@@ -220,6 +238,11 @@ int img_encode_png(const struct img_buf *gray, int level, uint8_t **png, size_t 
         img__set_err(err, err_size, "PNG encoder: level %d is not 0-9", level);
         return -EINVAL;
     }
-    return img__encode_png_with(gray, level, png_filters_for_level(level),
-                                png_strategy_for_level(level), png, png_size, err, err_size);
+    if (gray == NULL || gray->data == NULL || gray->channels != 1 || gray->width <= 0 ||
+        gray->height <= 0 || gray->stride < (size_t)gray->width)
+        return img__encode_png_with(gray, level, PNG_FILTER_NONE, Z_DEFAULT_STRATEGY, png, png_size,
+                                    err, err_size); /* refuses it, with the message */
+    int filters = level > 0 && is_two_level(gray) ? PNG_FILTER_NONE : png_filters_for_level(level);
+    return img__encode_png_with(gray, level, filters, png_strategy_for_level(level), png, png_size,
+                                err, err_size);
 }

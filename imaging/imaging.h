@@ -41,22 +41,26 @@ enum img_format {
 
 struct img_info {
     enum img_format format;
-    int width;
+    int width; /* as displayed: EXIF orientations 5-8 swap the stored sides */
     int height;
-    int channels; /* as stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    int channels;    /* as stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    int orientation; /* EXIF orientation 1-8 (JPEG APP1; 1 when absent and for PNG) */
 };
 
 /* Reads the header only: format and dimensions, no pixel buffer allocated.
  * On -EINVAL, `err` says what the bytes look like (e.g. "not an image: starts
  * with \"<!DOCTYPE html\"" or "truncated PNG header"). */
-int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err,
-              size_t err_size);
+int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err, size_t err_size);
 
 /* Decodes JPEG or PNG into `out` (initialised here, caller finishes it) with
- * `channels` = 1 (BT.601 luma, see img_rgb_to_luma) or 3 (RGB; alpha is
- * dropped, 16-bit samples are reduced to 8). Probes first and refuses, before
- * any pixel buffer is allocated, an image whose width*height exceeds
- * `max_pixels` (-EFBIG). */
+ * `channels` = 1 (luma) or 3 (RGB; alpha is dropped, 16-bit samples are
+ * reduced to 8). Luma of a JPEG is libjpeg-turbo's grayscale decode: the
+ * file's own Y channel for YCbCr files (as cv2.imread(IMREAD_GRAYSCALE)),
+ * libjpeg's BT.601 for RGB-coded ones, img_rgb_to_luma of the RGB for
+ * CMYK/YCCK (Adobe's inverted CMYK); luma of a colour PNG is
+ * img_rgb_to_luma. JPEGs are turned upright by their EXIF orientation.
+ * Probes first and refuses, before any pixel buffer is allocated, an image
+ * whose width*height exceeds `max_pixels` (-EFBIG). */
 int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixels,
                struct img_buf *out, char *err, size_t err_size);
 
@@ -71,29 +75,102 @@ void img_rgb_to_luma(const uint8_t *rgb, size_t rgb_stride, uint8_t *luma, size_
 void img_sobel(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
                int height);
 
+/* 3×3 Scharr (weights [3 10 3] across the derivative, as cv2.Scharr) and 3×3
+ * Prewitt (weights [1 1 1]): otherwise exactly as img_sobel (magnitude,
+ * rounding, saturation, borders). */
+void img_scharr(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
+                int height);
+void img_prewitt(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
+                 int height);
+
+/* Gaussian blur of 8-bit luma, bit-exact with OpenCV 4's
+ * cv2.GaussianBlur(src, (0, 0), sigma) (BORDER_REFLECT_101): a separable
+ * kernel of 2 * round(3 * sigma) + 1 taps (OpenCV's size rule for 8-bit
+ * images), quantised to 8 fractional bits summing exactly to 256 (OpenCV's
+ * error-diffusion rounding); the horizontal pass is exact in 16 bits, the
+ * vertical pass rounds once: out = (Σ Σ k_i k_j p + 2^15) >> 16.
+ * `sigma` in (0, IMG_CANNY_SIGMA_MAX]. Returns 0, -EINVAL (sigma out of
+ * range) or -ENOMEM. `src` and `dst` must not overlap. */
+int img_gaussian_blur(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                      int width, int height, double sigma);
+
+/* Canny's parameters. The thresholds apply to the L1 gradient magnitude
+ * |gx| + |gy| of the 3×3 Sobel of the blurred image (0 to 2040), as
+ * cv2.Canny's default (L2gradient=false) does: a pixel that survives
+ * non-maximum suppression is a strong edge when its magnitude is
+ * > floor(high), a weak one when > floor(low); weak pixels are kept only when
+ * 8-connected through weak pixels to a strong one (hysteresis). */
+struct img_canny_options {
+    double sigma; /* Gaussian blur first; 0 = none; at most IMG_CANNY_SIGMA_MAX */
+    double low;   /* 0 <= low <= high <= IMG_CANNY_THRESHOLD_MAX */
+    double high;
+};
+
+/* The defaults: OpenCV's usual σ = 1.4, and thresholds that keep the
+ * outlines of objects and drop texture on photos (see imaging/OPERATORS.md):
+ * a blurred step edge of about 20 (low) and 40 (high) grey levels. */
+#define IMG_CANNY_SIGMA_DEFAULT 1.4
+#define IMG_CANNY_LOW_DEFAULT 40.0
+#define IMG_CANNY_HIGH_DEFAULT 80.0
+#define IMG_CANNY_SIGMA_MAX 20.0
+/* 2 * 4 * 255: the largest |gx| + |gy| a 3×3 Sobel of 8-bit data reaches. */
+#define IMG_CANNY_THRESHOLD_MAX 2040.0
+
+/* Fills `opts` with the defaults above. */
+void img_canny_options_init(struct img_canny_options *opts);
+/* Returns 0, or -EINVAL with a one-line reason in `err` (e.g. "--low 90 is
+ * above --high 80"; the option names are the CLI's). */
+int img_canny_options_check(const struct img_canny_options *opts, char *err, size_t err_size);
+
+/* Canny edge detector on luma, out = 255 on edges and 0 elsewhere; agrees
+ * pixel for pixel with cv2.Canny(cv2.GaussianBlur(src, (0, 0), sigma), low,
+ * high) (aperture 3, L1 gradient). As there: the Sobel gradients of the blurred
+ * image replicate the edge pixel at the borders (BORDER_REPLICATE, unlike
+ * img_sobel), non-maximum suppression compares along the gradient direction
+ * quantised to 0°/45°/90°/135°, with cv2's tie rule (strictly greater than
+ * the neighbour before, at least the one after, strictly greater than both on
+ * diagonals), and pixels outside the image have magnitude 0. Returns 0,
+ * -EINVAL (bad options) or -ENOMEM (it needs about one byte per pixel of
+ * working memory). `src` and `dst` must not overlap. */
+int img_canny(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
+              int height, const struct img_canny_options *opts);
+
 /* The asyncio lesson's kernel, on RGB (`src` has 3 channels): for each pixel,
  * d = |ΔR|+|ΔG|+|ΔB| to the right neighbour and to the lower neighbour (only
  * those that exist); the integer mean (floor) of those d over the neighbours
  * that exist; 255 if it is > 30, else 0. The bottom-right pixel has no
  * neighbour and is 0. `dst` is one channel. */
-void img_tutorial(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
-                  int width, int height);
+void img_tutorial(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
+                  int height);
 
+/* Values are contiguous from 0 (callers may enumerate them until
+ * img_operator_channels fails). */
 enum img_operator {
     IMG_OP_SOBEL = 0,
     IMG_OP_TUTORIAL,
+    IMG_OP_SCHARR,
+    IMG_OP_PREWITT,
+    IMG_OP_CANNY,
 };
 
 /* "sobel" → IMG_OP_SOBEL …; returns -EINVAL for an unknown name. */
 int img_operator_from_name(const char *name, enum img_operator *op);
 const char *img_operator_name(enum img_operator op);
-/* Channels the operator wants from img_decode: 1 for sobel, 3 for tutorial. */
+/* Channels the operator wants from img_decode: 3 for tutorial, 1 (luma) for
+ * the others. */
 int img_operator_channels(enum img_operator op);
-/* Runs `op` on `src` into `dst` (one channel, same size; initialised here). */
+/* Runs `op` on `src` into `dst` (one channel, same size; initialised here).
+ * Canny runs with the defaults (img_canny_options_init). Returns 0, -EINVAL
+ * (wrong channel count, bad buffer) or -ENOMEM. */
 int img_apply(enum img_operator op, const struct img_buf *src, struct img_buf *dst);
+/* img_apply with Canny's options (ignored by the other operators; NULL means
+ * the defaults). */
+int img_apply_with(enum img_operator op, const struct img_canny_options *canny,
+                   const struct img_buf *src, struct img_buf *dst);
 
 /* Encodes a one-channel image as an 8-bit grayscale PNG in memory with zlib
- * `level` (0–9). Deterministic: the same pixels and level give the same
+ * `level` (0–9; row filter and strategy per level, and no filter for maps of
+ * only 0 and 255, see PNG_SETTINGS.md). Deterministic: the same pixels and level give the same
  * bytes. On success `*png` (malloc'd, caller frees) holds `*png_size` bytes. */
 int img_encode_png(const struct img_buf *gray, int level, uint8_t **png, size_t *png_size,
                    char *err, size_t err_size);

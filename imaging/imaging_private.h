@@ -18,4 +18,57 @@ void img__set_err(char *err, size_t err_size, const char *fmt, ...)
 int img__encode_png_with(const struct img_buf *gray, int level, int filters, int strategy,
                          uint8_t **png, size_t *png_size, char *err, size_t err_size);
 
+/* ---- SIMD dispatch ----------------------------------------------------
+ *
+ * The kernels are portable C the compiler vectorises (SSE2 on x86-64). On
+ * x86 each hot kernel is also compiled a second time for AVX2 (the same
+ * source, inlined into a function with target("avx2")), and the public entry
+ * point picks a variant per call from the CPU's features. Integer math and
+ * correctly rounded sqrtf make both variants give the same bytes; the unit
+ * tests check the portable ones (img__*_generic below) against the
+ * references too, on whatever CPU runs them. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define IMG_HAVE_AVX2_VARIANTS 1
+#define IMG_TARGET_AVX2 __attribute__((target("avx2")))
+/* libgcc fills the CPU model in a constructor, before main. */
+static inline int img__cpu_has_avx2(void)
+{
+    return __builtin_cpu_supports("avx2");
+}
+#else
+#define IMG_HAVE_AVX2_VARIANTS 0
+#endif
+
+/* The portable variants of the public kernels, for the tests. */
+void img__sobel_generic(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                        int width, int height);
+void img__scharr_generic(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                         int width, int height);
+void img__prewitt_generic(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                          int width, int height);
+int img__gaussian_blur_generic(const uint8_t *src, size_t src_stride, uint8_t *dst,
+                               size_t dst_stride, int width, int height, double sigma);
+struct img_canny_options;
+int img__canny_generic(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                       int width, int height, const struct img_canny_options *opts);
+
+/* ---- JPEG (decode_jpeg.c, libjpeg-turbo) ---------------------------- */
+
+/* Runs libjpeg's jpeg_read_header on `data`: 0, or -EINVAL with "corrupt
+ * JPEG header (libjpeg: <its message>)". Allocates nothing image-sized. */
+int img__jpeg_check_header(const uint8_t *data, size_t size, char *err, size_t err_size);
+
+/* Decodes a JPEG (already probed) into `out` with `channels` 1 (libjpeg's
+ * grayscale: the Y channel of YCbCr files) or 3 (RGB), turned to EXIF
+ * `orientation` (1-8). Checks the size libjpeg reads against `max_pixels`
+ * before allocating `out`. Returns 0 or -EINVAL/-EFBIG/-ENOMEM with the
+ * reason in `err` (truncated, corrupt with libjpeg's message, too many
+ * scans); `out` is zeroed on failure. */
+int img__jpeg_decode(const uint8_t *data, size_t size, int channels, int orientation,
+                     uint64_t max_pixels, struct img_buf *out, char *err, size_t err_size);
+
+/* The Orientation (1-8) of EXIF data starting at its TIFF header (after
+ * "Exif\0\0"), or 1 when absent, malformed or out of range. */
+int img__exif_orientation(const uint8_t *tiff, size_t size);
+
 #endif

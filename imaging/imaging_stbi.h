@@ -3,10 +3,10 @@
 #ifndef EDGEFETCH_IMAGING_STBI_H
 #define EDGEFETCH_IMAGING_STBI_H
 
-/* Only the formats we accept: every other decoder is attack surface we would
- * ship without a reason (GIF, BMP, PSD, PIC, PNM, TGA, HDR are all compiled by
- * default). */
-#define STBI_ONLY_JPEG
+/* PNG only: every other decoder is attack surface we would ship without a
+ * reason (GIF, BMP, PSD, PIC, PNM, TGA, HDR are all compiled by default), and
+ * JPEG goes to libjpeg-turbo (decode_jpeg.c): Debian 12's stb_image 2.27
+ * JPEG decoder has CVE-2022-28041 and CVE-2022-28042. */
 #define STBI_ONLY_PNG
 /* imaging does no file I/O: decoding is from memory only. */
 #define STBI_NO_STDIO

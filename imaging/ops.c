@@ -1,4 +1,5 @@
-/* Edge operators (Sobel, the tutorial's kernel) and the operator table.
+/* The 3×3 gradient operators (Sobel, Scharr, Prewitt), the tutorial's kernel
+ * and the operator table (Canny is in canny.c).
  *
  * Each kernel is split the same way: the caller picks three row pointers per
  * output row (mirroring at the top and bottom), the first and last columns
@@ -12,12 +13,14 @@
 #include <string.h>
 
 #include "imaging.h"
+#include "imaging_private.h"
 
-/* Sobel's output saturates at 255. 255.5² = 65280.25, so 65280 is the largest
- * energy (gx² + gy²) whose rounded root is 255 and every larger energy also
- * gives 255: capping the energy there is the saturation, and keeps the root
- * exact in float (see sobel_magnitude). */
-#define SOBEL_ENERGY_CAP 65280
+/* The gradient magnitude saturates at 255. 255.5² = 65280.25, so 65280 is the
+ * largest energy (gx² + gy²) whose rounded root is 255 and every larger
+ * energy also gives 255: capping the energy there is the saturation, and
+ * keeps the root exact in float (see gradient_magnitude). The largest energy
+ * before the cap is Scharr's 2 * (16 * 255)², well inside int. */
+#define GRADIENT_ENERGY_CAP 65280
 
 /* round(sqrt(energy)) capped at 255, without double math or a branch.
  *
@@ -27,60 +30,128 @@
  * e is exact in float; below 256 floats are 2^-16 apart, so sqrtf and the
  * + 0.5f each move the value by at most 2^-17, far less than that margin, and
  * truncation then yields the correctly rounded root. */
-static inline uint8_t sobel_magnitude(int gx, int gy)
+static inline __attribute__((always_inline)) uint8_t gradient_magnitude(int gx, int gy)
 {
     int energy = gx * gx + gy * gy;
-    energy = energy < SOBEL_ENERGY_CAP ? energy : SOBEL_ENERGY_CAP;
+    energy = energy < GRADIENT_ENERGY_CAP ? energy : GRADIENT_ENERGY_CAP;
     return (uint8_t)(sqrtf((float)energy) + 0.5f);
 }
 
-/* One Sobel output from explicit neighbour columns (used at the borders). */
-static inline uint8_t sobel_at(const uint8_t *above, const uint8_t *row, const uint8_t *below,
-                               int left, int centre, int right)
+/* The three 3×3 gradient operators differ only in their smoothing weights
+ * across the derivative: [side centre side] = [1 2 1] (Sobel), [3 10 3]
+ * (Scharr), [1 1 1] (Prewitt). gx = Σ weight * (right - left) over the three
+ * rows, gy = Σ weight * (below - above) over the three columns, as OpenCV's
+ * Sobel/Scharr (dx or dy = 1, ksize 3) and the textbook Prewitt define them.
+ * The weights are compile-time constants at every call (always_inline), so
+ * each operator gets its own interior loop with constant multipliers. */
+static inline __attribute__((always_inline)) uint8_t
+gradient_at(const uint8_t *above, const uint8_t *row, const uint8_t *below, int left, int centre,
+            int right, int side_weight, int centre_weight)
 {
-    int gx =
-        (above[right] - above[left]) + 2 * (row[right] - row[left]) + (below[right] - below[left]);
-    int gy = (below[left] + 2 * below[centre] + below[right]) -
-             (above[left] + 2 * above[centre] + above[right]);
-    return sobel_magnitude(gx, gy);
+    int gx = side_weight * (above[right] - above[left]) + centre_weight * (row[right] - row[left]) +
+             side_weight * (below[right] - below[left]);
+    int gy = side_weight * (below[left] - above[left]) +
+             centre_weight * (below[centre] - above[centre]) +
+             side_weight * (below[right] - above[right]);
+    return gradient_magnitude(gx, gy);
 }
 
 /* `above`, `row` and `below` may be the same row (mirrored borders); they are
  * only read, so restrict still holds. `out` is never one of them. */
-static void sobel_row(const uint8_t *restrict above, const uint8_t *restrict row,
-                      const uint8_t *restrict below, uint8_t *restrict out, int width)
+static inline __attribute__((always_inline)) void gradient_row(const uint8_t *restrict above,
+                                                               const uint8_t *restrict row,
+                                                               const uint8_t *restrict below,
+                                                               uint8_t *restrict out, int width,
+                                                               int side_weight, int centre_weight)
 {
     if (width == 1) {
-        out[0] = sobel_at(above, row, below, 0, 0, 0);
+        out[0] = gradient_at(above, row, below, 0, 0, 0, side_weight, centre_weight);
         return;
     }
     /* BORDER_REFLECT_101: column -1 reads column 1, column width reads
      * width - 2 (for width 2 both are the other column). */
-    out[0] = sobel_at(above, row, below, 1, 0, 1);
+    out[0] = gradient_at(above, row, below, 1, 0, 1, side_weight, centre_weight);
     for (int x = 1; x < width - 1; x++) {
-        int gx = (above[x + 1] - above[x - 1]) + 2 * (row[x + 1] - row[x - 1]) +
-                 (below[x + 1] - below[x - 1]);
-        int gy = (below[x - 1] + 2 * below[x] + below[x + 1]) -
-                 (above[x - 1] + 2 * above[x] + above[x + 1]);
-        out[x] = sobel_magnitude(gx, gy);
+        int gx = side_weight * (above[x + 1] - above[x - 1]) +
+                 centre_weight * (row[x + 1] - row[x - 1]) +
+                 side_weight * (below[x + 1] - below[x - 1]);
+        int gy = side_weight * (below[x - 1] - above[x - 1]) +
+                 centre_weight * (below[x] - above[x]) +
+                 side_weight * (below[x + 1] - above[x + 1]);
+        out[x] = gradient_magnitude(gx, gy);
     }
-    out[width - 1] = sobel_at(above, row, below, width - 2, width - 1, width - 2);
+    out[width - 1] =
+        gradient_at(above, row, below, width - 2, width - 1, width - 2, side_weight, centre_weight);
 }
 
-void img_sobel(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
-               int height)
+/* Rows -1 and height mirror to 1 and height - 2; a one-row image mirrors
+ * onto itself. */
+static inline __attribute__((always_inline)) int mirror_above(int y, int height)
+{
+    return y > 0 ? y - 1 : (height > 1 ? 1 : 0);
+}
+
+static inline __attribute__((always_inline)) int mirror_below(int y, int height)
+{
+    return y < height - 1 ? y + 1 : (height > 1 ? height - 2 : 0);
+}
+
+static inline __attribute__((always_inline)) void
+gradient_image(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
+               int height, int side_weight, int centre_weight)
 {
     if (width <= 0 || height <= 0)
         return;
-    for (int y = 0; y < height; y++) {
-        /* Rows -1 and height mirror to 1 and height - 2; a one-row image
-         * mirrors onto itself. */
-        int y_above = y > 0 ? y - 1 : (height > 1 ? 1 : 0);
-        int y_below = y < height - 1 ? y + 1 : (height > 1 ? height - 2 : 0);
-        sobel_row(src + (size_t)y_above * src_stride, src + (size_t)y * src_stride,
-                  src + (size_t)y_below * src_stride, dst + (size_t)y * dst_stride, width);
-    }
+    for (int y = 0; y < height; y++)
+        gradient_row(src + (size_t)mirror_above(y, height) * src_stride,
+                     src + (size_t)y * src_stride,
+                     src + (size_t)mirror_below(y, height) * src_stride,
+                     dst + (size_t)y * dst_stride, width, side_weight, centre_weight);
 }
+
+/* img_NAME, its portable variant img__NAME_generic and, on x86, an AVX2
+ * variant: the same inlined source compiled for each target (see
+ * imaging_private.h). */
+#if IMG_HAVE_AVX2_VARIANTS
+#define DEFINE_GRADIENT_OPERATOR(name, side_weight, centre_weight)                                 \
+    void img__##name##_generic(const uint8_t *src, size_t src_stride, uint8_t *dst,                \
+                               size_t dst_stride, int width, int height)                           \
+    {                                                                                              \
+        gradient_image(src, src_stride, dst, dst_stride, width, height, side_weight,               \
+                       centre_weight);                                                             \
+    }                                                                                              \
+    IMG_TARGET_AVX2 static void name##_avx2(const uint8_t *src, size_t src_stride, uint8_t *dst,   \
+                                            size_t dst_stride, int width, int height)              \
+    {                                                                                              \
+        gradient_image(src, src_stride, dst, dst_stride, width, height, side_weight,               \
+                       centre_weight);                                                             \
+    }                                                                                              \
+    void img_##name(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,        \
+                    int width, int height)                                                         \
+    {                                                                                              \
+        if (img__cpu_has_avx2())                                                                   \
+            name##_avx2(src, src_stride, dst, dst_stride, width, height);                          \
+        else                                                                                       \
+            img__##name##_generic(src, src_stride, dst, dst_stride, width, height);                \
+    }
+#else
+#define DEFINE_GRADIENT_OPERATOR(name, side_weight, centre_weight)                                 \
+    void img__##name##_generic(const uint8_t *src, size_t src_stride, uint8_t *dst,                \
+                               size_t dst_stride, int width, int height)                           \
+    {                                                                                              \
+        gradient_image(src, src_stride, dst, dst_stride, width, height, side_weight,               \
+                       centre_weight);                                                             \
+    }                                                                                              \
+    void img_##name(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,        \
+                    int width, int height)                                                         \
+    {                                                                                              \
+        img__##name##_generic(src, src_stride, dst, dst_stride, width, height);                    \
+    }
+#endif
+
+DEFINE_GRADIENT_OPERATOR(sobel, 1, 2)
+DEFINE_GRADIENT_OPERATOR(scharr, 3, 10)
+DEFINE_GRADIENT_OPERATOR(prewitt, 1, 1)
 
 /* |ΔR| + |ΔG| + |ΔB| between two RGB pixels, 0..765. */
 static inline int rgb_distance(const uint8_t *a, const uint8_t *b)
@@ -131,8 +202,13 @@ static const struct {
     const char *name;
     int channels;
 } operators[] = {
+    // clang-format off
     [IMG_OP_SOBEL] = {"sobel", 1},
     [IMG_OP_TUTORIAL] = {"tutorial", 3},
+    [IMG_OP_SCHARR] = {"scharr", 1},
+    [IMG_OP_PREWITT] = {"prewitt", 1},
+    [IMG_OP_CANNY] = {"canny", 1},
+    // clang-format on
 };
 
 #define OPERATOR_COUNT (sizeof(operators) / sizeof(operators[0]))
@@ -166,13 +242,19 @@ int img_operator_channels(enum img_operator op)
     return operator_valid(op) ? operators[op].channels : -EINVAL;
 }
 
-int img_apply(enum img_operator op, const struct img_buf *src, struct img_buf *dst)
+int img_apply_with(enum img_operator op, const struct img_canny_options *canny,
+                   const struct img_buf *src, struct img_buf *dst)
 {
     memset(dst, 0, sizeof(*dst));
     if (!operator_valid(op) || src == NULL || src->data == NULL ||
         src->channels != operators[op].channels || src->width <= 0 || src->height <= 0 ||
         src->stride < (size_t)src->width * (size_t)src->channels)
         return -EINVAL;
+    struct img_canny_options canny_defaults;
+    if (canny == NULL) {
+        img_canny_options_init(&canny_defaults);
+        canny = &canny_defaults;
+    }
 
     int ret = img_buf_init(dst, src->width, src->height, 1);
     if (ret < 0)
@@ -184,6 +266,23 @@ int img_apply(enum img_operator op, const struct img_buf *src, struct img_buf *d
     case IMG_OP_TUTORIAL:
         img_tutorial(src->data, src->stride, dst->data, dst->stride, src->width, src->height);
         break;
+    case IMG_OP_SCHARR:
+        img_scharr(src->data, src->stride, dst->data, dst->stride, src->width, src->height);
+        break;
+    case IMG_OP_PREWITT:
+        img_prewitt(src->data, src->stride, dst->data, dst->stride, src->width, src->height);
+        break;
+    case IMG_OP_CANNY:
+        ret = img_canny(src->data, src->stride, dst->data, dst->stride, src->width, src->height,
+                        canny);
+        break;
     }
-    return 0;
+    if (ret < 0)
+        img_buf_finish(dst);
+    return ret;
+}
+
+int img_apply(enum img_operator op, const struct img_buf *src, struct img_buf *dst)
+{
+    return img_apply_with(op, NULL, src, dst);
 }

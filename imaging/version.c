@@ -1,10 +1,20 @@
 #include <png.h>
 
+#include <stddef.h>
+#include <stdio.h> /* jpeglib.h needs FILE and size_t first */
+
+#include <jpeglib.h>
+
 #include "imaging.h"
+
+/* jconfig.h (from jpeglib.h) has the version as bare tokens: 2.1.5. */
+#define VERSION_STRING_(x) #x
+#define VERSION_STRING(x) VERSION_STRING_(x)
 
 const char *img_library_versions(void)
 {
     /* stb_image.h states its version only in its opening comment; this is
      * the one Debian 12's libstb-dev ships and the build is pinned to. */
-    return "libpng/" PNG_LIBPNG_VER_STRING " stb_image/2.27 (JPEG, PNG)";
+    return "libpng/" PNG_LIBPNG_VER_STRING
+           " libjpeg-turbo/" VERSION_STRING(LIBJPEG_TURBO_VERSION) " (JPEG) stb_image/2.27 (PNG)";
 }

@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 
+#include "bucket.h"
 #include "io.h"
 
 struct transfer {
@@ -23,6 +24,7 @@ struct transfer {
     uint64_t started_ns;
     bool too_big;
     bool bad_status;
+    bool paused; /* by the rate limit, until http->unpause fires */
     char curl_error[CURL_ERROR_SIZE];
     struct transfer *prev;
     struct transfer *next;
@@ -44,6 +46,9 @@ struct io_http {
     struct io_http_options opts;
     char *cacert;
     char *user_agent;
+    struct curl_slist *headers; /* -H/--header, shared by every transfer */
+    struct io_bucket bucket;    /* --rate-limit, when opts.rate_limit > 0 */
+    uv_timer_t unpause;         /* resumes paused transfers once out of debt */
     struct transfer *transfers;   /* running, doubly linked for abort */
     struct socket_watch *watches; /* sockets being polled, for destroy */
     size_t running;
@@ -73,6 +78,7 @@ static void maybe_free_http(struct io_http *http)
     if (http->destroying && http->open_handles == 0) {
         free(http->cacert);
         free(http->user_agent);
+        curl_slist_free_all(http->headers);
         free(http);
     }
 }
@@ -186,9 +192,11 @@ static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
                            status == 503 || status == 504;
     } else if (result.error < 0 && !cancelled) {
         /* What a second try can fix: the network, not the request. A refused
-         * connection or a failed name lookup is answered at once and the
-         * same the next time; so are TLS and size refusals. */
+         * connection is a server restarting or overloaded as often as a dead
+         * one, and the backoff makes a retry cheap. A failed name lookup,
+         * TLS and size refusals are the same the next time. */
         switch (code) {
+        case CURLE_COULDNT_CONNECT:
         case CURLE_OPERATION_TIMEDOUT:
         case CURLE_PARTIAL_FILE:
         case CURLE_GOT_NOTHING:
@@ -313,10 +321,34 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     return uv_poll_start(&watch->poll, events, on_poll) < 0 ? -1 : 0;
 }
 
+static void on_unpause(uv_timer_t *timer)
+{
+    struct io_http *http = timer->data;
+    /* curl_easy_pause may deliver the held data at once, calling on_body,
+     * which may pause the transfer again and re-arm this (one-shot) timer;
+     * the walk goes on past it, so each transfer resumes once per tick. */
+    struct transfer *next;
+    for (struct transfer *t = http->transfers; t != NULL; t = next) {
+        next = t->next;
+        if (!t->paused)
+            continue;
+        t->paused = false;
+        curl_easy_pause(t->easy, CURLPAUSE_CONT);
+    }
+}
+
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct transfer *t = userp;
     size_t bytes = size * nmemb;
+
+    if (t->http->opts.rate_limit > 0 && !io_bucket_take(&t->http->bucket, bytes, uv_hrtime())) {
+        t->paused = true;
+        if (!uv_is_active((uv_handle_t *)&t->http->unpause))
+            uv_timer_start(&t->http->unpause, on_unpause,
+                           io_bucket_wait_ms(&t->http->bucket, uv_hrtime()), 0);
+        return CURL_WRITEFUNC_PAUSE;
+    }
 
     if (t->body == NULL) {
         /* First bytes of the final response: refuse error pages before
@@ -380,6 +412,13 @@ int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct i
         goto fail_free;
     http->opts.cacert = http->cacert;
     http->opts.user_agent = http->user_agent;
+    for (size_t i = 0; i < opts->header_count; i++) {
+        struct curl_slist *grown = curl_slist_append(http->headers, opts->headers[i]);
+        if (grown == NULL)
+            goto fail_free;
+        http->headers = grown;
+    }
+    http->opts.headers = NULL; /* copied into http->headers */
 
     http->multi = curl_multi_init();
     if (http->multi == NULL)
@@ -388,7 +427,19 @@ int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct i
     if (rc < 0)
         goto fail_multi;
     http->timer.data = http;
-    http->open_handles = 1;
+    rc = uv_timer_init(loop, &http->unpause);
+    if (rc < 0) {
+        /* The first timer is open: close it through the usual path. */
+        http->destroying = true;
+        http->open_handles = 1;
+        curl_multi_cleanup(http->multi);
+        uv_close((uv_handle_t *)&http->timer, on_handle_closed);
+        return rc;
+    }
+    http->unpause.data = http;
+    http->open_handles = 2;
+    if (opts->rate_limit > 0)
+        io_bucket_init(&http->bucket, opts->rate_limit, uv_hrtime());
 
     curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http);
@@ -405,6 +456,7 @@ fail_multi:
 fail_free:
     free(http->cacert);
     free(http->user_agent);
+    curl_slist_free_all(http->headers);
     free(http);
     return rc;
 }
@@ -446,6 +498,8 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
     }
     curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
+    if (http->headers != NULL)
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, http->headers);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
     /* Over https a connection may turn out to speak HTTP/2: wait for it and
      * multiplex rather than pay a handshake per transfer. Over plain http
@@ -487,6 +541,14 @@ size_t io_http_running(const struct io_http *http)
     return http->running;
 }
 
+uint64_t io_http_bytes_in_flight(const struct io_http *http)
+{
+    uint64_t bytes = 0;
+    for (const struct transfer *t = http->transfers; t != NULL; t = t->next)
+        bytes += t->body_size;
+    return bytes;
+}
+
 void io_http_destroy(struct io_http *http)
 {
     if (http == NULL)
@@ -501,4 +563,5 @@ void io_http_destroy(struct io_http *http)
     while (http->watches != NULL)
         close_watch(http->watches);
     uv_close((uv_handle_t *)&http->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&http->unpause, on_handle_closed);
 }

@@ -56,6 +56,10 @@ int io_assign_output_names(const char *const *urls, size_t count, char **names);
 /* Stable 32-bit FNV-1a hash of the URL bytes. */
 uint32_t io_url_hash(const char *url);
 
+/* "host:port" of an http(s) URL, the host lower-cased and the port explicit
+ * (80/443 when the URL has none): the key of the per-host download cap. */
+int io_url_host(const char *url, char *host, size_t host_size);
+
 /* ---- files ------------------------------------------------------------- */
 
 /* Writes `size` bytes to DIR/NAME atomically: into a temporary file in DIR
@@ -71,6 +75,17 @@ int io_files_identical(const char *path_a, const char *path_b);
 /* Creates DIR (and parents) if missing and checks it is a writable directory. */
 int io_prepare_dir(const char *dir, char *err, size_t err_size);
 
+/* 1 when DIR/NAME is a finished output (a non-empty regular file: outputs are
+ * renamed into place only once complete), 0 when not, or a negative code. */
+int io_output_exists(const char *dir, const char *name);
+
+/* Removes the temporary files io_write_atomic leaves when killed before its
+ * rename (".NAME.XXXXXX.tmp"), but only those of the given output `names`:
+ * other processes (other shards) may be writing into the same folder.
+ * Counts them in *removed. */
+int io_remove_stale_temps(const char *dir, const char *const *names, size_t count,
+                          size_t *removed);
+
 /* ---- HTTP -------------------------------------------------------------- */
 
 struct io_http_options {
@@ -83,6 +98,9 @@ struct io_http_options {
     const char *cacert; /* PEM bundle, or NULL for the system's */
     bool insecure;      /* skip certificate verification (said loudly by the caller) */
     const char *user_agent;
+    const char *const *headers; /* extra "Name: value" request headers */
+    size_t header_count;
+    uint64_t rate_limit; /* bytes/s for all transfers together; 0 = unlimited */
 };
 
 /* What a finished transfer hands back. `body` is owned by the result. */
@@ -115,6 +133,8 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
 void io_http_abort_all(struct io_http *http);
 /* Transfers still running. */
 size_t io_http_running(const struct io_http *http);
+/* Body bytes received so far by the transfers still running. */
+uint64_t io_http_bytes_in_flight(const struct io_http *http);
 /* Aborts what is running and starts closing the libuv handles; the memory is
  * released from their close callbacks, so run the loop afterwards. Accepts NULL. */
 void io_http_destroy(struct io_http *http);

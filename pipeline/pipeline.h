@@ -16,11 +16,15 @@ enum pl_mode {
     PL_SEQUENTIAL,     /* one item at a time: download, process, next */
 };
 
+struct pl_progress;
+typedef void (*pl_progress_cb)(const struct pl_progress *progress, void *user);
+
 struct pl_options {
     enum pl_mode mode;
     unsigned max_downloads; /* transfers in flight at most (concurrent mode) */
     unsigned workers;       /* CPU-stage threads (concurrent mode) */
     enum img_operator op;
+    struct img_canny_options canny; /* used when op is IMG_OP_CANNY */
     int png_level;
     uint64_t max_pixels;
     const char *output_dir;
@@ -32,12 +36,32 @@ struct pl_options {
     unsigned retries;
     double retry_base_s;
     double retry_after_max_s;
+    /* Resume: an item whose output already exists is reported as skipped
+     * and not fetched, unless `force`. */
+    bool force;
+    /* Scale-out: with shard_count > 1, only the items whose URL has
+     * pl_shard_of(url, shard_count) == shard_index are run. Names are still
+     * assigned over the whole list, so they do not depend on the shard. */
+    unsigned shard_index;
+    unsigned shard_count;
+    /* Transfers in flight per host ("host:port" of the listed URL) at most;
+     * 0 = only max_downloads. Items wait in our queue, not curl's, so the
+     * transfer timeout never counts the wait. */
+    unsigned max_per_host;
+    /* Bytes/s for the whole run, all transfers together; 0 = unlimited. */
+    uint64_t rate_limit;
+    /* Called on the loop thread every progress_interval_ms, and once more
+     * when the run ends. NULL = no progress. */
+    pl_progress_cb on_progress;
+    void *progress_user;
+    unsigned progress_interval_ms;
 };
 
 enum pl_status {
     PL_ITEM_OK = 0,
     PL_ITEM_FAILED,
     PL_ITEM_CANCELLED, /* stopped or never started because of a signal */
+    PL_ITEM_SKIPPED,   /* its output already exists (resume); not fetched */
 };
 
 /* One finished item, as handed to pl_item_cb. Strings live as long as the
@@ -46,12 +70,14 @@ struct pl_item {
     size_t index; /* position among the run's unique items, 0-based */
     unsigned line;
     const char *url;
+    const char *final_url;   /* after redirects; NULL when no response came */
     const char *output_name; /* NULL when the URL was refused before I/O */
     enum pl_status status;
     int error;          /* negative errno-style code when failed */
     const char *stage;  /* "url", "download", "decode", "edge", "encode", "write" */
     const char *message;
     long http_status;
+    unsigned attempts; /* downloads started (1 + retries) */
     size_t bytes;
     int width;
     int height;
@@ -69,6 +95,8 @@ struct pl_report {
     size_t ok;
     size_t failed;
     size_t cancelled;
+    size_t skipped;    /* outputs already there (resume) */
+    size_t stale_temps_removed; /* temporary files a killed run left */
     size_t duplicates; /* repeated URLs, fetched once */
     size_t retries;    /* download attempts beyond each item's first */
     uint64_t bytes;    /* body bytes downloaded */
@@ -81,6 +109,28 @@ struct pl_report {
     size_t held_limit;  /* the back-pressure bound on that */
     int signal; /* the signal that stopped the run, or 0 */
 };
+
+/* A snapshot of a running run, counted in items (not transfers or
+ * connections: a retried or redirected item is one item). */
+struct pl_progress {
+    size_t total; /* items this run (this shard) is about */
+    size_t ok;
+    size_t failed;
+    size_t skipped;
+    size_t cancelled;
+    size_t downloading;     /* transfers in flight */
+    size_t waiting;         /* not started yet, or waiting to retry */
+    size_t worker_queue;    /* downloaded, waiting for a worker */
+    size_t processing;      /* on a worker now */
+    uint64_t bytes;         /* body bytes received, including transfers in flight */
+    double elapsed_s;
+    bool finished;          /* the last call of the run */
+};
+
+/* The shard (0 .. shard_count-1) of a URL: io_url_hash(url) % shard_count,
+ * i.e. 32-bit FNV-1a of the URL bytes as listed (after trimming). Stable
+ * across machines, versions and list orders. */
+unsigned pl_shard_of(const char *url, unsigned shard_count);
 
 /* Runs the whole list: checks URLs, dedups, names outputs, downloads and
  * processes every item, calling `on_item` (on the calling thread) as each

@@ -18,6 +18,7 @@
 
 #include <uv.h>
 
+#include "hosts.h"
 #include "pipeline.h"
 
 struct job {
@@ -33,6 +34,10 @@ struct job {
     uint64_t created_ns;
     uint64_t started_ns;
     unsigned attempts;      /* downloads started */
+    char *final_url;        /* owned; the last response's URL after redirects */
+    bool skipped;           /* its output exists already (resume) */
+    bool blocked;           /* waiting on its host's FIFO (max_per_host) */
+    struct pl_host *host;   /* with max_per_host: its host's record */
     struct job *next_ready; /* in run->ready: backoff over, waiting for a slot */
     struct retry_wait *waiting; /* backoff timer while one runs */
     /* outcome */
@@ -78,6 +83,13 @@ struct run {
     uv_async_t wakeup;
     uv_mutex_t done_lock;
     struct pl_queue_node *done_head; /* LIFO is fine: order is restored by index */
+
+    struct pl_hosts *hosts; /* max_per_host, or NULL */
+    size_t cpu_stage;       /* handed to the workers, not back yet */
+    uint64_t bytes_received;
+    uint64_t started_ns;
+    uv_timer_t progress_timer;
+    bool progress_on;
 
     uv_signal_t sigint;
     uv_signal_t sigterm;
@@ -128,7 +140,7 @@ static void process_job(struct job *job, const struct pl_options *opts)
     job->height = pixels.height;
 
     uint64_t t1 = uv_hrtime();
-    rc = img_apply(opts->op, &pixels, &edges);
+    rc = img_apply_with(opts->op, &opts->canny, &pixels, &edges);
     img_buf_finish(&pixels);
     job->edge_s = seconds_since(t1);
     if (rc < 0) {
@@ -161,14 +173,17 @@ static void report_job(struct run *run, struct job *job)
         .index = job->index,
         .line = job->line,
         .url = job->url,
+        .final_url = job->final_url,
         .output_name = job->output_name,
-        .status = job->error == -ECANCELED ? PL_ITEM_CANCELLED
+        .status = job->skipped                ? PL_ITEM_SKIPPED
+                  : job->error == -ECANCELED ? PL_ITEM_CANCELLED
                   : job->error < 0         ? PL_ITEM_FAILED
                                            : PL_ITEM_OK,
         .error = job->error,
         .stage = job->stage,
         .message = job->message,
         .http_status = job->http_status,
+        .attempts = job->attempts,
         .bytes = job->body_size,
         .width = job->width,
         .height = job->height,
@@ -182,6 +197,8 @@ static void report_job(struct run *run, struct job *job)
         report->ok++;
     else if (item.status == PL_ITEM_CANCELLED)
         report->cancelled++;
+    else if (item.status == PL_ITEM_SKIPPED)
+        report->skipped++;
     else
         report->failed++;
     report->bytes += job->body_size;
@@ -196,6 +213,8 @@ static void report_job(struct run *run, struct job *job)
 
 static void pump(struct run *run);
 static void maybe_close(struct run *run);
+static void release_host_slot(struct run *run, struct job *job);
+static void emit_progress(struct run *run, bool finished);
 static void stop_workers(struct run *run);
 
 static double next_random(struct run *run)
@@ -275,8 +294,15 @@ static void on_downloaded(struct io_http_result *result, void *user)
     struct run *run = job->run;
 
     pl_sem_release(&run->slots);
+    release_host_slot(run, job);
     job->download_s += result->seconds;
     job->http_status = result->http_status;
+    if (result->final_url != NULL) {
+        free(job->final_url);
+        job->final_url = result->final_url; /* taken */
+        result->final_url = NULL;
+    }
+    run->bytes_received += result->body_size;
     if (result->error < 0 && schedule_retry(run, job, result)) {
         pump(run);
         return;
@@ -305,6 +331,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
         run->in_pipeline--;
         report_job(run, job);
     } else {
+        run->cpu_stage++;
         pl_queue_push(run->todo, &job->node);
     }
     pump(run);
@@ -318,15 +345,54 @@ static void start_download(struct run *run, struct job *job)
     int rc = io_http_start(run->http, job->url, on_downloaded, job);
     if (rc < 0) {
         pl_sem_release(&run->slots);
+        release_host_slot(run, job);
         run->in_pipeline--;
         set_failure(job, rc, "download", strerror(-rc));
         report_job(run, job);
     }
 }
 
+static void enter_pipeline(struct run *run)
+{
+    run->in_pipeline++;
+    if (run->in_pipeline > run->report->peak_held)
+        run->report->peak_held = run->in_pipeline;
+}
+
+/* Takes a slot of the job's host when there is a per-host cap; false when
+ * the host is full. */
+static bool take_host_slot(struct run *run, struct job *job)
+{
+    if (run->hosts == NULL)
+        return true;
+    if (job->host == NULL)
+        job->host = pl_hosts_get(run->hosts, job->url);
+    if (job->host == NULL)
+        return true; /* no usable host key: the global cap alone applies */
+    if (job->host->in_flight >= run->opts->max_per_host)
+        return false;
+    job->host->in_flight++;
+    return true;
+}
+
+static void release_host_slot(struct run *run, struct job *job)
+{
+    if (run->hosts == NULL || job->host == NULL)
+        return;
+    job->host->in_flight--;
+    pl_hosts_mark_runnable(run->hosts, job->host);
+}
+
+static void block_on_host(struct job *job)
+{
+    job->blocked = true;
+    pl_host_block(job->host, &job->node);
+}
+
 /* Starts downloads while a slot and room in the pipeline are free: first
  * the retries whose backoff is over (they already hold pipeline room), then
- * new items. */
+ * the items waiting for a host that has a slot again, then new items. An
+ * item holds pipeline room from its first download on (attempts > 0). */
 static void pump(struct run *run)
 {
     while (!run->closing && run->stop_signal == 0 && run->ready_head != NULL &&
@@ -335,19 +401,52 @@ static void pump(struct run *run)
         run->ready_head = job->next_ready;
         if (run->ready_head == NULL)
             run->ready_tail = NULL;
+        if (!take_host_slot(run, job)) {
+            pl_sem_release(&run->slots);
+            block_on_host(job);
+            continue;
+        }
         start_download(run, job);
+    }
+    struct pl_host *host;
+    while (run->hosts != NULL && !run->closing && run->stop_signal == 0 &&
+           (host = pl_hosts_next_runnable(run->hosts)) != NULL) {
+        bool stalled = false;
+        while (host->in_flight < run->opts->max_per_host && host->blocked_head != NULL) {
+            struct job *job = (struct job *)host->blocked_head;
+            bool new_item = job->attempts == 0;
+            if ((new_item && run->in_pipeline >= run->pipeline_cap) ||
+                !pl_sem_try_acquire(&run->slots)) {
+                stalled = true;
+                break;
+            }
+            pl_host_unblock(host);
+            job->blocked = false;
+            host->in_flight++;
+            if (new_item)
+                enter_pipeline(run);
+            start_download(run, job);
+        }
+        if (stalled) {
+            /* Out of global slots or room: nothing else can start either. */
+            pl_hosts_runnable_undo(run->hosts, host);
+            break;
+        }
     }
     while (!run->closing && run->stop_signal == 0 && run->next_job < run->job_count &&
            run->in_pipeline < run->pipeline_cap && pl_sem_try_acquire(&run->slots)) {
         struct job *job = &run->jobs[run->next_job++];
-        if (job->error < 0) {
-            /* refused before I/O, already reported */
+        if (job->error < 0 || job->skipped) {
+            /* refused before I/O or already done, reported up front */
             pl_sem_release(&run->slots);
             continue;
         }
-        run->in_pipeline++;
-        if (run->in_pipeline > run->report->peak_held)
-            run->report->peak_held = run->in_pipeline;
+        if (!take_host_slot(run, job)) {
+            pl_sem_release(&run->slots);
+            block_on_host(job);
+            continue;
+        }
+        enter_pipeline(run);
         start_download(run, job);
     }
 }
@@ -379,6 +478,7 @@ static void on_wakeup(uv_async_t *async)
         struct job *job = (struct job *)node;
         node = node->next;
         run->in_pipeline--;
+        run->cpu_stage--;
         report_job(run, job);
     }
     pump(run);
@@ -400,6 +500,15 @@ static void on_signal(uv_signal_t *handle, int signum)
     io_http_abort_all(run->http);
     for (size_t i = 0; i < run->job_count; i++) {
         struct job *job = &run->jobs[i];
+        if (job->blocked) {
+            /* Waiting for its host; the host queues are never read again. */
+            job->blocked = false;
+            set_failure(job, -ECANCELED, "cancelled", "not started: cancelled by signal");
+            if (job->attempts > 0)
+                run->in_pipeline--;
+            report_job(run, job);
+            continue;
+        }
         if (job->waiting == NULL)
             continue;
         uv_close((uv_handle_t *)&job->waiting->timer, on_retry_closed);
@@ -425,12 +534,13 @@ static void on_signal(uv_signal_t *handle, int signum)
             job->body = NULL;
             set_failure(job, -ECANCELED, "cancelled", "cancelled by signal");
             run->in_pipeline--;
+            run->cpu_stage--;
             report_job(run, job);
         }
     }
     for (size_t i = run->next_job; i < run->job_count; i++) {
         struct job *job = &run->jobs[i];
-        if (job->error < 0)
+        if (job->error < 0 || job->skipped)
             continue;
         set_failure(job, -ECANCELED, "cancelled", "not started: cancelled by signal");
         report_job(run, job);
@@ -439,12 +549,44 @@ static void on_signal(uv_signal_t *handle, int signum)
     maybe_close(run);
 }
 
+static void emit_progress(struct run *run, bool finished)
+{
+    const struct pl_report *report = run->report;
+    size_t queued = run->todo != NULL ? pl_queue_length(run->todo) : 0;
+    size_t busy = run->finished + run->slots.in_use + run->cpu_stage;
+    struct pl_progress progress = {
+        .total = run->job_count,
+        .ok = report->ok,
+        .failed = report->failed,
+        .skipped = report->skipped,
+        .cancelled = report->cancelled,
+        .downloading = run->slots.in_use,
+        .waiting = run->job_count > busy ? run->job_count - busy : 0,
+        .worker_queue = queued,
+        .processing = run->cpu_stage > queued ? run->cpu_stage - queued : 0,
+        .bytes = run->bytes_received + (run->http != NULL ? io_http_bytes_in_flight(run->http) : 0),
+        .elapsed_s = seconds_since(run->started_ns),
+        .finished = finished,
+    };
+    run->opts->on_progress(&progress, run->opts->progress_user);
+}
+
+static void on_progress_tick(uv_timer_t *timer)
+{
+    emit_progress(timer->data, false);
+}
+
 /* Once every job is reported, close the loop's handles so uv_run returns. */
 static void maybe_close(struct run *run)
 {
     if (run->closing || run->finished < run->job_count || run->in_pipeline > 0)
         return;
     run->closing = true;
+    if (run->progress_on) {
+        emit_progress(run, true);
+        uv_close((uv_handle_t *)&run->progress_timer, NULL);
+        run->progress_on = false;
+    }
     io_http_destroy(run->http);
     run->http = NULL;
     uv_close((uv_handle_t *)&run->sigint, NULL);
@@ -576,8 +718,9 @@ static int build_jobs(struct run *run, const struct io_url_list *urls, char *err
         job->url = urls->entries[i].url;
         job->created_ns = now;
         char why[256];
-        if (io_url_check(job->url, why, sizeof(why)) < 0)
-            set_failure(job, -EINVAL, "url", why);
+        int refused = io_url_check(job->url, why, sizeof(why));
+        if (refused < 0)
+            set_failure(job, refused, "url", why);
         else
             valid_urls[valid_count++] = job->url;
     }
@@ -597,10 +740,58 @@ out:
     return rc;
 }
 
+/* --shard and resume, once names are assigned over the whole list (so they
+ * do not depend on the shard): drops the jobs of other shards, removes the
+ * temporary files a killed run left for ours, and marks as skipped those
+ * whose output is already there. */
+static int select_jobs(struct run *run, char *err, size_t err_size)
+{
+    const struct pl_options *opts = run->opts;
+    size_t kept = 0;
+    for (size_t i = 0; i < run->job_count; i++) {
+        struct job *job = &run->jobs[i];
+        if (opts->shard_count > 1 &&
+            pl_shard_of(job->url, opts->shard_count) != opts->shard_index) {
+            free(job->output_name);
+            continue;
+        }
+        if (kept != i)
+            run->jobs[kept] = *job;
+        kept++;
+    }
+    run->job_count = kept;
+
+    const char **names = malloc((kept ? kept : 1) * sizeof(*names));
+    if (names == NULL) {
+        snprintf(err, err_size, "out of memory for %zu URLs", kept);
+        return -ENOMEM;
+    }
+    size_t name_count = 0;
+    for (size_t i = 0; i < kept; i++)
+        if (run->jobs[i].output_name != NULL)
+            names[name_count++] = run->jobs[i].output_name;
+    int rc = io_remove_stale_temps(opts->output_dir, names, name_count,
+                                   &run->report->stale_temps_removed);
+    free(names);
+    if (rc == -ENOMEM) {
+        snprintf(err, err_size, "out of memory for %zu URLs", kept);
+        return rc;
+    }
+    if (opts->force)
+        return 0;
+    for (size_t i = 0; i < kept; i++) {
+        struct job *job = &run->jobs[i];
+        if (job->output_name != NULL && io_output_exists(opts->output_dir, job->output_name) == 1)
+            job->skipped = true;
+    }
+    return 0;
+}
+
 static void free_jobs(struct run *run)
 {
     for (size_t i = 0; i < run->job_count; i++) {
         free(run->jobs[i].output_name);
+        free(run->jobs[i].final_url);
         free(run->jobs[i].body);
     }
     free(run->jobs);
@@ -621,6 +812,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     run.user = user;
     run.report = report;
     uint64_t started = uv_hrtime();
+    run.started_ns = started;
 
     rc = uv_loop_init(&run.loop);
     if (rc < 0) {
@@ -630,6 +822,9 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     rc = build_jobs(&run, urls, err, err_size);
     if (rc < 0)
         goto fail_loop;
+    rc = select_jobs(&run, err, err_size);
+    if (rc < 0)
+        goto fail_jobs;
     report->items = run.job_count;
 
     bool sequential = opts->mode == PL_SEQUENTIAL;
@@ -641,7 +836,16 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     run.pipeline_cap = sequential ? 1 : (size_t)max_downloads + 3 * (size_t)workers;
     report->held_limit = run.pipeline_cap;
 
-    rc = io_http_create(&run.loop, &opts->http, &run.http);
+    struct io_http_options http_opts = opts->http;
+    http_opts.rate_limit = opts->rate_limit;
+    if (!sequential && opts->max_per_host > 0 && opts->max_per_host < max_downloads) {
+        rc = pl_hosts_create(&run.hosts);
+        if (rc < 0) {
+            snprintf(err, err_size, "out of memory");
+            goto fail_jobs;
+        }
+    }
+    rc = io_http_create(&run.loop, &http_opts, &run.http);
     if (rc < 0) {
         snprintf(err, err_size, "setting up HTTP: %s", strerror(-rc));
         goto fail_jobs;
@@ -661,9 +865,18 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     uv_unref((uv_handle_t *)&run.sigint);
     uv_unref((uv_handle_t *)&run.sigterm);
 
-    /* URLs refused before any I/O are reported first, in list order. */
+    if (opts->on_progress != NULL && uv_timer_init(&run.loop, &run.progress_timer) == 0) {
+        unsigned interval = opts->progress_interval_ms > 0 ? opts->progress_interval_ms : 250;
+        run.progress_timer.data = &run;
+        run.progress_on = true;
+        uv_timer_start(&run.progress_timer, on_progress_tick, interval, interval);
+        uv_unref((uv_handle_t *)&run.progress_timer);
+    }
+
+    /* URLs refused before any I/O, and outputs already there, are reported
+     * first, in list order. */
     for (size_t i = 0; i < run.job_count; i++)
-        if (run.jobs[i].error < 0)
+        if (run.jobs[i].error < 0 || run.jobs[i].skipped)
             report_job(&run, &run.jobs[i]);
     pump(&run);
     maybe_close(&run);
@@ -677,6 +890,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     }
     report->wall_s = seconds_since(started);
     free_jobs(&run);
+    pl_hosts_destroy(run.hosts);
     rc = uv_loop_close(&run.loop);
     if (rc < 0) {
         /* A handle left open is a bug of ours; say so rather than hide it. */
@@ -691,6 +905,7 @@ fail_http:
     uv_run(&run.loop, UV_RUN_DEFAULT);
 fail_jobs:
     free_jobs(&run);
+    pl_hosts_destroy(run.hosts);
 fail_loop:
     uv_loop_close(&run.loop);
     return rc;

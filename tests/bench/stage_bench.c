@@ -325,7 +325,8 @@ int main(int argc, char **argv)
     struct bench_options opts = {.op = IMG_OP_SOBEL, .png_level = 1, .repeat = 5};
     int first_file = argc;
 
-    for (int i = 1; i < argc; i++) {
+    /* Options come in pairs: each step takes a name and its value. */
+    for (int i = 1; i < argc; i += 2) {
         const char *arg = argv[i];
         const char *value = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -362,7 +363,6 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
-        i++; /* the value */
     }
     if (first_file >= argc) {
         usage(stderr);

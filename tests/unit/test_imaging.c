@@ -1,10 +1,15 @@
 /* Unit tests for imaging/: kernels pinned on hand-computed images and
  * checked bit for bit against the obvious per-pixel versions kept here, luma,
- * PNG round trips, decoding of every PNG colour type and of JPEG, and the
- * refusals (with their messages) for bodies that are not images we accept. */
+ * PNG round trips, decoding of every PNG colour type and of JPEG (colour
+ * spaces, EXIF orientations, made here with libjpeg), and the refusals (with
+ * their messages) for bodies that are not images we accept. */
 #include <errno.h>
 #include <math.h>
 #include <png.h>
+#include <stdio.h> /* before jpeglib.h */
+#include <zlib.h>
+
+#include <jpeglib.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -14,6 +19,7 @@
 
 #include "check.h"
 #include "imaging.h"
+#include "imaging_private.h" /* the portable variants of the SIMD-dispatched kernels */
 
 #define CHECK_CONTAINS(haystack, needle)                                                           \
     do {                                                                                           \
@@ -157,12 +163,13 @@ static int reflect101(int index, int size)
     return index;
 }
 
-/* The obvious Sobel: every tap through reflect101, double sqrt, round. */
-static void reference_sobel(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
-                            int width, int height)
+/* The obvious 3×3 gradient operator: every tap through reflect101, double
+ * sqrt, round. `side` and `centre` are the weights across the derivative:
+ * Sobel [1 2 1], Scharr [3 10 3], Prewitt [1 1 1]. */
+static void reference_gradient(const uint8_t *src, size_t src_stride, uint8_t *dst,
+                               size_t dst_stride, int width, int height, int side, int centre)
 {
-    static const int kx[3][3] = {{-1, 0, 1}, {-2, 0, 2}, {-1, 0, 1}};
-    static const int ky[3][3] = {{-1, -2, -1}, {0, 0, 0}, {1, 2, 1}};
+    const int weights[3] = {side, centre, side};
     for (int y = 0; y < height; y++) {
         for (int x = 0; x < width; x++) {
             int gx = 0, gy = 0;
@@ -170,14 +177,198 @@ static void reference_sobel(const uint8_t *src, size_t src_stride, uint8_t *dst,
                 for (int dx = -1; dx <= 1; dx++) {
                     int sample = src[(size_t)reflect101(y + dy, height) * src_stride +
                                      (size_t)reflect101(x + dx, width)];
-                    gx += kx[dy + 1][dx + 1] * sample;
-                    gy += ky[dy + 1][dx + 1] * sample;
+                    gx += dx * weights[dy + 1] * sample;
+                    gy += dy * weights[dx + 1] * sample;
                 }
             }
             double magnitude = round(sqrt((double)gx * gx + (double)gy * gy));
             dst[(size_t)y * dst_stride + (size_t)x] = magnitude > 255 ? 255 : (uint8_t)magnitude;
         }
     }
+}
+
+static void reference_sobel(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                            int width, int height)
+{
+    reference_gradient(src, src_stride, dst, dst_stride, width, height, 1, 2);
+}
+
+static void reference_scharr(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                             int width, int height)
+{
+    reference_gradient(src, src_stride, dst, dst_stride, width, height, 3, 10);
+}
+
+static void reference_prewitt(const uint8_t *src, size_t src_stride, uint8_t *dst,
+                              size_t dst_stride, int width, int height)
+{
+    reference_gradient(src, src_stride, dst, dst_stride, width, height, 1, 1);
+}
+
+/* ---- Gaussian blur and Canny, the obvious way ------------------------- */
+
+/* OpenCV's reflect-101 for any index (a 9-tap kernel on a 2-pixel image
+ * reflects more than once), written as the definition: the image repeats
+ * with period 2 * (size - 1), mirrored. */
+static int reflect101_any(int index, int size)
+{
+    if (size == 1)
+        return 0;
+    int period = 2 * (size - 1);
+    int folded = ((index % period) + period) % period;
+    return folded < size ? folded : period - folded;
+}
+
+/* The 8.8 fixed-point taps as OpenCV builds them: normalised Gaussian
+ * samples, rounded one by one from the outside in with the rounding error
+ * carried along, the centre taking the rest of 256. Returns the tap count. */
+static int reference_gauss_taps(double sigma, int taps[128])
+{
+    int size = (int)nearbyint(sigma * 6 + 1) | 1;
+    int half = size / 2;
+    double weights[128], total = 0;
+    for (int i = 0; i < size; i++) {
+        double offset = i - half;
+        weights[i] = exp(-offset * offset / (2 * sigma * sigma));
+        total += weights[i];
+    }
+    double carried = 0;
+    int fixed_total = 0;
+    for (int i = 0; i < half; i++) {
+        double wanted = weights[i] / total * 256 + carried;
+        taps[i] = taps[size - 1 - i] = (int)nearbyint(wanted);
+        carried = wanted - taps[i];
+        fixed_total += 2 * taps[i];
+    }
+    taps[half] = 256 - fixed_total;
+    return size;
+}
+
+/* The blur as one 2-D sum per pixel (the separable passes in canny.c must
+ * give this exact integer). */
+static void reference_blur(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                           int width, int height, double sigma)
+{
+    int taps[128];
+    int size = reference_gauss_taps(sigma, taps);
+    int half = size / 2;
+    for (int y = 0; y < height; y++) {
+        for (int x = 0; x < width; x++) {
+            uint64_t sum = 0;
+            for (int i = 0; i < size; i++)
+                for (int j = 0; j < size; j++)
+                    sum += (uint64_t)taps[i] * (uint64_t)taps[j] *
+                           src[(size_t)reflect101_any(y + i - half, height) * src_stride +
+                               (size_t)reflect101_any(x + j - half, width)];
+            dst[(size_t)y * dst_stride + (size_t)x] = (uint8_t)((sum + 32768) >> 16);
+        }
+    }
+}
+
+static int clamp_index(int index, int size)
+{
+    return index < 0 ? 0 : index >= size ? size - 1 : index;
+}
+
+/* Canny as cv2.Canny (OpenCV 4, aperture 3, L1) states it: Sobel with
+ * replicated borders, L1 magnitude, the sector test with cv2's constants
+ * (in 64-bit), the tie rule, zero magnitude outside, then hysteresis by
+ * sweeping the image until nothing changes (no stack). */
+static void reference_canny(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                            int width, int height, const struct img_canny_options *opts)
+{
+    size_t count = (size_t)width * (size_t)height;
+    uint8_t *smooth = malloc(count);
+    int *gx = malloc(count * sizeof(int));
+    int *gy = malloc(count * sizeof(int));
+    int *mag = malloc(count * sizeof(int));
+    uint8_t *state = malloc(count); /* 0 not edge, 1 weak, 2 edge */
+    CHECK(smooth != NULL && gx != NULL && gy != NULL && mag != NULL && state != NULL);
+
+    for (int y = 0; y < height; y++)
+        for (int x = 0; x < width; x++)
+            smooth[(size_t)y * width + x] = src[(size_t)y * src_stride + x];
+    if (opts->sigma > 0) {
+        uint8_t *copy = malloc(count);
+        CHECK(copy != NULL);
+        memcpy(copy, smooth, count);
+        reference_blur(copy, (size_t)width, smooth, (size_t)width, width, height, opts->sigma);
+        free(copy);
+    }
+    for (int y = 0; y < height; y++) {
+        for (int x = 0; x < width; x++) {
+            int sx = 0, sy = 0;
+            for (int dy = -1; dy <= 1; dy++) {
+                for (int dx = -1; dx <= 1; dx++) {
+                    int sample = smooth[(size_t)clamp_index(y + dy, height) * width +
+                                        clamp_index(x + dx, width)];
+                    sx += dx * (dy == 0 ? 2 : 1) * sample;
+                    sy += dy * (dx == 0 ? 2 : 1) * sample;
+                }
+            }
+            size_t i = (size_t)y * width + x;
+            gx[i] = sx;
+            gy[i] = sy;
+            mag[i] = abs(sx) + abs(sy);
+        }
+    }
+#define MAG_AT(yy, xx)                                                                             \
+    (((yy) < 0 || (yy) >= height || (xx) < 0 || (xx) >= width) ? 0 : mag[(size_t)(yy)*width + (xx)])
+    int low = (int)floor(opts->low), high = (int)floor(opts->high);
+    for (int y = 0; y < height; y++) {
+        for (int x = 0; x < width; x++) {
+            size_t i = (size_t)y * width + x;
+            int m = mag[i];
+            state[i] = 0;
+            if (m <= low)
+                continue;
+            /* cv2: |gy| * 2^15 against |gx| * 13573 (tan 22.5° * 2^15,
+             * rounded) and against that + |gx| * 2^16 (tan 67.5° = tan 22.5°
+             * + 2). In 64-bit to keep the reference obviously exact. */
+            int64_t ay = (int64_t)abs(gy[i]) * 32768, tg22 = (int64_t)abs(gx[i]) * 13573;
+            int64_t tg67 = tg22 + (int64_t)abs(gx[i]) * 65536;
+            bool keep;
+            if (ay < tg22) {
+                keep = m > MAG_AT(y, x - 1) && m >= MAG_AT(y, x + 1);
+            } else if (ay > tg67) {
+                keep = m > MAG_AT(y - 1, x) && m >= MAG_AT(y + 1, x);
+            } else {
+                int s = (gx[i] < 0) != (gy[i] < 0) ? -1 : 1;
+                keep = m > MAG_AT(y - 1, x - s) && m > MAG_AT(y + 1, x + s);
+            }
+            if (keep)
+                state[i] = m > high ? 2 : 1;
+        }
+    }
+#undef MAG_AT
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                size_t i = (size_t)y * width + x;
+                if (state[i] != 1)
+                    continue;
+                for (int dy = -1; dy <= 1 && state[i] == 1; dy++)
+                    for (int dx = -1; dx <= 1; dx++) {
+                        int ny = y + dy, nx = x + dx;
+                        if (ny >= 0 && ny < height && nx >= 0 && nx < width &&
+                            state[(size_t)ny * width + nx] == 2) {
+                            state[i] = 2;
+                            changed = true;
+                            break;
+                        }
+                    }
+            }
+        }
+    }
+    for (int y = 0; y < height; y++)
+        for (int x = 0; x < width; x++)
+            dst[(size_t)y * dst_stride + x] = state[(size_t)y * width + x] == 2 ? 255 : 0;
+    free(smooth);
+    free(gx);
+    free(gy);
+    free(mag);
+    free(state);
 }
 
 static int reference_distance(const uint8_t *a, const uint8_t *b)
@@ -313,6 +504,63 @@ static void test_sobel_pinned(void)
     // clang-format on
 }
 
+static void test_scharr_prewitt_pinned(void)
+{
+    // clang-format off
+    /* The 4x3 L-shaped step of test_sobel_pinned, (row, column). Scharr at
+     * (1,1): gx = 3*0 + 10*50 + 3*50 = 650 = gy, saturates; (0,1): rows -1
+     * and 1 both read row 1, so gy = 0 and gx = 3*50 + 10*0 + 3*50 = 300:
+     * 255 where Sobel has 100. Prewitt at (1,1): gx = 0 + 50 + 50 = 100 =
+     * gy, sqrt(20000) = 141.4; (1,2): gx = 0 + 50 + 0 = 50, gy = 150,
+     * sqrt(25000) = 158.1; (2,1): row 3 reads row 1, gy = 0, gx = 50 + 50 +
+     * 50 = 150. */
+    static const uint8_t step[12] = {
+          0,   0,   0,   0,
+          0,   0,  50,  50,
+          0,  50,  50,  50,
+    };
+    static const uint8_t step_scharr[12] = {
+          0, 255, 255,   0,
+        255, 255, 255, 255,
+          0, 255, 255,   0,
+    };
+    static const uint8_t step_prewitt[12] = {
+          0, 100, 100,   0,
+        100, 141, 158, 150,
+          0, 150, 100,   0,
+    };
+    check_pinned(img_scharr, step, 1, 4, 3, step_scharr);
+    check_pinned(img_prewitt, step, 1, 4, 3, step_prewitt);
+
+    /* One bright pixel (4) in the middle of 5x5: Scharr's diagonal taps are
+     * 3 (gx = gy = 12, sqrt(288) = 17.0), its straight ones 10 (40);
+     * Prewitt's are all 1 (diagonals sqrt(32) = 5.66 -> 6, straight 4). */
+    static const uint8_t centre[25] = {
+          0,   0,   0,   0,   0,
+          0,   0,   0,   0,   0,
+          0,   0,   4,   0,   0,
+          0,   0,   0,   0,   0,
+          0,   0,   0,   0,   0,
+    };
+    static const uint8_t centre_scharr[25] = {
+          0,   0,   0,   0,   0,
+          0,  17,  40,  17,   0,
+          0,  40,   0,  40,   0,
+          0,  17,  40,  17,   0,
+          0,   0,   0,   0,   0,
+    };
+    static const uint8_t centre_prewitt[25] = {
+          0,   0,   0,   0,   0,
+          0,   6,   4,   6,   0,
+          0,   4,   0,   4,   0,
+          0,   6,   4,   6,   0,
+          0,   0,   0,   0,   0,
+    };
+    check_pinned(img_scharr, centre, 1, 5, 5, centre_scharr);
+    check_pinned(img_prewitt, centre, 1, 5, 5, centre_prewitt);
+    // clang-format on
+}
+
 static void test_tutorial_pinned(void)
 {
     /* Grids: one image row per line. */
@@ -405,6 +653,17 @@ static void test_kernels_match_reference(void)
             size_t dst_padding = round_index == 0 ? 0 : 1 + rng_next() % 37;
             compare_with_reference(img_sobel, reference_sobel, 1, width, height, src_padding,
                                    dst_padding);
+            compare_with_reference(img_scharr, reference_scharr, 1, width, height, src_padding,
+                                   dst_padding);
+            compare_with_reference(img_prewitt, reference_prewitt, 1, width, height, src_padding,
+                                   dst_padding);
+            /* The portable variants too, whatever this CPU dispatches to. */
+            compare_with_reference(img__sobel_generic, reference_sobel, 1, width, height,
+                                   src_padding, dst_padding);
+            compare_with_reference(img__scharr_generic, reference_scharr, 1, width, height,
+                                   src_padding, dst_padding);
+            compare_with_reference(img__prewitt_generic, reference_prewitt, 1, width, height,
+                                   src_padding, dst_padding);
             compare_with_reference(img_tutorial, reference_tutorial, 3, width, height, src_padding,
                                    dst_padding);
         }
@@ -438,7 +697,395 @@ static void test_kernels_match_reference(void)
         img_sobel(window, 3, out, 3, 3, 3);
         reference_sobel(window, 3, want9, 3, 3, 3);
         CHECK_MEM_EQ(out, want9, sizeof(out));
+        img_scharr(window, 3, out, 3, 3, 3);
+        reference_scharr(window, 3, want9, 3, 3, 3);
+        CHECK_MEM_EQ(out, want9, sizeof(out));
+        img_prewitt(window, 3, out, 3, 3, 3);
+        reference_prewitt(window, 3, want9, 3, 3, 3);
+        CHECK_MEM_EQ(out, want9, sizeof(out));
     }
+}
+
+/* ---- Gaussian blur ----------------------------------------------------- */
+
+static void check_taps(double sigma, const int *expected, int count)
+{
+    int taps[128];
+    CHECK_EQ(reference_gauss_taps(sigma, taps), count);
+    for (int i = 0; i < count; i++)
+        CHECK_EQ(taps[i], expected[i]);
+}
+
+static void compare_blur(int width, int height, double sigma, size_t src_padding,
+                         size_t dst_padding)
+{
+    struct test_image src = image_new(width, height, 1, src_padding);
+    struct test_image got = image_new(width, height, 1, dst_padding);
+    struct test_image want = image_new(width, height, 1, dst_padding);
+    memcpy(want.data, got.data, got.stride * (size_t)height);
+    reference_blur(src.data, src.stride, want.data, want.stride, width, height, sigma);
+    for (int variant = 0; variant < 2; variant++) {
+        int (*blur)(const uint8_t *, size_t, uint8_t *, size_t, int, int, double) =
+            variant == 0 ? img_gaussian_blur : img__gaussian_blur_generic;
+        CHECK_EQ(blur(src.data, src.stride, got.data, got.stride, width, height, sigma), 0);
+        if (memcmp(got.data, want.data, got.stride * (size_t)height) != 0) {
+            fprintf(stderr, "blur %dx%d sigma %g differs (%s)\n", width, height, sigma,
+                    variant == 0 ? "dispatched" : "portable");
+            CHECK_MEM_EQ(got.data, want.data, got.stride * (size_t)height);
+        }
+    }
+    image_free(&src);
+    image_free(&got);
+    image_free(&want);
+}
+
+static void test_blur(void)
+{
+    /* The taps cv2 4.6 uses (cv2.GaussianBlur(img, (0, 0), sigma) of an
+     * impulse shows them; they are not the plainly rounded Gaussian, which
+     * for 1.4 would sum to 255). */
+    static const int taps_14[9] = {1, 8, 26, 56, 74, 56, 26, 8, 1};
+    static const int taps_05[5] = {0, 27, 202, 27, 0};
+    static const int taps_20[13] = {1, 2, 7, 16, 31, 45, 52, 45, 31, 16, 7, 2, 1};
+    check_taps(1.4, taps_14, 9);
+    check_taps(0.5, taps_05, 5);
+    check_taps(2.0, taps_20, 13);
+
+    /* An impulse: out = (255 * t_i * t_j + 2^15) >> 16 around it, so the fast
+     * blur is pinned to cv2's taps directly. Centre: 255*74*74 = 1396380,
+     * 21.3 -> 21. */
+    uint8_t impulse[11 * 11] = {0}, out[11 * 11];
+    impulse[5 * 11 + 5] = 255;
+    CHECK_EQ(img_gaussian_blur(impulse, 11, out, 11, 11, 11, 1.4), 0);
+    for (int y = 0; y < 11; y++)
+        for (int x = 0; x < 11; x++) {
+            int dy = y - 5, dx = x - 5;
+            int expected = 0;
+            if (abs(dy) <= 4 && abs(dx) <= 4)
+                expected = (255 * taps_14[dy + 4] * taps_14[dx + 4] + 32768) >> 16;
+            CHECK_EQ(out[y * 11 + x], expected);
+        }
+    CHECK_EQ(out[5 * 11 + 5], 21);
+
+    /* A flat image stays flat (the taps sum to exactly 256), also when the
+     * kernel is far wider than the image. */
+    uint8_t flat[6] = {77, 77, 77, 77, 77, 77}, flat_out[6];
+    CHECK_EQ(img_gaussian_blur(flat, 3, flat_out, 3, 3, 2, 7.0), 0);
+    CHECK_MEM_EQ(flat_out, flat, 6);
+
+    static const int sizes[][2] = {
+        {1, 1}, {1, 7}, {7, 1}, {2, 2}, {3, 3}, {17, 13}, {64, 1}, {1, 64}, {2, 5}, {5, 2}, {33, 2},
+    };
+    /* Radii 1, 2, 3, 4 (the unrolled vertical passes), 8, 18 and 60. */
+    static const double sigmas[] = {0.3, 0.5, 0.8, 1.4, 2.5, 6.0, 20.0};
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+        for (size_t j = 0; j < sizeof(sigmas) / sizeof(sigmas[0]); j++)
+            for (int round_index = 0; round_index < 2; round_index++)
+                compare_blur(sizes[i][0], sizes[i][1], sigmas[j],
+                             round_index ? 1 + rng_next() % 37 : 0,
+                             round_index ? 1 + rng_next() % 37 : 0);
+    compare_blur(301, 199, 1.4, 3, 5);
+    compare_blur(301, 199, 2.5, 0, 0);
+
+    CHECK_EQ(img_gaussian_blur(flat, 3, flat_out, 3, 3, 2, 0.0), -EINVAL);
+    CHECK_EQ(img_gaussian_blur(flat, 3, flat_out, 3, 3, 2, -1.0), -EINVAL);
+    CHECK_EQ(img_gaussian_blur(flat, 3, flat_out, 3, 3, 2, NAN), -EINVAL);
+    CHECK_EQ(img_gaussian_blur(flat, 3, flat_out, 3, 3, 2, 20.5), -EINVAL);
+    CHECK_EQ(img_gaussian_blur(flat, 3, flat_out, 3, 0, 2, 1.0), -EINVAL);
+}
+
+/* ---- Canny ------------------------------------------------------------ */
+
+/* Grids as strings, one row per line: '#' is an edge (255), '.' is not. */
+static void check_canny_grid(const uint8_t *src, int width, int height, double sigma, double low,
+                             double high, const char *expected)
+{
+    struct img_canny_options opts = {sigma, low, high};
+    uint8_t out[256], want[256];
+    CHECK_LE(width * height, 255);
+    memset(out, 0xab, sizeof(out));
+    CHECK_EQ(img_canny(src, (size_t)width, out, (size_t)width, width, height, &opts), 0);
+    for (int i = 0; i < width * height; i++) {
+        while (*expected == '\n')
+            expected++;
+        want[i] = *expected++ == '#' ? 255 : 0;
+    }
+    if (memcmp(out, want, (size_t)(width * height)) != 0) {
+        fprintf(stderr, "canny (sigma %g, low %g, high %g):\n", sigma, low, high);
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++)
+                fputc(out[y * width + x] ? '#' : '.', stderr);
+            fputc('\n', stderr);
+        }
+        CHECK_MEM_EQ(out, want, (size_t)(width * height));
+    }
+    CHECK_EQ(out[width * height], 0xab);
+}
+
+static void test_canny_pinned(void)
+{
+    // clang-format off
+    /* A vertical step 0 -> 100 between columns 3 and 4, no blur: columns 3
+     * and 4 both have gx = 4 * 100 = 400 (gy = 0, so the horizontal sector).
+     * cv2's tie rule keeps a maximum that beats its left neighbour strictly
+     * and its right one at least equally: column 3 (0 < 400, 400 >= 400) but
+     * not column 4 (400 is not > 400). */
+    static const uint8_t step[4 * 8] = {
+        0, 0, 0, 0, 100, 100, 100, 100,
+        0, 0, 0, 0, 100, 100, 100, 100,
+        0, 0, 0, 0, 100, 100, 100, 100,
+        0, 0, 0, 0, 100, 100, 100, 100,
+    };
+    check_canny_grid(step, 8, 4, 0, 100, 300,
+                     "...#....\n"
+                     "...#....\n"
+                     "...#....\n"
+                     "...#....\n");
+    /* Magnitude 400 is not > 400: no strong pixel, nothing. */
+    check_canny_grid(step, 8, 4, 0, 100, 400, "................................");
+
+    /* Hysteresis. A bar (columns 3-5) whose top two rows step by 100 (L1
+     * magnitude 400, strong for high 300) and the rest by 50 (200, weak),
+     * and far right an isolated step of 50 (weak). The bar's weak sides are
+     * kept through their strong top; the isolated one is not. Expected grids
+     * are cv2.Canny's (OpenCV 4.6) on the same bytes. */
+    static const uint8_t bar[8 * 14] = {
+        0, 0, 0, 100, 100, 100, 0, 0, 0, 0, 50, 50, 50, 50,
+        0, 0, 0, 100, 100, 100, 0, 0, 0, 0, 50, 50, 50, 50,
+        0, 0, 0,  50,  50,  50, 0, 0, 0, 0, 50, 50, 50, 50,
+        0, 0, 0,  50,  50,  50, 0, 0, 0, 0, 50, 50, 50, 50,
+        0, 0, 0,  50,  50,  50, 0, 0, 0, 0, 50, 50, 50, 50,
+        0, 0, 0,  50,  50,  50, 0, 0, 0, 0, 50, 50, 50, 50,
+        0, 0, 0,  50,  50,  50, 0, 0, 0, 0, 50, 50, 50, 50,
+        0, 0, 0,  50,  50,  50, 0, 0, 0, 0, 50, 50, 50, 50,
+    };
+    check_canny_grid(bar, 14, 8, 0, 100, 300,
+                     "..#..#........\n"
+                     "...###........\n"
+                     "...#.#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n");
+    /* 200 > 199: the isolated step is strong now. */
+    check_canny_grid(bar, 14, 8, 0, 100, 199,
+                     "..#..#...#....\n"
+                     "...###...#....\n"
+                     "...#.#...#....\n"
+                     "..#..#...#....\n"
+                     "..#..#...#....\n"
+                     "..#..#...#....\n"
+                     "..#..#...#....\n"
+                     "..#..#...#....\n");
+    /* 200 is not > 200: weak again (the high threshold is strict too). */
+    check_canny_grid(bar, 14, 8, 0, 100, 200,
+                     "..#..#........\n"
+                     "...###........\n"
+                     "...#.#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n");
+    /* 200 is not > low 200: the weak sides are gone, only the strong top
+     * and what exceeds 200 near it remain. Thresholds are floored as cv2
+     * does, so 200.9 and 300.5 give the same. */
+    static const char *top_only = "..#..#........\n"
+                                  "...#.#........\n"
+                                  "...#.#........\n"
+                                  "..............\n"
+                                  "..............\n"
+                                  "..............\n"
+                                  "..............\n"
+                                  "..............\n";
+    check_canny_grid(bar, 14, 8, 0, 200, 300, top_only);
+    check_canny_grid(bar, 14, 8, 0, 200.9, 300.5, top_only);
+
+    /* Floored, not rounded: 199.6 is 199, and 200 > 199 keeps the weak
+     * sides as low 100 did. */
+    check_canny_grid(bar, 14, 8, 0, 199.6, 300,
+                     "..#..#........\n"
+                     "...###........\n"
+                     "...#.#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n"
+                     "..#..#........\n");
+
+    /* The sector boundary at 22.5°, to cv2's constant: at the centre, gx =
+     * 2 * 169 = 338 and gy = 2 * 70 = 140, so |gy| * 2^15 = 4587520 lies
+     * between 338 * 13572 and 338 * 13573: diagonal by cv2's tan(22.5°) =
+     * 13573 / 2^15, where it beats its diagonal neighbours; horizontal by
+     * 13572 / 2^15, where it does not beat its right one. The grid is
+     * cv2.Canny(img, 0, 0)'s. */
+    static const uint8_t boundary[25] = {
+        171, 206,   5, 206, 120,
+        131,   0,   0,   0,  13,
+         71,   0, 146, 169,  33,
+         11,   0,  70,   0, 255,
+         48, 167, 192,  60,  72,
+    };
+    check_canny_grid(boundary, 5, 5, 0, 0, 0,
+                     ".####\n"
+                     "##...\n"
+                     "..###\n"
+                     "....#\n"
+                     "###.#\n");
+
+    /* Flat images and single pixels have no gradient at all. */
+    static const uint8_t flat[9] = {9, 9, 9, 9, 9, 9, 9, 9, 9};
+    check_canny_grid(flat, 3, 3, 1.4, 0, 0, ".........");
+    check_canny_grid(flat, 1, 1, 0, 0, 0, ".");
+    // clang-format on
+}
+
+/* Random bytes give edges everywhere and no long chains; blocks give real
+ * outlines, long weak chains and ties. */
+static void fill_blocks(struct test_image *image)
+{
+    uint8_t background = (uint8_t)rng_next();
+    for (int y = 0; y < image->height; y++)
+        memset(image->data + (size_t)y * image->stride, background, (size_t)image->width);
+    int blocks = 1 + (image->width * image->height) / 400;
+    for (int b = 0; b < blocks; b++) {
+        int x0 = (int)(rng_next() % (unsigned)image->width);
+        int y0 = (int)(rng_next() % (unsigned)image->height);
+        int x1 = x0 + 1 + (int)(rng_next() % (unsigned)(image->width - x0));
+        int y1 = y0 + 1 + (int)(rng_next() % (unsigned)(image->height - y0));
+        uint8_t level = (uint8_t)rng_next();
+        for (int y = y0; y < y1; y++)
+            memset(image->data + (size_t)y * image->stride + x0, level, (size_t)(x1 - x0));
+    }
+    for (int y = 0; y < image->height; y++)
+        for (int x = 0; x < image->width; x++) {
+            uint8_t *pixel = image->data + (size_t)y * image->stride + x;
+            int noisy = *pixel + (int)(rng_next() % 7) - 3;
+            *pixel = (uint8_t)(noisy < 0 ? 0 : noisy > 255 ? 255 : noisy);
+        }
+}
+
+static void compare_canny(int width, int height, const struct img_canny_options *opts, bool blocks,
+                          size_t src_padding, size_t dst_padding)
+{
+    struct test_image src = image_new(width, height, 1, src_padding);
+    if (blocks)
+        fill_blocks(&src);
+    struct test_image got = image_new(width, height, 1, dst_padding);
+    struct test_image want = image_new(width, height, 1, dst_padding);
+    memcpy(want.data, got.data, got.stride * (size_t)height);
+    reference_canny(src.data, src.stride, want.data, want.stride, width, height, opts);
+    for (int variant = 0; variant < 2; variant++) {
+        int (*canny)(const uint8_t *, size_t, uint8_t *, size_t, int, int,
+                     const struct img_canny_options *) =
+            variant == 0 ? img_canny : img__canny_generic;
+        CHECK_EQ(canny(src.data, src.stride, got.data, got.stride, width, height, opts), 0);
+        if (memcmp(got.data, want.data, got.stride * (size_t)height) != 0) {
+            fprintf(stderr, "canny %dx%d (%s, sigma %g, low %g, high %g) differs (%s)\n", width,
+                    height, blocks ? "blocks" : "noise", opts->sigma, opts->low, opts->high,
+                    variant == 0 ? "dispatched" : "portable");
+            CHECK_MEM_EQ(got.data, want.data, got.stride * (size_t)height);
+        }
+    }
+    image_free(&src);
+    image_free(&got);
+    image_free(&want);
+}
+
+static void test_canny_matches_reference(void)
+{
+    static const int sizes[][2] = {
+        {1, 1},  {1, 7},  {7, 1},     {2, 2}, {3, 3}, {17, 13},
+        {64, 1}, {1, 64}, {301, 199}, {2, 5}, {5, 2}, {33, 2},
+    };
+    static const struct img_canny_options options[] = {
+        {IMG_CANNY_SIGMA_DEFAULT, IMG_CANNY_LOW_DEFAULT, IMG_CANNY_HIGH_DEFAULT},
+        {0, 100, 300},     /* no blur: random bytes give big gradients */
+        {0.6, 0, 0},       /* every local maximum is an edge */
+        {2.5, 20.5, 20.9}, /* floored to 20 and 20 */
+        {7.0, 10, 50},     /* 43 taps: wider than most of these images */
+    };
+    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+        for (size_t j = 0; j < sizeof(options) / sizeof(options[0]); j++) {
+            int width = sizes[i][0], height = sizes[i][1];
+            if (width * height > 10000 && options[j].sigma > 3)
+                continue; /* the 2-D reference blur is slow; covered by test_blur */
+            for (int kind = 0; kind < 2; kind++)
+                compare_canny(width, height, &options[j], kind == 1, kind ? 1 + rng_next() % 37 : 0,
+                              kind ? 1 + rng_next() % 37 : 0);
+        }
+    }
+
+    /* The blocks image at the defaults has real, but not ubiquitous, edges:
+     * the comparison above was not between two blank maps. */
+    struct test_image src = image_new(301, 199, 1, 0);
+    fill_blocks(&src);
+    struct img_buf in = {src.data, src.stride, 301, 199, 1}, out;
+    CHECK_EQ(img_apply(IMG_OP_CANNY, &in, &out), 0);
+    size_t edges = 0;
+    for (size_t k = 0; k < 301 * 199; k++)
+        edges += out.data[k] == 255;
+    CHECK_GT(edges, 500);
+    CHECK_LT(edges, 301 * 199 / 4);
+    img_buf_finish(&out);
+    image_free(&src);
+}
+
+static void test_canny_options(void)
+{
+    struct img_canny_options opts;
+    img_canny_options_init(&opts);
+    CHECK(opts.sigma == IMG_CANNY_SIGMA_DEFAULT);
+    CHECK(opts.low == IMG_CANNY_LOW_DEFAULT);
+    CHECK(opts.high == IMG_CANNY_HIGH_DEFAULT);
+    char err[128];
+    CHECK_EQ(img_canny_options_check(&opts, err, sizeof(err)), 0);
+
+    struct {
+        struct img_canny_options opts;
+        const char *message;
+    } bad[] = {
+        {{-0.5, 40, 80}, "--sigma -0.5 is not between 0 and 20"},
+        {{20.5, 40, 80}, "--sigma 20.5 is not between 0 and 20"},
+        {{NAN, 40, 80}, "--sigma nan is not between 0 and 20"},
+        {{1.4, -1, 80}, "--low -1 is not between 0 and 2040"},
+        {{1.4, 40, 3000}, "--high 3000 is not between 0 and 2040"},
+        {{1.4, 90, 80}, "--low 90 is above --high 80"},
+    };
+    uint8_t pixel = 0, edge;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ(img_canny_options_check(&bad[i].opts, err, sizeof(err)), -EINVAL);
+        CHECK_STR_EQ(err, bad[i].message);
+        CHECK_EQ(img_canny(&pixel, 1, &edge, 1, 1, 1, &bad[i].opts), -EINVAL);
+    }
+    CHECK_EQ(img_canny_options_check(&bad[0].opts, NULL, 0), -EINVAL);
+
+    /* img_apply_with: NULL is the defaults, options are passed through, bad
+     * ones refused with no buffer left. */
+    struct test_image gray = image_new(40, 30, 1, 3);
+    fill_blocks(&gray);
+    struct img_buf src = {gray.data, gray.stride, 40, 30, 1}, dst;
+    uint8_t want[40 * 30];
+    img_canny_options_init(&opts);
+    reference_canny(gray.data, gray.stride, want, 40, 40, 30, &opts);
+    CHECK_EQ(img_apply_with(IMG_OP_CANNY, NULL, &src, &dst), 0);
+    for (int y = 0; y < 30; y++)
+        CHECK_MEM_EQ(dst.data + (size_t)y * dst.stride, want + 40 * y, 40);
+    img_buf_finish(&dst);
+    opts = (struct img_canny_options){0, 5, 10};
+    reference_canny(gray.data, gray.stride, want, 40, 40, 30, &opts);
+    CHECK_EQ(img_apply_with(IMG_OP_CANNY, &opts, &src, &dst), 0);
+    for (int y = 0; y < 30; y++)
+        CHECK_MEM_EQ(dst.data + (size_t)y * dst.stride, want + 40 * y, 40);
+    img_buf_finish(&dst);
+    opts.low = 20;
+    CHECK_EQ(img_apply_with(IMG_OP_CANNY, &opts, &src, &dst), -EINVAL);
+    CHECK(dst.data == NULL);
+    /* The other operators ignore Canny's options, even bad ones. */
+    CHECK_EQ(img_apply_with(IMG_OP_SOBEL, &opts, &src, &dst), 0);
+    img_buf_finish(&dst);
+    image_free(&gray);
 }
 
 /* The rounding argument in ops.c, checked for every capped energy. */
@@ -523,12 +1170,26 @@ static void test_buf(void)
 
 static void test_operators(void)
 {
-    enum img_operator op = IMG_OP_TUTORIAL;
-    CHECK_EQ(img_operator_from_name("sobel", &op), 0);
-    CHECK_EQ(op, IMG_OP_SOBEL);
-    CHECK_EQ(img_operator_from_name("tutorial", &op), 0);
-    CHECK_EQ(op, IMG_OP_TUTORIAL);
-    CHECK_EQ(img_operator_from_name("canny", &op), -EINVAL);
+    enum img_operator op;
+    static const struct {
+        const char *name;
+        enum img_operator op;
+        int channels;
+    } table[] = {
+        {"sobel", IMG_OP_SOBEL, 1},   {"tutorial", IMG_OP_TUTORIAL, 3},
+        {"scharr", IMG_OP_SCHARR, 1}, {"prewitt", IMG_OP_PREWITT, 1},
+        {"canny", IMG_OP_CANNY, 1},
+    };
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        CHECK_EQ(img_operator_from_name(table[i].name, &op), 0);
+        CHECK_EQ(op, table[i].op);
+        CHECK_STR_EQ(img_operator_name(table[i].op), table[i].name);
+        CHECK_EQ(img_operator_channels(table[i].op), table[i].channels);
+    }
+    /* Contiguous from 0: the first invalid value ends an enumeration. */
+    CHECK_LT(img_operator_channels((enum img_operator)5), 0);
+    op = IMG_OP_TUTORIAL;
+    CHECK_EQ(img_operator_from_name("Canny", &op), -EINVAL);
     CHECK_EQ(img_operator_from_name("", &op), -EINVAL);
     CHECK_EQ(img_operator_from_name("sobelx", &op), -EINVAL);
     CHECK_EQ(img_operator_from_name(NULL, &op), -EINVAL);
@@ -561,6 +1222,18 @@ static void test_operators(void)
     for (int y = 0; y < 11; y++)
         CHECK_MEM_EQ(dst.data + (size_t)y * dst.stride, want + 19 * y, 19);
     img_buf_finish(&dst);
+
+    kernel_fn luma_references[] = {reference_scharr, reference_prewitt};
+    enum img_operator luma_ops[] = {IMG_OP_SCHARR, IMG_OP_PREWITT};
+    for (int i = 0; i < 2; i++) {
+        CHECK_EQ(img_apply(luma_ops[i], &src, &dst), 0);
+        luma_references[i](gray.data, gray.stride, want, 19, 19, 11);
+        for (int y = 0; y < 11; y++)
+            CHECK_MEM_EQ(dst.data + (size_t)y * dst.stride, want + 19 * y, 19);
+        img_buf_finish(&dst);
+        CHECK_EQ(img_apply(luma_ops[i], &src_rgb, &dst), -EINVAL);
+    }
+    CHECK_EQ(img_apply(IMG_OP_CANNY, &src_rgb, &dst), -EINVAL);
 
     /* Wrong channel count for the operator. */
     CHECK_EQ(img_apply(IMG_OP_SOBEL, &src_rgb, &dst), -EINVAL);
@@ -748,6 +1421,28 @@ static void check_png_both_ways(struct mem_png png, int stored_channels, const u
     free(png.data);
 }
 
+/* A colour PNG bigger than the in-place luma conversion's 4096-pixel step
+ * (and not a multiple of it): every pixel is our luma of its RGB. */
+static void test_decode_png_luma_in_place(void)
+{
+    enum { W = 101, H = 67 };
+    struct test_image rgb = image_new(W, H, 3, 0);
+    struct mem_png png =
+        make_png(W, H, PNG_COLOR_TYPE_RGB, 8, rgb.data, rgb.stride, NULL, 0, NULL, 0, 0);
+    struct img_buf luma;
+    CHECK_EQ(img_decode(png.data, png.size, 1, W * H, &luma, NULL, 0), 0);
+    CHECK_EQ(luma.stride, W);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            const uint8_t *p = rgb.data + (size_t)y * rgb.stride + 3 * (size_t)x;
+            CHECK_EQ(luma.data[(size_t)y * luma.stride + (size_t)x],
+                     reference_luma(p[0], p[1], p[2]));
+        }
+    img_buf_finish(&luma);
+    free(png.data);
+    image_free(&rgb);
+}
+
 static void test_decode_png_types(void)
 {
     uint8_t want_rgb[PH * PW * 3], want_luma[PH * PW], want_gray_rgb[PH * PW * 3],
@@ -856,6 +1551,470 @@ static void check_near(int got, int want, int tolerance)
     }
 }
 
+/* ---- JPEGs made here with libjpeg ------------------------------------- */
+
+struct mem_jpeg {
+    unsigned char *data;
+    unsigned long size;
+};
+
+struct jpeg_spec {
+    int width, height;
+    J_COLOR_SPACE input;  /* JCS_GRAYSCALE, JCS_RGB or JCS_CMYK */
+    J_COLOR_SPACE stored; /* as written: JCS_GRAYSCALE, JCS_YCbCr, JCS_RGB, JCS_CMYK, JCS_YCCK */
+    int quality;
+    bool progressive;
+    bool full_chroma; /* 4:4:4 instead of libjpeg's default 4:2:0 */
+    const uint8_t *app1;
+    size_t app1_size;
+};
+
+/* Compresses `samples` (rows of width * components, tight). libjpeg's default
+ * error handler exits the process, which fails the test. */
+static struct mem_jpeg make_jpeg(const struct jpeg_spec *spec, const uint8_t *samples)
+{
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_error_mgr errors;
+    struct mem_jpeg out = {NULL, 0};
+    cinfo.err = jpeg_std_error(&errors);
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, &out.data, &out.size);
+    cinfo.image_width = (JDIMENSION)spec->width;
+    cinfo.image_height = (JDIMENSION)spec->height;
+    cinfo.in_color_space = spec->input;
+    cinfo.input_components = spec->input == JCS_GRAYSCALE ? 1 : spec->input == JCS_RGB ? 3 : 4;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_colorspace(&cinfo, spec->stored);
+    jpeg_set_quality(&cinfo, spec->quality, TRUE);
+    if (spec->full_chroma)
+        for (int c = 0; c < cinfo.num_components; c++)
+            cinfo.comp_info[c].h_samp_factor = cinfo.comp_info[c].v_samp_factor = 1;
+    if (spec->progressive)
+        jpeg_simple_progression(&cinfo);
+    jpeg_start_compress(&cinfo, TRUE);
+    if (spec->app1 != NULL)
+        jpeg_write_marker(&cinfo, JPEG_APP0 + 1, spec->app1, (unsigned)spec->app1_size);
+    size_t row_bytes = (size_t)spec->width * (size_t)cinfo.input_components;
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(samples + cinfo.next_scanline * row_bytes);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    return out;
+}
+
+/* `buf` must equal what libjpeg itself decodes from the file with the same
+ * output colour space (grayscale for one channel, RGB for three). */
+static void check_same_as_libjpeg(const uint8_t *data, size_t size, const struct img_buf *buf)
+{
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_error_mgr errors;
+    cinfo.err = jpeg_std_error(&errors);
+    jpeg_create_decompress(&cinfo);
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+    cinfo.out_color_space = buf->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_start_decompress(&cinfo);
+    CHECK_EQ(cinfo.output_width, buf->width);
+    CHECK_EQ(cinfo.output_height, buf->height);
+    uint8_t *row = malloc((size_t)buf->width * (size_t)buf->channels);
+    CHECK(row != NULL);
+    while (cinfo.output_scanline < cinfo.output_height) {
+        size_t y = cinfo.output_scanline;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+        CHECK_MEM_EQ(buf->data + y * buf->stride, row, (size_t)buf->width * (size_t)buf->channels);
+    }
+    free(row);
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+}
+
+/* An APP1 payload: "Exif\0\0", a TIFF header in the given byte order and an
+ * IFD0 with `entries` tags: first 0x010f (Make, ASCII, to be skipped), then
+ * Orientation with `type` and `value`. Returns the size. */
+static size_t make_exif(uint8_t out[64], bool big_endian, unsigned type, unsigned value)
+{
+    uint8_t *p = out;
+    memcpy(p, "Exif\0\0", 6);
+    p += 6;
+    uint8_t *tiff = p;
+#define PUT16(v)                                                                                   \
+    do {                                                                                           \
+        unsigned v_ = (v);                                                                         \
+        *p++ = (uint8_t)(big_endian ? v_ >> 8 : v_);                                               \
+        *p++ = (uint8_t)(big_endian ? v_ : v_ >> 8);                                               \
+    } while (0)
+#define PUT32(v)                                                                                   \
+    do {                                                                                           \
+        uint32_t w_ = (v);                                                                         \
+        PUT16(big_endian ? w_ >> 16 : w_ & 0xffff);                                                \
+        PUT16(big_endian ? w_ & 0xffff : w_ >> 16);                                                \
+    } while (0)
+    *p++ = big_endian ? 'M' : 'I';
+    *p++ = big_endian ? 'M' : 'I';
+    PUT16(42);
+    PUT32(8);      /* IFD0 right after the header */
+    PUT16(2);      /* two entries */
+    PUT16(0x010f); /* Make: ASCII, 4 bytes "Cam" inline */
+    PUT16(2);
+    PUT32(4);
+    memcpy(p, "Cam", 4);
+    p += 4;
+    PUT16(0x0112); /* Orientation */
+    PUT16(type);
+    PUT32(1);
+    PUT16(value);
+    PUT16(0);
+    PUT32(0); /* no next IFD */
+#undef PUT16
+#undef PUT32
+    (void)tiff;
+    return (size_t)(p - out);
+}
+
+/* Inserts an APP1 segment with `payload` right after SOI. */
+static uint8_t *splice_app1(const uint8_t *jpeg, size_t size, const uint8_t *payload,
+                            size_t payload_size, size_t *out_size)
+{
+    uint8_t *out = malloc(size + 4 + payload_size);
+    CHECK(out != NULL);
+    memcpy(out, jpeg, 2);
+    out[2] = 0xff;
+    out[3] = 0xe1;
+    out[4] = (uint8_t)((payload_size + 2) >> 8);
+    out[5] = (uint8_t)(payload_size + 2);
+    memcpy(out + 6, payload, payload_size);
+    memcpy(out + 6 + payload_size, jpeg + 2, size - 2);
+    *out_size = size + 4 + payload_size;
+    return out;
+}
+
+/* 32x16 stored as eight flat 8x8 blocks, grey levels A..H:
+ *   A B C D
+ *   E F G H
+ * Gray, quality 100: flat blocks are DC only and decode exactly. */
+static const uint8_t block_levels[8] = {10, 40, 70, 100, 130, 160, 190, 220};
+
+/* What a viewer shows for each EXIF orientation, as block letters, one row
+ * per string (Exif 2.32, table 4; e.g. 6: "0th row is the visual right
+ * side": turn 90° clockwise; 8: turn 90° counter-clockwise). */
+static const char *const oriented_blocks[9][4] = {
+    [1] = {"ABCD", "EFGH"},         [2] = {"DCBA", "HGFE"},         [3] = {"HGFE", "DCBA"},
+    [4] = {"EFGH", "ABCD"},         [5] = {"AE", "BF", "CG", "DH"}, [6] = {"EA", "FB", "GC", "HD"},
+    [7] = {"HD", "GC", "FB", "EA"}, [8] = {"DH", "CG", "BF", "AE"},
+};
+
+static void check_oriented(const struct img_buf *buf, int orientation)
+{
+    bool turned = orientation >= 5;
+    CHECK_EQ(buf->width, turned ? 16 : 32);
+    CHECK_EQ(buf->height, turned ? 32 : 16);
+    for (int y = 0; y < buf->height; y++)
+        for (int x = 0; x < buf->width; x++) {
+            char block = oriented_blocks[orientation][y / 8][x / 8];
+            uint8_t want = block_levels[block - 'A'];
+            for (int c = 0; c < buf->channels; c++) {
+                uint8_t got = buf->data[(size_t)y * buf->stride + (size_t)x * buf->channels + c];
+                if (got != want) {
+                    fprintf(stderr, "orientation %d, %d channel(s): (%d,%d) is %u, want %u (%c)\n",
+                            orientation, buf->channels, x, y, got, want, block);
+                    CHECK_EQ(got, want);
+                }
+            }
+        }
+}
+
+static void test_jpeg_orientation(void)
+{
+    uint8_t pixels[16 * 32];
+    for (int y = 0; y < 16; y++)
+        for (int x = 0; x < 32; x++)
+            pixels[y * 32 + x] = block_levels[(y / 8) * 4 + x / 8];
+
+    for (int orientation = 1; orientation <= 8; orientation++) {
+        for (int big_endian = 0; big_endian <= 1; big_endian++) {
+            uint8_t exif[64];
+            size_t exif_size = make_exif(exif, big_endian, 3, (unsigned)orientation);
+            struct jpeg_spec spec = {32,    16,    JCS_GRAYSCALE, JCS_GRAYSCALE, 100,
+                                     false, false, exif,          exif_size};
+            /* Progressive too: the decode path is the same, the file not. */
+            spec.progressive = big_endian;
+            struct mem_jpeg jpeg = make_jpeg(&spec, pixels);
+            check_probe(jpeg.data, jpeg.size, IMG_FORMAT_JPEG, orientation >= 5 ? 16 : 32,
+                        orientation >= 5 ? 32 : 16, 1);
+            struct img_info info;
+            CHECK_EQ(img_probe(jpeg.data, jpeg.size, &info, NULL, 0), 0);
+            CHECK_EQ(info.orientation, orientation);
+            for (int channels = 1; channels <= 3; channels += 2) {
+                struct img_buf buf;
+                char err[256] = "";
+                CHECK_EQ(img_decode(jpeg.data, jpeg.size, channels, 512, &buf, err, sizeof(err)),
+                         0);
+                CHECK_EQ(buf.channels, channels);
+                check_oriented(&buf, orientation);
+                img_buf_finish(&buf);
+            }
+            /* The edge map faces the same way: Sobel of the upright image. */
+            struct img_buf luma, edges;
+            CHECK_EQ(img_decode(jpeg.data, jpeg.size, 1, 512, &luma, NULL, 0), 0);
+            CHECK_EQ(img_apply(IMG_OP_SOBEL, &luma, &edges), 0);
+            uint8_t want[512];
+            reference_sobel(luma.data, luma.stride, want, (size_t)luma.width, luma.width,
+                            luma.height);
+            for (int y = 0; y < luma.height; y++)
+                CHECK_MEM_EQ(edges.data + (size_t)y * edges.stride, want + y * luma.width,
+                             (size_t)luma.width);
+            img_buf_finish(&edges);
+            img_buf_finish(&luma);
+            free(jpeg.data);
+        }
+    }
+
+    /* Spliced into a file made elsewhere (OpenCV's color_jpeg, 32x16): 6
+     * turns it to 16x32, left half (200, 40, 40) on top. */
+    uint8_t exif[64];
+    size_t exif_size = make_exif(exif, true, 3, 6), spliced_size;
+    uint8_t *spliced = splice_app1(color_jpeg, sizeof(color_jpeg), exif, exif_size, &spliced_size);
+    check_probe(spliced, spliced_size, IMG_FORMAT_JPEG, 16, 32, 3);
+    struct img_buf rgb;
+    CHECK_EQ(img_decode(spliced, spliced_size, 3, 512, &rgb, NULL, 0), 0);
+    CHECK_EQ(rgb.width, 16);
+    CHECK_EQ(rgb.height, 32);
+    check_near(rgb.data[4 * rgb.stride + 8 * 3], 200, 6);
+    check_near(rgb.data[27 * rgb.stride + 8 * 3 + 1], 180, 6);
+    img_buf_finish(&rgb);
+    free(spliced);
+
+    /* Not an orientation: ignored (1). Out of range, wrong type, a LONG,
+     * a cut IFD, a bad byte order mark. */
+    struct img_info info;
+    struct {
+        unsigned type, value;
+    } ignored[] = {{3, 0}, {3, 9}, {3, 0xffff}, {4, 6}, {1, 6}};
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+        exif_size = make_exif(exif, false, ignored[i].type, ignored[i].value);
+        spliced = splice_app1(color_jpeg, sizeof(color_jpeg), exif, exif_size, &spliced_size);
+        CHECK_EQ(img_probe(spliced, spliced_size, &info, NULL, 0), 0);
+        CHECK_EQ(info.orientation, 1);
+        CHECK_EQ(info.width, 32);
+        free(spliced);
+    }
+    /* Cut anywhere before the end of the Orientation entry (6 + 8 header
+     * + 2 count + 12 Make + 12 Orientation = 40 bytes): 1. Cutting only the
+     * next-IFD offset after it leaves a complete entry. */
+    exif_size = make_exif(exif, false, 3, 6);
+    CHECK_EQ(exif_size, 44);
+    for (size_t cut = 6; cut < 40; cut++) {
+        spliced = splice_app1(color_jpeg, sizeof(color_jpeg), exif, cut, &spliced_size);
+        CHECK_EQ(img_probe(spliced, spliced_size, &info, NULL, 0), 0);
+        CHECK_EQ(info.orientation, 1);
+        free(spliced);
+    }
+    spliced = splice_app1(color_jpeg, sizeof(color_jpeg), exif, 40, &spliced_size);
+    CHECK_EQ(img_probe(spliced, spliced_size, &info, NULL, 0), 0);
+    CHECK_EQ(info.orientation, 6);
+    free(spliced);
+    exif[6] = 'X';
+    spliced = splice_app1(color_jpeg, sizeof(color_jpeg), exif, exif_size, &spliced_size);
+    CHECK_EQ(img_probe(spliced, spliced_size, &info, NULL, 0), 0);
+    CHECK_EQ(info.orientation, 1);
+    free(spliced);
+    /* PNGs have no orientation of ours. */
+    uint8_t header_only[57];
+    size_t header_size = make_png_header_only(header_only, 3, 2);
+    CHECK_EQ(img_probe(header_only, header_size, &info, NULL, 0), 0);
+    CHECK_EQ(info.orientation, 1);
+}
+
+/* A smooth colourful picture, so luma and colour conversions are exercised
+ * everywhere (not only at flat blocks). */
+static void fill_gradient_rgb(uint8_t *rgb, int width, int height)
+{
+    for (int y = 0; y < height; y++)
+        for (int x = 0; x < width; x++) {
+            uint8_t *p = rgb + 3 * ((size_t)y * width + x);
+            p[0] = (uint8_t)(x * 255 / (width - 1));
+            p[1] = (uint8_t)(y * 255 / (height - 1));
+            p[2] = (uint8_t)((x + y) * 127 / (width + height) + 64 * ((x / 5 + y / 7) % 2));
+        }
+}
+
+static void test_jpeg_color_spaces(void)
+{
+    enum { W = 37, H = 23 };
+    uint8_t rgb[W * H * 3], gray[W * H];
+    fill_gradient_rgb(rgb, W, H);
+    for (int i = 0; i < W * H; i++)
+        gray[i] = rgb[3 * i + 1];
+
+    /* YCbCr 4:2:0 and 4:4:4, baseline and progressive; RGB-coded (Adobe
+     * transform 0); gray. Luma and RGB are exactly libjpeg's own decodes. */
+    struct jpeg_spec specs[] = {
+        {W, H, JCS_RGB, JCS_YCbCr, 90, false, false, NULL, 0},
+        {W, H, JCS_RGB, JCS_YCbCr, 90, true, false, NULL, 0},
+        {W, H, JCS_RGB, JCS_YCbCr, 75, false, true, NULL, 0},
+        {W, H, JCS_RGB, JCS_RGB, 90, false, true, NULL, 0},
+        {W, H, JCS_GRAYSCALE, JCS_GRAYSCALE, 90, true, false, NULL, 0},
+    };
+    bool luma_differs_from_ours = false;
+    for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+        struct mem_jpeg jpeg = make_jpeg(&specs[i], specs[i].input == JCS_RGB ? rgb : gray);
+        struct img_buf luma, color;
+        char err[256] = "";
+        CHECK_EQ(img_decode(jpeg.data, jpeg.size, 1, W * H, &luma, err, sizeof(err)), 0);
+        CHECK_EQ(img_decode(jpeg.data, jpeg.size, 3, W * H, &color, err, sizeof(err)), 0);
+        check_same_as_libjpeg(jpeg.data, jpeg.size, &luma);
+        check_same_as_libjpeg(jpeg.data, jpeg.size, &color);
+        /* Close to the picture, and for YCbCr files not img_rgb_to_luma of
+         * the RGB decode: the Y channel skips chroma entirely. */
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                const uint8_t *p = color.data + (size_t)y * color.stride + 3 * (size_t)x;
+                uint8_t l = luma.data[(size_t)y * luma.stride + (size_t)x];
+                const uint8_t *truth = rgb + 3 * ((size_t)y * W + x);
+                uint8_t truth_luma = specs[i].input == JCS_RGB
+                                         ? reference_luma(truth[0], truth[1], truth[2])
+                                         : gray[y * W + x];
+                check_near(l, truth_luma, 12);
+                if (specs[i].stored == JCS_YCbCr && l != reference_luma(p[0], p[1], p[2]))
+                    luma_differs_from_ours = true;
+            }
+        img_buf_finish(&luma);
+        img_buf_finish(&color);
+        free(jpeg.data);
+    }
+    CHECK(luma_differs_from_ours);
+
+    /* CMYK and YCCK, Adobe's inverted convention: with K = 255 the ink
+     * values are the RGB; K = 128 halves them. Luma is our weights on the
+     * RGB decode. */
+    uint8_t cmyk[16 * 8 * 4];
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 16; x++) {
+            static const uint8_t left[4] = {200, 40, 40, 255}, right[4] = {30, 180, 90, 128};
+            memcpy(cmyk + 4 * (y * 16 + x), x < 8 ? left : right, 4);
+        }
+    J_COLOR_SPACE stored[2] = {JCS_CMYK, JCS_YCCK};
+    for (int i = 0; i < 2; i++) {
+        struct jpeg_spec spec = {16, 8, JCS_CMYK, stored[i], 95, false, true, NULL, 0};
+        struct mem_jpeg jpeg = make_jpeg(&spec, cmyk);
+        check_probe(jpeg.data, jpeg.size, IMG_FORMAT_JPEG, 16, 8, 3);
+        struct img_buf color, luma;
+        char err[256] = "";
+        CHECK_EQ(img_decode(jpeg.data, jpeg.size, 3, 128, &color, err, sizeof(err)), 0);
+        CHECK_EQ(img_decode(jpeg.data, jpeg.size, 1, 128, &luma, err, sizeof(err)), 0);
+        static const int want_left[3] = {200, 40, 40}, want_right[3] = {15, 90, 45};
+        for (int c = 0; c < 3; c++) {
+            check_near(color.data[4 * color.stride + 3 * 3 + (size_t)c], want_left[c], 4);
+            check_near(color.data[4 * color.stride + 12 * 3 + (size_t)c], want_right[c], 4);
+        }
+        for (int y = 0; y < 8; y++)
+            for (int x = 0; x < 16; x++) {
+                const uint8_t *p = color.data + (size_t)y * color.stride + 3 * (size_t)x;
+                CHECK_EQ(luma.data[(size_t)y * luma.stride + (size_t)x],
+                         reference_luma(p[0], p[1], p[2]));
+            }
+        img_buf_finish(&color);
+        img_buf_finish(&luma);
+        free(jpeg.data);
+    }
+}
+
+/* A legal but absurd progressive gray JPEG: every one of the 64 coefficients
+ * in a scan of its own, each sent in `passes` successive-approximation steps
+ * (first at Al = passes - 1, then one refinement per bit): 64 * passes scans,
+ * every one a pass over the whole image when decoding. */
+static struct mem_jpeg make_many_scans_jpeg(const uint8_t *gray, int width, int height, int passes)
+{
+    struct jpeg_compress_struct cinfo;
+    struct jpeg_error_mgr errors;
+    struct mem_jpeg out = {NULL, 0};
+    jpeg_scan_info *scans = calloc((size_t)(64 * passes), sizeof(*scans));
+    CHECK(scans != NULL);
+    int count = 0;
+    for (int coefficient = 0; coefficient < 64; coefficient++)
+        for (int pass = 0; pass < passes; pass++) {
+            jpeg_scan_info *scan = &scans[count++];
+            scan->comps_in_scan = 1;
+            scan->component_index[0] = 0;
+            scan->Ss = scan->Se = coefficient;
+            scan->Al = passes - 1 - pass;
+            scan->Ah = pass == 0 ? 0 : scan->Al + 1;
+        }
+    cinfo.err = jpeg_std_error(&errors);
+    jpeg_create_compress(&cinfo);
+    jpeg_mem_dest(&cinfo, &out.data, &out.size);
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.in_color_space = JCS_GRAYSCALE;
+    cinfo.input_components = 1;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, 95, TRUE);
+    cinfo.scan_info = scans;
+    cinfo.num_scans = count;
+    jpeg_start_compress(&cinfo, TRUE);
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(gray + cinfo.next_scanline * (size_t)width);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    free(scans);
+    return out;
+}
+
+static void test_jpeg_failures(void)
+{
+    enum { W = 37, H = 23 };
+    uint8_t rgb[W * H * 3];
+    fill_gradient_rgb(rgb, W, H);
+    struct jpeg_spec spec = {W, H, JCS_RGB, JCS_YCbCr, 90, true, false, NULL, 0};
+    struct mem_jpeg jpeg = make_jpeg(&spec, rgb);
+    char err[256];
+    struct img_buf buf;
+
+    /* Progressive files: 448 scans decode (and match libjpeg), 576 hit the
+     * scan limit before the image is done (each scan is a pass over the
+     * whole image: that is the CPU a hostile file could make us spend). */
+    uint8_t gray[W * H];
+    for (int i = 0; i < W * H; i++)
+        gray[i] = rgb[3 * i];
+    struct mem_jpeg many = make_many_scans_jpeg(gray, W, H, 7);
+    CHECK_EQ(img_decode(many.data, many.size, 1, W * H, &buf, err, sizeof(err)), 0);
+    check_same_as_libjpeg(many.data, many.size, &buf);
+    img_buf_finish(&buf);
+    free(many.data);
+    many = make_many_scans_jpeg(gray, W, H, 9);
+    CHECK_EQ(img_probe(many.data, many.size, &(struct img_info){0}, NULL, 0), 0);
+    CHECK_EQ(img_decode(many.data, many.size, 1, W * H, &buf, err, sizeof(err)), -EINVAL);
+    CHECK_STR_EQ(err, "unsupported JPEG (more than 500 scans)");
+    CHECK(buf.data == NULL);
+    free(many.data);
+
+    /* A marker in the middle of the entropy-coded data: corrupt, with
+     * libjpeg's words, not decoded into garbage. */
+    uint8_t *corrupt = malloc(jpeg.size);
+    CHECK(corrupt != NULL);
+    memcpy(corrupt, jpeg.data, jpeg.size);
+    const uint8_t *first_sos = memmem(corrupt, jpeg.size, "\xff\xda", 2);
+    CHECK(first_sos != NULL);
+    size_t data_start =
+        (size_t)(first_sos - corrupt) + 2 + ((size_t)first_sos[2] << 8 | first_sos[3]);
+    corrupt[data_start + 4] = 0xff;
+    corrupt[data_start + 5] = 0xd9;
+    CHECK_EQ(img_decode(corrupt, jpeg.size, 3, W * H, &buf, err, sizeof(err)), -EINVAL);
+    CHECK_CONTAINS(err, "corrupt JPEG (libjpeg: Corrupt JPEG data");
+    CHECK(buf.data == NULL);
+    free(corrupt);
+
+    /* The size libjpeg reads is checked against the limit too (here the
+     * probe has already refused it: one pixel short). */
+    CHECK_EQ(img_decode(jpeg.data, jpeg.size, 1, W * H - 1, &buf, err, sizeof(err)), -EFBIG);
+    CHECK(buf.data == NULL);
+    free(jpeg.data);
+}
+
 static void test_decode_jpeg(void)
 {
     check_probe(color_jpeg, sizeof(color_jpeg), IMG_FORMAT_JPEG, 32, 16, 3);
@@ -875,15 +2034,11 @@ static void test_decode_jpeg(void)
         check_near(rgb.data[0 * rgb.stride + 0 * 3 + (size_t)c], left[c], 8);
         check_near(rgb.data[15 * rgb.stride + 31 * 3 + (size_t)c], right[c], 8);
     }
-    /* One channel is exactly our luma of the RGB decode, not stb's own. */
+    /* One channel is libjpeg's grayscale decode (the file's Y channel). */
     CHECK_EQ(img_decode(color_jpeg, sizeof(color_jpeg), 1, 512, &luma, err, sizeof(err)), 0);
     CHECK_EQ(luma.channels, 1);
-    for (int y = 0; y < 16; y++)
-        for (int x = 0; x < 32; x++) {
-            const uint8_t *p = rgb.data + (size_t)y * rgb.stride + 3 * (size_t)x;
-            CHECK_EQ(luma.data[(size_t)y * luma.stride + (size_t)x],
-                     reference_luma(p[0], p[1], p[2]));
-        }
+    check_same_as_libjpeg(color_jpeg, sizeof(color_jpeg), &luma);
+    check_same_as_libjpeg(color_jpeg, sizeof(color_jpeg), &rgb);
     img_buf_finish(&rgb);
     img_buf_finish(&luma);
 
@@ -902,6 +2057,66 @@ static void test_decode_jpeg(void)
 }
 
 /* ---- encode ----------------------------------------------------------- */
+
+/* img_encode_png at `level` gives the bytes of these explicit settings, and
+ * they decode back to the pixels. */
+static void check_encoded_with(const struct img_buf *gray, int level, int filters, int strategy)
+{
+    uint8_t *chosen = NULL, *explicit = NULL;
+    size_t chosen_size = 0, explicit_size = 0;
+    CHECK_EQ(img_encode_png(gray, level, &chosen, &chosen_size, NULL, 0), 0);
+    CHECK_EQ(
+        img__encode_png_with(gray, level, filters, strategy, &explicit, &explicit_size, NULL, 0),
+        0);
+    CHECK_EQ(chosen_size, explicit_size);
+    CHECK_MEM_EQ(chosen, explicit, chosen_size);
+    struct img_buf decoded;
+    CHECK_EQ(img_decode(chosen, chosen_size, 1, UINT64_MAX, &decoded, NULL, 0), 0);
+    for (int y = 0; y < gray->height; y++)
+        CHECK_MEM_EQ(decoded.data + (size_t)y * decoded.stride,
+                     gray->data + (size_t)y * gray->stride, (size_t)gray->width);
+    img_buf_finish(&decoded);
+    free(chosen);
+    free(explicit);
+}
+
+/* A valid PNG whose first IDAT is empty (legal, and what tripped stb 2.27
+ * into memcpy(NULL, ..., 0)): decodes to the same pixels as without it. */
+static void test_decode_png_empty_idat(void)
+{
+    struct test_image noise = image_new(19, 7, 1, 5);
+    struct img_buf gray = {noise.data, noise.stride, 19, 7, 1};
+    uint8_t *png = NULL;
+    size_t size = 0;
+    CHECK_EQ(img_encode_png(&gray, 6, &png, &size, NULL, 0), 0);
+
+    /* Signature (8) + IHDR (25): the first IDAT of ours follows, so two
+     * empty IDATs go in front of it (CRC of "IDAT" alone: 0xae426082). */
+    static const uint8_t empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0xae, 0x42, 0x60, 0x82};
+    CHECK_MEM_EQ(png + 33 + 4, "IDAT", 4);
+    uint8_t *padded = malloc(size + 24);
+    CHECK(padded != NULL);
+    memcpy(padded, png, 33);
+    memcpy(padded + 33, empty_idat, 12);
+    memcpy(padded + 45, empty_idat, 12);
+    memcpy(padded + 57, png + 33, size - 33);
+
+    for (int channels = 1; channels <= 3; channels += 2) {
+        struct img_buf decoded;
+        char err[256] = "";
+        CHECK_EQ(img_decode(padded, size + 24, channels, 19 * 7, &decoded, err, sizeof(err)), 0);
+        CHECK_EQ(decoded.width, 19);
+        CHECK_EQ(decoded.height, 7);
+        for (int y = 0; y < 7; y++)
+            for (int x = 0; x < 19; x++)
+                CHECK_EQ(decoded.data[(size_t)y * decoded.stride + (size_t)x * (size_t)channels],
+                         gray.data[(size_t)y * gray.stride + (size_t)x]);
+        img_buf_finish(&decoded);
+    }
+    free(padded);
+    free(png);
+    image_free(&noise);
+}
 
 static void test_encode_round_trip(void)
 {
@@ -950,6 +2165,23 @@ static void test_encode_round_trip(void)
     CHECK_GE(stored_size, 23 * (37 + 1));
     free(stored);
     free(packed);
+
+    /* The filter choice: a Sobel map gets UP at level 1; a map of only 0
+     * and 255 (Canny, tutorial) no filter at every level above 0, and one
+     * pixel of 254 makes it an ordinary map again. */
+    check_encoded_with(&gray, 1, PNG_FILTER_UP, Z_RLE);
+    struct test_image binary = image_new(61, 29, 1, 5);
+    for (int y = 0; y < 29; y++)
+        for (int x = 0; x < 61; x++)
+            binary.data[(size_t)y * binary.stride + (size_t)x] = (rng_next() % 7 == 0) ? 255 : 0;
+    struct img_buf two_level = {binary.data, binary.stride, 61, 29, 1};
+    for (int level = 1; level <= 9; level++)
+        check_encoded_with(&two_level, level, PNG_FILTER_NONE, Z_RLE);
+    check_encoded_with(&two_level, 0, PNG_FILTER_NONE, Z_DEFAULT_STRATEGY);
+    binary.data[28 * binary.stride + 60] = 254;
+    check_encoded_with(&two_level, 1, PNG_FILTER_UP, Z_RLE);
+    check_encoded_with(&two_level, 2, PNG_FILTER_PAETH, Z_RLE);
+    image_free(&binary);
 
     /* Refusals. */
     uint8_t *png = (uint8_t *)1;
@@ -1148,7 +2380,7 @@ static void test_refusals(void)
     sof[9] = 3;
     sof[11] = 0x00; /* first component's sampling factors: stb's own check */
     CHECK_EQ(probe_error(twelve, sizeof(twelve), err, sizeof(err)), -EINVAL);
-    CHECK_STR_EQ(err, "corrupt JPEG header (refused by stb_image)");
+    CHECK_STR_EQ(err, "corrupt JPEG header (libjpeg: Bogus sampling factors)");
     /* Arithmetic coding (SOF9) is named. */
     memcpy(twelve, color_jpeg, sizeof(twelve));
     sof[1] = 0xc9;
@@ -1191,8 +2423,10 @@ static void *reason_worker_run(void *arg)
 
 static void test_failure_reason_per_thread(void)
 {
-    /* Two workers fail in stb for different reasons at the same time; each
-     * must see its own (stbi_failure_reason is thread-local). */
+    /* Two workers fail for different reasons at the same time, one in
+     * libjpeg (its message lives in the decode's own error manager) and one
+     * in stb (stbi_failure_reason must be thread-local); each must see its
+     * own. */
     uint8_t bad_jpeg[sizeof(color_jpeg)];
     memcpy(bad_jpeg, color_jpeg, sizeof(bad_jpeg));
     uint8_t *sos = memmem(bad_jpeg, sizeof(bad_jpeg), "\xff\xda", 2);
@@ -1209,7 +2443,7 @@ static void test_failure_reason_per_thread(void)
     idat[4] = 0x00;
 
     struct reason_worker workers[2] = {
-        {bad_jpeg, sizeof(bad_jpeg), "corrupt JPEG (stb_image: bad SOS component count)", 3000},
+        {bad_jpeg, sizeof(bad_jpeg), "corrupt JPEG header (libjpeg: Bogus marker length)", 3000},
         {bad_png, bad_png_size, "corrupt PNG (stb_image: bad zlib header)", 3000},
     };
     pthread_t threads[2];
@@ -1224,15 +2458,25 @@ static void test_failure_reason_per_thread(void)
 int main(void)
 {
     test_sobel_pinned();
+    test_scharr_prewitt_pinned();
     test_tutorial_pinned();
     test_kernels_match_reference();
+    test_blur();
+    test_canny_pinned();
+    test_canny_matches_reference();
+    test_canny_options();
     test_sobel_rounding_is_exact();
     test_luma();
     test_buf();
     test_operators();
     test_decode_png_types();
+    test_decode_png_luma_in_place();
     test_decode_jpeg();
+    test_jpeg_orientation();
+    test_jpeg_color_spaces();
+    test_jpeg_failures();
     test_encode_round_trip();
+    test_decode_png_empty_idat();
     test_refusals();
     test_failure_reason_per_thread();
     printf("imaging: all tests passed\n");

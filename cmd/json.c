@@ -1,0 +1,238 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "json.h"
+
+/* JSON text must be UTF-8 (RFC 8259, 8.1), but URLs and server-provided
+ * messages are whatever bytes they are: valid UTF-8 passes through, each
+ * byte of an invalid sequence becomes U+FFFD, controls are escaped. */
+static size_t utf8_sequence(const unsigned char *p)
+{
+    unsigned char c = p[0];
+    size_t len;
+    uint32_t min;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2, min = 0x80, cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3, min = 0x800, cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4, min = 0x10000, cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+static void put_string(FILE *out, const char *s)
+{
+    if (s == NULL) {
+        fputs("null", out);
+        return;
+    }
+    fputc('"', out);
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != '\0') {
+        if (*p == '"' || *p == '\\') {
+            fputc('\\', out);
+            fputc(*p++, out);
+        } else if (*p == '\n') {
+            fputs("\\n", out), p++;
+        } else if (*p == '\t') {
+            fputs("\\t", out), p++;
+        } else if (*p < 0x20 || *p == 0x7f) {
+            fprintf(out, "\\u%04x", *p++);
+        } else {
+            size_t len = utf8_sequence(p);
+            if (len == 0) {
+                fputs("\\ufffd", out);
+                p++;
+            } else {
+                fwrite(p, 1, len, out);
+                p += len;
+            }
+        }
+    }
+    fputc('"', out);
+}
+
+static double ms(double seconds)
+{
+    return seconds * 1000.0;
+}
+
+const char *json_error_kind(const struct pl_item *item)
+{
+    const char *stage = item->stage != NULL ? item->stage : "";
+    if (item->error == -ECANCELED)
+        return "cancelled";
+    if (strcmp(stage, "url") == 0)
+        return item->error == -EPROTONOSUPPORT ? "unsupported_scheme" : "bad_url";
+    if (strcmp(stage, "download") == 0) {
+        switch (item->error) {
+        case -ETIMEDOUT:
+            return "timeout";
+        case -ECONNREFUSED:
+            return "connect";
+        case -EHOSTUNREACH:
+            return "resolve";
+        case -EPROTO:
+            return "http_status";
+        case -EFBIG:
+            return "too_large";
+        case -ELOOP:
+            return "too_many_redirects";
+        case -EPROTONOSUPPORT:
+            return "redirect_refused";
+        case -EACCES:
+            return "tls";
+        case -ENOMEM:
+            return "out_of_memory";
+        default:
+            return "network";
+        }
+    }
+    if (strcmp(stage, "decode") == 0) {
+        if (item->error == -EFBIG)
+            return "too_many_pixels";
+        return item->error == -ENOMEM ? "out_of_memory" : "not_an_image";
+    }
+    if (strcmp(stage, "edge") == 0)
+        return "operator";
+    if (strcmp(stage, "encode") == 0)
+        return "encode";
+    if (strcmp(stage, "write") == 0)
+        return "write";
+    return "other";
+}
+
+static const char *status_name(enum pl_status status)
+{
+    switch (status) {
+    case PL_ITEM_OK:
+        return "ok";
+    case PL_ITEM_FAILED:
+        return "failed";
+    case PL_ITEM_SKIPPED:
+        return "skipped";
+    case PL_ITEM_CANCELLED:
+        return "cancelled";
+    }
+    return "failed";
+}
+
+void json_write_item(FILE *out, const struct pl_item *item, const char *output_dir,
+                     const char *mode)
+{
+    bool has_output = item->output_name != NULL &&
+                      (item->status == PL_ITEM_OK || item->status == PL_ITEM_SKIPPED);
+
+    fprintf(out, "{\"type\":\"item\",\"schema_version\":%d,\"mode\":", JSON_SCHEMA_VERSION);
+    put_string(out, mode);
+    fputs(",\"line\":", out);
+    if (item->line > 0)
+        fprintf(out, "%u", item->line);
+    else
+        fputs("null", out);
+    fputs(",\"url\":", out);
+    put_string(out, item->url);
+    fputs(",\"final_url\":", out);
+    put_string(out, item->final_url);
+    fprintf(out, ",\"status\":\"%s\",\"http_code\":", status_name(item->status));
+    if (item->http_status > 0)
+        fprintf(out, "%ld", item->http_status);
+    else
+        fputs("null", out);
+    fputs(",\"error\":", out);
+    if (item->status == PL_ITEM_FAILED || item->status == PL_ITEM_CANCELLED) {
+        fprintf(out, "{\"kind\":\"%s\",\"stage\":", json_error_kind(item));
+        put_string(out, item->stage);
+        fputs(",\"message\":", out);
+        put_string(out, item->message);
+        fputc('}', out);
+    } else {
+        fputs("null", out);
+    }
+    fprintf(out, ",\"attempts\":%u,\"bytes\":%zu", item->attempts, item->bytes);
+    if (item->width > 0 && item->height > 0)
+        fprintf(out, ",\"width\":%d,\"height\":%d", item->width, item->height);
+    else
+        fputs(",\"width\":null,\"height\":null", out);
+    fputs(",\"output\":", out);
+    if (has_output) {
+        char path[8192];
+        snprintf(path, sizeof(path), "%s/%s", output_dir, item->output_name);
+        put_string(out, path);
+    } else {
+        fputs("null", out);
+    }
+    fprintf(out,
+            ",\"times_ms\":{\"queued\":%.3f,\"download\":%.3f,\"decode\":%.3f,\"operator\":%.3f,"
+            "\"encode_write\":%.3f}}\n",
+            ms(item->queued_s), ms(item->download_s), ms(item->decode_s), ms(item->edge_s),
+            ms(item->encode_s));
+    fflush(out);
+}
+
+static double timeval_ms(struct timeval tv)
+{
+    return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
+void json_write_summary(FILE *out, const struct pl_report *report,
+                        const struct json_run_info *info)
+{
+    struct rusage usage;
+    memset(&usage, 0, sizeof(usage));
+    getrusage(RUSAGE_SELF, &usage);
+
+    fprintf(out, "{\"type\":\"summary\",\"schema_version\":%d,\"mode\":", JSON_SCHEMA_VERSION);
+    put_string(out, info->mode);
+    fputs(",\"output_dir\":", out);
+    put_string(out, info->output_dir);
+    fputs(",\"shard\":", out);
+    if (info->shard_count > 1)
+        fprintf(out, "{\"index\":%u,\"count\":%u}", info->shard_index, info->shard_count);
+    else
+        fputs("null", out);
+    fprintf(out,
+            ",\"items\":%zu,\"ok\":%zu,\"failed\":%zu,\"skipped\":%zu,\"cancelled\":%zu,"
+            "\"duplicates\":%zu,\"retries\":%zu,\"stale_temps_removed\":%zu,\"bytes\":%llu",
+            report->items, report->ok, report->failed, report->skipped, report->cancelled,
+            report->duplicates, report->retries, report->stale_temps_removed,
+            (unsigned long long)report->bytes);
+    /* Network time and CPU time are sums over items: with overlap they add
+     * up to more than the wall time, which is the point. */
+    fprintf(out,
+            ",\"wall_ms\":%.3f,\"network_ms\":%.3f,\"cpu_ms\":%.3f,"
+            "\"stage_ms\":{\"download\":%.3f,\"decode\":%.3f,\"operator\":%.3f,"
+            "\"encode_write\":%.3f}",
+            ms(report->wall_s), ms(report->download_s),
+            ms(report->decode_s + report->edge_s + report->encode_s), ms(report->download_s),
+            ms(report->decode_s), ms(report->edge_s), ms(report->encode_s));
+    /* Linux reports ru_maxrss in KiB. Process-wide, so with --compare the
+     * second summary includes the first run. */
+    fprintf(out,
+            ",\"process_cpu_ms\":{\"user\":%.3f,\"system\":%.3f},\"peak_rss_bytes\":%llu,"
+            "\"peak_items_held\":%zu,\"signal\":",
+            timeval_ms(usage.ru_utime), timeval_ms(usage.ru_stime),
+            (unsigned long long)usage.ru_maxrss * 1024ull, report->peak_held);
+    if (report->signal != 0)
+        fprintf(out, "\"SIG%s\"", sigabbrev_np(report->signal));
+    else
+        fputs("null", out);
+    fprintf(out, ",\"exit_code\":%d}\n", info->exit_code);
+    fflush(out);
+}

@@ -1,0 +1,33 @@
+/* --json: one JSON object per line on stdout (NDJSON), one per item as it
+ * finishes, then one summary per run. The schema is docs/json.md; bump
+ * JSON_SCHEMA_VERSION on any change a consumer could notice (a field removed,
+ * renamed or changing type; new fields are additions and keep it). */
+#ifndef EDGEFETCH_CMD_JSON_H
+#define EDGEFETCH_CMD_JSON_H
+
+#include <stdio.h>
+
+#include "pipeline.h"
+
+#define JSON_SCHEMA_VERSION 1
+
+/* The settings a summary repeats, so merged summaries stay readable. */
+struct json_run_info {
+    const char *mode; /* "concurrent" or "sequential" */
+    const char *output_dir;
+    unsigned shard_index;
+    unsigned shard_count; /* 0 or 1: not sharded */
+    int exit_code;
+};
+
+/* Writes and flushes one line; call from the loop thread only (on_item), so
+ * lines never interleave. */
+void json_write_item(FILE *out, const struct pl_item *item, const char *output_dir,
+                     const char *mode);
+void json_write_summary(FILE *out, const struct pl_report *report,
+                        const struct json_run_info *info);
+
+/* A short machine-readable name for why an item failed. */
+const char *json_error_kind(const struct pl_item *item);
+
+#endif

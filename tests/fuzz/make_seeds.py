@@ -1,0 +1,196 @@
+#!/usr/bin/python3
+"""Regenerates the committed seed corpora in tests/fuzz/corpus/ (a developer
+tool, not run by the tests). Needs Debian's python3-opencv and python3-pil
+for the JPEG variants; PNGs are written by hand so every colour type, bit
+depth and Adam7 interlacing is covered. Every seed is tiny (< 4 KB): the
+fuzzer mutates small inputs much faster, and sizes come from headers anyway.
+
+    /usr/bin/python3 tests/fuzz/make_seeds.py
+"""
+import io
+import os
+import struct
+import zlib
+
+import cv2
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DECODE = os.path.join(HERE, "corpus", "decode")
+URLS = os.path.join(HERE, "corpus", "urls")
+SAMPLE = os.path.join(HERE, "..", "..", "samples", "photos", "ladybird.jpg")
+
+
+def put(folder, name, data):
+    with open(os.path.join(folder, name), "wb") as f:
+        f.write(data)
+
+
+def chunk(kind, data):
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
+
+
+def png(width, height, depth, color_type, rows, palette=None, trns=None, interlace=False):
+    """rows: list of bytes, already packed at `depth` bits per sample."""
+    samples = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color_type]
+    bits_pp = samples * depth
+
+    def pack(y0, x0, dy, dx):
+        out = b""
+        ys = range(y0, height, dy)
+        xs = list(range(x0, width, dx))
+        if not xs or not ys:
+            return out
+        for y in ys:
+            # unpack to per-pixel bit strings, pick the pass's pixels, repack
+            bits = "".join(f"{b:08b}" for b in rows[y])
+            picked = "".join(bits[x * bits_pp:(x + 1) * bits_pp] for x in xs)
+            picked += "0" * (-len(picked) % 8)
+            out += b"\x00" + bytes(int(picked[i:i + 8], 2) for i in range(0, len(picked), 8))
+        return out
+
+    if interlace:
+        passes = [(0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2),
+                  (0, 1, 2, 2), (1, 0, 2, 1)]
+        raw = b"".join(pack(*p) for p in passes)
+    else:
+        raw = b"".join(b"\x00" + bytes(r) for r in rows)
+    data = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth,
+                                                              color_type, 0, 0, int(interlace)))
+    if palette is not None:
+        data += chunk(b"PLTE", palette)
+    if trns is not None:
+        data += chunk(b"tRNS", trns)
+    return data + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+
+def gradient_rows(width, height, depth, samples):
+    rows = []
+    maxv = (1 << depth) - 1
+    for y in range(height):
+        vals = []
+        for x in range(width):
+            for s in range(samples):
+                vals.append(((x * 37 + y * 11 + s * 50) * maxv // 255) % (maxv + 1))
+        if depth == 16:
+            rows.append(b"".join(struct.pack(">H", v) for v in vals))
+        elif depth == 8:
+            rows.append(bytes(vals))
+        else:
+            bits = "".join(format(v, f"0{depth}b") for v in vals)
+            bits += "0" * (-len(bits) % 8)
+            rows.append(bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8)))
+    return rows
+
+
+def make_pngs():
+    w, h = 13, 9
+    for color_type, depths in ((0, (1, 2, 4, 8, 16)), (2, (8, 16)), (4, (8, 16)), (6, (8, 16))):
+        samples = {0: 1, 2: 3, 4: 2, 6: 4}[color_type]
+        for depth in depths:
+            rows = gradient_rows(w, h, depth, samples)
+            put(DECODE, f"png-c{color_type}-d{depth}.png", png(w, h, depth, color_type, rows))
+            put(DECODE, f"png-c{color_type}-d{depth}-adam7.png",
+                png(w, h, depth, color_type, rows, interlace=True))
+    palette = bytes(v for i in range(16) for v in (i * 16, 255 - i * 16, (i * 80) % 256))
+    for depth in (1, 2, 4, 8):
+        rows = gradient_rows(w, h, depth, 1)
+        put(DECODE, f"png-palette-d{depth}.png", png(w, h, depth, 3, rows, palette=palette[:3 << depth if depth < 4 else 48]))
+    rows = gradient_rows(w, h, 8, 1)
+    rows = [bytes(v % 16 for v in r) for r in rows]
+    put(DECODE, "png-palette-trns.png", png(w, h, 8, 3, rows, palette=palette, trns=bytes(range(0, 256, 32))))
+    put(DECODE, "png-gray-trns.png", png(w, h, 8, 0, gradient_rows(w, h, 8, 1), trns=b"\x00\x10"))
+    put(DECODE, "png-1x1.png", png(1, 1, 8, 0, [b"\x80"]))
+    # Hostile headers: a huge claim with a tiny body, cut and corrupt files.
+    huge = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 50000, 50000, 8, 2, 0, 0, 0))
+    put(DECODE, "png-claims-50000x50000.png", huge + chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + chunk(b"IEND", b""))
+    good = png(w, h, 8, 2, gradient_rows(w, h, 8, 3))
+    put(DECODE, "png-cut.png", good[:len(good) // 2])
+    bad_crc = bytearray(good)
+    bad_crc[40] ^= 0xFF
+    put(DECODE, "png-corrupt.png", bytes(bad_crc))
+
+
+def make_jpegs():
+    img = cv2.imread(SAMPLE)
+    small = cv2.resize(img, (48, 32), interpolation=cv2.INTER_AREA)
+    gray = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+
+    def enc(image, *params):
+        ok, buf = cv2.imencode(".jpg", image, list(params))
+        assert ok
+        return buf.tobytes()
+
+    base = enc(small, cv2.IMWRITE_JPEG_QUALITY, 75)
+    put(DECODE, "jpeg-baseline-420.jpg", base)
+    put(DECODE, "jpeg-gray.jpg", enc(gray, cv2.IMWRITE_JPEG_QUALITY, 75))
+    put(DECODE, "jpeg-progressive.jpg", enc(small, cv2.IMWRITE_JPEG_PROGRESSIVE, 1))
+    put(DECODE, "jpeg-progressive-gray.jpg", enc(gray, cv2.IMWRITE_JPEG_PROGRESSIVE, 1))
+    put(DECODE, "jpeg-restart.jpg", enc(small, cv2.IMWRITE_JPEG_RST_INTERVAL, 1))
+    put(DECODE, "jpeg-odd-size.jpg", enc(cv2.resize(img, (17, 13)), cv2.IMWRITE_JPEG_QUALITY, 60))
+    pil = Image.fromarray(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
+    for name, kwargs in (("444", {"subsampling": 0}), ("422", {"subsampling": 1}),
+                         ("optimized", {"optimize": True}),
+                         ("progressive-444", {"progressive": True, "subsampling": 0})):
+        out = io.BytesIO()
+        pil.save(out, "JPEG", quality=70, **kwargs)
+        put(DECODE, f"jpeg-{name}.jpg", out.getvalue())
+    out = io.BytesIO()
+    pil.convert("CMYK").save(out, "JPEG", quality=70)
+    put(DECODE, "jpeg-cmyk.jpg", out.getvalue())
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    pil.save(out, "JPEG", quality=70, exif=exif.tobytes())
+    put(DECODE, "jpeg-exif-orientation6.jpg", out.getvalue())
+    put(DECODE, "jpeg-cut.jpg", base[:len(base) // 2])
+    corrupt = bytearray(base)
+    for i in range(len(corrupt) // 2, len(corrupt) - 2, 97):
+        corrupt[i] ^= 0x5A
+    put(DECODE, "jpeg-corrupt-scan.jpg", bytes(corrupt))
+    # A frame header claiming 65535x65535 over a tiny scan.
+    sof = base.find(b"\xff\xc0")
+    claim = bytearray(base)
+    claim[sof + 5:sof + 9] = b"\xff\xff\xff\xff"
+    put(DECODE, "jpeg-claims-65535x65535.jpg", bytes(claim))
+
+
+def make_others():
+    put(DECODE, "gif-animated.gif",
+        b"GIF89a\x02\x00\x02\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+        b"!\xf9\x04\x00\x0a\x00\x00\x00,\x00\x00\x00\x00\x02\x00\x02\x00\x00\x02\x02D\x01\x00"
+        b"!\xf9\x04\x00\x0a\x00\x00\x00,\x00\x00\x00\x00\x02\x00\x02\x00\x00\x02\x02\x0c\x10\x00;")
+    put(DECODE, "html.txt", b"<!DOCTYPE html>\n<html><body>Not Found</body></html>\n")
+    put(DECODE, "json-error.txt", b'{"error": "rate limited", "retry": 30}\n')
+    put(DECODE, "escape-sequences.txt", b"\x1b[2J\x1b]0;owned\x07 hello\r\nworld\n")
+
+
+def make_urls():
+    seeds = {
+        "list-basic.txt": "\ufeff# photos\r\n\r\n  http://127.0.0.1:8080/a/cat.jpg  \r\n"
+                          "\t# http://127.0.0.1/commented.jpg\r\nhttp://127.0.0.1/b/cat.jpg?s=1\r\n"
+                          "http://127.0.0.1/a/cat.jpg\n",
+        "names-traversal.txt": "http://h/../../x\nhttp://h/%2e%2e%2f%2e%2e%2fetc%2fpasswd\n"
+                               "http://h/..%5c..%5cwin.ini\nhttp://h/a%00b.jpg\nhttp://h/%0d%0a.png\n"
+                               "http://h/\nhttp://h?id=3\nhttp://h/?id=3\nhttp://h/.hidden.jpg\n"
+                               "http://h/...\nhttp://h/a.b.c.d.jpeg#frag\n",
+        "names-long.txt": "http://h/" + "x" * 300 + ".jpg\nhttp://h/" + "%41" * 150 + ".png\n",
+        "schemes.txt": "file:///etc/passwd\nftp://127.0.0.1/a.jpg\ngopher://127.0.0.1/x\n"
+                       "dict://127.0.0.1/d\nHTTP://127.0.0.1/upper.JPG\nhttps://[::1]:8443/v6.png\n"
+                       "http://user:pw@127.0.0.1/u.jpg\nhttp//nonsense\nhttp://\n://x\n",
+        "collisions.txt": "http://a/cat.jpg\nhttp://b/cat.jpg\nhttp://c/cat.png\n"
+                          "http://a/cat-00000000.png\nhttp://a/%63at.jpg\n",
+        "unicode.txt": "http://127.0.0.1/caf%C3%A9.jpg\nhttp://127.0.0.1/café.jpg\n"
+                       "http://xn--caf-dma.example/\u00e9t\u00e9.png\n",
+    }
+    for name, text in seeds.items():
+        put(URLS, name, text.encode("utf-8"))
+
+
+if __name__ == "__main__":
+    make_pngs()
+    make_jpegs()
+    make_others()
+    make_urls()

@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""A real single-node Slurm cluster runs samples/slurm/edgefetch-array.sbatch
+over the fixture server; the merged result must equal a single run.
+
+The test configures and starts munged, slurmctld and slurmd itself (private
+config, sockets, ports and state in a temporary folder; stopped at the end).
+It needs root (slurmd launches jobs as their user) and Debian's slurm-wlm and
+munge; otherwise it is skipped (exit 77) and says why.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Failure, FixtureServer,  # noqa: E402
+                      Workspace, check, read, tree)
+
+SKIP = 77
+SBATCH = os.path.join(ROOT, "samples", "slurm", "edgefetch-array.sbatch")
+MERGE = os.path.join(ROOT, "samples", "slurm", "merge-summaries.py")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def skip_reason():
+    if os.geteuid() != 0:
+        return "needs root to start slurmd (run make test as root, or see tests/slurm)"
+    missing = [b for b in ("munged", "munge", "slurmctld", "slurmd", "sbatch", "sinfo")
+               if shutil.which(b) is None and not os.path.exists("/usr/sbin/" + b)]
+    if missing:
+        return "missing " + ", ".join(missing) + " (apt-get install slurm-wlm munge)"
+    return None
+
+
+def which(name):
+    return shutil.which(name) or "/usr/sbin/" + name
+
+
+class Cluster:
+    def __init__(self, tmp, cpus):
+        self.dir = tmp
+        self.cpus = cpus
+        self.procs = []
+        self.env = None
+
+    def start(self):
+        d = self.dir
+        for sub in ("etc", "log", "state", "spool", "run"):
+            os.makedirs(os.path.join(d, sub), mode=0o700)
+        key = os.path.join(d, "etc", "munge.key")
+        with open(key, "wb") as f:
+            f.write(os.urandom(1024))
+        os.chmod(key, 0o600)
+        sock = os.path.join(d, "run", "munge.sock")
+        subprocess.run([which("munged"), "-f", "-S", sock, "--key-file", key,
+                        "--log-file", os.path.join(d, "log", "munged.log"),
+                        "--pid-file", os.path.join(d, "run", "munged.pid"),
+                        "--seed-file", os.path.join(d, "state", "munged.seed")], check=True)
+        host = socket.gethostname()
+        conf = os.path.join(d, "etc", "slurm.conf")
+        with open(conf, "w") as f:
+            f.write(f"""ClusterName=edgefetchtest
+SlurmctldHost={host}
+SlurmctldPort={free_port()}
+SlurmdPort={free_port()}
+AuthType=auth/munge
+AuthInfo=socket={sock}
+CredType=cred/munge
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation={d}/state
+SlurmdSpoolDir={d}/spool
+SlurmctldPidFile={d}/run/slurmctld.pid
+SlurmdPidFile={d}/run/slurmd.pid
+SlurmctldLogFile={d}/log/slurmctld.log
+SlurmdLogFile={d}/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+SchedulerType=sched/backfill
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+ReturnToService=2
+MpiDefault=none
+NodeName={host} CPUs={self.cpus} State=UNKNOWN
+PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+""")
+        self.env = dict(os.environ, SLURM_CONF=conf)
+        for daemon in (["slurmctld", "-D", "-i"], ["slurmd", "-D"]):
+            log = open(os.path.join(d, "log", daemon[0] + ".out"), "wb")
+            self.procs.append(subprocess.Popen([which(daemon[0])] + daemon[1:], env=self.env,
+                                               stdout=log, stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            out = subprocess.run(["sinfo", "-h", "-o", "%t"], env=self.env, capture_output=True,
+                                 text=True)
+            if out.returncode == 0 and out.stdout.strip() == "idle":
+                return self
+            time.sleep(0.5)
+        raise Failure(f"cluster did not come up: {self.logs()}")
+
+    def logs(self):
+        text = ""
+        for name in ("slurmctld.log", "slurmd.log", "slurmctld.out", "slurmd.out"):
+            path = os.path.join(self.dir, "log", name)
+            if os.path.exists(path):
+                text += f"--- {name}\n" + open(path, errors="replace").read()[-2000:]
+        return text
+
+    def stop(self):
+        for proc in reversed(self.procs):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        subprocess.run([which("munged"), "-S", os.path.join(self.dir, "run", "munge.sock"), "-s"],
+                       capture_output=True)
+
+
+def test_array():
+    shards = 3
+    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="50") as server:
+        urls = [server.url(n) for n in PHOTOS] + [server.url("missing.jpg")]
+        lst = ws.list_file(urls)
+        single = os.path.join(ws.tmp, "single")
+        proc = subprocess.run([EDGEFETCH, "-q", "--json", "-i", lst, "-o", single],
+                              capture_output=True, text=True, timeout=120)
+        check(proc.returncode == 1, f"single run: {proc.returncode} {proc.stderr}")
+        single_items = [json.loads(x) for x in proc.stdout.splitlines()][:-1]
+        server.reset()
+        cluster = Cluster(os.path.join(ws.tmp, "slurm"), os.cpu_count() or 1)
+        try:
+            cluster.start()
+            out = os.path.join(ws.tmp, "edges")
+            results = os.path.join(ws.tmp, "results")
+            env = dict(cluster.env, EDGEFETCH=EDGEFETCH, NO_PROXY="127.0.0.1",
+                       no_proxy="127.0.0.1")
+            sub = subprocess.run(["sbatch", "--wait", "--parsable", f"--array=0-{shards - 1}",
+                                  "--cpus-per-task=1", f"--chdir={ws.tmp}",
+                                  f"--output={ws.tmp}/slurm-%A_%a.log", SBATCH, lst, out,
+                                  results], env=env, capture_output=True, text=True, timeout=300)
+            # The array exits 1: the missing URL fails in its shard.
+            check(os.path.isdir(results), f"sbatch: {sub.returncode} {sub.stderr}\n"
+                                          f"{cluster.logs()}")
+        finally:
+            cluster.stop()
+        files = sorted(os.path.join(results, n) for n in os.listdir(results))
+        check(len(files) == shards, f"results {files}")
+        merged_items = os.path.join(ws.tmp, "items.ndjson")
+        merge = subprocess.run([sys.executable, MERGE, *files, "--items", merged_items],
+                               capture_output=True, text=True)
+        summary = json.loads(merge.stdout)
+        check(merge.returncode == 1 and summary["complete"] and summary["failed"] == 1,
+              f"merge: {merge.returncode} {summary} {merge.stderr}")
+        check(summary["shards_seen"] == list(range(shards)), f"shards {summary}")
+        check(summary["items"] == len(urls) and summary["ok"] == len(PHOTOS), f"{summary}")
+        items = [json.loads(x) for x in open(merged_items)]
+        check(sorted(i["url"] for i in items) == sorted(urls), "each item once")
+        key = lambda i: (i["url"], i["status"], i["output"] and os.path.basename(i["output"]))  # noqa
+        check(sorted(map(key, items)) == sorted(map(key, single_items)), "results differ")
+        check(tree(out) == tree(single), f"trees {tree(out)} != {tree(single)}")
+        for name in tree(single):
+            check(read(os.path.join(out, name)) == read(os.path.join(single, name)), name)
+        check(server.stats()["requests"] == len(urls), "an item fetched twice")
+
+
+def main():
+    reason = skip_reason()
+    if reason:
+        print(f"SKIP slurm: {reason}")
+        return SKIP
+    for var in ("EDGEFETCH", "FIXTURE", "SAMPLES"):
+        if not os.environ.get(var):
+            print(f"{var} is not set", file=sys.stderr)
+            return 2
+    try:
+        test_array()
+    except Failure as e:
+        print(f"FAIL slurm: {e}", file=sys.stderr)
+        return 1
+    print("ok slurm")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
