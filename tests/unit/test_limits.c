@@ -1,0 +1,163 @@
+/* Unit tests for the politeness limits: the --rate-limit token bucket
+ * (io/bucket.c), host keys (io/url_host.c) and the --max-per-host table
+ * with its FIFOs (pipeline/hosts.c). The integration tests see these from
+ * the server's side; here the arithmetic and the queue order are pinned. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bucket.h"
+#include "check.h"
+#include "hosts.h"
+#include "io.h"
+
+#define MS 1000000ull
+
+static void test_bucket_debt(void)
+{
+    struct io_bucket bucket;
+    io_bucket_init(&bucket, 1000, 0);
+
+    /* Starts empty but not in debt: a first chunk passes whole, then the
+     * bucket owes it and refuses until it is paid off at 1000 B/s. */
+    CHECK(io_bucket_take(&bucket, 500, 0));
+    CHECK(!io_bucket_take(&bucket, 1, 0));
+    CHECK_EQ(io_bucket_wait_ms(&bucket, 0), 501);
+    CHECK_EQ(io_bucket_wait_ms(&bucket, 250 * MS), 251);
+    CHECK(!io_bucket_take(&bucket, 1, 499 * MS));
+    CHECK(io_bucket_take(&bucket, 100, 500 * MS));
+    CHECK_EQ(io_bucket_wait_ms(&bucket, 500 * MS), 101);
+    /* Out of debt: at least a millisecond, never 0 (a timer of 0 would spin). */
+    CHECK_EQ(io_bucket_wait_ms(&bucket, 700 * MS), 1);
+}
+
+static void test_bucket_burst(void)
+{
+    /* Idle time saves up at most the burst: a tenth of a second's worth, at
+     * least 16 KiB. */
+    struct io_bucket slow, fast;
+    io_bucket_init(&slow, 1000, 0);
+    io_bucket_init(&fast, 10 * 1000 * 1000, 0);
+    CHECK(io_bucket_take(&slow, 1, 3600 * 1000 * MS));
+    CHECK(slow.tokens <= 16384.0 && slow.tokens >= 16382.0);
+    CHECK(io_bucket_take(&fast, 1, 3600 * 1000 * MS));
+    CHECK(fast.tokens <= 1000000.0 && fast.tokens >= 999998.0);
+}
+
+/* Transfers take 16 KiB chunks whenever the bucket lets them, for 10
+ * simulated seconds, waking when io_bucket_wait_ms says: the bytes moved
+ * stay within one burst and one chunk of rate × time. */
+static void test_bucket_rate(void)
+{
+    const uint64_t rates[] = {4096, 65536, 1000000, 50000000};
+    for (size_t r = 0; r < sizeof(rates) / sizeof(rates[0]); r++) {
+        struct io_bucket bucket;
+        io_bucket_init(&bucket, rates[r], 0);
+        uint64_t now = 0, moved = 0;
+        const uint64_t end = 10000 * MS;
+        while (now < end) {
+            if (io_bucket_take(&bucket, 16384, now))
+                moved += 16384;
+            else
+                now += io_bucket_wait_ms(&bucket, now) * MS;
+        }
+        double expected = (double)rates[r] * 10.0;
+        double slack = bucket.burst + 2 * 16384.0;
+        if ((double)moved > expected + slack || (double)moved < expected - slack) {
+            fprintf(stderr, "rate %llu: moved %llu in 10 s, expected %.0f +- %.0f\n",
+                    (unsigned long long)rates[r], (unsigned long long)moved, expected, slack);
+            abort();
+        }
+    }
+}
+
+static void test_url_host(void)
+{
+    char key[128];
+    CHECK_EQ(io_url_host("http://127.0.0.1/a.jpg", key, sizeof(key)), 0);
+    CHECK_STR_EQ(key, "127.0.0.1:80");
+    CHECK_EQ(io_url_host("https://Example.ORG/a.jpg", key, sizeof(key)), 0);
+    CHECK_STR_EQ(key, "example.org:443");
+    CHECK_EQ(io_url_host("http://example.org:8080/x?y", key, sizeof(key)), 0);
+    CHECK_STR_EQ(key, "example.org:8080");
+    CHECK_EQ(io_url_host("http://[::1]:81/", key, sizeof(key)), 0);
+    CHECK_STR_EQ(key, "[::1]:81");
+    CHECK_EQ(io_url_host("http://example.org/", key, 8), -ENAMETOOLONG);
+    CHECK(io_url_host("not a url", key, sizeof(key)) < 0);
+}
+
+static void test_hosts_table(void)
+{
+    struct pl_hosts *hosts = NULL;
+    CHECK_EQ(pl_hosts_create(&hosts), 0);
+
+    /* One record per host:port, whatever the path, case or default port. */
+    struct pl_host *a = pl_hosts_get(hosts, "http://a.example/1.jpg");
+    CHECK(a != NULL);
+    CHECK(pl_hosts_get(hosts, "http://A.example:80/2.jpg") == a);
+    struct pl_host *a8080 = pl_hosts_get(hosts, "http://a.example:8080/1.jpg");
+    CHECK(a8080 != NULL && a8080 != a);
+    CHECK(pl_hosts_get(hosts, "https://a.example/1.jpg") != a);
+    CHECK(pl_hosts_get(hosts, "::") == NULL);
+
+    /* Past the initial 64 slots the table grows and keeps every record. */
+    struct pl_host *many[300];
+    for (int i = 0; i < 300; i++) {
+        char url[64];
+        snprintf(url, sizeof(url), "http://h%d.example/x.jpg", i);
+        many[i] = pl_hosts_get(hosts, url);
+        CHECK(many[i] != NULL);
+    }
+    for (int i = 0; i < 300; i++) {
+        char url[64];
+        snprintf(url, sizeof(url), "http://H%d.example:80/y.png", i);
+        CHECK(pl_hosts_get(hosts, url) == many[i]);
+    }
+    CHECK(pl_hosts_get(hosts, "http://a.example/3.jpg") == a);
+
+    /* A host's waiting items come back in FIFO order; undo puts one back
+     * at the head. */
+    struct pl_queue_node nodes[4];
+    for (int i = 0; i < 4; i++)
+        pl_host_block(a, &nodes[i]);
+    CHECK(pl_host_unblock(a) == &nodes[0]);
+    struct pl_queue_node *second = pl_host_unblock(a);
+    CHECK(second == &nodes[1]);
+    pl_host_unblock_undo(a, second);
+    CHECK(pl_host_unblock(a) == &nodes[1]);
+    CHECK(pl_host_unblock(a) == &nodes[2]);
+
+    /* Runnable hosts: FIFO, each once however often it is marked, and only
+     * while it has someone waiting. */
+    CHECK(pl_hosts_next_runnable(hosts) == NULL);
+    pl_hosts_mark_runnable(hosts, a8080); /* nobody waiting: not listed */
+    CHECK(pl_hosts_next_runnable(hosts) == NULL);
+    struct pl_queue_node other;
+    pl_host_block(many[7], &other);
+    pl_hosts_mark_runnable(hosts, a);
+    pl_hosts_mark_runnable(hosts, many[7]);
+    pl_hosts_mark_runnable(hosts, a);
+    CHECK(pl_hosts_next_runnable(hosts) == a);
+    pl_hosts_runnable_undo(hosts, a);
+    CHECK(pl_hosts_next_runnable(hosts) == a);
+    CHECK(pl_hosts_next_runnable(hosts) == many[7]);
+    CHECK(pl_hosts_next_runnable(hosts) == NULL);
+    CHECK(pl_host_unblock(a) == &nodes[3]);
+    CHECK(pl_host_unblock(a) == NULL);
+    CHECK(pl_host_unblock(many[7]) == &other);
+
+    pl_hosts_destroy(hosts);
+    pl_hosts_destroy(NULL);
+}
+
+int main(void)
+{
+    test_bucket_debt();
+    test_bucket_burst();
+    test_bucket_rate();
+    test_url_host();
+    test_hosts_table();
+    printf("limits: ok\n");
+    return 0;
+}
