@@ -5,12 +5,14 @@
  * here exist to tell the user *why* a body is refused ("not an image: starts
  * with "<!DOCTYPE html>"", "truncated PNG") where stb would only say "unknown
  * image type". They run before the decoder (cheap, header only) or only after
- * it has failed, never on the successful decode path. The JPEG walk also
- * finds the EXIF orientation. */
+ * it has failed, never on the successful decode path. The header walks also
+ * find the EXIF orientation (JPEG APP1, PNG eXIf), parsed here for both; a
+ * JPEG is turned while libjpeg decodes it, a PNG after stb has. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,6 +243,93 @@ static void describe_non_image(const uint8_t *data, size_t size, char *err, size
     img__set_err(err, err_size, "not an image: starts with \"%s\"%s", quoted, cut ? "..." : "");
 }
 
+/* ---- EXIF orientation (JPEG APP1, PNG eXIf) ---------------------------- */
+
+static unsigned exif_u16(const uint8_t *p, bool big_endian)
+{
+    return big_endian ? read_be16(p) : (unsigned)p[1] << 8 | p[0];
+}
+
+static uint32_t exif_u32(const uint8_t *p, bool big_endian)
+{
+    return big_endian ? read_be32(p) : read_le32(p);
+}
+
+#define EXIF_TAG_ORIENTATION 0x0112
+#define EXIF_TYPE_SHORT 3
+
+int img__exif_orientation(const uint8_t *tiff, size_t size)
+{
+    /* TIFF header: byte order, 42, offset of IFD0 (Exif 2.32 section 4.5.2);
+     * IFD0 holds the Orientation tag (0x0112, one SHORT, 1-8). */
+    if (size < 8)
+        return 1;
+    bool big_endian;
+    if (tiff[0] == 'M' && tiff[1] == 'M')
+        big_endian = true;
+    else if (tiff[0] == 'I' && tiff[1] == 'I')
+        big_endian = false;
+    else
+        return 1;
+    if (exif_u16(tiff + 2, big_endian) != 42)
+        return 1;
+    uint32_t ifd = exif_u32(tiff + 4, big_endian);
+    if (ifd > size - 2)
+        return 1;
+    unsigned entries = exif_u16(tiff + ifd, big_endian);
+    for (unsigned i = 0; i < entries; i++) {
+        size_t entry = (size_t)ifd + 2 + 12 * (size_t)i;
+        if (entry > size - 12)
+            return 1;
+        if (exif_u16(tiff + entry, big_endian) != EXIF_TAG_ORIENTATION)
+            continue;
+        if (exif_u16(tiff + entry + 2, big_endian) != EXIF_TYPE_SHORT ||
+            exif_u32(tiff + entry + 4, big_endian) != 1)
+            return 1;
+        unsigned value = exif_u16(tiff + entry + 8, big_endian);
+        return value >= 1 && value <= 8 ? (int)value : 1;
+    }
+    return 1;
+}
+
+/* Stored width W, height H; orientations 5-8 swap the output's sides (Exif
+ * 2.32 table 4: 6 is "0th row = visual right side, 0th column = visual top",
+ * i.e. turn 90° clockwise to view). */
+uint8_t *img__orient_row_start(const struct img_buf *out, int orientation, int stored_width,
+                               int stored_height, int y, ptrdiff_t *step)
+{
+    size_t pixel = (size_t)out->channels;
+    size_t stride = out->stride;
+    size_t last_x = (size_t)stored_width - 1;
+    size_t flipped_y = (size_t)(stored_height - 1 - y);
+    switch (orientation) {
+    case 2: /* mirrored left-right */
+        *step = -(ptrdiff_t)pixel;
+        return out->data + (size_t)y * stride + last_x * pixel;
+    case 3: /* turned 180° */
+        *step = -(ptrdiff_t)pixel;
+        return out->data + flipped_y * stride + last_x * pixel;
+    case 4: /* mirrored top-bottom */
+        *step = (ptrdiff_t)pixel;
+        return out->data + flipped_y * stride;
+    case 5: /* transposed: (x, y) -> (y, x) */
+        *step = (ptrdiff_t)stride;
+        return out->data + (size_t)y * pixel;
+    case 6: /* (x, y) -> (H-1-y, x) */
+        *step = (ptrdiff_t)stride;
+        return out->data + flipped_y * pixel;
+    case 7: /* transversed: (x, y) -> (H-1-y, W-1-x) */
+        *step = -(ptrdiff_t)stride;
+        return out->data + last_x * stride + flipped_y * pixel;
+    case 8: /* (x, y) -> (y, W-1-x) */
+        *step = -(ptrdiff_t)stride;
+        return out->data + last_x * stride + (size_t)y * pixel;
+    default:
+        *step = (ptrdiff_t)pixel;
+        return out->data + (size_t)y * stride;
+    }
+}
+
 /* ---- PNG ------------------------------------------------------------- */
 
 enum chunk_walk {
@@ -253,10 +342,23 @@ enum chunk_walk {
 struct png_walk {
     char cut_chunk[5];
     bool has_trns;
+    /* The first complete eXIf chunk walked over (its data: a TIFF header
+     * and IFDs, no "Exif\0\0"). */
+    bool has_exif;
+    size_t exif_offset;
+    size_t exif_size;
 };
 
 /* Steps from chunk to chunk (headers only, no CRC or zlib work) to tell a cut
- * download from a corrupt file. */
+ * download from a corrupt file, and notes tRNS and eXIf on the way.
+ *
+ * An eXIf chunk counts only before the first IDAT, where the probe's walk
+ * stops: the PNG 3rd edition (2025) orders it "before IDAT" (the PNG
+ * extensions 1.5.0 of 2017 allowed it anywhere), Safari and Chromium (since
+ * 2024) read it only there, CSS image-orientation lets browsers ignore EXIF
+ * after the image data (csswg-drafts#4929), and Firefox reads no eXIf at
+ * all. Only the first counts (libpng drops duplicates). Its CRC is not
+ * checked, as stb checks none. */
 static enum chunk_walk walk_png_chunks(const uint8_t *data, size_t size, bool stop_at_idat,
                                        struct png_walk *walk)
 {
@@ -280,6 +382,11 @@ static enum chunk_walk walk_png_chunks(const uint8_t *data, size_t size, bool st
         }
         if (memcmp(type, "tRNS", 4) == 0)
             walk->has_trns = true;
+        if (memcmp(type, "eXIf", 4) == 0 && !walk->has_exif) {
+            walk->has_exif = true;
+            walk->exif_offset = offset + 8;
+            walk->exif_size = length;
+        }
         if (memcmp(type, "IEND", 4) == 0)
             return CHUNKS_COMPLETE;
         offset += (size_t)length + 12;
@@ -408,10 +515,12 @@ static int probe_png(const uint8_t *data, size_t size, struct img_info *info, ch
         break;
     }
     /* Whether a palette carries alpha is only known from a tRNS chunk before
-     * the pixels; stb's info scans for it the same way. */
+     * the pixels; stb's info scans for it the same way. The same walk finds
+     * eXIf; for other colour types a cut or corrupt chunk here is left for
+     * the decode to report, as before. */
+    struct png_walk walk;
+    enum chunk_walk walked = walk_png_chunks(data, size, true, &walk);
     if (color_type == 3) {
-        struct png_walk walk;
-        enum chunk_walk walked = walk_png_chunks(data, size, true, &walk);
         if (walked == CHUNKS_CUT || walked == CHUNKS_NO_IEND) {
             if (walked == CHUNKS_CUT && walk.cut_chunk[0] != '\0')
                 img__set_err(err, err_size, "truncated PNG header (%s chunk cut short)",
@@ -439,10 +548,14 @@ static int probe_png(const uint8_t *data, size_t size, struct img_info *info, ch
         }
     }
 
+    int orientation =
+        walk.has_exif ? img__exif_orientation(data + walk.exif_offset, walk.exif_size) : 1;
+    bool turned = orientation >= 5;
     info->format = IMG_FORMAT_PNG;
-    info->width = (int)width;
-    info->height = (int)height;
+    info->width = (int)(turned ? height : width);
+    info->height = (int)(turned ? width : height);
     info->channels = channels;
+    info->orientation = orientation;
     return 0;
 }
 
@@ -621,6 +734,107 @@ int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err
     return -EINVAL;
 }
 
+/* ---- turning a decoded PNG ------------------------------------------- */
+
+/* Side of the square tiles the turning copy works in: the tile's 32 source
+ * rows and the 32 destination rows it writes (32 pixels of each) stay in L1. */
+#define ORIENT_TILE 32
+
+/* Orientations 2-4 of a packed image (rows width * channels bytes apart), in
+ * place: 2 mirrors each row, 4 the row order, 3 (turned 180°) both. */
+static void mirror_in_place(uint8_t *pixels, int width, int height, int channels, int orientation)
+{
+    size_t pixel = (size_t)channels;
+    size_t stride = (size_t)width * pixel;
+    if (orientation == 2 || orientation == 3) {
+        for (int y = 0; y < height; y++) {
+            uint8_t *row = pixels + (size_t)y * stride;
+            for (size_t left = 0, right = stride - pixel; left < right;
+                 left += pixel, right -= pixel) {
+                for (size_t c = 0; c < pixel; c++) {
+                    uint8_t sample = row[left + c];
+                    row[left + c] = row[right + c];
+                    row[right + c] = sample;
+                }
+            }
+        }
+    }
+    if (orientation == 3 || orientation == 4) {
+        for (int y = 0; y < height / 2; y++) {
+            uint8_t *top = pixels + (size_t)y * stride;
+            uint8_t *bottom = pixels + (size_t)(height - 1 - y) * stride;
+            for (size_t i = 0; i < stride; i++) {
+                uint8_t sample = top[i];
+                top[i] = bottom[i];
+                bottom[i] = sample;
+            }
+        }
+    }
+}
+
+/* Orientations 5-8: copies the packed stored image (width x height) into
+ * `out` (height x width), tile by tile. */
+static void turn_into(const uint8_t *pixels, int width, int height, int orientation,
+                      const struct img_buf *out)
+{
+    size_t pixel = (size_t)out->channels;
+    size_t stride = (size_t)width * pixel;
+    for (int tile_y = 0; tile_y < height; tile_y += ORIENT_TILE) {
+        int end_y = height - tile_y < ORIENT_TILE ? height : tile_y + ORIENT_TILE;
+        for (int tile_x = 0; tile_x < width; tile_x += ORIENT_TILE) {
+            int end_x = width - tile_x < ORIENT_TILE ? width : tile_x + ORIENT_TILE;
+            for (int y = tile_y; y < end_y; y++) {
+                ptrdiff_t step;
+                uint8_t *start = img__orient_row_start(out, orientation, width, height, y, &step);
+                const uint8_t *row = pixels + (size_t)y * stride;
+                if (pixel == 1) {
+                    for (int x = tile_x; x < end_x; x++)
+                        start[(ptrdiff_t)x * step] = row[x];
+                } else { /* RGB: img_decode gives 1 or 3 channels */
+                    for (int x = tile_x; x < end_x; x++)
+                        memcpy(start + (ptrdiff_t)x * step, row + (size_t)x * 3, 3);
+                }
+            }
+        }
+    }
+}
+
+/* Turns stb's packed decode (*pixels, *width x *height as stored, `channels`
+ * per pixel) upright. `spare`, when not NULL, is room for the whole image
+ * inside the same allocation (after a colour PNG's luma, in what held its
+ * RGB): 5-8 then need no second buffer; otherwise they allocate one the size
+ * of the image and free the first. Returns 0 or -ENOMEM (*pixels untouched). */
+static int orient_png(uint8_t **pixels, int *width, int *height, int channels, int orientation,
+                      uint8_t *spare)
+{
+    if (orientation >= 2 && orientation <= 4) {
+        mirror_in_place(*pixels, *width, *height, channels, orientation);
+        return 0;
+    }
+    if (orientation < 5 || orientation > 8)
+        return 0;
+    size_t size = (size_t)*width * (size_t)*height * (size_t)channels;
+    struct img_buf turned = {
+        .data = spare != NULL ? spare : malloc(size),
+        .stride = (size_t)*height * (size_t)channels,
+        .width = *height,
+        .height = *width,
+        .channels = channels,
+    };
+    if (turned.data == NULL)
+        return -ENOMEM;
+    turn_into(*pixels, *width, *height, orientation, &turned);
+    if (spare != NULL) {
+        memcpy(*pixels, spare, size);
+    } else {
+        free(*pixels);
+        *pixels = turned.data;
+    }
+    *width = turned.width;
+    *height = turned.height;
+    return 0;
+}
+
 /* ---- decoding -------------------------------------------------------- */
 
 /* stb refused a PNG whose header was fine: say whether it was cut short (a
@@ -721,7 +935,13 @@ int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixe
         return explain_decode_failure(data, size, &info, err, err_size);
 
     if (stb_channels == channels) {
-        /* Takes stb's buffer: it was allocated with malloc (stb's default
+        ret = orient_png(&pixels_rgb, &width, &height, channels, info.orientation, NULL);
+        if (ret < 0) {
+            free(pixels_rgb);
+            img__set_err(err, err_size, "out of memory for a %dx%d image", info.width, info.height);
+            return ret;
+        }
+        /* Takes stb's buffer (or ours): allocated with malloc (stb's default
          * STBI_MALLOC), which img_buf_finish frees. */
         out->data = pixels_rgb;
         out->stride = (size_t)width * (size_t)channels;
@@ -743,6 +963,9 @@ int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixe
         img_rgb_to_luma(pixels_rgb + 3 * start, 3 * length, block, length, (int)length, 1);
         memcpy(pixels_rgb + start, block, length);
     }
+    /* Past the luma, two thirds of the RGB buffer are free now: room to turn
+     * it in without a second buffer (so this cannot fail). */
+    (void)orient_png(&pixels_rgb, &width, &height, 1, info.orientation, pixels_rgb + count);
     /* Keeping the larger block is fine if the shrink fails. */
     uint8_t *shrunk = realloc(pixels_rgb, count);
     out->data = shrunk != NULL ? shrunk : pixels_rgb;

@@ -1,6 +1,7 @@
 /* JPEG decoding with libjpeg-turbo (SIMD, maintained with security fixes;
  * stb_image's JPEG decoder in Debian 12 is v2.27, which still has
- * CVE-2022-28041 and CVE-2022-28042, fixed in 2.28), and EXIF orientation.
+ * CVE-2022-28041 and CVE-2022-28042, fixed in 2.28), turned to the EXIF
+ * orientation row by row as it decodes (the EXIF parser is in decode.c).
  *
  * libjpeg reports errors by calling error_exit, which must not return: it
  * formats the message into the session and longjmps back to the setjmp in
@@ -107,96 +108,6 @@ static void on_progress(j_common_ptr common)
         session->too_many_scans = true;
         snprintf(session->message, sizeof(session->message), "more than %d scans", JPEG_MAX_SCANS);
         longjmp(session->jump, 1);
-    }
-}
-
-/* ---- EXIF orientation -------------------------------------------------- */
-
-static unsigned exif_u16(const uint8_t *p, bool big_endian)
-{
-    return big_endian ? (unsigned)p[0] << 8 | p[1] : (unsigned)p[1] << 8 | p[0];
-}
-
-static uint32_t exif_u32(const uint8_t *p, bool big_endian)
-{
-    return big_endian ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
-                      : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
-}
-
-#define EXIF_TAG_ORIENTATION 0x0112
-#define EXIF_TYPE_SHORT 3
-
-int img__exif_orientation(const uint8_t *tiff, size_t size)
-{
-    /* TIFF header: byte order, 42, offset of IFD0 (Exif 2.32 section 4.5.2);
-     * IFD0 holds the Orientation tag (0x0112, one SHORT, 1-8). */
-    if (size < 8)
-        return 1;
-    bool big_endian;
-    if (tiff[0] == 'M' && tiff[1] == 'M')
-        big_endian = true;
-    else if (tiff[0] == 'I' && tiff[1] == 'I')
-        big_endian = false;
-    else
-        return 1;
-    if (exif_u16(tiff + 2, big_endian) != 42)
-        return 1;
-    uint32_t ifd = exif_u32(tiff + 4, big_endian);
-    if (ifd > size - 2)
-        return 1;
-    unsigned entries = exif_u16(tiff + ifd, big_endian);
-    for (unsigned i = 0; i < entries; i++) {
-        size_t entry = (size_t)ifd + 2 + 12 * (size_t)i;
-        if (entry > size - 12)
-            return 1;
-        if (exif_u16(tiff + entry, big_endian) != EXIF_TAG_ORIENTATION)
-            continue;
-        if (exif_u16(tiff + entry + 2, big_endian) != EXIF_TYPE_SHORT ||
-            exif_u32(tiff + entry + 4, big_endian) != 1)
-            return 1;
-        unsigned value = exif_u16(tiff + entry + 8, big_endian);
-        return value >= 1 && value <= 8 ? (int)value : 1;
-    }
-    return 1;
-}
-
-/* Where stored pixel (0, y) goes in the oriented output, and how far apart
- * (in bytes) consecutive stored pixels of that row land. Stored width W,
- * height H; orientations 5-8 swap the output's sides (Exif 2.32 table 4:
- * 6 is "0th row = visual right side, 0th column = visual top", i.e. turn
- * 90° clockwise to view). */
-static uint8_t *orient_row_start(const struct img_buf *out, int orientation, int stored_width,
-                                 int stored_height, int y, ptrdiff_t *step)
-{
-    size_t pixel = (size_t)out->channels;
-    size_t stride = out->stride;
-    size_t last_x = (size_t)stored_width - 1;
-    size_t flipped_y = (size_t)(stored_height - 1 - y);
-    switch (orientation) {
-    case 2: /* mirrored left-right */
-        *step = -(ptrdiff_t)pixel;
-        return out->data + (size_t)y * stride + last_x * pixel;
-    case 3: /* turned 180° */
-        *step = -(ptrdiff_t)pixel;
-        return out->data + flipped_y * stride + last_x * pixel;
-    case 4: /* mirrored top-bottom */
-        *step = (ptrdiff_t)pixel;
-        return out->data + flipped_y * stride;
-    case 5: /* transposed: (x, y) -> (y, x) */
-        *step = (ptrdiff_t)stride;
-        return out->data + (size_t)y * pixel;
-    case 6: /* (x, y) -> (H-1-y, x) */
-        *step = (ptrdiff_t)stride;
-        return out->data + flipped_y * pixel;
-    case 7: /* transversed: (x, y) -> (H-1-y, W-1-x) */
-        *step = -(ptrdiff_t)stride;
-        return out->data + last_x * stride + flipped_y * pixel;
-    case 8: /* (x, y) -> (y, W-1-x) */
-        *step = -(ptrdiff_t)stride;
-        return out->data + last_x * stride + (size_t)y * pixel;
-    default:
-        *step = (ptrdiff_t)pixel;
-        return out->data + (size_t)y * stride;
     }
 }
 
@@ -341,7 +252,7 @@ static int run_decode(struct jpeg_session *session)
             }
             ptrdiff_t step;
             uint8_t *start =
-                orient_row_start(session->out, session->orientation, width, height, y, &step);
+                img__orient_row_start(session->out, session->orientation, width, height, y, &step);
             place_row(pixels_row, width, session->channels, start, step);
         }
     }

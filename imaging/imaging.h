@@ -44,7 +44,7 @@ struct img_info {
     int width; /* as displayed: EXIF orientations 5-8 swap the stored sides */
     int height;
     int channels;    /* as stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
-    int orientation; /* EXIF orientation 1-8 (JPEG APP1; 1 when absent and for PNG) */
+    int orientation; /* EXIF orientation 1-8 (JPEG APP1, PNG eXIf before IDAT; 1 when absent) */
 };
 
 /* Reads the header only: format and dimensions, no pixel buffer allocated.
@@ -58,7 +58,7 @@ int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err
  * file's own Y channel for YCbCr files (as cv2.imread(IMREAD_GRAYSCALE)),
  * libjpeg's BT.601 for RGB-coded ones, img_rgb_to_luma of the RGB for
  * CMYK/YCCK (Adobe's inverted CMYK); luma of a colour PNG is
- * img_rgb_to_luma. JPEGs are turned upright by their EXIF orientation.
+ * img_rgb_to_luma. JPEGs and PNGs are turned upright by their EXIF orientation.
  * Probes first and refuses, before any pixel buffer is allocated, an image
  * whose width*height exceeds `max_pixels` (-EFBIG). */
 int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixels,

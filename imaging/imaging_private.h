@@ -67,8 +67,19 @@ int img__jpeg_check_header(const uint8_t *data, size_t size, char *err, size_t e
 int img__jpeg_decode(const uint8_t *data, size_t size, int channels, int orientation,
                      uint64_t max_pixels, struct img_buf *out, char *err, size_t err_size);
 
+/* ---- EXIF orientation (decode.c), for JPEG APP1 and PNG eXIf ---------- */
+
 /* The Orientation (1-8) of EXIF data starting at its TIFF header (after
- * "Exif\0\0"), or 1 when absent, malformed or out of range. */
+ * "Exif\0\0" in a JPEG; the whole of a PNG eXIf chunk), or 1 when absent,
+ * malformed or out of range. */
 int img__exif_orientation(const uint8_t *tiff, size_t size);
+
+/* Where stored pixel (0, y) of a stored_width x stored_height image goes in
+ * `out`, already sized for `orientation` (sides swapped for 5-8), and in
+ * *step the distance in bytes between where consecutive stored pixels of
+ * that row go (negative when mirrored). Pixel x of row y goes to
+ * start + x * step. */
+uint8_t *img__orient_row_start(const struct img_buf *out, int orientation, int stored_width,
+                               int stored_height, int y, ptrdiff_t *step);
 
 #endif

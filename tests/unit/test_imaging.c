@@ -1,8 +1,9 @@
 /* Unit tests for imaging/: kernels pinned on hand-computed images and
  * checked bit for bit against the obvious per-pixel versions kept here, luma,
  * PNG round trips, decoding of every PNG colour type and of JPEG (colour
- * spaces, EXIF orientations, made here with libjpeg), and the refusals (with
- * their messages) for bodies that are not images we accept. */
+ * spaces, made here with libjpeg), EXIF orientations (JPEG APP1, PNG eXIf),
+ * and the refusals (with their messages) for bodies that are not images we
+ * accept. */
 #include <errno.h>
 #include <math.h>
 #include <png.h>
@@ -1820,11 +1821,306 @@ static void test_jpeg_orientation(void)
     CHECK_EQ(img_probe(spliced, spliced_size, &info, NULL, 0), 0);
     CHECK_EQ(info.orientation, 1);
     free(spliced);
-    /* PNGs have no orientation of ours. */
+    /* A PNG without an eXIf chunk: 1 (PNG orientation: test_png_orientation). */
     uint8_t header_only[57];
     size_t header_size = make_png_header_only(header_only, 3, 2);
     CHECK_EQ(img_probe(header_only, header_size, &info, NULL, 0), 0);
     CHECK_EQ(info.orientation, 1);
+}
+
+/* ---- PNG eXIf orientation --------------------------------------------- */
+
+/* A copy of `png` with a chunk (`type`, `data`, its CRC) inserted at byte
+ * `at` (33: right after IHDR; size - 12: just before IEND). `length` is
+ * what the chunk header claims (normally data_size). */
+static uint8_t *png_insert_chunk(const uint8_t *png, size_t size, size_t at, const char *type,
+                                 const uint8_t *data, size_t data_size, uint32_t length,
+                                 size_t *out_size)
+{
+    uint8_t *out = malloc(size + 12 + data_size);
+    CHECK(out != NULL);
+    memcpy(out, png, at);
+    uint8_t *chunk = out + at;
+    put_be32(chunk, length);
+    memcpy(chunk + 4, type, 4);
+    if (data_size > 0)
+        memcpy(chunk + 8, data, data_size);
+    put_be32(chunk + 8 + data_size, crc32_png(chunk + 4, 4 + data_size));
+    memcpy(chunk + 12 + data_size, png + at, size - at);
+    *out_size = size + 12 + data_size;
+    return out;
+}
+
+/* A PNG made from `png` with an eXIf chunk holding the TIFF part (no
+ * "Exif\0\0") of make_exif's data, right after IHDR. */
+static uint8_t *png_with_orientation(struct mem_png png, bool big_endian, unsigned type,
+                                     unsigned value, size_t *out_size)
+{
+    uint8_t exif[64];
+    size_t exif_size = make_exif(exif, big_endian, type, value);
+    return png_insert_chunk(png.data, png.size, 33, "eXIf", exif + 6, exif_size - 6,
+                            (uint32_t)(exif_size - 6), out_size);
+}
+
+static int png_probe_orientation(const uint8_t *png, size_t size)
+{
+    struct img_info info;
+    char err[256] = "";
+    int ret = img_probe(png, size, &info, err, sizeof(err));
+    if (ret != 0)
+        fprintf(stderr, "probe failed: %s\n", err);
+    CHECK_EQ(ret, 0);
+    return info.orientation;
+}
+
+/* Where stored pixel (x, y) of a width x height image appears upright (the
+ * mapping oriented_blocks shows by example). */
+static void displayed_at(int orientation, int width, int height, int x, int y, int *shown_x,
+                         int *shown_y)
+{
+    static const struct {
+        bool transposed, mirror_x, mirror_y;
+    } how[9] = {
+        [1] = {false, false, false}, [2] = {false, true, false}, [3] = {false, true, true},
+        [4] = {false, false, true},  [5] = {true, false, false}, [6] = {true, true, false},
+        [7] = {true, true, true},    [8] = {true, false, true},
+    };
+    int sx = how[orientation].transposed ? y : x, sy = how[orientation].transposed ? x : y;
+    int sw = how[orientation].transposed ? height : width;
+    int sh = how[orientation].transposed ? width : height;
+    *shown_x = how[orientation].mirror_x ? sw - 1 - sx : sx;
+    *shown_y = how[orientation].mirror_y ? sh - 1 - sy : sy;
+}
+
+/* Every pixel of the decode of `png` (stored width x height, with the
+ * orientation's eXIf) in 1 and 3 channels, against the stored picture's
+ * `rgb` and `luma` (packed) moved where a viewer shows them. */
+static void check_png_turned(const uint8_t *png, size_t size, int orientation, int width,
+                             int height, const uint8_t *rgb, const uint8_t *luma)
+{
+    bool turned = orientation >= 5;
+    for (int channels = 1; channels <= 3; channels += 2) {
+        struct img_buf buf;
+        char err[256] = "";
+        int ret = img_decode(png, size, channels, (uint64_t)width * (uint64_t)height, &buf, err,
+                             sizeof(err));
+        if (ret != 0)
+            fprintf(stderr, "decode failed: %s\n", err);
+        CHECK_EQ(ret, 0);
+        CHECK_EQ(buf.width, turned ? height : width);
+        CHECK_EQ(buf.height, turned ? width : height);
+        CHECK_EQ(buf.channels, channels);
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < width; x++) {
+                int shown_x, shown_y;
+                displayed_at(orientation, width, height, x, y, &shown_x, &shown_y);
+                const uint8_t *got =
+                    buf.data + (size_t)shown_y * buf.stride + (size_t)shown_x * (size_t)channels;
+                size_t stored = (size_t)y * (size_t)width + (size_t)x;
+                const uint8_t *want = channels == 1 ? luma + stored : rgb + 3 * stored;
+                if (memcmp(got, want, (size_t)channels) != 0) {
+                    fprintf(stderr, "orientation %d, %d channel(s): stored (%d,%d) at (%d,%d)\n",
+                            orientation, channels, x, y, shown_x, shown_y);
+                    CHECK_MEM_EQ(got, want, (size_t)channels);
+                }
+            }
+        img_buf_finish(&buf);
+    }
+}
+
+static void test_png_orientation(void)
+{
+    /* What a viewer shows: the 32x16 blocks of the JPEG test, as an 8-bit
+     * gray PNG and as an RGB one (R = G = B, whose luma is exact), in both
+     * byte orders. The RGB file decoded to luma turns inside stb's buffer,
+     * the others through a second one. */
+    uint8_t blocks[16 * 32], blocks_rgb[16 * 32 * 3];
+    for (int y = 0; y < 16; y++)
+        for (int x = 0; x < 32; x++) {
+            uint8_t level = block_levels[(y / 8) * 4 + x / 8];
+            blocks[y * 32 + x] = level;
+            memset(blocks_rgb + 3 * (y * 32 + x), level, 3);
+        }
+    struct mem_png block_pngs[2] = {
+        make_png(32, 16, PNG_COLOR_TYPE_GRAY, 8, blocks, 32, NULL, 0, NULL, 0, 0),
+        make_png(32, 16, PNG_COLOR_TYPE_RGB, 8, blocks_rgb, 32 * 3, NULL, 0, NULL, 0, 1),
+    };
+    for (int orientation = 1; orientation <= 8; orientation++)
+        for (int kind = 0; kind < 2; kind++)
+            for (int big_endian = 0; big_endian <= 1; big_endian++) {
+                size_t size;
+                uint8_t *png = png_with_orientation(block_pngs[kind], big_endian, 3,
+                                                    (unsigned)orientation, &size);
+                check_probe(png, size, IMG_FORMAT_PNG, orientation >= 5 ? 16 : 32,
+                            orientation >= 5 ? 32 : 16, kind == 0 ? 1 : 3);
+                CHECK_EQ(png_probe_orientation(png, size), orientation);
+                for (int channels = 1; channels <= 3; channels += 2) {
+                    struct img_buf buf;
+                    char err[256] = "";
+                    CHECK_EQ(img_decode(png, size, channels, 512, &buf, err, sizeof(err)), 0);
+                    CHECK_EQ(buf.channels, channels);
+                    check_oriented(&buf, orientation);
+                    img_buf_finish(&buf);
+                }
+                free(png);
+            }
+
+    /* Pixel for pixel, channel order included, on a picture with odd sides
+     * larger than the 32-pixel tiles of the turning copy: 8-bit gray, RGB,
+     * 16-bit RGBA (high bytes kept, alpha dropped) and 2-bit palette. */
+    enum { W = 37, H = 70 };
+    static uint8_t gray[H][W], gray_rgb[H][W][3], rgb[H][W][3], luma[H][W], rgba16[H][W * 8];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            gray[y][x] = (uint8_t)(x * 7 + y * 3);
+            memset(gray_rgb[y][x], gray[y][x], 3);
+            rgb[y][x][0] = (uint8_t)(x * 6);
+            rgb[y][x][1] = (uint8_t)(y * 3);
+            rgb[y][x][2] = (uint8_t)(x * y);
+            luma[y][x] = reference_luma(rgb[y][x][0], rgb[y][x][1], rgb[y][x][2]);
+            for (int c = 0; c < 4; c++) {
+                rgba16[y][8 * x + 2 * c] = c < 3 ? rgb[y][x][c] : (uint8_t)(x + y);
+                rgba16[y][8 * x + 2 * c + 1] = (uint8_t)(0x9c + c);
+            }
+        }
+    /* Palette: colour (x + 2y) % 4 at 2 bits per index. */
+    static const png_color palette[4] = {{255, 0, 0}, {0, 200, 0}, {0, 0, 150}, {90, 90, 90}};
+    static uint8_t indices[H][(W + 3) / 4], palette_rgb[H][W][3], palette_luma[H][W];
+    memset(indices, 0, sizeof(indices));
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int index = (x + 2 * y + x / 5) % 4;
+            indices[y][x / 4] |= (uint8_t)(index << (6 - 2 * (x % 4)));
+            const png_color *colour = &palette[index];
+            palette_rgb[y][x][0] = colour->red;
+            palette_rgb[y][x][1] = colour->green;
+            palette_rgb[y][x][2] = colour->blue;
+            palette_luma[y][x] = reference_luma(colour->red, colour->green, colour->blue);
+        }
+    struct {
+        struct mem_png png;
+        const uint8_t *rgb, *luma;
+    } pictures[] = {
+        {make_png(W, H, PNG_COLOR_TYPE_GRAY, 8, &gray[0][0], W, NULL, 0, NULL, 0, 0),
+         &gray_rgb[0][0][0], &gray[0][0]},
+        {make_png(W, H, PNG_COLOR_TYPE_RGB, 8, &rgb[0][0][0], W * 3, NULL, 0, NULL, 0, 0),
+         &rgb[0][0][0], &luma[0][0]},
+        {make_png(W, H, PNG_COLOR_TYPE_RGB_ALPHA, 16, &rgba16[0][0], W * 8, NULL, 0, NULL, 0, 1),
+         &rgb[0][0][0], &luma[0][0]},
+        {make_png(W, H, PNG_COLOR_TYPE_PALETTE, 2, &indices[0][0], (W + 3) / 4, palette, 4, NULL, 0,
+                  0),
+         &palette_rgb[0][0][0], &palette_luma[0][0]},
+    };
+    enum { PICTURES = sizeof(pictures) / sizeof(pictures[0]) };
+    for (int orientation = 1; orientation <= 8; orientation++)
+        for (int i = 0; i < PICTURES; i++) {
+            size_t size;
+            uint8_t *png = png_with_orientation(pictures[i].png, (orientation + i) % 2, 3,
+                                                (unsigned)orientation, &size);
+            check_png_turned(png, size, orientation, W, H, pictures[i].rgb, pictures[i].luma);
+            free(png);
+        }
+
+    /* The edge map faces the same way: Sobel of the upright luma. */
+    size_t size;
+    uint8_t *png = png_with_orientation(pictures[1].png, false, 3, 6, &size);
+    struct img_buf upright, edges;
+    CHECK_EQ(img_decode(png, size, 1, W * H, &upright, NULL, 0), 0);
+    CHECK_EQ(img_apply(IMG_OP_SOBEL, &upright, &edges), 0);
+    static uint8_t want_edges[W * H];
+    reference_sobel(upright.data, upright.stride, want_edges, (size_t)upright.width, upright.width,
+                    upright.height);
+    for (int y = 0; y < upright.height; y++)
+        CHECK_MEM_EQ(edges.data + (size_t)y * edges.stride, want_edges + y * upright.width,
+                     (size_t)upright.width);
+    img_buf_finish(&edges);
+    img_buf_finish(&upright);
+    free(png);
+
+    /* Where the chunk is: after the image data it is ignored (as browsers
+     * do); the first of two counts; "Exif\0\0" before the TIFF header (an
+     * APP1 payload pasted whole, not what the chunk holds) is not EXIF. */
+    const struct mem_png base = block_pngs[0];
+    uint8_t exif[64];
+    size_t exif_size = make_exif(exif, false, 3, 6);
+    png = png_insert_chunk(base.data, base.size, base.size - 12, "eXIf", exif + 6, exif_size - 6,
+                           (uint32_t)(exif_size - 6), &size);
+    CHECK_EQ(png_probe_orientation(png, size), 1);
+    check_probe(png, size, IMG_FORMAT_PNG, 32, 16, 1);
+    free(png);
+    uint8_t *first = png_with_orientation(base, true, 3, 8, &size);
+    size_t twice_size;
+    uint8_t *twice = png_insert_chunk(first, size, 33 + 12 + exif_size - 6, "eXIf", exif + 6,
+                                      exif_size - 6, (uint32_t)(exif_size - 6), &twice_size);
+    CHECK_EQ(png_probe_orientation(twice, twice_size), 8);
+    free(twice);
+    free(first);
+    png = png_insert_chunk(base.data, base.size, 33, "eXIf", exif, exif_size, (uint32_t)exif_size,
+                           &size);
+    CHECK_EQ(png_probe_orientation(png, size), 1);
+    free(png);
+
+    /* Malformed EXIF is ignored: orientation 1, the image decodes as
+     * stored. Values out of range or of the wrong type; every cut of the
+     * TIFF data before the end of the Orientation entry (8 header + 2 count
+     * + 12 Make + 12 Orientation = 34 bytes); an empty chunk. */
+    struct {
+        unsigned type, value;
+    } ignored[] = {{3, 0}, {3, 9}, {3, 0xffff}, {4, 6}, {1, 6}};
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++) {
+        png = png_with_orientation(base, i % 2, ignored[i].type, ignored[i].value, &size);
+        CHECK_EQ(png_probe_orientation(png, size), 1);
+        check_png_turned(png, size, 1, 32, 16, blocks_rgb, blocks);
+        free(png);
+    }
+    for (size_t cut = 0; cut <= 34; cut++) {
+        png =
+            png_insert_chunk(base.data, base.size, 33, "eXIf", exif + 6, cut, (uint32_t)cut, &size);
+        CHECK_EQ(png_probe_orientation(png, size), cut == 34 ? 6 : 1);
+        free(png);
+    }
+    /* IFD0 offsets past the end, and an entry count far beyond the data. */
+    uint8_t tiff[64];
+    static const uint32_t bad_offsets[] = {0xffffffffu, 0x80000000u, 1000, 37, 36, 33};
+    for (size_t i = 0; i < sizeof(bad_offsets) / sizeof(bad_offsets[0]); i++) {
+        memcpy(tiff, exif + 6, exif_size - 6);
+        tiff[4] = (uint8_t)bad_offsets[i];
+        tiff[5] = (uint8_t)(bad_offsets[i] >> 8);
+        tiff[6] = (uint8_t)(bad_offsets[i] >> 16);
+        tiff[7] = (uint8_t)(bad_offsets[i] >> 24);
+        png = png_insert_chunk(base.data, base.size, 33, "eXIf", tiff, exif_size - 6,
+                               (uint32_t)(exif_size - 6), &size);
+        CHECK_EQ(png_probe_orientation(png, size), 1);
+        free(png);
+    }
+    /* 65535 entries in 38 bytes: an Orientation entry is still found where
+     * it is; without one the search stops at the end of the data. */
+    memcpy(tiff, exif + 6, exif_size - 6);
+    tiff[8] = tiff[9] = 0xff;
+    png = png_insert_chunk(base.data, base.size, 33, "eXIf", tiff, exif_size - 6,
+                           (uint32_t)(exif_size - 6), &size);
+    CHECK_EQ(png_probe_orientation(png, size), 6);
+    free(png);
+    tiff[22] = 0x13; /* tag 0x0113, not Orientation */
+    png = png_insert_chunk(base.data, base.size, 33, "eXIf", tiff, exif_size - 6,
+                           (uint32_t)(exif_size - 6), &size);
+    CHECK_EQ(png_probe_orientation(png, size), 1);
+    free(png);
+    /* A chunk claiming more bytes than the file has: ignored by the probe;
+     * the decode refuses the file as cut, as it would without the eXIf. */
+    png = png_insert_chunk(base.data, base.size, 33, "eXIf", exif + 6, exif_size - 6, 0x7fffffffu,
+                           &size);
+    CHECK_EQ(png_probe_orientation(png, size), 1);
+    struct img_buf refused;
+    char err[256] = "";
+    CHECK_EQ(img_decode(png, size, 1, 512, &refused, err, sizeof(err)), -EINVAL);
+    CHECK_CONTAINS(err, "truncated PNG");
+    free(png);
+
+    for (int i = 0; i < PICTURES; i++)
+        free(pictures[i].png.data);
+    free(block_pngs[0].data);
+    free(block_pngs[1].data);
 }
 
 /* A smooth colourful picture, so luma and colour conversions are exercised
@@ -2473,6 +2769,7 @@ int main(void)
     test_decode_png_luma_in_place();
     test_decode_jpeg();
     test_jpeg_orientation();
+    test_png_orientation();
     test_jpeg_color_spaces();
     test_jpeg_failures();
     test_encode_round_trip();
