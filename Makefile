@@ -16,6 +16,10 @@ TEST_DEPS  := python3 openssl nginx-light python3-opencv
 TEST_DEPS  += iproute2
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
+# Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);
+# clang and its libFuzzer runtime for the fuzz smoke run (tests/fuzz).
+FUZZ_DEPS  := clang libclang-rt-dev
+TEST_DEPS  += valgrind $(FUZZ_DEPS)
 # Benchmarks: the contenders edgefetch is measured against (tests/bench/
 # contenders.py), their Python libraries, the input generator (OpenCV), the
 # chart (matplotlib), GNU time for peak RSS, strace for the check that nothing
@@ -60,11 +64,21 @@ build: deps $(BUILD)/build.ninja
 build-asan: deps $(ASAN_BUILD)/build.ninja
 	meson compile -C $(ASAN_BUILD)
 
-# The whole suite twice: a release build, then under ASan + UBSan.
-test: test-deps build build-asan
-	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+# The whole suite twice: a release build (with the suite 'valgrind': chosen
+# integration cases with the binary under memcheck), then under ASan + UBSan;
+# then the suite 'fuzz' in the libFuzzer build: corpus replays and a
+# time-boxed fuzzing run per harness (tests/fuzz/meson.build), whose
+# executions --verbose shows. Every run goes ahead when one fails, so that
+# the log has all three summaries; make fails if any did.
+test: test-deps build build-asan fuzz-build
+	@status=0; \
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2 || status=1; \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --timeout-multiplier 3
+	  meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --timeout-multiplier 3 \
+	  || status=1; \
+	meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs --num-processes 2 --verbose \
+	  || status=1; \
+	exit $$status
 
 demo: deps build
 	@python3 samples/demo.py --build $(BUILD)
@@ -75,18 +89,18 @@ bench: bench-deps build
 	@python3 tests/bench/imaging_compare.py --build $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 # Fuzzing (tests/fuzz): clang's libFuzzer in a build of its own, the whole tree
 # instrumented for coverage and under ASan + UBSan. `make fuzz` runs each
 # harness for FUZZ_SECONDS, keeping what it finds in $(FUZZ_BUILD)/corpus-* and
-# crash reproducers in $(FUZZ_BUILD)/findings-*; `make fuzz-smoke` runs the
-# meson suite 'fuzz' there (corpus replay and 30 s of fuzzing per harness).
+# crash reproducers in $(FUZZ_BUILD)/findings-*; `make fuzz-smoke` (and
+# `make test`) runs the meson suite 'fuzz' there (corpus replay, then 60 s of
+# fuzzing for the decoders and 20 s for the URL list).
 FUZZ_BUILD   ?= build-fuzz
 FUZZ_SECONDS ?= 600
-FUZZ_DEPS    := clang libclang-rt-dev
 
-.PHONY: fuzz-deps fuzz fuzz-smoke
+.PHONY: fuzz-deps fuzz-build fuzz fuzz-smoke
 
 fuzz-deps: deps
 	$(call install_missing,$(FUZZ_DEPS))
@@ -95,8 +109,10 @@ $(FUZZ_BUILD)/build.ninja:
 	CC=clang meson setup $(FUZZ_BUILD) --buildtype=debugoptimized -Dfuzzing=true -Dwerror=false \
 	  -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link
 
-fuzz: fuzz-deps $(FUZZ_BUILD)/build.ninja
+fuzz-build: fuzz-deps $(FUZZ_BUILD)/build.ninja
 	meson compile -C $(FUZZ_BUILD)
+
+fuzz: fuzz-build
 	@status=0; for harness in decode urls; do \
 	  python3 tests/fuzz/run_fuzzer.py --keep-going --seconds $(FUZZ_SECONDS) \
 	    --fuzzer $(FUZZ_BUILD)/tests/fuzz/fuzz_$$harness --corpus tests/fuzz/corpus/$$harness \
@@ -104,6 +120,5 @@ fuzz: fuzz-deps $(FUZZ_BUILD)/build.ninja
 	    || status=1; \
 	done; exit $$status
 
-fuzz-smoke: fuzz-deps $(FUZZ_BUILD)/build.ninja
-	meson compile -C $(FUZZ_BUILD)
-	meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs
+fuzz-smoke: fuzz-build
+	meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs --num-processes 2 --verbose

@@ -165,7 +165,8 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
     } else {
         fputs("null", out);
     }
-    fprintf(out, ",\"attempts\":%u,\"bytes\":%zu", item->attempts, item->bytes);
+    fprintf(out, ",\"attempts\":%u,\"bytes\":%zu,\"operator_threads\":%u", item->attempts,
+            item->bytes, item->edge_threads);
     if (item->width > 0 && item->height > 0)
         fprintf(out, ",\"width\":%d,\"height\":%d", item->width, item->height);
     else
@@ -189,6 +190,25 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
 static double timeval_ms(struct timeval tv)
 {
     return (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+}
+
+/* The peak resident set of this process image, in bytes. getrusage's
+ * ru_maxrss also counts the image that exec replaced, which for a process
+ * spawned through vfork (posix_spawn, Python's subprocess) is the parent's
+ * peak: a large parent hides ours. VmHWM is this image's own; ru_maxrss
+ * (KiB on Linux) only where /proc is not there. */
+static unsigned long long peak_rss_bytes(const struct rusage *usage)
+{
+    char line[256];
+    unsigned long long kib = (unsigned long long)usage->ru_maxrss;
+    FILE *status = fopen("/proc/self/status", "r");
+    if (status == NULL)
+        return kib * 1024ull;
+    while (fgets(line, sizeof(line), status) != NULL)
+        if (sscanf(line, "VmHWM: %llu kB", &kib) == 1)
+            break;
+    fclose(status);
+    return kib * 1024ull;
 }
 
 void json_write_summary(FILE *out, const struct pl_report *report,
@@ -222,13 +242,18 @@ void json_write_summary(FILE *out, const struct pl_report *report,
             ms(report->wall_s), ms(report->download_s),
             ms(report->decode_s + report->edge_s + report->encode_s), ms(report->download_s),
             ms(report->decode_s), ms(report->edge_s), ms(report->encode_s));
-    /* Linux reports ru_maxrss in KiB. Process-wide, so with --compare the
-     * second summary includes the first run. */
+    /* Process-wide, so with --compare the second summary includes the
+     * first run. */
     fprintf(out,
             ",\"process_cpu_ms\":{\"user\":%.3f,\"system\":%.3f},\"peak_rss_bytes\":%llu,"
-            "\"peak_items_held\":%zu,\"signal\":",
-            timeval_ms(usage.ru_utime), timeval_ms(usage.ru_stime),
-            (unsigned long long)usage.ru_maxrss * 1024ull, report->peak_held);
+            "\"peak_items_held\":%zu,\"fds_leaked\":",
+            timeval_ms(usage.ru_utime), timeval_ms(usage.ru_stime), peak_rss_bytes(&usage),
+            report->peak_held);
+    if (info->fds_counted)
+        fprintf(out, "%ld", info->fds_leaked);
+    else
+        fputs("null", out);
+    fputs(",\"signal\":", out);
     if (report->signal != 0)
         fprintf(out, "\"SIG%s\"", sigabbrev_np(report->signal));
     else

@@ -5,6 +5,7 @@
 #ifndef EDGEFETCH_CMD_JSON_H
 #define EDGEFETCH_CMD_JSON_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "pipeline.h"
@@ -17,6 +18,8 @@ struct json_run_info {
     const char *output_dir;
     unsigned shard_index;
     unsigned shard_count; /* 0 or 1: not sharded */
+    bool fds_counted;     /* false without /proc: fds_leaked unknown */
+    long fds_leaked;      /* descriptors open after the run minus before it */
     int exit_code;
 };
 

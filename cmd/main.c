@@ -1,6 +1,7 @@
 /* edgefetch: download a list of images concurrently and edge-detect each one
  * on every core. This file is the CLI: options, the per-item lines, the
  * report and the exit status. */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -46,15 +47,28 @@ struct cli {
     int progress; /* -1 auto (stderr is a terminal and not -q), 0 off, 1 on */
     const char *headers[MAX_HEADERS];
     struct pl_options pl;
+    long fds_at_start; /* open descriptors before any run, -1 unknown: see count_open_fds */
+};
+
+/* --compare: the outputs of both runs, by item index. One name per item
+ * serves both: names depend on the URL list alone, which both runs share. */
+struct produced {
+    char **names;  /* of the items either run produced */
+    uint8_t *runs; /* PRODUCED_* of the runs that produced it */
+    size_t count;
+};
+
+enum {
+    PRODUCED_SEQUENTIAL = 1,
+    PRODUCED_CONCURRENT = 2,
 };
 
 /* What the per-item callback needs. */
 struct item_log {
     const struct cli *cli;
     const char *mode_name;
-    /* --compare: the output name of each item this run produced, by index */
-    char **produced;
-    size_t produced_count;
+    struct produced *produced; /* --compare only */
+    uint8_t produced_by;       /* this run's PRODUCED_* bit */
     struct progress *progress; /* NULL when not shown */
 };
 
@@ -565,8 +579,14 @@ static void on_item(const struct pl_item *item, void *user)
                     item->url, log->cli->output_dir, item->output_name);
         return;
     }
-    if (log->produced != NULL && item->index < log->produced_count)
-        log->produced[item->index] = strdup(item->output_name);
+    struct produced *produced = log->produced;
+    if (produced != NULL && item->index < produced->count) {
+        if (produced->names[item->index] == NULL)
+            produced->names[item->index] = strdup(item->output_name);
+        /* Without its name (out of memory) an item is not compared. */
+        if (produced->names[item->index] != NULL)
+            produced->runs[item->index] |= log->produced_by;
+    }
     if (log->cli->verbose > 0)
         fprintf(stderr,
                 "edgefetch: %sok %s -> %s/%s (%dx%d, %zu bytes; download %.3f s, decode %.3f s, "
@@ -606,6 +626,24 @@ static int read_urls(const struct cli *cli, int argc, char **argv, struct io_url
     return 0;
 }
 
+/* The descriptors this process has open, or -1 without /proc. A run must
+ * give back all it opens (sockets, the loop's epoll and eventfd, output
+ * files): the count after each run is checked against the one at start and
+ * a difference reported as an internal error, in --json as `fds_leaked`. */
+static long count_open_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    if (dir == NULL)
+        return -1;
+    long count = 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL)
+        if (entry->d_name[0] != '.')
+            count++;
+    closedir(dir);
+    return count - 1; /* the directory's own */
+}
+
 /* One run of the pipeline into `dir`; returns 0 or a negative setup error. */
 static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
                     const struct io_url_list *urls, struct item_log *log, struct pl_report *report)
@@ -639,6 +677,14 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
         fprintf(stderr, "edgefetch: %s\n", err);
         return rc;
     }
+    long fds_now = count_open_fds();
+    bool fds_counted = cli->fds_at_start >= 0 && fds_now >= 0;
+    long fds_leaked = fds_counted ? fds_now - cli->fds_at_start : 0;
+    if (fds_leaked != 0 && cli->verbose >= 0)
+        fprintf(stderr,
+                "edgefetch: internal error: %ld file descriptor(s) open before the run, %ld "
+                "after it\n",
+                cli->fds_at_start, fds_now);
     if (report->stale_temps_removed > 0 && cli->verbose > 0)
         fprintf(stderr, "edgefetch: removed %zu temporary file(s) an interrupted run left in %s\n",
                 report->stale_temps_removed, dir);
@@ -648,6 +694,8 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
             .output_dir = dir,
             .shard_index = cli->pl.shard_index,
             .shard_count = cli->pl.shard_count,
+            .fds_counted = fds_counted,
+            .fds_leaked = fds_leaked,
             .exit_code = report->signal != 0 ? 128 + report->signal
                          : report->failed > 0 ? EXIT_SOME_FAILED
                                               : EXIT_ALL_OK,
@@ -659,21 +707,23 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
 
 /* --compare: every item both runs produced must be byte-identical. Returns
  * how many differ (or could not be read), and counts the pairs checked. */
-static size_t compare_outputs(const char *dir_a, const char *dir_b, char **names_a, char **names_b,
-                              size_t count, size_t *checked)
+static size_t compare_outputs(const char *dir_a, const char *dir_b, const struct produced *produced,
+                              size_t *checked)
 {
     char path_a[PATH_MAX];
     char path_b[PATH_MAX];
     size_t differ = 0;
+    const uint8_t both = PRODUCED_SEQUENTIAL | PRODUCED_CONCURRENT;
 
     *checked = 0;
-    for (size_t i = 0; i < count; i++) {
-        if (names_a[i] == NULL || names_b[i] == NULL)
+    for (size_t i = 0; i < produced->count; i++) {
+        if (produced->runs[i] != both)
             continue;
         (*checked)++;
+        const char *name = produced->names[i];
         int same = -ENAMETOOLONG;
-        if (snprintf(path_a, sizeof(path_a), "%s/%s", dir_a, names_a[i]) < (int)sizeof(path_a) &&
-            snprintf(path_b, sizeof(path_b), "%s/%s", dir_b, names_b[i]) < (int)sizeof(path_b))
+        if (snprintf(path_a, sizeof(path_a), "%s/%s", dir_a, name) < (int)sizeof(path_a) &&
+            snprintf(path_b, sizeof(path_b), "%s/%s", dir_b, name) < (int)sizeof(path_b))
             same = io_files_identical(path_a, path_b);
         if (same != 1) {
             differ++;
@@ -714,8 +764,11 @@ static int run_compare(struct cli *cli, const struct io_url_list *urls)
     char dir_con[PATH_MAX];
     struct pl_report seq_report;
     struct pl_report con_report;
-    struct item_log seq_log = {.cli = cli, .produced_count = urls->count};
-    struct item_log con_log = {.cli = cli, .produced_count = urls->count};
+    struct produced produced = {.count = urls->count};
+    struct item_log seq_log = {
+        .cli = cli, .produced = &produced, .produced_by = PRODUCED_SEQUENTIAL};
+    struct item_log con_log = {
+        .cli = cli, .produced = &produced, .produced_by = PRODUCED_CONCURRENT};
     int status = EXIT_USAGE;
 
     if (snprintf(dir_seq, sizeof(dir_seq), "%s/sequential", cli->output_dir) >=
@@ -725,9 +778,9 @@ static int run_compare(struct cli *cli, const struct io_url_list *urls)
         fprintf(stderr, "edgefetch: output path too long\n");
         return EXIT_USAGE;
     }
-    seq_log.produced = calloc(urls->count, sizeof(char *));
-    con_log.produced = calloc(urls->count, sizeof(char *));
-    if (seq_log.produced == NULL || con_log.produced == NULL) {
+    produced.names = calloc(urls->count, sizeof(*produced.names));
+    produced.runs = calloc(urls->count, sizeof(*produced.runs));
+    if (produced.names == NULL || produced.runs == NULL) {
         fprintf(stderr, "edgefetch: out of memory\n");
         goto out;
     }
@@ -753,8 +806,7 @@ static int run_compare(struct cli *cli, const struct io_url_list *urls)
         goto out;
 
     size_t checked = 0;
-    size_t differ =
-        compare_outputs(dir_seq, dir_con, seq_log.produced, con_log.produced, urls->count, &checked);
+    size_t differ = compare_outputs(dir_seq, dir_con, &produced, &checked);
     if (cli->verbose >= 0) {
         struct report_column columns[2] = {
             {"sequential", &seq_report, 1, 1},
@@ -770,8 +822,8 @@ static int run_compare(struct cli *cli, const struct io_url_list *urls)
     if (status == EXIT_ALL_OK && (differ > 0 || seq_report.failed > 0))
         status = EXIT_SOME_FAILED;
 out:
-    free_names(seq_log.produced, urls->count);
-    free_names(con_log.produced, urls->count);
+    free_names(produced.names, urls->count);
+    free(produced.runs);
     return status;
 }
 
@@ -820,6 +872,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "edgefetch: cannot initialise libcurl\n");
         return EXIT_USAGE;
     }
+    /* libuv keeps a process-wide pipe from its first loop on (until
+     * uv_library_shutdown): not a leak of a run. One loop opened and closed
+     * first puts it in the baseline. */
+    uv_loop_t first_loop;
+    if (uv_loop_init(&first_loop) == 0)
+        uv_loop_close(&first_loop);
+    cli.fds_at_start = count_open_fds();
     if (read_urls(&cli, argc, argv, &urls) < 0)
         goto out;
     if (urls.count == 0) {

@@ -566,73 +566,184 @@ static int canny_walk(struct canny_stack *stack, uint8_t *seed, ptrdiff_t map_st
     return 0;
 }
 
-static int canny_run(const struct row_kernels *kernels, const uint8_t *src, size_t src_stride,
-                     uint8_t *dst, size_t dst_stride, int width, int height,
-                     const struct img_canny_options *opts)
+/* ---- Canny, split into row bands ---------------------------------------
+ *
+ * Everything up to the edge map is local to a few rows: map rows [y0, y1)
+ * need the gradients of rows y0 - 1 .. y1 (suppression looks one row up and
+ * down), which need the blurred rows y0 - 2 .. y1 + 1. A band blurs its own
+ * rows into `dst`, where the whole-image run keeps them too, and the up to
+ * four rows around it into a private halo, so bands never read each other's
+ * rows and can run at the same time on different threads. The hysteresis
+ * walk follows edges across the whole map, so it runs once, after every
+ * band. A single band of every row is exactly the whole-image run, with no
+ * halo and no extra work. */
+
+struct img__canny {
+    const struct row_kernels *kernels;
+    int width;
+    int height;
+    double sigma;
+    int32_t low; /* cv2.Canny compares int magnitudes with cvFloor(threshold) */
+    int32_t high;
+    uint8_t *map; /* (width + 2) × (height + 2), with a MAP_NOT_EDGE frame */
+    size_t map_stride;
+};
+
+static void canny_map_finish(struct img__canny *canny)
 {
+    free(canny->map);
+    memset(canny, 0, sizeof(*canny));
+}
+
+static int canny_map_init(struct img__canny *canny, const struct row_kernels *kernels, int width,
+                          int height, const struct img_canny_options *opts)
+{
+    memset(canny, 0, sizeof(*canny));
     if (width <= 0 || height <= 0 || img_canny_options_check(opts, NULL, 0) < 0)
         return -EINVAL;
+    canny->kernels = kernels;
+    canny->width = width;
+    canny->height = height;
+    canny->sigma = opts->sigma;
+    canny->low = (int32_t)floor(opts->low);
+    canny->high = (int32_t)floor(opts->high);
+    canny->map_stride = (size_t)width + 2;
+    canny->map = malloc(canny->map_stride * ((size_t)height + 2));
+    if (canny->map == NULL)
+        return -ENOMEM;
+    /* The frame's rows; each band writes the frame columns of its rows. */
+    memset(canny->map, MAP_NOT_EDGE, canny->map_stride);
+    memset(canny->map + canny->map_stride * ((size_t)height + 1), MAP_NOT_EDGE, canny->map_stride);
+    return 0;
+}
 
+/* Where a band reads the smoothed image: rows [own_first, own_end) from
+ * `own` (the source, or the band's blurred rows in dst), the two rows just
+ * above and the two just below from `halo` (4 × width bytes). */
+struct smooth_rows {
+    const uint8_t *own;
+    size_t own_stride;
+    int own_first;
+    int own_end;
+    uint8_t *halo;
+    int width;
+};
+
+static uint8_t *smooth_halo_row(const struct smooth_rows *smooth, int y)
+{
+    int slot = y < smooth->own_first ? y - smooth->own_first + 2 : y - smooth->own_end + 2;
+    return smooth->halo + (size_t)slot * (size_t)smooth->width;
+}
+
+static const uint8_t *smooth_row(const struct smooth_rows *smooth, int y)
+{
+    if (y < smooth->own_first || y >= smooth->own_end)
+        return smooth_halo_row(smooth, y);
+    return smooth->own + (size_t)y * smooth->own_stride;
+}
+
+/* Blurs the rows [y0 - 2, y1 + 2) that exist: those of the band into dst,
+ * the others into the halo. */
+static int canny_blur_band(const struct img__canny *canny, const uint8_t *src, size_t src_stride,
+                           uint8_t *dst, size_t dst_stride, const struct smooth_rows *smooth)
+{
+    int first = smooth->own_first >= 2 ? smooth->own_first - 2 : 0;
+    int end = smooth->own_end + 2 <= canny->height ? smooth->own_end + 2 : canny->height;
+    struct blur_state state;
+    int ret = blur_state_init(&state, canny->width, canny->height, canny->sigma);
+    if (ret < 0)
+        return ret;
+    state.kernels = canny->kernels;
+    for (int y = first; y < end; y++) {
+        uint8_t *out = y < smooth->own_first || y >= smooth->own_end ? smooth_halo_row(smooth, y)
+                                                                     : dst + (size_t)y * dst_stride;
+        blur_output_row(&state, src, src_stride, y, out);
+    }
+    blur_state_finish(&state);
+    return 0;
+}
+
+/* Edge-map rows [y0, y1): blur, gradients, non-maximum suppression and the
+ * double threshold. Writes only those map rows and dst rows [y0, y1). */
+static int canny_band(const struct img__canny *canny, const uint8_t *src, size_t src_stride,
+                      uint8_t *dst, size_t dst_stride, int y0, int y1)
+{
+    int width = canny->width, height = canny->height;
     struct canny_rows rows = {0};
-    struct canny_stack stack = {0};
-    uint8_t *map = NULL;
+    uint8_t *halo = NULL;
     int ret;
 
-    /* The blurred image lives in `dst` until the last pass overwrites it
-     * with the edges; every blurred row has been read by then. */
-    const uint8_t *smooth = src;
-    size_t smooth_stride = src_stride;
-    if (opts->sigma > 0.0) {
-        ret = blur_run(kernels, src, src_stride, dst, dst_stride, width, height, opts->sigma);
+    struct smooth_rows smooth = {
+        .own = src,
+        .own_stride = src_stride,
+        .own_first = 0,
+        .own_end = height,
+        .width = width,
+    };
+    if (canny->sigma > 0.0) {
+        if (y0 > 0 || y1 < height) {
+            halo = malloc(4 * (size_t)width);
+            if (halo == NULL)
+                return -ENOMEM;
+        }
+        smooth = (struct smooth_rows){
+            .own = dst,
+            .own_stride = dst_stride,
+            .own_first = y0,
+            .own_end = y1,
+            .halo = halo,
+            .width = width,
+        };
+        ret = canny_blur_band(canny, src, src_stride, dst, dst_stride, &smooth);
         if (ret < 0)
-            return ret;
-        smooth = dst;
-        smooth_stride = dst_stride;
+            goto out;
     }
-
-    /* cv2.Canny compares int magnitudes with cvFloor(threshold). */
-    int32_t low = (int32_t)floor(opts->low);
-    int32_t high = (int32_t)floor(opts->high);
 
     ret = canny_rows_init(&rows, width);
     if (ret < 0)
         goto out;
-    size_t map_stride = (size_t)width + 2;
-    map = malloc(map_stride * ((size_t)height + 2));
-    if (map == NULL) {
-        ret = -ENOMEM;
-        goto out;
-    }
-    memset(map, MAP_NOT_EDGE, map_stride);
-    memset(map + map_stride * ((size_t)height + 1), MAP_NOT_EDGE, map_stride);
 
     /* Gradients run one row ahead of the suppression, which needs the
-     * magnitudes of the rows above and below. */
-    for (int y = 0; y <= height; y++) {
+     * magnitudes of the rows above and below; a band starts one row early
+     * for the row above its first. */
+    for (int y = y0 > 0 ? y0 - 1 : 0; y <= y1; y++) {
         if (y < height) {
             int slot = y % 3;
             int y_above = y > 0 ? y - 1 : 0;
             int y_below = y < height - 1 ? y + 1 : height - 1;
-            kernels->gradient_row(smooth + (size_t)y_above * smooth_stride,
-                                  smooth + (size_t)y * smooth_stride,
-                                  smooth + (size_t)y_below * smooth_stride, rows.gx[slot],
-                                  rows.gy[slot], rows.magnitude[slot], width);
+            canny->kernels->gradient_row(smooth_row(&smooth, y_above), smooth_row(&smooth, y),
+                                         smooth_row(&smooth, y_below), rows.gx[slot], rows.gy[slot],
+                                         rows.magnitude[slot], width);
         }
-        if (y == 0)
-            continue;
         int row = y - 1;
+        if (row < y0)
+            continue;
         int slot = row % 3;
         const int32_t *above = row > 0 ? rows.magnitude[(row + 2) % 3] : rows.zero;
         const int32_t *below = row < height - 1 ? rows.magnitude[(row + 1) % 3] : rows.zero;
-        uint8_t *map_row = map + map_stride * ((size_t)row + 1);
+        uint8_t *map_row = canny->map + canny->map_stride * ((size_t)row + 1);
         map_row[0] = map_row[width + 1] = MAP_NOT_EDGE;
-        kernels->suppress_row(above, rows.magnitude[slot], below, rows.gx[slot], rows.gy[slot],
-                              map_row + 1, width, low, high);
+        canny->kernels->suppress_row(above, rows.magnitude[slot], below, rows.gx[slot],
+                                     rows.gy[slot], map_row + 1, width, canny->low, canny->high);
     }
+    ret = 0;
 
-    /* Hysteresis. */
+out:
+    free(rows.block);
+    free(halo);
+    return ret;
+}
+
+/* Hysteresis over the whole map, then edges 255 and the rest 0 into dst. */
+static int canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride)
+{
+    int width = canny->width, height = canny->height;
+    size_t map_stride = canny->map_stride;
+    struct canny_stack stack = {0};
+    int ret = 0;
+
     for (int y = 0; y < height; y++) {
-        uint8_t *map_row = map + map_stride * ((size_t)y + 1) + 1;
+        uint8_t *map_row = canny->map + map_stride * ((size_t)y + 1) + 1;
         uint8_t *end = map_row + width;
         uint8_t *seed = memchr(map_row, MAP_SEED, (size_t)width);
         while (seed != NULL) {
@@ -644,15 +755,65 @@ static int canny_run(const struct row_kernels *kernels, const uint8_t *src, size
     }
 
     for (int y = 0; y < height; y++)
-        kernels->output_row(map + map_stride * ((size_t)y + 1) + 1, dst + (size_t)y * dst_stride,
-                            width);
-    ret = 0;
+        canny->kernels->output_row(canny->map + map_stride * ((size_t)y + 1) + 1,
+                                   dst + (size_t)y * dst_stride, width);
 
 out:
     free(stack.items);
-    free(map);
-    free(rows.block);
     return ret;
+}
+
+static int canny_run(const struct row_kernels *kernels, const uint8_t *src, size_t src_stride,
+                     uint8_t *dst, size_t dst_stride, int width, int height,
+                     const struct img_canny_options *opts)
+{
+    struct img__canny canny;
+    int ret = canny_map_init(&canny, kernels, width, height, opts);
+    if (ret < 0)
+        goto out;
+    ret = canny_band(&canny, src, src_stride, dst, dst_stride, 0, height);
+    if (ret < 0)
+        goto out;
+    ret = canny_edges(&canny, dst, dst_stride);
+out:
+    canny_map_finish(&canny);
+    return ret;
+}
+
+int img__canny_create(int width, int height, const struct img_canny_options *opts,
+                      struct img__canny **out)
+{
+    *out = NULL;
+    struct img__canny *canny = malloc(sizeof(*canny));
+    if (canny == NULL)
+        return -ENOMEM;
+    int ret = canny_map_init(canny, row_kernels_for_this_cpu(), width, height, opts);
+    if (ret < 0) {
+        canny_map_finish(canny);
+        free(canny);
+        return ret;
+    }
+    *out = canny;
+    return 0;
+}
+
+void img__canny_destroy(struct img__canny *canny)
+{
+    if (canny == NULL)
+        return;
+    canny_map_finish(canny);
+    free(canny);
+}
+
+int img__canny_rows(struct img__canny *canny, const uint8_t *src, size_t src_stride, uint8_t *dst,
+                    size_t dst_stride, int y0, int y1)
+{
+    return canny_band(canny, src, src_stride, dst, dst_stride, y0, y1);
+}
+
+int img__canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride)
+{
+    return canny_edges(canny, dst, dst_stride);
 }
 
 int img_canny(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,

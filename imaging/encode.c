@@ -1,14 +1,23 @@
-/* Grayscale PNG encoding with libpng into a growable memory buffer.
+/* Grayscale PNG encoding into memory, in row bands that threads may share.
  *
- * libpng reports errors by calling our error function, which must not return:
- * it records the message and longjmps back to the setjmp in write_png(). The
- * setjmp lives in its own function so the caller's locals are never
- * "modified between setjmp and longjmp" (C17 7.13.2.1), and everything that
- * outlives the jump is owned by struct png_sink. */
+ * The image is cut into bands of whole rows whose layout depends only on the
+ * image's size (never on how many threads run them), so every caller gets
+ * the same bytes. Each band filters its rows (the previous row, for UP, AVG
+ * and PAETH, is read from the image, so bands are independent), compresses
+ * them as a raw deflate stream of its own that ends on a byte boundary with a
+ * non-final block (Z_SYNC_FLUSH; the last band ends with Z_FINISH), and
+ * computes the adler32 of its filtered bytes. Concatenated, the pieces are
+ * one valid deflate stream (pigz does the same); the finish wraps it in the
+ * zlib header and the combined adler32 (adler32_combine) and in the PNG
+ * chunks (RFC 1950, RFC 1951; PNG spec, section 5).
+ *
+ * libpng writes the file: signature and IHDR (png_write_info), then each
+ * band's compressed data as an IDAT chunk, a 4-byte IDAT with the adler32,
+ * and IEND, through png_write_chunk, since libpng 1.6 has no other way to
+ * take IDAT data it did not compress itself. */
 #include <errno.h>
 #include <png.h>
 #include <zlib.h>
-#include <setjmp.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -16,18 +25,6 @@
 
 #include "imaging.h"
 #include "imaging_private.h"
-
-struct png_sink {
-    uint8_t *data;
-    size_t size;
-    size_t capacity;
-    /* Output beyond this means the encoder misbehaves: zlib's worst case is a
-     * few bytes per 16 KiB over the raw size (deflateBound) and libpng adds
-     * 12 bytes per IDAT chunk, both far below the slack given. */
-    size_t limit;
-    bool out_of_memory;
-    char message[128];
-};
 
 /* Chosen by measurement on Sobel and tutorial maps of twelve photos
  * (imaging/PNG_SETTINGS.md has the table). Sobel maps of photos are dense
@@ -77,73 +74,478 @@ static int png_strategy_for_level(int level)
     return level == 0 ? Z_DEFAULT_STRATEGY : Z_RLE;
 }
 
+/* The band layout. At least 256 rows and at least 1 MiB of pixels per band:
+ * each band costs a deflate stream set-up (about 270 KiB of zlib state, a
+ * 128 KiB hash table cleared), a sync marker (5 bytes) and a new Huffman
+ * block, which must stay small against its rows; a 50 MP image still makes
+ * about 20 bands, plenty for a few threads. The rows left over join the
+ * last band, so an image under two bands' worth is one band. A band's raw size is capped so its
+ * IDAT (about the raw size at worst, stored blocks) stays far below PNG's 2^31 - 1 chunk limit; a
+ * single row over the cap is refused. */
+#define PNG_BAND_MIN_ROWS 256
+#define PNG_BAND_MIN_PIXELS ((size_t)1 << 20)
+#define PNG_BAND_MAX_RAW ((size_t)1 << 28)
+/* Rows are filtered into a buffer of about this size and handed to zlib
+ * together, instead of one deflate() call per row. */
+#define PNG_CHUNK_BYTES ((size_t)64 << 10)
+
+enum { FILTER_NONE, FILTER_SUB, FILTER_UP, FILTER_AVG, FILTER_PAETH, FILTER_COUNT };
+
+struct png_band {
+    uint8_t *out; /* 8 bytes of room, then this band's compressed data */
+    size_t size;  /* of the data */
+    size_t raw_size; /* filtered bytes, filter bytes included */
+    uint32_t adler;  /* of those */
+    int error;
+};
+
+struct img_png_bands {
+    struct img_buf gray; /* borrowed pixels */
+    int level;
+    int filters; /* PNG_FILTER_* mask */
+    int strategy;
+    int band_rows;
+    int band_count;
+    struct png_band *bands;
+};
+
+static void put_be32(uint8_t *out, uint32_t value)
+{
+    out[0] = (uint8_t)(value >> 24);
+    out[1] = (uint8_t)(value >> 16);
+    out[2] = (uint8_t)(value >> 8);
+    out[3] = (uint8_t)value;
+}
+
+/* ---- row filters (PNG spec, section 9; one byte per pixel) ------------- */
+
+static void filter_sub(const uint8_t *row, uint8_t *out, int width)
+{
+    out[0] = row[0];
+    for (int x = 1; x < width; x++)
+        out[x] = (uint8_t)(row[x] - row[x - 1]);
+}
+
+static void filter_up(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
+{
+    for (int x = 0; x < width; x++)
+        out[x] = (uint8_t)(row[x] - prev[x]);
+}
+
+static void filter_avg(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
+{
+    out[0] = (uint8_t)(row[0] - (prev[0] >> 1));
+    for (int x = 1; x < width; x++)
+        out[x] = (uint8_t)(row[x] - ((row[x - 1] + prev[x]) >> 1));
+}
+
+static void filter_paeth(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
+{
+    int left = 0, up_left = 0;
+    for (int x = 0; x < width; x++) {
+        int up = prev[x];
+        int estimate = left + up - up_left;
+        int distance_left = abs(estimate - left);
+        int distance_up = abs(estimate - up);
+        int distance_up_left = abs(estimate - up_left);
+        int predictor = distance_left <= distance_up && distance_left <= distance_up_left ? left
+                        : distance_up <= distance_up_left                                 ? up
+                                                                                          : up_left;
+        out[x] = (uint8_t)(row[x] - predictor);
+        left = row[x];
+        up_left = up;
+    }
+}
+
+static void filter_row(int filter, const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
+{
+    switch (filter) {
+    case FILTER_SUB:
+        filter_sub(row, out, width);
+        break;
+    case FILTER_UP:
+        filter_up(row, prev, out, width);
+        break;
+    case FILTER_AVG:
+        filter_avg(row, prev, out, width);
+        break;
+    case FILTER_PAETH:
+        filter_paeth(row, prev, out, width);
+        break;
+    default:
+        memcpy(out, row, (size_t)width);
+        break;
+    }
+}
+
+/* libpng's choice among several filters: the smallest sum of the filtered
+ * bytes read as signed, first filter in PNG order on a tie. */
+static uint64_t signed_sum(const uint8_t *bytes, int width)
+{
+    uint64_t sum = 0;
+    for (int x = 0; x < width; x++)
+        sum += bytes[x] < 128 ? bytes[x] : 256u - bytes[x];
+    return sum;
+}
+
+/* Writes the filter byte and the filtered row at `out` (width + 1 bytes).
+ * `trial` has room for one row per filter, used when several are allowed. */
+static void filter_best(int filters, const uint8_t *row, const uint8_t *prev, uint8_t *out,
+                        uint8_t *trial, int width)
+{
+    static const int masks[FILTER_COUNT] = {PNG_FILTER_NONE, PNG_FILTER_SUB, PNG_FILTER_UP,
+                                            PNG_FILTER_AVG, PNG_FILTER_PAETH};
+    int only = -1, allowed = 0;
+    for (int f = 0; f < FILTER_COUNT; f++)
+        if (filters & masks[f]) {
+            only = f;
+            allowed++;
+        }
+    if (allowed <= 1) {
+        int filter = only < 0 ? FILTER_NONE : only;
+        out[0] = (uint8_t)filter;
+        filter_row(filter, row, prev, out + 1, width);
+        return;
+    }
+    int best = -1;
+    uint64_t best_sum = UINT64_MAX;
+    for (int f = 0; f < FILTER_COUNT; f++) {
+        if (!(filters & masks[f]))
+            continue;
+        uint8_t *candidate = trial + (size_t)f * (size_t)width;
+        filter_row(f, row, prev, candidate, width);
+        uint64_t sum = signed_sum(candidate, width);
+        if (sum < best_sum) {
+            best_sum = sum;
+            best = f;
+        }
+    }
+    out[0] = (uint8_t)best;
+    memcpy(out + 1, trial + (size_t)best * (size_t)width, (size_t)width);
+}
+
+/* ---- bands ------------------------------------------------------------- */
+
+static int plan_bands(const struct img_buf *gray, int *band_rows, int *band_count)
+{
+    size_t row_bytes = (size_t)gray->width + 1;
+    if (row_bytes > PNG_BAND_MAX_RAW)
+        return -EFBIG;
+    size_t rows = PNG_BAND_MIN_PIXELS / (size_t)gray->width;
+    if (rows < PNG_BAND_MIN_ROWS)
+        rows = PNG_BAND_MIN_ROWS;
+    if (rows > PNG_BAND_MAX_RAW / row_bytes)
+        rows = PNG_BAND_MAX_RAW / row_bytes;
+    /* A remainder under `rows` joins the last band rather than make a small
+     * band of its own; so one band for anything under two bands' worth. */
+    int count = (int)((size_t)gray->height / rows);
+    if (count < 1)
+        count = 1;
+    *band_rows = (int)rows;
+    *band_count = count;
+    return 0;
+}
+
+static int create_with(const struct img_buf *gray, int level, int filters, int strategy,
+                       struct img_png_bands **out)
+{
+    *out = NULL;
+    if (gray == NULL || gray->data == NULL || gray->channels != 1 || gray->width <= 0 ||
+        gray->height <= 0 || gray->stride < (size_t)gray->width || level < 0 || level > 9)
+        return -EINVAL;
+    int band_rows, band_count;
+    int rc = plan_bands(gray, &band_rows, &band_count);
+    if (rc < 0)
+        return rc;
+    struct img_png_bands *b = calloc(1, sizeof(*b));
+    if (b == NULL)
+        return -ENOMEM;
+    b->bands = calloc((size_t)band_count, sizeof(*b->bands));
+    if (b->bands == NULL) {
+        free(b);
+        return -ENOMEM;
+    }
+    b->gray = *gray;
+    b->level = level;
+    b->filters = filters;
+    b->strategy = strategy;
+    b->band_rows = band_rows;
+    b->band_count = band_count;
+    *out = b;
+    return 0;
+}
+
+int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_bands **out)
+{
+    *out = NULL;
+    if (gray == NULL || gray->data == NULL || gray->channels != 1 || gray->width <= 0 ||
+        gray->height <= 0 || gray->stride < (size_t)gray->width || level < 0 || level > 9)
+        return -EINVAL;
+    int filters = level > 0 && is_two_level(gray) ? PNG_FILTER_NONE : png_filters_for_level(level);
+    return create_with(gray, level, filters, png_strategy_for_level(level), out);
+}
+
+int img_png_bands_count(const struct img_png_bands *b)
+{
+    return b->band_count;
+}
+
+/* Compresses what is in `strm` with `flush` into band->out, growing it when
+ * full (the first size is deflateBound's, so that is rare); 4 bytes at the
+ * end stay free for the CRC. */
+static int deflate_into(z_stream *strm, int flush, struct png_band *band, size_t *capacity)
+{
+    for (;;) {
+        if (strm->avail_out == 0) {
+            size_t used = (size_t)(strm->next_out - band->out);
+            size_t grown_capacity = *capacity * 2;
+            uint8_t *grown = realloc(band->out, grown_capacity);
+            if (grown == NULL)
+                return -ENOMEM;
+            band->out = grown;
+            *capacity = grown_capacity;
+            strm->next_out = grown + used;
+            strm->avail_out = (uInt)(grown_capacity - used - 4);
+        }
+        int ret = deflate(strm, flush);
+        if (ret == Z_STREAM_ERROR)
+            return -EIO;
+        /* zlib's rule: with room left over, all input is consumed and the
+         * flush is complete. */
+        if (strm->avail_out != 0)
+            return 0;
+    }
+}
+
+static int run_band(const struct img_png_bands *b, int index, struct png_band *band)
+{
+    const struct img_buf *gray = &b->gray;
+    int width = gray->width;
+    int y0 = index * b->band_rows;
+    int y1 = index == b->band_count - 1 ? gray->height : y0 + b->band_rows;
+    size_t row_bytes = (size_t)width + 1;
+    size_t chunk_rows = PNG_CHUNK_BYTES / row_bytes;
+    if (chunk_rows < 1)
+        chunk_rows = 1;
+    /* The zlib header goes in front of the first band's data. */
+    size_t header = index == 0 ? 2 : 0;
+    band->raw_size = row_bytes * (size_t)(y1 - y0);
+    band->adler = (uint32_t)adler32(0, NULL, 0);
+
+    z_stream strm = {0};
+    uint8_t *scratch = NULL;
+    uint8_t *zero_row = NULL;
+    int rc;
+    if (deflateInit2(&strm, b->level, Z_DEFLATED, -15, 8, b->strategy) != Z_OK)
+        return -ENOMEM;
+    /* deflateBound covers a Z_FINISH; a sync marker and the chunk's 12
+     * bytes come on top. */
+    size_t capacity = 8 + header + (size_t)deflateBound(&strm, (uLong)band->raw_size) + 64 + 4;
+    band->out = malloc(capacity);
+    size_t trial_bytes =
+        (b->filters & (b->filters - 1)) != 0 ? (size_t)FILTER_COUNT * (size_t)width : 0;
+    scratch = malloc(chunk_rows * row_bytes + trial_bytes);
+    if (band->out == NULL || scratch == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if (y0 == 0) {
+        zero_row = calloc(1, (size_t)width);
+        if (zero_row == NULL) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+    }
+    if (header > 0) {
+        /* CMF 0x78: deflate, 32 KiB window; FLG 0x01: no dictionary,
+         * "fastest" (zlib writes the same for Z_RLE and level 0), and
+         * 0x7801 is a multiple of 31 (RFC 1950, 2.2). */
+        band->out[8] = 0x78;
+        band->out[9] = 0x01;
+    }
+    strm.next_out = band->out + 8 + header;
+    strm.avail_out = (uInt)(capacity - 8 - header - 4);
+
+    uint8_t *trial = scratch + chunk_rows * row_bytes;
+    for (int y = y0; y < y1;) {
+        size_t rows = (size_t)(y1 - y) < chunk_rows ? (size_t)(y1 - y) : chunk_rows;
+        for (size_t i = 0; i < rows; i++, y++) {
+            const uint8_t *row = gray->data + (size_t)y * gray->stride;
+            const uint8_t *prev = y == 0 ? zero_row : row - gray->stride;
+            filter_best(b->filters, row, prev, scratch + i * row_bytes, trial, width);
+        }
+        size_t bytes = rows * row_bytes;
+        band->adler = (uint32_t)adler32(band->adler, scratch, (uInt)bytes);
+        strm.next_in = scratch;
+        strm.avail_in = (uInt)bytes;
+        rc = deflate_into(&strm, Z_NO_FLUSH, band, &capacity);
+        if (rc < 0)
+            goto fail;
+    }
+    rc = deflate_into(&strm, index == b->band_count - 1 ? Z_FINISH : Z_SYNC_FLUSH, band, &capacity);
+    if (rc < 0)
+        goto fail;
+
+    /* libpng frames the data (length, type, CRC) when it writes the chunk. */
+    band->size = header + (size_t)strm.total_out;
+    deflateEnd(&strm);
+    free(zero_row);
+    free(scratch);
+    uint8_t *shrunk = realloc(band->out, 8 + band->size);
+    if (shrunk != NULL)
+        band->out = shrunk;
+    return 0;
+
+fail:
+    deflateEnd(&strm);
+    free(zero_row);
+    free(scratch);
+    free(band->out);
+    band->out = NULL;
+    return rc;
+}
+
+int img_png_bands_run(struct img_png_bands *b, int band)
+{
+    if (band < 0 || band >= b->band_count)
+        return -EINVAL;
+    struct png_band *out = &b->bands[band];
+    out->error = run_band(b, band, out);
+    return out->error;
+}
+
+/* The finished file, in memory; its size is known before libpng starts. */
+struct png_sink {
+    uint8_t *data;
+    size_t size;
+    size_t used;
+};
+
+static void sink_write(png_structp png, png_bytep bytes, size_t length)
+{
+    struct png_sink *sink = png_get_io_ptr(png);
+    if (length > sink->size - sink->used)
+        png_error(png, "PNG larger than planned");
+    memcpy(sink->data + sink->used, bytes, length);
+    sink->used += length;
+}
+
+static void sink_flush(png_structp png)
+{
+    (void)png;
+}
+
 static void on_png_error(png_structp png, png_const_charp message)
 {
-    struct png_sink *sink = png_get_error_ptr(png);
-    size_t length = strlen(message);
-    if (length >= sizeof(sink->message))
-        length = sizeof(sink->message) - 1;
-    memcpy(sink->message, message, length);
-    sink->message[length] = '\0';
+    (void)message;
     png_longjmp(png, 1);
 }
 
 static void on_png_warning(png_structp png, png_const_charp message)
 {
-    /* We set every field ourselves; a warning would be about our use of
-     * libpng, not about the user's image, and must not reach stderr from a
-     * worker. */
     (void)png;
     (void)message;
 }
 
-static void on_png_write(png_structp png, png_bytep bytes, size_t length)
-{
-    struct png_sink *sink = png_get_io_ptr(png);
-    if (length > sink->capacity - sink->size) {
-        if (length > sink->limit - sink->size)
-            png_error(png, "output larger than the encoder's worst case");
-        size_t wanted = sink->size + length;
-        size_t capacity = sink->capacity > sink->limit / 2 ? sink->limit : sink->capacity * 2;
-        if (capacity < wanted)
-            capacity = wanted;
-        uint8_t *grown = realloc(sink->data, capacity);
-        if (grown == NULL) {
-            sink->out_of_memory = true;
-            png_error(png, "out of memory");
-        }
-        sink->data = grown;
-        sink->capacity = capacity;
-    }
-    memcpy(sink->data + sink->size, bytes, length);
-    sink->size += length;
-}
-
-static void on_png_flush(png_structp png)
-{
-    (void)png;
-}
-
-/* Returns 0, or -1 after libpng reported an error (its message is in the
- * sink). Nothing here may own memory: a longjmp skips straight to the
- * setjmp. */
-static int write_png(png_structp png, png_infop info, const struct img_buf *gray, int level,
-                     int filters, int strategy)
+/* Only the setjmp's own arguments are live across the longjmp (C17
+ * 7.13.2.1): everything else is read through them. */
+static int write_container(png_structp png, png_infop info, const struct img_png_bands *b,
+                           const uint8_t trailer[4])
 {
     if (setjmp(png_jmpbuf(png)))
-        return -1;
-
-    png_set_IHDR(png, info, (png_uint_32)gray->width, (png_uint_32)gray->height, 8,
+        return -EIO;
+    png_set_IHDR(png, info, (png_uint_32)b->gray.width, (png_uint_32)b->gray.height, 8,
                  PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
-    png_set_compression_level(png, level);
-    png_set_filter(png, PNG_FILTER_TYPE_BASE, filters);
-    png_set_compression_strategy(png, strategy);
     png_write_info(png, info);
-    for (int y = 0; y < gray->height; y++)
-        png_write_row(png, gray->data + (size_t)y * gray->stride);
-    png_write_end(png, NULL);
+    for (int i = 0; i < b->band_count; i++)
+        png_write_chunk(png, (png_const_bytep) "IDAT", b->bands[i].out + 8, b->bands[i].size);
+    png_write_chunk(png, (png_const_bytep) "IDAT", trailer, 4);
+    png_write_chunk(png, (png_const_bytep) "IEND", NULL, 0);
     return 0;
+}
+
+int img_png_bands_finish(struct img_png_bands *b, uint8_t **png_out, size_t *png_size)
+{
+    *png_out = NULL;
+    *png_size = 0;
+    /* signature, IHDR, the adler32's IDAT, IEND; each band's IDAT adds 12. */
+    size_t total = 8 + 25 + 16 + 12;
+    uint32_t adler = 0;
+    for (int i = 0; i < b->band_count; i++) {
+        const struct png_band *band = &b->bands[i];
+        if (band->error < 0)
+            return band->error;
+        if (band->out == NULL)
+            return -EINVAL; /* a band was never run */
+        adler = i == 0 ? band->adler
+                       : (uint32_t)adler32_combine(adler, band->adler, (z_off_t)band->raw_size);
+        total += band->size + 12;
+    }
+    uint8_t trailer[4];
+    put_be32(trailer, adler);
+
+    int rc = -ENOMEM;
+    struct png_sink sink = {.data = malloc(total), .size = total};
+    png_structp png = NULL;
+    png_infop info = NULL;
+    if (sink.data == NULL)
+        goto out;
+    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, on_png_error, on_png_warning);
+    if (png == NULL)
+        goto out;
+    info = png_create_info_struct(png);
+    if (info == NULL)
+        goto out;
+    png_set_write_fn(png, &sink, sink_write, sink_flush);
+    rc = write_container(png, info, b, trailer);
+    if (rc < 0)
+        goto out;
+    *png_out = sink.data;
+    *png_size = sink.used;
+    sink.data = NULL;
+out:
+    png_destroy_write_struct(&png, &info);
+    free(sink.data);
+    return rc;
+}
+
+void img_png_bands_destroy(struct img_png_bands *b)
+{
+    if (b == NULL)
+        return;
+    for (int i = 0; i < b->band_count; i++)
+        free(b->bands[i].out);
+    free(b->bands);
+    free(b);
+}
+
+static const char *reason_for(int rc)
+{
+    switch (rc) {
+    case -ENOMEM:
+        return "out of memory";
+    case -EFBIG:
+        return "image too large";
+    case -EINVAL:
+        return "invalid image or level";
+    default:
+        return "zlib failed";
+    }
+}
+
+/* Every band on this thread, in order: the bytes any split gives. */
+static int encode_all(struct img_png_bands *b, uint8_t **png, size_t *png_size, char *err,
+                      size_t err_size)
+{
+    int rc = 0;
+    for (int i = 0; i < b->band_count && rc == 0; i++)
+        rc = img_png_bands_run(b, i);
+    if (rc == 0)
+        rc = img_png_bands_finish(b, png, png_size);
+    if (rc < 0)
+        img__set_err(err, err_size, "PNG encoder: %s", reason_for(rc));
+    return rc;
 }
 
 int img__encode_png_with(const struct img_buf *gray, int level, int filters, int strategy,
@@ -151,98 +553,33 @@ int img__encode_png_with(const struct img_buf *gray, int level, int filters, int
 {
     *png_out = NULL;
     *png_size = 0;
-    if (gray == NULL || gray->data == NULL || gray->channels != 1 || gray->width <= 0 ||
-        gray->height <= 0 || gray->stride < (size_t)gray->width || level < 0 || level > 9) {
-        img__set_err(err, err_size, "PNG encoder: invalid image or level");
-        return -EINVAL;
+    struct img_png_bands *b;
+    int rc = create_with(gray, level, filters, strategy, &b);
+    if (rc < 0) {
+        img__set_err(err, err_size, "PNG encoder: %s", reason_for(rc));
+        return rc;
     }
-
-    /* Raw data is one filter byte plus the row, per row. img_buf_init could
-     * not have allocated the image if these overflowed on 64-bit; on 32-bit
-     * the checks matter. */
-    size_t row_bytes = (size_t)gray->width + 1;
-    if (row_bytes > SIZE_MAX / (size_t)gray->height) {
-        img__set_err(err, err_size, "PNG encoder: image too large");
-        return -EFBIG;
-    }
-    size_t raw_size = row_bytes * (size_t)gray->height;
-    size_t slack = raw_size / 8 + 65536;
-    if (raw_size > SIZE_MAX - slack) {
-        img__set_err(err, err_size, "PNG encoder: image too large");
-        return -EFBIG;
-    }
-
-    struct png_sink sink = {0};
-    sink.limit = raw_size + slack;
-    /* Edge maps compress to roughly a tenth of the raw size at fast levels;
-     * start near there and double, so a typical image reallocs a few times. */
-    sink.capacity = raw_size / 8 + 4096;
-    if (sink.capacity > sink.limit)
-        sink.capacity = sink.limit;
-
-    int ret;
-    png_structp png = NULL;
-    png_infop info = NULL;
-
-    sink.data = malloc(sink.capacity);
-    if (sink.data == NULL) {
-        ret = -ENOMEM;
-        img__set_err(err, err_size, "PNG encoder: out of memory");
-        goto fail;
-    }
-    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &sink, on_png_error, on_png_warning);
-    if (png == NULL) {
-        ret = -ENOMEM;
-        img__set_err(err, err_size, "PNG encoder: out of memory");
-        goto fail;
-    }
-    info = png_create_info_struct(png);
-    if (info == NULL) {
-        ret = -ENOMEM;
-        img__set_err(err, err_size, "PNG encoder: out of memory");
-        goto fail;
-    }
-    png_set_write_fn(png, &sink, on_png_write, on_png_flush);
-
-    if (write_png(png, info, gray, level, filters, strategy) != 0) {
-        ret = sink.out_of_memory ? -ENOMEM : -EIO;
-        img__set_err(err, err_size, "PNG encoder: %s", sink.message);
-        goto fail;
-    }
-    png_destroy_write_struct(&png, &info);
-
-    /* Give back the doubling slack; keeping the larger block is fine if the
-     * shrink fails. */
-    uint8_t *shrunk = realloc(sink.data, sink.size);
-    if (shrunk != NULL)
-        sink.data = shrunk;
-    *png_out = sink.data;
-    *png_size = sink.size;
-    return 0;
-
-fail:
-    /* Accepts NULL for either struct. */
-    png_destroy_write_struct(&png, &info);
-    free(sink.data);
-    return ret;
+    rc = encode_all(b, png_out, png_size, err, err_size);
+    img_png_bands_destroy(b);
+    return rc;
 }
 
 int img_encode_png(const struct img_buf *gray, int level, uint8_t **png, size_t *png_size,
                    char *err, size_t err_size)
 {
-    /* Range-check before the table lookups; img__encode_png_with repeats it
-     * for its other callers. */
+    *png = NULL;
+    *png_size = 0;
     if (level < 0 || level > 9) {
-        *png = NULL;
-        *png_size = 0;
         img__set_err(err, err_size, "PNG encoder: level %d is not 0-9", level);
         return -EINVAL;
     }
-    if (gray == NULL || gray->data == NULL || gray->channels != 1 || gray->width <= 0 ||
-        gray->height <= 0 || gray->stride < (size_t)gray->width)
-        return img__encode_png_with(gray, level, PNG_FILTER_NONE, Z_DEFAULT_STRATEGY, png, png_size,
-                                    err, err_size); /* refuses it, with the message */
-    int filters = level > 0 && is_two_level(gray) ? PNG_FILTER_NONE : png_filters_for_level(level);
-    return img__encode_png_with(gray, level, filters, png_strategy_for_level(level), png, png_size,
-                                err, err_size);
+    struct img_png_bands *b;
+    int rc = img_png_bands_create(gray, level, &b);
+    if (rc < 0) {
+        img__set_err(err, err_size, "PNG encoder: %s", reason_for(rc));
+        return rc;
+    }
+    rc = encode_all(b, png, png_size, err, err_size);
+    img_png_bands_destroy(b);
+    return rc;
 }

@@ -168,12 +168,53 @@ int img_apply(enum img_operator op, const struct img_buf *src, struct img_buf *d
 int img_apply_with(enum img_operator op, const struct img_canny_options *canny,
                    const struct img_buf *src, struct img_buf *dst);
 
+/* ---- one operator run in row bands, for several threads -------------
+ *
+ * img_apply_with split by output rows, so that several threads can share
+ * one large image. img_bands_create checks its arguments as img_apply_with
+ * does, initialises `dst` (one channel, src's size; the caller finishes it,
+ * also on failure) and whatever the bands share; `src` and `dst` must
+ * outlive the img_bands. img_bands_run computes rows [y0, y1), 0 <= y0 < y1
+ * <= height, and may run on several threads at once for disjoint ranges.
+ * When every row has been run exactly once, img_bands_finish (one thread)
+ * completes `dst`: Canny's hysteresis follows edges across the whole image,
+ * the other operators have nothing left to do. Any split into bands gives
+ * the bytes img_apply_with gives. Each call returns 0, -EINVAL or -ENOMEM. */
+struct img_bands;
+int img_bands_create(enum img_operator op, const struct img_canny_options *canny,
+                     const struct img_buf *src, struct img_buf *dst, struct img_bands **out);
+int img_bands_run(struct img_bands *bands, int y0, int y1);
+int img_bands_finish(struct img_bands *bands);
+/* Accepts NULL. Does not finish `dst`. */
+void img_bands_destroy(struct img_bands *bands);
+
 /* Encodes a one-channel image as an 8-bit grayscale PNG in memory with zlib
  * `level` (0–9; row filter and strategy per level, and no filter for maps of
  * only 0 and 255, see PNG_SETTINGS.md). Deterministic: the same pixels and level give the same
  * bytes. On success `*png` (malloc'd, caller frees) holds `*png_size` bytes. */
 int img_encode_png(const struct img_buf *gray, int level, uint8_t **png, size_t *png_size,
                    char *err, size_t err_size);
+
+/* ---- PNG encoding in row bands, for several threads ----------------
+ *
+ * img_encode_png split into bands of rows whose layout depends only on the
+ * image's size (never on the threads), so any split gives img_encode_png's
+ * bytes. img_png_bands_create checks its arguments as img_encode_png does
+ * (0, -EINVAL, -EFBIG for a row over 256 MiB, -ENOMEM); `gray` must outlive
+ * the img_png_bands. img_png_bands_run(b, i), 0 <= i < img_png_bands_count(b),
+ * filters and compresses band i, and may run on several threads at once for
+ * distinct bands (0, -ENOMEM or -EIO). When every band has been run once,
+ * img_png_bands_finish (one thread) assembles the PNG: `*png` (malloc'd,
+ * caller frees) holds `*png_size` bytes; it returns the first band's failure,
+ * -EINVAL if a band was not run, or -ENOMEM. Images under about 2 MP are one
+ * band. */
+struct img_png_bands;
+int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_bands **out);
+int img_png_bands_count(const struct img_png_bands *bands);
+int img_png_bands_run(struct img_png_bands *bands, int band);
+int img_png_bands_finish(struct img_png_bands *bands, uint8_t **png, size_t *png_size);
+/* Accepts NULL. */
+void img_png_bands_destroy(struct img_png_bands *bands);
 
 /* "libpng/1.6.39 stb_image/2.27": the decoders and encoder behind this
  * module, for --version. */

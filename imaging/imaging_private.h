@@ -52,6 +52,34 @@ struct img_canny_options;
 int img__canny_generic(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
                        int width, int height, const struct img_canny_options *opts);
 
+/* ---- row bands (bands.c) -----------------------------------------------
+ *
+ * Output rows [y0, y1) of the whole-image kernel: `src` and `dst` point at
+ * row 0 of the whole image, and a band reads the rows around it from `src`.
+ * Disjoint bands write disjoint rows of `dst`, so they may run at once. */
+void img__sobel_rows(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                     int width, int height, int y0, int y1);
+void img__scharr_rows(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                      int width, int height, int y0, int y1);
+void img__prewitt_rows(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                       int width, int height, int y0, int y1);
+void img__tutorial_rows(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                        int width, int height, int y0, int y1);
+
+/* Canny in bands (canny.c): img__canny_create checks the options and
+ * allocates the shared edge map (a byte per pixel); img__canny_rows fills
+ * map rows [y0, y1) and uses dst rows [y0, y1) as scratch (-ENOMEM is
+ * possible: a band has its own row buffers); once every row has been done,
+ * img__canny_edges runs the hysteresis over the whole map and writes all of
+ * dst. */
+struct img__canny;
+int img__canny_create(int width, int height, const struct img_canny_options *opts,
+                      struct img__canny **out);
+void img__canny_destroy(struct img__canny *canny);
+int img__canny_rows(struct img__canny *canny, const uint8_t *src, size_t src_stride, uint8_t *dst,
+                    size_t dst_stride, int y0, int y1);
+int img__canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride);
+
 /* ---- JPEG (decode_jpeg.c, libjpeg-turbo) ---------------------------- */
 
 /* Runs libjpeg's jpeg_read_header on `data`: 0, or -EINVAL with "corrupt

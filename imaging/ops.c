@@ -96,56 +96,74 @@ static inline __attribute__((always_inline)) int mirror_below(int y, int height)
     return y < height - 1 ? y + 1 : (height > 1 ? height - 2 : 0);
 }
 
+/* Output rows [y0, y1) of a width×height image: `src` and `dst` point at row
+ * 0 of the whole image, so a band reads the rows around it as they are. */
 static inline __attribute__((always_inline)) void
-gradient_image(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
-               int height, int side_weight, int centre_weight)
+gradient_rows(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
+              int height, int y0, int y1, int side_weight, int centre_weight)
 {
     if (width <= 0 || height <= 0)
         return;
-    for (int y = 0; y < height; y++)
+    for (int y = y0; y < y1; y++)
         gradient_row(src + (size_t)mirror_above(y, height) * src_stride,
                      src + (size_t)y * src_stride,
                      src + (size_t)mirror_below(y, height) * src_stride,
                      dst + (size_t)y * dst_stride, width, side_weight, centre_weight);
 }
 
-/* img_NAME, its portable variant img__NAME_generic and, on x86, an AVX2
- * variant: the same inlined source compiled for each target (see
- * imaging_private.h). */
+/* img_NAME, its portable variant img__NAME_generic, the row-band entry
+ * img__NAME_rows and, on x86, an AVX2 variant: the same inlined source
+ * compiled for each target (see imaging_private.h). */
 #if IMG_HAVE_AVX2_VARIANTS
 #define DEFINE_GRADIENT_OPERATOR(name, side_weight, centre_weight)                                 \
+    static void name##_generic_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,           \
+                                    size_t dst_stride, int width, int height, int y0, int y1)      \
+    {                                                                                              \
+        gradient_rows(src, src_stride, dst, dst_stride, width, height, y0, y1, side_weight,        \
+                      centre_weight);                                                              \
+    }                                                                                              \
+    IMG_TARGET_AVX2 static void name##_avx2_rows(const uint8_t *src, size_t src_stride,            \
+                                                 uint8_t *dst, size_t dst_stride, int width,       \
+                                                 int height, int y0, int y1)                       \
+    {                                                                                              \
+        gradient_rows(src, src_stride, dst, dst_stride, width, height, y0, y1, side_weight,        \
+                      centre_weight);                                                              \
+    }                                                                                              \
     void img__##name##_generic(const uint8_t *src, size_t src_stride, uint8_t *dst,                \
                                size_t dst_stride, int width, int height)                           \
     {                                                                                              \
-        gradient_image(src, src_stride, dst, dst_stride, width, height, side_weight,               \
-                       centre_weight);                                                             \
+        name##_generic_rows(src, src_stride, dst, dst_stride, width, height, 0, height);           \
     }                                                                                              \
-    IMG_TARGET_AVX2 static void name##_avx2(const uint8_t *src, size_t src_stride, uint8_t *dst,   \
-                                            size_t dst_stride, int width, int height)              \
+    void img__##name##_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,                   \
+                            size_t dst_stride, int width, int height, int y0, int y1)              \
     {                                                                                              \
-        gradient_image(src, src_stride, dst, dst_stride, width, height, side_weight,               \
-                       centre_weight);                                                             \
+        if (img__cpu_has_avx2())                                                                   \
+            name##_avx2_rows(src, src_stride, dst, dst_stride, width, height, y0, y1);             \
+        else                                                                                       \
+            name##_generic_rows(src, src_stride, dst, dst_stride, width, height, y0, y1);          \
     }                                                                                              \
     void img_##name(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,        \
                     int width, int height)                                                         \
     {                                                                                              \
-        if (img__cpu_has_avx2())                                                                   \
-            name##_avx2(src, src_stride, dst, dst_stride, width, height);                          \
-        else                                                                                       \
-            img__##name##_generic(src, src_stride, dst, dst_stride, width, height);                \
+        img__##name##_rows(src, src_stride, dst, dst_stride, width, height, 0, height);            \
     }
 #else
 #define DEFINE_GRADIENT_OPERATOR(name, side_weight, centre_weight)                                 \
+    void img__##name##_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,                   \
+                            size_t dst_stride, int width, int height, int y0, int y1)              \
+    {                                                                                              \
+        gradient_rows(src, src_stride, dst, dst_stride, width, height, y0, y1, side_weight,        \
+                      centre_weight);                                                              \
+    }                                                                                              \
     void img__##name##_generic(const uint8_t *src, size_t src_stride, uint8_t *dst,                \
                                size_t dst_stride, int width, int height)                           \
     {                                                                                              \
-        gradient_image(src, src_stride, dst, dst_stride, width, height, side_weight,               \
-                       centre_weight);                                                             \
+        img__##name##_rows(src, src_stride, dst, dst_stride, width, height, 0, height);            \
     }                                                                                              \
     void img_##name(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,        \
                     int width, int height)                                                         \
     {                                                                                              \
-        img__##name##_generic(src, src_stride, dst, dst_stride, width, height);                    \
+        img__##name##_rows(src, src_stride, dst, dst_stride, width, height, 0, height);            \
     }
 #endif
 
@@ -186,16 +204,23 @@ static void tutorial_last_row(const uint8_t *restrict row, uint8_t *restrict out
     out[width - 1] = 0; /* no neighbour at all */
 }
 
-void img_tutorial(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
-                  int height)
+void img__tutorial_rows(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
+                        int width, int height, int y0, int y1)
 {
     if (width <= 0 || height <= 0)
         return;
-    for (int y = 0; y < height - 1; y++)
+    int last = height - 1;
+    for (int y = y0; y < y1 && y < last; y++)
         tutorial_row(src + (size_t)y * src_stride, src + (size_t)(y + 1) * src_stride,
                      dst + (size_t)y * dst_stride, width);
-    tutorial_last_row(src + (size_t)(height - 1) * src_stride,
-                      dst + (size_t)(height - 1) * dst_stride, width);
+    if (y0 < y1 && y1 == height)
+        tutorial_last_row(src + (size_t)last * src_stride, dst + (size_t)last * dst_stride, width);
+}
+
+void img_tutorial(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride, int width,
+                  int height)
+{
+    img__tutorial_rows(src, src_stride, dst, dst_stride, width, height, 0, height);
 }
 
 static const struct {

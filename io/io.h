@@ -20,10 +20,15 @@ struct io_url_entry {
     unsigned line; /* 1-based line in the list; 0 for URLs given on the command line */
 };
 
+struct io_url_block;
+
 struct io_url_list {
     struct io_url_entry *entries;
     size_t count;
     size_t capacity;
+    /* The URL bytes, packed into large blocks rather than one allocation
+     * each: a long list costs its text plus an entry per line. */
+    struct io_url_block *blocks; /* newest first */
 };
 
 void io_url_list_init(struct io_url_list *list);
@@ -46,12 +51,26 @@ int io_url_check(const char *url, char *err, size_t err_size);
  * name: never empty, never "." or "..", never containing '/'. */
 int io_output_name(const char *url, char *name, size_t name_size);
 
+/* Room for any name io_output_name or io_assigned_output_name writes. */
+#define IO_OUTPUT_NAME_SIZE 144
+
 /* Gives each of `count` URLs a distinct output name, deterministically from
  * the URLs alone (not their order): a URL whose derived name no other URL in
  * the set shares keeps it; every URL of a colliding group becomes
  * "STEM-XXXXXXXX.png", XXXXXXXX being io_url_hash() in hex. Identical URLs are
- * the same item and must have been removed first. `names[i]` are malloc'd. */
+ * the same item and must have been removed first. `names[i]` are malloc'd.
+ * -EEXIST when even the renamed names clash (a 32-bit hash collision). */
 int io_assign_output_names(const char *const *urls, size_t count, char **names);
+
+/* The same decision without keeping any name: sets `hashed[i]` when urls[i]
+ * is renamed "STEM-XXXXXXXX.png". It needs 16 bytes per URL while it runs, so
+ * a long list can be named without holding every name; io_assigned_output_name
+ * gives the name back from the flag. Same errors as io_assign_output_names. */
+int io_mark_name_collisions(const char *const *urls, size_t count, bool *hashed);
+
+/* The name io_assign_output_names gives `url` in a set where its derived name
+ * collides (`hashed`) or not. name_size >= IO_OUTPUT_NAME_SIZE. */
+int io_assigned_output_name(const char *url, bool hashed, char *name, size_t name_size);
 
 /* Stable 32-bit FNV-1a hash of the URL bytes. */
 uint32_t io_url_hash(const char *url);
@@ -79,12 +98,16 @@ int io_prepare_dir(const char *dir, char *err, size_t err_size);
  * renamed into place only once complete), 0 when not, or a negative code. */
 int io_output_exists(const char *dir, const char *name);
 
+/* Yields the output names of a run one at a time, then NULL. A string needs
+ * to last only until the next call, so names can be made on the fly. */
+typedef const char *(*io_next_name_fn)(void *user);
+
 /* Removes the temporary files io_write_atomic leaves when killed before its
- * rename (".NAME.XXXXXX.tmp"), but only those of the given output `names`:
- * other processes (other shards) may be writing into the same folder.
+ * rename (".NAME.XXXXXX.tmp"), but only those of the output names that
+ * `next_name` yields: other processes (other shards) may be writing into the
+ * same folder. The names are asked for only when DIR holds such files.
  * Counts them in *removed. */
-int io_remove_stale_temps(const char *dir, const char *const *names, size_t count,
-                          size_t *removed);
+int io_remove_stale_temps(const char *dir, io_next_name_fn next_name, void *user, size_t *removed);
 
 /* ---- HTTP -------------------------------------------------------------- */
 

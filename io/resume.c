@@ -31,11 +31,6 @@ int io_output_exists(const char *dir, const char *name)
     return S_ISREG(st.st_mode) && st.st_size > 0 ? 1 : 0;
 }
 
-static int compare_names(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 /* If `entry` is ".NAME.XXXXXX.tmp" with NAME ending in ".png", copies NAME
  * into `name` and returns true. */
 static bool temp_of(const char *entry, char *name, size_t name_size)
@@ -54,41 +49,104 @@ static bool temp_of(const char *entry, char *name, size_t name_size)
     return true;
 }
 
-int io_remove_stale_temps(const char *dir, const char *const *names, size_t count,
-                          size_t *removed)
+/* A temporary file found in the folder, and the output name it was for. */
+struct stale_temp {
+    char *file; /* ".NAME.XXXXXX.tmp" */
+    size_t name_len;
+};
+
+static int compare_temps(const void *a, const void *b)
+{
+    const struct stale_temp *ta = a;
+    const struct stale_temp *tb = b;
+    size_t common = ta->name_len < tb->name_len ? ta->name_len : tb->name_len;
+    int by_name = memcmp(ta->file + 1, tb->file + 1, common);
+    if (by_name != 0)
+        return by_name;
+    return (ta->name_len > tb->name_len) - (ta->name_len < tb->name_len);
+}
+
+/* Collects the temporary files of DIR, sorted by output name. */
+static int find_temps(const char *dir, struct stale_temp **out, size_t *out_count)
 {
     char name[4096];
-    char path[4096];
+    struct stale_temp *temps = NULL;
+    size_t count = 0;
+    size_t capacity = 0;
     int rc = 0;
 
-    *removed = 0;
-    if (count == 0)
-        return 0;
-    const char **sorted = malloc(count * sizeof(*sorted));
-    if (sorted == NULL)
-        return -ENOMEM;
-    memcpy(sorted, names, count * sizeof(*sorted));
-    qsort(sorted, count, sizeof(*sorted), compare_names);
-
     DIR *d = opendir(dir);
-    if (d == NULL) {
-        rc = errno == ENOENT ? 0 : -errno;
-        goto out;
-    }
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -errno;
     struct dirent *entry;
     while ((entry = readdir(d)) != NULL) {
         if (!temp_of(entry->d_name, name, sizeof(name)))
             continue;
-        const char *key = name;
-        if (bsearch(&key, sorted, count, sizeof(*sorted), compare_names) == NULL)
-            continue; /* not one of this run's items: another shard's, or not ours */
-        if (snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name) >= (int)sizeof(path))
-            continue;
-        if (unlink(path) == 0)
-            (*removed)++;
+        if (count == capacity) {
+            size_t grown = capacity ? capacity * 2 : 16;
+            struct stale_temp *bigger = realloc(temps, grown * sizeof(*temps));
+            if (bigger == NULL) {
+                rc = -ENOMEM;
+                break;
+            }
+            temps = bigger;
+            capacity = grown;
+        }
+        temps[count].file = strdup(entry->d_name);
+        if (temps[count].file == NULL) {
+            rc = -ENOMEM;
+            break;
+        }
+        temps[count++].name_len = strlen(name);
     }
     closedir(d);
+    if (count > 0)
+        qsort(temps, count, sizeof(*temps), compare_temps);
+    *out = temps;
+    *out_count = count;
+    return rc;
+}
+
+int io_remove_stale_temps(const char *dir, io_next_name_fn next_name, void *user, size_t *removed)
+{
+    char path[4096];
+    struct stale_temp *temps = NULL;
+    size_t count = 0;
+
+    *removed = 0;
+    /* The folder is read first: it nearly always holds no temporary file,
+     * and then the run's names are never made at all. */
+    int rc = find_temps(dir, &temps, &count);
+    if (rc < 0 || count == 0)
+        goto out;
+    const char *name;
+    while ((name = next_name(user)) != NULL) {
+        /* Every temporary file of `name`: the first at or after it in the
+         * sorted array, and those after it with the same name. */
+        size_t name_len = strlen(name);
+        size_t low = 0;
+        size_t high = count;
+        while (low < high) {
+            size_t mid = low + (high - low) / 2;
+            size_t common = temps[mid].name_len < name_len ? temps[mid].name_len : name_len;
+            int by_name = memcmp(temps[mid].file + 1, name, common);
+            if (by_name < 0 || (by_name == 0 && temps[mid].name_len < name_len))
+                low = mid + 1;
+            else
+                high = mid;
+        }
+        for (size_t i = low; i < count && temps[i].name_len == name_len &&
+                             memcmp(temps[i].file + 1, name, name_len) == 0;
+             i++) {
+            if (snprintf(path, sizeof(path), "%s/%s", dir, temps[i].file) >= (int)sizeof(path))
+                continue;
+            if (unlink(path) == 0)
+                (*removed)++;
+        }
+    }
 out:
-    free(sorted);
+    for (size_t i = 0; i < count; i++)
+        free(temps[i].file);
+    free(temps);
     return rc;
 }

@@ -11,6 +11,18 @@
  * rather than buffer without bound. */
 #define MAX_LINE_BYTES (64 * 1024)
 
+/* URL text is packed into blocks this large (a longer URL gets a block of its
+ * own size): a malloc per URL would add its header and rounding, ~15 bytes a
+ * line, for the whole run. */
+#define BLOCK_BYTES (64 * 1024)
+
+struct io_url_block {
+    struct io_url_block *next;
+    size_t size; /* bytes of text */
+    size_t used;
+    char text[];
+};
+
 void io_url_list_init(struct io_url_list *list)
 {
     memset(list, 0, sizeof(*list));
@@ -20,10 +32,35 @@ void io_url_list_finish(struct io_url_list *list)
 {
     if (list == NULL)
         return;
-    for (size_t i = 0; i < list->count; i++)
-        free(list->entries[i].url);
+    while (list->blocks != NULL) {
+        struct io_url_block *next = list->blocks->next;
+        free(list->blocks);
+        list->blocks = next;
+    }
     free(list->entries);
     memset(list, 0, sizeof(*list));
+}
+
+/* A NUL-terminated copy of `len` bytes, in the newest block when it fits. A
+ * block left with less room than a URL needs wastes at most that URL's size. */
+static char *store_text(struct io_url_list *list, const char *text, size_t len)
+{
+    struct io_url_block *block = list->blocks;
+    if (block == NULL || block->size - block->used < len + 1) {
+        size_t size = len + 1 > BLOCK_BYTES ? len + 1 : BLOCK_BYTES;
+        block = malloc(sizeof(*block) + size);
+        if (block == NULL)
+            return NULL;
+        block->next = list->blocks;
+        block->size = size;
+        block->used = 0;
+        list->blocks = block;
+    }
+    char *copy = block->text + block->used;
+    memcpy(copy, text, len);
+    copy[len] = '\0';
+    block->used += len + 1;
+    return copy;
 }
 
 static int is_blank(unsigned char c)
@@ -48,7 +85,7 @@ int io_url_list_add(struct io_url_list *list, const char *url, unsigned line)
         list->entries = entries;
         list->capacity = capacity;
     }
-    char *copy = strndup(start, len);
+    char *copy = store_text(list, start, len);
     if (copy == NULL)
         return -ENOMEM;
     list->entries[list->count].url = copy;

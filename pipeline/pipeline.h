@@ -86,6 +86,9 @@ struct pl_item {
     double decode_s;
     double edge_s;
     double encode_s; /* encode + atomic write */
+    /* Threads that ran part of the operator: 1, more when the image was
+     * split across idle workers, 0 when the operator did not run. */
+    unsigned edge_threads;
 };
 
 typedef void (*pl_item_cb)(const struct pl_item *item, void *user);

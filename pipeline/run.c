@@ -18,8 +18,37 @@
 
 #include <uv.h>
 
+#include "bands.h"
 #include "hosts.h"
 #include "pipeline.h"
+
+/* What the run keeps of every line of the list, for its whole length: one
+ * byte. An item gets a struct job only from its first download to its
+ * report, so memory follows the pipeline capacity, not the list; what else
+ * it needs is made again from its URL (its output name, a refused URL's
+ * reason). */
+enum {
+    ITEM_DUPLICATE = 1 << 0,   /* repeats an earlier line: not an item */
+    ITEM_OTHER_SHARD = 1 << 1, /* --shard: another machine's item */
+    ITEM_REFUSED = 1 << 2,     /* io_url_check failed: reported up front */
+    ITEM_SKIPPED = 1 << 3,     /* its output is already there: reported up front */
+    ITEM_NAME_HASHED = 1 << 4, /* its derived name collides: "STEM-XXXXXXXX.png" */
+};
+
+struct job;
+
+/* An item waiting for a slot of its host (max_per_host), in the host's FIFO.
+ * A new item waits as this record alone, not as a job; a retry waits with
+ * its job (the record is embedded in it). */
+struct host_wait {
+    struct pl_queue_node node; /* first: the host FIFO hands back &wait->node */
+    struct host_wait *prev;    /* in run->host_waits, for a signal to cancel */
+    struct host_wait *next;
+    struct pl_host *host;
+    struct job *job; /* the retry's job; NULL for an item not started yet */
+    size_t entry;    /* a new item's line in the URL list, and its index */
+    size_t index;
+};
 
 struct job {
     struct pl_queue_node node; /* first: the queue hands back &job->node */
@@ -27,7 +56,8 @@ struct job {
     size_t index;
     unsigned line;
     const char *url;   /* borrowed from the URL list */
-    char *output_name; /* owned */
+    /* "" when the URL was refused */
+    char output_name[IO_OUTPUT_NAME_SIZE];
     uint8_t *body;     /* owned until the decode is done */
     size_t body_size;
     long http_status;
@@ -36,10 +66,13 @@ struct job {
     unsigned attempts;      /* downloads started */
     char *final_url;        /* owned; the last response's URL after redirects */
     bool skipped;           /* its output exists already (resume) */
-    bool blocked;           /* waiting on its host's FIFO (max_per_host) */
     struct pl_host *host;   /* with max_per_host: its host's record */
+    /* a retry waiting for its host */
+    struct host_wait host_wait;
     struct job *next_ready; /* in run->ready: backoff over, waiting for a slot */
     struct retry_wait *waiting; /* backoff timer while one runs */
+    struct job *live_prev;  /* in run->live: every job allocated */
+    struct job *live_next;
     /* outcome */
     int error;
     const char *stage;
@@ -50,10 +83,11 @@ struct job {
     double decode_s;
     double edge_s;
     double encode_s;
+    unsigned edge_threads; /* threads that ran part of the operator */
 };
 
 /* A backoff between two attempts; its own allocation so the timer can be
- * closed and freed whenever it ends, independent of the job array. */
+ * closed and freed whenever it ends, independent of the job. */
 struct retry_wait {
     uv_timer_t timer;
     struct job *job;
@@ -67,9 +101,15 @@ struct run {
     size_t pipeline_cap;
     size_t in_pipeline;
 
-    struct job *jobs;
-    size_t job_count;
-    size_t next_job;
+    const struct io_url_list *urls;
+    uint8_t *item_flags;  /* ITEM_*, one per line of the list */
+    size_t job_count;     /* items this run is about (this shard's) */
+    size_t next_entry;    /* the next line of the list to start */
+    size_t next_index;    /* its number among the list's unique items */
+    uint64_t created_ns;  /* items known: "queued" counts from here */
+    struct job *live;     /* jobs allocated now: in flight */
+    /* items waiting for their host */
+    struct host_wait *host_waits;
     size_t finished;
     struct job *ready_head; /* retries whose backoff is over, first in first out */
     struct job *ready_tail;
@@ -78,6 +118,7 @@ struct run {
 
     /* concurrent mode: workers and the way back */
     struct pl_queue *todo;
+    struct pl_bands *bands; /* splits one image's operator across idle workers */
     uv_thread_t *threads;
     unsigned thread_count;
     uv_async_t wakeup;
@@ -114,8 +155,10 @@ static void set_failure(struct job *job, int error, const char *stage, const cha
 }
 
 /* The CPU stage. Runs on a worker (concurrent) or on the loop thread
- * (sequential) — the same code either way, so the comparison is honest. */
-static void process_job(struct job *job, const struct pl_options *opts)
+ * (sequential) — the same code either way, so the comparison is honest;
+ * only a worker may split the operator with idle workers (`bands`; NULL on
+ * the loop thread). */
+static void process_job(struct job *job, const struct pl_options *opts, struct pl_bands *bands)
 {
     struct img_buf pixels = {0};
     struct img_buf edges = {0};
@@ -140,7 +183,7 @@ static void process_job(struct job *job, const struct pl_options *opts)
     job->height = pixels.height;
 
     uint64_t t1 = uv_hrtime();
-    rc = img_apply_with(opts->op, &opts->canny, &pixels, &edges);
+    rc = pl_bands_apply(bands, opts->op, &opts->canny, &pixels, &edges, &job->edge_threads);
     img_buf_finish(&pixels);
     job->edge_s = seconds_since(t1);
     if (rc < 0) {
@@ -149,7 +192,9 @@ static void process_job(struct job *job, const struct pl_options *opts)
     }
 
     uint64_t t2 = uv_hrtime();
-    rc = img_encode_png(&edges, opts->png_level, &png, &png_size, err, sizeof(err));
+    /* Shared with idle workers like the operator; the same bytes either way. */
+    rc = pl_bands_encode_png(bands, &edges, opts->png_level, &png, &png_size, NULL, err,
+                             sizeof(err));
     if (rc < 0) {
         job->encode_s = seconds_since(t2);
         set_failure(job, rc, "encode", err);
@@ -174,7 +219,7 @@ static void report_job(struct run *run, struct job *job)
         .line = job->line,
         .url = job->url,
         .final_url = job->final_url,
-        .output_name = job->output_name,
+        .output_name = job->output_name[0] != '\0' ? job->output_name : NULL,
         .status = job->skipped                ? PL_ITEM_SKIPPED
                   : job->error == -ECANCELED ? PL_ITEM_CANCELLED
                   : job->error < 0         ? PL_ITEM_FAILED
@@ -191,6 +236,7 @@ static void report_job(struct run *run, struct job *job)
         .download_s = job->download_s,
         .decode_s = job->decode_s,
         .edge_s = job->edge_s,
+        .edge_threads = job->edge_threads,
         .encode_s = job->encode_s,
     };
     if (item.status == PL_ITEM_OK)
@@ -209,6 +255,73 @@ static void report_job(struct run *run, struct job *job)
     run->finished++;
     if (run->on_item != NULL)
         run->on_item(&item, run->user);
+}
+
+static int item_name(const struct run *run, size_t entry, char *name)
+{
+    return io_assigned_output_name(run->urls->entries[entry].url,
+                                   (run->item_flags[entry] & ITEM_NAME_HASHED) != 0, name,
+                                   IO_OUTPUT_NAME_SIZE);
+}
+
+/* Fills `job` for line `entry` of the list, the unique item number `index`. */
+static void init_job(struct run *run, struct job *job, size_t entry, size_t index)
+{
+    memset(job, 0, sizeof(*job));
+    job->run = run;
+    job->index = index;
+    job->line = run->urls->entries[entry].line;
+    job->url = run->urls->entries[entry].url;
+    job->created_ns = run->created_ns;
+    /* Cannot fail: the buffer is IO_OUTPUT_NAME_SIZE. */
+    if ((run->item_flags[entry] & ITEM_REFUSED) == 0)
+        item_name(run, entry, job->output_name);
+}
+
+/* The job of an item about to start its first download. */
+static int create_job(struct run *run, size_t entry, size_t index, struct job **out)
+{
+    struct job *job = malloc(sizeof(*job));
+    if (job == NULL)
+        return -ENOMEM;
+    init_job(run, job, entry, index);
+    job->live_next = run->live;
+    if (run->live != NULL)
+        run->live->live_prev = job;
+    run->live = job;
+    *out = job;
+    return 0;
+}
+
+static void destroy_job(struct run *run, struct job *job)
+{
+    if (job->live_prev != NULL)
+        job->live_prev->live_next = job->live_next;
+    else
+        run->live = job->live_next;
+    if (job->live_next != NULL)
+        job->live_next->live_prev = job->live_prev;
+    free(job->body);
+    free(job->final_url);
+    free(job);
+}
+
+/* Reports a job's item as finished and frees the job. */
+static void retire_job(struct run *run, struct job *job)
+{
+    report_job(run, job);
+    destroy_job(run, job);
+}
+
+/* Reports an item that never got a job: refused before any I/O, cancelled
+ * before it started, or no memory to start it. */
+static void report_unstarted(struct run *run, size_t entry, size_t index, int error,
+                             const char *stage, const char *message)
+{
+    struct job job;
+    init_job(run, &job, entry, index);
+    set_failure(&job, error, stage, message);
+    report_job(run, &job);
 }
 
 static void pump(struct run *run);
@@ -325,11 +438,11 @@ static void on_downloaded(struct io_http_result *result, void *user)
 
     if (job->error < 0) {
         run->in_pipeline--;
-        report_job(run, job);
+        retire_job(run, job);
     } else if (run->opts->mode == PL_SEQUENTIAL) {
-        process_job(job, run->opts);
+        process_job(job, run->opts, NULL);
         run->in_pipeline--;
-        report_job(run, job);
+        retire_job(run, job);
     } else {
         run->cpu_stage++;
         pl_queue_push(run->todo, &job->node);
@@ -348,7 +461,7 @@ static void start_download(struct run *run, struct job *job)
         release_host_slot(run, job);
         run->in_pipeline--;
         set_failure(job, rc, "download", strerror(-rc));
-        report_job(run, job);
+        retire_job(run, job);
     }
 }
 
@@ -383,10 +496,74 @@ static void release_host_slot(struct run *run, struct job *job)
     pl_hosts_mark_runnable(run->hosts, job->host);
 }
 
-static void block_on_host(struct job *job)
+/* Queues `wait` on its host's FIFO; a signal finds it in run->host_waits. */
+static void wait_for_host(struct run *run, struct pl_host *host, struct host_wait *wait)
 {
-    job->blocked = true;
-    pl_host_block(job->host, &job->node);
+    wait->host = host;
+    wait->prev = NULL;
+    wait->next = run->host_waits;
+    if (run->host_waits != NULL)
+        run->host_waits->prev = wait;
+    run->host_waits = wait;
+    pl_host_block(host, &wait->node);
+}
+
+/* Unlinks `wait` from run->host_waits (its host's FIFO is the caller's). */
+static void stop_waiting(struct run *run, struct host_wait *wait)
+{
+    if (wait->prev != NULL)
+        wait->prev->next = wait->next;
+    else
+        run->host_waits = wait->next;
+    if (wait->next != NULL)
+        wait->next->prev = wait->prev;
+}
+
+/* A new item whose host is full waits as a small record, not a job: with
+ * one host and a long list, most of the list may wait at once. */
+static void wait_new_item(struct run *run, struct pl_host *host, size_t entry, size_t index)
+{
+    struct host_wait *wait = malloc(sizeof(*wait));
+    if (wait == NULL) {
+        report_unstarted(run, entry, index, -ENOMEM, "download",
+                         "out of memory waiting for a slot of its host");
+        return;
+    }
+    wait->job = NULL;
+    wait->entry = entry;
+    wait->index = index;
+    wait_for_host(run, host, wait);
+}
+
+/* Starts the first download of a new item, which holds a download slot and
+ * a slot of its `host` (NULL: no per-host cap applies). */
+static void start_item(struct run *run, size_t entry, size_t index, struct pl_host *host)
+{
+    struct job *job;
+    if (create_job(run, entry, index, &job) < 0) {
+        pl_sem_release(&run->slots);
+        report_unstarted(run, entry, index, -ENOMEM, "download",
+                         "out of memory starting the download");
+        return;
+    }
+    job->host = host;
+    if (host != NULL)
+        host->in_flight++;
+    enter_pipeline(run);
+    start_download(run, job);
+}
+
+/* Moves the list cursor past the lines that never start: repeats, other
+ * shards' items, and the items reported up front (refused, skipped). */
+static void skip_unstartable(struct run *run)
+{
+    const uint8_t unstartable = ITEM_DUPLICATE | ITEM_OTHER_SHARD | ITEM_REFUSED | ITEM_SKIPPED;
+    while (run->next_entry < run->urls->count &&
+           (run->item_flags[run->next_entry] & unstartable) != 0) {
+        if ((run->item_flags[run->next_entry] & ITEM_DUPLICATE) == 0)
+            run->next_index++;
+        run->next_entry++;
+    }
 }
 
 /* Starts downloads while a slot and room in the pipeline are free: first
@@ -403,7 +580,8 @@ static void pump(struct run *run)
             run->ready_tail = NULL;
         if (!take_host_slot(run, job)) {
             pl_sem_release(&run->slots);
-            block_on_host(job);
+            job->host_wait.job = job;
+            wait_for_host(run, job->host, &job->host_wait);
             continue;
         }
         start_download(run, job);
@@ -413,18 +591,23 @@ static void pump(struct run *run)
            (host = pl_hosts_next_runnable(run->hosts)) != NULL) {
         bool stalled = false;
         while (host->in_flight < run->opts->max_per_host && host->blocked_head != NULL) {
-            struct job *job = (struct job *)host->blocked_head;
-            bool new_item = job->attempts == 0;
-            if ((new_item && run->in_pipeline >= run->pipeline_cap) ||
+            struct host_wait *wait = (struct host_wait *)host->blocked_head;
+            struct job *job = wait->job;
+            if ((job == NULL && run->in_pipeline >= run->pipeline_cap) ||
                 !pl_sem_try_acquire(&run->slots)) {
                 stalled = true;
                 break;
             }
             pl_host_unblock(host);
-            job->blocked = false;
+            stop_waiting(run, wait);
+            if (job == NULL) {
+                size_t entry = wait->entry;
+                size_t index = wait->index;
+                free(wait);
+                start_item(run, entry, index, host);
+                continue;
+            }
             host->in_flight++;
-            if (new_item)
-                enter_pipeline(run);
             start_download(run, job);
         }
         if (stalled) {
@@ -433,21 +616,23 @@ static void pump(struct run *run)
             break;
         }
     }
-    while (!run->closing && run->stop_signal == 0 && run->next_job < run->job_count &&
-           run->in_pipeline < run->pipeline_cap && pl_sem_try_acquire(&run->slots)) {
-        struct job *job = &run->jobs[run->next_job++];
-        if (job->error < 0 || job->skipped) {
-            /* refused before I/O or already done, reported up front */
+    for (;;) {
+        skip_unstartable(run);
+        if (run->closing || run->stop_signal != 0 || run->next_entry >= run->urls->count ||
+            run->in_pipeline >= run->pipeline_cap || !pl_sem_try_acquire(&run->slots))
+            break;
+        size_t entry = run->next_entry++;
+        size_t index = run->next_index++;
+        /* NULL: no per-host cap, or no usable host key (the global cap
+         * alone applies then). */
+        struct pl_host *item_host =
+            run->hosts != NULL ? pl_hosts_get(run->hosts, run->urls->entries[entry].url) : NULL;
+        if (item_host != NULL && item_host->in_flight >= run->opts->max_per_host) {
             pl_sem_release(&run->slots);
+            wait_new_item(run, item_host, entry, index);
             continue;
         }
-        if (!take_host_slot(run, job)) {
-            pl_sem_release(&run->slots);
-            block_on_host(job);
-            continue;
-        }
-        enter_pipeline(run);
-        start_download(run, job);
+        start_item(run, entry, index, item_host);
     }
 }
 
@@ -455,9 +640,10 @@ static void worker_main(void *arg)
 {
     struct run *run = arg;
     struct pl_queue_node *node;
-    while ((node = pl_queue_pop(run->todo)) != NULL) {
+    /* Between jobs, a worker runs bands of images other workers split. */
+    while ((node = pl_bands_next_job(run->bands)) != NULL) {
         struct job *job = (struct job *)node;
-        process_job(job, run->opts);
+        process_job(job, run->opts, run->bands);
         uv_mutex_lock(&run->done_lock);
         job->node.next = run->done_head;
         run->done_head = &job->node;
@@ -479,7 +665,7 @@ static void on_wakeup(uv_async_t *async)
         node = node->next;
         run->in_pipeline--;
         run->cpu_stage--;
-        report_job(run, job);
+        retire_job(run, job);
     }
     pump(run);
     maybe_close(run);
@@ -498,17 +684,27 @@ static void on_signal(uv_signal_t *handle, int signum)
     /* Stop starting, abort transfers (their callbacks report them), drop
      * what waits for a worker; workers finish the job they hold. */
     io_http_abort_all(run->http);
-    for (size_t i = 0; i < run->job_count; i++) {
-        struct job *job = &run->jobs[i];
-        if (job->blocked) {
-            /* Waiting for its host; the host queues are never read again. */
-            job->blocked = false;
-            set_failure(job, -ECANCELED, "cancelled", "not started: cancelled by signal");
-            if (job->attempts > 0)
-                run->in_pipeline--;
-            report_job(run, job);
+    while (run->host_waits != NULL) {
+        struct host_wait *wait = run->host_waits;
+        /* The host FIFOs are never read again: empty this one at once (its
+         * records are all in host_waits, freed as the loop reaches them). */
+        while (pl_host_unblock(wait->host) != NULL)
+            ;
+        stop_waiting(run, wait);
+        if (wait->job == NULL) {
+            report_unstarted(run, wait->entry, wait->index, -ECANCELED, "cancelled",
+                             "not started: cancelled by signal");
+            free(wait);
             continue;
         }
+        /* A retry: it holds pipeline room since its first download. */
+        set_failure(wait->job, -ECANCELED, "cancelled", "not started: cancelled by signal");
+        run->in_pipeline--;
+        retire_job(run, wait->job);
+    }
+    struct job *next;
+    for (struct job *job = run->live; job != NULL; job = next) {
+        next = job->live_next;
         if (job->waiting == NULL)
             continue;
         uv_close((uv_handle_t *)&job->waiting->timer, on_retry_closed);
@@ -516,36 +712,37 @@ static void on_signal(uv_signal_t *handle, int signum)
         run->backing_off--;
         set_failure(job, -ECANCELED, "cancelled", "cancelled by signal while waiting to retry");
         run->in_pipeline--;
-        report_job(run, job);
+        retire_job(run, job);
     }
     while (run->ready_head != NULL) {
         struct job *job = run->ready_head;
         run->ready_head = job->next_ready;
         set_failure(job, -ECANCELED, "cancelled", "cancelled by signal while waiting to retry");
         run->in_pipeline--;
-        report_job(run, job);
+        retire_job(run, job);
     }
     run->ready_tail = NULL;
     if (run->todo != NULL) {
         struct pl_queue_node *node;
         while ((node = pl_queue_try_pop(run->todo)) != NULL) {
+            if (pl_bands_drop_token(run->bands, node))
+                continue; /* a wake-up for idle workers, not a job */
             struct job *job = (struct job *)node;
-            free(job->body);
-            job->body = NULL;
             set_failure(job, -ECANCELED, "cancelled", "cancelled by signal");
             run->in_pipeline--;
             run->cpu_stage--;
-            report_job(run, job);
+            retire_job(run, job);
         }
     }
-    for (size_t i = run->next_job; i < run->job_count; i++) {
-        struct job *job = &run->jobs[i];
-        if (job->error < 0 || job->skipped)
-            continue;
-        set_failure(job, -ECANCELED, "cancelled", "not started: cancelled by signal");
-        report_job(run, job);
+    for (;;) {
+        skip_unstartable(run);
+        if (run->next_entry >= run->urls->count)
+            break;
+        size_t entry = run->next_entry++;
+        size_t index = run->next_index++;
+        report_unstarted(run, entry, index, -ECANCELED, "cancelled",
+                         "not started: cancelled by signal");
     }
-    run->next_job = run->job_count;
     maybe_close(run);
 }
 
@@ -613,20 +810,18 @@ static int compare_url_refs(const void *a, const void *b)
 
 /* Marks repeats of an earlier URL (sorting, so a million-line list stays
  * cheap); returns how many there were, or -ENOMEM. */
-static long find_duplicates(const struct io_url_list *urls, bool *is_duplicate)
+static long find_duplicates(const struct io_url_list *urls, uint8_t *item_flags)
 {
     const struct io_url_entry **sorted = malloc((urls->count ? urls->count : 1) * sizeof(*sorted));
     if (sorted == NULL)
         return -ENOMEM;
-    for (size_t i = 0; i < urls->count; i++) {
+    for (size_t i = 0; i < urls->count; i++)
         sorted[i] = &urls->entries[i];
-        is_duplicate[i] = false;
-    }
     qsort(sorted, urls->count, sizeof(*sorted), compare_url_refs);
     long duplicates = 0;
     for (size_t i = 1; i < urls->count; i++) {
         if (strcmp(sorted[i]->url, sorted[i - 1]->url) == 0) {
-            is_duplicate[sorted[i] - urls->entries] = true;
+            item_flags[sorted[i] - urls->entries] |= ITEM_DUPLICATE;
             duplicates++;
         }
     }
@@ -649,9 +844,12 @@ static int start_workers(struct run *run, unsigned workers, char *err, size_t er
     int rc = pl_queue_create(&run->todo);
     if (rc < 0)
         goto fail;
-    rc = uv_mutex_init(&run->done_lock);
+    rc = pl_bands_create(run->todo, workers, PL_BANDS_MIN_PIXELS, &run->bands);
     if (rc < 0)
         goto fail_queue;
+    rc = uv_mutex_init(&run->done_lock);
+    if (rc < 0)
+        goto fail_bands;
     rc = uv_async_init(&run->loop, &run->wakeup, on_wakeup);
     if (rc < 0)
         goto fail_mutex;
@@ -678,6 +876,9 @@ fail_async:
     uv_run(&run->loop, UV_RUN_DEFAULT);
 fail_mutex:
     uv_mutex_destroy(&run->done_lock);
+fail_bands:
+    pl_bands_destroy(run->bands);
+    run->bands = NULL;
 fail_queue:
     pl_queue_destroy(run->todo);
     run->todo = NULL;
@@ -686,116 +887,155 @@ fail:
     return rc;
 }
 
-/* Builds the jobs: one per unique URL, named over the whole set of valid
- * URLs so names do not depend on order. Bad URLs become failed jobs. */
-static int build_jobs(struct run *run, const struct io_url_list *urls, char *err, size_t err_size)
+/* Sorts out the lines of the list: repeats, refused URLs, other shards'
+ * items, and whose names collide, naming over the whole set of valid URLs so
+ * that names depend neither on the order nor on the shard. What it keeps is
+ * run->item_flags, one byte a line; the rest is freed before it returns. */
+static int build_items(struct run *run, const struct io_url_list *urls, char *err, size_t err_size)
 {
-    bool *is_duplicate = calloc(urls->count ? urls->count : 1, sizeof(*is_duplicate));
-    const char **valid_urls = calloc(urls->count ? urls->count : 1, sizeof(*valid_urls));
-    char **names = calloc(urls->count ? urls->count : 1, sizeof(*names));
-    run->jobs = calloc(urls->count ? urls->count : 1, sizeof(*run->jobs));
-    int rc = -ENOMEM;
-    if (is_duplicate == NULL || valid_urls == NULL || names == NULL || run->jobs == NULL) {
-        snprintf(err, err_size, "out of memory for %zu URLs", urls->count);
-        goto out;
-    }
-    long duplicates = find_duplicates(urls, is_duplicate);
-    if (duplicates < 0) {
-        snprintf(err, err_size, "out of memory for %zu URLs", urls->count);
-        goto out;
-    }
+    const struct pl_options *opts = run->opts;
+    size_t count = urls->count;
+    const char **valid_urls = NULL;
+    bool *hashed = NULL;
+    int rc;
+
+    run->urls = urls;
+    run->item_flags = calloc(count ? count : 1, sizeof(*run->item_flags));
+    if (run->item_flags == NULL)
+        goto fail_memory;
+    long duplicates = find_duplicates(urls, run->item_flags);
+    if (duplicates < 0)
+        goto fail_memory;
     run->report->duplicates = (size_t)duplicates;
 
+    valid_urls = malloc((count ? count : 1) * sizeof(*valid_urls));
+    if (valid_urls == NULL)
+        goto fail_memory;
     size_t valid_count = 0;
-    uint64_t now = uv_hrtime();
-    for (size_t i = 0; i < urls->count; i++) {
-        if (is_duplicate[i])
+    run->created_ns = uv_hrtime();
+    for (size_t i = 0; i < count; i++) {
+        uint8_t *flags = &run->item_flags[i];
+        const char *url = urls->entries[i].url;
+        if (*flags & ITEM_DUPLICATE)
             continue;
-        struct job *job = &run->jobs[run->job_count];
-        job->run = run;
-        job->index = run->job_count++;
-        job->line = urls->entries[i].line;
-        job->url = urls->entries[i].url;
-        job->created_ns = now;
         char why[256];
-        int refused = io_url_check(job->url, why, sizeof(why));
-        if (refused < 0)
-            set_failure(job, refused, "url", why);
+        if (io_url_check(url, why, sizeof(why)) < 0)
+            *flags |= ITEM_REFUSED;
         else
-            valid_urls[valid_count++] = job->url;
+            valid_urls[valid_count++] = url;
+        if (opts->shard_count > 1 && pl_shard_of(url, opts->shard_count) != opts->shard_index)
+            *flags |= ITEM_OTHER_SHARD;
+        else
+            run->job_count++;
     }
-    rc = io_assign_output_names(valid_urls, valid_count, names);
+    hashed = malloc((valid_count ? valid_count : 1) * sizeof(*hashed));
+    if (hashed == NULL)
+        goto fail_memory;
+    rc = io_mark_name_collisions(valid_urls, valid_count, hashed);
     if (rc < 0) {
         snprintf(err, err_size, "naming the outputs: %s", strerror(-rc));
         goto out;
     }
-    for (size_t i = 0, next_name = 0; i < run->job_count; i++)
-        if (run->jobs[i].error == 0)
-            run->jobs[i].output_name = names[next_name++];
+    for (size_t i = 0, valid = 0; i < count; i++) {
+        if ((run->item_flags[i] & (ITEM_DUPLICATE | ITEM_REFUSED)) != 0)
+            continue;
+        if (hashed[valid++])
+            run->item_flags[i] |= ITEM_NAME_HASHED;
+    }
     rc = 0;
+    goto out;
+
+fail_memory:
+    rc = -ENOMEM;
+    snprintf(err, err_size, "out of memory for %zu URLs", count);
 out:
-    free(names); /* the strings now belong to the jobs */
+    free(hashed);
     free(valid_urls);
-    free(is_duplicate);
     return rc;
 }
 
-/* --shard and resume, once names are assigned over the whole list (so they
- * do not depend on the shard): drops the jobs of other shards, removes the
- * temporary files a killed run left for ours, and marks as skipped those
- * whose output is already there. */
-static int select_jobs(struct run *run, char *err, size_t err_size)
-{
-    const struct pl_options *opts = run->opts;
-    size_t kept = 0;
-    for (size_t i = 0; i < run->job_count; i++) {
-        struct job *job = &run->jobs[i];
-        if (opts->shard_count > 1 &&
-            pl_shard_of(job->url, opts->shard_count) != opts->shard_index) {
-            free(job->output_name);
-            continue;
-        }
-        if (kept != i)
-            run->jobs[kept] = *job;
-        kept++;
-    }
-    run->job_count = kept;
+/* The output names of this run's items (this shard's, URL accepted), made
+ * one at a time for io_remove_stale_temps. */
+struct name_walk {
+    const struct run *run;
+    size_t entry;
+    char name[IO_OUTPUT_NAME_SIZE];
+};
 
-    const char **names = malloc((kept ? kept : 1) * sizeof(*names));
-    if (names == NULL) {
-        snprintf(err, err_size, "out of memory for %zu URLs", kept);
-        return -ENOMEM;
+static const char *next_item_name(void *user)
+{
+    struct name_walk *walk = user;
+    const uint8_t not_ours = ITEM_DUPLICATE | ITEM_OTHER_SHARD | ITEM_REFUSED;
+    while (walk->entry < walk->run->urls->count) {
+        size_t entry = walk->entry++;
+        if ((walk->run->item_flags[entry] & not_ours) == 0 &&
+            item_name(walk->run, entry, walk->name) == 0)
+            return walk->name;
     }
-    size_t name_count = 0;
-    for (size_t i = 0; i < kept; i++)
-        if (run->jobs[i].output_name != NULL)
-            names[name_count++] = run->jobs[i].output_name;
-    int rc = io_remove_stale_temps(opts->output_dir, names, name_count,
+    return NULL;
+}
+
+/* Resume, part one: removes the temporary files a killed run left for this
+ * run's items, once names are assigned over the whole list (so they do not
+ * depend on the shard); other shards' are theirs. */
+static int remove_stale_temps(struct run *run, char *err, size_t err_size)
+{
+    struct name_walk walk = {.run = run};
+    int rc = io_remove_stale_temps(run->opts->output_dir, next_item_name, &walk,
                                    &run->report->stale_temps_removed);
-    free(names);
     if (rc == -ENOMEM) {
-        snprintf(err, err_size, "out of memory for %zu URLs", kept);
+        snprintf(err, err_size, "out of memory for %zu URLs", run->job_count);
         return rc;
-    }
-    if (opts->force)
-        return 0;
-    for (size_t i = 0; i < kept; i++) {
-        struct job *job = &run->jobs[i];
-        if (job->output_name != NULL && io_output_exists(opts->output_dir, job->output_name) == 1)
-            job->skipped = true;
     }
     return 0;
 }
 
-static void free_jobs(struct run *run)
+/* Reports, in list order and before any download, the URLs refused before
+ * any I/O and (resume, part two) the items whose output is already there. */
+static void report_up_front(struct run *run)
 {
-    for (size_t i = 0; i < run->job_count; i++) {
-        free(run->jobs[i].output_name);
-        free(run->jobs[i].final_url);
-        free(run->jobs[i].body);
+    const struct pl_options *opts = run->opts;
+    size_t index = 0;
+    for (size_t entry = 0; entry < run->urls->count; entry++) {
+        uint8_t *flags = &run->item_flags[entry];
+        if (*flags & ITEM_DUPLICATE)
+            continue;
+        size_t item_index = index++;
+        if (*flags & ITEM_OTHER_SHARD)
+            continue;
+        if (*flags & ITEM_REFUSED) {
+            /* The reason is not kept per line: checking again gives it back. */
+            char why[256] = "";
+            int refused = io_url_check(run->urls->entries[entry].url, why, sizeof(why));
+            report_unstarted(run, entry, item_index, refused, "url", why);
+            continue;
+        }
+        if (opts->force)
+            continue;
+        struct job job;
+        init_job(run, &job, entry, item_index);
+        if (io_output_exists(opts->output_dir, job.output_name) == 1) {
+            *flags |= ITEM_SKIPPED;
+            job.skipped = true;
+            report_job(run, &job);
+        }
     }
-    free(run->jobs);
-    run->jobs = NULL;
+}
+
+/* Frees what a run stopped before its end may still hold; after a complete
+ * run every job and wait record is gone already. */
+static void free_items(struct run *run)
+{
+    while (run->host_waits != NULL) {
+        struct host_wait *wait = run->host_waits;
+        stop_waiting(run, wait);
+        if (wait->job == NULL)
+            free(wait);
+    }
+    while (run->live != NULL)
+        destroy_job(run, run->live);
+    free(run->item_flags);
+    run->item_flags = NULL;
 }
 
 int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_item_cb on_item,
@@ -819,10 +1059,10 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
         snprintf(err, err_size, "creating the event loop: %s", uv_strerror(rc));
         return rc;
     }
-    rc = build_jobs(&run, urls, err, err_size);
+    rc = build_items(&run, urls, err, err_size);
     if (rc < 0)
         goto fail_loop;
-    rc = select_jobs(&run, err, err_size);
+    rc = remove_stale_temps(&run, err, err_size);
     if (rc < 0)
         goto fail_jobs;
     report->items = run.job_count;
@@ -873,11 +1113,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
         uv_unref((uv_handle_t *)&run.progress_timer);
     }
 
-    /* URLs refused before any I/O, and outputs already there, are reported
-     * first, in list order. */
-    for (size_t i = 0; i < run.job_count; i++)
-        if (run.jobs[i].error < 0 || run.jobs[i].skipped)
-            report_job(&run, &run.jobs[i]);
+    report_up_front(&run);
     pump(&run);
     maybe_close(&run);
     uv_run(&run.loop, UV_RUN_DEFAULT);
@@ -885,11 +1121,12 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     stop_workers(&run);
     if (run.todo != NULL) {
         uv_mutex_destroy(&run.done_lock);
+        pl_bands_destroy(run.bands);
         pl_queue_destroy(run.todo);
         free(run.threads);
     }
     report->wall_s = seconds_since(started);
-    free_jobs(&run);
+    free_items(&run);
     pl_hosts_destroy(run.hosts);
     rc = uv_loop_close(&run.loop);
     if (rc < 0) {
@@ -904,9 +1141,13 @@ fail_http:
     io_http_destroy(run.http);
     uv_run(&run.loop, UV_RUN_DEFAULT);
 fail_jobs:
-    free_jobs(&run);
+    free_items(&run);
     pl_hosts_destroy(run.hosts);
 fail_loop:
-    uv_loop_close(&run.loop);
+    if (uv_loop_close(&run.loop) < 0) {
+        /* The setup error stays the reason; a handle left open is a bug too. */
+        size_t used = strnlen(err, err_size);
+        snprintf(err + used, err_size - used, " (internal error: event loop not closed cleanly)");
+    }
     return rc;
 }

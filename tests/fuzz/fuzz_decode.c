@@ -1,26 +1,37 @@
 /* libFuzzer harness for the whole in-memory imaging path: probe, decode (to
- * one and to three channels), every operator, PNG encode, and a round trip of
- * that PNG through our own decoder.
+ * one and to three channels; JPEG through libjpeg-turbo, PNG through stb),
+ * every operator (Canny with options taken from the input), PNG encode, and a
+ * round trip of that PNG through our own decoder; every operator also in row
+ * bands (img_bands_*).
  *
  * Beyond "no crash, no sanitizer report" it checks the contracts callers rely
  * on: a decoded image has the probed size and never more pixels than the
  * limit; every error message is one line of printable text (it reaches the
  * user's terminal, so a hostile body must not put escape sequences there);
- * and the PNG we write decodes back to exactly the pixels we encoded.
+ * and the PNG we write decodes back to exactly the pixels we encoded; and the
+ * portable kernels (img__*_generic) give the same bytes as the ones the CPU
+ * dispatch picks (AVX2 on most x86-64 machines), which would otherwise go
+ * unfuzzed on the machine that runs the fuzzer.
  *
  * Built two ways (tests/fuzz/meson.build): with clang and -fsanitize=fuzzer
  * for real fuzzing, and with any compiler plus replay_main.c to replay the
  * committed corpus as a regression test. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "imaging.h"
+#include "imaging_private.h"
 
 /* Small enough that one input costs at most a few tens of milliseconds, large
  * enough that the pixel limit is reached by inputs the fuzzer can find. */
 #define FUZZ_MAX_PIXELS (4u * 1000u * 1000u)
+/* Up to this many pixels Canny's blur may take any sigma up to
+ * IMG_CANNY_SIGMA_MAX (a kernel far wider than the image, the border case);
+ * above it at most 4, so that a large image stays within the time budget. */
+#define FUZZ_WIDE_BLUR_PIXELS (256u * 256u)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -70,6 +81,137 @@ static void check_round_trip(const struct img_buf *edges, int level)
     free(png);
 }
 
+/* Canny's options from three input bytes (the ones before the level byte;
+ * the one before them splits the image into bands):
+ * sigma in steps of 0.5 including 0 (no blur), thresholds over the whole
+ * range with fractions (they are floored), always valid. */
+static void canny_options_from(const uint8_t *data, size_t size, const struct img_buf *pixels,
+                               struct img_canny_options *opts)
+{
+    uint8_t sigma_byte = size > 1 ? data[size - 2] : 0;
+    uint8_t low_byte = size > 2 ? data[size - 3] : 0;
+    uint8_t span_byte = size > 3 ? data[size - 4] : 0;
+    bool small = (uint64_t)pixels->width * (uint64_t)pixels->height <= FUZZ_WIDE_BLUR_PIXELS;
+
+    img_canny_options_init(opts);
+    opts->sigma = (small ? sigma_byte % 41 : sigma_byte % 9) * 0.5;
+    opts->low = low_byte * (IMG_CANNY_THRESHOLD_MAX / 255.0) - 0.25;
+    if (opts->low < 0)
+        opts->low = 0;
+    opts->high = opts->low + span_byte * 4.0 + 0.5;
+    if (opts->high > IMG_CANNY_THRESHOLD_MAX)
+        opts->high = IMG_CANNY_THRESHOLD_MAX;
+    char err[256] = "";
+    if (img_canny_options_check(opts, err, sizeof(err)) < 0)
+        fail("options built to be valid are refused", err);
+}
+
+static void check_same_pixels(const struct img_buf *dispatched, const uint8_t *generic,
+                              const char *what)
+{
+    size_t width = (size_t)dispatched->width;
+    for (int y = 0; y < dispatched->height; y++) {
+        if (memcmp(dispatched->data + (size_t)y * dispatched->stride, generic + (size_t)y * width,
+                   width) != 0)
+            fail("the portable kernel differs from the dispatched one", what);
+    }
+}
+
+/* Runs the portable variant of `op` on `pixels` (luma) and compares it with
+ * `out`, what img_apply_with gave. */
+static void check_generic_variant(enum img_operator op, const struct img_canny_options *canny,
+                                  const struct img_buf *pixels, const struct img_buf *out)
+{
+    size_t width = (size_t)pixels->width;
+    uint8_t *generic = malloc(width * (size_t)pixels->height);
+    if (generic == NULL)
+        return;
+    int ret = 0;
+    switch (op) {
+    case IMG_OP_SOBEL:
+        img__sobel_generic(pixels->data, pixels->stride, generic, width, pixels->width,
+                           pixels->height);
+        break;
+    case IMG_OP_SCHARR:
+        img__scharr_generic(pixels->data, pixels->stride, generic, width, pixels->width,
+                            pixels->height);
+        break;
+    case IMG_OP_PREWITT:
+        img__prewitt_generic(pixels->data, pixels->stride, generic, width, pixels->width,
+                             pixels->height);
+        break;
+    case IMG_OP_CANNY:
+        ret = img__canny_generic(pixels->data, pixels->stride, generic, width, pixels->width,
+                                 pixels->height, canny);
+        break;
+    case IMG_OP_TUTORIAL: /* one variant only */
+        free(generic);
+        return;
+    }
+    if (ret == 0)
+        check_same_pixels(out, generic, img_operator_name(op));
+    free(generic);
+}
+
+/* The same operator in row bands (img_bands_*, how the pipeline shares one
+ * large image between workers) gives the same bytes: 1 to 8 bands, cut where
+ * an input byte says, run last band first so that no band can rely on
+ * another having run before it. */
+static void check_bands(enum img_operator op, const struct img_canny_options *canny,
+                        const struct img_buf *pixels, const struct img_buf *whole, uint8_t split)
+{
+    struct img_buf banded = {0};
+    struct img_bands *bands = NULL;
+    int band_count = 1 + split % 8;
+
+    if (band_count > pixels->height)
+        band_count = pixels->height;
+    if (img_bands_create(op, canny, pixels, &banded, &bands) < 0)
+        goto out; /* only out of memory: the arguments are those img_apply_with took */
+    for (int band = band_count - 1; band >= 0; band--) {
+        int y0 = (int)((int64_t)pixels->height * band / band_count);
+        int y1 = (int)((int64_t)pixels->height * (band + 1) / band_count);
+        if (img_bands_run(bands, y0, y1) < 0)
+            goto out;
+    }
+    if (img_bands_finish(bands) < 0)
+        goto out;
+    for (int y = 0; y < whole->height; y++) {
+        if (memcmp(banded.data + (size_t)y * banded.stride, whole->data + (size_t)y * whole->stride,
+                   (size_t)whole->width) != 0)
+            fail("banded output differs from the whole-image one", img_operator_name(op));
+    }
+out:
+    img_bands_destroy(bands);
+    img_buf_finish(&banded);
+}
+
+/* The Gaussian blur alone (public, and the first stage of Canny): dispatched
+ * and portable variants agree. */
+static void check_blur(const struct img_buf *pixels, double sigma)
+{
+    struct img_buf blurred = {0};
+    uint8_t *generic = NULL;
+    size_t width = (size_t)pixels->width;
+
+    if (sigma <= 0 || img_buf_init(&blurred, pixels->width, pixels->height, 1) < 0)
+        return;
+    generic = malloc(width * (size_t)pixels->height);
+    if (generic == NULL)
+        goto out;
+    int ret = img_gaussian_blur(pixels->data, pixels->stride, blurred.data, blurred.stride,
+                                pixels->width, pixels->height, sigma);
+    int ret_generic = img__gaussian_blur_generic(pixels->data, pixels->stride, generic, width,
+                                                 pixels->width, pixels->height, sigma);
+    if (ret != ret_generic)
+        fail("blur variants disagree on success", NULL);
+    if (ret == 0)
+        check_same_pixels(&blurred, generic, "gaussian blur");
+out:
+    free(generic);
+    img_buf_finish(&blurred);
+}
+
 static void decode_and_process(const uint8_t *data, size_t size, const struct img_info *probed,
                                int channels, int level)
 {
@@ -92,6 +234,11 @@ static void decode_and_process(const uint8_t *data, size_t size, const struct im
     if (pixels.channels != channels || pixels.stride < (size_t)pixels.width * (size_t)channels)
         fail("decoded buffer has the wrong shape", NULL);
 
+    struct img_canny_options canny;
+    canny_options_from(data, size, &pixels, &canny);
+    if (channels == 1)
+        check_blur(&pixels, canny.sigma);
+
     /* Every operator that takes this many channels. */
     for (int op = 0;; op++) {
         int wants = img_operator_channels((enum img_operator)op);
@@ -100,10 +247,13 @@ static void decode_and_process(const uint8_t *data, size_t size, const struct im
         if (wants != channels)
             continue;
         struct img_buf edges = {0};
-        if (img_apply((enum img_operator)op, &pixels, &edges) == 0) {
+        if (img_apply_with((enum img_operator)op, &canny, &pixels, &edges) == 0) {
             if (edges.width != pixels.width || edges.height != pixels.height || edges.channels != 1)
                 fail("operator output has the wrong shape",
                      img_operator_name((enum img_operator)op));
+            check_generic_variant((enum img_operator)op, &canny, &pixels, &edges);
+            check_bands((enum img_operator)op, &canny, &pixels, &edges,
+                        size > 4 ? data[size - 5] : 0);
             check_round_trip(&edges, level);
         }
         img_buf_finish(&edges);

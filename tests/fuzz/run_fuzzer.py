@@ -4,8 +4,10 @@
 New inputs go to a working corpus (a temporary folder unless --work-corpus is
 given, as `make fuzz` does so that runs build on each other); the committed
 seeds under tests/fuzz/corpus/ are only read. Crash reproducers land in
---artifacts (default: the current folder). Exits with libFuzzer's status, so
-any crash, leak, sanitizer report or timeout fails the test.
+--artifacts (default: the current folder) and are named in the output. Any
+crash, leak, sanitizer report, timeout or out-of-memory exits 1, so the test
+fails (libFuzzer's own status for those is 77, 70 or 71, and 77 is SKIP to
+meson). One summary line gives the executions, for the CI log.
 """
 import argparse
 import os
@@ -70,12 +72,15 @@ def main():
         summary += f", {crashes[-1]} crashes"
     summary += f", {units} corpus units, exit {proc.returncode}"
     print(summary)
+    reproducers = re.findall(r"Test unit written to (\S+)", log)
+    for path in reproducers:
+        print(f"finding: {path}\n  reproduce: {args.fuzzer} {path}")
     if tmp is not None:
         tmp.cleanup()
     # In fork mode libFuzzer goes on past crashes and may still exit 0.
     if args.keep_going and crashes and int(crashes[-1]) > 0:
         return 1
-    return proc.returncode
+    return 1 if proc.returncode != 0 or reproducers else 0
 
 
 if __name__ == "__main__":

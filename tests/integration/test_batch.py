@@ -42,6 +42,7 @@ ITEM_FIELDS = {
     "final_url": (str, type(None)), "status": str, "http_code": (int, type(None)),
     "error": (dict, type(None)), "attempts": int, "bytes": int, "width": (int, type(None)),
     "height": (int, type(None)), "output": (str, type(None)), "times_ms": dict,
+    "operator_threads": int,
 }
 TIMES = ("queued", "download", "decode", "operator", "encode_write")
 SUMMARY_FIELDS = {
@@ -49,7 +50,8 @@ SUMMARY_FIELDS = {
     "items": int, "ok": int, "failed": int, "skipped": int, "cancelled": int, "duplicates": int,
     "retries": int, "stale_temps_removed": int, "bytes": int, "wall_ms": NUM, "network_ms": NUM,
     "cpu_ms": NUM, "stage_ms": dict, "process_cpu_ms": dict, "peak_rss_bytes": int,
-    "peak_items_held": int, "signal": (str, type(None)), "exit_code": int,
+    "peak_items_held": int, "fds_leaked": (int, type(None)), "signal": (str, type(None)),
+    "exit_code": int,
 }
 ERROR_KINDS = {"bad_url", "unsupported_scheme", "timeout", "connect", "resolve", "http_status",
                "too_large", "too_many_redirects", "redirect_refused", "tls", "out_of_memory",
@@ -92,6 +94,7 @@ def validate_summary(obj):
     check(set(obj["stage_ms"]) == {"download", "decode", "operator", "encode_write"}, "stage_ms")
     check(set(obj["process_cpu_ms"]) == {"user", "system"}, "process_cpu_ms")
     check(obj["peak_rss_bytes"] > 1 << 20, f"peak RSS {obj['peak_rss_bytes']}")
+    check(obj["fds_leaked"] in (0, None), f"{obj['fds_leaked']} file descriptor(s) leaked")
     check(obj["ok"] + obj["failed"] + obj["skipped"] + obj["cancelled"] == obj["items"], "counts")
 
 
@@ -138,6 +141,35 @@ def test_json():
             proc = subprocess.run(["jq", "-e", "-c", ".schema_version"], input=out.encode(),
                                   capture_output=True)
             check(proc.returncode == 0, f"jq: {proc.stderr}")
+
+
+def test_json_escaping():
+    """URLs from the list are echoed into --json as they were read, whatever
+    bytes they hold: control bytes (ESC, DEL, CR) are escaped, quotes and
+    backslashes too, an invalid UTF-8 byte becomes U+FFFD; every line is
+    strict UTF-8 JSON with no raw control byte."""
+    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        base = f"http://127.0.0.1:{server.port}/"
+        raw_urls = [base.encode() + b"esc\x1b[2J\x1b]0;t\x07x.jpg",
+                    base.encode() + b"del\x7fx.jpg",
+                    base.encode() + b"cr\rx.jpg",
+                    base.encode() + b'q"uo\\te.jpg',
+                    base.encode() + b"bad\xff\xfex.jpg"]
+        lst = ws.list_file([], raw=b"\n".join(raw_urls) + b"\n")
+        proc = subprocess.run([EDGEFETCH, "--json", "-q", "-i", lst, "-o", ws.out],
+                              capture_output=True, timeout=120)
+        check(proc.returncode == 1, f"exit {proc.returncode}: {proc.stderr!r}")
+        out = proc.stdout
+        check(all(b >= 0x20 and b != 0x7f for b in out.replace(b"\n", b"")),
+              f"a raw control byte in the JSON output: {out!r}")
+        try:
+            text = out.decode("utf-8", errors="strict")
+        except UnicodeDecodeError as e:
+            raise Failure(f"--json output is not UTF-8: {e}: {out!r}")
+        items, _ = validate_run(text)
+        urls = sorted(i["url"] for i in items)
+        want = sorted(u.decode("utf-8", errors="replace") for u in raw_urls)
+        check(urls == want, f"urls in JSON {urls!r}, want {want!r}")
 
 
 def test_quiet_verbose():
@@ -189,6 +221,32 @@ def test_resume():
         rc, out, err = run(["--json", "-i", lst, "-o", ws.out])
         items, summary = validate_run(out)
         check(rc == 1 and summary["skipped"] == 4 and summary["failed"] == 1, f"{rc} {summary}")
+
+
+def test_resume_not_fooled():
+    """Resume skips only a finished output: an empty file under the output's
+    name is not one, so that item is fetched and the empty file replaced by
+    the real output; a non-empty one is skipped."""
+    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        lst = ws.list_file([server.url(n) for n in PHOTOS[:3]])
+        os.makedirs(ws.out)
+        empty = PHOTOS[0][:-4] + ".png"
+        open(os.path.join(ws.out, empty), "wb").close()
+        done = PHOTOS[1][:-4] + ".png"
+        with open(os.path.join(ws.out, done), "wb") as f:
+            f.write(b"finished earlier")
+        rc, out, err = run(["--json", "-i", lst, "-o", ws.out])
+        check(rc == 0, f"exit {rc}: {err}")
+        items, summary = validate_run(out)
+        by_url = {i["url"]: i for i in items}
+        check(by_url[server.url(PHOTOS[0])]["status"] == "ok",
+              f"an empty {empty} was taken for a finished output: {by_url[server.url(PHOTOS[0])]}")
+        check(by_url[server.url(PHOTOS[1])]["status"] == "skipped", f"{done} was not skipped")
+        check(summary["ok"] == 2 and summary["skipped"] == 1, f"summary {summary}")
+        data = read(os.path.join(ws.out, empty))
+        check(data[:8] == b"\x89PNG\r\n\x1a\n", f"{empty} is still not a PNG ({len(data)} bytes)")
+        check(sorted(server.stats()["per_path"]) == sorted("/" + n for n in (PHOTOS[0], PHOTOS[2])),
+              f"requests {server.stats()['per_path']}")
 
 
 def _interrupted(ws, server, lst, reference, how):

@@ -36,7 +36,11 @@ def check(cond, message):
 
 def run(args, stdin=None, timeout=120):
     proc = subprocess.run([EDGEFETCH] + args, input=stdin, capture_output=True, timeout=timeout)
-    return proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace")
+    err = proc.stderr.decode(errors="replace")
+    # Whatever else a case checks: every run closes its event loop cleanly
+    # (pl_run reports a handle left open as an internal error, exit 2).
+    check("event loop not closed cleanly" not in err, f"{' '.join(args)}: {err}")
+    return proc.returncode, proc.stdout.decode(errors="replace"), err
 
 
 def tree(path):

@@ -68,6 +68,22 @@ static void test_url_list(void)
     CHECK(strstr(err, "line 2") != NULL);
     fclose(in);
     io_url_list_finish(&list);
+
+    /* A line over 64 KiB is no URL anyone meant: the list is refused. */
+    size_t long_len = 70 * 1024;
+    char *long_list = malloc(long_len + 64);
+    CHECK(long_list != NULL);
+    int head = snprintf(long_list, 64, "http://127.0.0.1/a\nhttp://127.0.0.1/");
+    memset(long_list + head, 'x', long_len);
+    long_list[head + long_len] = '\n';
+    in = fmemopen(long_list, (size_t)head + long_len + 1, "r");
+    io_url_list_init(&list);
+    err[0] = '\0';
+    CHECK_EQ(io_url_list_read(&list, in, err, sizeof(err)), -E2BIG);
+    CHECK(strstr(err, "line 2") != NULL);
+    fclose(in);
+    io_url_list_finish(&list);
+    free(long_list);
 }
 
 static void test_url_check(void)
@@ -86,6 +102,17 @@ static void test_url_check(void)
     CHECK(io_url_check("http://", err, sizeof(err)) < 0);
     CHECK(io_url_check("http://127.0.0.1/a b.jpg", err, sizeof(err)) < 0);
     CHECK(io_url_check("http://127.0.0.1/a\x01.jpg", err, sizeof(err)) < 0);
+    /* Spaces and control bytes are refused by io_url_check's own scan, with
+     * its own reason, not left to whatever this libcurl's parser accepts. */
+    static const char *const raw_bytes[] = {
+        "http://127.0.0.1/a b.jpg", "http://127.0.0.1/a\x1b[2Jb.jpg", "http://127.0.0.1/a\rb.jpg",
+        "http://127.0.0.1/a\tb.jpg", "http://127.0.0.1/a\x7f.jpg",
+    };
+    for (size_t i = 0; i < sizeof(raw_bytes) / sizeof(raw_bytes[0]); i++) {
+        err[0] = '\0';
+        CHECK_EQ(io_url_check(raw_bytes[i], err, sizeof(err)), -EINVAL);
+        CHECK(strstr(err, "space or control character") != NULL);
+    }
     CHECK(io_url_check("127.0.0.1/a.jpg", err, sizeof(err)) < 0);
     CHECK(io_url_check("", err, sizeof(err)) < 0);
 }
@@ -179,6 +206,162 @@ static size_t count_entries(const char *dir)
     return count;
 }
 
+/* URLs are packed into shared blocks: many lines, one longer than a block,
+ * and lines given one at a time all read back intact. */
+static void test_url_list_blocks(void)
+{
+    struct io_url_list list;
+    char url[200];
+    io_url_list_init(&list);
+    for (unsigned i = 0; i < 5000; i++) {
+        snprintf(url, sizeof(url), "  http://127.0.0.1:8080/images/%06u.jpg?size=%u \n", i, i * 7);
+        CHECK_EQ(io_url_list_add(&list, url, i + 1), 0);
+        if (i == 2500) {
+            /* Longer than a block (64 KiB): a block of its own. */
+            size_t long_len = 100 * 1024;
+            char *long_url = malloc(long_len + 1);
+            CHECK(long_url != NULL);
+            memcpy(long_url, "http://127.0.0.1/", 17);
+            memset(long_url + 17, 'x', long_len - 17);
+            long_url[long_len] = '\0';
+            CHECK_EQ(io_url_list_add(&list, long_url, 0), 0);
+            CHECK_STR_EQ(list.entries[list.count - 1].url, long_url);
+            free(long_url);
+        }
+    }
+    CHECK_EQ(list.count, 5001);
+    for (unsigned i = 0, entry = 0; i < 5000; i++, entry++) {
+        if (i == 2501)
+            CHECK_EQ(strlen(list.entries[entry++].url), 100 * 1024);
+        snprintf(url, sizeof(url), "http://127.0.0.1:8080/images/%06u.jpg?size=%u", i, i * 7);
+        CHECK_STR_EQ(list.entries[entry].url, url);
+        CHECK_EQ(list.entries[entry].line, i + 1);
+    }
+    io_url_list_finish(&list);
+    CHECK_EQ(list.count, 0);
+    io_url_list_finish(&list); /* twice is fine */
+}
+
+/* io_mark_name_collisions against a plain reference: a URL is renamed
+ * exactly when another URL of the set derives the same name, and the names
+ * io_assigned_output_name gives back are those of io_assign_output_names. */
+static void test_mark_collisions(void)
+{
+    enum { COUNT = 3000 };
+    static char urls_text[COUNT][80];
+    static const char *urls[COUNT];
+    static char derived[COUNT][IO_OUTPUT_NAME_SIZE];
+    static bool hashed[COUNT];
+    static char *names[COUNT];
+    char name[IO_OUTPUT_NAME_SIZE];
+
+    /* Every 7th URL shares its derived name with others ("same.png"), some
+     * pairs share one across folders, the rest are unique; a large group
+     * (the common case: many URLs ending in "/" become "image.png"). */
+    for (int i = 0; i < COUNT; i++) {
+        if (i % 7 == 0)
+            snprintf(urls_text[i], sizeof(urls_text[i]), "http://127.0.0.1/%d/same.jpg", i);
+        else if (i % 5 == 0)
+            snprintf(urls_text[i], sizeof(urls_text[i]), "http://127.0.0.1/d%d/p%d.png", i, i / 10);
+        else if (i % 11 == 0)
+            snprintf(urls_text[i], sizeof(urls_text[i]), "http://127.0.0.1/%d/", i);
+        else
+            snprintf(urls_text[i], sizeof(urls_text[i]), "http://127.0.0.1/u%d.jpg", i);
+        urls[i] = urls_text[i];
+        CHECK_EQ(io_output_name(urls[i], derived[i], sizeof(derived[i])), 0);
+    }
+    CHECK_EQ(io_mark_name_collisions(urls, COUNT, hashed), 0);
+    CHECK_EQ(io_assign_output_names(urls, COUNT, names), 0);
+    size_t renamed = 0;
+    for (int i = 0; i < COUNT; i++) {
+        bool shared = false;
+        for (int j = 0; j < COUNT && !shared; j++)
+            shared = j != i && strcmp(derived[i], derived[j]) == 0;
+        CHECK_EQ(hashed[i], shared);
+        renamed += hashed[i];
+        CHECK_EQ(io_assigned_output_name(urls[i], hashed[i], name, sizeof(name)), 0);
+        CHECK_STR_EQ(name, names[i]);
+        free(names[i]);
+    }
+    CHECK_GT(renamed, COUNT / 7);
+    CHECK_LT(renamed, COUNT);
+
+    /* A renamed name that meets a natural one is refused, not overwritten. */
+    const char *clash[3] = {"http://127.0.0.1/a/cat.jpg", "http://127.0.0.1/b/cat.jpg", NULL};
+    char natural[128];
+    snprintf(natural, sizeof(natural), "http://127.0.0.1/cat-%08x.png", io_url_hash(clash[0]));
+    clash[2] = natural;
+    CHECK_EQ(io_mark_name_collisions(clash, 3, hashed), -EEXIST);
+    CHECK_EQ(io_assign_output_names(clash, 3, names), -EEXIST);
+    CHECK(names[0] == NULL && names[1] == NULL && names[2] == NULL);
+
+    CHECK_EQ(io_mark_name_collisions(urls, 0, hashed), 0);
+    CHECK_EQ(io_assigned_output_name(urls[1], false, name, 16), -ENOSPC);
+}
+
+struct name_list {
+    const char *const *names;
+    size_t next;
+    size_t asked;
+};
+
+static const char *next_listed_name(void *user)
+{
+    struct name_list *list = user;
+    list->asked++;
+    return list->names[list->next] != NULL ? list->names[list->next++] : NULL;
+}
+
+static void touch(const char *dir, const char *name)
+{
+    char path[600];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    fputs("x", f);
+    fclose(f);
+}
+
+/* Only the temporary files of the names given go, all of them; without
+ * temporary files the names are never asked for. */
+static void test_stale_temps(void)
+{
+    char dir[] = "/tmp/edgefetch-test-io-XXXXXX";
+    size_t removed = 99;
+    CHECK(mkdtemp(dir) != NULL);
+
+    static const char *const ours[] = {"a.png", "c.png", "zz.png", NULL};
+    struct name_list walk = {.names = ours};
+    touch(dir, "a.png");
+    CHECK_EQ(io_remove_stale_temps(dir, next_listed_name, &walk, &removed), 0);
+    CHECK_EQ(removed, 0);
+    CHECK_EQ(walk.asked, 0);
+
+    touch(dir, ".a.png.Ab12Cd.tmp");
+    touch(dir, ".a.png.Zz99Yy.tmp");
+    touch(dir, ".b.png.Ab12Cd.tmp"); /* another shard's */
+    touch(dir, ".c.png.Qq00Qq.tmp");
+    touch(dir, ".a.pngx.Ab12Cd.tmp"); /* not a temporary file of ours */
+    touch(dir, ".cc.png.Ab12Cd.tmp"); /* "cc.png", not "c.png" */
+    CHECK_EQ(io_remove_stale_temps(dir, next_listed_name, &walk, &removed), 0);
+    CHECK_EQ(removed, 3);
+    CHECK_EQ(walk.asked, 4); /* three names and the end */
+    CHECK_EQ(count_entries(dir), 4);
+    char path[600];
+    snprintf(path, sizeof(path), "%s/.b.png.Ab12Cd.tmp", dir);
+    CHECK_EQ(access(path, F_OK), 0);
+    snprintf(path, sizeof(path), "%s/.cc.png.Ab12Cd.tmp", dir);
+    CHECK_EQ(access(path, F_OK), 0);
+
+    char missing[600];
+    snprintf(missing, sizeof(missing), "%s/nope", dir);
+    CHECK_EQ(io_remove_stale_temps(missing, next_listed_name, &walk, &removed), 0);
+
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK_EQ(system(cmd), 0);
+}
+
 static void test_write_atomic(void)
 {
     char dir[] = "/tmp/edgefetch-test-io-XXXXXX";
@@ -233,6 +416,9 @@ int main(void)
     test_url_check();
     test_output_name();
     test_assign_names();
+    test_url_list_blocks();
+    test_mark_collisions();
+    test_stale_temps();
     test_write_atomic();
     printf("io: all tests passed\n");
     return 0;

@@ -1,0 +1,339 @@
+/* Unit tests for PNG encoding in row bands: imaging's img_png_bands_* decode
+ * back to the exact pixels (with libpng and with our img_decode) for many
+ * sizes, strides and every level; bands run in any order on several threads
+ * give img_encode_png's bytes; and pipeline's pl_bands_encode_png shares one
+ * image's bands with idle workers for the same bytes. */
+#include <errno.h>
+#include <png.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "bands.h"
+#include "check.h"
+#include "imaging.h"
+#include "pipeline.h"
+
+/* xorshift64*, state passed explicitly. */
+static uint32_t next_random(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *state = x;
+    return (uint32_t)((x * 2685821657736338717ull) >> 32);
+}
+
+enum pattern { NOISE, BLOCKS, TWO_LEVEL, SMOOTH, PATTERN_COUNT };
+
+/* A width×height gray image with random stride padding. */
+static void make_image(struct img_buf *image, int width, int height, enum pattern pattern,
+                       uint64_t *rng)
+{
+    size_t stride = (size_t)width + next_random(rng) % 9;
+    image->data = malloc(stride * (size_t)height);
+    CHECK(image->data != NULL);
+    image->stride = stride;
+    image->width = width;
+    image->height = height;
+    image->channels = 1;
+    for (int y = 0; y < height; y++) {
+        uint8_t *row = image->data + (size_t)y * stride;
+        for (size_t x = 0; x < stride; x++) {
+            uint8_t noise = (uint8_t)next_random(rng);
+            switch (pattern) {
+            case NOISE:
+                row[x] = noise;
+                break;
+            case BLOCKS:
+                row[x] = (uint8_t)((((int)x / 7 + y / 5) % 3) * 100 + (noise & 15));
+                break;
+            case TWO_LEVEL:
+                row[x] = noise % 7 == 0 ? 255 : 0;
+                break;
+            default:
+                row[x] = (uint8_t)(x + (size_t)y * 3 + (noise & 3));
+                break;
+            }
+        }
+    }
+}
+
+static void check_pixels(const struct img_buf *want, const uint8_t *got, size_t got_stride,
+                         const char *what)
+{
+    for (int y = 0; y < want->height; y++)
+        if (memcmp(got + (size_t)y * got_stride, want->data + (size_t)y * want->stride,
+                   (size_t)want->width) != 0) {
+            fprintf(stderr, "%s %dx%d: row %d differs\n", what, want->width, want->height, y);
+            CHECK(!"decoded pixels differ");
+        }
+}
+
+/* The PNG decodes to `want` with libpng (simplified API) and with
+ * img_decode (stb_image). */
+static void check_decodes(const uint8_t *png, size_t size, const struct img_buf *want)
+{
+    png_image image;
+    memset(&image, 0, sizeof(image));
+    image.version = PNG_IMAGE_VERSION;
+    CHECK(png_image_begin_read_from_memory(&image, png, size) != 0);
+    CHECK_EQ(image.width, (png_uint_32)want->width);
+    CHECK_EQ(image.height, (png_uint_32)want->height);
+    image.format = PNG_FORMAT_GRAY;
+    uint8_t *pixels = malloc((size_t)want->width * (size_t)want->height);
+    CHECK(pixels != NULL);
+    CHECK(png_image_finish_read(&image, NULL, pixels, want->width, NULL) != 0);
+    CHECK(image.warning_or_error == 0);
+    check_pixels(want, pixels, (size_t)want->width, "libpng");
+    free(pixels);
+
+    struct img_buf decoded;
+    char err[256] = "";
+    CHECK_EQ(img_decode(png, size, 1, UINT64_MAX, &decoded, err, sizeof(err)), 0);
+    check_pixels(want, decoded.data, decoded.stride, "img_decode");
+    img_buf_finish(&decoded);
+}
+
+/* ---- bands on several threads ----------------------------------------- */
+
+struct shared_run {
+    struct img_png_bands *bands;
+    const int *order;
+    int count;
+    uv_mutex_t lock;
+    int next;
+};
+
+static void band_thread(void *arg)
+{
+    struct shared_run *run = arg;
+    for (;;) {
+        uv_mutex_lock(&run->lock);
+        int i = run->next++;
+        uv_mutex_unlock(&run->lock);
+        if (i >= run->count)
+            return;
+        CHECK_EQ(img_png_bands_run(run->bands, run->order[i]), 0);
+    }
+}
+
+/* Runs the bands in a random order on `thread_count` threads. */
+static void encode_threaded(const struct img_buf *gray, int level, int thread_count, uint64_t *rng,
+                            uint8_t **png, size_t *size)
+{
+    struct shared_run run = {0};
+    CHECK_EQ(img_png_bands_create(gray, level, &run.bands), 0);
+    run.count = img_png_bands_count(run.bands);
+    CHECK_GE(run.count, 1);
+    int *order = malloc((size_t)run.count * sizeof(*order));
+    CHECK(order != NULL);
+    for (int i = 0; i < run.count; i++)
+        order[i] = i;
+    for (int i = run.count - 1; i > 0; i--) {
+        int j = (int)(next_random(rng) % (uint32_t)(i + 1));
+        int swap = order[i];
+        order[i] = order[j];
+        order[j] = swap;
+    }
+    run.order = order;
+    CHECK_EQ(uv_mutex_init(&run.lock), 0);
+    uv_thread_t threads[4];
+    for (int i = 0; i < thread_count; i++)
+        CHECK_EQ(uv_thread_create(&threads[i], band_thread, &run), 0);
+    for (int i = 0; i < thread_count; i++)
+        CHECK_EQ(uv_thread_join(&threads[i]), 0);
+    uv_mutex_destroy(&run.lock);
+    CHECK_EQ(img_png_bands_finish(run.bands, png, size), 0);
+    img_png_bands_destroy(run.bands);
+    free(order);
+}
+
+static void check_image(const struct img_buf *gray, int level, uint64_t *rng)
+{
+    uint8_t *png = NULL, *threaded = NULL;
+    size_t size = 0, threaded_size = 0;
+    char err[256] = "";
+    CHECK_EQ(img_encode_png(gray, level, &png, &size, err, sizeof(err)), 0);
+    check_decodes(png, size, gray);
+    encode_threaded(gray, level, 1 + (int)(next_random(rng) % 4), rng, &threaded, &threaded_size);
+    CHECK_EQ(threaded_size, size);
+    CHECK_MEM_EQ(threaded, png, size);
+    free(threaded);
+    free(png);
+}
+
+/* 1x1 up to images of several bands, odd widths, every level. */
+static void test_round_trip(void)
+{
+    static const int sizes[][2] = {
+        {1, 1},     {1, 7},       {7, 1},       {2, 3},       {37, 23},    {3, 700},
+        {255, 513}, {1023, 1025}, {4101, 1030}, {2049, 1100}, {300, 7000}, {5000, 300},
+    };
+    uint64_t rng = 12345;
+    int multi_band = 0;
+    for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+        struct img_buf gray;
+        enum pattern pattern = (enum pattern)(s % PATTERN_COUNT);
+        make_image(&gray, sizes[s][0], sizes[s][1], pattern, &rng);
+        struct img_png_bands *bands;
+        CHECK_EQ(img_png_bands_create(&gray, 1, &bands), 0);
+        if (img_png_bands_count(bands) > 1)
+            multi_band++;
+        img_png_bands_destroy(bands);
+        for (int level = 0; level <= 9; level++)
+            check_image(&gray, level, &rng);
+        free(gray.data);
+    }
+    CHECK_GE(multi_band, 3);
+
+    /* Every pattern on a multi-band image at the levels that differ. */
+    for (int pattern = 0; pattern < PATTERN_COUNT; pattern++) {
+        struct img_buf gray;
+        make_image(&gray, 1501, 1800, (enum pattern)pattern, &rng);
+        for (int level = 0; level <= 4; level++)
+            check_image(&gray, level, &rng);
+        free(gray.data);
+    }
+}
+
+/* The layout depends on the size only: two bands at most 2 MP apart in
+ * rows, and refusals. */
+static void test_layout_and_refusals(void)
+{
+    uint64_t rng = 7;
+    struct img_buf gray;
+    make_image(&gray, 4096, 1024, NOISE, &rng);
+    struct img_png_bands *bands;
+    CHECK_EQ(img_png_bands_create(&gray, 1, &bands), 0);
+    CHECK_EQ(img_png_bands_count(bands), 4);
+    /* Finishing before every band ran is refused. */
+    uint8_t *png = (uint8_t *)1;
+    size_t size = 1;
+    CHECK_EQ(img_png_bands_run(bands, 0), 0);
+    CHECK_EQ(img_png_bands_finish(bands, &png, &size), -EINVAL);
+    CHECK(png == NULL);
+    CHECK_EQ(img_png_bands_run(bands, 4), -EINVAL);
+    img_png_bands_destroy(bands);
+    img_png_bands_destroy(NULL);
+    CHECK_EQ(img_png_bands_create(&gray, 10, &bands), -EINVAL);
+    CHECK(bands == NULL);
+    gray.channels = 3;
+    CHECK_EQ(img_png_bands_create(&gray, 1, &bands), -EINVAL);
+    free(gray.data);
+}
+
+/* ---- pl_bands_encode_png with real workers ------------------------------ */
+
+struct test_job {
+    struct pl_queue_node node;
+    struct img_buf gray;
+    int level;
+    uint8_t *png;
+    size_t png_size;
+    unsigned threads;
+    int rc;
+    int done;
+};
+
+struct test_pool {
+    struct pl_queue *todo;
+    struct pl_bands *bands;
+    uv_mutex_t lock;
+    uv_cond_t finished;
+    int finished_count;
+};
+
+static void worker(void *arg)
+{
+    struct test_pool *pool = arg;
+    struct pl_queue_node *node;
+    while ((node = pl_bands_next_job(pool->bands)) != NULL) {
+        struct test_job *job = (struct test_job *)node;
+        char err[256] = "";
+        job->rc = pl_bands_encode_png(pool->bands, &job->gray, job->level, &job->png,
+                                      &job->png_size, &job->threads, err, sizeof(err));
+        uv_mutex_lock(&pool->lock);
+        job->done++;
+        pool->finished_count++;
+        uv_cond_signal(&pool->finished);
+        uv_mutex_unlock(&pool->lock);
+    }
+}
+
+static void check_job(struct test_job *job)
+{
+    CHECK_EQ(job->rc, 0);
+    CHECK_EQ(job->done, 1);
+    uint8_t *want = NULL;
+    size_t want_size = 0;
+    CHECK_EQ(img_encode_png(&job->gray, job->level, &want, &want_size, NULL, 0), 0);
+    CHECK_EQ(job->png_size, want_size);
+    CHECK_MEM_EQ(job->png, want, want_size);
+    free(want);
+    free(job->png);
+    free(job->gray.data);
+}
+
+#define POOL_WORKERS 3
+
+static void test_pool(void)
+{
+    struct test_pool pool = {0};
+    uv_thread_t threads[POOL_WORKERS];
+    uint64_t rng = 99;
+    CHECK_EQ(pl_queue_create(&pool.todo), 0);
+    CHECK_EQ(pl_bands_create(pool.todo, POOL_WORKERS, 100000, &pool.bands), 0);
+    CHECK_EQ(uv_mutex_init(&pool.lock), 0);
+    CHECK_EQ(uv_cond_init(&pool.finished), 0);
+    for (int i = 0; i < POOL_WORKERS; i++)
+        CHECK_EQ(uv_thread_create(&threads[i], worker, &pool), 0);
+
+    unsigned most_threads = 0;
+    int pushed = 0;
+    for (int attempt = 0; attempt < 20 && most_threads < 2; attempt++) {
+        uv_sleep(20);
+        struct test_job job = {.level = attempt % 3};
+        make_image(&job.gray, 2500, 2000, (enum pattern)(attempt % PATTERN_COUNT), &rng);
+        pl_queue_push(pool.todo, &job.node);
+        uv_mutex_lock(&pool.lock);
+        pushed++;
+        while (pool.finished_count < pushed)
+            uv_cond_wait(&pool.finished, &pool.lock);
+        uv_mutex_unlock(&pool.lock);
+        if (job.threads > most_threads)
+            most_threads = job.threads;
+        CHECK_LE(job.threads, POOL_WORKERS);
+        check_job(&job);
+    }
+    CHECK_GE(most_threads, 2);
+
+    pl_queue_close(pool.todo);
+    for (int i = 0; i < POOL_WORKERS; i++)
+        CHECK_EQ(uv_thread_join(&threads[i]), 0);
+    pl_bands_destroy(pool.bands);
+    pl_queue_destroy(pool.todo);
+    uv_cond_destroy(&pool.finished);
+    uv_mutex_destroy(&pool.lock);
+
+    /* Without a board (sequential mode): on this thread, same bytes. */
+    struct test_job alone = {.level = 1, .done = 1};
+    make_image(&alone.gray, 2500, 2000, BLOCKS, &rng);
+    alone.rc = pl_bands_encode_png(NULL, &alone.gray, 1, &alone.png, &alone.png_size,
+                                   &alone.threads, NULL, 0);
+    CHECK_EQ(alone.threads, 1);
+    check_job(&alone);
+}
+
+int main(void)
+{
+    test_round_trip();
+    test_layout_and_refusals();
+    test_pool();
+    printf("test_png_bands: all passed\n");
+    return 0;
+}
