@@ -297,8 +297,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default="build", help="Meson build folder (default: build)")
-    parser.add_argument("--results", default=os.path.join(HERE, "results"),
-                        help="where latest.csv and latest.md go")
+    parser.add_argument("--results", default=None,
+                        help="where latest.csv and latest.md go (default tests/bench/results, "
+                             "or BUILD/bench-quick-results with BENCH_QUICK=1, so a quick run "
+                             "never replaces the committed full results)")
     args = parser.parse_args()
 
     quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
@@ -308,6 +310,9 @@ def main():
     cpu_repeats = 3 if quick else 5
 
     build = os.path.join(ROOT, args.build)
+    if args.results is None:
+        args.results = (os.path.join(build, "bench-quick-results") if quick
+                        else os.path.join(HERE, "results"))
     edgefetch = os.path.join(build, "cmd", "edgefetch")
     fixture = os.path.join(build, "tests", "fixture", "edgefetch-fixture")
     stage_bin = os.path.join(build, "tests", "bench", "edgefetch-stage-bench")

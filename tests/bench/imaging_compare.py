@@ -33,7 +33,9 @@ and matplotlib (Debian's python3-opencv, python3-matplotlib; re-executes
 itself with /usr/bin/python3 if needed), and `vips` (libvips-tools). Never
 talks to anything but 127.0.0.1.
 
-Environment: IMAGING_ROUNDS (default 5; 3 with BENCH_QUICK=1).
+Environment: IMAGING_ROUNDS (default 5). BENCH_QUICK=1: one round, the
+samples once and the 12 MP image twice in the throughput folder, results in
+BUILD/bench-quick-results.
 """
 import argparse
 import csv
@@ -299,16 +301,23 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--build", default="build")
-    parser.add_argument("--results", default=os.path.join(HERE, "results"))
+    parser.add_argument("--results", default=None,
+                        help="default tests/bench/results, or BUILD/bench-quick-results with "
+                             "BENCH_QUICK=1 (a quick run never replaces the full results)")
     parser.add_argument("--chart-only", action="store_true",
                         help="redraw imaging.png from imaging.csv and exit")
     args = parser.parse_args()
+    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+    if args.results is None:
+        args.results = (os.path.join(ROOT, args.build, "bench-quick-results") if quick
+                        else os.path.join(HERE, "results"))
     if args.chart_only:
         chart(os.path.join(args.results, "imaging.png"),
               read_csv_rows(os.path.join(args.results, "imaging.csv")))
         return
-    quick = os.environ.get("BENCH_QUICK", "") not in ("", "0")
-    rounds = int(os.environ.get("IMAGING_ROUNDS", "3" if quick else "5"))
+    # Quick (BENCH_QUICK=1, a smoke of the whole bench in under 3 minutes):
+    # one round and smaller throughput folders.
+    rounds = int(os.environ.get("IMAGING_ROUNDS", "1" if quick else "5"))
 
     build = os.path.join(ROOT, args.build)
     stage_bin = os.path.join(build, "tests", "bench", "edgefetch-stage-bench")
@@ -381,12 +390,12 @@ def main():
         folder = os.path.join(workdir, "folder")
         os.makedirs(folder)
         folders = {"12 samples": [], "12 MP": []}
-        for copy in range(4):
+        for copy in range(1 if quick else 4):
             for p in photos:
                 name = f"c{copy}-{os.path.basename(p)}"
                 shutil.copy(p, os.path.join(folder, name))
                 folders["12 samples"].append(name)
-        for copy in range(6):
+        for copy in range(2 if quick else 6):
             name = f"large{copy}.jpg"
             shutil.copy(large, os.path.join(folder, name))
             folders["12 MP"].append(name)

@@ -13,7 +13,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from pngutil import write_png  # noqa: E402
 from test_batch import ndjson, validate_item  # noqa: E402
-from test_cli import FIXTURE, Failure, FixtureServer, Workspace, check, read, run  # noqa: E402
+from test_cli import (FIXTURE, Failure, FixtureServer, Workspace, check, main_for, read,  # noqa: E402
+                      run)
 
 # 4.3 MP: above the 1 MP bar for splitting (pipeline/bands.h).
 WIDTH, HEIGHT = 2400, 1800
@@ -67,20 +68,5 @@ def test_one_big_image():
                   f"{operator}: split and unsplit outputs differ")
 
 
-def main():
-    name = sys.argv[1] if len(sys.argv) > 1 else ""
-    test = globals().get("test_" + name)
-    if test is None:
-        print(f"unknown test {name!r}", file=sys.stderr)
-        return 2
-    try:
-        test()
-    except Failure as failure:
-        print(f"FAIL {name}: {failure}", file=sys.stderr)
-        return 1
-    print(f"ok {name}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_for(globals(), required=("EDGEFETCH", "FIXTURE")))

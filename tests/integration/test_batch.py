@@ -18,7 +18,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Failure, FixtureServer,  # noqa: E402
-                      Workspace, check, read, run, tree)
+                      Workspace, check, main_for, read, run, tree)
 
 
 def fnv1a32(text):
@@ -537,25 +537,5 @@ def test_install():
         check(proc.returncode == 0 and "_edgefetch" in proc.stdout, f"completion: {proc.stderr}")
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
-
-
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} CASE\ncases: {' '.join(CASES)}", file=sys.stderr)
-        return 2
-    for var in ("EDGEFETCH", "FIXTURE", "SAMPLES"):
-        if not os.environ.get(var):
-            print(f"{var} is not set", file=sys.stderr)
-            return 2
-    try:
-        CASES[sys.argv[1]]()
-    except Failure as e:
-        print(f"FAIL {sys.argv[1]}: {e}", file=sys.stderr)
-        return 1
-    print(f"ok {sys.argv[1]}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_for(globals()))

@@ -466,19 +466,27 @@ def test_signals():
                       f"{sig.name}: {name} is not the complete output")
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
+class Skip(Exception):
+    """A case that cannot run on this machine: exit 77, meson's SKIP."""
 
 
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} CASE\ncases: {' '.join(CASES)}", file=sys.stderr)
+def main_for(namespace, required=("EDGEFETCH", "FIXTURE", "SAMPLES")):
+    """Runs the case named on the command line among the test_* functions
+    of `namespace` (a module's globals()): exit 0 ok, 1 failed, 2 usage,
+    77 skipped with its reason."""
+    cases = {name[5:]: fn for name, fn in namespace.items() if name.startswith("test_")}
+    if len(sys.argv) != 2 or sys.argv[1] not in cases:
+        print(f"usage: {sys.argv[0]} CASE\ncases: {' '.join(cases)}", file=sys.stderr)
         return 2
-    for var in ("EDGEFETCH", "FIXTURE", "SAMPLES"):
+    for var in required:
         if not os.environ.get(var):
             print(f"{var} is not set", file=sys.stderr)
             return 2
     try:
-        CASES[sys.argv[1]]()
+        cases[sys.argv[1]]()
+    except Skip as e:
+        print(f"SKIP {sys.argv[1]}: {e}")
+        return 77
     except Failure as e:
         print(f"FAIL {sys.argv[1]}: {e}", file=sys.stderr)
         return 1
@@ -487,4 +495,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_for(globals()))

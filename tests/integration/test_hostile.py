@@ -31,6 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixture"))
 from fixture_server import FixtureServer  # noqa: E402
 from pngutil import read_gray_png  # noqa: E402
+sys.path.insert(0, HERE)
+from test_cli import Failure, Skip, check, luma, main_for, sobel_ref  # noqa: E402
 
 EDGEFETCH = os.environ.get("EDGEFETCH", "")
 FIXTURE = os.environ.get("FIXTURE", "")
@@ -41,19 +43,6 @@ DATA = os.path.join(HERE, "data")
 # Retries stay on (they are part of what is tested) but short, so a failing
 # transient item costs tens of milliseconds, not seconds.
 FAST_RETRY = ["--retry-delay", "0.02"]
-
-
-class Failure(Exception):
-    pass
-
-
-class Skip(Exception):
-    pass
-
-
-def check(cond, message):
-    if not cond:
-        raise Failure(message)
 
 
 # ---- running the tool ---------------------------------------------------------
@@ -194,35 +183,6 @@ def times(server, path):
 
 
 # ---- image bytes built at test time ---------------------------------------------
-
-def luma(r, g, b):
-    return (4899 * r + 9617 * g + 1868 * b + 8192) >> 14
-
-
-def reflect101(i, n):
-    if n == 1:
-        return 0
-    if i < 0:
-        return -i
-    if i >= n:
-        return 2 * n - 2 - i
-    return i
-
-
-def sobel_ref(gray, w, h):
-    import math
-    out = []
-    for y in range(h):
-        row = bytearray(w)
-        for x in range(w):
-            def p(dx, dy):
-                return gray[reflect101(y + dy, h)][reflect101(x + dx, w)]
-            gx = (p(1, -1) + 2 * p(1, 0) + p(1, 1)) - (p(-1, -1) + 2 * p(-1, 0) + p(-1, 1))
-            gy = (p(-1, 1) + 2 * p(0, 1) + p(1, 1)) - (p(-1, -1) + 2 * p(0, -1) + p(1, -1))
-            row[x] = min(255, int(math.floor(math.sqrt(gx * gx + gy * gy) + 0.5)))
-        out.append(bytes(row))
-    return out
-
 
 def _chunk(kind, data):
     body = kind + data
@@ -1216,28 +1176,5 @@ def test_https_nginx():
             shutil.rmtree(tls, ignore_errors=True)
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
-
-
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} CASE\ncases: {' '.join(CASES)}", file=sys.stderr)
-        return 2
-    for var in ("EDGEFETCH", "FIXTURE", "SAMPLES"):
-        if not os.environ.get(var):
-            print(f"{var} is not set", file=sys.stderr)
-            return 2
-    try:
-        CASES[sys.argv[1]]()
-    except Skip as e:
-        print(f"SKIP {sys.argv[1]}: {e}")
-        return 77
-    except Failure as e:
-        print(f"FAIL {sys.argv[1]}: {e}", file=sys.stderr)
-        return 1
-    print(f"ok {sys.argv[1]}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_for(globals()))

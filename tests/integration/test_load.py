@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixture"))
 from fixture_server import FixtureServer  # noqa: E402
 from pngutil import write_png  # noqa: E402
-from test_cli import Failure, Workspace, check, tree  # noqa: E402
+from test_cli import Failure, Workspace, check, main_for, tree  # noqa: E402
 
 EDGEFETCH = os.environ.get("EDGEFETCH", "")
 FIXTURE = os.environ.get("FIXTURE", "")
@@ -136,25 +136,5 @@ def test_small_images():
               f" for {LARGE} (ratio {ratio:.2f} > {RSS_RATIO_MAX}, {per_item:.0f} B per item)")
 
 
-CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("test_")}
-
-
-def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in CASES:
-        print(f"usage: {sys.argv[0]} CASE\ncases: {' '.join(CASES)}", file=sys.stderr)
-        return 2
-    for var in ("EDGEFETCH", "FIXTURE"):
-        if not os.environ.get(var):
-            print(f"{var} is not set", file=sys.stderr)
-            return 2
-    try:
-        CASES[sys.argv[1]]()
-    except Failure as e:
-        print(f"FAIL {sys.argv[1]}: {e}", file=sys.stderr)
-        return 1
-    print(f"ok {sys.argv[1]}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main_for(globals(), required=("EDGEFETCH", "FIXTURE")))
