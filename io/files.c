@@ -24,8 +24,15 @@ static int write_all(int fd, const uint8_t *data, size_t size)
     return 0;
 }
 
-int io_write_atomic(const char *dir, const char *name, const void *data, size_t size, char *err,
-                    size_t err_size)
+mode_t io_file_mode(void)
+{
+    mode_t mask = umask(0);
+    umask(mask);
+    return 0666 & ~mask;
+}
+
+int io_write_atomic(const char *dir, const char *name, const void *data, size_t size, mode_t mode,
+                    char *err, size_t err_size)
 {
     char tmp_path[PATH_MAX];
     char final_path[PATH_MAX];
@@ -57,9 +64,7 @@ int io_write_atomic(const char *dir, const char *name, const void *data, size_t 
         goto fail;
     }
     /* mkstemp creates 0600; outputs are ordinary files. */
-    mode_t mask = umask(0);
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) < 0) {
+    if (fchmod(fd, mode) < 0) {
         rc = -errno;
         snprintf(err, err_size, "chmod %s: %s", tmp_path, strerror(errno));
         goto fail;

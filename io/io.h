@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <uv.h>
 
@@ -83,9 +84,15 @@ int io_url_host(const char *url, char *host, size_t host_size);
 
 /* Writes `size` bytes to DIR/NAME atomically: into a temporary file in DIR
  * that is renamed over NAME only once complete, so NAME is never seen
- * half-written; on failure the temporary file is removed. */
-int io_write_atomic(const char *dir, const char *name, const void *data, size_t size, char *err,
-                    size_t err_size);
+ * half-written; on failure the temporary file is removed. The file gets
+ * permissions `mode` (see io_file_mode). */
+int io_write_atomic(const char *dir, const char *name, const void *data, size_t size, mode_t mode,
+                    char *err, size_t err_size);
+
+/* 0666 less the process's umask: what open(O_CREAT, 0666) would give. Call
+ * it while single-threaded: umask() can only be read by setting it, process
+ * wide, so threads reading it at once can see (and leave) a mask of 0. */
+mode_t io_file_mode(void);
 
 /* Compares two files byte for byte: 1 identical, 0 different, or a negative
  * code when either cannot be read. */

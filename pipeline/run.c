@@ -95,6 +95,7 @@ struct retry_wait {
 
 struct run {
     const struct pl_options *opts;
+    mode_t file_mode; /* of outputs: read once, before any worker exists */
     uv_loop_t loop;
     struct io_http *http;
     struct pl_sem slots;
@@ -158,8 +159,9 @@ static void set_failure(struct job *job, int error, const char *stage, const cha
  * (sequential) — the same code either way, so the comparison is honest;
  * only a worker may split the operator with idle workers (`bands`; NULL on
  * the loop thread). */
-static void process_job(struct job *job, const struct pl_options *opts, struct pl_bands *bands)
+static void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
 {
+    const struct pl_options *opts = run->opts;
     struct img_buf pixels = {0};
     struct img_buf edges = {0};
     uint8_t *png = NULL;
@@ -200,7 +202,8 @@ static void process_job(struct job *job, const struct pl_options *opts, struct p
         set_failure(job, rc, "encode", err);
         goto out;
     }
-    rc = io_write_atomic(opts->output_dir, job->output_name, png, png_size, err, sizeof(err));
+    rc = io_write_atomic(opts->output_dir, job->output_name, png, png_size, run->file_mode, err,
+                         sizeof(err));
     job->encode_s = seconds_since(t2);
     if (rc < 0)
         set_failure(job, rc, "write", err);
@@ -440,7 +443,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
         run->in_pipeline--;
         retire_job(run, job);
     } else if (run->opts->mode == PL_SEQUENTIAL) {
-        process_job(job, run->opts, NULL);
+        process_job(job, run, NULL);
         run->in_pipeline--;
         retire_job(run, job);
     } else {
@@ -643,7 +646,7 @@ static void worker_main(void *arg)
     /* Between jobs, a worker runs bands of images other workers split. */
     while ((node = pl_bands_next_job(run->bands)) != NULL) {
         struct job *job = (struct job *)node;
-        process_job(job, run->opts, run->bands);
+        process_job(job, run, run->bands);
         uv_mutex_lock(&run->done_lock);
         job->node.next = run->done_head;
         run->done_head = &job->node;
@@ -1047,6 +1050,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     memset(&run, 0, sizeof(run));
     memset(report, 0, sizeof(*report));
     run.opts = opts;
+    run.file_mode = io_file_mode();
     run.rng_state = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
     run.on_item = on_item;
     run.user = user;

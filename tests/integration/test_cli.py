@@ -156,6 +156,14 @@ def test_modes_identical():
             a, b = read(os.path.join(seq_dir, name)), read(os.path.join(con_dir, name))
             check(a == b, f"{name} differs between modes")
             check(png_size(a) == (1620, 1080), f"{name}: size {png_size(a)}")
+        # Outputs get what open(O_CREAT, 0666) would, under the caller's
+        # umask, in both modes (workers never touch the process's umask).
+        mask = os.umask(0)
+        os.umask(mask)
+        for d in (seq_dir, con_dir):
+            for name in expected:
+                mode = os.stat(os.path.join(d, name)).st_mode & 0o777
+                check(mode == 0o666 & ~mask, f"{d}/{name}: mode {mode:o}, umask {mask:o}")
         check("images ok" in err and "wall time" in err, "no timing report on stderr")
 
 

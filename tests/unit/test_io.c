@@ -369,27 +369,35 @@ static void test_write_atomic(void)
     char path[600];
     CHECK(mkdtemp(dir) != NULL);
 
-    CHECK_EQ(io_write_atomic(dir, "out.png", "hello", 5, err, sizeof(err)), 0);
+    CHECK_EQ(io_write_atomic(dir, "out.png", "hello", 5, 0644, err, sizeof(err)), 0);
     snprintf(path, sizeof(path), "%s/out.png", dir);
     struct stat st;
     CHECK_EQ(stat(path, &st), 0);
     CHECK_EQ(st.st_size, 5);
+    /* The mode asked for, not mkstemp's 0600. */
+    CHECK_EQ(st.st_mode & 0777, 0644);
+
+    /* io_file_mode is what open(O_CREAT, 0666) gives, and leaves the umask
+     * as it was. */
+    mode_t saved = umask(027);
+    CHECK_EQ(io_file_mode(), 0640);
+    CHECK_EQ(umask(saved), 027);
     CHECK_EQ(count_entries(dir), 1); /* no temporary left behind */
 
     /* Replacing an existing file is atomic too. */
-    CHECK_EQ(io_write_atomic(dir, "out.png", "bye", 3, err, sizeof(err)), 0);
+    CHECK_EQ(io_write_atomic(dir, "out.png", "bye", 3, 0644, err, sizeof(err)), 0);
     CHECK_EQ(stat(path, &st), 0);
     CHECK_EQ(st.st_size, 3);
     CHECK_EQ(io_files_identical(path, path), 1);
 
     /* Names that would leave the folder are refused. */
-    CHECK_EQ(io_write_atomic(dir, "../x.png", "x", 1, err, sizeof(err)), -EINVAL);
-    CHECK_EQ(io_write_atomic(dir, "..", "x", 1, err, sizeof(err)), -EINVAL);
+    CHECK_EQ(io_write_atomic(dir, "../x.png", "x", 1, 0644, err, sizeof(err)), -EINVAL);
+    CHECK_EQ(io_write_atomic(dir, "..", "x", 1, 0644, err, sizeof(err)), -EINVAL);
 
     /* A missing folder fails cleanly with the reason. */
     char missing[600];
     snprintf(missing, sizeof(missing), "%s/nope", dir);
-    CHECK_EQ(io_write_atomic(missing, "a.png", "x", 1, err, sizeof(err)), -ENOENT);
+    CHECK_EQ(io_write_atomic(missing, "a.png", "x", 1, 0644, err, sizeof(err)), -ENOENT);
     CHECK(strstr(err, "No such file") != NULL);
 
     /* io_prepare_dir creates parents and refuses a file. */
@@ -402,7 +410,7 @@ static void test_write_atomic(void)
 
     char other[600];
     snprintf(other, sizeof(other), "%s/other.png", dir);
-    CHECK_EQ(io_write_atomic(dir, "other.png", "bxe", 3, err, sizeof(err)), 0);
+    CHECK_EQ(io_write_atomic(dir, "other.png", "bxe", 3, 0644, err, sizeof(err)), 0);
     CHECK_EQ(io_files_identical(path, other), 0);
 
     char cmd[700];
