@@ -73,7 +73,8 @@ static double ms(double seconds)
     return seconds * 1000.0;
 }
 
-const char *json_error_kind(const struct pl_item *item)
+/* A short machine-readable name for why an item failed. */
+static const char *json_error_kind(const struct pl_item *item)
 {
     const char *stage = item->stage != NULL ? item->stage : "";
     if (item->error == -ECANCELED)

@@ -30,7 +30,4 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
 void json_write_summary(FILE *out, const struct pl_report *report,
                         const struct json_run_info *info);
 
-/* A short machine-readable name for why an item failed. */
-const char *json_error_kind(const struct pl_item *item);
-
 #endif

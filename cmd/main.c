@@ -475,7 +475,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             if (parse_size(optarg, true, &size) < 0 || size == 0)
                 return usage_error("--rate-limit wants bytes per second (k/M/G allowed), not '%s'",
                                    optarg);
-            cli->pl.rate_limit = size;
+            cli->pl.http.rate_limit = size;
             break;
         case 'H':
             /* "Name: value", or "Name;" for an empty value (as curl). */

@@ -48,8 +48,6 @@ struct pl_options {
      * 0 = only max_downloads. Items wait in our queue, not curl's, so the
      * transfer timeout never counts the wait. */
     unsigned max_per_host;
-    /* Bytes/s for the whole run, all transfers together; 0 = unlimited. */
-    uint64_t rate_limit;
     /* Called on the loop thread every progress_interval_ms, and once more
      * when the run ends. NULL = no progress. */
     pl_progress_cb on_progress;

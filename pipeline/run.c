@@ -1080,8 +1080,6 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     run.pipeline_cap = sequential ? 1 : (size_t)max_downloads + 3 * (size_t)workers;
     report->held_limit = run.pipeline_cap;
 
-    struct io_http_options http_opts = opts->http;
-    http_opts.rate_limit = opts->rate_limit;
     if (!sequential && opts->max_per_host > 0 && opts->max_per_host < max_downloads) {
         rc = pl_hosts_create(&run.hosts);
         if (rc < 0) {
@@ -1089,10 +1087,12 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
             goto fail_jobs;
         }
     }
-    rc = io_http_create(&run.loop, &http_opts, &run.http);
+    rc = io_http_create(&run.loop, &opts->http, &run.http);
     if (rc < 0) {
         snprintf(err, err_size, "setting up HTTP: %s", strerror(-rc));
-        goto fail_jobs;
+        /* fail_http runs the loop: a handle io_http_create closed on its
+         * way out still has its close callback pending. */
+        goto fail_http;
     }
     if (!sequential) {
         rc = start_workers(&run, workers, err, err_size);

@@ -42,7 +42,6 @@ import csv
 import datetime
 import multiprocessing
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -76,11 +75,10 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "fixture"))
+sys.path.insert(0, HERE)
+from bench import LARGE_SIZE, ROOT, cpu_model, git_revision  # noqa: E402
 
 SIGMA, LOW, HIGH = 1.4, 40.0, 80.0  # edgefetch's Canny defaults
-LARGE_SIZE = (4000, 3000)
 CPU_REPEATS = 3
 OPERATORS = ("sobel", "canny")
 
@@ -225,28 +223,6 @@ def throughput_vips(folder, names, out_dir, operator, workers):
 
 
 # ---- report ------------------------------------------------------------------
-
-def git_revision():
-    try:
-        rev = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return rev + ("+changes" if dirty else "") if rev else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
 
 def chart(path, csv_rows):
     """Grouped bars from the CSV rows: CPU ms/MP per set and operator, one

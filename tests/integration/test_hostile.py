@@ -30,9 +30,10 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixture"))
 from fixture_server import FixtureServer  # noqa: E402
-from pngutil import read_gray_png  # noqa: E402
+from pngutil import _chunk, read_gray_png  # noqa: E402
 sys.path.insert(0, HERE)
-from test_cli import Failure, Skip, check, luma, main_for, sobel_ref  # noqa: E402
+from test_cli import (Failure, Skip, check, free_port, luma, main_for, read,  # noqa: E402
+                      sobel_ref)
 
 EDGEFETCH = os.environ.get("EDGEFETCH", "")
 FIXTURE = os.environ.get("FIXTURE", "")
@@ -97,17 +98,6 @@ def tree(path):
         for name in files + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             found.append(os.path.relpath(os.path.join(dirpath, name), path))
     return sorted(found)
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def is_complete_png(data):
@@ -183,11 +173,6 @@ def times(server, path):
 
 
 # ---- image bytes built at test time ---------------------------------------------
-
-def _chunk(kind, data):
-    body = kind + data
-    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-
 
 def make_png(width, height, depth, color_type, samples, palette=None, trns=None, interlace=False):
     """samples[y][x] is a tuple of channel values at `depth` bits."""
