@@ -73,6 +73,24 @@ static double ms(double seconds)
     return seconds * 1000.0;
 }
 
+/* The JSON name of an io failure kind. They are io's names (io_http_kind_name)
+ * except where docs/json.md named the case before io had kinds: a refused
+ * connection stayed "connect", a connect timeout "timeout", a body cut short
+ * "network", so that consumers counting those still count them. */
+static const char *download_kind(enum io_http_kind kind)
+{
+    switch (kind) {
+    case IO_HTTP_CONNECT_REFUSED:
+        return "connect";
+    case IO_HTTP_CONNECT_TIMEOUT:
+        return "timeout";
+    case IO_HTTP_CUT_SHORT:
+        return "network";
+    default:
+        return io_http_kind_name(kind);
+    }
+}
+
 /* A short machine-readable name for why an item failed. */
 static const char *json_error_kind(const struct pl_item *item)
 {
@@ -82,28 +100,10 @@ static const char *json_error_kind(const struct pl_item *item)
     if (strcmp(stage, "url") == 0)
         return item->error == -EPROTONOSUPPORT ? "unsupported_scheme" : "bad_url";
     if (strcmp(stage, "download") == 0) {
-        switch (item->error) {
-        case -ETIMEDOUT:
-            return "timeout";
-        case -ECONNREFUSED:
-            return "connect";
-        case -EHOSTUNREACH:
-            return "resolve";
-        case -EPROTO:
-            return "http_status";
-        case -EFBIG:
-            return "too_large";
-        case -ELOOP:
-            return "too_many_redirects";
-        case -EPROTONOSUPPORT:
-            return "redirect_refused";
-        case -EACCES:
-            return "tls";
-        case -ENOMEM:
-            return "out_of_memory";
-        default:
-            return "network";
-        }
+        if (item->http_kind != IO_HTTP_OK)
+            return download_kind(item->http_kind);
+        /* The transfer never started (io_http_start failed): no io kind. */
+        return item->error == -ENOMEM ? "out_of_memory" : "network";
     }
     if (strcmp(stage, "decode") == 0) {
         if (item->error == -EFBIG)
@@ -149,8 +149,11 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
         fputs("null", out);
     fputs(",\"url\":", out);
     put_string(out, item->url);
+    /* final_url and http_code describe the same response, the last one
+     * received: a retry that got none leaves an earlier attempt's URL in
+     * the item, which is not the answer this item ended with. */
     fputs(",\"final_url\":", out);
-    put_string(out, item->final_url);
+    put_string(out, item->http_status > 0 ? item->final_url : NULL);
     fprintf(out, ",\"status\":\"%s\",\"http_code\":", status_name(item->status));
     if (item->http_status > 0)
         fprintf(out, "%ld", item->http_status);

@@ -322,6 +322,27 @@ static int usage_error(const char *fmt, const char *arg)
     return -EINVAL;
 }
 
+/* --cacert is read by libcurl per transfer, so a missing file would fail
+ * every https item one by one: it is opened and read once, at start. */
+static int check_cacert(const char *path)
+{
+    char message[512];
+    FILE *file = fopen(path, "r");
+    if (file == NULL) {
+        snprintf(message, sizeof(message), "--cacert '%%s': %s", strerror(errno));
+        return usage_error(message, path);
+    }
+    int first = fgetc(file);
+    int read_errno = ferror(file) ? errno : 0;
+    fclose(file);
+    if (first == EOF) {
+        snprintf(message, sizeof(message), "--cacert '%%s': %s",
+                 read_errno != 0 ? strerror(read_errno) : "empty file");
+        return usage_error(message, path);
+    }
+    return 0;
+}
+
 /* Returns 0 to run, 1 when done (help/version), or -EINVAL on a usage error. */
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
@@ -493,6 +514,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             cli->pl.http.insecure = true;
             break;
         case OPT_USER_AGENT:
+            /* A CR or LF would end the header and start another one. */
+            if (strpbrk(optarg, "\r\n") != NULL)
+                return usage_error("--user-agent must be one line, not '%s'", optarg);
             cli->pl.http.user_agent = optarg;
             break;
         case 'q':
@@ -518,6 +542,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     char canny_err[128];
     if (img_canny_options_check(&cli->pl.canny, canny_err, sizeof(canny_err)) < 0)
         return usage_error("%s", canny_err);
+    if (cli->pl.http.cacert != NULL && check_cacert(cli->pl.http.cacert) < 0)
+        return -EINVAL;
     cli->pl.http.headers = cli->headers;
     /* A speed floor with no window would never apply: give it curl's usual 30 s. */
     if (cli->pl.http.low_speed_limit > 0 && cli->pl.http.low_speed_time_s == 0)

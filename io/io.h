@@ -128,18 +128,59 @@ struct io_http_options {
     const char *cacert; /* PEM bundle, or NULL for the system's */
     bool insecure;      /* skip certificate verification (said loudly by the caller) */
     const char *user_agent;
-    const char *const *headers; /* extra "Name: value" request headers */
+    /* Extra "Name: value" request headers, sent only to the origin (scheme,
+     * host and port) of the URL given to io_http_start: a redirect elsewhere
+     * does not get them (they often carry API keys). */
+    const char *const *headers;
     size_t header_count;
     uint64_t rate_limit; /* bytes/s for all transfers together; 0 = unlimited */
 };
 
+/* Why a transfer failed, decided in io where it failed (from libcurl's code
+ * and what the callbacks saw), so that callers print it and never guess it
+ * back from errno or the message. The values are stable within a build only;
+ * io_http_kind_name gives a stable name. */
+enum io_http_kind {
+    IO_HTTP_OK = 0,
+    IO_HTTP_CANCELLED,          /* io_http_abort_all */
+    IO_HTTP_RESOLVE,            /* the host name (or the proxy's) did not resolve */
+    IO_HTTP_CONNECT_REFUSED,    /* no connection: refused, or no route */
+    IO_HTTP_CONNECT_TIMEOUT,    /* no connection within the connect (or whole) timeout */
+    IO_HTTP_TLS,                /* handshake, certificate or CA file */
+    IO_HTTP_STATUS,             /* a final status outside 2xx (see http_status) */
+    IO_HTTP_TIMEOUT,            /* connected, then the whole-transfer timeout or the low-speed abort */
+    IO_HTTP_TOO_LARGE,          /* body over max_body */
+    IO_HTTP_HEADERS_TOO_LARGE,  /* header and trailer bytes over IO_HTTP_MAX_HEADER_BYTES, or a
+                                 * header line over libcurl's 100 KiB */
+    IO_HTTP_MALFORMED,          /* not an HTTP/1.x or 2 response: HTTP/0.9, a bad status line */
+    IO_HTTP_TOO_MANY_REDIRECTS, /* more than max_redirs */
+    IO_HTTP_REDIRECT_REFUSED,   /* a redirect to a scheme other than http or https */
+    IO_HTTP_CUT_SHORT,          /* the connection ended before the response did (or gave none) */
+    IO_HTTP_NETWORK,            /* other send/receive failures (a reset, bad chunk framing, ...) */
+    IO_HTTP_OUT_OF_MEMORY,
+};
+
+/* "ok", "cancelled", "resolve", "connect_refused", "connect_timeout", "tls",
+ * "http_status", "timeout", "too_large", "headers_too_large",
+ * "malformed_response", "too_many_redirects", "redirect_refused",
+ * "cut_short", "network", "out_of_memory"; "unknown" for other values. */
+const char *io_http_kind_name(enum io_http_kind kind);
+
+/* Header bytes of one response (1xx interim responses and chunked trailers
+ * included) at most: libcurl caps headers, not trailers, so a server could
+ * otherwise send trailer lines for ever. Each redirect hop has its own. */
+#define IO_HTTP_MAX_HEADER_BYTES (256 * 1024)
+
 /* What a finished transfer hands back. `body` is owned by the result. */
 struct io_http_result {
     int error;          /* 0, or negative: the transfer failed (see `message`) */
-    long http_status;   /* last response's status, 0 if none */
+    enum io_http_kind kind; /* IO_HTTP_OK, or why it failed */
+    long http_status;   /* the last response's status, 0 if none came */
     uint8_t *body;
     size_t body_size;
-    char *final_url;    /* after redirects; owned */
+    /* The URL of the last response received (after redirects); NULL when
+     * none came (refused, unresolved, cancelled before an answer). Owned. */
+    char *final_url;
     long retry_after_s; /* the response's Retry-After in seconds (delta or date), -1 if none */
     bool transient;     /* a failure worth retrying: 408/429/5xx gateway-ish, timeout, cut-off */
     double seconds;     /* from io_http_start to completion */

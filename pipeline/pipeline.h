@@ -74,6 +74,7 @@ struct pl_item {
     int error;          /* negative errno-style code when failed */
     const char *stage;  /* "url", "download", "decode", "edge", "encode", "write" */
     const char *message;
+    enum io_http_kind http_kind; /* why the last download failed; IO_HTTP_OK when it did not */
     long http_status;
     unsigned attempts; /* downloads started (1 + retries) */
     size_t bytes;

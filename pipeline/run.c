@@ -61,6 +61,7 @@ struct job {
     uint8_t *body;     /* owned until the decode is done */
     size_t body_size;
     long http_status;
+    enum io_http_kind http_kind; /* of the last download */
     uint64_t created_ns;
     uint64_t started_ns;
     unsigned attempts;      /* downloads started */
@@ -231,6 +232,7 @@ static void report_job(struct run *run, struct job *job)
         .stage = job->stage,
         .message = job->message,
         .http_status = job->http_status,
+        .http_kind = job->http_kind,
         .attempts = job->attempts,
         .bytes = job->body_size,
         .width = job->width,
@@ -413,6 +415,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
     release_host_slot(run, job);
     job->download_s += result->seconds;
     job->http_status = result->http_status;
+    job->http_kind = result->kind;
     if (result->final_url != NULL) {
         free(job->final_url);
         job->final_url = result->final_url; /* taken */
