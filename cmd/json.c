@@ -215,8 +215,7 @@ static unsigned long long peak_rss_bytes(const struct rusage *usage)
     return kib * 1024ull;
 }
 
-void json_write_summary(FILE *out, const struct pl_report *report,
-                        const struct json_run_info *info)
+void json_write_summary(FILE *out, const struct pl_report *report, const struct json_run_info *info)
 {
     struct rusage usage;
     memset(&usage, 0, sizeof(usage));

@@ -27,18 +27,18 @@ struct transfer {
     size_t body_size;
     size_t body_capacity;
     uint64_t started_ns;
-    char *origin;         /* of the URL given to io_http_start: where -H headers go */
-    char *responded_url;  /* the URL of the last hop that gave a status line */
+    char *origin;        /* of the URL given to io_http_start: where -H headers go */
+    char *responded_url; /* the URL of the last hop that gave a status line */
     long responded_status;
-    unsigned redirects;   /* hops followed so far */
+    unsigned redirects; /* hops followed so far */
     /* per hop, reset by start_hop */
-    size_t header_bytes;  /* against IO_HTTP_MAX_HEADER_BYTES */
-    size_t discarded;     /* body bytes of a redirect, dropped */
-    bool headers_done;    /* the final (non-1xx) header block has ended */
+    size_t header_bytes; /* against IO_HTTP_MAX_HEADER_BYTES */
+    size_t discarded;    /* body bytes of a redirect, dropped */
+    bool headers_done;   /* the final (non-1xx) header block has ended */
     bool headers_too_big;
     bool connected;
     bool out_of_memory;
-    bool redirect_cut;    /* a redirect's body was over REDIRECT_BODY_MAX */
+    bool redirect_cut; /* a redirect's body was over REDIRECT_BODY_MAX */
     bool too_big;
     bool bad_status;
     bool paused; /* by the rate limit, until http->unpause fires */
@@ -63,9 +63,9 @@ struct io_http {
     struct io_http_options opts;
     char *cacert;
     char *user_agent;
-    struct curl_slist *headers; /* -H/--header, shared by every transfer */
-    struct io_bucket bucket;    /* --rate-limit, when opts.rate_limit > 0 */
-    uv_timer_t unpause;         /* resumes paused transfers once out of debt */
+    struct curl_slist *headers;   /* -H/--header, shared by every transfer */
+    struct io_bucket bucket;      /* --rate-limit, when opts.rate_limit > 0 */
+    uv_timer_t unpause;           /* resumes paused transfers once out of debt */
     struct transfer *transfers;   /* running, doubly linked for abort */
     struct socket_watch *watches; /* sockets being polled, for destroy */
     size_t running;
@@ -171,8 +171,8 @@ static void describe(struct transfer *t, enum io_http_kind kind, CURLcode code, 
 static bool is_transient(enum io_http_kind kind, CURLcode code, long status)
 {
     if (kind == IO_HTTP_STATUS)
-        return status == 408 || status == 429 || status == 500 || status == 502 ||
-               status == 503 || status == 504;
+        return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
+               status == 504;
     if (kind == IO_HTTP_CANCELLED || kind == IO_HTTP_HEADERS_TOO_LARGE)
         return false;
     switch (code) {
@@ -712,7 +712,8 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
     if (o->low_speed_time_s > 0) {
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit > 0 ? o->low_speed_limit : 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+                         o->low_speed_limit > 0 ? o->low_speed_limit : 1L);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
     }
     curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);

@@ -90,8 +90,7 @@ enum io_http_kind http_classify(const struct http_facts *f)
         return IO_HTTP_TOO_LARGE;
     if (f->out_of_memory)
         return IO_HTTP_OUT_OF_MEMORY;
-    if (f->bad_status ||
-        (f->code == CURLE_OK && (f->http_status < 200 || f->http_status > 299)))
+    if (f->bad_status || (f->code == CURLE_OK && (f->http_status < 200 || f->http_status > 299)))
         return IO_HTTP_STATUS;
     switch (f->code) {
     case CURLE_OK:

@@ -12,13 +12,13 @@
 /* What libcurl said and what our callbacks saw of one hop. */
 struct http_facts {
     CURLcode code;
-    long http_status;      /* CURLINFO_RESPONSE_CODE: 0 when no status line was read */
-    bool too_big;          /* on_body refused a body over max_body */
-    bool bad_status;       /* on_body refused a non-2xx body */
-    bool headers_too_big;  /* on_header counted past IO_HTTP_MAX_HEADER_BYTES */
-    bool headers_done;     /* the final response's header block ended */
-    bool connected;        /* a connection was up (CURLOPT_PREREQFUNCTION ran) */
-    bool out_of_memory;    /* one of our own allocations failed */
+    long http_status;     /* CURLINFO_RESPONSE_CODE: 0 when no status line was read */
+    bool too_big;         /* on_body refused a body over max_body */
+    bool bad_status;      /* on_body refused a non-2xx body */
+    bool headers_too_big; /* on_header counted past IO_HTTP_MAX_HEADER_BYTES */
+    bool headers_done;    /* the final response's header block ended */
+    bool connected;       /* a connection was up (CURLOPT_PREREQFUNCTION ran) */
+    bool out_of_memory;   /* one of our own allocations failed */
 };
 
 /* The kind of a finished hop; IO_HTTP_OK for a 2xx response read whole.

@@ -142,14 +142,14 @@ struct io_http_options {
  * io_http_kind_name gives a stable name. */
 enum io_http_kind {
     IO_HTTP_OK = 0,
-    IO_HTTP_CANCELLED,          /* io_http_abort_all */
-    IO_HTTP_RESOLVE,            /* the host name (or the proxy's) did not resolve */
-    IO_HTTP_CONNECT_REFUSED,    /* no connection: refused, or no route */
-    IO_HTTP_CONNECT_TIMEOUT,    /* no connection within the connect (or whole) timeout */
-    IO_HTTP_TLS,                /* handshake, certificate or CA file */
-    IO_HTTP_STATUS,             /* a final status outside 2xx (see http_status) */
-    IO_HTTP_TIMEOUT,            /* connected, then the whole-transfer timeout or the low-speed abort */
-    IO_HTTP_TOO_LARGE,          /* body over max_body */
+    IO_HTTP_CANCELLED,       /* io_http_abort_all */
+    IO_HTTP_RESOLVE,         /* the host name (or the proxy's) did not resolve */
+    IO_HTTP_CONNECT_REFUSED, /* no connection: refused, or no route */
+    IO_HTTP_CONNECT_TIMEOUT, /* no connection within the connect (or whole) timeout */
+    IO_HTTP_TLS,             /* handshake, certificate or CA file */
+    IO_HTTP_STATUS,          /* a final status outside 2xx (see http_status) */
+    IO_HTTP_TIMEOUT,         /* connected, then the whole-transfer timeout or the low-speed abort */
+    IO_HTTP_TOO_LARGE,       /* body over max_body */
     IO_HTTP_HEADERS_TOO_LARGE,  /* header and trailer bytes over IO_HTTP_MAX_HEADER_BYTES, or a
                                  * header line over libcurl's 100 KiB */
     IO_HTTP_MALFORMED,          /* not an HTTP/1.x or 2 response: HTTP/0.9, a bad status line */
@@ -173,9 +173,9 @@ const char *io_http_kind_name(enum io_http_kind kind);
 
 /* What a finished transfer hands back. `body` is owned by the result. */
 struct io_http_result {
-    int error;          /* 0, or negative: the transfer failed (see `message`) */
+    int error;              /* 0, or negative: the transfer failed (see `message`) */
     enum io_http_kind kind; /* IO_HTTP_OK, or why it failed */
-    long http_status;   /* the last response's status, 0 if none came */
+    long http_status;       /* the last response's status, 0 if none came */
     uint8_t *body;
     size_t body_size;
     /* The URL of the last response received (after redirects); NULL when
