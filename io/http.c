@@ -700,6 +700,9 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    /* A proxy's CONNECT answer is not the server's: kept out of on_header,
+     * whose "final header block" would otherwise be the proxy's. */
+    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
