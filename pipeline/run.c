@@ -1104,7 +1104,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     if (rc < 0)
         goto fail_jobs;
     report->items = run.job_count;
-    rc = io_dir_sync_create(opts->output_dir, &run.dir_sync);
+    rc = opts->no_fsync ? 0 : io_dir_sync_create(opts->output_dir, &run.dir_sync);
     if (rc < 0) {
         snprintf(err, err_size, "opening the output folder %s: %s", opts->output_dir,
                  strerror(-rc));
