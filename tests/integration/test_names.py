@@ -233,16 +233,18 @@ def test_overlapping_runs():
 
 def _strace_counts(args):
     """Runs edgefetch under strace -f; returns (exit code, fdatasync calls,
-    fsync calls, renames)."""
+    fsync calls, renames, whether an fsync came after the last rename)."""
     log = os.path.join(os.path.dirname(args[args.index("-o") + 1]), "strace.log")
     proc = subprocess.run(["strace", "-f", "-qq", "-e", "trace=fdatasync,fsync,rename",
                            "-o", log, EDGEFETCH] + args, capture_output=True, timeout=300)
     with open(log) as f:
         lines = f.read().splitlines()
-    ok = [line for line in lines if "= 0" in line]
-    return (proc.returncode, sum(" fdatasync(" in " " + line.split(None, 1)[-1] for line in ok),
-            sum(" fsync(" in " " + line.split(None, 1)[-1] for line in ok),
-            sum(" rename(" in " " + line.split(None, 1)[-1] for line in ok))
+    # "PID call(args) = 0", in the order the calls returned.
+    calls = [line.split(None, 1)[-1].split("(", 1)[0] for line in lines if line.endswith("= 0")]
+    last_rename = max((i for i, c in enumerate(calls) if c == "rename"), default=-1)
+    synced_after = any(c == "fsync" for c in calls[last_rename + 1:])
+    return (proc.returncode, calls.count("fdatasync"), calls.count("fsync"), calls.count("rename"),
+            synced_after)
 
 
 def test_fsync_batched():
@@ -259,13 +261,16 @@ def test_fsync_batched():
         urls = [server.url(f"i/{i}.png?file=t.png") for i in range(count)]
         lst = ws.list_file(urls)
         start = time.monotonic()
-        rc, datasyncs, syncs, renames = _strace_counts(["-q", "-i", lst, "-o", ws.out])
+        rc, datasyncs, syncs, renames, synced_after = _strace_counts(
+            ["-q", "-i", lst, "-o", ws.out])
         seconds = time.monotonic() - start
         check(rc == 0 and len(tree(ws.out)) == count, f"exit {rc}, {len(tree(ws.out))} files")
         check(renames == count and datasyncs == count, f"{datasyncs} fdatasync for {renames} renames")
         check(1 <= syncs <= count // 256 + int(seconds) + 2, f"{syncs} folder syncs in {seconds:.1f} s")
+        check(synced_after, "the folder was not synced after the last rename")
         out2 = os.path.join(ws.tmp, "nosync")
-        rc, datasyncs, syncs, renames = _strace_counts(["-q", "--no-fsync", "-i", lst, "-o", out2])
+        rc, datasyncs, syncs, renames, _ = _strace_counts(
+            ["-q", "--no-fsync", "-i", lst, "-o", out2])
         check(rc == 0 and renames == count and datasyncs == 0 and syncs == 0,
               f"--no-fsync: exit {rc}, {datasyncs} fdatasync, {syncs} fsync")
 
