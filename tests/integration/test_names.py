@@ -15,6 +15,7 @@ Run one case: test_names.py NAME. Same environment as test_cli.py.
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import struct
@@ -26,8 +27,8 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from pngutil import _chunk  # noqa: E402
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, FixtureServer, Workspace,  # noqa: E402
-                      check, main_for, read, run, tree)
+from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Failure, FixtureServer,  # noqa: E402
+                      Workspace, check, main_for, read, run, tree)
 
 
 def fnv1a32(data, h=2166136261):
@@ -200,7 +201,7 @@ def _stop_while_writing(args, out):
         if temp is not None:
             return proc, temp
         proc.communicate(timeout=60)
-    raise AssertionError("never caught the first run with a temporary file")
+    raise Failure("never caught the first run with a temporary file")
 
 
 def test_overlapping_runs():
@@ -239,8 +240,12 @@ def _strace_counts(args):
                            "-o", log, EDGEFETCH] + args, capture_output=True, timeout=300)
     with open(log) as f:
         lines = f.read().splitlines()
-    # "PID call(args) = 0", in the order the calls returned.
-    calls = [line.split(None, 1)[-1].split("(", 1)[0] for line in lines if line.endswith("= 0")]
+    # "PID call(args) = 0", or "PID <... call resumed>...) = 0" when another
+    # thread's call came in between: the calls that succeeded, in the order
+    # they returned.
+    done = (re.match(r"\d+\s+(?:<\.\.\. (\w+) resumed>|(\w+)\()", line)
+            for line in lines if line.endswith("= 0"))
+    calls = [m.group(1) or m.group(2) for m in done if m]
     last_rename = max((i for i, c in enumerate(calls) if c == "rename"), default=-1)
     synced_after = any(c == "fsync" for c in calls[last_rename + 1:])
     return (proc.returncode, calls.count("fdatasync"), calls.count("fsync"), calls.count("rename"),
@@ -253,7 +258,7 @@ def test_fsync_batched():
     per 256 renames plus once a second plus the end), and --no-fsync syncs
     nothing."""
     if shutil.which("strace") is None:
-        raise AssertionError("strace is missing (TEST_DEPS in the Makefile)")
+        raise Failure("strace is missing (TEST_DEPS in the Makefile)")
     count = 600
     with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www) as server:
         tiny = _noise_png(16, 16, 3)
@@ -276,4 +281,4 @@ def test_fsync_batched():
 
 
 if __name__ == "__main__":
-    main_for(globals())
+    sys.exit(main_for(globals()))
