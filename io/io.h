@@ -142,8 +142,8 @@ int io_prepare_dir(const char *dir, char *err, size_t err_size);
 /* Who DIR/NAME is the output of, from the tEXt "Source" every output
  * carries before its first IDAT (a small chunk walker, no decoding). */
 enum io_output_owner {
-    IO_OUTPUT_ABSENT = 0,   /* no file, an empty one, or not a regular file */
-    IO_OUTPUT_OURS = 1,     /* Source is `url`, byte for byte */
+    IO_OUTPUT_ABSENT = 0,   /* no file, an empty one, not a regular file, or ours cut short */
+    IO_OUTPUT_OURS = 1,     /* Source is `url`, byte for byte, and the file ends with IEND */
     IO_OUTPUT_OTHERS = 2,   /* Source is another URL */
     IO_OUTPUT_UNMARKED = 3, /* no Source: an older edgefetch's output, or a user's file */
 };

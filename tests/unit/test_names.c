@@ -266,6 +266,7 @@ static void write_output(const char *dir, const char *name, const char *source)
     }
     size += put_chunk(file + size, "IDAT", "\x78\x01", 2);
     size += put_chunk(file + size, "IEND", "", 0);
+    memcpy(file + size - 4, "\xae\x42\x60\x82", 4); /* IEND's CRC: the reader checks it */
     char path[512];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     FILE *f = fopen(path, "wb");
@@ -290,6 +291,14 @@ static void test_resume_source(void)
     write_output(dir, "cat.png", a);
     CHECK_EQ(io_output_owner(dir, "cat.png", a), IO_OUTPUT_OURS);
     CHECK_EQ(io_output_owner(dir, "cat.png", b), IO_OUTPUT_OTHERS);
+    /* Ours, but cut short (no IEND at the end): not done. */
+    char path[512];
+    snprintf(path, sizeof(path), "%s/cat.png", dir);
+    struct stat st;
+    CHECK_EQ(stat(path, &st), 0);
+    CHECK_EQ(truncate(path, st.st_size - 1), 0);
+    CHECK_EQ(io_output_owner(dir, "cat.png", a), IO_OUTPUT_ABSENT);
+    write_output(dir, "cat.png", a);
     /* A prefix of the URL is another URL. */
     CHECK_EQ(io_output_owner(dir, "cat.png", "http://127.0.0.1/a/cat.jp"), IO_OUTPUT_OTHERS);
 
