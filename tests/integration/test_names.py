@@ -12,6 +12,7 @@
 
 Run one case: test_names.py NAME. Same environment as test_cli.py.
 """
+import hashlib
 import json
 import os
 import random
@@ -27,7 +28,7 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from pngutil import _chunk  # noqa: E402
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Failure, FixtureServer,  # noqa: E402
+from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, Failure, FixtureServer,  # noqa: E402
                       Workspace, check, main_for, read, run, tree)
 
 
@@ -35,6 +36,20 @@ def fnv1a32(data, h=2166136261):
     for b in data:
         h = ((h ^ b) * 16777619) & 0xFFFFFFFF
     return h
+
+
+def fnv1a64(data):
+    h = 14695981039346656037
+    for b in data:
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def tagged_png(source):
+    """A 1×1 gray PNG carrying tEXt Source = `source`, as edgefetch writes."""
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+            + _chunk(b"tEXt", b"Source\0" + source.encode())
+            + _chunk(b"IDAT", zlib.compress(b"\0\0")) + _chunk(b"IEND", b""))
 
 
 def png_source(data):
@@ -148,10 +163,30 @@ def test_resume_checks_source():
         check(rc == 0 and read(os.path.join(seq, "cat.png")) == read(os.path.join(ws.out, b_name)),
               f"--sequential output differs: {rc} {err}")
 
+        # Every level of c's name held by other URLs' outputs: c alone fails,
+        # those files untouched, the others of the list go on.
+        c = server.url("c/dog.jpg?file=" + PHOTOS[0])
+        c_names = ["dog.png", "dog-%08x.png" % fnv1a32(c.encode()),
+                   "dog-%016x.png" % fnv1a64(c.encode()),
+                   "dog-%s.png" % hashlib.sha256(c.encode()).hexdigest()]
+        held = tagged_png(server.url("someone/else.jpg"))
+        for name in c_names:
+            with open(os.path.join(ws.out, name), "wb") as f:
+                f.write(held)
+        server.reset()
+        rc, out, err = run(["--json", "-q", "-i", ws.list_file([c, a], "day3.txt"), "-o", ws.out])
+        items, summary = items_of(out)
+        check(rc == 1 and items[c]["status"] == "failed" and items[a]["status"] == "skipped",
+              f"all levels held: exit {rc}, {items[c]}")
+        check("another URL's output" in items[c]["error"]["message"] and
+              items[c]["error"]["kind"] == "write", f"{items[c]['error']}")
+        check(all(read(os.path.join(ws.out, n)) == held for n in c_names), "a held file changed")
+        check(server.stats()["requests"] == 0, f"requests {server.stats()['requests']}")
+
         # An output without Source (an older edgefetch's): kept, counted done.
         old = os.path.join(ws.tmp, "old")
         os.makedirs(old)
-        untagged = read(os.path.join(SAMPLES, PHOTOS[0]))[:0] + b"\x89PNG\r\n\x1a\n" + _chunk(
+        untagged = b"\x89PNG\r\n\x1a\n" + _chunk(
             b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)) + _chunk(
             b"IDAT", zlib.compress(b"\0\0")) + _chunk(b"IEND", b"")
         with open(os.path.join(old, "cat.png"), "wb") as f:
