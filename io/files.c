@@ -87,9 +87,8 @@ static int dir_sync(struct io_dir_sync *sync, bool noted, bool force)
     uv_mutex_lock(&sync->lock);
     if (noted && sync->pending++ == 0)
         sync->first_pending_ns = now_ns();
-    bool due = sync->pending > 0 &&
-               (force || sync->pending >= DIR_SYNC_EVERY ||
-                now_ns() - sync->first_pending_ns >= DIR_SYNC_INTERVAL_NS);
+    bool due = sync->pending > 0 && (force || sync->pending >= DIR_SYNC_EVERY ||
+                                     now_ns() - sync->first_pending_ns >= DIR_SYNC_INTERVAL_NS);
     if (due)
         sync->pending = 0;
     uv_mutex_unlock(&sync->lock);

@@ -211,8 +211,8 @@ static long raise_shared(const char *const *urls, uint8_t *levels, const struct 
 {
     char first[IO_OUTPUT_NAME_SIZE];
     char name[IO_OUTPUT_NAME_SIZE];
-    int rc = io_leveled_output_name(urls[keys[0].index], levels[keys[0].index], first,
-                                    sizeof(first));
+    int rc =
+        io_leveled_output_name(urls[keys[0].index], levels[keys[0].index], first, sizeof(first));
     if (rc < 0)
         return rc;
     size_t same = 1;

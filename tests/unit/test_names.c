@@ -72,15 +72,19 @@ static void test_sha256_vectors(void)
 {
     char name[IO_OUTPUT_NAME_SIZE];
     name_at("abc", IO_NAME_SHA256, name);
-    CHECK_STR_EQ(name, "image-ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.png");
+    CHECK_STR_EQ(name,
+                 "image-ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad.png");
     name_at("", IO_NAME_SHA256, name);
-    CHECK_STR_EQ(name, "image-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.png");
+    CHECK_STR_EQ(name,
+                 "image-e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.png");
     name_at("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", IO_NAME_SHA256, name);
-    CHECK_STR_EQ(name, "image-248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1.png");
+    CHECK_STR_EQ(name,
+                 "image-248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1.png");
     /* 64 bytes exactly: the padding takes a block of its own. */
     name_at("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", IO_NAME_SHA256,
             name);
-    CHECK_STR_EQ(name, "image-ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb.png");
+    CHECK_STR_EQ(name,
+                 "image-ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb.png");
     name_at("http://127.0.0.1/a/cat.jpg", IO_NAME_HASH32, name);
     char want[64];
     snprintf(want, sizeof(want), "cat-%08x.png", io_url_hash("http://127.0.0.1/a/cat.jpg"));
@@ -360,8 +364,7 @@ static void test_resume_source(void)
     uint8_t levels[2];
     CHECK_EQ(io_name_table_create(c_list, 2, levels, &table), 0);
     CHECK_EQ(levels[0], IO_NAME_DERIVED); /* cat.png: held by a's output */
-    CHECK_EQ(io_resume_name(dir, c, false, table, &levels[0], name, sizeof(name)),
-             IO_RESUME_FETCH);
+    CHECK_EQ(io_resume_name(dir, c, false, table, &levels[0], name, sizeof(name)), IO_RESUME_FETCH);
     CHECK_EQ(levels[0], IO_NAME_HASH64);
     io_name_table_destroy(table);
 
