@@ -212,6 +212,25 @@ def _noise_png(width, height, seed):
             + _chunk(b"IDAT", b"".join(rows)) + _chunk(b"IEND", b""))
 
 
+def _flock_held(pid, path):
+    """True when process `pid` holds an flock on the file at `path`
+    (/proc/locks: "N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE 0 EOF")."""
+    try:
+        inode = os.stat(path).st_ino
+        with open("/proc/locks") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return False
+    for line in lines:
+        parts = line.split()
+        if "FLOCK" not in parts or "->" in parts:
+            continue
+        i = parts.index("FLOCK")
+        if parts[i + 3] == str(pid) and parts[i + 4].endswith(f":{inode}"):
+            return True
+    return False
+
+
 def _stop_while_writing(args, out):
     """Starts edgefetch and stops it (SIGSTOP) while one of its temporary
     files exists; returns (process, temporary's name). The temporary exists
@@ -229,7 +248,10 @@ def _stop_while_writing(args, out):
                 temps = []
             if temps:
                 proc.send_signal(signal.SIGSTOP)
-                if os.path.exists(os.path.join(out, temps[0])):
+                # Stopped with the file locked, not in the instant between
+                # its creation and its flock (a sweep may take it then, and
+                # the writer starts over: that is not the case under test).
+                if _flock_held(proc.pid, os.path.join(out, temps[0])):
                     temp = temps[0]
                 else:
                     proc.send_signal(signal.SIGCONT)
