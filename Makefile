@@ -14,6 +14,7 @@ TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # iproute2: `ip` brings loopback up in the network namespace of the
 # unresolvable-host test (tests/integration/test_hostile.py).
 TEST_DEPS  += iproute2
+TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync calls
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
 # Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);

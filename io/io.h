@@ -52,26 +52,48 @@ int io_url_check(const char *url, char *err, size_t err_size);
  * name: never empty, never "." or "..", never containing '/'. */
 int io_output_name(const char *url, char *name, size_t name_size);
 
-/* Room for any name io_output_name or io_assigned_output_name writes. */
-#define IO_OUTPUT_NAME_SIZE 144
+/* Room for any name io_output_name or io_leveled_output_name writes. */
+#define IO_OUTPUT_NAME_SIZE 192
 
-/* Gives each of `count` URLs a distinct output name, deterministically from
- * the URLs alone (not their order): a URL whose derived name no other URL in
- * the set shares keeps it; every URL of a colliding group becomes
- * "STEM-XXXXXXXX.png", XXXXXXXX being io_url_hash() in hex. Identical URLs are
- * the same item and must have been removed first. `names[i]` are malloc'd.
- * -EEXIST when even the renamed names clash (a 32-bit hash collision). */
+/* How far a URL's name had to move from its derived name to be its own. */
+enum io_name_level {
+    IO_NAME_DERIVED = 0, /* "STEM.png", io_output_name */
+    IO_NAME_HASH32 = 1,  /* "STEM-XXXXXXXX.png": io_url_hash, 8 hex digits */
+    IO_NAME_HASH64 = 2,  /* "STEM-<16 hex>.png": 64-bit FNV-1a of the URL */
+    IO_NAME_SHA256 = 3,  /* "STEM-<64 hex>.png": SHA-256 of the URL */
+};
+#define IO_NAME_LEVEL_MAX 3
+
+/* The name of `url` at `level` (STEM: io_output_name's without ".png").
+ * name_size >= IO_OUTPUT_NAME_SIZE, else -ENOSPC; -EINVAL for a bad level. */
+int io_leveled_output_name(const char *url, unsigned level, char *name, size_t name_size);
+
+/* Gives each of `count` distinct URLs a level so that their names are all
+ * different, deterministically from the set of URLs alone (not their order,
+ * not the shard): starting from level 0, every URL whose name equals another
+ * URL's current name moves up one level, all at once, round after round
+ * until no name is shared. It never refuses a set: -EEXIST only for two
+ * URLs of one stem and one SHA-256. Identical URLs are the same item and
+ * must have been removed first. Needs 16 bytes per URL while it runs (a
+ * fingerprint and an index), not the names. */
+int io_assign_name_levels(const char *const *urls, size_t count, uint8_t *levels);
+
+/* io_assign_name_levels, keeping the final names' fingerprints (16 bytes a
+ * URL) so that names a resume moves to later (io_resume_name) can be checked
+ * against every name of the set. */
+struct io_name_table;
+int io_name_table_create(const char *const *urls, size_t count, uint8_t *levels,
+                         struct io_name_table **out);
+/* True when `name` is (by its 64-bit fingerprint: a false yes is possible,
+ * a false no is not) a name of the set or one claimed since. */
+bool io_name_table_taken(const struct io_name_table *table, const char *name);
+/* Records a name an item moved to, so no later move takes it. 0 or -ENOMEM. */
+int io_name_table_claim(struct io_name_table *table, const char *name);
+/* Accepts NULL. */
+void io_name_table_destroy(struct io_name_table *table);
+
+/* io_assign_name_levels' names, malloc'd into names[i]. */
 int io_assign_output_names(const char *const *urls, size_t count, char **names);
-
-/* The same decision without keeping any name: sets `hashed[i]` when urls[i]
- * is renamed "STEM-XXXXXXXX.png". It needs 16 bytes per URL while it runs, so
- * a long list can be named without holding every name; io_assigned_output_name
- * gives the name back from the flag. Same errors as io_assign_output_names. */
-int io_mark_name_collisions(const char *const *urls, size_t count, bool *hashed);
-
-/* The name io_assign_output_names gives `url` in a set where its derived name
- * collides (`hashed`) or not. name_size >= IO_OUTPUT_NAME_SIZE. */
-int io_assigned_output_name(const char *url, bool hashed, char *name, size_t name_size);
 
 /* Stable 32-bit FNV-1a hash of the URL bytes. */
 uint32_t io_url_hash(const char *url);
@@ -82,12 +104,28 @@ int io_url_host(const char *url, char *host, size_t host_size);
 
 /* ---- files ------------------------------------------------------------- */
 
-/* Writes `size` bytes to DIR/NAME atomically: into a temporary file in DIR
- * that is renamed over NAME only once complete, so NAME is never seen
- * half-written; on failure the temporary file is removed. The file gets
- * permissions `mode` (see io_file_mode). */
+/* Batched durability of the renames into one folder (the output folder):
+ * io_write_atomic counts its renames and fsyncs the folder every few hundred
+ * of them or once a second; io_dir_sync_flush syncs what is left (call it
+ * at the end of the run, before its report). Thread-safe. */
+struct io_dir_sync;
+int io_dir_sync_create(const char *dir, struct io_dir_sync **out);
+/* 0, or the first error any sync of the folder met (sticky). NULL: 0. */
+int io_dir_sync_flush(struct io_dir_sync *sync);
+/* Accepts NULL. Does not sync. */
+void io_dir_sync_destroy(struct io_dir_sync *sync);
+
+/* Writes `size` bytes to DIR/NAME atomically: into a temporary file in DIR,
+ * held locked (flock) from its creation until after its rename so that an
+ * overlapping run's sweep leaves it alone, and renamed over NAME only once
+ * complete, so NAME is never seen half-written; on failure the temporary
+ * file is removed. With `sync` (not NULL) the data is fdatasync'ed before
+ * the rename and the rename counted into `sync`'s batch: after a power loss
+ * NAME holds the complete new file or what it held before. With NULL,
+ * nothing is synced (the kernel writes it back when it likes). The file
+ * gets permissions `mode` (see io_file_mode). */
 int io_write_atomic(const char *dir, const char *name, const void *data, size_t size, mode_t mode,
-                    char *err, size_t err_size);
+                    struct io_dir_sync *sync, char *err, size_t err_size);
 
 /* 0666 less the process's umask: what open(O_CREAT, 0666) would give. Call
  * it while single-threaded: umask() can only be read by setting it, process
@@ -101,19 +139,44 @@ int io_files_identical(const char *path_a, const char *path_b);
 /* Creates DIR (and parents) if missing and checks it is a writable directory. */
 int io_prepare_dir(const char *dir, char *err, size_t err_size);
 
-/* 1 when DIR/NAME is a finished output (a non-empty regular file: outputs are
- * renamed into place only once complete), 0 when not, or a negative code. */
-int io_output_exists(const char *dir, const char *name);
+/* Who DIR/NAME is the output of, from the tEXt "Source" every output
+ * carries before its first IDAT (a small chunk walker, no decoding). */
+enum io_output_owner {
+    IO_OUTPUT_ABSENT = 0,   /* no file, an empty one, not a regular file, or ours cut short */
+    IO_OUTPUT_OURS = 1,     /* Source is `url`, byte for byte, and the file ends with IEND */
+    IO_OUTPUT_OTHERS = 2,   /* Source is another URL */
+    IO_OUTPUT_UNMARKED = 3, /* no Source: an older edgefetch's output, or a user's file */
+};
+/* An enum io_output_owner, or a negative code when the file cannot be read. */
+int io_output_owner(const char *dir, const char *name, const char *url);
+
+enum io_resume {
+    IO_RESUME_FETCH = 0, /* fetch and write under `name` */
+    IO_RESUME_DONE = 1,  /* `name` holds this URL's output (or an unmarked file): skip */
+};
+/* Resume's decision for the item of `url`, whose set name is at `*level`
+ * (io_name_table_create). When that name holds another URL's output, the
+ * item moves up a level, to the first name that is no name of the set nor
+ * claimed (`table`, which it claims) and holds no other URL's output: its
+ * own output there means done, a free name means fetch. An unmarked file is
+ * kept and counts as done (outputs of edgefetch before Source, and files of
+ * the user's, are never overwritten without `force`); with `force`, an
+ * own or unmarked name is fetched again. Sets *level and `name`
+ * (IO_OUTPUT_NAME_SIZE). Returns an enum io_resume, -EEXIST when every level
+ * up to IO_NAME_LEVEL_MAX is held by other URLs' outputs, or -ENOMEM. */
+int io_resume_name(const char *dir, const char *url, bool force, struct io_name_table *table,
+                   uint8_t *level, char *name, size_t name_size);
 
 /* Yields the output names of a run one at a time, then NULL. A string needs
  * to last only until the next call, so names can be made on the fly. */
 typedef const char *(*io_next_name_fn)(void *user);
 
 /* Removes the temporary files io_write_atomic leaves when killed before its
- * rename (".NAME.XXXXXX.tmp"), but only those of the output names that
- * `next_name` yields: other processes (other shards) may be writing into the
- * same folder. The names are asked for only when DIR holds such files.
- * Counts them in *removed. */
+ * rename (".NAME.XXXXXX.tmp"), but only abandoned ones (no process holds
+ * them locked: overlapping runs into one folder keep theirs) and only those
+ * of the output names that `next_name` yields (other shards' are theirs to
+ * sweep). The names are asked for only when DIR holds such files. Counts
+ * them in *removed. */
 int io_remove_stale_temps(const char *dir, io_next_name_fn next_name, void *user, size_t *removed);
 
 /* ---- HTTP -------------------------------------------------------------- */

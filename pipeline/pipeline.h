@@ -39,6 +39,9 @@ struct pl_options {
     /* Resume: an item whose output already exists is reported as skipped
      * and not fetched, unless `force`. */
     bool force;
+    /* Outputs are fdatasync'ed before their rename and the folder synced
+     * in batches (io_write_atomic, io_dir_sync), unless `no_fsync`. */
+    bool no_fsync;
     /* Scale-out: with shard_count > 1, only the items whose URL has
      * pl_shard_of(url, shard_count) == shard_index are run. Names are still
      * assigned over the whole list, so they do not depend on the shard. */

@@ -32,8 +32,21 @@ enum {
     ITEM_OTHER_SHARD = 1 << 1, /* --shard: another machine's item */
     ITEM_REFUSED = 1 << 2,     /* io_url_check failed: reported up front */
     ITEM_SKIPPED = 1 << 3,     /* its output is already there: reported up front */
-    ITEM_NAME_HASHED = 1 << 4, /* its derived name collides: "STEM-XXXXXXXX.png" */
+    /* bits 4-5: its name's level (io_name_level), set over the whole list */
+    ITEM_NAME_HELD = 1 << 6, /* every name of its holds other URLs' outputs: reported up front */
 };
+#define ITEM_NAME_LEVEL_SHIFT 4
+#define ITEM_NAME_LEVEL_MASK (3u << ITEM_NAME_LEVEL_SHIFT)
+
+static unsigned item_level(uint8_t flags)
+{
+    return (flags & ITEM_NAME_LEVEL_MASK) >> ITEM_NAME_LEVEL_SHIFT;
+}
+
+static void set_item_level(uint8_t *flags, unsigned level)
+{
+    *flags = (uint8_t)((*flags & ~ITEM_NAME_LEVEL_MASK) | (level << ITEM_NAME_LEVEL_SHIFT));
+}
 
 struct job;
 
@@ -105,6 +118,8 @@ struct run {
 
     const struct io_url_list *urls;
     uint8_t *item_flags;  /* ITEM_*, one per line of the list */
+    struct io_name_table *names; /* the set's names, until resume has checked the folder */
+    struct io_dir_sync *dir_sync; /* batched fsync of the output folder */
     size_t job_count;     /* items this run is about (this shard's) */
     size_t next_entry;    /* the next line of the list to start */
     size_t next_index;    /* its number among the list's unique items */
@@ -196,15 +211,15 @@ static void process_job(struct job *job, const struct run *run, struct pl_bands 
 
     uint64_t t2 = uv_hrtime();
     /* Shared with idle workers like the operator; the same bytes either way. */
-    rc = pl_bands_encode_png(bands, &edges, opts->png_level, &png, &png_size, NULL, err,
+    rc = pl_bands_encode_png(bands, &edges, opts->png_level, job->url, &png, &png_size, NULL, err,
                              sizeof(err));
     if (rc < 0) {
         job->encode_s = seconds_since(t2);
         set_failure(job, rc, "encode", err);
         goto out;
     }
-    rc = io_write_atomic(opts->output_dir, job->output_name, png, png_size, run->file_mode, err,
-                         sizeof(err));
+    rc = io_write_atomic(opts->output_dir, job->output_name, png, png_size, run->file_mode,
+                         run->dir_sync, err, sizeof(err));
     job->encode_s = seconds_since(t2);
     if (rc < 0)
         set_failure(job, rc, "write", err);
@@ -264,9 +279,8 @@ static void report_job(struct run *run, struct job *job)
 
 static int item_name(const struct run *run, size_t entry, char *name)
 {
-    return io_assigned_output_name(run->urls->entries[entry].url,
-                                   (run->item_flags[entry] & ITEM_NAME_HASHED) != 0, name,
-                                   IO_OUTPUT_NAME_SIZE);
+    return io_leveled_output_name(run->urls->entries[entry].url,
+                                  item_level(run->item_flags[entry]), name, IO_OUTPUT_NAME_SIZE);
 }
 
 /* Fills `job` for line `entry` of the list, the unique item number `index`. */
@@ -563,7 +577,8 @@ static void start_item(struct run *run, size_t entry, size_t index, struct pl_ho
  * shards' items, and the items reported up front (refused, skipped). */
 static void skip_unstartable(struct run *run)
 {
-    const uint8_t unstartable = ITEM_DUPLICATE | ITEM_OTHER_SHARD | ITEM_REFUSED | ITEM_SKIPPED;
+    const uint8_t unstartable =
+        ITEM_DUPLICATE | ITEM_OTHER_SHARD | ITEM_REFUSED | ITEM_SKIPPED | ITEM_NAME_HELD;
     while (run->next_entry < run->urls->count &&
            (run->item_flags[run->next_entry] & unstartable) != 0) {
         if ((run->item_flags[run->next_entry] & ITEM_DUPLICATE) == 0)
@@ -902,7 +917,7 @@ static int build_items(struct run *run, const struct io_url_list *urls, char *er
     const struct pl_options *opts = run->opts;
     size_t count = urls->count;
     const char **valid_urls = NULL;
-    bool *hashed = NULL;
+    uint8_t *levels = NULL;
     int rc;
 
     run->urls = urls;
@@ -934,10 +949,10 @@ static int build_items(struct run *run, const struct io_url_list *urls, char *er
         else
             run->job_count++;
     }
-    hashed = malloc((valid_count ? valid_count : 1) * sizeof(*hashed));
-    if (hashed == NULL)
+    levels = malloc((valid_count ? valid_count : 1) * sizeof(*levels));
+    if (levels == NULL)
         goto fail_memory;
-    rc = io_mark_name_collisions(valid_urls, valid_count, hashed);
+    rc = io_name_table_create(valid_urls, valid_count, levels, &run->names);
     if (rc < 0) {
         snprintf(err, err_size, "naming the outputs: %s", strerror(-rc));
         goto out;
@@ -945,8 +960,7 @@ static int build_items(struct run *run, const struct io_url_list *urls, char *er
     for (size_t i = 0, valid = 0; i < count; i++) {
         if ((run->item_flags[i] & (ITEM_DUPLICATE | ITEM_REFUSED)) != 0)
             continue;
-        if (hashed[valid++])
-            run->item_flags[i] |= ITEM_NAME_HASHED;
+        set_item_level(&run->item_flags[i], levels[valid++]);
     }
     rc = 0;
     goto out;
@@ -955,7 +969,7 @@ fail_memory:
     rc = -ENOMEM;
     snprintf(err, err_size, "out of memory for %zu URLs", count);
 out:
-    free(hashed);
+    free(levels);
     free(valid_urls);
     return rc;
 }
@@ -1016,16 +1030,32 @@ static void report_up_front(struct run *run)
             report_unstarted(run, entry, item_index, refused, "url", why);
             continue;
         }
-        if (opts->force)
-            continue;
+        /* Done only when the name holds this URL's output; a name held by
+         * another URL's moves the item up a level (io_resume_name). */
         struct job job;
         init_job(run, &job, entry, item_index);
-        if (io_output_exists(opts->output_dir, job.output_name) == 1) {
+        uint8_t level = (uint8_t)item_level(*flags);
+        int resume = io_resume_name(opts->output_dir, job.url, opts->force, run->names, &level,
+                                    job.output_name, sizeof(job.output_name));
+        if (resume < 0) {
+            *flags |= ITEM_NAME_HELD;
+            set_failure(&job, resume, "write",
+                        resume == -EEXIST ? "every output name of this URL holds another "
+                                            "URL's output"
+                                          : "out of memory checking its output name");
+            job.output_name[0] = '\0';
+            report_job(run, &job);
+            continue;
+        }
+        set_item_level(flags, level);
+        if (resume == IO_RESUME_DONE) {
             *flags |= ITEM_SKIPPED;
             job.skipped = true;
             report_job(run, &job);
         }
     }
+    io_name_table_destroy(run->names);
+    run->names = NULL;
 }
 
 /* Frees what a run stopped before its end may still hold; after a complete
@@ -1042,6 +1072,10 @@ static void free_items(struct run *run)
         destroy_job(run, run->live);
     free(run->item_flags);
     run->item_flags = NULL;
+    io_name_table_destroy(run->names);
+    run->names = NULL;
+    io_dir_sync_destroy(run->dir_sync);
+    run->dir_sync = NULL;
 }
 
 int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_item_cb on_item,
@@ -1073,6 +1107,12 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     if (rc < 0)
         goto fail_jobs;
     report->items = run.job_count;
+    rc = opts->no_fsync ? 0 : io_dir_sync_create(opts->output_dir, &run.dir_sync);
+    if (rc < 0) {
+        snprintf(err, err_size, "opening the output folder %s: %s", opts->output_dir,
+                 strerror(-rc));
+        goto fail_jobs;
+    }
 
     bool sequential = opts->mode == PL_SEQUENTIAL;
     unsigned max_downloads = sequential ? 1 : opts->max_downloads;
@@ -1132,6 +1172,8 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
         pl_queue_destroy(run.todo);
         free(run.threads);
     }
+    /* Every rename of the run durable before its report says so. */
+    int synced = io_dir_sync_flush(run.dir_sync);
     report->wall_s = seconds_since(started);
     free_items(&run);
     pl_hosts_destroy(run.hosts);
@@ -1141,6 +1183,11 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
         snprintf(err, err_size, "internal error: event loop not closed cleanly (%s)",
                  uv_strerror(rc));
         return rc;
+    }
+    if (synced < 0) {
+        snprintf(err, err_size, "syncing the output folder %s: %s", opts->output_dir,
+                 strerror(-synced));
+        return synced;
     }
     return 0;
 
