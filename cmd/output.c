@@ -15,7 +15,8 @@ struct output {
     int fd;
     uv_thread_t thread;
     uv_mutex_t lock;
-    uv_cond_t wake; /* to the writer: data, or closing */
+    uv_cond_t wake;    /* to the writer: data, or closing */
+    uv_cond_t drained; /* from the writer: a write is done */
     char *pending;
     size_t pending_size;
     size_t pending_cap;
@@ -78,6 +79,7 @@ static void writer_main(void *arg)
         output->writing_size = 0;
         if (rc < 0 && output->error == 0)
             output->error = rc;
+        uv_cond_broadcast(&output->drained);
     }
     uv_mutex_unlock(&output->lock);
     free(writing);
@@ -96,13 +98,18 @@ int output_create(int fd, struct output **out)
     rc = uv_cond_init(&output->wake);
     if (rc < 0)
         goto fail_mutex;
+    rc = uv_cond_init(&output->drained);
+    if (rc < 0)
+        goto fail_wake;
     rc = uv_thread_create(&output->thread, writer_main, output);
     if (rc < 0)
-        goto fail_cond;
+        goto fail_drained;
     *out = output;
     return 0;
 
-fail_cond:
+fail_drained:
+    uv_cond_destroy(&output->drained);
+fail_wake:
     uv_cond_destroy(&output->wake);
 fail_mutex:
     uv_mutex_destroy(&output->lock);
@@ -120,6 +127,7 @@ int output_destroy(struct output *output)
     uv_cond_signal(&output->wake);
     uv_mutex_unlock(&output->lock);
     uv_thread_join(&output->thread);
+    uv_cond_destroy(&output->drained);
     uv_cond_destroy(&output->wake);
     uv_mutex_destroy(&output->lock);
     int error = output->error;
@@ -132,11 +140,11 @@ int output_append(struct output *output, const char *data, size_t size)
 {
     int rc = 0;
     uv_mutex_lock(&output->lock);
+    while (output->error == 0 && output->pending_size + output->writing_size >= OUTPUT_HARD_CAP)
+        uv_cond_wait(&output->drained, &output->lock);
     if (output->error != 0)
         goto out;
     if (output->pending_cap - output->pending_size < size) {
-        /* No cap here: the gate bounds what is appended (lines of the items
-         * in flight when it held, at most the pipeline's held limit). */
         size_t cap = output->pending_cap ? output->pending_cap : 4096;
         while (cap - output->pending_size < size)
             cap *= 2;
