@@ -7,6 +7,8 @@ temporary file left, and the process is not killed by SIGPIPE.
 slow_reader: the reader pauses 12 s (`| less`): no transfer times out
 (--timeout 5) because the loop never waits for stdout, and while the output
 buffer is full no new transfer starts.
+up_front_lines: lines made with no transfer running wait for a paused reader
+at a cap instead of piling up in memory.
 
 Run one case: test_output_pipe.py NAME.
 """
@@ -101,6 +103,48 @@ def test_slow_reader():
         check(during < count,
               f"all {during} transfers started while the reader slept: nothing held them")
         print(f"{during} of {count} requests made during the 12 s pause; all ok")
+
+
+def _refused_run(lst, pause_s):
+    """Runs a list of refused URLs (all reported before any transfer) into a
+    reader that pauses `pause_s` after the first line; returns the peak RSS
+    in KiB seen at the end of the pause and the lines."""
+    env = dict(os.environ)
+    # ASan's quarantine would hold every freed line back: off, as test_load.
+    quarantine_off = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), quarantine_off]))
+    with tempfile.TemporaryDirectory(prefix="edgefetch-pipe-") as out:
+        proc = subprocess.Popen([EDGEFETCH, "--json", "-q", "-i", lst, "-o", out],
+                                stdout=subprocess.PIPE, env=env)
+        first = proc.stdout.readline()
+        time.sleep(pause_s)
+        with open(f"/proc/{proc.pid}/status") as f:
+            peak = [int(line.split()[1]) for line in f if line.startswith("VmHWM:")][0]
+        rest = proc.stdout.read()
+        proc.wait(timeout=120)
+    return proc.returncode, peak, (first + rest).splitlines()
+
+
+def test_up_front_lines():
+    """100,000 refused URLs are all reported before any transfer (~70 MiB of
+    JSON) into a reader that pauses 4 s: what waits in memory is capped
+    (OUTPUT_HARD_CAP, 16 MiB), so peak RSS stays within 32 MiB of the same
+    run into a reader that keeps up, and every line arrives."""
+    count = 100000
+    with tempfile.TemporaryDirectory(prefix="edgefetch-pipe-") as tmp:
+        lst = os.path.join(tmp, "refused.txt")
+        with open(lst, "w") as f:
+            for i in range(count):
+                f.write(f"ftp://127.0.0.1/{i:07d}/{'q' * 300}.jpg\n")
+        code, fast_kib, fast_lines = _refused_run(lst, 0)
+        check(code == 1 and len(fast_lines) == count + 1, f"fast reader: exit {code}")
+        code, slow_kib, slow_lines = _refused_run(lst, 4)
+        urls = [json.loads(line).get("url") for line in slow_lines]
+        check(code == 1 and len(slow_lines) == count + 1 and len(set(urls[:-1])) == count,
+              f"slow reader: exit {code}, {len(slow_lines)} lines")
+        check(slow_kib < fast_kib + 32 * 1024,
+              f"peak RSS {slow_kib} KiB behind a paused reader, {fast_kib} KiB otherwise")
+        print(f"peak RSS {fast_kib} KiB (reader keeps up), {slow_kib} KiB (reader paused)")
 
 
 if __name__ == "__main__":
