@@ -50,7 +50,7 @@ struct cli {
     int progress; /* -1 auto (stderr is a terminal and not -q), 0 off, 1 on */
     const char *headers[MAX_HEADERS];
     struct pl_options pl;
-    long fds_at_start; /* open descriptors before any run, -1 unknown: see count_open_fds */
+    long fds_at_start;       /* open descriptors before any run, -1 unknown: see count_open_fds */
     struct output *json_out; /* --json: the buffered writer of stdout */
 };
 

@@ -123,9 +123,9 @@ struct pl_report {
     double decode_s;
     double edge_s;
     double encode_s;
-    size_t peak_held;   /* most items between download start and CPU-stage end */
-    size_t held_limit;  /* the back-pressure bound on that */
-    int signal; /* the signal that stopped the run, or 0; SIGPIPE: the gate said STOP */
+    size_t peak_held;  /* most items between download start and CPU-stage end */
+    size_t held_limit; /* the back-pressure bound on that */
+    int signal;        /* the signal that stopped the run, or 0; SIGPIPE: the gate said STOP */
 };
 
 /* A snapshot of a running run, counted in items (not transfers or

@@ -29,10 +29,10 @@ static void test_long_line_fails_alone(void)
     CHECK(text != NULL);
     size_t used = 0;
     used += (size_t)sprintf(text + used, "http://127.0.0.1/a.jpg\n");
-    used += put_url(text + used, MAX_LINE + 1);      /* line 2: one byte too long */
-    used += put_url(text + used, MAX_LINE);          /* line 3: exactly the limit */
-    used += put_url(text + used, MAX_LINE + 1);      /* line 4: same text as line 2 */
-    memset(text + used, '#', MAX_LINE + 10);         /* line 5: a long comment */
+    used += put_url(text + used, MAX_LINE + 1); /* line 2: one byte too long */
+    used += put_url(text + used, MAX_LINE);     /* line 3: exactly the limit */
+    used += put_url(text + used, MAX_LINE + 1); /* line 4: same text as line 2 */
+    memset(text + used, '#', MAX_LINE + 10);    /* line 5: a long comment */
     used += MAX_LINE + 10;
     used += (size_t)sprintf(text + used, "\nhttp://127.0.0.1/b.jpg"); /* line 6 */
 
