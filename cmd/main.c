@@ -884,6 +884,15 @@ static void fit_downloads(struct cli *cli, long fd_limit)
 {
     if (fd_limit < 0 || cli->fds_at_start < 0 || cli->mode == MODE_SEQUENTIAL)
         return;
+    unsigned workers = process_fit_workers(fd_limit, cli->fds_at_start, cli->pl.workers);
+    if (workers < cli->pl.workers) {
+        if (cli->verbose >= 0)
+            fprintf(stderr,
+                    "edgefetch: warning: -w %u does not fit in %ld file descriptors (ulimit -n): "
+                    "running -w %u\n",
+                    cli->pl.workers, fd_limit, workers);
+        cli->pl.workers = workers;
+    }
     unsigned wanted = cli->pl.max_downloads;
     unsigned fit = process_fit_downloads(fd_limit, cli->fds_at_start, cli->pl.workers, wanted);
     if (fit >= wanted)

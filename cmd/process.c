@@ -73,3 +73,12 @@ unsigned process_fit_downloads(long limit, long in_use, unsigned workers, unsign
         return 1;
     return fit < (long)wanted ? (unsigned)fit : wanted;
 }
+
+unsigned process_fit_workers(long limit, long in_use, unsigned wanted)
+{
+    long room = limit - in_use - PROCESS_FIXED_FDS - PROCESS_FDS_PER_TRANSFER;
+    long fit = room / PROCESS_FDS_PER_WORKER;
+    if (fit < 1)
+        return 1;
+    return fit < (long)wanted ? (unsigned)fit : wanted;
+}

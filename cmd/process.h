@@ -37,4 +37,8 @@ long process_raise_fd_limit(void);
  * Pure, for its unit test. */
 unsigned process_fit_downloads(long limit, long in_use, unsigned workers, unsigned wanted);
 
+/* The most workers (at most `wanted`, at least 1) that fit in `limit` with
+ * one transfer besides them. */
+unsigned process_fit_workers(long limit, long in_use, unsigned wanted);
+
 #endif

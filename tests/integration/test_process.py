@@ -97,10 +97,10 @@ def test_std_fds_closed():
 
 # ---- item 15: the descriptor limit -------------------------------------------
 
-def _limited_run(soft, hard, jobs, count):
+def _limited_run(soft, hard, jobs, count, workers=2):
     with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www, latency=50) as server:
         names, urls = small_items(ws, server, count)
-        proc = spawn(["-i", ws.list_file(urls), "-o", ws.out, "-j", str(jobs), "-w", "2",
+        proc = spawn(["-i", ws.list_file(urls), "-o", ws.out, "-j", str(jobs), "-w", str(workers),
                       "--json"],
                      preexec=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
         stdout, stderr = proc.communicate(timeout=300)
@@ -121,6 +121,11 @@ def test_fd_limit_clamp():
     download ("creating a temporary file ... Too many open files")."""
     err, stats = _limited_run(64, 64, 1024, 300)
     check("warning: -j 1024 needs" in err and "limit is 64" in err, f"no clamp warning: {err}")
+    # Workers hold descriptors too (their temporary files): 64 of them do
+    # not fit beside the transfers either.
+    err_w, _ = _limited_run(64, 64, 64, 100, workers=64)
+    check("warning: -w 64 does not fit in 64 file descriptors" in err_w,
+          f"no worker clamp warning: {err_w}")
     print(f"clamped: {err.strip().splitlines()[0]}; server saw at most "
           f"{stats['max_connections']} connections")
 
