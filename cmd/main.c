@@ -18,7 +18,10 @@
 
 #include "config.h"
 #include "json.h"
+#include "output.h"
 #include "pipeline.h"
+#include "printable.h"
+#include "process.h"
 #include "progress.h"
 #include "report.h"
 
@@ -47,7 +50,8 @@ struct cli {
     int progress; /* -1 auto (stderr is a terminal and not -q), 0 off, 1 on */
     const char *headers[MAX_HEADERS];
     struct pl_options pl;
-    long fds_at_start; /* open descriptors before any run, -1 unknown: see count_open_fds */
+    long fds_at_start;       /* open descriptors before any run, -1 unknown: see count_open_fds */
+    struct output *json_out; /* --json: the buffered writer of stdout */
 };
 
 /* --compare: the outputs of both runs, by item index. One name per item
@@ -142,9 +146,11 @@ static void usage(FILE *out)
             "  -v, --verbose            a line per item\n"
             "  -h, --help               this text\n"
             "      --version            versions of edgefetch and its libraries\n"
-            "\n"
+            "\n");
+    fprintf(out,
             "Exit status: 0 all items ok or skipped; 1 some items failed (the others were\n"
-            "written); 2 usage error or nothing could run; 130/143 stopped by SIGINT/SIGTERM.\n"
+            "written); 2 usage error or nothing could run; 130/143 stopped by SIGINT/SIGTERM;\n"
+            "141 stopped because --json output could not be written (the reader closed it).\n"
             "\n"
             "Examples:\n"
             "  edgefetch -i urls.txt -o out/\n"
@@ -560,31 +566,40 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     return 0;
 }
 
-/* URLs and messages come from the list and from servers: a raw ESC or CR in
- * them would rewrite the user's terminal or split a log line, so control
- * bytes are shown as \xNN. */
-static void put_printable(FILE *out, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            fprintf(out, "\\x%02x", *p);
-        else
-            fputc(*p, out);
-    }
-}
-
 static void print_item_line(const char *where, const char *what, const struct pl_item *item,
                             const char *stage)
 {
     fprintf(stderr, "edgefetch: %s%s ", where, what);
-    put_printable(stderr, item->url);
+    printable_write(stderr, item->url);
     if (stage != NULL) {
         fputs(": ", stderr);
         fputs(stage, stderr);
     }
     fputs(": ", stderr);
-    put_printable(stderr, item->message);
+    printable_write(stderr, item->message);
     fputc('\n', stderr);
+}
+
+/* Hands one NDJSON line (or the summary) to the buffered writer: formatted in
+ * memory, so the loop thread never waits for the reader of stdout. */
+static void json_append(struct output *out, const struct pl_item *item, const char *output_dir,
+                        const char *mode, const struct pl_report *report,
+                        const struct json_run_info *info)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    if (mem == NULL) {
+        fprintf(stderr, "edgefetch: out of memory for a --json line\n");
+        return;
+    }
+    if (item != NULL)
+        json_write_item(mem, item, output_dir, mode);
+    else
+        json_write_summary(mem, report, info);
+    if (fclose(mem) != 0 || output_append(out, text, size) < 0)
+        fprintf(stderr, "edgefetch: out of memory for a --json line\n");
+    free(text);
 }
 
 static void on_item(const struct pl_item *item, void *user)
@@ -593,7 +608,7 @@ static void on_item(const struct pl_item *item, void *user)
     char where[32] = "";
 
     if (log->cli->json)
-        json_write_item(stdout, item, log->cli->output_dir, log->mode_name);
+        json_append(log->cli->json_out, item, log->cli->output_dir, log->mode_name, NULL, NULL);
     if (log->cli->verbose > 0 || (log->cli->verbose == 0 && item->status == PL_ITEM_FAILED))
         progress_clear(log->progress);
     if (item->line > 0)
@@ -609,9 +624,12 @@ static void on_item(const struct pl_item *item, void *user)
         return;
     }
     if (item->status == PL_ITEM_SKIPPED) {
-        if (log->cli->verbose > 0)
-            fprintf(stderr, "edgefetch: %sskipped %s: %s/%s exists (--force redoes it)\n", where,
-                    item->url, log->cli->output_dir, item->output_name);
+        if (log->cli->verbose > 0) {
+            fprintf(stderr, "edgefetch: %sskipped ", where);
+            printable_write(stderr, item->url);
+            fprintf(stderr, ": %s/%s exists (--force redoes it)\n", log->cli->output_dir,
+                    item->output_name);
+        }
         return;
     }
     struct produced *produced = log->produced;
@@ -622,13 +640,15 @@ static void on_item(const struct pl_item *item, void *user)
         if (produced->names[item->index] != NULL)
             produced->runs[item->index] |= log->produced_by;
     }
-    if (log->cli->verbose > 0)
+    if (log->cli->verbose > 0) {
+        fprintf(stderr, "edgefetch: %sok ", where);
+        printable_write(stderr, item->url);
         fprintf(stderr,
-                "edgefetch: %sok %s -> %s/%s (%dx%d, %zu bytes; download %.3f s, decode %.3f s, "
-                "edge %.3f s, encode+write %.3f s)\n",
-                where, item->url, log->cli->output_dir, item->output_name, item->width,
-                item->height, item->bytes, item->download_s, item->decode_s, item->edge_s,
-                item->encode_s);
+                " -> %s/%s (%dx%d, %zu bytes; download %.3f s, decode %.3f s, edge %.3f s, "
+                "encode+write %.3f s)\n",
+                log->cli->output_dir, item->output_name, item->width, item->height, item->bytes,
+                item->download_s, item->decode_s, item->edge_s, item->encode_s);
+    }
 }
 
 static int read_urls(const struct cli *cli, int argc, char **argv, struct io_url_list *urls)
@@ -735,7 +755,7 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
                          : report->failed > 0 ? EXIT_SOME_FAILED
                                               : EXIT_ALL_OK,
         };
-        json_write_summary(stdout, report, &info);
+        json_append(cli->json_out, NULL, NULL, NULL, report, &info);
     }
     return rc;
 }
@@ -892,11 +912,52 @@ static int run_single(struct cli *cli, const struct io_url_list *urls)
     return exit_status(&report);
 }
 
+/* -j as asked, or fewer when the descriptor limit cannot hold that many
+ * transfers besides the workers' files: an item must never fail after its
+ * download for want of a descriptor to write it with. */
+static void fit_downloads(struct cli *cli, long fd_limit)
+{
+    if (fd_limit < 0 || cli->fds_at_start < 0 || cli->mode == MODE_SEQUENTIAL)
+        return;
+    unsigned workers = process_fit_workers(fd_limit, cli->fds_at_start, cli->pl.workers);
+    if (workers < cli->pl.workers) {
+        if (cli->verbose >= 0)
+            fprintf(stderr,
+                    "edgefetch: warning: -w %u does not fit in %ld file descriptors (ulimit -n): "
+                    "running -w %u\n",
+                    cli->pl.workers, fd_limit, workers);
+        cli->pl.workers = workers;
+    }
+    unsigned wanted = cli->pl.max_downloads;
+    unsigned fit = process_fit_downloads(fd_limit, cli->fds_at_start, cli->pl.workers, wanted);
+    if (fit >= wanted)
+        return;
+    cli->pl.max_downloads = fit;
+    if (cli->pl.max_per_host > fit)
+        cli->pl.max_per_host = 0; /* the global cap alone is the smaller one now */
+    if (cli->verbose >= 0)
+        fprintf(stderr,
+                "edgefetch: warning: -j %u needs about %u file descriptors, the limit is %ld "
+                "(ulimit -n): running -j %u\n",
+                wanted,
+                (unsigned)(cli->fds_at_start + PROCESS_FIXED_FDS +
+                           (long)cli->pl.workers * PROCESS_FDS_PER_WORKER +
+                           (long)wanted * PROCESS_FDS_PER_TRANSFER),
+                fd_limit, fit);
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli;
     struct io_url_list urls;
     int status = EXIT_USAGE;
+
+    /* Before anything opens a descriptor: see process.h. Nothing can be
+     * said when this fails: stderr may be the closed one. */
+    if (process_open_std_fds() < 0)
+        return EXIT_USAGE;
+    process_ignore_sigpipe();
+    long fd_limit = process_raise_fd_limit();
 
     int parsed = parse_args(argc, argv, &cli);
     if (parsed != 0)
@@ -924,7 +985,25 @@ int main(int argc, char **argv)
     /* Even under -q: turning verification off is never silent. */
     if (cli.pl.http.insecure)
         fprintf(stderr, "edgefetch: warning: --insecure: https certificates are NOT verified\n");
+    fit_downloads(&cli, fd_limit);
+    if (cli.json) {
+        if (output_create(STDOUT_FILENO, &cli.json_out) < 0) {
+            fprintf(stderr, "edgefetch: cannot start the --json writer\n");
+            goto out;
+        }
+        cli.pl.gate = output_gate;
+        cli.pl.gate_user = cli.json_out;
+    }
     status = cli.mode == MODE_COMPARE ? run_compare(&cli, &urls) : run_single(&cli, &urls);
+    /* Blocks until the reader has it all (or is gone): the run is over. */
+    int written = output_destroy(cli.json_out);
+    if (written < 0) {
+        fprintf(stderr, "edgefetch: writing the --json output: %s%s\n", strerror(-written),
+                written == -EPIPE ? " (its reader closed it)" : "");
+        /* Lines are missing even when the run itself got to its end. */
+        if (status < 128)
+            status = 128 + SIGPIPE;
+    }
 
 out:
     io_url_list_finish(&urls);

@@ -38,10 +38,15 @@ void io_url_list_finish(struct io_url_list *list);
 int io_url_list_add(struct io_url_list *list, const char *url, unsigned line);
 /* Reads one URL per line: a UTF-8 BOM at the start, CRLF endings, blank lines,
  * leading/trailing blanks and lines whose first non-blank is '#' are all
- * tolerated or skipped. Lines longer than 64 KiB are an error (-E2BIG). */
+ * tolerated or skipped. Memory is bounded by the lines kept: a line longer
+ * than 64 KiB is never held whole; it becomes an entry with its line number
+ * whose text, "(line N: longer than 65536 bytes, not read)", io_url_check
+ * refuses (-E2BIG), so it fails alone and the rest of the list runs. A NUL
+ * byte refuses the whole list (-EINVAL: a binary file, /dev/zero). */
 int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_size);
 
-/* Checks that `url` parses and uses http or https with a host, before any I/O. */
+/* Checks that `url` parses and uses http or https with a host, before any I/O;
+ * -E2BIG for the stand-in of an over-long list line. */
 int io_url_check(const char *url, char *err, size_t err_size);
 
 /* ---- output names ------------------------------------------------------ */

@@ -19,6 +19,20 @@ enum pl_mode {
 struct pl_progress;
 typedef void (*pl_progress_cb)(const struct pl_progress *progress, void *user);
 
+/* The admission gate: what the caller says about starting new work. */
+enum pl_gate {
+    PL_GATE_OPEN = 0, /* start transfers as the caps allow */
+    PL_GATE_HOLD,     /* start nothing new for now; running transfers go on */
+    PL_GATE_STOP,     /* stop the run as SIGTERM would */
+};
+
+/* Asked on the loop thread before a new transfer starts (a retry included).
+ * HOLD: start nothing new for now (asked again every few ms by a timer of
+ * the run); STOP: stop the run as SIGTERM would (no new work, transfers
+ * aborted, workers finish what they hold), report->signal = SIGPIPE. A
+ * caller whose output cannot keep up says HOLD rather than block on_item. */
+typedef enum pl_gate (*pl_gate_cb)(void *user);
+
 struct pl_options {
     enum pl_mode mode;
     unsigned max_downloads; /* transfers in flight at most (concurrent mode) */
@@ -56,6 +70,9 @@ struct pl_options {
     pl_progress_cb on_progress;
     void *progress_user;
     unsigned progress_interval_ms;
+    /* NULL = always open. */
+    pl_gate_cb gate;
+    void *gate_user;
 };
 
 enum pl_status {
@@ -110,9 +127,9 @@ struct pl_report {
     double decode_s;
     double edge_s;
     double encode_s;
-    size_t peak_held;   /* most items between download start and CPU-stage end */
-    size_t held_limit;  /* the back-pressure bound on that */
-    int signal; /* the signal that stopped the run, or 0 */
+    size_t peak_held;  /* most items between download start and CPU-stage end */
+    size_t held_limit; /* the back-pressure bound on that */
+    int signal;        /* the signal that stopped the run, or 0; SIGPIPE: the gate said STOP */
 };
 
 /* A snapshot of a running run, counted in items (not transfers or

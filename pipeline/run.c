@@ -151,6 +151,9 @@ struct run {
 
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    /* opts->gate said HOLD: re-asks it every GATE_POLL_MS (gate_on: inited) */
+    uv_timer_t gate_timer;
+    bool gate_on;
     int stop_signal;
     bool closing;
 
@@ -348,6 +351,33 @@ static void maybe_close(struct run *run);
 static void release_host_slot(struct run *run, struct job *job);
 static void emit_progress(struct run *run, bool finished);
 static void stop_workers(struct run *run);
+static void stop_run(struct run *run, int signum);
+
+/* How often a held gate is asked again: short next to any transfer, long
+ * next to a timer tick. */
+#define GATE_POLL_MS 5
+
+static void on_gate_poll(uv_timer_t *timer)
+{
+    pump(timer->data);
+}
+
+/* Asks opts->gate whether new transfers may start. HOLD arms a one-shot
+ * timer that pumps again; STOP stops the run as a signal would, with
+ * SIGPIPE as its reason (the caller's output is gone). */
+static bool gate_open(struct run *run)
+{
+    if (run->opts->gate == NULL || !run->gate_on)
+        return true;
+    enum pl_gate gate = run->opts->gate(run->opts->gate_user);
+    if (gate == PL_GATE_OPEN)
+        return true;
+    if (gate == PL_GATE_STOP)
+        stop_run(run, SIGPIPE);
+    else if (!uv_is_active((uv_handle_t *)&run->gate_timer))
+        uv_timer_start(&run->gate_timer, on_gate_poll, GATE_POLL_MS, 0);
+    return false;
+}
 
 static double next_random(struct run *run)
 {
@@ -593,6 +623,8 @@ static void skip_unstartable(struct run *run)
  * item holds pipeline room from its first download on (attempts > 0). */
 static void pump(struct run *run)
 {
+    if (run->closing || run->stop_signal != 0 || !gate_open(run))
+        return;
     while (!run->closing && run->stop_signal == 0 && run->ready_head != NULL &&
            pl_sem_try_acquire(&run->slots)) {
         struct job *job = run->ready_head;
@@ -700,6 +732,12 @@ static void on_signal(uv_signal_t *handle, int signum)
          * that a rerun ignores; finished outputs are already in place. */
         _exit(128 + signum);
     }
+    stop_run(run, signum);
+}
+
+/* A signal, or the gate's STOP (signum SIGPIPE): ends the run early. */
+static void stop_run(struct run *run, int signum)
+{
     run->stop_signal = signum;
     run->report->signal = signum;
     /* Stop starting, abort transfers (their callbacks report them), drop
@@ -809,6 +847,10 @@ static void maybe_close(struct run *run)
     run->http = NULL;
     uv_close((uv_handle_t *)&run->sigint, NULL);
     uv_close((uv_handle_t *)&run->sigterm, NULL);
+    if (run->gate_on) {
+        uv_close((uv_handle_t *)&run->gate_timer, NULL);
+        run->gate_on = false;
+    }
     if (run->todo != NULL) {
         /* A worker may still be between handing back its last job and its
          * uv_async_send: join them all (they are idle, it is quick) before
@@ -1151,6 +1193,11 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     /* Signal handles must not keep the loop alive on their own. */
     uv_unref((uv_handle_t *)&run.sigint);
     uv_unref((uv_handle_t *)&run.sigterm);
+    /* Without its timer a held gate would never be asked again: run open. */
+    if (opts->gate != NULL && uv_timer_init(&run.loop, &run.gate_timer) == 0) {
+        run.gate_timer.data = &run;
+        run.gate_on = true;
+    }
 
     if (opts->on_progress != NULL && uv_timer_init(&run.loop, &run.progress_timer) == 0) {
         unsigned interval = opts->progress_interval_ms > 0 ? opts->progress_interval_ms : 250;
