@@ -67,6 +67,8 @@ sys.path.insert(0, HERE)
 from certs import make_certs  # noqa: E402
 from test_cli import Failure, Skip, check, main_for  # noqa: E402,F401
 
+# By-hand runs need only EDGEFETCH; meson sets SAMPLES too.
+os.environ.setdefault("SAMPLES", os.path.join(os.path.dirname(TESTS), "samples", "photos"))
 NS_ENV = "EDGEFETCH_WORLD_NS"
 DNS_ADDR = "127.0.0.53"
 # Names the DNS server answers for at least: the hosts of the world plus
