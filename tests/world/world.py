@@ -525,12 +525,13 @@ http {{
                         counts[rule["comment"]] = expr["counter"]["packets"]
         return counts
 
-    def traffic(self, settle=2.0):
-        """The servers' logs as per-host figures. Waits up to `settle` s for
-        connections the client closed to be logged as closed."""
+    def traffic(self, settle=2.0, since=None):
+        """The servers' logs as per-host figures (events from `since`, a
+        time.monotonic() value, on). Waits up to `settle` s for connections
+        the client closed to be logged as closed."""
         deadline = time.monotonic() + settle
         while True:
-            traffic = Traffic(self)
+            traffic = Traffic(self, since)
             if traffic.all_closed() or time.monotonic() > deadline:
                 return traffic
             time.sleep(0.05)
@@ -652,7 +653,6 @@ class HostTraffic:
 
     def max_requests_in_flight(self):
         """Most requests between their head read and their response's last byte."""
-        starts = {}
         intervals = []
         pending = {}
         for t, path, conn in self.requests:
@@ -663,7 +663,6 @@ class HostTraffic:
         for conn, left in pending.items():
             for t in left:
                 intervals.append((t, self.conn_close.get(conn, float("inf"))))
-        del starts
         return _max_overlap(intervals)
 
     def first_request(self):
@@ -677,8 +676,9 @@ class HostTraffic:
 
 
 class Traffic:
-    def __init__(self, world):
+    def __init__(self, world, since=None):
         self.world = world
+        self.since = since if since is not None else float("-inf")
         self.hosts = {}
         try:
             with open(world.http_log) as f:
@@ -689,6 +689,8 @@ class Traffic:
             if not line.endswith("\n"):
                 break  # being written
             e = json.loads(line)
+            if e["t"] < self.since:
+                continue
             h = self.hosts.setdefault(e["host"], HostTraffic(e["host"]))
             if e["ev"] == "open":
                 h.conn_open[e["conn"]] = e["t"]
@@ -716,6 +718,8 @@ class Traffic:
                 msec, name, conn, _, proto, status, _, uri = parts
                 h = hosts.setdefault(name, HostTraffic(name))
                 t = float(msec) + offset
+                if t < self.since:
+                    continue
                 h.conn_open.setdefault(int(conn), t)
                 h.requests.append((t, uri, int(conn)))
                 h.responses.append((t, uri, int(status), int(conn)))
