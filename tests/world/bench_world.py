@@ -22,7 +22,10 @@ off after --cutoff seconds (DNF, with how far it got):
     edgefetch at its defaults; edgefetch -j 32 --max-per-host 4;
     curl --parallel (default --parallel-max 50; and 32), aria2c (default -j 5;
     and -j 32), wget2 (default 5 threads; and 32): these only download (no
-    decode, no edge map), so they do less work than edgefetch.
+    decode, no edge map), so they do less work than edgefetch. aria2c runs
+    with --async-dns=false: its c-ares resolver returns no address on a
+    machine whose only interface is loopback (it skips address families with
+    no non-loopback address), so in the world it would resolve nothing.
 Figures per run: wall time, items/s (servable URLs fetched / wall), time to
 99 % of the servable URLs (those that can succeed: good, https, 429, trickle)
 answered 200 in full, from the servers' logs (same clock for every tool),
@@ -175,14 +178,14 @@ def contenders(binary, lst, work, urls, ca):
                                                        "32", "-K", curl_cfg, "--output-dir", d,
                                                        "--create-dirs"])]
     if shutil.which("aria2c"):
-        base = ["aria2c", "-q", "--allow-overwrite=true", "--auto-file-renaming=false",
+        aria = ["aria2c", "-q", "--async-dns=false", "--allow-overwrite=true", "--auto-file-renaming=false",
                 f"--ca-certificate={ca}", "-i", aria_list]
-        rows += [("aria2c (-j 5)", lambda d: base + ["-d", d]),
-                 ("aria2c -j 32", lambda d: base + ["-j", "32", "-d", d])]
+        rows += [("aria2c (-j 5)", lambda d: aria + ["-d", d]),
+                 ("aria2c -j 32", lambda d: aria + ["-j", "32", "-d", d])]
     if shutil.which("wget2"):
-        base = ["wget2", "--no-config", "-q", f"--ca-certificate={ca}", "-i", lst]
-        rows += [("wget2 (5 threads)", lambda d: base + ["-P", d]),
-                 ("wget2 --max-threads 32", lambda d: base + ["--max-threads", "32", "-P", d])]
+        wget2 = ["wget2", "--no-config", "-q", f"--ca-certificate={ca}", "-i", lst]
+        rows += [("wget2 (5 threads)", lambda d: wget2 + ["-P", d]),
+                 ("wget2 --max-threads 32", lambda d: wget2 + ["--max-threads", "32", "-P", d])]
     return rows
 
 
@@ -272,6 +275,9 @@ def main():
                   f"{'-' if t99 is None else f'{t99:.1f} s'}, {row['items_s']:.0f} items/s, "
                   f"peak RSS {fmt_rss(rss)} MiB, {row['conns_per_host']:.1f} connections/host, "
                   f"max {worst} open to one host", flush=True)
+            if os.environ.get("BENCH_KEEP"):
+                print(open(os.path.join(work, f"run{len(results) - 1}.stderr")).read()[-800:],
+                      open(stdout_path, errors="replace").read()[-800:])
             shutil.rmtree(out_dir, ignore_errors=True)
         cores = os.cpu_count() or 1
         bounds = {}

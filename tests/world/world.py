@@ -234,6 +234,7 @@ class World:
         self.tmp = None
         self.start_time = None
         self._url_serial = 0
+        self.cacert = None  # the CA of the HTTPS hosts, once started
 
     # -- building --
 
@@ -330,7 +331,7 @@ class World:
                      "--no-hosts", f"--addn-hosts={hosts_file}", f"--listen-address={DNS_ADDR}",
                      "--bind-interfaces", "--port=53", "--local=/test/", "--domain-needed",
                      "--log-queries", f"--log-facility={self.dns_log}", "--pid-file=",
-                     "--user=root", "--group=root", "--cache-size=1000", "--local-ttl=0"],
+                     "--user=root", "--group=root", "--cache-size=1000", "--local-ttl=60"],
                     "dnsmasq")
         deadline = time.monotonic() + 10
         query = _dns_query("idle-0000.test")
@@ -547,7 +548,7 @@ http {{
         with open(lst, "w") as f:
             f.write("\n".join(urls) + "\n")
         out = out or os.path.join(work, "out")
-        extra = ["--cacert", self.cacert] if hasattr(self, "cacert") else []
+        extra = ["--cacert", self.cacert] if self.cacert else []
         cmd = [binary, "--json", "-i", lst, "-o", out] + extra + list(args)
         start = time.monotonic()
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
