@@ -721,7 +721,10 @@ class Traffic:
                 t = float(msec) + offset
                 if t < self.since:
                     continue
+                # nginx logs requests only: a connection spans at least its
+                # first to its last request, so overlaps found are real.
                 h.conn_open.setdefault(int(conn), t)
+                h.conn_close[int(conn)] = t
                 h.requests.append((t, uri, int(conn)))
                 h.responses.append((t, uri, int(status), int(conn)))
                 h.protocols = getattr(h, "protocols", set()) | {proto}
