@@ -222,9 +222,16 @@ class Host:
 SERVED_KINDS = ("http", "https")
 
 
+def _exit_on_sigterm(signum, frame):
+    # SIGTERM (from reenter's parent dying, or meson's timeout) unwinds the
+    # stack like an exception, so the world's with-block still cleans up.
+    raise SystemExit(128 + signum)
+
+
 class World:
     def __init__(self, lifetime=240, seed=11, cache=None):
         check(in_namespace(), "World() outside its network namespace: call reenter() first")
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
         self.lifetime = lifetime
         self.random = random.Random(seed)
         self.cache = cache or os.environ.get("WORLD_CACHE")
