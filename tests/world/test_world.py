@@ -14,6 +14,7 @@ need issue 12's scheduler are in pending_scheduler.py.
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
@@ -62,6 +63,107 @@ def _no_leftovers(w):
     check(not mounts, f"mounts left: {mounts}")
     rc = os.system("nft list table inet world >/dev/null 2>&1")
     check(rc != 0, "nft table 'world' left")
+
+
+def _get(host, path, timeout=5.0, conn=None):
+    """One GET with the standard library; returns (status, headers, body, seconds)."""
+    import http.client
+    start = time.monotonic()
+    own = conn is None
+    conn = conn or http.client.HTTPConnection(host.name, 80, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, dict(resp.getheaders()), body, time.monotonic() - start
+    finally:
+        if own:
+            conn.close()
+
+
+def test_profiles():
+    """The world does what its profiles say, seen by a plain Python client
+    (no edgefetch): latency to first byte, paced bandwidth, 404 for unknown
+    images, 429 with Retry-After then the file, a reset mid-body, no
+    keep-alive, the connection limit, dead (connect times out, SYNs counted),
+    refusing (RST, counted), NXDOMAIN; and the log counts the connections
+    open at once."""
+    import http.client
+    import socket
+    import threading
+    with world.World() as w:
+        slow = w.add("http", 1, label="slow", latency_ms=(300, 300))[0]
+        paced = w.add("http", 1, label="paced", bandwidth=100_000)[0]
+        limited = w.add("http", 1, label="limited", max_conns=1, latency_ms=(400, 400))[0]
+        r429 = w.add("http", 1, label="r429", status=429, retry_after=3, fail_times=1)[0]
+        reset = w.add("http", 1, label="reset", reset_mid_body=True)[0]
+        close = w.add("http", 1, label="close", keepalive=False)[0]
+        dead = w.add("dead", 1)[0]
+        refuse = w.add("refuse", 1)[0]
+        nx = w.add("nxdomain", 1)[0]
+        w.start()
+        big = max(w.image_names, key=lambda n: os.path.getsize(os.path.join(w.image_dir, n)))
+        size = os.path.getsize(os.path.join(w.image_dir, big))
+
+        status, _, body, took = _get(slow, f"/a_{big}")
+        check(status == 200 and len(body) == size and took >= 0.3, f"slow: {status} {took:.3f} s")
+        status, _, body, took = _get(paced, f"/a_{big}")
+        check(status == 200 and took >= 0.9 * size / 100_000,
+              f"paced: {size} bytes in {took:.3f} s at 100 kB/s")
+        status, _, _, _ = _get(slow, "/a_no-such-image.jpg")
+        check(status == 404, f"unknown image: {status}")
+        status, headers, _, _ = _get(r429, f"/b_{big}")
+        check(status == 429 and headers.get("Retry-After") == "3", f"429: {status} {headers}")
+        status, _, body, _ = _get(r429, f"/b_{big}")
+        check(status == 200 and len(body) == size, f"429 host, second request: {status}")
+        try:
+            _get(reset, f"/c_{big}")
+            raise Failure("reset: the whole body came")
+        except (ConnectionResetError, http.client.IncompleteRead) as e:
+            print(f"reset mid-body: {type(e).__name__}")
+        conn = http.client.HTTPConnection(close.name, 80, timeout=5)
+        status, headers, _, _ = _get(close, f"/d_{big}", conn=conn)
+        check(status == 200 and headers.get("Connection") == "close", f"close: {headers}")
+        conn.close()
+
+        # Two at once to the limited host: one file, one 503 Retry-After.
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(_get(limited, f"/e_{big}")[:2]))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        statuses = sorted(s for s, _ in results)
+        check(statuses == [200, 503], f"limited host, two at once: {statuses}")
+
+        start = time.monotonic()
+        try:
+            socket.create_connection((dead.name, 80), timeout=1.0)
+            raise Failure("dead host accepted")
+        except (socket.timeout, TimeoutError):
+            check(time.monotonic() - start >= 0.95, "dead host: timed out early")
+        try:
+            socket.create_connection((refuse.name, 80), timeout=1.0)
+            raise Failure("refusing host accepted")
+        except ConnectionRefusedError:
+            pass
+        try:
+            socket.getaddrinfo(nx.name, 80)
+            raise Failure(f"{nx.name} resolved")
+        except socket.gaierror:
+            pass
+        syns = w.syn_counters()
+        check(syns.get(dead.name, 0) >= 1 and syns.get(refuse.name, 0) == 1, f"nft counters {syns}")
+
+        traffic = w.traffic()
+        t = traffic.host(limited)
+        check(t.connections == 2 and t.max_open_connections() == 2, f"limited: {t.connections} "
+              f"connections, {t.max_open_connections()} at once")
+        t = traffic.host(r429)
+        check(len(t.request_times(f"/b_{big}")) == 2, f"r429 log: {t.requests}")
+        print(f"profiles ok; largest image {big} {size} bytes; nft {syns}")
+        _no_leftovers(w)
 
 
 def test_politeness():
