@@ -7,7 +7,8 @@ Run one by hand, as root, against any binary:
 
     EDGEFETCH=build/cmd/edgefetch python3 tests/world/pending_scheduler.py CASE
 
-CASE: dead_host_cost, rate_limited_host, refused_and_good. Each prints what it
+CASE: dead_host_cost, rate_limited_host, refused_and_good, dead_hosts_world,
+rate_limited_world. Each prints what it
 measured (one line) before its verdict. SAMPLES defaults to samples/photos.
 
 These assert on times, which the registered suites avoid; each bound is a
@@ -102,6 +103,65 @@ def test_refused_and_good():
         check(all(i["status"] == "failed" for i in refused) and kinds == ["connect"],
               f"refused items: kinds {kinds}")
         check(run.wall <= 5.0, f"{run.wall:.2f} s for 400 refused + 20 good at the defaults")
+
+
+def test_dead_hosts_world():
+    """The issue's goal on a world: 45 good hosts (4 URLs each) plus 5 dead
+    hosts (6 URLs each), at the defaults but --connect-timeout 2: the dead
+    hosts add at most two connect timeouts to the whole run (against the good
+    URLs alone), every good item is ok, and each dead host sees a handful of
+    SYNs."""
+    timeout_s = 2.0
+    with world.World() as w:
+        good = w.add("http", 45, latency_ms=(20, 120), bandwidth=2_000_000)
+        dead = w.add("dead", 5)
+        w.start()
+        good_urls = w.urls(good, 4)
+        args = ["--connect-timeout", str(timeout_s)]
+        base = w.run_edgefetch(good_urls, args, timeout=900)
+        check(base.rc == 0, f"baseline: {base.describe()}")
+        run = w.run_edgefetch(w.urls(dead, 6) + good_urls, args, timeout=900)
+        run.check_each_item_once()
+        ok = sum(1 for i in run.items if i["status"] == "ok")
+        syns = w.syn_counters()
+        extra = run.wall - base.wall
+        print(f"dead_hosts_world: good alone {base.wall:.2f} s, with 5 dead hosts {run.wall:.2f} s "
+              f"(+{extra:.2f} s = {extra / timeout_s:.1f} connect timeouts); ok {ok}/180; SYNs per "
+              f"dead host {sorted(syns.get(h.name, 0) for h in dead)}; exit {run.rc}")
+        check(ok == 180, f"{ok} of 180 good items ok")
+        check(extra <= 2 * timeout_s, f"5 dead hosts added {extra:.2f} s")
+        check(all(syns.get(h.name, 0) <= 10 for h in dead), f"SYNs {syns}: tried per URL")
+
+
+def test_rate_limited_world():
+    """5 hosts answering 429 Retry-After: 5 to the first request of each path
+    (12 URLs each, listed first) among 40 good hosts (3 URLs each), at the
+    defaults: every good host's first request comes within 1 s of the start
+    and every good item is done before the first Retry-After expires; the
+    rate-limited hosts' retries still wait >= 5 s."""
+    with world.World() as w:
+        limited = w.add("http", 5, label="ratelimited", status=429, retry_after=5, fail_times=1)
+        good = w.add("http", 40, latency_ms=(20, 80), bandwidth=2_000_000)
+        w.start()
+        run = w.run_edgefetch(w.urls(limited, 12) + w.urls(good, 3), [], timeout=600)
+        run.check_each_item_once()
+        traffic = w.traffic()
+        firsts = [traffic.host(h).first_request() for h in good]
+        late_first = max((t - run.start) if t is not None else float("inf") for t in firsts)
+        good_done = max(r[0] for h in good for r in traffic.host(h).responses) - run.start
+        gaps = []
+        for h in limited:
+            t = traffic.host(h)
+            gaps += [t.request_times(p)[1] - t.request_times(p)[0] for p in t.paths()
+                     if len(t.request_times(p)) >= 2]
+        print(f"rate_limited_world: last good host's first request {late_first:.2f} s after the "
+              f"start, last good response {good_done:.2f} s; retry gaps "
+              f"{min(gaps, default=0):.2f}-{max(gaps, default=0):.2f} s; run {run.wall:.2f} s, "
+              f"exit {run.rc}")
+        check(run.rc == 0, run.describe())
+        check(late_first <= 1.0, f"a good host's first request came {late_first:.2f} s in")
+        check(good_done < 5.0, f"good items still going at {good_done:.2f} s")
+        check(gaps and min(gaps) >= 5 - 0.01, f"retried before Retry-After: {gaps}")
 
 
 if __name__ == "__main__":
