@@ -27,9 +27,10 @@ off after --cutoff seconds (DNF, with how far it got):
     machine whose only interface is loopback (it skips address families with
     no non-loopback address), so in the world it would resolve nothing.
 Figures per run: wall time, items/s (servable URLs fetched / wall), time to
-99 % of the servable URLs (those that can succeed: good, https, 429, trickle)
+90 % and 99 % of the servable URLs (those that can succeed: good, https, 429, trickle)
 answered 200 in full, from the servers' logs (same clock for every tool),
-peak RSS (GNU time), connections per host (mean) and the most open at once
+peak RSS (GNU time; for a run cut off, the sum of VmHWM over its process
+tree just before), connections per host (mean) and the most open at once
 to one host (politeness), requests sent.
 
 Lower bound: the makespan no scheduler can beat under the same global cap J
@@ -38,8 +39,9 @@ latency + size / bandwidth (a 429 URL twice its latency plus its body, its
 Retry-After spent holding nothing; a 404 its latency; a dead host one connect
 timeout for all its URLs), so the bound is the largest of: total occupancy /
 J, the busiest host's occupancy / P, the longest single chain (a 429 URL:
-latency + Retry-After + latency + body), and edgefetch's measured CPU time /
-cores. Printed for J/P = 4/4 (edgefetch's defaults) and 32/4.
+latency + Retry-After + latency + body), and the CPU work / cores (the mean
+decode + operator + encode time of edgefetch's ok items, times the servable
+URLs). Printed for J/P = 4/4 (edgefetch's defaults) and 32/4.
 
 Results: a Markdown table on stdout, also written to --out (default
 build/world-bench-quick.md or build/world-bench.md).
@@ -130,6 +132,10 @@ def lower_bound(hosts_urls, sizes, slots, per_host, connect_timeout, cpu_s, core
     return max(parts.values()), parts
 
 
+def fmt_s(seconds):
+    return "-" if seconds is None else f"{seconds:.1f}"
+
+
 def fmt_rss(mib):
     return "-" if math.isnan(mib) else f"{mib:.0f}"
 
@@ -146,7 +152,9 @@ def run_tool(name, argv, cutoff, cwd, stdout_path):
                                 env=env, start_new_session=True)
         try:
             rc = proc.wait(timeout=cutoff)
+            cut_rss = None
         except subprocess.TimeoutExpired:
+            cut_rss = tree_hwm_kib(proc.pid)  # GNU time dies with it and reports nothing
             os.killpg(proc.pid, 9)
             proc.wait()
             rc = None
@@ -156,7 +164,35 @@ def run_tool(name, argv, cutoff, cwd, stdout_path):
             rss = int(f.read().split()[-1]) / 1024
     except (OSError, ValueError, IndexError):
         rss = float("nan")
+    if cut_rss is not None:
+        rss = cut_rss / 1024
     return start, wall, rc, rss
+
+
+def tree_hwm_kib(root):
+    """Sum of VmHWM over `root` and its descendants (the peak RSS so far of a
+    run about to be cut off)."""
+    children = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(pid))
+            except (OSError, ValueError, IndexError):
+                pass
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
 
 
 def contenders(binary, lst, work, urls, ca):
@@ -260,19 +296,29 @@ def main():
             fetched = len(done)
             need = math.ceil(0.99 * len(good_paths))
             t99 = done[need - 1] if fetched >= need else None
-            if name.startswith("edgefetch") and rc is not None:
-                with open(stdout_path) as f:
+            need90 = math.ceil(0.90 * len(good_paths))
+            t90 = done[need90 - 1] if fetched >= need90 else None
+            if name.startswith("edgefetch") and cpu_s is None:
+                # CPU per image from the items written (a run cut off has some
+                # too), scaled to every servable URL: the lower bound's CPU term.
+                per_item = []
+                with open(stdout_path, errors="replace") as f:
                     for line in f:
-                        obj = json.loads(line)
-                        if obj.get("type") == "summary" and cpu_s is None:
-                            cpu_s = obj["process_cpu_ms"]["user"] / 1000 + obj["process_cpu_ms"]["system"] / 1000
+                        try:
+                            obj = json.loads(line)
+                        except ValueError:
+                            continue
+                        if obj.get("type") == "item" and obj["status"] == "ok":
+                            t = obj["times_ms"]
+                            per_item.append((t["decode"] + t["operator"] + t["encode_write"]) / 1000)
+                if per_item:
+                    cpu_s = sum(per_item) / len(per_item) * len(good_paths)
             row = {"name": name, "wall": wall, "rc": rc, "rss": rss, "fetched": fetched,
-                   "items_s": fetched / wall, "t99": t99, "requests": requests,
+                   "items_s": fetched / wall, "t99": t99, "t90": t90, "requests": requests,
                    "conns_per_host": sum(conns) / len(conns) if conns else 0, "worst": worst}
             results.append(row)
             print(f"  {name}: {'DNF at ' if rc is None else ''}{wall:.1f} s, {fetched}/"
-                  f"{len(good_paths)} servable fetched, 99 % at "
-                  f"{'-' if t99 is None else f'{t99:.1f} s'}, {row['items_s']:.0f} items/s, "
+                  f"{len(good_paths)} servable fetched, 90 % at {fmt_s(t90)}, 99 % at {fmt_s(t99)}, {row['items_s']:.0f} items/s, "
                   f"peak RSS {fmt_rss(rss)} MiB, {row['conns_per_host']:.1f} connections/host, "
                   f"max {worst} open to one host", flush=True)
             if os.environ.get("BENCH_KEEP"):
@@ -286,14 +332,13 @@ def main():
                                                cpu_s or 0.0, cores)
         lines = [f"World: {hosts} hosts, {len(urls)} URLs, {len(good_urls)} servable "
                  f"(mix in tests/world/bench_world.py); {cores} CPUs; cutoff {cutoff:g} s.", "",
-                 "| contender | wall s | servable fetched | items/s | 99 % done s | peak RSS MiB "
-                 "| connections/host | max open to one host | requests |",
-                 "|---|---|---|---|---|---|---|---|---|"]
+                 "| contender | wall s | servable fetched | items/s | 90 % done s | 99 % done s "
+                 "| peak RSS MiB | connections/host | max open to one host | requests |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
         for r in results:
             wall = f"DNF {r['wall']:.0f}" if r["rc"] is None else f"{r['wall']:.1f}"
-            t99 = "-" if r["t99"] is None else f"{r['t99']:.1f}"
             lines.append(f"| {r['name']} | {wall} | {r['fetched']}/{len(good_paths)} | "
-                         f"{r['items_s']:.0f} | {t99} | {fmt_rss(r['rss'])} | {r['conns_per_host']:.1f} | "
+                         f"{r['items_s']:.0f} | {fmt_s(r['t90'])} | {fmt_s(r['t99'])} | {fmt_rss(r['rss'])} | {r['conns_per_host']:.1f} | "
                          f"{r['worst']} | {r['requests']} |")
         lines.append("")
         for (slots, cap), (bound, parts) in bounds.items():

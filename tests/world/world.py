@@ -58,13 +58,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TESTS, "integration"))
 sys.path.insert(0, HERE)
 from certs import make_certs  # noqa: E402
+from pngutil import write_png  # noqa: E402
 from test_cli import Failure, Skip, check, main_for  # noqa: E402,F401
 
 # By-hand runs need only EDGEFETCH; meson sets SAMPLES too.
@@ -143,17 +143,6 @@ def run_case(namespace):
 
 # ---- images ------------------------------------------------------------------------------
 
-def _png_rgb(width, height, rgb):
-    def chunk(kind, data):
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body) & 0xFFFFFFFF)
-    stride = width * 3
-    raw = b"".join(b"\x00" + rgb[y * stride:(y + 1) * stride] for y in range(height))
-    return (b"\x89PNG\r\n\x1a\n"
-            + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
-
-
 def _parse_ppm(data):
     fields = []
     pos = 0
@@ -189,7 +178,9 @@ def make_images(cache=None):
                                  capture_output=True, check=True).stdout
             jpeg = subprocess.run(["cjpeg", "-quality", "85"], input=ppm,
                                   capture_output=True, check=True).stdout
-            for path, data in ((jpg, jpeg), (png, _png_rgb(*_parse_ppm(ppm)))):
+            width, height, rgb = _parse_ppm(ppm)
+            rows = [rgb[y * width * 3:(y + 1) * width * 3] for y in range(height)]
+            for path, data in ((jpg, jpeg), (png, write_png(width, height, rows, channels=3))):
                 tmp = f"{path}.{os.getpid()}.tmp"
                 with open(tmp, "wb") as f:
                     f.write(data)
