@@ -22,7 +22,10 @@ off after --cutoff seconds (DNF, with how far it got):
     edgefetch at its defaults; edgefetch -j 32 --max-per-host 4;
     curl --parallel (default --parallel-max 50; and 32), aria2c (default -j 5;
     and -j 32), wget2 (default 5 threads; and 32): these only download (no
-    decode, no edge map), so they do less work than edgefetch. aria2c runs
+    decode, no edge map), so they do less work than edgefetch; and the
+    lesson's asyncio script (tests/bench/lesson_asyncio.py: 4 downloads in
+    flight, hard-wired, edge maps in a process pool; it trusts only the
+    system's CAs, so its HTTPS URLs fail). aria2c runs
     with --async-dns=false: its c-ares resolver returns no address on a
     machine whose only interface is loopback (it skips address families with
     no non-loopback address), so in the world it would resolve nothing.
@@ -222,6 +225,10 @@ def contenders(binary, lst, work, urls, ca):
         wget2 = ["wget2", "--no-config", "-q", f"--ca-certificate={ca}", "-i", lst]
         rows += [("wget2 (5 threads)", lambda d: wget2 + ["-P", d]),
                  ("wget2 --max-threads 32", lambda d: wget2 + ["--max-threads", "32", "-P", d])]
+    lesson = os.path.join(ROOT, "tests", "bench", "lesson_asyncio.py")
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import httpx, numpy, PIL"], capture_output=True)
+    if os.path.exists(lesson) and probe.returncode == 0:
+        rows.append(("lesson asyncio (4)", lambda d: ["/usr/bin/python3", lesson, lst, d]))
     return rows
 
 
