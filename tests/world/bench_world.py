@@ -211,11 +211,9 @@ def contenders(binary, lst, work, urls, ca):
             ("edgefetch -j 32 --max-per-host 4",
              lambda d: ef + ["-j", "32", "--max-per-host", "4", "-o", d])]
     if shutil.which("curl"):
-        rows += [("curl --parallel (max 50)", lambda d: ["curl", "-s", "--cacert", ca, "--parallel", "-K", curl_cfg,
-                                                         "--output-dir", d, "--create-dirs"]),
-                 ("curl --parallel-max 32", lambda d: ["curl", "-s", "--cacert", ca, "--parallel", "--parallel-max",
-                                                       "32", "-K", curl_cfg, "--output-dir", d,
-                                                       "--create-dirs"])]
+        curl = ["curl", "-s", "--cacert", ca, "--parallel", "-K", curl_cfg, "--output-dir"]
+        rows += [("curl --parallel (max 50)", lambda d: curl + [d, "--create-dirs"]),
+                 ("curl --parallel-max 32", lambda d: curl + [d, "--create-dirs", "--parallel-max", "32"])]
     if shutil.which("aria2c"):
         aria = ["aria2c", "-q", "--async-dns=false", "--allow-overwrite=true", "--auto-file-renaming=false",
                 f"--ca-certificate={ca}", "-i", aria_list]
@@ -282,6 +280,7 @@ def main():
         for name, make in contenders(binary, lst, work, urls, w.cacert):
             if only and not any(name.startswith(p) for p in only):
                 continue
+            w.reset_faults()
             out_dir = os.path.join(work, "out-" + str(len(results)))
             os.makedirs(out_dir)
             stdout_path = os.path.join(work, f"stdout-{len(results)}")
@@ -325,7 +324,8 @@ def main():
                    "conns_per_host": sum(conns) / len(conns) if conns else 0, "worst": worst}
             results.append(row)
             print(f"  {name}: {'DNF at ' if rc is None else ''}{wall:.1f} s, {fetched}/"
-                  f"{len(good_paths)} servable fetched, 90 % at {fmt_s(t90)}, 99 % at {fmt_s(t99)}, {row['items_s']:.0f} items/s, "
+                  f"{len(good_paths)} servable fetched, 90 % at {fmt_s(t90)}, 99 % at {fmt_s(t99)}, "
+                  f"{row['items_s']:.0f} items/s, "
                   f"peak RSS {fmt_rss(rss)} MiB, {row['conns_per_host']:.1f} connections/host, "
                   f"max {worst} open to one host", flush=True)
             if os.environ.get("BENCH_KEEP"):
@@ -345,7 +345,8 @@ def main():
         for r in results:
             wall = f"DNF {r['wall']:.0f}" if r["rc"] is None else f"{r['wall']:.1f}"
             lines.append(f"| {r['name']} | {wall} | {r['fetched']}/{len(good_paths)} | "
-                         f"{r['items_s']:.0f} | {fmt_s(r['t90'])} | {fmt_s(r['t99'])} | {fmt_rss(r['rss'])} | {r['conns_per_host']:.1f} | "
+                         f"{r['items_s']:.0f} | {fmt_s(r['t90'])} | {fmt_s(r['t99'])} | "
+                         f"{fmt_rss(r['rss'])} | {r['conns_per_host']:.1f} | "
                          f"{r['worst']} | {r['requests']} |")
         lines.append("")
         for (slots, cap), (bound, parts) in bounds.items():

@@ -13,7 +13,8 @@ the file), "retry_after" (seconds, with status), "fail_times" (the status for
 the first N requests of each path, then the file; null = always),
 "reset_mid_body" (half the body, then a TCP RST)}.
 
-A path is /ANYTHING_IMAGE where IMAGE is a file name in DIR (the harness
+GET /__reset on any host (not logged) restarts every host's per-path counts
+(fail_times). A path is /ANYTHING_IMAGE where IMAGE is a file name in DIR (the harness
 makes the names unique per URL, so output names never collide); a path whose
 IMAGE is not in DIR is a 404.
 
@@ -53,7 +54,7 @@ class Log:
 
 
 class Host:
-    def __init__(self, spec, images, log):
+    def __init__(self, spec, images, log, registry):
         self.spec = spec
         self.name = spec["name"]
         self.images = images
@@ -61,6 +62,8 @@ class Host:
         self.open_conns = 0
         self.conn_serial = 0
         self.path_counts = {}
+        self.registry = registry  # every host, for /__reset
+        registry.append(self)
 
     async def handle(self, reader, writer):
         self.conn_serial += 1
@@ -101,6 +104,14 @@ class Host:
         parts = line.split(" ")
         method, target = (parts[0], parts[1]) if len(parts) >= 2 else ("?", "/")
         path = target.split("?", 1)[0]
+        if path == "/__reset":
+            # Control path (not logged): every host's per-path counts start
+            # again, so the next run meets the same faults as the first.
+            for host in self.registry:
+                host.path_counts.clear()
+            writer.write(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n")
+            await writer.drain()
+            return False
         self.log.event(self.name, conn, "req", path=path, method=method)
         spec = self.spec
         keep = bool(spec.get("keepalive", True))
@@ -177,8 +188,9 @@ async def serve(config):
         with open(os.path.join(config["images"], name), "rb") as f:
             images[name] = f.read()
     servers = []
+    registry = []
     for spec in config["hosts"]:
-        host = Host(spec, images, log)
+        host = Host(spec, images, log, registry)
         servers.append(await asyncio.start_server(host.handle, spec["addr"], spec.get("port", 80),
                                                   reuse_address=True, backlog=512,
                                                   limit=HEAD_MAX))

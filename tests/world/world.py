@@ -496,6 +496,19 @@ http {{
             shutil.rmtree(self.tmp, ignore_errors=True)
             self.tmp = None
 
+    def reset_faults(self):
+        """Every plain host's per-path counts start again (fail_times), so a
+        second run on this world meets the faults the first one met."""
+        import http.client
+        host = next((h for h in self.hosts if h.kind == "http"), None)
+        if host is not None:
+            conn = http.client.HTTPConnection(host.addr, 80, timeout=5)
+            try:
+                conn.request("GET", "/__reset")
+                check(conn.getresponse().status == 204, "/__reset refused")
+            finally:
+                conn.close()
+
     # -- observing --
 
     def dns_queries(self):
