@@ -354,6 +354,12 @@ class World:
             "/etc/nsswitch.conf": "hosts: files dns\n",
         }
         for target, text in files.items():
+            if not os.path.exists(target):
+                # Without /etc/hosts or nsswitch.conf glibc still asks DNS;
+                # without resolv.conf it would ask 127.0.0.1, not dnsmasq.
+                check(target != "/etc/resolv.conf", "no /etc/resolv.conf to mount over "
+                      "(a dangling symlink?): the world cannot point the resolver at dnsmasq")
+                continue
             source = os.path.join(self.tmp, os.path.basename(target))
             with open(source, "w") as f:
                 f.write(text)
