@@ -200,7 +200,7 @@ def test_politeness():
             starts = sorted(t.request_times())
             ends = sorted(r[0] for r in t.responses)
             intervals += list(zip(starts, ends))
-        overall = world._max_overlap(intervals)
+        overall = world.max_overlap(intervals)
         check(overall <= 32, f"{overall} requests in flight over all hosts, -j 32")
         check(worst_inflight == 2, f"no host reached 2 requests in flight (max {worst_inflight}): "
               "the test cannot see a breach")

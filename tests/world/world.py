@@ -48,7 +48,6 @@ temporary folder, removed at stop.
 import ctypes
 import json
 import os
-import random
 import re
 import shutil
 import signal
@@ -64,7 +63,8 @@ TESTS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TESTS, "integration"))
 sys.path.insert(0, HERE)
 from certs import make_certs  # noqa: E402
-from pngutil import write_png  # noqa: E402
+from images import make_images  # noqa: E402,F401
+from traffic import HostTraffic, Traffic, max_overlap  # noqa: E402,F401
 from test_cli import Failure, Skip, check, main_for  # noqa: E402,F401
 
 # By-hand runs need only EDGEFETCH; meson sets SAMPLES too.
@@ -74,8 +74,6 @@ DNS_ADDR = "127.0.0.53"
 # Names the DNS server answers for at least: the hosts of the world plus
 # filler names (pointing at unused addresses) up to this count.
 MIN_DNS_NAMES = 1000
-IMAGE_SCALES = ("1/8", "1/4")
-IMAGE_CACHE_VERSION = "v1"
 
 PR_SET_PDEATHSIG = 1
 
@@ -141,53 +139,6 @@ def run_case(namespace):
     return main_for(namespace, required=("EDGEFETCH", "SAMPLES"))
 
 
-# ---- images ------------------------------------------------------------------------------
-
-def _parse_ppm(data):
-    fields = []
-    pos = 0
-    while len(fields) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        start = pos
-        while not data[pos:pos + 1].isspace():
-            pos += 1
-        fields.append(data[start:pos])
-    magic, width, height, maxval = fields
-    if magic != b"P6" or maxval != b"255":
-        raise Failure(f"djpeg wrote an unexpected PPM header {fields}")
-    width, height = int(width), int(height)
-    return width, height, data[pos + 1:pos + 1 + width * height * 3]
-
-
-def make_images(cache=None):
-    """The world's bodies: each sample photo at IMAGE_SCALES, as JPEG and as PNG,
-    in a folder of `cache` (made once, atomically, shared by tests running at
-    the same time). Returns (folder, sorted file names)."""
-    samples = os.environ.get("SAMPLES", "")
-    photos = sorted(n for n in os.listdir(samples) if n.endswith(".jpg"))
-    folder = os.path.join(cache, f"world-images-{IMAGE_CACHE_VERSION}")
-    os.makedirs(folder, exist_ok=True)
-    for photo in photos:
-        for scale in IMAGE_SCALES:
-            stem = f"{photo[:-4]}-s{scale.split('/')[1]}"
-            jpg, png = os.path.join(folder, stem + ".jpg"), os.path.join(folder, stem + ".png")
-            if os.path.exists(jpg) and os.path.exists(png):
-                continue
-            ppm = subprocess.run(["djpeg", "-scale", scale, "-ppm", os.path.join(samples, photo)],
-                                 capture_output=True, check=True).stdout
-            jpeg = subprocess.run(["cjpeg", "-quality", "85"], input=ppm,
-                                  capture_output=True, check=True).stdout
-            width, height, rgb = _parse_ppm(ppm)
-            rows = [rgb[y * width * 3:(y + 1) * width * 3] for y in range(height)]
-            for path, data in ((jpg, jpeg), (png, write_png(width, height, rows, channels=3))):
-                tmp = f"{path}.{os.getpid()}.tmp"
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                os.replace(tmp, path)
-    return folder, sorted(n for n in os.listdir(folder) if not n.endswith(".tmp"))
-
-
 # ---- hosts -------------------------------------------------------------------------------
 
 class Host:
@@ -220,11 +171,10 @@ def _exit_on_sigterm(signum, frame):
 
 
 class World:
-    def __init__(self, lifetime=240, seed=11, cache=None):
+    def __init__(self, lifetime=240, cache=None):
         check(in_namespace(), "World() outside its network namespace: call reenter() first")
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         self.lifetime = lifetime
-        self.random = random.Random(seed)
         self.cache = cache or os.environ.get("WORLD_CACHE")
         self.hosts = []
         self.procs = []
@@ -638,118 +588,3 @@ class Run:
         check(self.rc == (1 if failed else 0), f"exit {self.rc} with {failed} failed items")
         check(self.summary["fds_leaked"] in (0, None), f"fds leaked: {self.summary['fds_leaked']}")
         check("event loop not closed cleanly" not in self.stderr, self.stderr)
-
-
-# ---- what the servers saw ------------------------------------------------------------------
-
-def _max_overlap(intervals):
-    """Most intervals (start, end) open at one instant; an end at t closes before a start at t."""
-    points = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals],
-                    key=lambda p: (p[0], p[1]))
-    peak = now = 0
-    for _, delta in points:
-        now += delta
-        peak = max(peak, now)
-    return peak
-
-
-class HostTraffic:
-    def __init__(self, name):
-        self.name = name
-        self.conn_open = {}   # conn -> t
-        self.conn_close = {}  # conn -> t
-        self.requests = []    # (t, path, conn)
-        self.responses = []   # (t, path, status, conn)
-
-    @property
-    def connections(self):
-        return len(self.conn_open)
-
-    def max_open_connections(self, end=None):
-        end = end if end is not None else float("inf")
-        return _max_overlap([(t, self.conn_close.get(c, end)) for c, t in self.conn_open.items()])
-
-    def max_requests_in_flight(self):
-        """Most requests between their head read and their response's last byte."""
-        intervals = []
-        pending = {}
-        for t, path, conn in self.requests:
-            pending.setdefault(conn, []).append(t)
-        for t, path, status, conn in self.responses:
-            if pending.get(conn):
-                intervals.append((pending[conn].pop(0), t))
-        for conn, left in pending.items():
-            for t in left:
-                intervals.append((t, self.conn_close.get(conn, float("inf"))))
-        return _max_overlap(intervals)
-
-    def first_request(self):
-        return min((t for t, _, _ in self.requests), default=None)
-
-    def request_times(self, path=None):
-        return sorted(t for t, p, _ in self.requests if path is None or p == path)
-
-    def paths(self):
-        return sorted({p for _, p, _ in self.requests})
-
-
-class Traffic:
-    def __init__(self, world, since=None):
-        self.world = world
-        self.since = since if since is not None else float("-inf")
-        self.hosts = {}
-        try:
-            with open(world.http_log) as f:
-                lines = f.readlines()
-        except FileNotFoundError:
-            lines = []
-        for line in lines:
-            if not line.endswith("\n"):
-                break  # being written
-            e = json.loads(line)
-            if e["t"] < self.since:
-                continue
-            h = self.hosts.setdefault(e["host"], HostTraffic(e["host"]))
-            if e["ev"] == "open":
-                h.conn_open[e["conn"]] = e["t"]
-            elif e["ev"] == "close":
-                h.conn_close[e["conn"]] = e["t"]
-            elif e["ev"] == "req":
-                h.requests.append((e["t"], e["path"], e["conn"]))
-            elif e["ev"] == "resp":
-                h.responses.append((e["t"], e["path"], e["status"], e["conn"]))
-        self.h2 = self._nginx()
-
-    def _nginx(self):
-        """{server name: HostTraffic} from nginx's access log; nginx writes
-        wall-clock times, turned to CLOCK_MONOTONIC here."""
-        path = getattr(self.world, "nginx_log", None)
-        hosts = {}
-        if not path or not os.path.exists(path):
-            return hosts
-        offset = time.monotonic() - time.time()
-        with open(path) as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) != 8:
-                    continue
-                msec, name, conn, _, proto, status, _, uri = parts
-                h = hosts.setdefault(name, HostTraffic(name))
-                t = float(msec) + offset
-                if t < self.since:
-                    continue
-                # nginx logs requests only: a connection spans at least its
-                # first to its last request, so overlaps found are real.
-                h.conn_open.setdefault(int(conn), t)
-                h.conn_close[int(conn)] = t
-                h.requests.append((t, uri, int(conn)))
-                h.responses.append((t, uri, int(status), int(conn)))
-                h.protocols = getattr(h, "protocols", set()) | {proto}
-        return hosts
-
-    def all_closed(self):
-        return all(len(h.conn_close) == len(h.conn_open) for h in self.hosts.values())
-
-    def host(self, host):
-        name = host.name if isinstance(host, Host) else host
-        return self.hosts.get(name) or self.h2.get(name) or HostTraffic(name)
