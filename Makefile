@@ -15,6 +15,9 @@ TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # unresolvable-host test (tests/integration/test_hostile.py).
 TEST_DEPS  += iproute2
 TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync calls
+# The many-host test world (tests/world): its DNS server, the firewall rules
+# of dead and refusing hosts, and djpeg/cjpeg for its small images.
+TEST_DEPS  += dnsmasq-base nftables libjpeg-turbo-progs
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
 # Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);
