@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
+#include <sys/resource.h>
 
 #include <curl/curl.h>
 
@@ -17,6 +17,13 @@
 /* Body bytes of a redirect response read and dropped so that its connection
  * can be reused; past this the hop is cut and the redirect still followed. */
 #define REDIRECT_BODY_MAX (64 * 1024)
+
+/* Descriptors of the connection cache's budget: cmd sizes -j so that each
+ * transfer has 3 (its socket, the resolver thread's socketpair) within the
+ * limit, beside a fixed few and the workers'; these are the fixed few, with
+ * room (see size_connection_cache). */
+#define CACHE_RESERVED_FDS 64
+#define CACHE_FDS_PER_TRANSFER 3
 
 struct transfer {
     struct io_http *http;
@@ -69,6 +76,8 @@ struct io_http {
     struct transfer *transfers;   /* running, doubly linked for abort */
     struct socket_watch *watches; /* sockets being polled, for destroy */
     size_t running;
+    size_t peak_running; /* the most transfers running at once so far */
+    long fd_limit;       /* RLIMIT_NOFILE at create; -1 when unknown */
     unsigned open_handles; /* libuv handles not yet closed; free when 0 */
     bool destroying;
 };
@@ -565,6 +574,34 @@ static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, in
     return CURL_PREREQFUNC_OK;
 }
 
+/* The connection cache's size (CURLMOPT_MAXCONNECTS), from the most
+ * transfers run at once. libcurl's default, 4 per easy handle in the multi,
+ * follows the transfers running now, not the hosts a list comes back to: at
+ * -j 32 over 100 hosts at 4 per host it closed idle connections that were
+ * wanted again (7 connections over a run to one host that never closed
+ * first; test_world.py reuse_many_hosts). The cache needs no count of
+ * hosts: an idle connection is reused before a new one is opened to its
+ * host, so it holds at most, per host, the transfers that ran there at once,
+ * and idle ones go after CURLOPT_MAXAGE_CONN (118 s) or when the server
+ * closes them. What bounds it is descriptors, one per connection: the
+ * running ones are within the 3 per transfer cmd's -j budget counts; idle
+ * ones get half of what the limit leaves beside those (the other half for
+ * the workers' files, which io does not see), and none when nothing is
+ * left (then libcurl closes each connection as its transfer ends). */
+static void size_connection_cache(struct io_http *http)
+{
+    if (http->fd_limit < 0)
+        return; /* no limit known: libcurl's default */
+    long connections = (long)http->peak_running;
+    long spare = http->fd_limit - CACHE_RESERVED_FDS -
+                 CACHE_FDS_PER_TRANSFER * (long)http->peak_running;
+    if (spare > 0)
+        connections += spare / 2;
+    if (connections < 1)
+        connections = 1;
+    curl_multi_setopt(http->multi, CURLMOPT_MAXCONNECTS, connections);
+}
+
 int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct io_http **out)
 {
     int rc = -ENOMEM;
@@ -619,6 +656,15 @@ int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct i
     /* HTTP/2 multiplexing when the server offers it (libcurl's default, said
      * here because connection reuse is a promise of ours). */
     curl_multi_setopt(http->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+    /* cmd raised the soft limit to the hard one already. No "unlimited"
+     * holds for descriptors: the kernel's fs.nr_open (2^20 by default) does. */
+    struct rlimit fds;
+    http->fd_limit = -1;
+    if (getrlimit(RLIMIT_NOFILE, &fds) == 0)
+        http->fd_limit = fds.rlim_cur == RLIM_INFINITY || fds.rlim_cur > (1u << 20)
+                             ? (long)(1u << 20)
+                             : (long)fds.rlim_cur;
+    size_connection_cache(http);
     *out = http;
     return 0;
 
@@ -658,12 +704,20 @@ static int start_hop(struct transfer *t, const char *url)
     }
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
-    /* Over https a connection may turn out to speak HTTP/2: wait for it and
-     * multiplex rather than pay a handshake per transfer. Over plain http
-     * nothing can multiplex (we ask for HTTP/2 only over TLS), so waiting
-     * would only serialise transfers behind the first (measured: 1.25x the
-     * lower bound with it, 1.02x without, in make bench). */
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncasecmp(url, "https:", 6) == 0 ? 1L : 0L);
+    /* Never wait for a connection still being set up to turn out to speak
+     * HTTP/2 (CURLOPT_PIPEWAIT): transfers that start together on one host
+     * each open their own connection, at most --max-per-host of them (the
+     * pipeline's cap); once a host's connection is known to multiplex, new
+     * transfers become streams on it. One TCP connection carrying every
+     * stream of a burst pays its slow start alone: on a 100 ms / 100 Mbit/s
+     * path, 12 photos at -j 12 were downloaded in 0.99 s on one multiplexed
+     * connection and 0.67 s on 12 (tests/bench/results/world_h2path.md);
+     * capping at 4 connections (CURLMOPT_MAX_HOST_CONNECTIONS, or waiting
+     * after the 4th) gained little, as libcurl then stacks the other streams
+     * on one of them. Over plain http waiting would only serialise transfers
+     * behind the first (1.25x the lower bound with it, 1.02x without, in
+     * make bench). */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 0L);
     CURLMcode mc = curl_multi_add_handle(http->multi, e);
     if (mc != CURLM_OK)
         return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
@@ -743,6 +797,10 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
         t->next->prev = t;
     http->transfers = t;
     http->running++;
+    if (http->running > http->peak_running) {
+        http->peak_running = http->running;
+        size_connection_cache(http);
+    }
     return 0;
 }
 

@@ -9,7 +9,7 @@ Run one by hand, as root, against any binary:
 
 CASE: dead_host_cost, rate_limited_host, refused_and_good (issue 12's
 acceptance), dead_hosts_world, rate_limited_world (issue 11's goals on a
-world), reuse_many_hosts (connection reuse on a many-host list). Each prints
+world). Each prints
 what it measured (one line) before its verdict. SAMPLES defaults to
 samples/photos.
 
@@ -164,30 +164,6 @@ def test_rate_limited_world():
         check(late_first <= 1.0, f"a good host's first request came {late_first:.2f} s in")
         check(good_done < 5.0, f"good items still going at {good_done:.2f} s")
         check(gaps and min(gaps) >= 5 - 0.01, f"retried before Retry-After: {gaps}")
-
-
-def test_reuse_many_hosts():
-    """Keep-alive reuse on a many-host list (found while building the world;
-    curl's connection cache, not the scheduler): 100 hosts x 10 URLs, shuffled,
-    -j 32 --max-per-host 4, hosts that keep connections open 10 s: no host
-    sees more connections over the run than --max-per-host (the server never
-    closes first; each connection past 4 is one the client dropped and
-    reopened)."""
-    import random
-    with world.World() as w:
-        hosts = w.add("http", 100, latency_ms=(20, 200), bandwidth=1_000_000)
-        w.start()
-        urls = w.urls(hosts, 10)
-        random.Random(1).shuffle(urls)
-        run = w.run_edgefetch(urls, ["-j", "32", "--max-per-host", "4"], timeout=300)
-        run.check_each_item_once()
-        traffic = w.traffic()
-        conns = [traffic.host(h).connections for h in hosts]
-        print(f"reuse_many_hosts: {run.wall:.2f} s; connections per host mean "
-              f"{sum(conns) / len(conns):.2f}, max {max(conns)}, for 10 URLs at 4 per host; "
-              f"exit {run.rc}")
-        check(run.rc == 0, run.describe())
-        check(max(conns) <= 4, f"a host saw {max(conns)} connections for 10 URLs at 4 per host")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ class HostTraffic:
         self.name = name
         self.conn_open = {}   # conn -> t
         self.conn_close = {}  # conn -> t
+        self.close_why = {}   # conn -> "eof" (the client closed), "idle" (the server did), ...
         self.requests = []    # (t, path, conn)
         self.responses = []   # (t, path, status, conn)
 
@@ -77,6 +78,7 @@ class Traffic:
                 h.conn_open[e["conn"]] = e["t"]
             elif e["ev"] == "close":
                 h.conn_close[e["conn"]] = e["t"]
+                h.close_why[e["conn"]] = e.get("why", "")
             elif e["ev"] == "req":
                 h.requests.append((e["t"], e["path"], e["conn"]))
             elif e["ev"] == "resp":
