@@ -76,8 +76,8 @@ struct io_http {
     struct transfer *transfers;   /* running, doubly linked for abort */
     struct socket_watch *watches; /* sockets being polled, for destroy */
     size_t running;
-    size_t peak_running; /* the most transfers running at once so far */
-    long fd_limit;       /* RLIMIT_NOFILE at create; -1 when unknown */
+    size_t peak_running;   /* the most transfers running at once so far */
+    long fd_limit;         /* RLIMIT_NOFILE at create; -1 when unknown */
     unsigned open_handles; /* libuv handles not yet closed; free when 0 */
     bool destroying;
 };
@@ -593,8 +593,8 @@ static void size_connection_cache(struct io_http *http)
     if (http->fd_limit < 0)
         return; /* no limit known: libcurl's default */
     long connections = (long)http->peak_running;
-    long spare = http->fd_limit - CACHE_RESERVED_FDS -
-                 CACHE_FDS_PER_TRANSFER * (long)http->peak_running;
+    long spare =
+        http->fd_limit - CACHE_RESERVED_FDS - CACHE_FDS_PER_TRANSFER * (long)http->peak_running;
     if (spare > 0)
         connections += spare / 2;
     if (connections < 1)

@@ -177,7 +177,8 @@ static void print_counters(const struct link *l)
 int main(int argc, char **argv)
 {
     if (argc != 6) {
-        fprintf(stderr, "usage: pathemu CLIENT_DEV SERVER_DEV DELAY_US RATE_BITS_PER_S QUEUE_BYTES\n");
+        fprintf(stderr,
+                "usage: pathemu CLIENT_DEV SERVER_DEV DELAY_US RATE_BITS_PER_S QUEUE_BYTES\n");
         return 2;
     }
     uint64_t delay_ns = strtoull(argv[3], NULL, 10) * 1000u;
