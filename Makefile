@@ -30,8 +30,11 @@ TEST_DEPS  += valgrind $(FUZZ_DEPS)
 # leaves 127.0.0.1.
 BENCH_DEPS := python3 aria2 curl wget2 libvips-tools python3-httpx python3-requests \
               python3-pil python3-numpy python3-opencv python3-matplotlib time strace
+# The web-at-scale benchmark runs on the test world (tests/world/bench_world.py).
+BENCH_DEPS += dnsmasq-base nftables nginx-light libjpeg-turbo-progs iproute2
 
 .PHONY: all deps test-deps bench-deps build build-asan test demo bench clean
+.PHONY: bench-world bench-world-quick
 
 all: build
 
@@ -91,6 +94,18 @@ bench: bench-deps build
 	@python3 tests/bench/bench.py --build $(BUILD)
 	@python3 tests/bench/contenders.py --build $(BUILD)
 	@python3 tests/bench/imaging_compare.py --build $(BUILD)
+	@$(MAKE) --no-print-directory bench-world
+
+# The web-at-scale benchmark (tests/world/bench_world.py; root, for its
+# network namespace): 2,000 hosts / 100,000 URLs, or 200 / 2,000 quick.
+# Results in tests/bench/results/world.{md,csv,png} (world-quick.*).
+WORLD_BENCH = $(SUDO) env WORLD_CACHE=$(BUILD)/tests/world \
+              python3 tests/world/bench_world.py --binary $(BUILD)/cmd/edgefetch
+bench-world: bench-deps build
+	@$(WORLD_BENCH)
+
+bench-world-quick: bench-deps build
+	@$(WORLD_BENCH) --quick
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

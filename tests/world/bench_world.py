@@ -47,9 +47,15 @@ decode + operator + encode time of edgefetch's ok items, times the servable
 URLs). Printed for J/P = 4/4 (edgefetch's defaults) and 32/4.
 
 Results: a Markdown table on stdout, also written to --out (default
-build/world-bench-quick.md or build/world-bench.md).
+tests/bench/results/world-quick.md, or world.md for the full size), with a
+CSV beside it (same name, .csv) and its chart (.png, bench_world_chart.py;
+needs python3-matplotlib). The edgefetch measured is labelled with --label
+(default: the commit of this tree, "-dirty" when it has changes).
+`make bench` runs the full size, `make bench-world-quick` the quick one.
 """
 import argparse
+import csv
+import datetime
 import json
 import math
 import os
@@ -63,7 +69,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
 CONNECT_TIMEOUT_DEFAULT = 10.0
 RETRY_AFTER = 1
 
@@ -74,7 +81,9 @@ def build_world(w, hosts, seed):
     kinds = (["good"] * 87 + ["https"] * 5 + ["dead"] * 3 + ["r429"] * 2 + ["404"] * 2
              + ["trickle"] * 1)
     for i in range(hosts):
-        kind = kinds[i % len(kinds)]
+        # 37 is prime to 100: any 100 hosts in a row hold the whole mix, and
+        # a smaller world (--hosts 60) a sample of every kind, not 60 good.
+        kind = kinds[(i * 37) % len(kinds)]
         if kind == "good":
             lo = rng.uniform(20, 300)
             bw = int(math.exp(rng.uniform(math.log(250_000), math.log(4_000_000))))
@@ -206,21 +215,24 @@ def contenders(binary, lst, work, urls, ca):
             name = url.rsplit("/", 1)[-1]
             a.write(f"{url}\n  out={name}\n")
             c.write(f'url = "{url}"\noutput = "{name}"\n')
-    ef = [binary, "-q", "--json", "--cacert", ca, "-i", lst]
+    # A world too small to have an HTTPS host has no CA: every tool trusts the system's.
+    ca_ef = ["--cacert", ca] if ca else []
+    ca_other = [f"--ca-certificate={ca}"] if ca else []
+    ef = [binary, "-q", "--json"] + ca_ef + ["-i", lst]
     rows = [("edgefetch defaults", lambda d: ef + ["-o", d]),
             ("edgefetch -j 32 --max-per-host 4",
              lambda d: ef + ["-j", "32", "--max-per-host", "4", "-o", d])]
     if shutil.which("curl"):
-        curl = ["curl", "-s", "--cacert", ca, "--parallel", "-K", curl_cfg, "--output-dir"]
+        curl = ["curl", "-s"] + ca_ef + ["--parallel", "-K", curl_cfg, "--output-dir"]
         rows += [("curl --parallel (max 50)", lambda d: curl + [d, "--create-dirs"]),
                  ("curl --parallel-max 32", lambda d: curl + [d, "--create-dirs", "--parallel-max", "32"])]
     if shutil.which("aria2c"):
         aria = ["aria2c", "-q", "--async-dns=false", "--allow-overwrite=true", "--auto-file-renaming=false",
-                f"--ca-certificate={ca}", "-i", aria_list]
+                ] + ca_other + ["-i", aria_list]
         rows += [("aria2c (-j 5)", lambda d: aria + ["-d", d]),
                  ("aria2c -j 32", lambda d: aria + ["-j", "32", "-d", d])]
     if shutil.which("wget2"):
-        wget2 = ["wget2", "--no-config", "-q", f"--ca-certificate={ca}", "-i", lst]
+        wget2 = ["wget2", "--no-config", "-q"] + ca_other + ["-i", lst]
         rows += [("wget2 (5 threads)", lambda d: wget2 + ["-P", d]),
                  ("wget2 --max-threads 32", lambda d: wget2 + ["--max-threads", "32", "-P", d])]
     lesson = os.path.join(ROOT, "tests", "bench", "lesson_asyncio.py")
@@ -239,7 +251,8 @@ def main():
     ap.add_argument("--urls", type=int)
     ap.add_argument("--cutoff", type=float)
     ap.add_argument("--only", default="", help="comma-separated name prefixes of contenders")
-    ap.add_argument("--out")
+    ap.add_argument("--out", help="the Markdown results; .csv and .png beside it")
+    ap.add_argument("--label", help="what the edgefetch binary is (default: this tree's commit)")
     args = ap.parse_args()
     if not world.in_namespace():
         if os.geteuid() != 0:
@@ -249,9 +262,11 @@ def main():
     hosts = args.hosts or (200 if args.quick else 2000)
     url_count = args.urls or (2000 if args.quick else 100_000)
     cutoff = args.cutoff or (30 if args.quick else 1200)
-    out_md = args.out or os.path.join(ROOT, "build",
-                                      "world-bench-quick.md" if args.quick else "world-bench.md")
+    out_md = args.out or os.path.join(ROOT, "tests", "bench", "results",
+                                      "world-quick.md" if args.quick else "world.md")
     binary = os.path.abspath(args.binary)
+    label = args.label or tree_commit()
+    bench_start = time.monotonic()
     cache = os.environ.get("WORLD_CACHE") or os.path.join(ROOT, "build", "tests", "world")
     os.makedirs(cache, exist_ok=True)
     with world.World(lifetime=int(cutoff * 12 + 600), cache=cache) as w:
@@ -337,8 +352,12 @@ def main():
         for slots, cap in ((4, 4), (32, 4)):
             bounds[(slots, cap)] = lower_bound(by_host, sizes, slots, cap, CONNECT_TIMEOUT_DEFAULT,
                                                cpu_s or 0.0, cores)
-        lines = [f"World: {hosts} hosts, {len(urls)} URLs, {len(good_urls)} servable "
-                 f"(mix in tests/world/bench_world.py); {cores} CPUs; cutoff {cutoff:g} s.", "",
+        elapsed = time.monotonic() - bench_start
+        when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        world_line = (f"World: {hosts} hosts, {len(urls)} URLs, {len(good_urls)} servable "
+                      f"(mix in tests/world/bench_world.py); {cores} CPUs; cutoff {cutoff:g} s.")
+        lines = [f"edgefetch measured: {label} (`{os.path.relpath(binary, ROOT)}`); {when}; the "
+                 f"whole benchmark took {elapsed:.0f} s.", "", world_line, "",
                  "| contender | wall s | servable fetched | items/s | 90 % done s | 99 % done s "
                  "| peak RSS MiB | connections/host | max open to one host | requests |",
                  "|---|---|---|---|---|---|---|---|---|---|"]
@@ -351,13 +370,61 @@ def main():
         lines.append("")
         for (slots, cap), (bound, parts) in bounds.items():
             detail = ", ".join(f"{k} {v:.1f} s" for k, v in parts.items())
-            lines.append(f"Lower bound at -j {slots}, {cap} per host: {bound:.1f} s ({detail}).")
+            rate = f", {len(good_paths) / bound:.0f} items/s" if bound > 0 else ""
+            lines.append(f"Lower bound at -j {slots}, {cap} per host: {bound:.1f} s{rate} ({detail}).")
+        lines.append("")
+        lines.append("items/s: servable URLs fetched in full per second of wall time; 90 %/99 % "
+                     "done: from the start until that share of the servable URLs had a full 200 "
+                     "(the servers' logs); peak RSS of the process tree (GNU time); connections/host: "
+                     "connections opened per host over the run, mean over hosts that saw any; max "
+                     "open to one host: the politeness figure.")
         text = "\n".join(lines) + "\n"
         print("\n" + text)
-        os.makedirs(os.path.dirname(out_md), exist_ok=True)
+        os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
         with open(out_md, "w") as f:
             f.write(text)
+        stem = os.path.splitext(out_md)[0]
+        write_csv(stem + ".csv", results, bounds, len(good_paths),
+                  f"{world_line} edgefetch: {label}")
+        # Debian's python3 has Debian's matplotlib; this one may be another.
+        python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+        chart = subprocess.run([python, os.path.join(HERE, "bench_world_chart.py"),
+                                stem + ".csv", stem + ".png"], capture_output=True)
+        if chart.returncode != 0:
+            print(f"no chart: {chart.stderr.decode(errors='replace')[-300:]}", file=sys.stderr)
+        print(f"wrote {out_md}, {stem}.csv{'' if chart.returncode else ', ' + stem + '.png'}")
     return 0
+
+
+def tree_commit():
+    """This tree's commit, "-dirty" with uncommitted changes, for the label."""
+    try:
+        return subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty", "--abbrev=7"],
+                              capture_output=True, check=True).stdout.decode().strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown commit"
+
+
+def write_csv(path, results, bounds, servable_count, title):
+    fields = ["kind", "name", "wall_s", "rc", "fetched", "servable", "items_s", "t90_s", "t99_s",
+              "rss_mib", "conns_per_host", "max_open_to_one_host", "requests", "bound_s"]
+    with open(path, "w", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=fields)
+        out.writeheader()
+        out.writerow({"kind": "world", "name": title})
+        for r in results:
+            out.writerow({"kind": "run", "name": r["name"], "wall_s": f"{r['wall']:.2f}",
+                          "rc": "DNF" if r["rc"] is None else r["rc"], "fetched": r["fetched"],
+                          "servable": servable_count, "items_s": f"{r['items_s']:.1f}",
+                          "t90_s": "" if r["t90"] is None else f"{r['t90']:.2f}",
+                          "t99_s": "" if r["t99"] is None else f"{r['t99']:.2f}",
+                          "rss_mib": "" if math.isnan(r["rss"]) else f"{r['rss']:.1f}",
+                          "conns_per_host": f"{r['conns_per_host']:.2f}",
+                          "max_open_to_one_host": r["worst"], "requests": r["requests"]})
+        for (slots, cap), (bound, _) in bounds.items():
+            out.writerow({"kind": "bound", "name": f"-j {slots}/{cap} per host",
+                          "bound_s": f"{bound:.2f}",
+                          "items_s": f"{servable_count / bound:.1f}" if bound > 0 else "0"})
 
 
 if __name__ == "__main__":
