@@ -356,7 +356,8 @@ def main():
         when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         world_line = (f"World: {hosts} hosts, {len(urls)} URLs, {len(good_urls)} servable "
                       f"(mix in tests/world/bench_world.py); {cores} CPUs; cutoff {cutoff:g} s.")
-        lines = [f"edgefetch measured: {label} (`{os.path.relpath(binary, ROOT)}`); {when}; the "
+        shown = os.path.relpath(binary, ROOT) if binary.startswith(ROOT + os.sep) else binary
+        lines = [f"edgefetch measured: {label} (`{shown}`); {when}; the "
                  f"whole benchmark took {elapsed:.0f} s.", "", world_line, "",
                  "| contender | wall s | servable fetched | items/s | 90 % done s | 99 % done s "
                  "| peak RSS MiB | connections/host | max open to one host | requests |",
