@@ -26,6 +26,7 @@ Results: a Markdown table on stdout and in --out.
 import argparse
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -64,7 +65,7 @@ class Path:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      preexec_fn=world._die_with_parent())
         line = self.proc.stdout.readline().decode().split()
-        world.check(line[:1] == [b"ready".decode()], f"pathemu did not start: {line}")
+        world.check(line[:1] == ["ready"], f"pathemu did not start: {line}")
         self.pid = int(line[1])
         self.netns = f"/proc/{self.pid}/ns/net"
         for side, dev, addr, peer in ((False, "efc0", CLIENT_ADDR, SERVER_ADDR),
@@ -139,7 +140,6 @@ http {{
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                             preexec_fn=world._die_with_parent())
     deadline = time.monotonic() + 10
-    import socket
     while True:
         try:
             socket.create_connection((SERVER_ADDR, 443), timeout=1).close()
@@ -228,8 +228,6 @@ def main():
                               f"{'ok' if ok else 'FAILED: ' + proc.stderr.decode()[-300:]}",
                               flush=True)
                         shutil.rmtree(out, ignore_errors=True)
-                        # A fresh start for the next run: nginx's keep-alive
-                        # connections do not outlive the client process.
             finally:
                 nginx.terminate()
                 nginx.wait()
