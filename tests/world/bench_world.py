@@ -15,7 +15,8 @@ evenly over them and shuffled; per host a profile drawn once:
      2 %  404:    every path answers 404
      1 %  trickle: 16 kB/s per connection
 Bodies: the sample photos at 1/8 and 1/4 size, JPEG and PNG (4-90 kB).
-Full: 2,000 hosts, 100,000 URLs; --quick: 200 hosts, 2,000 URLs.
+Full: 2,000 hosts, 100,000 URLs, each contender cut off at 1,200 s; --quick:
+200 hosts, 2,000 URLs, cut off at 60 s.
 
 Contenders, each run once, one after the other on the same world, each cut
 off after --cutoff seconds (DNF, with how far it got):
@@ -261,7 +262,7 @@ def main():
         return world.reenter(timeout=7200)
     hosts = args.hosts or (200 if args.quick else 2000)
     url_count = args.urls or (2000 if args.quick else 100_000)
-    cutoff = args.cutoff or (30 if args.quick else 1200)
+    cutoff = args.cutoff or (60 if args.quick else 1200)
     out_md = args.out or os.path.join(ROOT, "tests", "bench", "results",
                                       "world-quick.md" if args.quick else "world.md")
     binary = os.path.abspath(args.binary)
@@ -283,6 +284,7 @@ def main():
             by_host[name_to_host[url.split("/")[2]]].append(url)
         good_urls = [u for u in urls if servable(name_to_host[u.split("/")[2]])]
         good_paths = {"/" + u.split("/", 3)[3] for u in good_urls}
+        path_host = {"/" + u.split("/", 3)[3]: name_to_host[u.split("/")[2]] for u in urls}
         work = tempfile.mkdtemp(prefix="bench-", dir=w.tmp)
         lst = os.path.join(work, "urls.txt")
         with open(lst, "w") as f:
@@ -315,6 +317,13 @@ def main():
                         first_ok[path] = min(first_ok.get(path, when), when)
             done = sorted(v - start for v in first_ok.values())
             fetched = len(done)
+            if fetched < len(good_paths):
+                # Which kinds of host the servable URLs not fetched were on.
+                kinds = {}
+                for path in good_paths - set(first_ok):
+                    label = path_host[path].name.split("-")[0]
+                    kinds[label] = kinds.get(label, 0) + 1
+                print(f"  {name}: not fetched, by host: {dict(sorted(kinds.items()))}", flush=True)
             need = math.ceil(0.99 * len(good_paths))
             t99 = done[need - 1] if fetched >= need else None
             need90 = math.ceil(0.90 * len(good_paths))

@@ -175,7 +175,9 @@ class World:
         check(in_namespace(), "World() outside its network namespace: call reenter() first")
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
         self.lifetime = lifetime
-        self.cache = cache or os.environ.get("WORLD_CACHE")
+        # Absolute: nginx reads a relative root against its own prefix.
+        cache = cache or os.environ.get("WORLD_CACHE")
+        self.cache = os.path.abspath(cache) if cache else None
         self.hosts = []
         self.procs = []
         self.mounts = []
