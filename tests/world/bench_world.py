@@ -321,8 +321,8 @@ def main():
                 # Which kinds of host the servable URLs not fetched were on.
                 kinds = {}
                 for path in good_paths - set(first_ok):
-                    label = path_host[path].name.split("-")[0]
-                    kinds[label] = kinds.get(label, 0) + 1
+                    kind = path_host[path].name.split("-")[0]
+                    kinds[kind] = kinds.get(kind, 0) + 1
                 print(f"  {name}: not fetched, by host: {dict(sorted(kinds.items()))}", flush=True)
             need = math.ceil(0.99 * len(good_paths))
             t99 = done[need - 1] if fetched >= need else None
