@@ -109,10 +109,17 @@ void *realloc(void *ptr, size_t size)
             alloc_note_removed(before); /* realloc(p, 0) freed it */
         return NULL;
     }
-    /* Counted as if old and new were both live for a moment, as they can
-     * be when realloc moves the block. */
-    alloc_note_added(malloc_usable_size(grown));
-    alloc_note_removed(before);
+    /* In place, the block only changed size; moved, old and new were both
+     * live for a moment. */
+    size_t after = malloc_usable_size(grown);
+    if (grown == ptr && after <= before) {
+        alloc_note_removed(before - after);
+    } else if (grown == ptr) {
+        alloc_note_added(after - before);
+    } else {
+        alloc_note_added(after);
+        alloc_note_removed(before);
+    }
     return grown;
 }
 

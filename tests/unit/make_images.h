@@ -22,7 +22,7 @@ struct mem_image {
     size_t size;
 };
 
-static void mem_image_free(struct mem_image *image)
+static inline void mem_image_free(struct mem_image *image)
 {
     free(image->data);
     image->data = NULL;
@@ -30,9 +30,10 @@ static void mem_image_free(struct mem_image *image)
 }
 
 /* Deterministic noise with some structure (so JPEG and zlib have work). */
-static uint8_t test_sample(int x, int y, int c, int seed)
+static inline uint8_t test_sample(int x, int y, int c, int seed)
 {
-    uint32_t h = (uint32_t)x * 73856093u ^ (uint32_t)y * 19349663u ^ (uint32_t)(c + seed) * 83492791u;
+    uint32_t h =
+        (uint32_t)x * 73856093u ^ (uint32_t)y * 19349663u ^ (uint32_t)(c + seed) * 83492791u;
     h ^= h >> 13;
     h *= 0x5bd1e995u;
     h ^= h >> 15;
@@ -45,13 +46,13 @@ struct jpeg_make {
     int width, height;
     int components; /* 1 gray, 3 YCbCr (from RGB) */
     bool progressive;
-    bool full_chroma; /* 4:4:4 instead of 4:2:0 */
+    bool full_chroma;            /* 4:4:4 instead of 4:2:0 */
     const jpeg_scan_info *scans; /* a script of our own, or NULL */
     int scan_count;
     int quality;
 };
 
-static struct mem_image make_jpeg_image(const struct jpeg_make *spec)
+static inline struct mem_image make_jpeg_image(const struct jpeg_make *spec)
 {
     struct jpeg_compress_struct cinfo;
     struct jpeg_error_mgr errors;
@@ -102,7 +103,7 @@ struct png_make {
     int palette_size; /* palette files: entries written (indices go up to 2^depth - 1) */
 };
 
-static void png_make_write(png_structp png, png_bytep data, size_t length)
+static inline void png_make_write(png_structp png, png_bytep data, size_t length)
 {
     struct mem_image *out = png_get_io_ptr(png);
     uint8_t *grown = realloc(out->data, out->size + length);
@@ -112,12 +113,12 @@ static void png_make_write(png_structp png, png_bytep data, size_t length)
     out->size += length;
 }
 
-static void png_make_flush(png_structp png)
+static inline void png_make_flush(png_structp png)
 {
     (void)png;
 }
 
-static struct mem_image make_png_image(const struct png_make *spec)
+static inline struct mem_image make_png_image(const struct png_make *spec)
 {
     struct mem_image out = {NULL, 0};
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
@@ -132,7 +133,8 @@ static struct mem_image make_png_image(const struct png_make *spec)
     if (spec->color_type == PNG_COLOR_TYPE_PALETTE) {
         png_color palette[256];
         for (int i = 0; i < 256; i++)
-            palette[i] = (png_color){(png_byte)(i * 7 + 20), (png_byte)(255 - i), (png_byte)(i * 3)};
+            palette[i] =
+                (png_color){(png_byte)(i * 7 + 20), (png_byte)(255 - i), (png_byte)(i * 3)};
         png_set_PLTE(png, info, palette, spec->palette_size);
     }
     png_write_info(png, info);
@@ -173,7 +175,7 @@ static struct mem_image make_png_image(const struct png_make *spec)
 
 /* ---- PNG by hand, for hostile files ----------------------------------- */
 
-static void put_be32(uint8_t *p, uint32_t v)
+static inline void put_be32(uint8_t *p, uint32_t v)
 {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);
@@ -182,8 +184,8 @@ static void put_be32(uint8_t *p, uint32_t v)
 }
 
 /* Appends a chunk with its correct CRC; returns the offset of its data. */
-static size_t png_append_chunk(struct mem_image *png, const char *type, const uint8_t *data,
-                               size_t length)
+static inline size_t png_append_chunk(struct mem_image *png, const char *type, const uint8_t *data,
+                                      size_t length)
 {
     uint8_t *grown = realloc(png->data, png->size + length + 12);
     CHECK(grown != NULL);
@@ -199,7 +201,7 @@ static size_t png_append_chunk(struct mem_image *png, const char *type, const ui
     return (size_t)(chunk + 8 - grown);
 }
 
-static struct mem_image png_start(uint32_t width, uint32_t height, int depth, int color_type)
+static inline struct mem_image png_start(uint32_t width, uint32_t height, int depth, int color_type)
 {
     struct mem_image png = {malloc(8), 8};
     CHECK(png.data != NULL);
@@ -215,7 +217,7 @@ static struct mem_image png_start(uint32_t width, uint32_t height, int depth, in
 }
 
 /* zlib stream (default level) of `raw`, malloc'd. */
-static uint8_t *zlib_of(const uint8_t *raw, size_t raw_size, size_t *out_size)
+static inline uint8_t *zlib_of(const uint8_t *raw, size_t raw_size, size_t *out_size)
 {
     uLong bound = compressBound((uLong)raw_size);
     uint8_t *out = malloc(bound);

@@ -32,8 +32,7 @@ static int decode_with(const struct mem_image *image, int channels,
                        enum img_error_kind *kind, char *err, size_t err_size)
 {
     err[0] = '\0';
-    return img_decode_limited(image->data, image->size, channels, limits, out, kind, err,
-                              err_size);
+    return img_decode_limited(image->data, image->size, channels, limits, out, kind, err, err_size);
 }
 
 /* ---- PNG: the inflate bomb (item 2) ------------------------------------- */
@@ -502,9 +501,11 @@ static void test_budget(void)
     CHECK_EQ(header.jpeg_coef_bytes, (size_t)125 * 125 * 3 * 128);
     limits.max_bytes = (size_t)3 << 20;
     base = alloc_peak_reset();
-    CHECK_EQ(img__jpeg_decode(jpeg.data, jpeg.size, &header, 1, &(struct img_decode_limits){
-                                  .max_pixels = UINT64_MAX, .max_bytes = (size_t)3 << 20,
-                                  .max_scans = 100, .max_scan_work = 32},
+    CHECK_EQ(img__jpeg_decode(jpeg.data, jpeg.size, &header, 1,
+                              &(struct img_decode_limits){.max_pixels = UINT64_MAX,
+                                                          .max_bytes = (size_t)3 << 20,
+                                                          .max_scans = 100,
+                                                          .max_scan_work = 32},
                               &out, &kind, err, sizeof(err)),
              -ENOMEM);
     CHECK_LT(alloc_peak_since(base), (size_t)3 << 20);
@@ -517,9 +518,11 @@ static void test_budget(void)
     struct mem_image png = make_png_image(&png_spec);
     CHECK_EQ(img__probe(png.data, png.size, &header, &kind, err, sizeof(err)), 0);
     size_t ours = img__decode_bytes(&header, 1) - img__png_library_bytes(&header);
-    CHECK_EQ(img__png_decode(png.data, png.size, &header, 1, &(struct img_decode_limits){
-                                 .max_pixels = UINT64_MAX, .max_bytes = ours + 4096,
-                                 .max_scans = 100, .max_scan_work = 32},
+    CHECK_EQ(img__png_decode(png.data, png.size, &header, 1,
+                             &(struct img_decode_limits){.max_pixels = UINT64_MAX,
+                                                         .max_bytes = ours + 4096,
+                                                         .max_scans = 100,
+                                                         .max_scan_work = 32},
                              &out, &kind, err, sizeof(err)),
              -ENOMEM);
     CHECK_EQ(kind, IMG_ERROR_OVER_BUDGET);
