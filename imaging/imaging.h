@@ -67,9 +67,10 @@ int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixe
 
 /* BT.601 luma in OpenCV 4's fixed point, exactly cv2.cvtColor(COLOR_RGB2GRAY)
  * of OpenCV 4.6 on 8-bit data (its RGB2Gray<uchar>: 15-bit weights, rounded
- * once): Y = (9798 R + 19235 G + 3735 B + 16384) >> 15. libpng's
- * png_set_rgb_to_gray uses the same weights (what cv2.imread(IMREAD_GRAYSCALE)
- * does to a colour PNG). tests/opencv checks all 2^24 colours. */
+ * once): Y = (9798 R + 19235 G + 3735 B + 16384) >> 15. (Not what
+ * cv2.imread(IMREAD_GRAYSCALE) does to a colour PNG: that is libpng's
+ * png_set_rgb_to_gray, which differs at half the colours.) tests/opencv
+ * (test_gray.py) checks all 2^24 colours. */
 void img_rgb_to_luma(const uint8_t *rgb, size_t rgb_stride, uint8_t *luma, size_t luma_stride,
                      int width, int height);
 
