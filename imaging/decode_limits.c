@@ -46,10 +46,12 @@ size_t img__decode_bytes(const struct img__header *header, int channels)
     size_t decoded = gray && channels == 1 ? 1 : 3;
     if (header->interlaced) {
         /* The stored image (decoded channels) and its row pointers; luma is
-         * made inside it; a turned image needs `out` besides. */
+         * made inside it; a turned image needs `out` besides, and so may
+         * the shrink of colour to luma (a realloc that moves, as ASan's
+         * always does, holds both for a moment). */
         size_t image = pixels * decoded + (size_t)header->stored_height * sizeof(void *);
-        size_t turned = header->info.orientation != 1 ? out : 0;
-        return image + turned + library;
+        bool second = header->info.orientation != 1 || decoded != (size_t)channels;
+        return image + (second ? out : 0) + library;
     }
     /* `out` and, when rows cannot go straight there, a row and its luma. */
     return out + 4 * width + library;

@@ -47,7 +47,11 @@ static size_t alloc_peak_since(size_t base)
 }
 
 #if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/allocator_interface.h>
+/* From compiler-rt's sanitizer/allocator_interface.h, which GCC does not
+ * install; libasan exports them. */
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+size_t __sanitizer_get_allocated_size(const volatile void *ptr);
 
 static void on_alloc_hook(const volatile void *ptr, size_t size)
 {
@@ -58,7 +62,7 @@ static void on_alloc_hook(const volatile void *ptr, size_t size)
 static void on_free_hook(const volatile void *ptr)
 {
     if (ptr != NULL)
-        alloc_note_removed(__sanitizer_get_allocated_size((const void *)ptr));
+        alloc_note_removed(__sanitizer_get_allocated_size(ptr));
 }
 
 __attribute__((constructor)) static void alloc_peak_install(void)
