@@ -26,6 +26,9 @@ TEST_DEPS  += valgrind $(FUZZ_DEPS)
 # leaves 127.0.0.1.
 BENCH_DEPS := python3 aria2 curl wget2 libvips-tools python3-httpx python3-requests \
               python3-pil python3-numpy python3-opencv python3-matplotlib time strace
+# libspng and libjpeg-turbo's tools: the PNG decoder comparison
+# (tests/bench/png_decoders.c, imaging/DECODE.md) and jpegtran scan scripts.
+BENCH_DEPS += libspng-dev libjpeg-turbo-progs
 
 .PHONY: all deps test-deps bench-deps build build-asan test demo bench clean
 

@@ -320,8 +320,8 @@ int img_png_bands_finish(struct img_png_bands *bands, uint8_t **png, size_t *png
 /* Accepts NULL. */
 void img_png_bands_destroy(struct img_png_bands *bands);
 
-/* "libpng/1.6.39 stb_image/2.27": the decoders and encoder behind this
- * module, for --version. */
+/* "libpng/1.6.39 (PNG) libjpeg-turbo/2.1.5 (JPEG)": the decoders and
+ * encoder behind this module, for --version. */
 const char *img_library_versions(void);
 
 #endif
