@@ -14,6 +14,9 @@ TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # iproute2: `ip` brings loopback up in the network namespace of the
 # unresolvable-host test (tests/integration/test_hostile.py).
 TEST_DEPS  += iproute2
+# jpegtran scan scripts: the many-scan progressive JPEG of
+# tests/integration/test_decode_hostile.py.
+TEST_DEPS  += libjpeg-turbo-progs
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
 # Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);
