@@ -457,7 +457,7 @@ static int probe_png(const uint8_t *data, size_t size, struct img__header *heade
         break;
     }
     /* Whether a palette carries alpha is only known from a tRNS chunk before
-     * the pixels; stb's info scans for it the same way. The same walk finds
+     * the pixels (libpng reads it the same way). The same walk finds
      * eXIf; for other colour types a cut or corrupt chunk here is left for
      * the decode to report, as before. */
     struct png_walk walk;

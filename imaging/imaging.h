@@ -5,11 +5,15 @@
  * at the same time as any other.
  *
  * Errors: functions return 0 or a negative errno-style code
- *   -EINVAL  input is not an image we accept (unknown format, corrupt, truncated)
- *   -EFBIG   image is larger than the caller's pixel limit
- *   -ENOMEM  out of memory
- *   -EIO     the encoder failed
+ *   -EINVAL     input is not an image we accept (unknown format, corrupt,
+ *               truncated, too many progressive scans)
+ *   -EFBIG      image is larger than the caller's pixel limit
+ *   -ENOMEM     out of memory, or over the caller's memory budget
+ *   -ECANCELED  the caller's cancel flag was set (img_decode_limited)
+ *   -EIO        the encoder failed
  * and, where they take `err`/`err_size`, write a one-line human reason there.
+ * The decode and probe functions that take an `enum img_error_kind *` also
+ * say which kind of failure it was (img_error_kind_name prints it).
  */
 #ifndef EDGEFETCH_IMAGING_H
 #define EDGEFETCH_IMAGING_H

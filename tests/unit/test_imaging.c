@@ -2583,8 +2583,8 @@ static void test_refusals(void)
     CHECK_CONTAINS(err, "truncated PNG (no IEND chunk");
     CHECK_EQ(decode_error(png, png_size - 8, 4096, err, sizeof(err)), -EINVAL);
     CHECK_CONTAINS(err, "truncated PNG (chunk header cut short");
-    /* Only IEND's CRC missing: every pixel is there and stb, which does not
-     * read that CRC, decodes it; so do we. */
+    /* Only IEND's CRC missing: every pixel is there, every CRC before it
+     * checked: decoded (as stb, which read no CRC, did). */
     CHECK_EQ(decode_error(png, png_size - 4, 4096, err, sizeof(err)), 0);
 
     /* Corrupt zlib stream in a complete file: the decoder's reason is kept. */
@@ -2613,10 +2613,11 @@ static void test_refusals(void)
     check_probe(huge, huge_size, IMG_FORMAT_PNG, 50000, 50000, 1);
     CHECK_EQ(decode_error(huge, huge_size, 100000000, err, sizeof(err)), -EFBIG);
     CHECK_STR_EQ(err, "image is 50000x50000 (2500.0 MP), over the 100 MP limit");
-    /* Without a limit of ours, stb's own bound still refuses it early. */
+    /* Without a limit of ours, the decoder's own bound (sides up to 65536,
+     * 2^30 pixels) still refuses it early. */
     CHECK_EQ(decode_error(huge, huge_size, UINT64_MAX, err, sizeof(err)), -EFBIG);
     CHECK_CONTAINS(err, "too large for the decoder");
-    /* Sides past STBI_MAX_DIMENSIONS likewise. */
+    /* Sides past 65536 likewise. */
     huge_size = make_png_header_only(huge, 70000, 1);
     check_probe(huge, huge_size, IMG_FORMAT_PNG, 70000, 1, 1);
     CHECK_EQ(decode_error(huge, huge_size, UINT64_MAX, err, sizeof(err)), -EFBIG);
