@@ -618,6 +618,7 @@ struct img__canny {
     int32_t high;
     uint8_t *map; /* (width + 2) × (height + 2), with a MAP_NOT_EDGE frame */
     size_t map_stride;
+    size_t stack_limit; /* hysteresis stack entries; 0 = canny_stack_limit's */
 };
 
 static void canny_map_finish(struct img__canny *canny)
@@ -771,7 +772,8 @@ static int canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride
     int width = canny->width, height = canny->height;
     size_t map_stride = canny->map_stride;
     struct canny_stack stack = {
-        .limit = canny_stack_limit((size_t)width, (size_t)height),
+        .limit = canny->stack_limit > 0 ? canny->stack_limit
+                                        : canny_stack_limit((size_t)width, (size_t)height),
         .overflowed = true,
     };
     int ret = 0;
@@ -848,6 +850,11 @@ int img__canny_rows(struct img__canny *canny, const uint8_t *src, size_t src_str
                     size_t dst_stride, int y0, int y1)
 {
     return canny_band(canny, src, src_stride, dst, dst_stride, y0, y1);
+}
+
+void img__canny_set_stack_limit(struct img__canny *canny, size_t limit)
+{
+    canny->stack_limit = limit;
 }
 
 int img__canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride)

@@ -84,6 +84,9 @@ void img__canny_destroy(struct img__canny *canny);
 int img__canny_rows(struct img__canny *canny, const uint8_t *src, size_t src_stride, uint8_t *dst,
                     size_t dst_stride, int y0, int y1);
 int img__canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride);
+/* For tests: the hysteresis stack's entries (0: the default, a sixteenth of
+ * the pixels), so that a small image exercises the overflow path. */
+void img__canny_set_stack_limit(struct img__canny *canny, size_t limit);
 
 /* ---- what the probe learns (decode.c), for the decoders and the estimate */
 

@@ -15,6 +15,7 @@
 #include "alloc_peak.h"
 #include "check.h"
 #include "imaging.h"
+#include "imaging_private.h"
 #include "make_images.h"
 
 /* "Not wildly above": the estimate may exceed the measured peak by this
@@ -113,8 +114,54 @@ static size_t run_item(const struct case_image *c, enum img_operator op)
     return peak;
 }
 
+/* Canny's bounded hysteresis stack: with a stack of 1, 2, 7 or 100 entries
+ * (every walk overflows, leaving seeds for another scan of the map) the
+ * edges are exactly those of the default stack, on images with long, many
+ * and branching weak edges (low thresholds on smooth noise). */
+static void test_canny_stack_bound(void)
+{
+    enum { W = 211, H = 157 };
+    uint8_t *gray = malloc((size_t)W * H);
+    CHECK(gray != NULL);
+    for (int seed = 0; seed < 3; seed++) {
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                gray[(size_t)y * W + (size_t)x] = (uint8_t)((test_sample(x / 3, y / 3, 0, seed) +
+                                                             test_sample(x / 7, y / 5, 1, seed)) /
+                                                            2);
+        struct img_buf src = {gray, W, W, H, 1};
+        struct img_canny_options opts;
+        img_canny_options_init(&opts);
+        opts.low = 2 + 4 * seed;
+        opts.high = 25;
+        opts.sigma = 0.8;
+        struct img_buf want = {0};
+        CHECK_EQ(img_apply_with(IMG_OP_CANNY, &opts, &src, &want), 0);
+        size_t edges = 0;
+        for (size_t i = 0; i < (size_t)W * H; i++)
+            edges += want.data[i] != 0;
+        CHECK_GT(edges, (size_t)W * H / 20); /* the walks are long */
+        static const size_t limits[] = {1, 2, 7, 100};
+        for (size_t l = 0; l < sizeof(limits) / sizeof(limits[0]); l++) {
+            struct img__canny *canny;
+            struct img_buf got;
+            CHECK_EQ(img_buf_init(&got, W, H, 1), 0);
+            CHECK_EQ(img__canny_create(W, H, &opts, &canny), 0);
+            CHECK_EQ(img__canny_rows(canny, gray, W, got.data, got.stride, 0, H), 0);
+            img__canny_set_stack_limit(canny, limits[l]);
+            CHECK_EQ(img__canny_edges(canny, got.data, got.stride), 0);
+            CHECK_MEM_EQ(got.data, want.data, (size_t)W * H);
+            img__canny_destroy(canny);
+            img_buf_finish(&got);
+        }
+        img_buf_finish(&want);
+    }
+    free(gray);
+}
+
 int main(void)
 {
+    test_canny_stack_bound();
     enum { W = 1200, H = 900 };
     struct jpeg_make baseline = {W, H, 3, false, false, NULL, 0, 90};
     struct jpeg_make progressive = {W, H, 3, true, false, NULL, 0, 90};
