@@ -42,14 +42,29 @@ enum img_format {
     IMG_FORMAT_UNKNOWN = 0,
     IMG_FORMAT_JPEG,
     IMG_FORMAT_PNG,
+    IMG_FORMAT_WEBP,
+    IMG_FORMAT_GIF,
+    IMG_FORMAT_AVIF,
+    IMG_FORMAT_BMP,
+    IMG_FORMAT_TIFF,
 };
+
+/* "JPEG", "PNG", "WebP", "GIF", "AVIF", "BMP", "TIFF"; "unknown" otherwise. */
+const char *img_format_name(enum img_format format);
+
+/* The media types this build decodes, as an HTTP Accept value with
+ * q-values (imaging/DECODE.md says why this order), e.g. "image/avif,
+ * image/webp, image/jpeg, image/png;q=0.9, ...". A static string. */
+const char *img_accept_header(void);
 
 struct img_info {
     enum img_format format;
     int width; /* as displayed: EXIF orientations 5-8 swap the stored sides */
     int height;
     int channels;    /* as stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
-    int orientation; /* EXIF orientation 1-8 (JPEG APP1, PNG eXIf before IDAT; 1 when absent) */
+    /* EXIF orientation 1-8 (JPEG APP1, PNG eXIf before IDAT, WebP EXIF chunk,
+     * TIFF Orientation tag, AVIF irot/imir mapped to it; 1 when absent) */
+    int orientation;
 };
 
 /* Reads the header only: format and dimensions, no pixel buffer allocated.
@@ -57,13 +72,17 @@ struct img_info {
  * with \"<!DOCTYPE html\"" or "truncated PNG header"). */
 int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err, size_t err_size);
 
-/* Decodes JPEG or PNG into `out` (initialised here, caller finishes it) with
+/* Decodes JPEG, PNG, WebP, GIF, AVIF, BMP or TIFF (imaging/DECODE.md has
+ * what of each is read) into `out` (initialised here, caller finishes it) with
  * `channels` = 1 (luma) or 3 (RGB; alpha is dropped, 16-bit samples are
  * reduced to 8). Luma of a JPEG is libjpeg-turbo's grayscale decode: the
  * file's own Y channel for YCbCr files (as cv2.imread(IMREAD_GRAYSCALE)),
  * libjpeg's BT.601 for RGB-coded ones, img_rgb_to_luma of the RGB for
  * CMYK/YCCK (Adobe's inverted CMYK); luma of a colour PNG is
- * img_rgb_to_luma. JPEGs and PNGs are turned upright by their EXIF orientation.
+ * img_rgb_to_luma; luma of every other format is img_rgb_to_luma of the
+ * library's RGB (WebP lossy and AVIF too: not their Y plane, so that they give
+ * what their reference decoders' PNG gives). Animated GIF and WebP give their
+ * first frame. Images are turned upright by their orientation (above).
  * Probes first and refuses, before any pixel buffer is allocated, an image
  * whose width*height exceeds `max_pixels` (-EFBIG). */
 int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixels,
@@ -328,8 +347,8 @@ int img_png_bands_finish(struct img_png_bands *bands, uint8_t **png, size_t *png
 /* Accepts NULL. */
 void img_png_bands_destroy(struct img_png_bands *bands);
 
-/* "libpng/1.6.39 (PNG) libjpeg-turbo/2.1.5 (JPEG)": the decoders and
- * encoder behind this module, for --version. */
+/* "libpng/1.6.39 (PNG) libjpeg-turbo/2.1.5 (JPEG) libwebp/1.2.4 (WebP) ...":
+ * the decoders and encoder behind this module, for --version. */
 const char *img_library_versions(void);
 
 #endif
