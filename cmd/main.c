@@ -560,6 +560,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     if (cli->pl.http.cacert != NULL && check_cacert(cli->pl.http.cacert) < 0)
         return -EINVAL;
     cli->pl.http.headers = cli->headers;
+    /* What imaging decodes, so a server that negotiates sends one of those. */
+    cli->pl.http.accept = img_accept_header();
     /* A speed floor with no window would never apply: give it curl's usual 30 s. */
     if (cli->pl.http.low_speed_limit > 0 && cli->pl.http.low_speed_time_s == 0)
         cli->pl.http.low_speed_time_s = 30;

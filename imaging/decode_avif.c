@@ -80,9 +80,12 @@ static avifDecoder *create_decoder(uint64_t max_pixels)
     if (decoder == NULL)
         return NULL;
     decoder->maxThreads = 1;
-    uint64_t limit = max_pixels < IMG_MAX_PIXELS ? max_pixels : IMG_MAX_PIXELS;
+    /* libavif 0.11 refuses (NOT_IMPLEMENTED) limits above its defaults,
+     * 16384 x 16384 pixels and 32768 per side: AVIF's own ceiling here. */
+    uint64_t limit = max_pixels < AVIF_DEFAULT_IMAGE_SIZE_LIMIT ? max_pixels
+                                                               : AVIF_DEFAULT_IMAGE_SIZE_LIMIT;
     decoder->imageSizeLimit = (uint32_t)limit;
-    decoder->imageDimensionLimit = IMG_MAX_SIDE;
+    decoder->imageDimensionLimit = AVIF_DEFAULT_IMAGE_DIMENSION_LIMIT;
     decoder->ignoreXMP = AVIF_TRUE;
     decoder->ignoreExif = AVIF_TRUE;
     return decoder;
