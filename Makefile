@@ -20,6 +20,12 @@ TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync call
 TEST_DEPS  += dnsmasq-base nftables libjpeg-turbo-progs
 # (libjpeg-turbo-progs above also gives jpegtran scan scripts: the many-scan
 # progressive JPEG of tests/integration/test_decode_hostile.py.)
+# WebP, GIF, AVIF and TIFF decoders (imaging/decode_*.c, issue 14).
+BUILD_DEPS += libwebp-dev libgif-dev libavif-dev libtiff-dev
+# Their encoders and reference decoders (tests/integration/test_formats.py):
+# cwebp/dwebp/img2webp/webpmux, gifsicle, avifenc/avifdec, tiffcp/tiffset,
+# ImageMagick for GIF, BMP and TIFF.
+TEST_DEPS  += webp gifsicle libavif-bin libtiff-tools imagemagick
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
 # Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);

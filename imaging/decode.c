@@ -696,6 +696,17 @@ int img__probe(const uint8_t *data, size_t size, struct img__header *header,
         return img__tiff_probe(data, size, header, kind, err, err_size);
     if (is_bmp(data, size))
         return img__bmp_probe(data, size, header, kind, err, err_size);
+    if (is_cut_signature(data, size, "RIFF", 4) ||
+        (size < 12 && has_prefix(data, size, "RIFF", 4))) {
+        img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated WebP header (%zu bytes)",
+                  size);
+        return -EINVAL;
+    }
+    if (size < 16 && size >= 8 && memcmp(data + 4, "ftyp", 4) == 0) {
+        img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
+                  "truncated ISO-BMFF (AVIF/HEIF) header (%zu bytes)", size);
+        return -EINVAL;
+    }
     const char *other = unsupported_format(data, size);
     if (other != NULL)
         img__fail(kind, IMG_ERROR_UNSUPPORTED_FORMAT, err, err_size, "unsupported format (%s)",

@@ -16,6 +16,7 @@
  * allocator hook and no progress callback: the budget is checked on the
  * estimate, and the cancel flag is seen before and after the AV1 decode. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,9 +42,40 @@ static int avif_orientation(const avifImage *image)
     return mirrored[angle];
 }
 
-static void result_fail(avifResult result, const avifDecoder *decoder, enum img_error_kind *kind,
-                        char *err, size_t err_size)
+static uint32_t be32(const uint8_t *p)
 {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Whether a top-level box (ISO/IEC 14496-12 4.2: 32-bit size, or 1 and a
+ * 64-bit size, or 0 for "to the end") runs past the body: a cut download,
+ * whatever libavif's parse called it. */
+static bool body_cut(const uint8_t *data, size_t size)
+{
+    size_t offset = 0;
+    while (size - offset >= 8) {
+        uint64_t box = be32(data + offset);
+        if (box == 1) {
+            if (size - offset < 16)
+                return true;
+            box = (uint64_t)be32(data + offset + 8) << 32 | be32(data + offset + 12);
+        } else if (box == 0) {
+            return false;
+        }
+        if (box < 8)
+            return false; /* corrupt, not cut */
+        if (box > size - offset)
+            return true;
+        offset += (size_t)box;
+    }
+    return offset != size;
+}
+
+static void result_fail(avifResult result, const avifDecoder *decoder, bool cut,
+                        enum img_error_kind *kind, char *err, size_t err_size)
+{
+    if (cut && result != AVIF_RESULT_OUT_OF_MEMORY)
+        result = AVIF_RESULT_TRUNCATED_DATA;
     const char *what = avifResultToString(result);
     const char *detail = decoder != NULL ? decoder->diag.error : "";
     /* libavif's diagnostics may quote box types from the file: keep only
@@ -104,7 +136,7 @@ int img__avif_probe(const uint8_t *data, size_t size, struct img__header *header
     if (result == AVIF_RESULT_OK)
         result = avifDecoderParse(decoder);
     if (result != AVIF_RESULT_OK) {
-        result_fail(result, decoder, kind, err, err_size);
+        result_fail(result, decoder, body_cut(data, size), kind, err, err_size);
         goto done;
     }
     const avifImage *image = decoder->image;
@@ -131,13 +163,14 @@ int img__avif_probe(const uint8_t *data, size_t size, struct img__header *header
     if (decoder->alphaPresent)
         quarters += 4;
     size_t yuv = pixels * sample * quarters / 4;
-    /* Our RGB (3 B/px); dav1d's picture pool (the output picture and the
+    /* Our RGB (3 B/px; RGBA with alpha, below); dav1d's picture pool (the output picture and the
      * reference it keeps: two pictures with 64-pixel aligned, padded
      * planes), its per-frame contexts (about 2 B/px: block and CDEF/loop
      * restoration state, coefficients of a tile) and a fixed part for its
      * context and libavif's parse (measured: tests/unit/test_decode_memory.c
      * and DECODE.md). */
-    header->raster_work_bytes = 3 * pixels + 2 * yuv + 2 * pixels + ((size_t)4 << 20);
+    size_t raster = (decoder->alphaPresent ? 4 : 3) * pixels;
+    header->raster_work_bytes = raster + 2 * yuv + 2 * pixels + ((size_t)4 << 20);
     ret = 0;
 done:
     avifDecoderDestroy(decoder);
@@ -151,7 +184,11 @@ int img__avif_decode(const uint8_t *data, size_t size, const struct img__header 
     memset(out, 0, sizeof(*out));
     int width = header->stored_width;
     int height = header->stored_height;
-    size_t stride = 3 * (size_t)width;
+    /* An image with alpha is converted to RGBA, as avifdec does for its
+     * PNG: libavif converts RGBA and RGB by different code (libyuv's for
+     * RGBA), which round differently; the alpha is then dropped. */
+    int raster_channels = header->info.channels == 2 || header->info.channels == 4 ? 4 : 3;
+    size_t stride = (size_t)raster_channels * (size_t)width;
     uint8_t *rgb_pixels = NULL;
     int ret = -EINVAL;
     avifDecoder *decoder = create_decoder(limits->max_pixels);
@@ -167,7 +204,7 @@ int img__avif_decode(const uint8_t *data, size_t size, const struct img__header 
     if (result == AVIF_RESULT_OK)
         result = avifDecoderNextImage(decoder);
     if (result != AVIF_RESULT_OK) {
-        result_fail(result, decoder, kind, err, err_size);
+        result_fail(result, decoder, body_cut(data, size), kind, err, err_size);
         ret = result == AVIF_RESULT_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
         goto done;
     }
@@ -189,19 +226,20 @@ int img__avif_decode(const uint8_t *data, size_t size, const struct img__header 
     }
     avifRGBImage rgb;
     avifRGBImageSetDefaults(&rgb, image);
-    rgb.format = AVIF_RGB_FORMAT_RGB;
+    rgb.format = raster_channels == 4 ? AVIF_RGB_FORMAT_RGBA : AVIF_RGB_FORMAT_RGB;
     rgb.depth = 8;
     rgb.pixels = rgb_pixels;
     rgb.rowBytes = (uint32_t)stride;
     result = avifImageYUVToRGB(image, &rgb);
     if (result != AVIF_RESULT_OK) {
-        result_fail(result, decoder, kind, err, err_size);
+        result_fail(result, decoder, body_cut(data, size), kind, err, err_size);
         goto done;
     }
     /* The decoder's planes go before our output is allocated. */
     avifDecoderDestroy(decoder);
     decoder = NULL;
-    ret = img__raster_deliver(rgb_pixels, stride, 3, width, height, header->info.orientation,
+    ret = img__raster_deliver(rgb_pixels, stride, raster_channels, width, height,
+                              header->info.orientation,
                               channels, out);
     if (ret < 0)
         img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,

@@ -16,6 +16,7 @@
  * orientations are); the cancel flag is polled between bands of strips or
  * tiles. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,14 +143,28 @@ static TIFF *open_tiff(struct tiff_session *session, size_t max_alloc)
     return tif;
 }
 
+/* The first IFD's offset (classic TIFF: 32 bits at 4), past the body's
+ * end in a download cut before the directory (writers often put it last). */
+static bool ifd_past_end(const struct tiff_session *session)
+{
+    const uint8_t *p = session->data;
+    if (session->size < 8)
+        return true;
+    uint32_t offset = p[0] == 'I' ? (uint32_t)p[4] | (uint32_t)p[5] << 8 |
+                                        (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24
+                                  : (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
+                                        (uint32_t)p[6] << 8 | (uint32_t)p[7];
+    return (uint64_t)offset + 2 > session->size;
+}
+
 static void tiff_fail(const struct tiff_session *session, enum img_error_kind *kind, char *err,
                       size_t err_size)
 {
     const char *message = session->message[0] != '\0' ? session->message : "unreadable";
     /* libtiff reads past the end as a short read ("Read error", "Cannot
      * read"): the body is cut. */
-    if (strstr(message, "Read error") != NULL || strstr(message, "Cannot read") != NULL ||
-        strstr(message, "past end") != NULL)
+    if (ifd_past_end(session) || strstr(message, "Read error") != NULL ||
+        strstr(message, "Cannot read") != NULL || strstr(message, "past end") != NULL)
         img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated TIFF (libtiff: %s)",
                   message);
     else

@@ -17,6 +17,7 @@
  * counts). An animation's frame count costs nothing: only frame 1 is
  * touched. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,9 +60,18 @@ static int webp_orientation(const uint8_t *data, size_t size)
     return 1;
 }
 
-static void status_fail(VP8StatusCode status, const char *what, enum img_error_kind *kind,
-                        char *err, size_t err_size)
+/* The RIFF header says how long the file is: a failure in a body shorter
+ * than that is a cut download, whatever libwebp called it. */
+static bool body_cut(const uint8_t *data, size_t size)
 {
+    return size >= 8 && (uint64_t)le32(data + 4) + 8 > size;
+}
+
+static void status_fail(VP8StatusCode status, const char *what, bool cut,
+                        enum img_error_kind *kind, char *err, size_t err_size)
+{
+    if (cut && status != VP8_STATUS_OUT_OF_MEMORY)
+        status = VP8_STATUS_NOT_ENOUGH_DATA;
     switch (status) {
     case VP8_STATUS_NOT_ENOUGH_DATA:
     case VP8_STATUS_SUSPENDED:
@@ -88,7 +98,7 @@ int img__webp_probe(const uint8_t *data, size_t size, struct img__header *header
     WebPBitstreamFeatures features;
     VP8StatusCode status = WebPGetFeatures(data, size, &features);
     if (status != VP8_STATUS_OK) {
-        status_fail(status, "header", kind, err, err_size);
+        status_fail(status, "header", body_cut(data, size), kind, err, err_size);
         return -EINVAL;
     }
     int ret = img__set_size(header, IMG_FORMAT_WEBP, (uint64_t)features.width,
@@ -119,7 +129,7 @@ int img__webp_probe(const uint8_t *data, size_t size, struct img__header *header
 
 /* Decodes one VP8/VP8L bitstream (a still file, or a frame's fragment) into
  * `rgb` (3 channels, `stride`), feeding libwebp's incremental decoder. */
-static int decode_into(const uint8_t *data, size_t size, uint8_t *rgb, size_t stride,
+static int decode_into(const uint8_t *data, size_t size, bool cut, uint8_t *rgb, size_t stride,
                        size_t rgb_size, const struct img_decode_limits *limits,
                        enum img_error_kind *kind, char *err, size_t err_size)
 {
@@ -153,7 +163,7 @@ static int decode_into(const uint8_t *data, size_t size, uint8_t *rgb, size_t st
         status = WebPIUpdate(decoder, data, fed);
     }
     if (status != VP8_STATUS_OK) {
-        status_fail(status, "image data", kind, err, err_size);
+        status_fail(status, "image data", cut, kind, err, err_size);
         ret = status == VP8_STATUS_OUT_OF_MEMORY ? -ENOMEM : -EINVAL;
     }
 done:
@@ -180,15 +190,21 @@ int img__webp_decode(const uint8_t *data, size_t size, const struct img__header 
     }
     int ret;
     if (!header->animated) {
-        ret = decode_into(data, size, rgb, stride, rgb_size, limits, kind, err, err_size);
+        ret = decode_into(data, size, body_cut(data, size), rgb, stride, rgb_size, limits, kind,
+                          err, err_size);
     } else {
         WebPData whole = {data, size};
         WebPDemuxer *demux = WebPDemux(&whole);
         WebPIterator frame;
         memset(&frame, 0, sizeof(frame));
         if (demux == NULL || !WebPDemuxGetFrame(demux, 1, &frame)) {
-            img__fail(kind, IMG_ERROR_CORRUPT, err, err_size,
-                      "corrupt WebP animation (libwebpdemux: no first frame)");
+            if (body_cut(data, size))
+                img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
+                          "truncated WebP animation (%zu bytes, the RIFF header says %llu)", size,
+                          (unsigned long long)le32(data + 4) + 8);
+            else
+                img__fail(kind, IMG_ERROR_CORRUPT, err, err_size,
+                          "corrupt WebP animation (libwebpdemux: no first frame)");
             ret = -EINVAL;
         } else if (frame.x_offset < 0 || frame.y_offset < 0 || frame.width <= 0 ||
                    frame.height <= 0 || frame.x_offset + frame.width > width ||
@@ -208,7 +224,8 @@ int img__webp_decode(const uint8_t *data, size_t size, const struct img__header 
                 ret = -EINVAL;
             } else {
                 uint8_t *origin = rgb + (size_t)frame.y_offset * stride + 3 * (size_t)frame.x_offset;
-                ret = decode_into(frame.fragment.bytes, frame.fragment.size, origin, stride,
+                ret = decode_into(frame.fragment.bytes, frame.fragment.size, body_cut(data, size),
+                                  origin, stride,
                                   rgb_size - (size_t)(origin - rgb), limits, kind, err, err_size);
             }
         }
