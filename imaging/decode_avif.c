@@ -163,14 +163,16 @@ int img__avif_probe(const uint8_t *data, size_t size, struct img__header *header
     if (decoder->alphaPresent)
         quarters += 4;
     size_t yuv = pixels * sample * quarters / 4;
-    /* Our RGB (3 B/px; RGBA with alpha, below); dav1d's picture pool (the output picture and the
-     * reference it keeps: two pictures with 64-pixel aligned, padded
-     * planes), its per-frame contexts (about 2 B/px: block and CDEF/loop
-     * restoration state, coefficients of a tile) and a fixed part for its
-     * context and libavif's parse (measured: tests/unit/test_decode_memory.c
-     * and DECODE.md). */
+    /* Our RGB (3 B/px; RGBA with alpha, below), and dav1d's and
+     * libavif's: the decoded picture (planes padded and aligned), dav1d's
+     * per-frame state (block info, CDEF and loop-restoration lines,
+     * coefficients: about half a byte per pixel) and a fixed part for its
+     * context and libavif's parse. Measured by test_decode_memory (DECODE.md
+     * has the table): the picture and state came to 1.15 times the planes'
+     * bytes at 4:2:0; the estimate allows 1.5 times plus half a byte per
+     * pixel. */
     size_t raster = (decoder->alphaPresent ? 4 : 3) * pixels;
-    header->raster_work_bytes = raster + 2 * yuv + 2 * pixels + ((size_t)4 << 20);
+    header->raster_work_bytes = raster + yuv + yuv / 2 + pixels / 2 + ((size_t)1 << 20);
     ret = 0;
 done:
     avifDecoderDestroy(decoder);

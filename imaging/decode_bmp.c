@@ -165,9 +165,9 @@ int img__bmp_probe(const uint8_t *data, size_t size, struct img__header *header,
     header->bit_depth = bmp.bpp;
     header->info.channels = bmp.bpp == 32 ? 4 : 3;
     size_t pixels = (size_t)bmp.width * (size_t)bmp.height;
-    /* stb's RGB (exactly 3 B/px: stbi__malloc_mad3), and for a palette
-     * file our copy with the full palette. */
-    header->raster_work_bytes = 3 * pixels;
+    /* stb's RGB (3 B/px: stbi__malloc_mad3; the allocator rounds it up),
+     * and for a palette file our copy with the full palette. */
+    header->raster_work_bytes = 3 * pixels + ((size_t)4 << 10);
     if (bmp.bpp <= 8)
         header->raster_work_bytes += full_palette_offset(&bmp) + (size_t)pixel_bytes;
     return 0;

@@ -114,15 +114,36 @@ int img__webp_probe(const uint8_t *data, size_t size, struct img__header *header
     size_t width = (size_t)features.width;
     size_t pixels = width * (size_t)features.height;
     /* Our RGB raster (3 B/px), and libwebp's own: VP8L decodes the whole
-     * image as ARGB (4 B/px) plus 17 cache rows; VP8 holds about 40 bytes
-     * per column of macroblock-row caches and filter state; an alpha plane
-     * (ALPH) is a byte per pixel (decoded by VP8L when compressed: ARGB
-     * again). Both get a fixed 256 KiB for contexts and Huffman tables:
-     * libwebp allocates about 12 KiB per Huffman group of a lossless image,
-     * and the group count is not in the header (DECODE.md: the gap). */
-    size_t library = pixels * (features.has_alpha ? 5 : 0) + 68 * width + ((size_t)256 << 10);
-    if (features.format != 1)
-        library += 4 * pixels;
+     * image as ARGB (4 B/px, alpha included) plus 17 cache rows; VP8 holds
+     * about 68 bytes per column of macroblock-row caches and filter state,
+     * and a lossy image's alpha (ALPH) is a plane of a byte per pixel,
+     * itself decoded by VP8L when compressed (ARGB again: 5 B/px). For an
+     * animation, what frame 1 is (the demuxer's frame index is a few dozen
+     * bytes per frame, bounded by the body). Each gets a fixed
+     * 256 KiB for contexts and Huffman tables: libwebp allocates about
+     * 12 KiB per Huffman group of a lossless image, and the group count is
+     * not in the header (DECODE.md: the gap). */
+    if (features.has_animation) {
+        WebPData whole = {data, size};
+        WebPDemuxer *demux = WebPDemux(&whole);
+        WebPIterator frame;
+        memset(&frame, 0, sizeof(frame));
+        WebPBitstreamFeatures first;
+        if (demux != NULL && WebPDemuxGetFrame(demux, 1, &frame) &&
+            WebPGetFeatures(frame.fragment.bytes, frame.fragment.size, &first) ==
+                VP8_STATUS_OK) {
+            features.format = first.format;
+            features.has_alpha = first.has_alpha;
+        }
+        WebPDemuxReleaseIterator(&frame);
+        WebPDemuxDelete(demux);
+    }
+    bool lossy = features.format != 2, lossless = features.format != 1;
+    size_t library = 68 * width + ((size_t)256 << 10);
+    if (lossless)
+        library += 4 * pixels + 17 * 4 * width;
+    if (lossy && features.has_alpha)
+        library += 5 * pixels;
     header->raster_work_bytes = 3 * pixels + library;
     return 0;
 }

@@ -337,6 +337,7 @@ struct tiff_make {
     int orientation;   /* tag 274 */
     int pages;
     uint16_t compression;
+    uint32_t rows_per_strip; /* 0: 8 */
 };
 
 struct tiff_sink {
@@ -465,7 +466,7 @@ static inline struct mem_image make_tiff(const struct tiff_make *spec)
                     }
             free(tile);
         } else {
-            TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, 8u);
+            TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, spec->rows_per_strip ? spec->rows_per_strip : 8u);
             size_t row_bytes = (size_t)spec->width * per_pixel * bytes;
             uint8_t *row = malloc(row_bytes);
             CHECK(row != NULL);

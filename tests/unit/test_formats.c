@@ -352,12 +352,12 @@ static void test_bmp(void)
 static void test_tiff(void)
 {
     struct tiff_make specs[] = {
-        {45, 29, 8, 3, false, false, 1, 1, 0},
-        {45, 29, 16, 3, false, false, 1, 1, 0},
-        {45, 29, 8, 3, true, false, 1, 1, 0},
-        {45, 29, 16, 3, true, true, 1, 1, 0},
-        {45, 29, 8, 3, false, true, 1, 1, COMPRESSION_LZW},
-        {45, 29, 8, 3, false, false, 1, 3, COMPRESSION_NONE}, /* three pages: the first */
+        {45, 29, 8, 3, false, false, 1, 1, 0, 0},
+        {45, 29, 16, 3, false, false, 1, 1, 0, 0},
+        {45, 29, 8, 3, true, false, 1, 1, 0, 0},
+        {45, 29, 16, 3, true, true, 1, 1, 0, 0},
+        {45, 29, 8, 3, false, true, 1, 1, COMPRESSION_LZW, 0},
+        {45, 29, 8, 3, false, false, 1, 3, COMPRESSION_NONE, 0}, /* three pages: the first */
     };
     for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
         struct mem_image tiff = make_tiff(&specs[i]);
@@ -370,7 +370,7 @@ static void test_tiff(void)
         mem_image_free(&tiff);
     }
     /* Gray: each channel is the gray sample. */
-    struct tiff_make gray = {45, 29, 8, 1, false, false, 1, 1, 0};
+    struct tiff_make gray = {45, 29, 8, 1, false, false, 1, 1, 0, 0};
     struct mem_image tiff = make_tiff(&gray);
     struct img_buf luma = decode_ok(&tiff, 1, "tiff gray");
     for (int y = 0; y < 29; y++)
@@ -411,7 +411,7 @@ static void test_guards(void)
     struct gif_make gif = {W, H, 2, false, -1, 256, 0, 0, 0, 0};
     struct avif_make avif = {W, H, AVIF_PIXEL_FORMAT_YUV420, 8, false, -1, -1};
     struct bmp_make bmp = {W, H, 24, 0, 1, false};
-    struct tiff_make tiff = {W, H, 8, 3, false, false, 1, 1, 0};
+    struct tiff_make tiff = {W, H, 8, 3, false, false, 1, 1, 0, 0};
     struct format_case cases[] = {
         {"webp lossy", make_webp(W, H, false, false, 0), true},
         {"webp lossless", make_webp(W, H, true, true, 0), true},
