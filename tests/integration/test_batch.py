@@ -42,7 +42,7 @@ ITEM_FIELDS = {
     "final_url": (str, type(None)), "status": str, "http_code": (int, type(None)),
     "error": (dict, type(None)), "attempts": int, "bytes": int, "width": (int, type(None)),
     "height": (int, type(None)), "output": (str, type(None)), "times_ms": dict,
-    "operator_threads": int,
+    "operator_threads": int, "format": (str, type(None)),
 }
 TIMES = ("queued", "download", "decode", "operator", "encode_write")
 SUMMARY_FIELDS = {
@@ -55,7 +55,7 @@ SUMMARY_FIELDS = {
 }
 ERROR_KINDS = {"bad_url", "unsupported_scheme", "timeout", "connect", "resolve", "http_status",
                "too_large", "too_many_redirects", "redirect_refused", "tls", "out_of_memory",
-               "network", "not_an_image", "too_many_pixels", "operator", "encode", "write",
+               "network", "not_an_image", "unsupported_format", "too_many_pixels", "operator", "encode", "write",
                "cancelled", "other"}
 
 
