@@ -207,7 +207,9 @@ int img__gif_decode(const uint8_t *data, size_t size, const struct img__header *
     return ret;
 
 fail_library:
-    if (reader.cut || error == D_GIF_ERR_EOF_TOO_SOON || error == D_GIF_ERR_READ_FAILED) {
+    /* giflib's EOF_TOO_SOON is the LZW end code before the last pixel: a
+     * corrupt stream, unless the body ran out first. */
+    if (reader.cut || error == D_GIF_ERR_READ_FAILED) {
         img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
                   "truncated GIF (body ends after %zu bytes)", size);
     } else if (error == D_GIF_ERR_NOT_ENOUGH_MEM) {
