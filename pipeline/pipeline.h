@@ -75,6 +75,12 @@ struct pl_options {
     void *gate_user;
 };
 
+/* The defaults of every field: concurrent, -j 4, a worker per online CPU,
+ * sobel, PNG level 1, 100 M pixels, into "edges", 60 s for a whole transfer
+ * (redirects included), 10 s to connect, 64 MiB bodies, 5 redirects, 2
+ * retries from 0.5 s, Retry-After capped at 60 s; everything else off. */
+void pl_options_init(struct pl_options *opts);
+
 enum pl_status {
     PL_ITEM_OK = 0,
     PL_ITEM_FAILED,
