@@ -173,13 +173,21 @@ def test_json_escaping():
 
 
 def test_quiet_verbose():
-    """-q: nothing on stderr; default: failures and the report; -v: a line per item."""
+    """-q: a line per failed item and nothing else; -s (--silent): nothing at
+    all; default: failures and the report; -v: a line per item."""
     with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
         urls = [server.url(n) for n in PHOTOS[:3]] + [server.url("missing.jpg")]
         lst = ws.list_file(urls)
         rc, out, err = run(["-q", "-i", lst, "-o", ws.out])
-        check(rc == 1 and err == "" and out == "", f"-q: exit {rc}, stderr {err!r}")
+        lines = err.splitlines()
+        check(rc == 1 and out == "" and len(lines) == 1, f"-q: exit {rc}, stderr {err!r}")
+        check(lines[0].startswith("edgefetch: line 4: FAILED ") and "missing.jpg" in lines[0] and
+              "404" in lines[0], f"-q: the failure line: {err!r}")
         shutil.rmtree(ws.out)
+        for silent in ("-s", "--silent"):
+            rc, out, err = run([silent, "-i", lst, "-o", ws.out])
+            check(rc == 1 and err == "" and out == "", f"{silent}: exit {rc}, stderr {err!r}")
+            shutil.rmtree(ws.out)
         rc, out, err = run(["-i", lst, "-o", ws.out])
         check(rc == 1 and out == "", f"default: exit {rc}, stdout {out!r}")
         check(err.count("FAILED") == 1 and "wall time" in err, err)
