@@ -402,6 +402,48 @@ static int run_single(struct cli *cli, const struct io_url_list *urls)
     return exit_status(&report);
 }
 
+/* --dry-run: a line per unique item on stdout, tab-separated: what the run
+ * would do, the output it would write, the item's shard, the URL, and the
+ * reason of a refusal. */
+static void on_plan_item(const struct pl_plan_item *item, void *user)
+{
+    static const char *const actions[] = {
+        [PL_PLAN_FETCH] = "fetch",
+        [PL_PLAN_SKIP] = "skip",
+        [PL_PLAN_REFUSED] = "refused",
+        [PL_PLAN_OTHER_SHARD] = "other-shard",
+        [PL_PLAN_NAME_HELD] = "name-held",
+    };
+    const struct cli *cli = user;
+    unsigned shards = cli->pl.shard_count > 1 ? cli->pl.shard_count : 1;
+    printf("%s\t", actions[item->action]);
+    if (item->output_name != NULL)
+        printf("%s/%s", cli->output_dir, item->output_name);
+    else
+        fputs("-", stdout);
+    printf("\t%u/%u\t", item->shard, shards);
+    printable_write(stdout, item->url);
+    if (item->reason[0] != '\0') {
+        fputc('\t', stdout);
+        printable_write(stdout, item->reason);
+    }
+    fputc('\n', stdout);
+}
+
+static int run_dry(struct cli *cli, const struct io_url_list *urls)
+{
+    char err[256];
+    if (pl_plan(&cli->pl, urls, on_plan_item, cli, err, sizeof(err)) < 0) {
+        fprintf(stderr, "edgefetch: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "edgefetch: writing the --dry-run list: %s\n", strerror(errno));
+        return EXIT_SOME_FAILED;
+    }
+    return EXIT_ALL_OK;
+}
+
 /* -j as asked, or fewer when the descriptor limit cannot hold that many
  * transfers besides the workers' files: an item must never fail after its
  * download for want of a descriptor to write it with. */
@@ -472,6 +514,10 @@ int main(int argc, char **argv)
     if (urls.count == 0) {
         fprintf(stderr, "edgefetch: no URLs given (use -i FILE, -i - or URL arguments)\n"
                         "Try 'edgefetch --help' for more information.\n");
+        goto out;
+    }
+    if (cli.dry_run) {
+        status = run_dry(&cli, &urls);
         goto out;
     }
     /* Even under -q: turning verification off is never silent. */

@@ -167,6 +167,35 @@ unsigned pl_shard_of(const char *url, unsigned shard_count);
 int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_item_cb on_item,
            void *user, struct pl_report *report, char *err, size_t err_size);
 
+/* --dry-run: what pl_run would do with an item. */
+enum pl_plan_action {
+    PL_PLAN_FETCH = 0,   /* download and write output_name */
+    PL_PLAN_SKIP,        /* output_name holds this URL's output: resume skips it */
+    PL_PLAN_REFUSED,     /* the URL fails its check before any I/O (see reason) */
+    PL_PLAN_OTHER_SHARD, /* --shard: another process's item */
+    PL_PLAN_NAME_HELD,   /* every name of it holds other URLs' outputs: it would fail */
+};
+
+/* One unique item of the list. Strings live as long as the callback runs. */
+struct pl_plan_item {
+    size_t index; /* among the list's unique items, 0-based */
+    unsigned line;
+    const char *url;
+    const char *output_name; /* NULL when refused or every name is held */
+    unsigned shard;          /* pl_shard_of(url, shard_count), 0 without --shard */
+    enum pl_plan_action action;
+    const char *reason; /* "" unless REFUSED or NAME_HELD */
+};
+
+typedef void (*pl_plan_cb)(const struct pl_plan_item *item, void *user);
+
+/* Decides every unique item as pl_run would (repeats, URL checks, names over
+ * the whole list, the shard, resume against opts->output_dir, which need not
+ * exist), calling `on_item` in list order. Sends no request, writes nothing.
+ * 0, or a negative code with `err` when it could not (out of memory). */
+int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_plan_cb on_item,
+            void *user, char *err, size_t err_size);
+
 /* ---- building blocks, public for their unit tests ---------------------- */
 
 /* The download cap: a counter owned by the loop thread. try_acquire never

@@ -352,5 +352,42 @@ def test_config_file():
         check(server.stats()["requests"] == requests + 2, "a refused config fetched")
 
 
+def test_dry_run():
+    """--dry-run prints, per unique URL in list order, fetch or skip (resume:
+    the output is there), refused (with the reason) or other-shard, the
+    output the run would write, the URL's shard and the URL; it sends no
+    request (the fixture counts none) and creates nothing; the names and
+    decisions are those of the real run that follows."""
+    with Workspace(PHOTOS[:4]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        urls = [server.url(n) for n in PHOTOS[:4]]
+        lst = ws.list_file(urls[:2])
+        rc, _, err = run(["-q", "-i", lst, "-o", ws.out])
+        check(rc == 0, f"first run: {err}")
+        server.reset()
+        listed = urls + [urls[0], "ftp://127.0.0.1/x.jpg"]
+        lst = ws.list_file(listed)
+        before = tree(ws.tmp)
+        rc, out, err = run(["--dry-run", "-i", lst, "-o", ws.out])
+        check(rc == 0 and err == "", f"--dry-run: exit {rc}: {err}")
+        lines = [line.split("\t") for line in out.splitlines()]
+        check(len(lines) == 5, f"one line per unique URL: {out}")
+        for fields, url, action in zip(lines, urls, ("skip", "skip", "fetch", "fetch")):
+            name = os.path.join(ws.out, os.path.basename(url).replace(".jpg", ".png"))
+            check(fields == [action, name, "0/1", url], f"{url}: {fields}")
+        check(lines[4][0] == "refused" and lines[4][1] == "-" and "ftp" in lines[4][4], lines[4])
+        check(server.stats()["requests"] == 0, f"--dry-run sent requests: {server.stats()['per_path']}")
+        check(tree(ws.tmp) == before, "--dry-run wrote something")
+        rc, out_shard, _ = run(["--dry-run", "--shard", "1/2", "-i", lst, "-o",
+                                os.path.join(ws.tmp, "nowhere")])
+        check(rc == 0 and not os.path.exists(os.path.join(ws.tmp, "nowhere")), "made the folder")
+        for fields in (line.split("\t") for line in out_shard.splitlines()):
+            if fields[0] != "refused":
+                want = "fetch" if fields[2] == "1/2" else "other-shard"
+                check(fields[0] == want and fields[2] in ("0/2", "1/2"), f"--shard: {fields}")
+        # The real run fetches exactly the "fetch" lines.
+        rc, _, err = run(["-q", "-i", lst, "-o", ws.out])
+        check(rc == 1 and server.stats()["requests"] == 2, f"real run: {rc} {server.stats()['per_path']}")
+
+
 if __name__ == "__main__":
     sys.exit(main_for(globals()))
