@@ -823,13 +823,14 @@ uint64_t io_http_bytes_in_flight(const struct io_http *http)
     return bytes;
 }
 
-uint64_t io_http_bytes_expected(const struct io_http *http, size_t *unknown)
+uint64_t io_http_bytes_remaining(const struct io_http *http, size_t *unknown)
 {
     uint64_t bytes = 0;
     *unknown = 0;
     for (const struct transfer *t = http->transfers; t != NULL; t = t->next) {
-        if (t->body != NULL && t->announced >= 0)
-            bytes += (uint64_t)t->announced;
+        /* A body over its Content-Length fails (curl): never below 0. */
+        if (t->body != NULL && t->announced >= 0 && (uint64_t)t->announced >= t->body_size)
+            bytes += (uint64_t)t->announced - t->body_size;
         else
             (*unknown)++;
     }

@@ -290,10 +290,10 @@ void io_http_abort_all(struct io_http *http);
 size_t io_http_running(const struct io_http *http);
 /* Body bytes received so far by the transfers still running. */
 uint64_t io_http_bytes_in_flight(const struct io_http *http);
-/* What the running transfers will have received when done, by their final
- * responses' Content-Length; *unknown counts the running transfers without
- * one yet (no response, chunked, a redirect still being followed). */
-uint64_t io_http_bytes_expected(const struct io_http *http, size_t *unknown);
+/* Body bytes the running transfers still have to receive, by their final
+ * responses' Content-Length; *unknown counts the running transfers whose
+ * size is not known (no response yet, chunked, a redirect being followed). */
+uint64_t io_http_bytes_remaining(const struct io_http *http, size_t *unknown);
 /* Aborts what is running and starts closing the libuv handles; the memory is
  * released from their close callbacks, so run the loop afterwards. Accepts NULL. */
 void io_http_destroy(struct io_http *http);

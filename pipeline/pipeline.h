@@ -114,6 +114,11 @@ struct pl_item {
     /* Threads that ran part of the operator: 1, more when the image was
      * split across idle workers, 0 when the operator did not run. */
     unsigned edge_threads;
+    /* Of the body downloaded (NULL when none was): its Content-Type ("" when
+     * the server sent none) and its SHA-256 (32 bytes). */
+    const char *content_type;
+    const uint8_t *sha256;
+    size_t output_bytes; /* of the PNG this run wrote; 0 when it wrote none */
 };
 
 typedef void (*pl_item_cb)(const struct pl_item *item, void *user);
@@ -151,6 +156,10 @@ struct pl_progress {
     size_t worker_queue;    /* downloaded, waiting for a worker */
     size_t processing;      /* on a worker now */
     uint64_t bytes;         /* body bytes received, including transfers in flight */
+    /* Of the transfers in flight: the bytes still to come by their
+     * Content-Length, and how many have no known size (io_http_bytes_remaining). */
+    uint64_t bytes_remaining;
+    size_t size_unknown;
     double elapsed_s;
     bool finished;          /* the last call of the run */
 };
