@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -215,7 +216,11 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
     struct cli shown = *cli;
     shown.output_dir = dir;
     log->cli = &shown;
+    struct timespec started;
+    struct timespec ended;
+    clock_gettime(CLOCK_REALTIME, &started);
     rc = pl_run(&opts, urls, on_item, log, report, err, sizeof(err));
+    clock_gettime(CLOCK_REALTIME, &ended);
     log->cli = cli;
     log->progress = NULL;
     if (rc < 0) {
@@ -236,6 +241,9 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
     if (cli->json) {
         struct json_run_info info = {
             .mode = log->mode_name,
+            .settings = &opts,
+            .started = started,
+            .ended = ended,
             .output_dir = dir,
             .shard_index = cli->pl.shard_index,
             .shard_count = cli->pl.shard_count,

@@ -42,11 +42,14 @@ ITEM_FIELDS = {
     "final_url": (str, type(None)), "status": str, "http_code": (int, type(None)),
     "error": (dict, type(None)), "attempts": int, "bytes": int, "width": (int, type(None)),
     "height": (int, type(None)), "output": (str, type(None)), "times_ms": dict,
-    "operator_threads": int,
+    "operator_threads": int, "content_type": (str, type(None)), "sha256": (str, type(None)),
+    "output_bytes": (int, type(None)),
 }
 TIMES = ("queued", "download", "decode", "operator", "encode_write")
 SUMMARY_FIELDS = {
     "type": str, "schema_version": int, "mode": str, "output_dir": str, "shard": (dict, type(None)),
+    "edgefetch_version": str, "started_at": str, "ended_at": str, "host": (str, type(None)),
+    "settings": dict,
     "items": int, "ok": int, "failed": int, "skipped": int, "cancelled": int, "duplicates": int,
     "retries": int, "stale_temps_removed": int, "bytes": int, "wall_ms": NUM, "network_ms": NUM,
     "cpu_ms": NUM, "stage_ms": dict, "process_cpu_ms": dict, "peak_rss_bytes": int,
@@ -117,9 +120,9 @@ def test_json():
         urls = [server.url(PHOTOS[0]), server.url("missing.jpg"), "ftp://127.0.0.1/x.jpg",
                 server.url(PHOTOS[1]), server.url("notes.jpg"), hop, server.url(PHOTOS[0])]
         lst = ws.list_file(urls)
-        rc, out, err = run(["--json", "-q", "-i", lst, "-o", ws.out])
+        rc, out, err = run(["--json", "-s", "-i", lst, "-o", ws.out])
         check(rc == 1, f"exit {rc}: {err}")
-        check(err == "", f"-q: stderr not empty: {err!r}")
+        check(err == "", f"-s: stderr not empty: {err!r}")
         items, summary = validate_run(out)
         check(len(items) == 6, f"{len(items)} items for 6 unique URLs")
         by_url = {i["url"]: i for i in items}
