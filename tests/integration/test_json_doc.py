@@ -288,6 +288,8 @@ def test_json_doc_rules():
             "off": server.url("off.jpg?redirect=" + q("file:///etc/passwd")),
             "h09": server.url("h09.jpg?http09=1&file=" + photo),
             "huge": server.url("huge.jpg?huge_header=150000&file=" + photo),
+            # Slow to answer: the run lasts long enough for its times to tell.
+            "slow": server.url("slow.jpg?delay=400&file=" + photo),
         }
         # The first line with blanks around it (trimmed), the first URL again
         # at the end (a duplicate, fetched once).
@@ -329,6 +331,9 @@ def test_json_doc_rules():
             urls["off"]: failed("off", "redirect_refused", "download", 1, 302, urls["off"]),
             urls["h09"]: failed("h09", "malformed_response", "download", 1),
             urls["huge"]: failed("huge", "headers_too_large", "download", 1, 200, urls["huge"]),
+            urls["slow"]: {"status": "ok", "attempts": 1, "bytes": photo_size, "http_code": 200,
+                           "final_url": urls["slow"], "line": line_of[urls["slow"]],
+                           "name": "slow.png", "body": photo_body, "content_type": "image/jpeg"},
         }
         items, summary = check_run(out, err, rc, expects, "concurrent", ws.out, fields=fields,
                                    settings=settings, window=window)
@@ -338,7 +343,7 @@ def test_json_doc_rules():
         # skipped: never fetched, no response, no bytes, the output named.
         server.reset()
         rc, out, err = run(base)
-        for url in (urls["ok"], urls["hop"]):
+        for url in (urls["ok"], urls["hop"], urls["slow"]):
             expects[url] = {"status": "skipped", "attempts": 0, "bytes": 0, "http_code": None,
                             "body": None,
                             "final_url": None, "line": expects[url]["line"],
