@@ -212,9 +212,9 @@ static int unknown_long(const char *name, size_t length)
 
 /* Short spellings of the long names, for messages: "-j" for 'j'. */
 static const char *const short_spelled[128] = {
-    ['i'] = "-i", ['o'] = "-o", ['j'] = "-j", ['w'] = "-w", ['K'] = "-K", ['k'] = "-k",
-    ['A'] = "-A", ['H'] = "-H", ['u'] = "-u", ['x'] = "-x", ['q'] = "-q", ['s'] = "-s",
-    ['v'] = "-v", ['h'] = "-h",
+    ['i'] = "-i", ['o'] = "-o", ['j'] = "-j", ['w'] = "-w", ['K'] = "-K",
+    ['k'] = "-k", ['A'] = "-A", ['H'] = "-H", ['u'] = "-u", ['x'] = "-x",
+    ['q'] = "-q", ['s'] = "-s", ['v'] = "-v", ['h'] = "-h",
 };
 
 /* argv into settings and URL arguments, in order. "--" ends the options. */
@@ -273,8 +273,7 @@ static int read_argv(int argc, char **argv, struct cli *cli)
                 else if (i + 1 < argc)
                     s.value = argv[++i];
                 else
-                    return cli_usage_error(NULL, "option '-%c' needs a value (%s)", c,
-                                           s.opt->arg);
+                    return cli_usage_error(NULL, "option '-%c' needs a value (%s)", c, s.opt->arg);
             }
             if (cli_settings_add(&cli->settings, &s) < 0)
                 return -ENOMEM;
@@ -341,8 +340,7 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
         break;
     case OPT_RATE_LIMIT:
         if (parse_size(v, true, &size) < 0 || size == 0)
-            return cli_usage_error(s, "%s wants bytes per second (k/M/G allowed), not '%s'", as,
-                                   v);
+            return cli_usage_error(s, "%s wants bytes per second (k/M/G allowed), not '%s'", as, v);
         cli->pl.http.rate_limit = size;
         break;
     case OPT_JSON:
@@ -470,8 +468,8 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
         break;
     case OPT_PROXY:
         if (v[0] == '\0' || strpbrk(v, " \r\n") != NULL)
-            return cli_usage_error(s, "%s (-x/--proxy) wants [scheme://]host[:port], not '%s'",
-                                   as, v);
+            return cli_usage_error(s, "%s (-x/--proxy) wants [scheme://]host[:port], not '%s'", as,
+                                   v);
         cli->pl.http.proxy = v;
         break;
     case OPT_QUIET:

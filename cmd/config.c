@@ -162,7 +162,9 @@ int config_read(const char *path, bool missing_ok, struct cli_settings *settings
     fclose(file);
     if (failed || size > CONFIG_MAX_BYTES || memchr(text, '\0', size) != NULL) {
         fprintf(stderr, "edgefetch: config file %s: %s\n", path,
-                failed ? "read error" : size > CONFIG_MAX_BYTES ? "larger than 1 MiB" : "a NUL byte");
+                failed                    ? "read error"
+                : size > CONFIG_MAX_BYTES ? "larger than 1 MiB"
+                                          : "a NUL byte");
         free(text);
         return -EINVAL;
     }

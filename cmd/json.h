@@ -24,8 +24,8 @@ struct json_run_info {
     const struct pl_options *settings;
     struct timespec started; /* CLOCK_REALTIME around pl_run */
     struct timespec ended;
-    bool fds_counted;     /* false without /proc: fds_leaked unknown */
-    long fds_leaked;      /* descriptors open after the run minus before it */
+    bool fds_counted; /* false without /proc: fds_leaked unknown */
+    long fds_leaked;  /* descriptors open after the run minus before it */
     int exit_code;
 };
 

@@ -5,9 +5,9 @@
 
 #include "options.h"
 
-#define FLAG(id_, name_, short_, group_, help_)                                                   \
+#define FLAG(id_, name_, short_, group_, help_)                                                    \
     [id_] = {id_, name_, short_, NULL, OPT_VALUE_NONE, group_, NULL, NULL, help_}
-#define VALUE(id_, name_, short_, arg_, value_, group_, help_)                                    \
+#define VALUE(id_, name_, short_, arg_, value_, group_, help_)                                     \
     [id_] = {id_, name_, short_, arg_, value_, group_, NULL, NULL, help_}
 
 const struct opt_spec options_table[OPT_COUNT] = {
@@ -56,10 +56,9 @@ const struct opt_spec options_table[OPT_COUNT] = {
                     "$XDG_CONFIG_HOME/edgefetch/config",
                     "read options from FILE, one per line ('name value' or '--name=value', "
                     "'#' comments; see edgefetch(1)); options on the command line win"},
-    FLAG(OPT_NO_CONFIG, "no-config", 0, OPT_GROUP_BATCH,
-         "do not read the default config file"),
-    [OPT_OPERATOR] = {OPT_OPERATOR, "operator", 0, "NAME", OPT_VALUE_CHOICE,
-                      OPT_GROUP_PROCESSING, "sobel scharr prewitt canny tutorial", NULL,
+    FLAG(OPT_NO_CONFIG, "no-config", 0, OPT_GROUP_BATCH, "do not read the default config file"),
+    [OPT_OPERATOR] = {OPT_OPERATOR, "operator", 0, "NAME", OPT_VALUE_CHOICE, OPT_GROUP_PROCESSING,
+                      "sobel scharr prewitt canny tutorial", NULL,
                       "sobel, scharr, prewitt, canny or tutorial (the lesson's kernel)"},
     VALUE(OPT_SIGMA, "sigma", 0, "S", OPT_VALUE_OTHER, OPT_GROUP_PROCESSING,
           "canny: Gaussian blur first, 0 = none"),
@@ -67,8 +66,8 @@ const struct opt_spec options_table[OPT_COUNT] = {
           "canny: low hysteresis threshold on |gx|+|gy| of the Sobel, 0-2040"),
     VALUE(OPT_HIGH, "high", 0, "T", OPT_VALUE_OTHER, OPT_GROUP_PROCESSING,
           "canny: high hysteresis threshold, at least --low, 0-2040"),
-    [OPT_PNG_LEVEL] = {OPT_PNG_LEVEL, "png-level", 0, "N", OPT_VALUE_CHOICE,
-                       OPT_GROUP_PROCESSING, "0 1 2 3 4 5 6 7 8 9", NULL,
+    [OPT_PNG_LEVEL] = {OPT_PNG_LEVEL, "png-level", 0, "N", OPT_VALUE_CHOICE, OPT_GROUP_PROCESSING,
+                       "0 1 2 3 4 5 6 7 8 9", NULL,
                        "0 stored, 1 fastest, 2-3 smaller, 4-9 smallest"},
     VALUE(OPT_MAX_PIXELS, "max-pixels", 0, "N", OPT_VALUE_OTHER, OPT_GROUP_PROCESSING,
           "refuse larger images, from their header, before decoding (k/M/G, powers of 1000)"),
@@ -95,7 +94,8 @@ const struct opt_spec options_table[OPT_COUNT] = {
                             OPT_GROUP_NETWORK, NULL, "30 with --low-speed-limit",
                             "the window of --low-speed-limit, whole seconds"},
     [OPT_CACERT] = {OPT_CACERT, "cacert", 0, "FILE", OPT_VALUE_FILE, OPT_GROUP_NETWORK, NULL,
-                    "the system's", "trust the CA certificates in FILE (PEM) for https; read "
+                    "the system's",
+                    "trust the CA certificates in FILE (PEM) for https; read "
                     "at start"},
     FLAG(OPT_INSECURE, "insecure", 'k', OPT_GROUP_NETWORK,
          "do NOT verify https certificates (said on standard error, even with -s)"),
@@ -121,15 +121,13 @@ const struct opt_spec options_table[OPT_COUNT] = {
          "status tells"),
     FLAG(OPT_VERBOSE, "verbose", 'v', OPT_GROUP_OUTPUT, "a line per item"),
     FLAG(OPT_HELP, "help", 'h', OPT_GROUP_OUTPUT, "this text"),
-    FLAG(OPT_VERSION, "version", 0, OPT_GROUP_OUTPUT,
-         "versions of edgefetch and its libraries"),
+    FLAG(OPT_VERSION, "version", 0, OPT_GROUP_OUTPUT, "versions of edgefetch and its libraries"),
 };
 
 const char *options_group_title(enum opt_group group)
 {
     static const char *const titles[OPT_GROUP_COUNT] = {
-        "Input and output", "Mode", "Concurrency", "Batch jobs", "Processing", "Network",
-        "Output",
+        "Input and output", "Mode", "Concurrency", "Batch jobs", "Processing", "Network", "Output",
     };
     return group < OPT_GROUP_COUNT ? titles[group] : "";
 }
@@ -348,10 +346,9 @@ void options_print_help(FILE *out, const struct pl_options *defaults)
             if ((int)o->group != group)
                 continue;
             char left[96];
-            int used = snprintf(left, sizeof(left), "  %c%c%s--%s%s%s",
-                                o->short_name ? '-' : ' ', o->short_name ? o->short_name : ' ',
-                                o->short_name ? ", " : "  ", o->name, o->arg ? " " : "",
-                                o->arg ? o->arg : "");
+            int used = snprintf(left, sizeof(left), "  %c%c%s--%s%s%s", o->short_name ? '-' : ' ',
+                                o->short_name ? o->short_name : ' ', o->short_name ? ", " : "  ",
+                                o->name, o->arg ? " " : "", o->arg ? o->arg : "");
             fputs(left, out);
             if (used + 2 > HELP_TEXT_COLUMN)
                 fprintf(out, "\n%*s", HELP_TEXT_COLUMN, "");

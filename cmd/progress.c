@@ -55,8 +55,8 @@ static size_t terminal_width(FILE *out)
 static void format_eta(char *buf, size_t size, const struct pl_progress *state, size_t done,
                        double rate)
 {
-    size_t left = state->total > done + state->cancelled ? state->total - done - state->cancelled
-                                                         : 0;
+    size_t left =
+        state->total > done + state->cancelled ? state->total - done - state->cancelled : 0;
     size_t worked = state->ok + state->failed;
     bool sizes_known = state->downloading > 0 && state->size_unknown == 0 && rate > 0;
     double by_bytes = sizes_known ? (double)state->bytes_remaining / rate : 0;

@@ -42,7 +42,7 @@ struct transfer {
     bool redirect_cut; /* a redirect's body was over REDIRECT_BODY_MAX */
     bool too_big;
     bool bad_status;
-    bool paused; /* by the rate limit, until http->unpause fires */
+    bool paused;                /* by the rate limit, until http->unpause fires */
     int64_t announced;          /* the final response's Content-Length, -1 unknown */
     struct io__sha256_ctx hash; /* of the body so far */
     char curl_error[CURL_ERROR_SIZE];

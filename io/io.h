@@ -17,7 +17,7 @@
 /* ---- URL list ---------------------------------------------------------- */
 
 struct io_url_entry {
-    char *url;    /* trimmed, owned by the list */
+    char *url;     /* trimmed, owned by the list */
     unsigned line; /* 1-based line in the list; 0 for URLs given on the command line */
 };
 
@@ -268,7 +268,7 @@ struct io_http_result {
      * of the body, hashed as the bytes arrived. */
     char content_type[128];
     uint8_t sha256[32];
-    char message[256];  /* reason when `error` or a non-2xx status */
+    char message[256]; /* reason when `error` or a non-2xx status */
 };
 
 void io_http_result_finish(struct io_http_result *result);

@@ -83,8 +83,8 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
             on_item(&item, user);
             continue;
         }
-        int resume = io_resume_name(opts->output_dir, url, opts->force, names, &level, name,
-                                    sizeof(name));
+        int resume =
+            io_resume_name(opts->output_dir, url, opts->force, names, &level, name, sizeof(name));
         if (resume == -ENOMEM) {
             rc = resume;
             goto out;
