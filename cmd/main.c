@@ -508,6 +508,7 @@ int main(int argc, char **argv)
     io_url_list_init(&urls);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "edgefetch: cannot initialise libcurl\n");
+        cli_finish(&cli);
         return EXIT_USAGE;
     }
     /* libuv keeps a process-wide pipe from its first loop on (until
