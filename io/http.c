@@ -603,6 +603,16 @@ static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, in
     return CURL_PREREQFUNC_OK;
 }
 
+/* *copy = a copy of `text`, or NULL when `text` is; -ENOMEM. */
+static int copy_optional(const char *text, char **copy)
+{
+    *copy = NULL;
+    if (text == NULL)
+        return 0;
+    *copy = strdup(text);
+    return *copy != NULL ? 0 : -ENOMEM;
+}
+
 int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct io_http **out)
 {
     int rc = -ENOMEM;
@@ -621,9 +631,9 @@ int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct i
         goto fail_free;
     http->opts.cacert = http->cacert;
     http->opts.user_agent = http->user_agent;
-    if ((opts->userpwd != NULL && (http->userpwd = strdup(opts->userpwd)) == NULL) ||
-        (opts->netrc_file != NULL && (http->netrc_file = strdup(opts->netrc_file)) == NULL) ||
-        (opts->proxy != NULL && (http->proxy = strdup(opts->proxy)) == NULL))
+    if (copy_optional(opts->userpwd, &http->userpwd) < 0 ||
+        copy_optional(opts->netrc_file, &http->netrc_file) < 0 ||
+        copy_optional(opts->proxy, &http->proxy) < 0)
         goto fail_free;
     http->opts.userpwd = http->userpwd;
     http->opts.netrc_file = http->netrc_file;
