@@ -149,31 +149,34 @@ const struct opt_spec *options_find_short(char short_name)
     return NULL;
 }
 
-/* Levenshtein distance, one row; names are short (at most 64 bytes used). */
+/* Edit distance counting a swap of two neighbours as one edit ("jsno" is
+ * one from "json"): the optimal string alignment distance. Names are short;
+ * only their first 32 bytes count. */
 static size_t edit_distance(const char *a, size_t a_len, const char *b, size_t b_len)
 {
-    size_t row[65];
-    if (a_len > 64)
-        a_len = 64;
-    if (b_len > 64)
-        b_len = 64;
+    size_t d[33][33];
+    if (a_len > 32)
+        a_len = 32;
+    if (b_len > 32)
+        b_len = 32;
+    for (size_t i = 0; i <= a_len; i++)
+        d[i][0] = i;
     for (size_t j = 0; j <= b_len; j++)
-        row[j] = j;
+        d[0][j] = j;
     for (size_t i = 1; i <= a_len; i++) {
-        size_t diagonal = row[0];
-        row[0] = i;
         for (size_t j = 1; j <= b_len; j++) {
-            size_t above = row[j];
-            size_t best = diagonal + (a[i - 1] == b[j - 1] ? 0 : 1);
-            if (above + 1 < best)
-                best = above + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diagonal = above;
+            size_t best = d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+            if (d[i - 1][j] + 1 < best)
+                best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
         }
     }
-    return row[b_len];
+    return d[a_len][b_len];
 }
 
 const char *options_suggest(const char *name, size_t length)
