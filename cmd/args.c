@@ -210,7 +210,8 @@ static int unknown_long(const char *name, size_t length)
     return cli_usage_error(NULL, "unknown option '--%.*s'", (int)length, name);
 }
 
-/* Short spellings of the long names, for messages: "-j" for 'j'. */
+/* Short spellings, for messages: "-j" for 'j'. A short name missing here is
+ * said by its long name (NULL spelled), never wrongly. */
 static const char *const short_spelled[128] = {
     ['i'] = "-i", ['o'] = "-o", ['j'] = "-j", ['w'] = "-w", ['K'] = "-K",
     ['k'] = "-k", ['A'] = "-A", ['H'] = "-H", ['u'] = "-u", ['x'] = "-x",
