@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "config.h"
+#include "values.h"
 
 int cli_usage_error(const struct cli_setting *where, const char *fmt, ...)
 {
@@ -76,85 +77,6 @@ void cli_finish(struct cli *cli)
 }
 
 /* ---- values ------------------------------------------------------------ */
-
-/* Parses a non-negative integer with an optional k/M/G suffix (powers of 1024
- * when `binary`, of 1000 otherwise). */
-static int parse_size(const char *text, bool binary, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (text[0] == '-' || text[0] == '\0')
-        return -EINVAL;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || end == text)
-        return -EINVAL;
-    uint64_t unit = 1;
-    uint64_t base = binary ? 1024 : 1000;
-    if (*end == 'k' || *end == 'K')
-        unit = base;
-    else if (*end == 'm' || *end == 'M')
-        unit = base * base;
-    else if (*end == 'g' || *end == 'G')
-        unit = base * base * base;
-    else if (*end != '\0')
-        return -EINVAL;
-    if (*end != '\0' && end[1] != '\0')
-        return -EINVAL;
-    if (value > UINT64_MAX / unit)
-        return -ERANGE;
-    *out = value * unit;
-    return 0;
-}
-
-static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *out)
-{
-    uint64_t value;
-    if (parse_size(text, false, &value) < 0 || strpbrk(text, "kKmMgG") != NULL || value < min ||
-        value > max)
-        return -EINVAL;
-    *out = (unsigned)value;
-    return 0;
-}
-
-/* A finite decimal number (Canny's --sigma, --low, --high; ranges are
- * imaging's to check). */
-static int parse_real(const char *text, double *out)
-{
-    char *end;
-    errno = 0;
-    double value = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !isfinite(value))
-        return -EINVAL;
-    *out = value;
-    return 0;
-}
-
-static int parse_seconds(const char *text, long *out_ms)
-{
-    char *end;
-    errno = 0;
-    double seconds = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !(seconds >= 0) || seconds > 86400.0 * 365)
-        return -EINVAL;
-    *out_ms = (long)(seconds * 1000.0 + 0.5);
-    return 0;
-}
-
-/* "K/N", 0 <= K < N. 0-based, like SLURM_ARRAY_TASK_ID with --array=0-(N-1)
- * and Kubernetes' JOB_COMPLETION_INDEX. */
-static int parse_shard(const char *text, unsigned *index, unsigned *count)
-{
-    char buf[32];
-    const char *slash = strchr(text, '/');
-    if (slash == NULL || (size_t)(slash - text) >= sizeof(buf))
-        return -EINVAL;
-    memcpy(buf, text, (size_t)(slash - text));
-    buf[slash - text] = '\0';
-    if (parse_uint(buf, 0, 1000000, index) < 0 || parse_uint(slash + 1, 1, 1000000, count) < 0 ||
-        *index >= *count)
-        return -EINVAL;
-    return 0;
-}
 
 /* --cacert is read by libcurl per transfer, so a missing file would fail
  * every https item one by one: it is opened and read once, at start. */
@@ -328,19 +250,19 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
         cli->dry_run = true;
         break;
     case OPT_MAX_DOWNLOADS:
-        if (parse_uint(v, 1, 1024, &cli->pl.max_downloads) < 0)
+        if (values_parse_uint(v, 1, 1024, &cli->pl.max_downloads) < 0)
             return cli_usage_error(s, "%s wants a number from 1 to 1024, not '%s'", as, v);
         break;
     case OPT_WORKERS:
-        if (parse_uint(v, 1, 1024, &cli->pl.workers) < 0)
+        if (values_parse_uint(v, 1, 1024, &cli->pl.workers) < 0)
             return cli_usage_error(s, "%s wants a number from 1 to 1024, not '%s'", as, v);
         break;
     case OPT_MAX_PER_HOST:
-        if (parse_uint(v, 1, 1024, &cli->pl.max_per_host) < 0)
+        if (values_parse_uint(v, 1, 1024, &cli->pl.max_per_host) < 0)
             return cli_usage_error(s, "%s wants a number from 1 to 1024, not '%s'", as, v);
         break;
     case OPT_RATE_LIMIT:
-        if (parse_size(v, true, &size) < 0 || size == 0)
+        if (values_parse_size(v, true, &size) < 0 || size == 0)
             return cli_usage_error(s, "%s wants bytes per second (k/M/G allowed), not '%s'", as, v);
         cli->pl.http.rate_limit = size;
         break;
@@ -354,7 +276,7 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
         cli->pl.no_fsync = true;
         break;
     case OPT_SHARD:
-        if (parse_shard(v, &cli->pl.shard_index, &cli->pl.shard_count) < 0)
+        if (values_parse_shard(v, &cli->pl.shard_index, &cli->pl.shard_count) < 0)
             return cli_usage_error(s, "%s wants K/N with 0 <= K < N (e.g. 0/4), not '%s'", as, v);
         break;
     case OPT_PROGRESS:
@@ -374,49 +296,49 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
         double *target = s->opt->id == OPT_SIGMA ? &cli->pl.canny.sigma
                          : s->opt->id == OPT_LOW ? &cli->pl.canny.low
                                                  : &cli->pl.canny.high;
-        if (parse_real(v, target) < 0)
+        if (values_parse_real(v, target) < 0)
             return cli_usage_error(s, "%s wants a number, not '%s'", as, v);
         *canny_tuned = true;
         break;
     }
     case OPT_PNG_LEVEL:
-        if (parse_uint(v, 0, 9, &value) < 0)
+        if (values_parse_uint(v, 0, 9, &value) < 0)
             return cli_usage_error(s, "%s wants 0 to 9, not '%s'", as, v);
         cli->pl.png_level = (int)value;
         break;
     case OPT_MAX_PIXELS:
-        if (parse_size(v, false, &size) < 0 || size == 0)
+        if (values_parse_size(v, false, &size) < 0 || size == 0)
             return cli_usage_error(s, "%s wants a positive number (k/M/G allowed), not '%s'", as,
                                    v);
         cli->pl.max_pixels = size;
         break;
     case OPT_TIMEOUT:
-        if (parse_seconds(v, &cli->pl.http.timeout_ms) < 0)
+        if (values_parse_seconds(v, &cli->pl.http.timeout_ms) < 0)
             return cli_usage_error(s, "%s wants seconds, not '%s'", as, v);
         break;
     case OPT_CONNECT_TIMEOUT:
-        if (parse_seconds(v, &cli->pl.http.connect_timeout_ms) < 0)
+        if (values_parse_seconds(v, &cli->pl.http.connect_timeout_ms) < 0)
             return cli_usage_error(s, "%s wants seconds, not '%s'", as, v);
         break;
     case OPT_MAX_SIZE:
-        if (parse_size(v, true, &size) < 0 || size == 0 || size > SIZE_MAX / 2)
+        if (values_parse_size(v, true, &size) < 0 || size == 0 || size > SIZE_MAX / 2)
             return cli_usage_error(s, "%s wants a positive byte count (k/M/G allowed), not '%s'",
                                    as, v);
         cli->pl.http.max_body = (size_t)size;
         break;
     case OPT_MAX_REDIRS:
-        if (parse_uint(v, 0, 100, &value) < 0)
+        if (values_parse_uint(v, 0, 100, &value) < 0)
             return cli_usage_error(s, "%s wants 0 to 100, not '%s'", as, v);
         cli->pl.http.max_redirs = (long)value;
         break;
     case OPT_RETRIES:
-        if (parse_uint(v, 0, 100, &value) < 0)
+        if (values_parse_uint(v, 0, 100, &value) < 0)
             return cli_usage_error(s, "%s wants 0 to 100, not '%s'", as, v);
         cli->pl.retries = value;
         break;
     case OPT_RETRY_DELAY:
     case OPT_RETRY_MAX_WAIT:
-        if (parse_seconds(v, &ms) < 0)
+        if (values_parse_seconds(v, &ms) < 0)
             return cli_usage_error(s, "%s wants seconds, not '%s'", as, v);
         if (s->opt->id == OPT_RETRY_DELAY)
             cli->pl.retry_base_s = (double)ms / 1000.0;
@@ -424,12 +346,12 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
             cli->pl.retry_after_max_s = (double)ms / 1000.0;
         break;
     case OPT_LOW_SPEED_LIMIT:
-        if (parse_size(v, true, &size) < 0 || size == 0 || size > LONG_MAX)
+        if (values_parse_size(v, true, &size) < 0 || size == 0 || size > LONG_MAX)
             return cli_usage_error(s, "%s wants bytes per second, not '%s'", as, v);
         cli->pl.http.low_speed_limit = (long)size;
         break;
     case OPT_LOW_SPEED_TIME:
-        if (parse_seconds(v, &ms) < 0 || ms < 1000)
+        if (values_parse_seconds(v, &ms) < 0 || ms < 1000)
             return cli_usage_error(s, "%s wants whole seconds (>= 1), not '%s'", as, v);
         cli->pl.http.low_speed_time_s = ms / 1000;
         break;
