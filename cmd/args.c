@@ -441,18 +441,19 @@ static void usage(FILE *out, const struct pl_options *defaults)
           out);
     options_print_help(out, defaults);
     fputs("Exit status: 0 all items ok or skipped; 1 some items failed (the others were\n"
-          "written); 2 usage error or nothing could run; 130/143 stopped by SIGINT/SIGTERM;\n"
-          "141 stopped because --json output could not be written (the reader closed it).\n"
+          "written); 2 usage error or nothing could run; 130/143 stopped by SIGINT or\n"
+          "SIGTERM; 141 stopped because --json output could not be written (the reader\n"
+          "closed it).\n"
           "\n"
           "Examples:\n"
           "  edgefetch -i urls.txt -o out/\n"
           "  edgefetch --compare -i urls.txt -o out/\n"
           "  cat urls.txt | edgefetch -i - -o out/\n"
           "  edgefetch -o out/ https://example.org/a.jpg https://example.org/b.png\n"
-          "  edgefetch -q --json -i urls.txt -o out/ > results.ndjson   # cron: reruns resume\n"
+          "  edgefetch -q --json -i urls.txt -o out/ >> results.ndjson  # cron: resumes\n"
           "  edgefetch --shard 2/8 --json -i urls.txt -o /shared/out/  # one of 8 machines\n"
-          "  edgefetch --max-per-host 2 --rate-limit 1M -H 'Referer: https://example.org/' \\\n"
-          "            -i urls.txt -o out/\n"
+          "  edgefetch --max-per-host 2 --rate-limit 1M \\\n"
+          "            -H 'Referer: https://example.org/' -i urls.txt -o out/\n"
           "See edgefetch(1) for the config file, Slurm and Kubernetes examples.\n",
           out);
 }
