@@ -15,6 +15,7 @@ TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # unresolvable-host test (tests/integration/test_hostile.py).
 TEST_DEPS  += iproute2
 TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync calls
+TEST_DEPS  += bsdutils   # script(1): test_progress.py and progress_tty drive a terminal
 # The many-host test world (tests/world): its DNS server, the firewall rules
 # of dead and refusing hosts, and djpeg/cjpeg for its small images.
 TEST_DEPS  += dnsmasq-base nftables libjpeg-turbo-progs
