@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import threading
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -347,8 +348,10 @@ def version_decoders():
 
 def test_accept():
     """Every request carries one Accept line listing exactly the formats
-    --version names, WebP first; a user's -H Accept replaces it."""
-    with Workspace() as ws:
+    --version names, WebP first; a user's -H Accept replaces it. A redirect
+    to another origin (the fixture sending to the recorder) gets that line
+    too, alone: ours, or the user's."""
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
         source_png(ws)
         tool("cwebp", "-quiet", "-q", "80", "src.png", "-o", "a.webp", cwd=ws.www)
         _Recorder.body = read(os.path.join(ws.www, "a.webp"))
@@ -373,6 +376,14 @@ def test_accept():
             rc, _, err, _ = run(["-q", "-o", ws.out, "--force", "-H", "accept: image/png", url])
             check(rc == 0, f"exit {rc}: {err}")
             check(_Recorder.seen[-1] == ["image/png"], f"with -H: {_Recorder.seen[-1]}")
+            ours = lines[0]
+            hop = server.url("b.webp?redirect=" + urllib.parse.quote(url, safe=""))
+            for extra, want in (([], [ours]), (["-H", "Accept: image/gif", "-H", "X-Key: 1"],
+                                                ["image/gif"])):
+                rc, _, err, _ = run(["-q", "-o", ws.out, "--force"] + extra + [hop])
+                check(rc == 0, f"redirect: exit {rc}: {err}")
+                check(_Recorder.seen[-1] == want,
+                      f"redirect to another origin with {extra}: {_Recorder.seen[-1]}")
         finally:
             httpd.shutdown()
             httpd.server_close()
