@@ -1,6 +1,8 @@
 /* Format sniffing, header probing and the RGB to luma conversion; the
- * decoders are decode_png.c (libpng) and decode_jpeg.c (libjpeg-turbo),
- * dispatched with the limits by decode_limits.c.
+ * decoders are decode_png.c (libpng), decode_jpeg.c (libjpeg-turbo),
+ * decode_webp.c, decode_gif.c, decode_avif.c, decode_bmp.c and
+ * decode_tiff.c (whose probes this file calls by magic bytes), dispatched
+ * with the limits by decode_limits.c.
  *
  * The decoders decide what they can decode; the sniffing and header walks
  * here exist to tell the user *why* a body is refused ("not an image: starts

@@ -203,7 +203,7 @@ int img_apply_with(enum img_operator op, const struct img_canny_options *canny,
 enum img_error_kind {
     IMG_ERROR_NONE = 0,
     IMG_ERROR_NOT_AN_IMAGE,       /* HTML, JSON, empty body, unknown bytes */
-    IMG_ERROR_UNSUPPORTED_FORMAT, /* GIF, WebP, arithmetic JPEG, 12-bit JPEG… */
+    IMG_ERROR_UNSUPPORTED_FORMAT, /* JPEG XL, HEIF, SVG…, arithmetic JPEG, RLE BMP… */
     IMG_ERROR_CORRUPT,            /* bad header, bad CRC or Adler-32, bad data */
     IMG_ERROR_TRUNCATED,          /* the body ends before the image does */
     IMG_ERROR_TOO_LARGE,          /* over max_pixels, or beyond the decoder */
@@ -224,11 +224,15 @@ const char *img_error_kind_name(enum img_error_kind kind);
 struct img_decode_limits {
     uint64_t max_pixels; /* width * height from the header (-EFBIG, too_large) */
     /* Bytes the decode may hold at its peak: output buffer plus the
-     * decoder's own (libjpeg's coefficient buffer, libpng's rows). Checked
-     * on the estimate before anything image-sized is allocated and enforced
-     * inside libjpeg (max_memory_to_use) (-ENOMEM, over_budget). */
+     * decoder's own (libjpeg's coefficient buffer, libpng's rows, the
+     * other libraries' rasters). Checked on the estimate before anything
+     * image-sized is allocated, and enforced inside libjpeg
+     * (max_memory_to_use), libpng (its allocator) and libtiff (its
+     * per-allocation cap) (-ENOMEM, over_budget). */
     size_t max_bytes;
-    /* Polled while decoding (each JPEG iMCU row, each PNG row): once it
+    /* Polled while decoding (each JPEG iMCU row, each PNG and GIF row,
+     * every 64 KiB fed to libwebp, between TIFF strip or tile bands; AVIF
+     * and BMP only before and after their library's one call): once it
      * reads non-zero the decode stops with -ECANCELED, kind cancelled. May
      * be set from any thread. */
     const atomic_int *cancel;
@@ -267,7 +271,8 @@ struct img_item_options {
  * allocator by tests/unit/test_decode_memory.c. */
 struct img_probe_info {
     struct img_info info;
-    int bit_depth;         /* per sample as stored (PNG 1-16, JPEG 8) */
+    int bit_depth;         /* per sample as stored (PNG 1-16, JPEG 8, TIFF 1-16, AVIF 8-12,
+                              BMP bits per pixel, WebP and GIF 8) */
     int multi_scan;        /* progressive or multi-scan JPEG (whole-image coefficients) */
     int interlaced;        /* Adam7 PNG */
     int channels_out;      /* what the operator asks img_decode for (1 or 3) */
