@@ -7,6 +7,7 @@ SUDO       := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Build and run-time: compiler, Meson, and the four libraries by pkg-config.
 BUILD_DEPS := gcc pkg-config meson ninja-build libcurl4-openssl-dev libuv1-dev libpng-dev libstb-dev \
               libjpeg62-turbo-dev
+BUILD_DEPS += libdeflate-dev   # imaging/encode.c: libdeflate_adler32 for the PNG's zlib trailer
 # Tests: integration tests are Python (standard library only); openssl and
 # nginx for the HTTPS tests; python3-opencv for the OpenCV comparison
 # (tests/opencv, never used at run time).
@@ -15,6 +16,7 @@ TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # unresolvable-host test (tests/integration/test_hostile.py).
 TEST_DEPS  += iproute2
 TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync calls
+TEST_DEPS  += pngcheck   # tests/unit/test_png_rle.c checks the encoder's files with pngcheck
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
 # Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);

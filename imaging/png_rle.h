@@ -1,0 +1,53 @@
+/* A deflate encoder made for filtered PNG rows of edge maps (png_rle.c),
+ * private to imaging/. It codes what zlib's Z_RLE codes (literals, and runs
+ * as matches at distance 1) but in two passes per block: find the runs and
+ * count the symbols, then write one dynamic Huffman block (or a stored one
+ * when that is smaller), with no hashing, no lazy evaluation and no per-symbol
+ * bookkeeping. PNG_SETTINGS.md has the measurements that chose it.
+ *
+ * A stream is raw deflate (RFC 1951) written into a growing buffer. Each
+ * img__rle_block call codes its bytes as one or more blocks that never refer
+ * to bytes outside their own block, so a caller may reuse its buffer between
+ * calls and the bytes do not depend on how a caller cuts its data into calls
+ * beyond the block boundaries. With `final`, the call's last block is the
+ * stream's last (BFINAL). img__rle_end closes the stream: after a final
+ * block it pads to a byte; otherwise it writes an empty stored block, which
+ * ends on a byte boundary (what zlib's Z_SYNC_FLUSH writes), so another
+ * stream's bytes may follow and the two decode as one. */
+#ifndef EDGEFETCH_IMAGING_PNG_RLE_H
+#define EDGEFETCH_IMAGING_PNG_RLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The most bytes img__rle_block codes as one block; larger calls are cut. */
+#define IMG__RLE_BLOCK_MAX ((size_t)32 << 10)
+
+/* img__encode_png_with's `strategy` for this encoder (zlib's are 0-4). */
+#define IMG__STRATEGY_FAST_RLE 100
+
+struct img__rle_stream {
+    uint8_t *out;    /* malloc'd; `head` bytes the caller reserved, then the data */
+    size_t head;     /* bytes in front of the deflate data */
+    size_t used;     /* bytes written, `head` included */
+    size_t capacity; /* of `out` */
+    uint64_t bits;   /* pending bits, LSB first */
+    unsigned bit_count;
+    uint32_t *runs; /* per block: start, length pairs of the runs found */
+    size_t run_capacity;
+};
+
+/* Allocates room for about `expected` bytes of output after `head` reserved
+ * bytes (the caller fills those). 0 or -ENOMEM. */
+int img__rle_init(struct img__rle_stream *s, size_t head, size_t expected);
+/* Codes `size` (> 0) bytes as blocks of at most IMG__RLE_BLOCK_MAX bytes.
+ * 0 or -ENOMEM. */
+int img__rle_block(struct img__rle_stream *s, const uint8_t *data, size_t size, bool final);
+/* Ends the stream (see above); `final` as in the last img__rle_block call.
+ * 0 or -ENOMEM. The data is s->out[head, used). */
+int img__rle_end(struct img__rle_stream *s, bool final);
+/* Frees the buffers (out included, unless the caller took it: set it NULL). */
+void img__rle_finish(struct img__rle_stream *s);
+
+#endif
