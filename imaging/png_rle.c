@@ -289,10 +289,13 @@ static void build_codes(const uint8_t *lengths, int count, uint16_t *codes)
             codes[sym] = 0;
             continue;
         }
-        unsigned value = next[bits]++, reversed = 0;
-        for (int b = 0; b < bits; b++)
-            reversed |= ((value >> b) & 1u) << (bits - 1 - b);
-        codes[sym] = (uint16_t)reversed;
+        /* Reversed: the code's first bit is the stream's next bit. */
+        unsigned value = next[bits]++;
+        value = (value & 0x5555u) << 1 | (value >> 1 & 0x5555u);
+        value = (value & 0x3333u) << 2 | (value >> 2 & 0x3333u);
+        value = (value & 0x0f0fu) << 4 | (value >> 4 & 0x0f0fu);
+        value = (value & 0x00ffu) << 8 | (value >> 8 & 0x00ffu);
+        codes[sym] = (uint16_t)(value >> (16 - bits));
     }
 }
 
@@ -304,13 +307,39 @@ struct block_stats {
     size_t run_count;
 };
 
-/* Finds the runs of data[0, size) and counts the symbols. data[0] is always
- * a literal: blocks never refer to the bytes before them. */
+/* Counts every byte of data[0, size) into freq[0, 256): four tables, so
+ * that a byte repeated (zero, mostly) does not wait on its own count. */
+static void count_bytes(const uint8_t *data, size_t size, uint32_t *freq)
+{
+    uint32_t tables[4][256];
+    memset(tables, 0, sizeof(tables));
+    size_t i = 0;
+    for (; i + 8 <= size; i += 8) {
+        uint64_t word = load_le64(data + i);
+        tables[0][word & 0xff]++;
+        tables[1][(word >> 8) & 0xff]++;
+        tables[2][(word >> 16) & 0xff]++;
+        tables[3][(word >> 24) & 0xff]++;
+        tables[0][(word >> 32) & 0xff]++;
+        tables[1][(word >> 40) & 0xff]++;
+        tables[2][(word >> 48) & 0xff]++;
+        tables[3][word >> 56]++;
+    }
+    for (; i < size; i++)
+        tables[0][data[i]]++;
+    for (int b = 0; b < 256; b++)
+        freq[b] += tables[0][b] + tables[1][b] + tables[2][b] + tables[3][b];
+}
+
+/* Finds the runs of data[0, size) and counts the symbols: every byte as a
+ * literal first, then each run takes its bytes back from its byte's count.
+ * data[0] is always a literal: blocks never refer to the bytes before
+ * them. */
 static void find_runs(const uint8_t *data, size_t size, uint32_t *runs, struct block_stats *st)
 {
     uint32_t *freq = st->freq;
     size_t i = 1, count = 0;
-    freq[data[0]]++;
+    count_bytes(data, size, freq);
     while (i < size) {
         if (i + 10 <= size) {
             /* Byte k of `differ` is zero when data[i+k-1] equals the three
@@ -322,18 +351,12 @@ static void find_runs(const uint8_t *data, size_t size, uint32_t *runs, struct b
              * may be false). */
             uint64_t zero = (differ - 0x0101010101010101u) & ~differ & 0x8080808080808080u;
             if (zero == 0) {
-                for (int k = 0; k < 8; k++)
-                    freq[data[i + (size_t)k]]++;
                 i += 8;
                 continue;
             }
-            size_t k = (size_t)__builtin_ctzll(zero) >> 3;
-            for (size_t j = 0; j < k; j++)
-                freq[data[i + j]]++;
-            i += k;
+            i += (size_t)__builtin_ctzll(zero) >> 3;
         } else if (i + MIN_RUN > size || data[i] != data[i - 1] || data[i + 1] != data[i - 1] ||
                    data[i + 2] != data[i - 1]) {
-            freq[data[i]]++;
             i++;
             continue;
         }
@@ -354,6 +377,7 @@ static void find_runs(const uint8_t *data, size_t size, uint32_t *runs, struct b
     counted:;
         int index = length_index((unsigned)length);
         freq[257 + index]++;
+        freq[data[i - 1]] -= (uint32_t)length;
         st->extra_bits += length_extra[index];
         runs[2 * count] = (uint32_t)i;
         runs[2 * count + 1] = (uint32_t)length;
@@ -486,12 +510,14 @@ static inline void write_literals(struct bit_writer *w, const struct block_code 
     const uint16_t *codes = bc->codes;
     const uint8_t *lengths = bc->lengths;
     size_t i = from;
-    /* Four literals (at most 56 bits) between flushes. */
+    /* Four literals (at most 56 bits) between flushes, joined in pairs
+     * first so that fewer steps wait on the writer's bit count. */
     for (; i + 4 <= to; i += 4) {
-        put_bits(w, codes[data[i]], lengths[data[i]]);
-        put_bits(w, codes[data[i + 1]], lengths[data[i + 1]]);
-        put_bits(w, codes[data[i + 2]], lengths[data[i + 2]]);
-        put_bits(w, codes[data[i + 3]], lengths[data[i + 3]]);
+        unsigned l0 = lengths[data[i]], l2 = lengths[data[i + 2]];
+        uint64_t pair0 = codes[data[i]] | (uint64_t)codes[data[i + 1]] << l0;
+        uint64_t pair1 = codes[data[i + 2]] | (uint64_t)codes[data[i + 3]] << l2;
+        put_bits(w, pair0, l0 + lengths[data[i + 1]]);
+        put_bits(w, pair1, l2 + lengths[data[i + 3]]);
         flush_bits(w);
     }
     for (; i < to; i++) {
@@ -560,15 +586,20 @@ static int fixed_length(int sym)
     return sym < 144 ? 8 : sym < 256 ? 9 : sym < 280 ? 7 : 8;
 }
 
-static void plan_fixed(const struct block_stats *st, struct block_code *bc)
+/* The size of the block with the fixed code, in bits. */
+static uint64_t fixed_bits(const struct block_stats *st)
+{
+    uint64_t bits = 3;
+    for (int sym = 0; sym < LITLEN_SYMBOLS; sym++)
+        bits += (uint64_t)st->freq[sym] * (unsigned)fixed_length(sym);
+    return bits + st->extra_bits + 5 * (uint64_t)st->run_count;
+}
+
+static void plan_fixed(struct block_code *bc)
 {
     for (int sym = 0; sym < LITLEN_SYMBOLS + 2; sym++)
         bc->lengths[sym] = (uint8_t)fixed_length(sym);
     build_codes(bc->lengths, LITLEN_SYMBOLS + 2, bc->codes);
-    uint64_t bits = 3;
-    for (int sym = 0; sym < LITLEN_SYMBOLS; sym++)
-        bits += (uint64_t)st->freq[sym] * bc->lengths[sym];
-    bc->bits = bits + st->extra_bits + 5 * (uint64_t)st->run_count;
 }
 
 /* Stored blocks of `size` bytes from the current bit position, in bits. */
@@ -585,20 +616,22 @@ static int code_block(struct img__rle_stream *s, const uint8_t *data, size_t siz
     memset(&st, 0, sizeof(st));
     find_runs(data, size, s->runs, &st);
     st.freq[END_OF_BLOCK] = 1;
-    struct block_code dynamic, fixed;
-    plan_block(&st, &dynamic);
-    plan_fixed(&st, &fixed);
+    struct block_code bc;
+    plan_block(&st, &bc);
+    uint64_t fixed = fixed_bits(&st);
     uint64_t stored = stored_bits(s, size);
     int rc = reserve(s, (size_t)((stored + 7) / 8) + HEADER_BOUND_BYTES);
     if (rc < 0)
         return rc;
     /* The smallest of the three; on a tie the earlier one. */
-    if (dynamic.bits <= fixed.bits && dynamic.bits < stored)
-        write_huffman(s, &dynamic, false, data, size, s->runs, st.run_count, final);
-    else if (fixed.bits < stored)
-        write_huffman(s, &fixed, true, data, size, s->runs, st.run_count, final);
-    else
+    if (bc.bits <= fixed && bc.bits < stored) {
+        write_huffman(s, &bc, false, data, size, s->runs, st.run_count, final);
+    } else if (fixed < stored) {
+        plan_fixed(&bc);
+        write_huffman(s, &bc, true, data, size, s->runs, st.run_count, final);
+    } else {
         write_stored(s, data, size, final);
+    }
     return 0;
 }
 
