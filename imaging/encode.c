@@ -37,7 +37,8 @@
  * strategies at every level measured, level 9 included; with it zlib's level
  * changes nothing, so the level picks the row filter instead:
  *   0    stored, no filter (filtering would only cost time)
- *   1    PAETH + our own literals-and-runs deflate (png_rle.c): the runs
+ *   1    PAETH + our own literals-and-runs deflate (png_rle.c; two-level
+ *        maps keep NONE + zlib's Z_RLE, see img_png_bands_create): the runs
  *        zlib's Z_RLE would find, coded about 5x faster and a little
  *        smaller than zlib's level 1 Z_RLE with PAETH, and 9% smaller than
  *        the UP + Z_RLE this level used before (PNG_SETTINGS.md, "Level 1")
@@ -91,6 +92,11 @@ static int png_strategy_for_level(int level)
 #define PNG_BAND_MIN_ROWS 256
 #define PNG_BAND_MIN_PIXELS ((size_t)1 << 20)
 #define PNG_BAND_MAX_RAW ((size_t)1 << 28)
+/* png_rle's blocks (a dynamic Huffman code each): rows are filtered into a
+ * buffer of about this size, coded as one block, which adapts the code to
+ * the image at little header cost and stays in cache (16 KiB: 0.3% larger,
+ * 64 KiB: 0.1% smaller at the same speed; PNG_SETTINGS.md). */
+#define PNG_RLE_BLOCK_BYTES ((size_t)32 << 10)
 /* Rows are filtered into a buffer of about this size and handed to zlib
  * together, instead of one deflate() call per row. */
 #define PNG_CHUNK_BYTES ((size_t)64 << 10)
@@ -343,8 +349,14 @@ int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_b
     if (gray == NULL || gray->data == NULL || gray->channels != 1 || gray->width <= 0 ||
         gray->height <= 0 || gray->stride < (size_t)gray->width || level < 0 || level > 9)
         return -EINVAL;
-    int filters = level > 0 && is_two_level(gray) ? PNG_FILTER_NONE : png_filters_for_level(level);
-    return create_with(gray, level, filters, png_strategy_for_level(level), out);
+    /* Two-level maps keep zlib's Z_RLE at level 1 too: png_rle codes them
+     * about 1.7x faster but, within a few bytes of zlib, not always smaller
+     * (PNG_SETTINGS.md, "Two-level maps"), and level 1 must never be larger
+     * than it was. */
+    if (level > 0 && is_two_level(gray))
+        return create_with(gray, level, PNG_FILTER_NONE, Z_RLE, out);
+    return create_with(gray, level, png_filters_for_level(level), png_strategy_for_level(level),
+                       out);
 }
 
 void img_png_bands_set_source(struct img_png_bands *b, const char *source)
@@ -484,10 +496,9 @@ fail:
     return rc;
 }
 
-/* The literals-and-runs encoder (png_rle.c; level 1). A chunk of rows is
- * one deflate block of at most IMG__RLE_BLOCK_MAX bytes (rows longer than
- * that are cut into blocks by png_rle), so the blocks, like the bands,
- * depend on the image size only. The band ends as zlib's would: on a byte
+/* The literals-and-runs encoder (png_rle.c; level 1): a chunk of rows is
+ * one deflate block, so the blocks, like the bands, depend on the image
+ * size only, never on threads. The band ends as zlib's would: on a byte
  * boundary after an empty stored block, or with the final block. */
 static int run_band_rle(const struct img_png_bands *b, int index, struct png_band *band)
 {
@@ -497,7 +508,7 @@ static int run_band_rle(const struct img_png_bands *b, int index, struct png_ban
     int y1 = index == b->band_count - 1 ? gray->height : y0 + b->band_rows;
     bool last = index == b->band_count - 1;
     size_t row_bytes = (size_t)width + 1;
-    size_t chunk_rows = IMG__RLE_BLOCK_MAX / row_bytes;
+    size_t chunk_rows = PNG_RLE_BLOCK_BYTES / row_bytes;
     if (chunk_rows < 1)
         chunk_rows = 1;
     size_t header = index == 0 ? 2 : 0;
@@ -508,7 +519,7 @@ static int run_band_rle(const struct img_png_bands *b, int index, struct png_ban
     uint8_t *scratch = NULL;
     uint8_t *zero_row = NULL;
     /* Sobel maps come to about half their raw size. */
-    int rc = img__rle_init(&stream, 8 + header, band->raw_size / 2 + 64);
+    int rc = img__rle_init(&stream, 8 + header, band->raw_size / 2 + 64, 0);
     if (rc < 0)
         return rc;
     size_t trial_bytes =

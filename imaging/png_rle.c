@@ -17,9 +17,10 @@
 #define END_OF_BLOCK 256
 #define CODELEN_SYMBOLS 19
 #define MAX_BITS 15
-/* The literal/length codes are limited to 14 bits, one less than deflate
- * allows, so that four literals (56 bits) fit between two flushes of the bit
- * writer; on the maps measured no code was ever that long anyway. */
+/* Four literal codes of at most this many bits (56 in all) fit between two
+ * flushes of the bit writer; blocks with a longer literal code (rare: very
+ * skewed counts, as in maps that are mostly runs) write three at a time. */
+#define FOUR_LITERAL_BITS 14
 #define MAX_LITLEN_BITS 14
 #define MAX_CODELEN_BITS 7
 #define MIN_RUN 3
@@ -212,7 +213,7 @@ static uint32_t *radix_sort(uint32_t *keys, uint32_t *scratch, int count)
  * `freq`: zero for unused symbols, a complete prefix code over the others.
  * With a single used symbol a second one (0 or 1) gets a length too, as
  * decoders want a complete code. Frequencies must stay under 2^23
- * (a block of IMG__RLE_BLOCK_MAX bytes has fewer symbols). */
+ * (a call of IMG__RLE_CALL_MAX bytes has fewer symbols). */
 static void build_lengths(const uint32_t *freq, int count, int limit, uint8_t *lengths)
 {
     uint32_t unsorted[LITLEN_SYMBOLS], scratch[LITLEN_SYMBOLS];
@@ -331,15 +332,12 @@ static void count_bytes(const uint8_t *data, size_t size, uint32_t *freq)
         freq[b] += tables[0][b] + tables[1][b] + tables[2][b] + tables[3][b];
 }
 
-/* Finds the runs of data[0, size) and counts the symbols: every byte as a
- * literal first, then each run takes its bytes back from its byte's count.
- * data[0] is always a literal: blocks never refer to the bytes before
- * them. */
-static void find_runs(const uint8_t *data, size_t size, uint32_t *runs, struct block_stats *st)
+/* Finds the runs of data[0, size) into s->runs (start, length pairs),
+ * growing it as needed. data[0] is always a literal: calls never refer to
+ * the bytes before them. 0 or -ENOMEM. */
+static int find_runs(struct img__rle_stream *s, const uint8_t *data, size_t size)
 {
-    uint32_t *freq = st->freq;
     size_t i = 1, count = 0;
-    count_bytes(data, size, freq);
     while (i < size) {
         if (i + 10 <= size) {
             /* Byte k of `differ` is zero when data[i+k-1] equals the three
@@ -374,17 +372,41 @@ static void find_runs(const uint8_t *data, size_t size, uint32_t *runs, struct b
         }
         while (length < limit && data[i + length] == data[i - 1])
             length++;
-    counted:;
-        int index = length_index((unsigned)length);
-        freq[257 + index]++;
-        freq[data[i - 1]] -= (uint32_t)length;
-        st->extra_bits += length_extra[index];
-        runs[2 * count] = (uint32_t)i;
-        runs[2 * count + 1] = (uint32_t)length;
+    counted:
+        if (count == s->run_capacity) {
+            size_t grown_capacity = s->run_capacity < 1024 ? 1024 : 2 * s->run_capacity;
+            uint32_t *grown = realloc(s->runs, 2 * grown_capacity * sizeof(*s->runs));
+            if (grown == NULL)
+                return -ENOMEM;
+            s->runs = grown;
+            s->run_capacity = grown_capacity;
+        }
+        s->runs[2 * count] = (uint32_t)i;
+        s->runs[2 * count + 1] = (uint32_t)length;
         count++;
         i += length;
     }
-    st->run_count = count;
+    s->run_count = count;
+    return 0;
+}
+
+/* The symbols of data[from, to) holding runs[0, run_count): every byte as
+ * a literal first, then each run takes its bytes back from its byte's
+ * count. */
+static void count_symbols(const uint8_t *data, size_t from, size_t to, const uint32_t *runs,
+                          size_t run_count, struct block_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    count_bytes(data + from, to - from, st->freq);
+    for (size_t r = 0; r < run_count; r++) {
+        size_t start = runs[2 * r], length = runs[2 * r + 1];
+        int index = length_index((unsigned)length);
+        st->freq[257 + index]++;
+        st->freq[data[start - 1]] -= (uint32_t)length;
+        st->extra_bits += length_extra[index];
+    }
+    st->run_count = run_count;
+    st->freq[END_OF_BLOCK] = 1;
 }
 
 /* The code lengths of the header, run-length coded with symbols 16-18
@@ -447,7 +469,8 @@ struct block_code {
     uint8_t codelen_lengths[CODELEN_SYMBOLS];
     uint16_t codelen_codes[CODELEN_SYMBOLS];
     int hclen;
-    uint64_t bits; /* the whole block, header included */
+    uint64_t bits;       /* the whole block, header included */
+    int longest_literal; /* bits of the longest literal code */
 };
 
 /* Builds the block's codes and its exact size in bits. The distance code
@@ -457,6 +480,10 @@ static void plan_block(const struct block_stats *st, struct block_code *bc)
 {
     build_lengths(st->freq, LITLEN_SYMBOLS, MAX_LITLEN_BITS, bc->lengths);
     build_codes(bc->lengths, LITLEN_SYMBOLS, bc->codes);
+    bc->longest_literal = 0;
+    for (int sym = 0; sym < 256; sym++)
+        if (bc->lengths[sym] > bc->longest_literal)
+            bc->longest_literal = bc->lengths[sym];
     bc->hlit = LITLEN_SYMBOLS;
     while (bc->hlit > 257 && bc->lengths[bc->hlit - 1] == 0)
         bc->hlit--;
@@ -510,9 +537,17 @@ static inline void write_literals(struct bit_writer *w, const struct block_code 
     const uint16_t *codes = bc->codes;
     const uint8_t *lengths = bc->lengths;
     size_t i = from;
+    if (bc->longest_literal > FOUR_LITERAL_BITS) {
+        for (; i + 3 <= to; i += 3) {
+            put_bits(w, codes[data[i]], lengths[data[i]]);
+            put_bits(w, codes[data[i + 1]], lengths[data[i + 1]]);
+            put_bits(w, codes[data[i + 2]], lengths[data[i + 2]]);
+            flush_bits(w);
+        }
+    }
     /* Four literals (at most 56 bits) between flushes, joined in pairs
      * first so that fewer steps wait on the writer's bit count. */
-    for (; i + 4 <= to; i += 4) {
+    for (; bc->longest_literal <= FOUR_LITERAL_BITS && i + 4 <= to; i += 4) {
         unsigned l0 = lengths[data[i]], l2 = lengths[data[i + 2]];
         uint64_t pair0 = codes[data[i]] | (uint64_t)codes[data[i + 1]] << l0;
         uint64_t pair1 = codes[data[i + 2]] | (uint64_t)codes[data[i + 3]] << l2;
@@ -528,8 +563,8 @@ static inline void write_literals(struct bit_writer *w, const struct block_code 
 
 /* A Huffman block, dynamic (with its header) or fixed. */
 static void write_huffman(struct img__rle_stream *s, const struct block_code *bc, bool fixed,
-                          const uint8_t *data, size_t size, const uint32_t *runs, size_t run_count,
-                          bool final)
+                          const uint8_t *data, size_t from, size_t to, const uint32_t *runs,
+                          size_t run_count, bool final)
 {
     struct bit_writer w = writer_begin(s);
     if (fixed) {
@@ -541,7 +576,7 @@ static void write_huffman(struct img__rle_stream *s, const struct block_code *bc
     /* Distance 1 is code 0: one 0 bit in our dynamic blocks, five in a
      * fixed one. */
     unsigned distance_bits = fixed ? 5 : 1;
-    size_t at = 0;
+    size_t at = from;
     for (size_t r = 0; r < run_count; r++) {
         size_t start = runs[2 * r], length = runs[2 * r + 1];
         write_literals(&w, bc, data, at, start);
@@ -553,7 +588,7 @@ static void write_huffman(struct img__rle_stream *s, const struct block_code *bc
         flush_bits(&w);
         at = start + length;
     }
-    write_literals(&w, bc, data, at, size);
+    write_literals(&w, bc, data, at, to);
     put_bits(&w, bc->codes[END_OF_BLOCK], bc->lengths[END_OF_BLOCK]);
     flush_bits(&w);
     writer_end(s, &w);
@@ -600,6 +635,7 @@ static void plan_fixed(struct block_code *bc)
     for (int sym = 0; sym < LITLEN_SYMBOLS + 2; sym++)
         bc->lengths[sym] = (uint8_t)fixed_length(sym);
     build_codes(bc->lengths, LITLEN_SYMBOLS + 2, bc->codes);
+    bc->longest_literal = 9;
 }
 
 /* Stored blocks of `size` bytes from the current bit position, in bits. */
@@ -610,42 +646,73 @@ static uint64_t stored_bits(const struct img__rle_stream *s, size_t size)
     return pieces * (3 + 32) + first_pad + (pieces - 1) * 5 + 8 * (uint64_t)size;
 }
 
-static int code_block(struct img__rle_stream *s, const uint8_t *data, size_t size, bool final)
+/* Where the block starting at byte `from`, run `first_run` ends: after
+ * s->symbols_per_block symbols, or at `size`. Sets *end and *end_run. */
+static void cut_block(const struct img__rle_stream *s, size_t size, size_t from, size_t first_run,
+                      size_t *end, size_t *end_run)
 {
+    size_t r = first_run;
+    if (s->symbols_per_block == 0) {
+        *end = size;
+        *end_run = s->run_count;
+        return;
+    }
+    size_t symbols = 0, at = from;
+    while (at < size) {
+        size_t next_run = r < s->run_count ? s->runs[2 * r] : size;
+        size_t literals = next_run - at;
+        if (symbols + literals >= s->symbols_per_block) {
+            at += s->symbols_per_block - symbols;
+            break;
+        }
+        symbols += literals;
+        at = next_run;
+        if (r < s->run_count) {
+            at += s->runs[2 * r + 1];
+            r++;
+            if (++symbols == s->symbols_per_block)
+                break;
+        }
+    }
+    *end = at;
+    *end_run = r;
+}
+
+static int code_block(struct img__rle_stream *s, const uint8_t *data, size_t from, size_t to,
+                      size_t first_run, size_t end_run, bool final)
+{
+    const uint32_t *runs = s->runs + 2 * first_run;
+    size_t run_count = end_run - first_run;
     struct block_stats st;
-    memset(&st, 0, sizeof(st));
-    find_runs(data, size, s->runs, &st);
-    st.freq[END_OF_BLOCK] = 1;
+    count_symbols(data, from, to, runs, run_count, &st);
     struct block_code bc;
     plan_block(&st, &bc);
     uint64_t fixed = fixed_bits(&st);
-    uint64_t stored = stored_bits(s, size);
+    uint64_t stored = stored_bits(s, to - from);
     int rc = reserve(s, (size_t)((stored + 7) / 8) + HEADER_BOUND_BYTES);
     if (rc < 0)
         return rc;
     /* The smallest of the three; on a tie the earlier one. */
     if (bc.bits <= fixed && bc.bits < stored) {
-        write_huffman(s, &bc, false, data, size, s->runs, st.run_count, final);
+        write_huffman(s, &bc, false, data, from, to, runs, run_count, final);
     } else if (fixed < stored) {
         plan_fixed(&bc);
-        write_huffman(s, &bc, true, data, size, s->runs, st.run_count, final);
+        write_huffman(s, &bc, true, data, from, to, runs, run_count, final);
     } else {
-        write_stored(s, data, size, final);
+        write_stored(s, data + from, to - from, final);
     }
     return 0;
 }
 
 /* ---- the stream ------------------------------------------------------------ */
 
-int img__rle_init(struct img__rle_stream *s, size_t head, size_t expected)
+int img__rle_init(struct img__rle_stream *s, size_t head, size_t expected, size_t symbols_per_block)
 {
     memset(s, 0, sizeof(*s));
+    s->symbols_per_block = symbols_per_block;
     s->capacity = head + expected + WRITE_SLACK;
     s->out = malloc(s->capacity);
-    /* A run is at least MIN_RUN bytes and follows a literal byte. */
-    s->run_capacity = IMG__RLE_BLOCK_MAX / MIN_RUN + 1;
-    s->runs = malloc(2 * s->run_capacity * sizeof(*s->runs));
-    if (s->out == NULL || s->runs == NULL) {
+    if (s->out == NULL) {
         img__rle_finish(s);
         return -ENOMEM;
     }
@@ -657,8 +724,17 @@ int img__rle_init(struct img__rle_stream *s, size_t head, size_t expected)
 int img__rle_block(struct img__rle_stream *s, const uint8_t *data, size_t size, bool final)
 {
     while (size > 0) {
-        size_t take = size < IMG__RLE_BLOCK_MAX ? size : IMG__RLE_BLOCK_MAX;
-        int rc = code_block(s, data, take, final && take == size);
+        size_t take = size < IMG__RLE_CALL_MAX ? size : IMG__RLE_CALL_MAX;
+        bool last = final && take == size;
+        int rc = find_runs(s, data, take);
+        size_t from = 0, run = 0;
+        while (rc == 0 && from < take) {
+            size_t to, end_run;
+            cut_block(s, take, from, run, &to, &end_run);
+            rc = code_block(s, data, from, to, run, end_run, last && to == take);
+            from = to;
+            run = end_run;
+        }
         if (rc < 0)
             return rc;
         data += take;

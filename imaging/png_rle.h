@@ -7,9 +7,8 @@
  *
  * A stream is raw deflate (RFC 1951) written into a growing buffer. Each
  * img__rle_block call codes its bytes as one or more blocks that never refer
- * to bytes outside their own block, so a caller may reuse its buffer between
- * calls and the bytes do not depend on how a caller cuts its data into calls
- * beyond the block boundaries. With `final`, the call's last block is the
+ * to bytes outside the call, so a caller may reuse its buffer between
+ * calls. With `final`, the call's last block is the
  * stream's last (BFINAL). img__rle_end closes the stream: after a final
  * block it pads to a byte; otherwise it writes an empty stored block, which
  * ends on a byte boundary (what zlib's Z_SYNC_FLUSH writes), so another
@@ -21,8 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The most bytes img__rle_block codes as one block; larger calls are cut. */
-#define IMG__RLE_BLOCK_MAX ((size_t)32 << 10)
+/* img__rle_block codes at most this many bytes as one piece (larger calls
+ * are cut): it bounds the symbol counts. */
+#define IMG__RLE_CALL_MAX ((size_t)4 << 20)
 
 /* img__encode_png_with's `strategy` for this encoder (zlib's are 0-4). */
 #define IMG__STRATEGY_FAST_RLE 100
@@ -34,14 +34,21 @@ struct img__rle_stream {
     size_t capacity; /* of `out` */
     uint64_t bits;   /* pending bits, LSB first */
     unsigned bit_count;
-    uint32_t *runs; /* per block: start, length pairs of the runs found */
-    size_t run_capacity;
+    size_t symbols_per_block; /* 0: one block per call */
+    uint32_t *runs;           /* per call: start, length pairs of the runs found */
+    size_t run_count;
+    size_t run_capacity; /* pairs */
 };
 
 /* Allocates room for about `expected` bytes of output after `head` reserved
- * bytes (the caller fills those). 0 or -ENOMEM. */
-int img__rle_init(struct img__rle_stream *s, size_t head, size_t expected);
-/* Codes `size` (> 0) bytes as blocks of at most IMG__RLE_BLOCK_MAX bytes.
+ * bytes (the caller fills those). Blocks end after `symbols_per_block`
+ * symbols (literals and runs; zlib's blocks are 16383 at its default memory
+ * level) and at the end of each call; 0: only at the end of each call.
+ * 0 or -ENOMEM. */
+int img__rle_init(struct img__rle_stream *s, size_t head, size_t expected,
+                  size_t symbols_per_block);
+/* Codes `size` (> 0) bytes: the blocks depend on the bytes, on
+ * `symbols_per_block` and on where the calls begin and end, nothing else.
  * 0 or -ENOMEM. */
 int img__rle_block(struct img__rle_stream *s, const uint8_t *data, size_t size, bool final);
 /* Ends the stream (see above); `final` as in the last img__rle_block call.
