@@ -28,6 +28,7 @@ import csv
 import datetime
 import filecmp
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -64,13 +65,16 @@ def stage_bench(build, files, repeat):
 def run_edgefetch(build, server, names, out_dir, extra=()):
     binary = os.path.join(build, "cmd", "edgefetch")
     urls = [server.url(n) for n in names]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([binary, "-q", "-o", out_dir, *extra] + urls,
                           capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"{binary} failed ({proc.returncode}): {proc.stderr.strip()[:400]}")
-    return wall
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
 
 
 def same_tree(a, b):
@@ -135,13 +139,16 @@ def main():
         photo_mp = sum(workloads.photo_size(i)[0] * workloads.photo_size(i)[1]
                        for i in range(len(names))) / 1e6
         walls = {"base": [], "this": []}
+        cpus_used = {"base": [], "this": []}
         with FixtureServer(fixture, folder) as server:
             for r in range(args.workload_rounds):
                 order = ["base", "this"] if r % 2 == 0 else ["this", "base"]
                 log(f"workload round {r + 1}/{args.workload_rounds}: {', '.join(order)}")
                 for which in order:
                     out_dir = tempfile.mkdtemp(dir=workdir)
-                    walls[which].append(run_edgefetch(builds[which], server, names, out_dir))
+                    wall, cpu = run_edgefetch(builds[which], server, names, out_dir)
+                    walls[which].append(wall)
+                    cpus_used[which].append(cpu)
                     shutil.rmtree(out_dir)
 
             # -- 3. byte-identical outputs across modes and worker counts -------
@@ -196,17 +203,22 @@ def main():
                  f"{args.workload_rounds} interleaved rounds, medians)")
     lines.append("")
     lines.append("Fixture server on 127.0.0.1, no latency; default -w; wall clock of the "
-                 "whole run, PNGs written.")
+                 "whole run, PNGs written; CPU = user + sys of the edgefetch process (on a "
+                 "shared machine the CPU figures are the steadier ones).")
     lines.append("")
-    lines.append("| build | images/s | MP/s | seconds |")
-    lines.append("|---|---:|---:|---:|")
+    lines.append("| build | images/s | MP/s | seconds | CPU seconds | ms CPU per image |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
     for which in ("base", "this"):
         wall = statistics.median(walls[which])
-        lines.append(f"| {which} | {len(names) / wall:.1f} | {photo_mp / wall:.0f} | {wall:.2f} |")
+        cpu = statistics.median(cpus_used[which])
+        lines.append(f"| {which} | {len(names) / wall:.1f} | {photo_mp / wall:.0f} | {wall:.2f} | "
+                     f"{cpu:.2f} | {1e3 * cpu / len(names):.1f} |")
         csv_rows.append(("workload_images_per_s", "photos", which, "images_per_s",
                          f"{len(names) / wall:.3f}"))
+        csv_rows.append(("workload_cpu_s", "photos", which, "cpu_s", f"{cpu:.3f}"))
     speedup = statistics.median(walls["base"]) / statistics.median(walls["this"])
-    lines.append(f"| this / base | {speedup:.2f}x | | |")
+    cpu_ratio = statistics.median(cpus_used["base"]) / statistics.median(cpus_used["this"])
+    lines.append(f"| this / base | {speedup:.2f}x | | | {cpu_ratio:.2f}x less | |")
     lines.append("")
     lines.append(f"## Outputs ({len(slice_names)} photos, this build)")
     lines.append("")
