@@ -119,7 +119,7 @@ static void usage(FILE *out)
             "      --sigma S            canny: Gaussian blur first, 0 = none (default 1.4)\n"
             "      --low T, --high T    canny: hysteresis thresholds on |gx|+|gy| of the\n"
             "                           Sobel, 0-2040 (default 40 and 80)\n"
-            "      --png-level N        0 stored, 1 fastest (default), 2-3 smaller, 4-9 smallest\n"
+            "      --png-level N        0 stored, 1 fastest (default), 2-9 smaller\n"
             "      --max-pixels N       refuse larger images before decoding (default 100M)\n"
             "\n"
             "Network:\n"

@@ -29,29 +29,25 @@
 #include "imaging_private.h"
 #include "png_rle.h"
 
-/* Chosen by measurement on Sobel and tutorial maps of twelve photos
- * (imaging/PNG_SETTINGS.md has the table). Sobel maps of photos are dense
- * texture, not sparse lines: LZ matches are rare and short, so zlib's match
- * search is time spent for little. Z_RLE (matches at distance 1 only, then
- * Huffman) was both faster and smaller than the default and Z_FILTERED
- * strategies at every level measured, level 9 included; with it zlib's level
- * changes nothing, so the level picks the row filter instead:
- *   0    stored, no filter (filtering would only cost time)
- *   1    PAETH + our own literals-and-runs deflate (png_rle.c; two-level
- *        maps keep NONE + zlib's Z_RLE, see img_png_bands_create): the runs
- *        zlib's Z_RLE would find, coded about 5x faster and a little
- *        smaller than zlib's level 1 Z_RLE with PAETH, and 9% smaller than
- *        the UP + Z_RLE this level used before (PNG_SETTINGS.md, "Level 1")
- *   2-3  PAETH + RLE  11.5 ms/MP, 44.4%
- *   4-9  ALL + RLE    15 ms/MP, 44.0% (libpng's per-row heuristic); smaller
- *        than ALL + Z_FILTERED at level 9 (44.4%, 190 ms/MP)
- * libpng's own default (ALL + Z_FILTERED) at level 1 took 18 ms/MP for
- * 51.5%. */
+/* Chosen by measurement on Sobel and tutorial maps of the sample photos
+ * (imaging/PNG_SETTINGS.md has the tables). Sobel maps of photos are dense
+ * texture, not sparse lines: LZ matches are rare and short, so a match
+ * search is time spent for little; zlib's Z_RLE (matches at distance 1 only,
+ * then Huffman) was both faster and smaller than its other strategies at
+ * every level, and png_rle.c codes those same symbols 5-6x faster and a
+ * little smaller. The level picks the row filter:
+ *   0    stored (zlib), no filter: filtering would only cost time
+ *   1    PAETH + png_rle: 2.0 ms/MP of coding, 46.5% of raw on the samples'
+ *        Sobel maps (before issue 16, UP + zlib Z_RLE: 13 ms/MP, 51.2%)
+ *   2-9  ALL (libpng's per-row heuristic) + png_rle: 0.7% smaller than 1 at
+ *        about twice the time; smaller and 3x faster than the zlib settings
+ *        these levels had (PAETH + Z_RLE for 2-3, ALL + Z_RLE for 4-9)
+ * Two-level maps keep zlib (img_png_bands_create). */
 static int png_filters_for_level(int level)
 {
     if (level == 0)
         return PNG_FILTER_NONE;
-    if (level <= 3)
+    if (level == 1)
         return PNG_FILTER_PAETH;
     return PNG_ALL_FILTERS;
 }
@@ -76,9 +72,7 @@ static bool is_two_level(const struct img_buf *gray)
 
 static int png_strategy_for_level(int level)
 {
-    if (level == 1)
-        return IMG__STRATEGY_FAST_RLE;
-    return level == 0 ? Z_DEFAULT_STRATEGY : Z_RLE;
+    return level == 0 ? Z_DEFAULT_STRATEGY : IMG__STRATEGY_FAST_RLE;
 }
 
 /* The band layout. At least 256 rows and at least 1 MiB of pixels per band:
@@ -350,9 +344,9 @@ int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_b
     if (gray == NULL || gray->data == NULL || gray->channels != 1 || gray->width <= 0 ||
         gray->height <= 0 || gray->stride < (size_t)gray->width || level < 0 || level > 9)
         return -EINVAL;
-    /* Two-level maps keep zlib's Z_RLE at level 1 too: png_rle codes them
-     * about 1.7x faster but, within a few bytes of zlib, not always smaller
-     * (PNG_SETTINGS.md, "Two-level maps"), and level 1 must never be larger
+    /* Two-level maps keep zlib's Z_RLE: png_rle codes them about 1.7x
+     * faster but, within a few bytes of zlib, not always smaller
+     * (PNG_SETTINGS.md, "Level 1 (issue 16)"), and no level may get larger
      * than it was. */
     if (level > 0 && is_two_level(gray))
         return create_with(gray, level, PNG_FILTER_NONE, Z_RLE, out);
@@ -411,7 +405,8 @@ static void filter_rows(const struct img_png_bands *b, int y, size_t rows, uint8
     }
 }
 
-/* zlib's deflate, raw, with the level and strategy chosen (levels 0, 2-9). */
+/* zlib's deflate, raw, with the level and strategy chosen (level 0; two-level
+ * maps). */
 static int run_band_zlib(const struct img_png_bands *b, int index, struct png_band *band)
 {
     const struct img_buf *gray = &b->gray;
@@ -497,7 +492,7 @@ fail:
     return rc;
 }
 
-/* The literals-and-runs encoder (png_rle.c; level 1): a chunk of rows is
+/* The literals-and-runs encoder (png_rle.c; levels 1-9): a chunk of rows is
  * one deflate block, so the blocks, like the bands, depend on the image
  * size only, never on threads. The band ends as zlib's would: on a byte
  * boundary after an empty stored block, or with the final block. */

@@ -8,8 +8,8 @@
  *     the sample photos) of odd sizes and strides decode with libpng to the
  *     exact pixels, and `pngcheck` accepts them;
  *   - the bytes do not depend on the order the bands run in;
- *   - on the samples, level 1 is no larger than the old level 1 (UP, or NONE
- *     for two-level maps, + zlib Z_RLE: img__encode_png_with), per image.
+ *   - on the samples, levels 1, 2 and 6 are no larger than they were before
+ *     png_rle (zlib Z_RLE: img__encode_png_with), per image.
  * SAMPLES is the folder of sample photos, PNGCHECK the pngcheck binary
  * (tests/unit/meson.build sets both). */
 #include <errno.h>
@@ -394,33 +394,45 @@ static void test_band_order(void)
     img_buf_finish(&sobel);
 }
 
-/* Level 1's bytes against the old level 1's (zlib Z_RLE with UP, NONE for
- * maps of only 0 and 255), each sample and operator. */
-static void test_size_against_old_level_1(void)
+/* Each level's bytes against the old ones' (zlib Z_RLE with UP at 1, PAETH
+ * at 2-3, every filter at 4-9; NONE for maps of only 0 and 255), each
+ * sample and operator. */
+static void test_size_against_old_levels(void)
 {
     static const enum img_operator ops[] = {IMG_OP_SOBEL, IMG_OP_CANNY, IMG_OP_TUTORIAL};
+    static const int levels[] = {1, 2, 6};
     for (size_t o = 0; o < sizeof(ops) / sizeof(ops[0]); o++) {
-        size_t new_total = 0, old_total = 0;
-        for (size_t i = 0; i < SAMPLE_COUNT; i++) {
-            struct img_buf map = sample_map(i, ops[o]);
-            uint8_t *png = NULL, *old = NULL;
-            size_t size = 0, old_size = 0;
-            CHECK_EQ(img_encode_png(&map, 1, &png, &size, NULL, 0), 0);
-            int old_filter = ops[o] == IMG_OP_SOBEL ? PNG_FILTER_UP : PNG_FILTER_NONE;
-            CHECK_EQ(img__encode_png_with(&map, 1, old_filter, Z_RLE, &old, &old_size, NULL, 0), 0);
-            if (size > old_size)
-                fprintf(stderr, "%s %s: %zu bytes, the old level 1 %zu\n", sample_names[i],
-                        img_operator_name(ops[o]), size, old_size);
-            CHECK_LE(size, old_size);
-            new_total += size;
-            old_total += old_size;
-            free(png);
-            free(old);
-            img_buf_finish(&map);
+        for (size_t l = 0; l < sizeof(levels) / sizeof(levels[0]); l++) {
+            int level = levels[l];
+            if (level > 1 && ops[o] != IMG_OP_SOBEL)
+                continue; /* two-level maps: zlib at every level, as before */
+            size_t new_total = 0, old_total = 0;
+            for (size_t i = 0; i < SAMPLE_COUNT; i++) {
+                struct img_buf map = sample_map(i, ops[o]);
+                uint8_t *png = NULL, *old = NULL;
+                size_t size = 0, old_size = 0;
+                CHECK_EQ(img_encode_png(&map, level, &png, &size, NULL, 0), 0);
+                int old_filter = ops[o] != IMG_OP_SOBEL ? PNG_FILTER_NONE
+                                 : level == 1           ? PNG_FILTER_UP
+                                 : level <= 3           ? PNG_FILTER_PAETH
+                                                        : PNG_ALL_FILTERS;
+                CHECK_EQ(
+                    img__encode_png_with(&map, level, old_filter, Z_RLE, &old, &old_size, NULL, 0),
+                    0);
+                if (size > old_size)
+                    fprintf(stderr, "%s %s level %d: %zu bytes, before %zu\n", sample_names[i],
+                            img_operator_name(ops[o]), level, size, old_size);
+                CHECK_LE(size, old_size);
+                new_total += size;
+                old_total += old_size;
+                free(png);
+                free(old);
+                img_buf_finish(&map);
+            }
+            printf("%s maps of the samples, level %d: %zu bytes, before %zu (%.1f%%)\n",
+                   img_operator_name(ops[o]), level, new_total, old_total,
+                   100.0 * (double)new_total / (double)old_total);
         }
-        printf("%s maps of the samples, level 1: %zu bytes, old level 1 %zu (%.1f%%)\n",
-               img_operator_name(ops[o]), new_total, old_total,
-               100.0 * (double)new_total / (double)old_total);
     }
 }
 
@@ -429,7 +441,7 @@ int main(void)
     test_stream_round_trip();
     test_png_round_trip();
     test_band_order();
-    test_size_against_old_level_1();
+    test_size_against_old_levels();
     printf("test_png_rle: all passed\n");
     return 0;
 }
