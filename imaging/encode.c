@@ -4,9 +4,10 @@
  * image's size (never on how many threads run them), so every caller gets
  * the same bytes. Each band filters its rows (the previous row, for UP, AVG
  * and PAETH, is read from the image, so bands are independent), compresses
- * them as a raw deflate stream of its own that ends on a byte boundary with a
- * non-final block (Z_SYNC_FLUSH; the last band ends with Z_FINISH), and
- * computes the adler32 of its filtered bytes. Concatenated, the pieces are
+ * them as a raw deflate stream of its own, with png_rle.c (levels 1-9) or
+ * zlib (level 0, two-level maps), that ends on a byte boundary after an
+ * empty stored block (Z_SYNC_FLUSH's marker; the last band ends with the
+ * final block instead), and computes the adler32 of its filtered bytes. Concatenated, the pieces are
  * one valid deflate stream (pigz does the same); the finish wraps it in the
  * zlib header and the combined adler32 (adler32_combine) and in the PNG
  * chunks (RFC 1950, RFC 1951; PNG spec, section 5).
