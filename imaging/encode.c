@@ -7,10 +7,11 @@
  * them as a raw deflate stream of its own, with png_rle.c (levels 1-9) or
  * zlib (level 0, two-level maps), that ends on a byte boundary after an
  * empty stored block (Z_SYNC_FLUSH's marker; the last band ends with the
- * final block instead), and computes the adler32 of its filtered bytes. Concatenated, the pieces are
- * one valid deflate stream (pigz does the same); the finish wraps it in the
- * zlib header and the combined adler32 (adler32_combine) and in the PNG
- * chunks (RFC 1950, RFC 1951; PNG spec, section 5).
+ * final block instead), and computes the adler32 of its filtered bytes.
+ * Concatenated, the pieces are one valid deflate stream (pigz does the
+ * same); the finish wraps it in the zlib header and the combined adler32
+ * (adler32_combine) and in the PNG chunks (RFC 1950, RFC 1951; PNG spec,
+ * section 5).
  *
  * libpng writes the file: signature and IHDR (png_write_info), the tEXt
  * "Source" when the caller set one, then each band's compressed data as an
