@@ -16,6 +16,12 @@ TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # unresolvable-host test (tests/integration/test_hostile.py).
 TEST_DEPS  += iproute2
 TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync calls
+TEST_DEPS  += bsdutils   # script(1): test_progress.py and progress_tty drive a terminal
+# The many-host test world (tests/world): its DNS server, the firewall rules
+# of dead and refusing hosts, and djpeg/cjpeg for its small images.
+TEST_DEPS  += dnsmasq-base nftables libjpeg-turbo-progs
+# (libjpeg-turbo-progs above also gives jpegtran scan scripts: the many-scan
+# progressive JPEG of tests/integration/test_decode_hostile.py.)
 TEST_DEPS  += pngcheck   # tests/unit/test_png_rle.c checks the encoder's files with pngcheck
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
@@ -29,6 +35,9 @@ TEST_DEPS  += valgrind $(FUZZ_DEPS)
 # leaves 127.0.0.1.
 BENCH_DEPS := python3 aria2 curl wget2 libvips-tools python3-httpx python3-requests \
               python3-pil python3-numpy python3-opencv python3-matplotlib time strace
+# libspng and libjpeg-turbo's tools: the PNG decoder comparison
+# (tests/bench/png_decoders.c, imaging/DECODE.md) and jpegtran scan scripts.
+BENCH_DEPS += libspng-dev libjpeg-turbo-progs
 
 .PHONY: all deps test-deps bench-deps build build-asan test demo bench clean
 
