@@ -5,8 +5,8 @@
  * finds them) and counts the symbols; code lengths follow from the counts
  * (Huffman, limited to 14 bits); the block is written as a dynamic Huffman
  * block, or with the fixed code or stored when either is smaller (tiny
- * images; noise), so the output is never much larger than the input. RFC 1951, sections 3.2.3
- * to 3.2.7. */
+ * images; noise), so the output is never much larger than the input.
+ * RFC 1951, sections 3.2.3 to 3.2.7. */
 #include "png_rle.h"
 
 #include <errno.h>

@@ -1,15 +1,16 @@
 /* A deflate encoder made for filtered PNG rows of edge maps (png_rle.c),
  * private to imaging/. It codes what zlib's Z_RLE codes (literals, and runs
  * as matches at distance 1) but in two passes per block: find the runs and
- * count the symbols, then write one dynamic Huffman block (or a stored one
- * when that is smaller), with no hashing, no lazy evaluation and no per-symbol
- * bookkeeping. PNG_SETTINGS.md has the measurements that chose it.
+ * count the symbols, then write the block with a dynamic Huffman code (or
+ * the fixed one, or stored, when smaller), with no hashing, no lazy
+ * evaluation and no per-symbol bookkeeping. PNG_SETTINGS.md has the
+ * measurements that chose it.
  *
  * A stream is raw deflate (RFC 1951) written into a growing buffer. Each
  * img__rle_block call codes its bytes as one or more blocks that never refer
- * to bytes outside the call, so a caller may reuse its buffer between
- * calls. With `final`, the call's last block is the
- * stream's last (BFINAL). img__rle_end closes the stream: after a final
+ * to bytes outside the call, so a caller may reuse its buffer between calls.
+ * With `final`, the call's last block is the stream's last (BFINAL).
+ * img__rle_end closes the stream: after a final
  * block it pads to a byte; otherwise it writes an empty stored block, which
  * ends on a byte boundary (what zlib's Z_SYNC_FLUSH writes), so another
  * stream's bytes may follow and the two decode as one. */
@@ -43,8 +44,9 @@ struct img__rle_stream {
 /* Allocates room for about `expected` bytes of output after `head` reserved
  * bytes (the caller fills those). Blocks end after `symbols_per_block`
  * symbols (literals and runs; zlib's blocks are 16383 at its default memory
- * level) and at the end of each call; 0: only at the end of each call.
- * 0 or -ENOMEM. */
+ * level) and at the end of each call; 0: only at the end of each call (what
+ * encode.c uses; the symbol limit is what PNG_SETTINGS.md measured for
+ * two-level maps). 0 or -ENOMEM. */
 int img__rle_init(struct img__rle_stream *s, size_t head, size_t expected,
                   size_t symbols_per_block);
 /* Codes `size` (> 0) bytes: the blocks depend on the bytes, on
