@@ -85,7 +85,16 @@ def make_webp(ws):
     tool("cwebp", "-quiet", "-q", "80", "alpha.png", "-o", "alpha.webp", cwd=w)
     tool("img2webp", "-q", "80", "src.png", "-lossless", "neg.png", "-o", "anim.webp", cwd=w)
     tool("webpmux", "-get", "frame", "1", "anim.webp", "-o", "anim-frame1.webp", cwd=w)
-    pairs = []
+    # Frame 1 at an offset on a larger canvas (frame 2 at 0,0 makes it so):
+    # the rest of the canvas is black (transparent, alpha dropped).
+    tool("convert", "src.png", "-resize", "16x16!", "small.png", cwd=w)
+    tool("cwebp", "-quiet", "-lossless", "small.png", "-o", "small.webp", cwd=w)
+    tool("webpmux", "-frame", "lossless.webp", "+100+10+20", "-frame", "small.webp", "+100+0+0",
+         "-loop", "0", "-o", "offset.webp", cwd=w)
+    tool("dwebp", "-quiet", "lossless.webp", "-o", "offset-frame1.png", cwd=w)
+    tool("convert", "-size", "170x140", "xc:black", "offset-frame1.png", "-geometry", "+10+20",
+         "-composite", "ref-offset-webp.png", cwd=w)
+    pairs = [("offset.webp", "ref-offset-webp.png")]
     for name, ref_of in (("lossy.webp", "lossy.webp"), ("lossless.webp", "lossless.webp"),
                          ("alpha.webp", "alpha.webp"), ("anim.webp", "anim-frame1.webp")):
         ref = "ref-" + stem(name) + "-webp.png"

@@ -236,6 +236,48 @@ static void test_gif(void)
         check_luma_of_rgb(&gif, "gif");
         mem_image_free(&gif);
     }
+    /* Indices past the colour table are black: a 2-entry table with LZW
+     * codes of 2 bits (indices 0-3), written by hand (giflib's encoder
+     * masks indices to the table). */
+    {
+        enum { GW = 8, GH = 2 };
+        uint8_t file[256];
+        size_t n = 0;
+        static const uint8_t head[] = {'G', 'I', 'F', '8', '9', 'a', GW, 0, GH, 0, 0x80, 0, 0,
+                                       10, 20, 30, 40, 50, 60, /* 2 colours */
+                                       ',', 0, 0, 0, 0, GW, 0, GH, 0, 0, 2 /* LZW size */};
+        memcpy(file, head, sizeof(head));
+        n = sizeof(head);
+        /* Codes of 3 bits: a clear (4) before every two indices keeps the
+         * table from growing past 3-bit codes; end (5). */
+        unsigned codes[64], count = 0;
+        for (int i = 0; i < GW * GH; i++) {
+            if (i % 2 == 0)
+                codes[count++] = 4;
+            codes[count++] = (unsigned)(i % 4);
+        }
+        codes[count++] = 5;
+        uint8_t packed[64] = {0};
+        unsigned bits = 0;
+        for (unsigned c = 0; c < count; c++, bits += 3)
+            for (unsigned b = 0; b < 3; b++)
+                if (codes[c] >> b & 1)
+                    packed[(bits + b) / 8] |= (uint8_t)(1u << ((bits + b) % 8));
+        size_t bytes = (bits + 7) / 8;
+        file[n++] = (uint8_t)bytes;
+        memcpy(file + n, packed, bytes);
+        n += bytes;
+        file[n++] = 0;
+        file[n++] = ';';
+        struct mem_image short_table = {file, n};
+        struct img_buf rgb = decode_ok(&short_table, 3, "gif short table");
+        for (int i = 0; i < GW * GH; i++) {
+            static const uint8_t want[4][3] = {{10, 20, 30}, {40, 50, 60}, {0, 0, 0}, {0, 0, 0}};
+            CHECK_MEM_EQ(rgb.data + (size_t)(i / GW) * rgb.stride + 3 * (size_t)(i % GW),
+                         want[i % 4], 3);
+        }
+        img_buf_finish(&rgb);
+    }
     /* Decoding work is bounded by frame 1's area against the screen's: a
      * frame of 2000x1000 on a 10x10 screen is refused before its data. */
     struct gif_make huge = {10, 10, 1, false, -1, 2, 0, 0, 2000, 1000};
