@@ -102,6 +102,22 @@ static bool is_svg(const uint8_t *data, size_t size)
     return false;
 }
 
+static bool is_gif(const uint8_t *data, size_t size)
+{
+    return has_prefix(data, size, "GIF87a", 6) || has_prefix(data, size, "GIF89a", 6);
+}
+
+static bool is_webp(const uint8_t *data, size_t size)
+{
+    return size >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0;
+}
+
+static bool is_tiff(const uint8_t *data, size_t size)
+{
+    return has_prefix(data, size, tiff_le, sizeof(tiff_le)) ||
+           has_prefix(data, size, tiff_be, sizeof(tiff_be));
+}
+
 /* The ftyp box's major brand or a compatible one is AVIF's: "avif" (still)
  * or "avis" (sequence). A HEIF with an AVIF brand among others is AVIF. */
 static bool is_avif(const uint8_t *data, size_t size)
@@ -135,6 +151,17 @@ static bool is_bmp(const uint8_t *data, size_t size)
  * "unsupported format (JPEG XL)" rather than "not an image". */
 static const char *unsupported_format(const uint8_t *data, size_t size)
 {
+    /* Formats this build was configured without (meson options). */
+    if (!IMG_HAVE_GIF && is_gif(data, size))
+        return "GIF";
+    if (!IMG_HAVE_WEBP && is_webp(data, size))
+        return "WebP";
+    if (!IMG_HAVE_AVIF && is_avif(data, size))
+        return "AVIF";
+    if (!IMG_HAVE_TIFF && is_tiff(data, size))
+        return "TIFF";
+    if (!IMG_HAVE_BMP && is_bmp(data, size))
+        return "BMP";
     if (size >= 12 && memcmp(data + 4, "ftyp", 4) == 0) {
         const uint8_t *brand = data + 8;
         if (memcmp(brand, "heic", 4) == 0 || memcmp(brand, "heix", 4) == 0 ||
@@ -687,17 +714,27 @@ int img__probe(const uint8_t *data, size_t size, struct img__header *header,
                   size);
         return -EINVAL;
     }
-    if (has_prefix(data, size, "GIF87a", 6) || has_prefix(data, size, "GIF89a", 6))
+    /* The other decoders, those this build has (meson options). */
+#if IMG_HAVE_GIF
+    if (is_gif(data, size))
         return img__gif_probe(data, size, header, kind, err, err_size);
-    if (size >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
+#endif
+#if IMG_HAVE_WEBP
+    if (is_webp(data, size))
         return img__webp_probe(data, size, header, kind, err, err_size);
+#endif
+#if IMG_HAVE_AVIF
     if (is_avif(data, size))
         return img__avif_probe(data, size, header, kind, err, err_size);
-    if (has_prefix(data, size, tiff_le, sizeof(tiff_le)) ||
-        has_prefix(data, size, tiff_be, sizeof(tiff_be)))
+#endif
+#if IMG_HAVE_TIFF
+    if (is_tiff(data, size))
         return img__tiff_probe(data, size, header, kind, err, err_size);
+#endif
+#if IMG_HAVE_BMP
     if (is_bmp(data, size))
         return img__bmp_probe(data, size, header, kind, err, err_size);
+#endif
     if (is_cut_signature(data, size, "RIFF", 4) ||
         (size < 12 && has_prefix(data, size, "RIFF", 4))) {
         img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated WebP header (%zu bytes)",

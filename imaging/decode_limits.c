@@ -120,23 +120,32 @@ int img_decode_limited(const uint8_t *data, size_t size, int channels,
     case IMG_FORMAT_JPEG:
         return img__jpeg_decode(data, size, &header, channels, &effective, out, kind, err,
                                 err_size);
+#if IMG_HAVE_WEBP
     case IMG_FORMAT_WEBP:
         return img__webp_decode(data, size, &header, channels, &effective, out, kind, err,
                                 err_size);
+#endif
+#if IMG_HAVE_GIF
     case IMG_FORMAT_GIF:
         return img__gif_decode(data, size, &header, channels, &effective, out, kind, err,
                                err_size);
+#endif
+#if IMG_HAVE_AVIF
     case IMG_FORMAT_AVIF:
         return img__avif_decode(data, size, &header, channels, &effective, out, kind, err,
                                 err_size);
+#endif
+#if IMG_HAVE_BMP
     case IMG_FORMAT_BMP:
         return img__bmp_decode(data, size, &header, channels, &effective, out, kind, err,
                                err_size);
+#endif
+#if IMG_HAVE_TIFF
     case IMG_FORMAT_TIFF:
         return img__tiff_decode(data, size, &header, channels, &effective, out, kind, err,
                                 err_size);
-    case IMG_FORMAT_PNG:
-    case IMG_FORMAT_UNKNOWN:
+#endif
+    default: /* PNG (the probe yields no format this build lacks) */
         break;
     }
     return img__png_decode(data, size, &header, channels, &effective, out, kind, err, err_size);

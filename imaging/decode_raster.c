@@ -41,10 +41,35 @@ const char *img_format_name(enum img_format format)
  * the CPU stage that waits), then JPEG, then PNG (lossless: the largest
  * download of the four for a photo), then the formats a server would only
  * have in that form anyway. No wildcard: a server that negotiates must send
- * one of these or say 406, never a format we would download and refuse. */
-static const char accept_header[] = "image/webp,image/avif;q=0.9,image/jpeg;q=0.9,"
-                                    "image/png;q=0.8,image/gif;q=0.5,image/bmp;q=0.3,"
-                                    "image/tiff;q=0.3";
+ * one of these or say 406, never a format we would download and refuse.
+ * Only the decoders this build has (meson options) are listed. */
+#if IMG_HAVE_WEBP
+#define ACCEPT_WEBP "image/webp,"
+#else
+#define ACCEPT_WEBP ""
+#endif
+#if IMG_HAVE_AVIF
+#define ACCEPT_AVIF "image/avif;q=0.9,"
+#else
+#define ACCEPT_AVIF ""
+#endif
+#if IMG_HAVE_GIF
+#define ACCEPT_GIF ",image/gif;q=0.5"
+#else
+#define ACCEPT_GIF ""
+#endif
+#if IMG_HAVE_BMP
+#define ACCEPT_BMP ",image/bmp;q=0.3"
+#else
+#define ACCEPT_BMP ""
+#endif
+#if IMG_HAVE_TIFF
+#define ACCEPT_TIFF ",image/tiff;q=0.3"
+#else
+#define ACCEPT_TIFF ""
+#endif
+static const char accept_header[] = ACCEPT_WEBP ACCEPT_AVIF "image/jpeg;q=0.9,image/png;q=0.8"
+    ACCEPT_GIF ACCEPT_BMP ACCEPT_TIFF;
 
 const char *img_accept_header(void)
 {

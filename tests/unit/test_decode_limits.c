@@ -568,7 +568,9 @@ static void test_error_kinds(void)
     CHECK_EQ(kind, IMG_ERROR_UNSUPPORTED_FORMAT);
     struct mem_image gif = {(uint8_t *)"GIF89a\x01\x00\x01\x00", 10};
     CHECK_EQ(decode_with(&gif, 1, NULL, &out, &kind, err, sizeof(err)), -EINVAL);
-    CHECK_EQ(kind, IMG_ERROR_TRUNCATED);
+    /* Truncated where GIF is decoded (the default build), else unsupported. */
+    CHECK_EQ(kind, strstr(img_accept_header(), "image/gif") != NULL ? IMG_ERROR_TRUNCATED
+                                                                    : IMG_ERROR_UNSUPPORTED_FORMAT);
     struct small_png s = make_small_png();
     struct mem_image cut = {s.png.data, s.idat + 20};
     CHECK_EQ(decode_with(&cut, 1, NULL, &out, &kind, err, sizeof(err)), -EINVAL);
