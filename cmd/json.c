@@ -206,9 +206,10 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
     }
     char format[32];
     fputs(",\"format\":", out);
-    put_string(out, item->status == PL_ITEM_FAILED && unsupported_format(item, format, sizeof(format))
-                        ? format
-                        : NULL);
+    put_string(out,
+               item->status == PL_ITEM_FAILED && unsupported_format(item, format, sizeof(format))
+                   ? format
+                   : NULL);
     fprintf(out, ",\"attempts\":%u,\"bytes\":%zu,\"operator_threads\":%u", item->attempts,
             item->bytes, item->edge_threads);
     if (item->width > 0 && item->height > 0)

@@ -143,8 +143,8 @@ static bool is_bmp(const uint8_t *data, size_t size)
     if (size < 18 || data[0] != 'B' || data[1] != 'M')
         return false;
     uint32_t dib_size = read_le32(data + 14);
-    return dib_size == 12 || dib_size == 40 || dib_size == 52 || dib_size == 56 ||
-           dib_size == 64 || dib_size == 108 || dib_size == 124;
+    return dib_size == 12 || dib_size == 40 || dib_size == 52 || dib_size == 56 || dib_size == 64 ||
+           dib_size == 108 || dib_size == 124;
 }
 
 /* Names image formats we recognise but do not decode, so the message says

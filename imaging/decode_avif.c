@@ -114,8 +114,8 @@ static avifDecoder *create_decoder(uint64_t max_pixels)
     decoder->maxThreads = 1;
     /* libavif 0.11 refuses (NOT_IMPLEMENTED) limits above its defaults,
      * 16384 x 16384 pixels and 32768 per side: AVIF's own ceiling here. */
-    uint64_t limit = max_pixels < AVIF_DEFAULT_IMAGE_SIZE_LIMIT ? max_pixels
-                                                               : AVIF_DEFAULT_IMAGE_SIZE_LIMIT;
+    uint64_t limit =
+        max_pixels < AVIF_DEFAULT_IMAGE_SIZE_LIMIT ? max_pixels : AVIF_DEFAULT_IMAGE_SIZE_LIMIT;
     decoder->imageSizeLimit = (uint32_t)limit;
     decoder->imageDimensionLimit = AVIF_DEFAULT_IMAGE_DIMENSION_LIMIT;
     decoder->ignoreXMP = AVIF_TRUE;
@@ -221,8 +221,8 @@ int img__avif_decode(const uint8_t *data, size_t size, const struct img__header 
     }
     rgb_pixels = malloc(stride * (size_t)height);
     if (rgb_pixels == NULL) {
-        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
-                  "out of memory for a %dx%d image", width, height);
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory for a %dx%d image",
+                  width, height);
         ret = -ENOMEM;
         goto done;
     }
@@ -241,11 +241,10 @@ int img__avif_decode(const uint8_t *data, size_t size, const struct img__header 
     avifDecoderDestroy(decoder);
     decoder = NULL;
     ret = img__raster_deliver(rgb_pixels, stride, raster_channels, width, height,
-                              header->info.orientation,
-                              channels, out);
+                              header->info.orientation, channels, out);
     if (ret < 0)
-        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
-                  "out of memory for a %dx%d image", header->info.width, header->info.height);
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory for a %dx%d image",
+                  header->info.width, header->info.height);
     goto done;
 
 cancelled:

@@ -94,8 +94,8 @@ static int read_header(const uint8_t *data, size_t size, struct bmp_header *bmp,
         bmp->bpp = le16(data + 24);
     } else {
         if (size < FILE_HEADER + 40) {
-            img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
-                      "truncated BMP header (%zu bytes)", size);
+            img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated BMP header (%zu bytes)",
+                      size);
             return -EINVAL;
         }
         int32_t width = (int32_t)le32(data + 18);
@@ -124,13 +124,12 @@ static int read_header(const uint8_t *data, size_t size, struct bmp_header *bmp,
     bool valid = bmp->compression == 0 || (bitfields && (bpp == 16 || bpp == 32));
     if (!valid || (bpp != 1 && bpp != 4 && bpp != 8 && bpp != 16 && bpp != 24 && bpp != 32)) {
         img__fail(kind, IMG_ERROR_CORRUPT, err, err_size,
-                  "corrupt BMP header (%u bits per pixel, compression %u)", bpp,
-                  bmp->compression);
+                  "corrupt BMP header (%u bits per pixel, compression %u)", bpp, bmp->compression);
         return -EINVAL;
     }
     if (bmp->offset < palette_start(bmp) || bmp->offset > size) {
-        img__fail(kind, bmp->offset > size ? IMG_ERROR_TRUNCATED : IMG_ERROR_CORRUPT, err,
-                  err_size, "%s BMP (pixels at offset %u of %zu bytes)",
+        img__fail(kind, bmp->offset > size ? IMG_ERROR_TRUNCATED : IMG_ERROR_CORRUPT, err, err_size,
+                  "%s BMP (pixels at offset %u of %zu bytes)",
                   bmp->offset > size ? "truncated" : "corrupt", bmp->offset, size);
         return -EINVAL;
     }
@@ -158,8 +157,8 @@ int img__bmp_probe(const uint8_t *data, size_t size, struct img__header *header,
     uint64_t pixel_bytes = bmp.row_bytes * bmp.height;
     if (pixel_bytes > size - bmp.offset) {
         img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
-                  "truncated BMP (%zu bytes of pixels, the header says %llu)",
-                  size - bmp.offset, (unsigned long long)pixel_bytes);
+                  "truncated BMP (%zu bytes of pixels, the header says %llu)", size - bmp.offset,
+                  (unsigned long long)pixel_bytes);
         return -EINVAL;
     }
     header->bit_depth = bmp.bpp;
@@ -248,7 +247,7 @@ int img__bmp_decode(const uint8_t *data, size_t size, const struct img__header *
     ret = img__raster_deliver(rgb, 3 * (size_t)width, 3, width, height, 1, channels, out);
     img__stb_free(rgb);
     if (ret < 0)
-        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
-                  "out of memory for a %dx%d image", width, height);
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory for a %dx%d image",
+                  width, height);
     return ret;
 }

@@ -156,8 +156,8 @@ int img__gif_decode(const uint8_t *data, size_t size, const struct img__header *
     canvas = calloc(stride * (size_t)height, 1);
     line = malloc((size_t)desc->Width);
     if (canvas == NULL || line == NULL) {
-        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
-                  "out of memory for a %dx%d image", width, height);
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory for a %dx%d image",
+                  width, height);
         ret = -ENOMEM;
         goto fail;
     }
@@ -201,8 +201,8 @@ int img__gif_decode(const uint8_t *data, size_t size, const struct img__header *
     line = NULL;
     ret = img__raster_deliver(canvas, stride, 3, width, height, 1, channels, out);
     if (ret < 0)
-        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
-                  "out of memory for a %dx%d image", width, height);
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory for a %dx%d image",
+                  width, height);
     free(canvas);
     return ret;
 

@@ -127,8 +127,7 @@ int img_decode_limited(const uint8_t *data, size_t size, int channels,
 #endif
 #if IMG_HAVE_GIF
     case IMG_FORMAT_GIF:
-        return img__gif_decode(data, size, &header, channels, &effective, out, kind, err,
-                               err_size);
+        return img__gif_decode(data, size, &header, channels, &effective, out, kind, err, err_size);
 #endif
 #if IMG_HAVE_AVIF
     case IMG_FORMAT_AVIF:
@@ -137,8 +136,7 @@ int img_decode_limited(const uint8_t *data, size_t size, int channels,
 #endif
 #if IMG_HAVE_BMP
     case IMG_FORMAT_BMP:
-        return img__bmp_decode(data, size, &header, channels, &effective, out, kind, err,
-                               err_size);
+        return img__bmp_decode(data, size, &header, channels, &effective, out, kind, err, err_size);
 #endif
 #if IMG_HAVE_TIFF
     case IMG_FORMAT_TIFF:

@@ -68,8 +68,8 @@ const char *img_format_name(enum img_format format)
 #else
 #define ACCEPT_TIFF ""
 #endif
-static const char accept_header[] = ACCEPT_WEBP ACCEPT_AVIF "image/jpeg;q=0.9,image/png;q=0.8"
-    ACCEPT_GIF ACCEPT_BMP ACCEPT_TIFF;
+static const char accept_header[] =
+    ACCEPT_WEBP ACCEPT_AVIF "image/jpeg;q=0.9,image/png;q=0.8" ACCEPT_GIF ACCEPT_BMP ACCEPT_TIFF;
 
 const char *img_accept_header(void)
 {

@@ -116,8 +116,7 @@ static int on_tiff_error(TIFF *tif, void *user, const char *module, const char *
     return 1;
 }
 
-static int on_tiff_warning(TIFF *tif, void *user, const char *module, const char *fmt,
-                           va_list ap)
+static int on_tiff_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
 {
     (void)tif;
     (void)user;
@@ -150,10 +149,10 @@ static bool ifd_past_end(const struct tiff_session *session)
     const uint8_t *p = session->data;
     if (session->size < 8)
         return true;
-    uint32_t offset = p[0] == 'I' ? (uint32_t)p[4] | (uint32_t)p[5] << 8 |
-                                        (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24
-                                  : (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 |
-                                        (uint32_t)p[6] << 8 | (uint32_t)p[7];
+    uint32_t offset =
+        p[0] == 'I'
+            ? (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24
+            : (uint32_t)p[4] << 24 | (uint32_t)p[5] << 16 | (uint32_t)p[6] << 8 | (uint32_t)p[7];
     return (uint64_t)offset + 2 > session->size;
 }
 
@@ -206,8 +205,7 @@ int img__tiff_probe(const uint8_t *data, size_t size, struct img__header *header
     TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar);
     if (orientation < 1 || orientation > 8)
         orientation = 1;
-    ret = img__set_size(header, IMG_FORMAT_TIFF, width, height, orientation, kind, err,
-                        err_size);
+    ret = img__set_size(header, IMG_FORMAT_TIFF, width, height, orientation, kind, err, err_size);
     if (ret < 0)
         goto done;
     header->bit_depth = bps;
@@ -261,8 +259,8 @@ int img__tiff_decode(const uint8_t *data, size_t size, const struct img__header 
     image.req_orientation = image.orientation;
     raster = malloc((size_t)width * (size_t)height * sizeof(*raster));
     if (raster == NULL) {
-        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
-                  "out of memory for a %dx%d image", width, height);
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory for a %dx%d image",
+                  width, height);
         ret = -ENOMEM;
         goto end;
     }
@@ -295,8 +293,8 @@ int img__tiff_decode(const uint8_t *data, size_t size, const struct img__header 
     ret = img__raster_deliver((const uint8_t *)raster, 4 * (size_t)width, 4, width, height,
                               header->info.orientation, channels, out);
     if (ret < 0)
-        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
-                  "out of memory for a %dx%d image", header->info.width, header->info.height);
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory for a %dx%d image",
+                  header->info.width, header->info.height);
 end:
     TIFFRGBAImageEnd(&image);
 done:

@@ -67,8 +67,8 @@ static bool body_cut(const uint8_t *data, size_t size)
     return size >= 8 && (uint64_t)le32(data + 4) + 8 > size;
 }
 
-static void status_fail(VP8StatusCode status, const char *what, bool cut,
-                        enum img_error_kind *kind, char *err, size_t err_size)
+static void status_fail(VP8StatusCode status, const char *what, bool cut, enum img_error_kind *kind,
+                        char *err, size_t err_size)
 {
     if (cut && status != VP8_STATUS_OUT_OF_MEMORY)
         status = VP8_STATUS_NOT_ENOUGH_DATA;
@@ -101,9 +101,9 @@ int img__webp_probe(const uint8_t *data, size_t size, struct img__header *header
         status_fail(status, "header", body_cut(data, size), kind, err, err_size);
         return -EINVAL;
     }
-    int ret = img__set_size(header, IMG_FORMAT_WEBP, (uint64_t)features.width,
-                            (uint64_t)features.height, webp_orientation(data, size), kind, err,
-                            err_size);
+    int ret =
+        img__set_size(header, IMG_FORMAT_WEBP, (uint64_t)features.width, (uint64_t)features.height,
+                      webp_orientation(data, size), kind, err, err_size);
     if (ret < 0)
         return ret;
     header->bit_depth = 8;
@@ -130,8 +130,7 @@ int img__webp_probe(const uint8_t *data, size_t size, struct img__header *header
         memset(&frame, 0, sizeof(frame));
         WebPBitstreamFeatures first;
         if (demux != NULL && WebPDemuxGetFrame(demux, 1, &frame) &&
-            WebPGetFeatures(frame.fragment.bytes, frame.fragment.size, &first) ==
-                VP8_STATUS_OK) {
+            WebPGetFeatures(frame.fragment.bytes, frame.fragment.size, &first) == VP8_STATUS_OK) {
             features.format = first.format;
             features.has_alpha = first.has_alpha;
         }
@@ -205,8 +204,8 @@ int img__webp_decode(const uint8_t *data, size_t size, const struct img__header 
     /* calloc: the canvas of an animation is black where frame 1 is not. */
     uint8_t *rgb = calloc(rgb_size, 1);
     if (rgb == NULL) {
-        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
-                  "out of memory for a %dx%d image", header->info.width, header->info.height);
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory for a %dx%d image",
+                  header->info.width, header->info.height);
         return -ENOMEM;
     }
     int ret;
@@ -244,10 +243,11 @@ int img__webp_decode(const uint8_t *data, size_t size, const struct img__header 
                           "corrupt WebP animation (frame 1's size disagrees with its header)");
                 ret = -EINVAL;
             } else {
-                uint8_t *origin = rgb + (size_t)frame.y_offset * stride + 3 * (size_t)frame.x_offset;
+                uint8_t *origin =
+                    rgb + (size_t)frame.y_offset * stride + 3 * (size_t)frame.x_offset;
                 ret = decode_into(frame.fragment.bytes, frame.fragment.size, body_cut(data, size),
-                                  origin, stride,
-                                  rgb_size - (size_t)(origin - rgb), limits, kind, err, err_size);
+                                  origin, stride, rgb_size - (size_t)(origin - rgb), limits, kind,
+                                  err, err_size);
             }
         }
         if (demux != NULL) {
@@ -256,8 +256,8 @@ int img__webp_decode(const uint8_t *data, size_t size, const struct img__header 
         }
     }
     if (ret == 0) {
-        ret = img__raster_deliver(rgb, stride, 3, width, height, header->info.orientation,
-                                  channels, out);
+        ret = img__raster_deliver(rgb, stride, 3, width, height, header->info.orientation, channels,
+                                  out);
         if (ret < 0)
             img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
                       "out of memory for a %dx%d image", header->info.width, header->info.height);

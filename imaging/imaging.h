@@ -61,7 +61,7 @@ struct img_info {
     enum img_format format;
     int width; /* as displayed: EXIF orientations 5-8 swap the stored sides */
     int height;
-    int channels;    /* as stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    int channels; /* as stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
     /* EXIF orientation 1-8 (JPEG APP1, PNG eXIf before IDAT, WebP EXIF chunk,
      * TIFF Orientation tag, AVIF irot/imir mapped to it; 1 when absent) */
     int orientation;

@@ -32,10 +32,10 @@
 const char *img_library_versions(void)
 {
     static _Thread_local char text[400];
-    size_t used = (size_t)snprintf(text, sizeof(text),
-                                   "libpng/" PNG_LIBPNG_VER_STRING
-                                   " (PNG) libjpeg-turbo/" VERSION_STRING(LIBJPEG_TURBO_VERSION)
-                                   " (JPEG)");
+    size_t used =
+        (size_t)snprintf(text, sizeof(text),
+                         "libpng/" PNG_LIBPNG_VER_STRING
+                         " (PNG) libjpeg-turbo/" VERSION_STRING(LIBJPEG_TURBO_VERSION) " (JPEG)");
 #if IMG_HAVE_WEBP
     int webp = WebPGetDecoderVersion();
     used += (size_t)snprintf(text + used, sizeof(text) - used, " libwebp/%d.%d.%d (WebP)",

@@ -119,8 +119,8 @@ int main(int argc, char **argv)
         struct img_info info;
         char err[256];
         int probed = img_probe(data, size, &info, err, sizeof(err));
-        printf("%s: %s %dx%d, %zu bytes\n", argv[i], probed == 0 ? img_format_name(info.format) : "?",
-               info.width, info.height, size);
+        printf("%s: %s %dx%d, %zu bytes\n", argv[i],
+               probed == 0 ? img_format_name(info.format) : "?", info.width, info.height, size);
         run("imaging", false, data, size, repeats);
         if (probed == 0 && info.format == IMG_FORMAT_GIF)
             run("stb_image", true, data, size, repeats);

@@ -37,8 +37,7 @@ static inline uint8_t *sample_pixels(int width, int height, int channels, int se
 
 /* ---- WebP ---------------------------------------------------------------- */
 
-static inline struct mem_image make_webp(int width, int height, bool lossless, bool alpha,
-                                         int seed)
+static inline struct mem_image make_webp(int width, int height, bool lossless, bool alpha, int seed)
 {
     int channels = alpha ? 4 : 3;
     uint8_t *pixels = sample_pixels(width, height, channels, seed);
@@ -117,11 +116,11 @@ static inline struct mem_image make_webp_animation(int width, int height, int fr
 /* ---- GIF ------------------------------------------------------------------ */
 
 struct gif_make {
-    int width, height;   /* the logical screen */
-    int frames;          /* each the whole screen unless frame_* below */
+    int width, height; /* the logical screen */
+    int frames;        /* each the whole screen unless frame_* below */
     bool interlaced;
-    int transparent;     /* index, or -1 */
-    int colours;         /* table entries (a power of two, 2-256) */
+    int transparent; /* index, or -1 */
+    int colours;     /* table entries (a power of two, 2-256) */
     int frame_left, frame_top, frame_width, frame_height; /* frame 1; 0 = screen */
 };
 
@@ -204,8 +203,8 @@ struct avif_make {
     avifPixelFormat yuv;
     int depth;
     bool alpha;
-    int irot;  /* -1 none, else quarter turns anti-clockwise */
-    int imir;  /* -1 none, else 0 (top-bottom) or 1 (left-right) */
+    int irot; /* -1 none, else quarter turns anti-clockwise */
+    int imir; /* -1 none, else 0 (top-bottom) or 1 (left-right) */
 };
 
 static inline struct mem_image make_avif(const struct avif_make *spec)
@@ -248,9 +247,9 @@ static inline struct mem_image make_avif(const struct avif_make *spec)
 
 struct bmp_make {
     int width, height;
-    int bpp;            /* 1, 4, 8 (palette), 24, 32 */
-    int palette;        /* entries written, for bpp <= 8 */
-    int index_modulo;   /* indices are sample % this (may exceed the palette) */
+    int bpp;          /* 1, 4, 8 (palette), 24, 32 */
+    int palette;      /* entries written, for bpp <= 8 */
+    int index_modulo; /* indices are sample % this (may exceed the palette) */
     bool top_down;
 };
 
@@ -330,11 +329,11 @@ static inline void bmp_expected(const struct bmp_make *spec, int x, int y, uint8
 
 struct tiff_make {
     int width, height;
-    int bps;           /* 8 or 16 */
-    int spp;           /* 1 gray, 3 RGB */
-    bool tiled;        /* 16x16 tiles, else strips of 8 rows */
-    bool separate;     /* planar configuration 2 */
-    int orientation;   /* tag 274 */
+    int bps;         /* 8 or 16 */
+    int spp;         /* 1 gray, 3 RGB */
+    bool tiled;      /* 16x16 tiles, else strips of 8 rows */
+    bool separate;   /* planar configuration 2 */
+    int orientation; /* tag 274 */
     int pages;
     uint16_t compression;
     uint32_t rows_per_strip; /* 0: 8 */
@@ -379,8 +378,9 @@ static inline tmsize_t tiff_sink_write(thandle_t h, void *buf, tmsize_t n)
 static inline toff_t tiff_sink_seek(thandle_t h, toff_t off, int whence)
 {
     struct tiff_sink *s = h;
-    s->offset = (size_t)(whence == SEEK_SET ? off : whence == SEEK_CUR ? s->offset + off
-                                                                        : s->size + off);
+    s->offset = (size_t)(whence == SEEK_SET   ? off
+                         : whence == SEEK_CUR ? s->offset + off
+                                              : s->size + off);
     return s->offset;
 }
 
@@ -466,7 +466,8 @@ static inline struct mem_image make_tiff(const struct tiff_make *spec)
                     }
             free(tile);
         } else {
-            TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, spec->rows_per_strip ? spec->rows_per_strip : 8u);
+            TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP,
+                         spec->rows_per_strip ? spec->rows_per_strip : 8u);
             size_t row_bytes = (size_t)spec->width * per_pixel * bytes;
             uint8_t *row = malloc(row_bytes);
             CHECK(row != NULL);

@@ -24,8 +24,7 @@ static int decode(const struct mem_image *image, int channels,
                   const struct img_decode_limits *limits, struct img_buf *out,
                   enum img_error_kind *kind, char *err, size_t err_size)
 {
-    return img_decode_limited(image->data, image->size, channels, limits, out, kind, err,
-                              err_size);
+    return img_decode_limited(image->data, image->size, channels, limits, out, kind, err, err_size);
 }
 
 static struct img_buf decode_ok(const struct mem_image *image, int channels, const char *what)
@@ -65,14 +64,38 @@ static void check_luma_of_rgb(const struct mem_image *image, const char *what)
 static void displayed_at(int orientation, int w, int h, int x, int y, int *dx, int *dy)
 {
     switch (orientation) {
-    case 2: *dx = w - 1 - x; *dy = y; break;
-    case 3: *dx = w - 1 - x; *dy = h - 1 - y; break;
-    case 4: *dx = x; *dy = h - 1 - y; break;
-    case 5: *dx = y; *dy = x; break;
-    case 6: *dx = h - 1 - y; *dy = x; break;
-    case 7: *dx = h - 1 - y; *dy = w - 1 - x; break;
-    case 8: *dx = y; *dy = w - 1 - x; break;
-    default: *dx = x; *dy = y; break;
+    case 2:
+        *dx = w - 1 - x;
+        *dy = y;
+        break;
+    case 3:
+        *dx = w - 1 - x;
+        *dy = h - 1 - y;
+        break;
+    case 4:
+        *dx = x;
+        *dy = h - 1 - y;
+        break;
+    case 5:
+        *dx = y;
+        *dy = x;
+        break;
+    case 6:
+        *dx = h - 1 - y;
+        *dy = x;
+        break;
+    case 7:
+        *dx = h - 1 - y;
+        *dy = w - 1 - x;
+        break;
+    case 8:
+        *dx = y;
+        *dy = w - 1 - x;
+        break;
+    default:
+        *dx = x;
+        *dy = y;
+        break;
     }
 }
 
@@ -222,9 +245,9 @@ static void test_gif(void)
 {
     struct gif_make specs[] = {
         {70, 45, 1, false, -1, 256, 0, 0, 0, 0},
-        {70, 45, 1, true, -1, 64, 0, 0, 0, 0},  /* interlaced */
-        {70, 45, 1, false, 3, 8, 0, 0, 0, 0},   /* transparent index 3: black */
-        {70, 45, 3, false, -1, 16, 0, 0, 0, 0}, /* animation: frame 1 */
+        {70, 45, 1, true, -1, 64, 0, 0, 0, 0},   /* interlaced */
+        {70, 45, 1, false, 3, 8, 0, 0, 0, 0},    /* transparent index 3: black */
+        {70, 45, 3, false, -1, 16, 0, 0, 0, 0},  /* animation: frame 1 */
         {70, 45, 1, true, -1, 16, 9, 5, 33, 21}, /* a frame inside the screen */
         {13, 9, 1, true, -1, 4, 0, 0, 0, 0},     /* fewer rows than a pass step */
     };
@@ -243,9 +266,10 @@ static void test_gif(void)
         enum { GW = 8, GH = 2 };
         uint8_t file[256];
         size_t n = 0;
-        static const uint8_t head[] = {'G', 'I', 'F', '8', '9', 'a', GW, 0, GH, 0, 0x80, 0, 0,
-                                       10, 20, 30, 40, 50, 60, /* 2 colours */
-                                       ',', 0, 0, 0, 0, GW, 0, GH, 0, 0, 2 /* LZW size */};
+        static const uint8_t head[] = {
+            'G', 'I', 'F', '8', '9', 'a', GW, 0,  GH, 0, 0x80,
+            0,   0,   10,  20,  30,  40,  50, 60, /* 2 colours */
+            ',', 0,   0,   0,   0,   GW,  0,  GH, 0,  0, 2 /* LZW size */};
         memcpy(file, head, sizeof(head));
         n = sizeof(head);
         /* Codes of 3 bits: a clear (4) before every two indices keeps the
@@ -367,11 +391,17 @@ static void check_bmp(const struct bmp_make *spec)
 static void test_bmp(void)
 {
     struct bmp_make specs[] = {
-        {37, 23, 24, 0, 1, false},   {37, 23, 24, 0, 1, true},    {37, 23, 32, 0, 1, false},
-        {37, 23, 8, 256, 256, false}, {37, 23, 4, 16, 16, false}, {37, 23, 1, 2, 2, true},
+        {37, 23, 24, 0, 1, false},
+        {37, 23, 24, 0, 1, true},
+        {37, 23, 32, 0, 1, false},
+        {37, 23, 8, 256, 256, false},
+        {37, 23, 4, 16, 16, false},
+        {37, 23, 1, 2, 2, true},
         /* Short palettes: indices past them are black, whatever the stack
          * held (stb's palette is an uninitialised stack array). */
-        {37, 23, 8, 3, 256, false},  {37, 23, 4, 5, 16, false},   {37, 23, 1, 1, 2, false},
+        {37, 23, 8, 3, 256, false},
+        {37, 23, 4, 5, 16, false},
+        {37, 23, 1, 1, 2, false},
     };
     for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++)
         check_bmp(&specs[i]);
@@ -489,9 +519,9 @@ static void test_guards(void)
         /* The budget: one byte under the estimate is refused before decoding. */
         struct img_item_options item = {IMG_OP_SOBEL, NULL, 1};
         struct img_probe_info probe;
-        CHECK_EQ(img_probe_item(c->image.data, c->image.size, &item, &probe, &kind, err,
-                                sizeof(err)),
-                 0);
+        CHECK_EQ(
+            img_probe_item(c->image.data, c->image.size, &item, &probe, &kind, err, sizeof(err)),
+            0);
         CHECK_EQ(probe.info.width, W);
         CHECK_EQ(probe.info.height, H);
         img_decode_limits_init(&limits);
@@ -538,7 +568,10 @@ static void test_unsupported(void)
     } cases[] = {
         {"JPEG XL", "\xff\x0a\xfa\x3f\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 16},
         {"JPEG XL", "\0\0\0\x0cJXL \r\n\x87\n\0\0\0\0", 16},
-        {"HEIF", "\0\0\0\x18" "ftypheic\0\0\0\0mif1heic", 24},
+        {"HEIF",
+         "\0\0\0\x18"
+         "ftypheic\0\0\0\0mif1heic",
+         24},
         {"JPEG 2000", "\0\0\0\x0cjP  \r\n\x87\n\0\0\0\0", 16},
         {"SVG", "<?xml version=\"1.0\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>", 61},
         {"PSD", "8BPS\0\1\0\0\0\0\0\0\0\3", 14},
