@@ -248,7 +248,12 @@ int img__tiff_decode(const uint8_t *data, size_t size, const struct img__header 
     TIFFRGBAImage image;
     char reason[1024] = "";
     if (!TIFFRGBAImageBegin(&image, tif, 0, reason)) {
-        img__fail(kind, IMG_ERROR_UNSUPPORTED_FORMAT, err, err_size, "unsupported TIFF");
+        for (char *p = reason; *p != '\0'; p++) {
+            if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+                *p = '?';
+        }
+        img__fail(kind, IMG_ERROR_UNSUPPORTED_FORMAT, err, err_size,
+                  "unsupported TIFF (libtiff: %.160s)", reason);
         goto done;
     }
     if ((int)image.width != width || (int)image.height != height) {
