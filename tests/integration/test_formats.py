@@ -315,6 +315,9 @@ def test_refused():
             ws.write(name, data)
         tool("convert", "src.png", "-colors", "16", "-compress", "RLE", "BMP3:rle.bmp", cwd=w)
         unsupported["rle.bmp"] = (None, "BMP")
+        tool("convert", "src.png", "-define", "quantum:format=floating-point", "-depth", "32",
+             "float.tif", cwd=w)
+        unsupported["float.tif"] = (None, "TIFF")
         names = sorted(expect) + sorted(unsupported)
         rc, err, items = fetch(ws, server, names)
         check(rc == 1, f"exit {rc}: {err}")
