@@ -7,6 +7,7 @@ SUDO       := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Build and run-time: compiler, Meson, and the four libraries by pkg-config.
 BUILD_DEPS := gcc pkg-config meson ninja-build libcurl4-openssl-dev libuv1-dev libpng-dev libstb-dev \
               libjpeg62-turbo-dev
+BUILD_DEPS += libdeflate-dev   # imaging/encode.c: libdeflate_adler32 for the PNG's zlib trailer
 # Tests: integration tests are Python (standard library only); openssl and
 # nginx for the HTTPS tests; python3-opencv for the OpenCV comparison
 # (tests/opencv, never used at run time).
@@ -15,9 +16,19 @@ TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # unresolvable-host test (tests/integration/test_hostile.py).
 TEST_DEPS  += iproute2
 TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync calls
+TEST_DEPS  += bsdutils   # script(1): test_progress.py and progress_tty drive a terminal
 # The many-host test world (tests/world): its DNS server, the firewall rules
 # of dead and refusing hosts, and djpeg/cjpeg for its small images.
 TEST_DEPS  += dnsmasq-base nftables libjpeg-turbo-progs
+# (libjpeg-turbo-progs above also gives jpegtran scan scripts: the many-scan
+# progressive JPEG of tests/integration/test_decode_hostile.py.)
+# WebP, GIF, AVIF and TIFF decoders (imaging/decode_*.c, issue 14).
+BUILD_DEPS += libwebp-dev libgif-dev libavif-dev libtiff-dev
+# Their encoders and reference decoders (tests/integration/test_formats.py):
+# cwebp/dwebp/img2webp/webpmux, gifsicle, avifenc/avifdec, tiffcp/tiffset,
+# ImageMagick for GIF, BMP and TIFF.
+TEST_DEPS  += webp gifsicle libavif-bin libtiff-tools imagemagick
+TEST_DEPS  += pngcheck   # tests/unit/test_png_rle.c checks the encoder's files with pngcheck
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
 # Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);
@@ -32,6 +43,9 @@ BENCH_DEPS := python3 aria2 curl wget2 libvips-tools python3-httpx python3-reque
               python3-pil python3-numpy python3-opencv python3-matplotlib time strace
 # The web-at-scale benchmark runs on the test world (tests/world/bench_world.py).
 BENCH_DEPS += dnsmasq-base nftables nginx-light libjpeg-turbo-progs iproute2
+# libspng and libjpeg-turbo's tools: the PNG decoder comparison
+# (tests/bench/png_decoders.c, imaging/DECODE.md) and jpegtran scan scripts.
+BENCH_DEPS += libspng-dev libjpeg-turbo-progs
 
 .PHONY: all deps test-deps bench-deps build build-asan test demo bench clean
 .PHONY: bench-world bench-world-quick

@@ -3,6 +3,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
 
 #include "json.h"
 
@@ -91,6 +95,35 @@ static const char *download_kind(enum io_http_kind kind)
     }
 }
 
+/* Whether a decode failure is imaging's unsupported_format, and the
+ * format's name into `name`: imaging's reasons for that kind are
+ * "unsupported format (NAME)" (recognised by its magic bytes, not decoded:
+ * JPEG XL, HEIF, SVG...) and "unsupported NAME (what of it)" (a decoded
+ * format's unsupported variant: arithmetic JPEG, RLE BMP...). (pl_item
+ * carries the message, not imaging's kind: read back here until it does.) */
+static bool unsupported_format(const struct pl_item *item, char *name, size_t name_size)
+{
+    static const char prefix[] = "unsupported ";
+    static const char generic[] = "format (";
+    const char *message = item->message;
+    if (item->stage == NULL || strcmp(item->stage, "decode") != 0 || message == NULL ||
+        strncmp(message, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    const char *start = message + sizeof(prefix) - 1;
+    const char *end;
+    if (strncmp(start, generic, sizeof(generic) - 1) == 0) {
+        start += sizeof(generic) - 1;
+        end = strchr(start, ')');
+    } else {
+        end = strstr(start, " (");
+    }
+    if (end == NULL || end == start)
+        return false;
+    if (name != NULL && name_size > 0)
+        snprintf(name, name_size, "%.*s", (int)(end - start), start);
+    return true;
+}
+
 /* A short machine-readable name for why an item failed. */
 static const char *json_error_kind(const struct pl_item *item)
 {
@@ -108,6 +141,8 @@ static const char *json_error_kind(const struct pl_item *item)
     if (strcmp(stage, "decode") == 0) {
         if (item->error == -EFBIG)
             return "too_many_pixels";
+        if (unsupported_format(item, NULL, 0))
+            return "unsupported_format";
         return item->error == -ENOMEM ? "out_of_memory" : "not_an_image";
     }
     if (strcmp(stage, "edge") == 0)
@@ -169,12 +204,35 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
     } else {
         fputs("null", out);
     }
+    char format[32];
+    fputs(",\"format\":", out);
+    put_string(out,
+               item->status == PL_ITEM_FAILED && unsupported_format(item, format, sizeof(format))
+                   ? format
+                   : NULL);
     fprintf(out, ",\"attempts\":%u,\"bytes\":%zu,\"operator_threads\":%u", item->attempts,
             item->bytes, item->edge_threads);
     if (item->width > 0 && item->height > 0)
         fprintf(out, ",\"width\":%d,\"height\":%d", item->width, item->height);
     else
         fputs(",\"width\":null,\"height\":null", out);
+    /* Provenance of what was downloaded, for history and dedup. */
+    fputs(",\"content_type\":", out);
+    put_string(out, item->content_type);
+    fputs(",\"sha256\":", out);
+    if (item->sha256 != NULL) {
+        fputc('"', out);
+        for (int i = 0; i < 32; i++)
+            fprintf(out, "%02x", item->sha256[i]);
+        fputc('"', out);
+    } else {
+        fputs("null", out);
+    }
+    fputs(",\"output_bytes\":", out);
+    if (item->status == PL_ITEM_OK && item->output_bytes > 0)
+        fprintf(out, "%zu", item->output_bytes);
+    else
+        fputs("null", out);
     fputs(",\"output\":", out);
     if (has_output) {
         char path[8192];
@@ -215,14 +273,59 @@ static unsigned long long peak_rss_bytes(const struct rusage *usage)
     return kib * 1024ull;
 }
 
+/* RFC 3339 in UTC with milliseconds: "2026-12-01T11:41:39.123Z". */
+static void put_time(FILE *out, struct timespec when)
+{
+    struct tm utc;
+    char text[32];
+    if (gmtime_r(&when.tv_sec, &utc) == NULL ||
+        strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc) == 0) {
+        fputs("null", out);
+        return;
+    }
+    fprintf(out, "\"%s.%03ldZ\"", text, when.tv_nsec / 1000000);
+}
+
+static void put_settings(FILE *out, const char *mode, const struct pl_options *o)
+{
+    fputs(",\"settings\":{\"mode\":", out);
+    put_string(out, mode);
+    fprintf(out, ",\"max_downloads\":%u,\"workers\":%u,\"max_per_host\":", o->max_downloads,
+            o->workers);
+    if (o->max_per_host > 0)
+        fprintf(out, "%u", o->max_per_host);
+    else
+        fputs("null", out);
+    fputs(",\"operator\":", out);
+    put_string(out, img_operator_name(o->op));
+    fputs(",\"operator_params\":", out);
+    if (o->op == IMG_OP_CANNY)
+        fprintf(out, "{\"sigma\":%g,\"low\":%g,\"high\":%g}", o->canny.sigma, o->canny.low,
+                o->canny.high);
+    else
+        fputs("{}", out);
+    fprintf(out, ",\"retries\":%u,\"png_level\":%d}", o->retries, o->png_level);
+}
+
 void json_write_summary(FILE *out, const struct pl_report *report, const struct json_run_info *info)
 {
+    char host[256] = "";
     struct rusage usage;
     memset(&usage, 0, sizeof(usage));
     getrusage(RUSAGE_SELF, &usage);
 
     fprintf(out, "{\"type\":\"summary\",\"schema_version\":%d,\"mode\":", JSON_SCHEMA_VERSION);
     put_string(out, info->mode);
+    fputs(",\"edgefetch_version\":", out);
+    put_string(out, EDGEFETCH_VERSION);
+    fputs(",\"started_at\":", out);
+    put_time(out, info->started);
+    fputs(",\"ended_at\":", out);
+    put_time(out, info->ended);
+    fputs(",\"host\":", out);
+    /* POSIX leaves a truncated name unterminated: the last byte says. */
+    put_string(out, gethostname(host, sizeof(host) - 1) == 0 ? host : NULL);
+    put_settings(out, info->mode, info->settings);
     fputs(",\"output_dir\":", out);
     put_string(out, info->output_dir);
     fputs(",\"shard\":", out);

@@ -98,6 +98,11 @@ struct job {
     double edge_s;
     double encode_s;
     unsigned edge_threads; /* threads that ran part of the operator */
+    /* provenance of the body (io_http_result), when one was downloaded */
+    bool downloaded;
+    char content_type[128];
+    uint8_t sha256[32];
+    size_t output_bytes; /* of the PNG written; 0 when none */
 };
 
 /* A backoff between two attempts; its own allocation so the timer can be
@@ -226,6 +231,8 @@ static void process_job(struct job *job, const struct run *run, struct pl_bands 
     job->encode_s = seconds_since(t2);
     if (rc < 0)
         set_failure(job, rc, "write", err);
+    else
+        job->output_bytes = png_size;
 
 out:
     free(png);
@@ -261,6 +268,9 @@ static void report_job(struct run *run, struct job *job)
         .edge_s = job->edge_s,
         .edge_threads = job->edge_threads,
         .encode_s = job->encode_s,
+        .content_type = job->downloaded ? job->content_type : NULL,
+        .sha256 = job->downloaded ? job->sha256 : NULL,
+        .output_bytes = job->output_bytes,
     };
     if (item.status == PL_ITEM_OK)
         report->ok++;
@@ -484,6 +494,9 @@ static void on_downloaded(struct io_http_result *result, void *user)
         job->body = result->body; /* taken: the result must not free it */
         job->body_size = result->body_size;
         result->body = NULL;
+        job->downloaded = true;
+        memcpy(job->content_type, result->content_type, sizeof(job->content_type));
+        memcpy(job->sha256, result->sha256, sizeof(job->sha256));
     }
 
     if (job->error < 0) {
@@ -810,6 +823,8 @@ static void emit_progress(struct run *run, bool finished)
     const struct pl_report *report = run->report;
     size_t queued = run->todo != NULL ? pl_queue_length(run->todo) : 0;
     size_t busy = run->finished + run->slots.in_use + run->cpu_stage;
+    size_t size_unknown = 0;
+    uint64_t remaining = run->http != NULL ? io_http_bytes_remaining(run->http, &size_unknown) : 0;
     struct pl_progress progress = {
         .total = run->job_count,
         .ok = report->ok,
@@ -821,6 +836,8 @@ static void emit_progress(struct run *run, bool finished)
         .worker_queue = queued,
         .processing = run->cpu_stage > queued ? run->cpu_stage - queued : 0,
         .bytes = run->bytes_received + (run->http != NULL ? io_http_bytes_in_flight(run->http) : 0),
+        .bytes_remaining = remaining,
+        .size_unknown = size_unknown,
         .elapsed_s = seconds_since(run->started_ns),
         .finished = finished,
     };
