@@ -12,6 +12,7 @@
 
 #include "bucket.h"
 #include "io.h"
+#include "list.h"
 
 struct transfer {
     struct io_http *http;
@@ -26,8 +27,7 @@ struct transfer {
     bool bad_status;
     bool paused; /* by the rate limit, until http->unpause fires */
     char curl_error[CURL_ERROR_SIZE];
-    struct transfer *prev;
-    struct transfer *next;
+    struct io_list link; /* in http->transfers */
 };
 
 /* One per socket curl asks us to watch; freed in the poll's close callback. */
@@ -35,8 +35,7 @@ struct socket_watch {
     uv_poll_t poll;
     curl_socket_t fd;
     struct io_http *http;
-    struct socket_watch *prev;
-    struct socket_watch *next;
+    struct io_list link; /* in http->watches */
 };
 
 struct io_http {
@@ -49,8 +48,8 @@ struct io_http {
     struct curl_slist *headers; /* -H/--header, shared by every transfer */
     struct io_bucket bucket;    /* --rate-limit, when opts.rate_limit > 0 */
     uv_timer_t unpause;         /* resumes paused transfers once out of debt */
-    struct transfer *transfers;   /* running, doubly linked for abort */
-    struct socket_watch *watches; /* sockets being polled, for destroy */
+    struct io_list transfers; /* running, for abort */
+    struct io_list watches;   /* sockets being polled, for destroy */
     size_t running;
     unsigned open_handles; /* libuv handles not yet closed; free when 0 */
     bool destroying;
@@ -92,14 +91,8 @@ static void on_handle_closed(uv_handle_t *handle)
 
 static void close_watch(struct socket_watch *watch)
 {
-    struct io_http *http = watch->http;
     uv_poll_stop(&watch->poll);
-    if (watch->prev != NULL)
-        watch->prev->next = watch->next;
-    else
-        http->watches = watch->next;
-    if (watch->next != NULL)
-        watch->next->prev = watch->prev;
+    io_list_remove(&watch->link);
     uv_close((uv_handle_t *)&watch->poll, on_watch_closed);
 }
 
@@ -186,6 +179,18 @@ static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
         result.body_size = t->body_size;
         t->body = NULL;
     }
+    /* For the run's host health: did a TCP connection exist, and if not,
+     * was it refused or did the connect time out (a timeout after connecting
+     * has a connect time or a response)? */
+    curl_off_t connect_us = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+    if (!cancelled && code == CURLE_COULDNT_CONNECT)
+        result.connect_failure = IO_CONNECT_REFUSED;
+    else if (!cancelled && code == CURLE_OPERATION_TIMEDOUT && connect_us == 0 &&
+             result.http_status == 0)
+        result.connect_failure = IO_CONNECT_TIMED_OUT;
+    else if (!cancelled)
+        result.connected = code == CURLE_OK || connect_us > 0 || result.http_status > 0;
     if (result.error == -EPROTO) {
         long status = result.http_status;
         result.transient = status == 408 || status == 429 || status == 500 || status == 502 ||
@@ -213,12 +218,7 @@ static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
 
     curl_multi_remove_handle(http->multi, t->easy);
     curl_easy_cleanup(t->easy);
-    if (t->prev != NULL)
-        t->prev->next = t->next;
-    else
-        http->transfers = t->next;
-    if (t->next != NULL)
-        t->next->prev = t->prev;
+    io_list_remove(&t->link);
     http->running--;
 
     io_http_done_cb done = t->done;
@@ -306,10 +306,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
         watch->fd = fd;
         watch->http = http;
         watch->poll.data = watch;
-        watch->next = http->watches;
-        if (watch->next != NULL)
-            watch->next->prev = watch;
-        http->watches = watch;
+        io_list_insert_head(&http->watches, &watch->link);
         http->open_handles++;
         curl_multi_assign(http->multi, fd, watch);
     }
@@ -327,9 +324,10 @@ static void on_unpause(uv_timer_t *timer)
     /* curl_easy_pause may deliver the held data at once, calling on_body,
      * which may pause the transfer again and re-arm this (one-shot) timer;
      * the walk goes on past it, so each transfer resumes once per tick. */
-    struct transfer *next;
-    for (struct transfer *t = http->transfers; t != NULL; t = next) {
-        next = t->next;
+    struct io_list *node;
+    struct io_list *next;
+    IO_LIST_FOREACH_SAFE(node, next, &http->transfers) {
+        struct transfer *t = IO_LIST_ENTRY(node, struct transfer, link);
         if (!t->paused)
             continue;
         t->paused = false;
@@ -402,6 +400,8 @@ int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct i
         return -ENOMEM;
     http->loop = loop;
     http->opts = *opts;
+    io_list_init(&http->transfers);
+    io_list_init(&http->watches);
     if (opts->cacert != NULL) {
         http->cacert = strdup(opts->cacert);
         if (http->cacert == NULL)
@@ -522,18 +522,16 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
         free(t);
         return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
     }
-    t->next = http->transfers;
-    if (t->next != NULL)
-        t->next->prev = t;
-    http->transfers = t;
+    io_list_insert_head(&http->transfers, &t->link);
     http->running++;
     return 0;
 }
 
 void io_http_abort_all(struct io_http *http)
 {
-    while (http->transfers != NULL)
-        finish_transfer(http->transfers, CURLE_ABORTED_BY_CALLBACK, true);
+    struct io_list *node;
+    while ((node = io_list_first(&http->transfers)) != NULL)
+        finish_transfer(IO_LIST_ENTRY(node, struct transfer, link), CURLE_ABORTED_BY_CALLBACK, true);
 }
 
 size_t io_http_running(const struct io_http *http)
@@ -544,8 +542,9 @@ size_t io_http_running(const struct io_http *http)
 uint64_t io_http_bytes_in_flight(const struct io_http *http)
 {
     uint64_t bytes = 0;
-    for (const struct transfer *t = http->transfers; t != NULL; t = t->next)
-        bytes += t->body_size;
+    const struct io_list *node;
+    for (node = http->transfers.next; node != &http->transfers; node = node->next)
+        bytes += IO_LIST_ENTRY(node, const struct transfer, link)->body_size;
     return bytes;
 }
 
@@ -560,8 +559,9 @@ void io_http_destroy(struct io_http *http)
     curl_multi_cleanup(http->multi);
     http->multi = NULL;
     /* Whatever curl did not hand back (it need not, once it is gone). */
-    while (http->watches != NULL)
-        close_watch(http->watches);
+    struct io_list *node;
+    while ((node = io_list_first(&http->watches)) != NULL)
+        close_watch(IO_LIST_ENTRY(node, struct socket_watch, link));
     uv_close((uv_handle_t *)&http->timer, on_handle_closed);
     uv_close((uv_handle_t *)&http->unpause, on_handle_closed);
 }

@@ -133,6 +133,14 @@ struct io_http_options {
     uint64_t rate_limit; /* bytes/s for all transfers together; 0 = unlimited */
 };
 
+/* Why no connection could be made to the host, for the run's host health:
+ * the transfer failed before a TCP connection existed. */
+enum io_connect_failure {
+    IO_CONNECT_OK = 0,     /* connected, or failed for another reason */
+    IO_CONNECT_REFUSED,    /* refused (RST) or otherwise could not connect */
+    IO_CONNECT_TIMED_OUT,  /* --connect-timeout ran out (SYNs unanswered) */
+};
+
 /* What a finished transfer hands back. `body` is owned by the result. */
 struct io_http_result {
     int error;          /* 0, or negative: the transfer failed (see `message`) */
@@ -142,6 +150,8 @@ struct io_http_result {
     char *final_url;    /* after redirects; owned */
     long retry_after_s; /* the response's Retry-After in seconds (delta or date), -1 if none */
     bool transient;     /* a failure worth retrying: 408/429/5xx gateway-ish, timeout, cut-off */
+    enum io_connect_failure connect_failure;
+    bool connected;     /* a TCP connection to the host existed (the host answers) */
     double seconds;     /* from io_http_start to completion */
     char message[256];  /* reason when `error` or a non-2xx status */
 };

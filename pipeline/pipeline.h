@@ -10,6 +10,7 @@
 
 #include "imaging.h"
 #include "io.h"
+#include "list.h"
 
 enum pl_mode {
     PL_CONCURRENT = 0, /* downloads overlap each other and the CPU stage */
@@ -18,6 +19,16 @@ enum pl_mode {
 
 struct pl_progress;
 typedef void (*pl_progress_cb)(const struct pl_progress *progress, void *user);
+
+/* An admission gate, asked before each new transfer starts: OPEN lets it
+ * start, HOLD starts nothing now (asked again by a timer), STOP ends the
+ * run as SIGTERM does. (The callback itself comes with branch proc; the
+ * admission policy already takes the answer as an input, pl_admit_next.) */
+enum pl_gate {
+    PL_GATE_OPEN = 0,
+    PL_GATE_HOLD,
+    PL_GATE_STOP,
+};
 
 struct pl_options {
     enum pl_mode mode;
@@ -155,9 +166,10 @@ bool pl_sem_try_acquire(struct pl_sem *sem);
 void pl_sem_release(struct pl_sem *sem);
 
 /* A FIFO between threads: push never blocks (the producer bounds what it
- * pushes), pop blocks until an entry or close. Entries embed pl_queue_node. */
+ * pushes), pop blocks until an entry or close. Entries embed pl_queue_node
+ * (first, so that a node casts back to its entry). */
 struct pl_queue_node {
-    struct pl_queue_node *next;
+    struct io_list link;
 };
 
 struct pl_queue;
@@ -170,6 +182,9 @@ void pl_queue_push(struct pl_queue *queue, struct pl_queue_node *node);
 struct pl_queue_node *pl_queue_pop(struct pl_queue *queue);
 /* Returns a node without waiting, or NULL. */
 struct pl_queue_node *pl_queue_try_pop(struct pl_queue *queue);
+/* Takes `node` out if it is still queued (no worker popped it yet): true
+ * then, false when it was popped already. */
+bool pl_queue_remove(struct pl_queue *queue, struct pl_queue_node *node);
 /* Wakes every waiting pop; later pops return NULL once the queue is empty. */
 void pl_queue_close(struct pl_queue *queue);
 size_t pl_queue_length(struct pl_queue *queue);

@@ -1,14 +1,13 @@
 /* The run: one libuv loop thread owns the curl multi handle, the download
- * semaphore and every job's state transitions; worker threads only run the
- * CPU stage of the job they popped and hand it back through a uv_async_t.
- *
- *   list ─▶ [sem: max_downloads] ─▶ curl multi ─▶ hand-off queue ─▶ workers
- *                     ▲                                               │
- *                     └──────────── uv_async (done list) ◀────────────┘
+ * semaphore and every job's state; worker threads only run the CPU stage of
+ * the job they popped and hand it back through a uv_async_t (the picture
+ * and the file map are in run_private.h). This file is pl_run itself: setup
+ * in order, the loop, teardown in reverse, and the progress callback.
  *
  * Back-pressure: a download starts only while fewer than `pipeline_cap`
- * items are between "download started" and "CPU stage finished", so bodies
- * held in memory stay bounded however long the list is. */
+ * jobs are between "download started" and "CPU stage finished", so bodies
+ * held in memory stay bounded however long the list is; jobs that wait
+ * (backoff, Retry-After, a busy or failing host) do not count. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -16,754 +15,25 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <uv.h>
-
-#include "bands.h"
-#include "hosts.h"
-#include "pipeline.h"
-
-/* What the run keeps of every line of the list, for its whole length: one
- * byte. An item gets a struct job only from its first download to its
- * report, so memory follows the pipeline capacity, not the list; what else
- * it needs is made again from its URL (its output name, a refused URL's
- * reason). */
-enum {
-    ITEM_DUPLICATE = 1 << 0,   /* repeats an earlier line: not an item */
-    ITEM_OTHER_SHARD = 1 << 1, /* --shard: another machine's item */
-    ITEM_REFUSED = 1 << 2,     /* io_url_check failed: reported up front */
-    ITEM_SKIPPED = 1 << 3,     /* its output is already there: reported up front */
-    ITEM_NAME_HASHED = 1 << 4, /* its derived name collides: "STEM-XXXXXXXX.png" */
-};
-
-struct job;
-
-/* An item waiting for a slot of its host (max_per_host), in the host's FIFO.
- * A new item waits as this record alone, not as a job; a retry waits with
- * its job (the record is embedded in it). */
-struct host_wait {
-    struct pl_queue_node node; /* first: the host FIFO hands back &wait->node */
-    struct host_wait *prev;    /* in run->host_waits, for a signal to cancel */
-    struct host_wait *next;
-    struct pl_host *host;
-    struct job *job; /* the retry's job; NULL for an item not started yet */
-    size_t entry;    /* a new item's line in the URL list, and its index */
-    size_t index;
-};
-
-struct job {
-    struct pl_queue_node node; /* first: the queue hands back &job->node */
-    struct run *run;
-    size_t index;
-    unsigned line;
-    const char *url;   /* borrowed from the URL list */
-    /* "" when the URL was refused */
-    char output_name[IO_OUTPUT_NAME_SIZE];
-    uint8_t *body;     /* owned until the decode is done */
-    size_t body_size;
-    long http_status;
-    uint64_t created_ns;
-    uint64_t started_ns;
-    unsigned attempts;      /* downloads started */
-    char *final_url;        /* owned; the last response's URL after redirects */
-    bool skipped;           /* its output exists already (resume) */
-    struct pl_host *host;   /* with max_per_host: its host's record */
-    /* a retry waiting for its host */
-    struct host_wait host_wait;
-    struct job *next_ready; /* in run->ready: backoff over, waiting for a slot */
-    struct retry_wait *waiting; /* backoff timer while one runs */
-    struct job *live_prev;  /* in run->live: every job allocated */
-    struct job *live_next;
-    /* outcome */
-    int error;
-    const char *stage;
-    char message[256];
-    int width;
-    int height;
-    double download_s;
-    double decode_s;
-    double edge_s;
-    double encode_s;
-    unsigned edge_threads; /* threads that ran part of the operator */
-};
-
-/* A backoff between two attempts; its own allocation so the timer can be
- * closed and freed whenever it ends, independent of the job. */
-struct retry_wait {
-    uv_timer_t timer;
-    struct job *job;
-};
-
-struct run {
-    const struct pl_options *opts;
-    mode_t file_mode; /* of outputs: read once, before any worker exists */
-    uv_loop_t loop;
-    struct io_http *http;
-    struct pl_sem slots;
-    size_t pipeline_cap;
-    size_t in_pipeline;
-
-    const struct io_url_list *urls;
-    uint8_t *item_flags;  /* ITEM_*, one per line of the list */
-    size_t job_count;     /* items this run is about (this shard's) */
-    size_t next_entry;    /* the next line of the list to start */
-    size_t next_index;    /* its number among the list's unique items */
-    uint64_t created_ns;  /* items known: "queued" counts from here */
-    struct job *live;     /* jobs allocated now: in flight */
-    /* items waiting for their host */
-    struct host_wait *host_waits;
-    size_t finished;
-    struct job *ready_head; /* retries whose backoff is over, first in first out */
-    struct job *ready_tail;
-    size_t backing_off;     /* retry timers running */
-    uint64_t rng_state;     /* jitter; per run, no global */
-
-    /* concurrent mode: workers and the way back */
-    struct pl_queue *todo;
-    struct pl_bands *bands; /* splits one image's operator across idle workers */
-    uv_thread_t *threads;
-    unsigned thread_count;
-    uv_async_t wakeup;
-    uv_mutex_t done_lock;
-    struct pl_queue_node *done_head; /* LIFO is fine: order is restored by index */
-
-    struct pl_hosts *hosts; /* max_per_host, or NULL */
-    size_t cpu_stage;       /* handed to the workers, not back yet */
-    uint64_t bytes_received;
-    uint64_t started_ns;
-    uv_timer_t progress_timer;
-    bool progress_on;
-
-    uv_signal_t sigint;
-    uv_signal_t sigterm;
-    int stop_signal;
-    bool closing;
-
-    pl_item_cb on_item;
-    void *user;
-    struct pl_report *report;
-};
-
-static double seconds_since(uint64_t start_ns)
-{
-    return (double)(uv_hrtime() - start_ns) / 1e9;
-}
-
-static void set_failure(struct job *job, int error, const char *stage, const char *message)
-{
-    job->error = error < 0 ? error : -EIO;
-    job->stage = stage;
-    snprintf(job->message, sizeof(job->message), "%s", message);
-}
-
-/* The CPU stage. Runs on a worker (concurrent) or on the loop thread
- * (sequential) — the same code either way, so the comparison is honest;
- * only a worker may split the operator with idle workers (`bands`; NULL on
- * the loop thread). */
-static void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
-{
-    const struct pl_options *opts = run->opts;
-    struct img_buf pixels = {0};
-    struct img_buf edges = {0};
-    uint8_t *png = NULL;
-    size_t png_size = 0;
-    char err[256] = "";
-    int rc;
-
-    uint64_t t0 = uv_hrtime();
-    rc = img_decode(job->body, job->body_size, img_operator_channels(opts->op), opts->max_pixels,
-                    &pixels, err, sizeof(err));
-    /* The compressed body is not needed past this point: free it before the
-     * operator allocates, to keep the per-image peak down. */
-    free(job->body);
-    job->body = NULL;
-    job->decode_s = seconds_since(t0);
-    if (rc < 0) {
-        set_failure(job, rc, "decode", err);
-        goto out;
-    }
-    job->width = pixels.width;
-    job->height = pixels.height;
-
-    uint64_t t1 = uv_hrtime();
-    rc = pl_bands_apply(bands, opts->op, &opts->canny, &pixels, &edges, &job->edge_threads);
-    img_buf_finish(&pixels);
-    job->edge_s = seconds_since(t1);
-    if (rc < 0) {
-        set_failure(job, rc, "edge", "out of memory running the operator");
-        goto out;
-    }
-
-    uint64_t t2 = uv_hrtime();
-    /* Shared with idle workers like the operator; the same bytes either way. */
-    rc = pl_bands_encode_png(bands, &edges, opts->png_level, &png, &png_size, NULL, err,
-                             sizeof(err));
-    if (rc < 0) {
-        job->encode_s = seconds_since(t2);
-        set_failure(job, rc, "encode", err);
-        goto out;
-    }
-    rc = io_write_atomic(opts->output_dir, job->output_name, png, png_size, run->file_mode, err,
-                         sizeof(err));
-    job->encode_s = seconds_since(t2);
-    if (rc < 0)
-        set_failure(job, rc, "write", err);
-
-out:
-    free(png);
-    img_buf_finish(&edges);
-    img_buf_finish(&pixels);
-}
-
-static void report_job(struct run *run, struct job *job)
-{
-    struct pl_report *report = run->report;
-    struct pl_item item = {
-        .index = job->index,
-        .line = job->line,
-        .url = job->url,
-        .final_url = job->final_url,
-        .output_name = job->output_name[0] != '\0' ? job->output_name : NULL,
-        .status = job->skipped                ? PL_ITEM_SKIPPED
-                  : job->error == -ECANCELED ? PL_ITEM_CANCELLED
-                  : job->error < 0         ? PL_ITEM_FAILED
-                                           : PL_ITEM_OK,
-        .error = job->error,
-        .stage = job->stage,
-        .message = job->message,
-        .http_status = job->http_status,
-        .attempts = job->attempts,
-        .bytes = job->body_size,
-        .width = job->width,
-        .height = job->height,
-        .queued_s = job->started_ns ? (double)(job->started_ns - job->created_ns) / 1e9 : 0,
-        .download_s = job->download_s,
-        .decode_s = job->decode_s,
-        .edge_s = job->edge_s,
-        .edge_threads = job->edge_threads,
-        .encode_s = job->encode_s,
-    };
-    if (item.status == PL_ITEM_OK)
-        report->ok++;
-    else if (item.status == PL_ITEM_CANCELLED)
-        report->cancelled++;
-    else if (item.status == PL_ITEM_SKIPPED)
-        report->skipped++;
-    else
-        report->failed++;
-    report->bytes += job->body_size;
-    report->download_s += job->download_s;
-    report->decode_s += job->decode_s;
-    report->edge_s += job->edge_s;
-    report->encode_s += job->encode_s;
-    run->finished++;
-    if (run->on_item != NULL)
-        run->on_item(&item, run->user);
-}
-
-static int item_name(const struct run *run, size_t entry, char *name)
-{
-    return io_assigned_output_name(run->urls->entries[entry].url,
-                                   (run->item_flags[entry] & ITEM_NAME_HASHED) != 0, name,
-                                   IO_OUTPUT_NAME_SIZE);
-}
-
-/* Fills `job` for line `entry` of the list, the unique item number `index`. */
-static void init_job(struct run *run, struct job *job, size_t entry, size_t index)
-{
-    memset(job, 0, sizeof(*job));
-    job->run = run;
-    job->index = index;
-    job->line = run->urls->entries[entry].line;
-    job->url = run->urls->entries[entry].url;
-    job->created_ns = run->created_ns;
-    /* Cannot fail: the buffer is IO_OUTPUT_NAME_SIZE. */
-    if ((run->item_flags[entry] & ITEM_REFUSED) == 0)
-        item_name(run, entry, job->output_name);
-}
-
-/* The job of an item about to start its first download. */
-static int create_job(struct run *run, size_t entry, size_t index, struct job **out)
-{
-    struct job *job = malloc(sizeof(*job));
-    if (job == NULL)
-        return -ENOMEM;
-    init_job(run, job, entry, index);
-    job->live_next = run->live;
-    if (run->live != NULL)
-        run->live->live_prev = job;
-    run->live = job;
-    *out = job;
-    return 0;
-}
-
-static void destroy_job(struct run *run, struct job *job)
-{
-    if (job->live_prev != NULL)
-        job->live_prev->live_next = job->live_next;
-    else
-        run->live = job->live_next;
-    if (job->live_next != NULL)
-        job->live_next->live_prev = job->live_prev;
-    free(job->body);
-    free(job->final_url);
-    free(job);
-}
-
-/* Reports a job's item as finished and frees the job. */
-static void retire_job(struct run *run, struct job *job)
-{
-    report_job(run, job);
-    destroy_job(run, job);
-}
-
-/* Reports an item that never got a job: refused before any I/O, cancelled
- * before it started, or no memory to start it. */
-static void report_unstarted(struct run *run, size_t entry, size_t index, int error,
-                             const char *stage, const char *message)
-{
-    struct job job;
-    init_job(run, &job, entry, index);
-    set_failure(&job, error, stage, message);
-    report_job(run, &job);
-}
-
-static void pump(struct run *run);
-static void maybe_close(struct run *run);
-static void release_host_slot(struct run *run, struct job *job);
-static void emit_progress(struct run *run, bool finished);
-static void stop_workers(struct run *run);
-
-static double next_random(struct run *run)
-{
-    /* xorshift64*: plenty for jitter. */
-    uint64_t x = run->rng_state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    run->rng_state = x;
-    return (double)((x * 2685821657736338717ull) >> 11) / 9007199254740992.0;
-}
-
-static void on_retry_closed(uv_handle_t *handle)
-{
-    free(handle->data);
-}
-
-static void on_backoff_over(uv_timer_t *timer)
-{
-    struct retry_wait *wait = timer->data;
-    struct job *job = wait->job;
-    struct run *run = job->run;
-
-    job->waiting = NULL;
-    run->backing_off--;
-    uv_close((uv_handle_t *)timer, on_retry_closed);
-    job->next_ready = NULL;
-    if (run->ready_tail != NULL)
-        run->ready_tail->next_ready = job;
-    else
-        run->ready_head = job;
-    run->ready_tail = job;
-    pump(run);
-}
-
-/* Decides whether a failed download is tried again, and if so arms its
- * backoff. The job keeps its place in the pipeline (and so in the memory
- * bound) but not its download slot: others use the slot meanwhile. */
-static bool schedule_retry(struct run *run, struct job *job, const struct io_http_result *result)
-{
-    if (!result->transient || job->attempts > run->opts->retries || run->stop_signal != 0)
-        return false;
-    double delay_s;
-    if (result->http_status == 429 || result->http_status == 503) {
-        delay_s = result->retry_after_s >= 0 ? (double)result->retry_after_s : -1;
-        if (delay_s > run->opts->retry_after_max_s)
-            delay_s = run->opts->retry_after_max_s;
-    } else {
-        delay_s = -1;
-    }
-    if (delay_s < 0) {
-        /* Exponential backoff with jitter, so that many clients (or many
-         * items from one server) do not come back in lockstep. */
-        double full = run->opts->retry_base_s * (double)(1u << (job->attempts - 1));
-        delay_s = full / 2 + next_random(run) * full / 2;
-    }
-    struct retry_wait *wait = malloc(sizeof(*wait));
-    if (wait == NULL)
-        return false;
-    if (uv_timer_init(&run->loop, &wait->timer) < 0) {
-        free(wait);
-        return false;
-    }
-    wait->job = job;
-    wait->timer.data = wait;
-    job->waiting = wait;
-    run->backing_off++;
-    run->report->retries++;
-    uv_timer_start(&wait->timer, on_backoff_over, (uint64_t)(delay_s * 1000.0 + 0.5), 0);
-    return true;
-}
-
-static void on_downloaded(struct io_http_result *result, void *user)
-{
-    struct job *job = user;
-    struct run *run = job->run;
-
-    pl_sem_release(&run->slots);
-    release_host_slot(run, job);
-    job->download_s += result->seconds;
-    job->http_status = result->http_status;
-    if (result->final_url != NULL) {
-        free(job->final_url);
-        job->final_url = result->final_url; /* taken */
-        result->final_url = NULL;
-    }
-    run->bytes_received += result->body_size;
-    if (result->error < 0 && schedule_retry(run, job, result)) {
-        pump(run);
-        return;
-    }
-    if (result->error < 0) {
-        job->body_size = 0;
-        if (job->attempts > 1) {
-            char message[256];
-            snprintf(message, sizeof(message), "%.200s (after %u attempts)", result->message,
-                     job->attempts);
-            set_failure(job, result->error, "download", message);
-        } else {
-            set_failure(job, result->error, "download", result->message);
-        }
-    } else {
-        job->body = result->body; /* taken: the result must not free it */
-        job->body_size = result->body_size;
-        result->body = NULL;
-    }
-
-    if (job->error < 0) {
-        run->in_pipeline--;
-        retire_job(run, job);
-    } else if (run->opts->mode == PL_SEQUENTIAL) {
-        process_job(job, run, NULL);
-        run->in_pipeline--;
-        retire_job(run, job);
-    } else {
-        run->cpu_stage++;
-        pl_queue_push(run->todo, &job->node);
-    }
-    pump(run);
-    maybe_close(run);
-}
-
-static void start_download(struct run *run, struct job *job)
-{
-    if (job->attempts++ == 0)
-        job->started_ns = uv_hrtime();
-    int rc = io_http_start(run->http, job->url, on_downloaded, job);
-    if (rc < 0) {
-        pl_sem_release(&run->slots);
-        release_host_slot(run, job);
-        run->in_pipeline--;
-        set_failure(job, rc, "download", strerror(-rc));
-        retire_job(run, job);
-    }
-}
-
-static void enter_pipeline(struct run *run)
-{
-    run->in_pipeline++;
-    if (run->in_pipeline > run->report->peak_held)
-        run->report->peak_held = run->in_pipeline;
-}
-
-/* Takes a slot of the job's host when there is a per-host cap; false when
- * the host is full. */
-static bool take_host_slot(struct run *run, struct job *job)
-{
-    if (run->hosts == NULL)
-        return true;
-    if (job->host == NULL)
-        job->host = pl_hosts_get(run->hosts, job->url);
-    if (job->host == NULL)
-        return true; /* no usable host key: the global cap alone applies */
-    if (job->host->in_flight >= run->opts->max_per_host)
-        return false;
-    job->host->in_flight++;
-    return true;
-}
-
-static void release_host_slot(struct run *run, struct job *job)
-{
-    if (run->hosts == NULL || job->host == NULL)
-        return;
-    job->host->in_flight--;
-    pl_hosts_mark_runnable(run->hosts, job->host);
-}
-
-/* Queues `wait` on its host's FIFO; a signal finds it in run->host_waits. */
-static void wait_for_host(struct run *run, struct pl_host *host, struct host_wait *wait)
-{
-    wait->host = host;
-    wait->prev = NULL;
-    wait->next = run->host_waits;
-    if (run->host_waits != NULL)
-        run->host_waits->prev = wait;
-    run->host_waits = wait;
-    pl_host_block(host, &wait->node);
-}
-
-/* Unlinks `wait` from run->host_waits (its host's FIFO is the caller's). */
-static void stop_waiting(struct run *run, struct host_wait *wait)
-{
-    if (wait->prev != NULL)
-        wait->prev->next = wait->next;
-    else
-        run->host_waits = wait->next;
-    if (wait->next != NULL)
-        wait->next->prev = wait->prev;
-}
-
-/* A new item whose host is full waits as a small record, not a job: with
- * one host and a long list, most of the list may wait at once. */
-static void wait_new_item(struct run *run, struct pl_host *host, size_t entry, size_t index)
-{
-    struct host_wait *wait = malloc(sizeof(*wait));
-    if (wait == NULL) {
-        report_unstarted(run, entry, index, -ENOMEM, "download",
-                         "out of memory waiting for a slot of its host");
-        return;
-    }
-    wait->job = NULL;
-    wait->entry = entry;
-    wait->index = index;
-    wait_for_host(run, host, wait);
-}
-
-/* Starts the first download of a new item, which holds a download slot and
- * a slot of its `host` (NULL: no per-host cap applies). */
-static void start_item(struct run *run, size_t entry, size_t index, struct pl_host *host)
-{
-    struct job *job;
-    if (create_job(run, entry, index, &job) < 0) {
-        pl_sem_release(&run->slots);
-        report_unstarted(run, entry, index, -ENOMEM, "download",
-                         "out of memory starting the download");
-        return;
-    }
-    job->host = host;
-    if (host != NULL)
-        host->in_flight++;
-    enter_pipeline(run);
-    start_download(run, job);
-}
-
-/* Moves the list cursor past the lines that never start: repeats, other
- * shards' items, and the items reported up front (refused, skipped). */
-static void skip_unstartable(struct run *run)
-{
-    const uint8_t unstartable = ITEM_DUPLICATE | ITEM_OTHER_SHARD | ITEM_REFUSED | ITEM_SKIPPED;
-    while (run->next_entry < run->urls->count &&
-           (run->item_flags[run->next_entry] & unstartable) != 0) {
-        if ((run->item_flags[run->next_entry] & ITEM_DUPLICATE) == 0)
-            run->next_index++;
-        run->next_entry++;
-    }
-}
-
-/* Starts downloads while a slot and room in the pipeline are free: first
- * the retries whose backoff is over (they already hold pipeline room), then
- * the items waiting for a host that has a slot again, then new items. An
- * item holds pipeline room from its first download on (attempts > 0). */
-static void pump(struct run *run)
-{
-    while (!run->closing && run->stop_signal == 0 && run->ready_head != NULL &&
-           pl_sem_try_acquire(&run->slots)) {
-        struct job *job = run->ready_head;
-        run->ready_head = job->next_ready;
-        if (run->ready_head == NULL)
-            run->ready_tail = NULL;
-        if (!take_host_slot(run, job)) {
-            pl_sem_release(&run->slots);
-            job->host_wait.job = job;
-            wait_for_host(run, job->host, &job->host_wait);
-            continue;
-        }
-        start_download(run, job);
-    }
-    struct pl_host *host;
-    while (run->hosts != NULL && !run->closing && run->stop_signal == 0 &&
-           (host = pl_hosts_next_runnable(run->hosts)) != NULL) {
-        bool stalled = false;
-        while (host->in_flight < run->opts->max_per_host && host->blocked_head != NULL) {
-            struct host_wait *wait = (struct host_wait *)host->blocked_head;
-            struct job *job = wait->job;
-            if ((job == NULL && run->in_pipeline >= run->pipeline_cap) ||
-                !pl_sem_try_acquire(&run->slots)) {
-                stalled = true;
-                break;
-            }
-            pl_host_unblock(host);
-            stop_waiting(run, wait);
-            if (job == NULL) {
-                size_t entry = wait->entry;
-                size_t index = wait->index;
-                free(wait);
-                start_item(run, entry, index, host);
-                continue;
-            }
-            host->in_flight++;
-            start_download(run, job);
-        }
-        if (stalled) {
-            /* Out of global slots or room: nothing else can start either. */
-            pl_hosts_runnable_undo(run->hosts, host);
-            break;
-        }
-    }
-    for (;;) {
-        skip_unstartable(run);
-        if (run->closing || run->stop_signal != 0 || run->next_entry >= run->urls->count ||
-            run->in_pipeline >= run->pipeline_cap || !pl_sem_try_acquire(&run->slots))
-            break;
-        size_t entry = run->next_entry++;
-        size_t index = run->next_index++;
-        /* NULL: no per-host cap, or no usable host key (the global cap
-         * alone applies then). */
-        struct pl_host *item_host =
-            run->hosts != NULL ? pl_hosts_get(run->hosts, run->urls->entries[entry].url) : NULL;
-        if (item_host != NULL && item_host->in_flight >= run->opts->max_per_host) {
-            pl_sem_release(&run->slots);
-            wait_new_item(run, item_host, entry, index);
-            continue;
-        }
-        start_item(run, entry, index, item_host);
-    }
-}
-
-static void worker_main(void *arg)
-{
-    struct run *run = arg;
-    struct pl_queue_node *node;
-    /* Between jobs, a worker runs bands of images other workers split. */
-    while ((node = pl_bands_next_job(run->bands)) != NULL) {
-        struct job *job = (struct job *)node;
-        process_job(job, run, run->bands);
-        uv_mutex_lock(&run->done_lock);
-        job->node.next = run->done_head;
-        run->done_head = &job->node;
-        uv_mutex_unlock(&run->done_lock);
-        uv_async_send(&run->wakeup);
-    }
-}
-
-static void on_wakeup(uv_async_t *async)
-{
-    struct run *run = async->data;
-    uv_mutex_lock(&run->done_lock);
-    struct pl_queue_node *node = run->done_head;
-    run->done_head = NULL;
-    uv_mutex_unlock(&run->done_lock);
-
-    while (node != NULL) {
-        struct job *job = (struct job *)node;
-        node = node->next;
-        run->in_pipeline--;
-        run->cpu_stage--;
-        retire_job(run, job);
-    }
-    pump(run);
-    maybe_close(run);
-}
-
-static void on_signal(uv_signal_t *handle, int signum)
-{
-    struct run *run = handle->data;
-    if (run->stop_signal != 0) {
-        /* Second signal: the user means it. Temporary files are dot-files
-         * that a rerun ignores; finished outputs are already in place. */
-        _exit(128 + signum);
-    }
-    run->stop_signal = signum;
-    run->report->signal = signum;
-    /* Stop starting, abort transfers (their callbacks report them), drop
-     * what waits for a worker; workers finish the job they hold. */
-    io_http_abort_all(run->http);
-    while (run->host_waits != NULL) {
-        struct host_wait *wait = run->host_waits;
-        /* The host FIFOs are never read again: empty this one at once (its
-         * records are all in host_waits, freed as the loop reaches them). */
-        while (pl_host_unblock(wait->host) != NULL)
-            ;
-        stop_waiting(run, wait);
-        if (wait->job == NULL) {
-            report_unstarted(run, wait->entry, wait->index, -ECANCELED, "cancelled",
-                             "not started: cancelled by signal");
-            free(wait);
-            continue;
-        }
-        /* A retry: it holds pipeline room since its first download. */
-        set_failure(wait->job, -ECANCELED, "cancelled", "not started: cancelled by signal");
-        run->in_pipeline--;
-        retire_job(run, wait->job);
-    }
-    struct job *next;
-    for (struct job *job = run->live; job != NULL; job = next) {
-        next = job->live_next;
-        if (job->waiting == NULL)
-            continue;
-        uv_close((uv_handle_t *)&job->waiting->timer, on_retry_closed);
-        job->waiting = NULL;
-        run->backing_off--;
-        set_failure(job, -ECANCELED, "cancelled", "cancelled by signal while waiting to retry");
-        run->in_pipeline--;
-        retire_job(run, job);
-    }
-    while (run->ready_head != NULL) {
-        struct job *job = run->ready_head;
-        run->ready_head = job->next_ready;
-        set_failure(job, -ECANCELED, "cancelled", "cancelled by signal while waiting to retry");
-        run->in_pipeline--;
-        retire_job(run, job);
-    }
-    run->ready_tail = NULL;
-    if (run->todo != NULL) {
-        struct pl_queue_node *node;
-        while ((node = pl_queue_try_pop(run->todo)) != NULL) {
-            if (pl_bands_drop_token(run->bands, node))
-                continue; /* a wake-up for idle workers, not a job */
-            struct job *job = (struct job *)node;
-            set_failure(job, -ECANCELED, "cancelled", "cancelled by signal");
-            run->in_pipeline--;
-            run->cpu_stage--;
-            retire_job(run, job);
-        }
-    }
-    for (;;) {
-        skip_unstartable(run);
-        if (run->next_entry >= run->urls->count)
-            break;
-        size_t entry = run->next_entry++;
-        size_t index = run->next_index++;
-        report_unstarted(run, entry, index, -ECANCELED, "cancelled",
-                         "not started: cancelled by signal");
-    }
-    maybe_close(run);
-}
+#include "run_private.h"
 
 static void emit_progress(struct run *run, bool finished)
 {
     const struct pl_report *report = run->report;
     size_t queued = run->todo != NULL ? pl_queue_length(run->todo) : 0;
-    size_t busy = run->finished + run->slots.in_use + run->cpu_stage;
+    size_t downloading = run->in_state[JOB_DOWNLOADING];
+    size_t cpu = run->in_state[JOB_CPU];
+    size_t busy = run->finished + downloading + cpu;
     struct pl_progress progress = {
         .total = run->job_count,
         .ok = report->ok,
         .failed = report->failed,
         .skipped = report->skipped,
         .cancelled = report->cancelled,
-        .downloading = run->slots.in_use,
+        .downloading = downloading,
         .waiting = run->job_count > busy ? run->job_count - busy : 0,
         .worker_queue = queued,
-        .processing = run->cpu_stage > queued ? run->cpu_stage - queued : 0,
+        .processing = cpu > queued ? cpu - queued : 0,
         .bytes = run->bytes_received + (run->http != NULL ? io_http_bytes_in_flight(run->http) : 0),
         .elapsed_s = seconds_since(run->started_ns),
         .finished = finished,
@@ -776,10 +46,9 @@ static void on_progress_tick(uv_timer_t *timer)
     emit_progress(timer->data, false);
 }
 
-/* Once every job is reported, close the loop's handles so uv_run returns. */
-static void maybe_close(struct run *run)
+void maybe_close(struct run *run)
 {
-    if (run->closing || run->finished < run->job_count || run->in_pipeline > 0)
+    if (run->closing || run->finished < run->job_count || !io_list_empty(&run->jobs))
         return;
     run->closing = true;
     if (run->progress_on) {
@@ -789,6 +58,7 @@ static void maybe_close(struct run *run)
     }
     io_http_destroy(run->http);
     run->http = NULL;
+    retry_close(run);
     uv_close((uv_handle_t *)&run->sigint, NULL);
     uv_close((uv_handle_t *)&run->sigterm, NULL);
     if (run->todo != NULL) {
@@ -800,243 +70,18 @@ static void maybe_close(struct run *run)
     }
 }
 
-static int compare_url_refs(const void *a, const void *b)
-{
-    const struct io_url_entry *const *ea = a;
-    const struct io_url_entry *const *eb = b;
-    int by_url = strcmp((*ea)->url, (*eb)->url);
-    if (by_url != 0)
-        return by_url;
-    /* Same URL: the earlier entry first, so it is the one kept. */
-    return (*ea > *eb) - (*ea < *eb);
-}
-
-/* Marks repeats of an earlier URL (sorting, so a million-line list stays
- * cheap); returns how many there were, or -ENOMEM. */
-static long find_duplicates(const struct io_url_list *urls, uint8_t *item_flags)
-{
-    const struct io_url_entry **sorted = malloc((urls->count ? urls->count : 1) * sizeof(*sorted));
-    if (sorted == NULL)
-        return -ENOMEM;
-    for (size_t i = 0; i < urls->count; i++)
-        sorted[i] = &urls->entries[i];
-    qsort(sorted, urls->count, sizeof(*sorted), compare_url_refs);
-    long duplicates = 0;
-    for (size_t i = 1; i < urls->count; i++) {
-        if (strcmp(sorted[i]->url, sorted[i - 1]->url) == 0) {
-            item_flags[sorted[i] - urls->entries] |= ITEM_DUPLICATE;
-            duplicates++;
-        }
-    }
-    free(sorted);
-    return duplicates;
-}
-
-static void stop_workers(struct run *run)
-{
-    if (run->todo == NULL)
-        return;
-    pl_queue_close(run->todo);
-    for (unsigned i = 0; i < run->thread_count; i++)
-        uv_thread_join(&run->threads[i]);
-    run->thread_count = 0;
-}
-
-static int start_workers(struct run *run, unsigned workers, char *err, size_t err_size)
-{
-    int rc = pl_queue_create(&run->todo);
-    if (rc < 0)
-        goto fail;
-    rc = pl_bands_create(run->todo, workers, PL_BANDS_MIN_PIXELS, &run->bands);
-    if (rc < 0)
-        goto fail_queue;
-    rc = uv_mutex_init(&run->done_lock);
-    if (rc < 0)
-        goto fail_bands;
-    rc = uv_async_init(&run->loop, &run->wakeup, on_wakeup);
-    if (rc < 0)
-        goto fail_mutex;
-    run->wakeup.data = run;
-    run->threads = calloc(workers, sizeof(*run->threads));
-    if (run->threads == NULL) {
-        rc = -ENOMEM;
-        goto fail_async;
-    }
-    for (unsigned i = 0; i < workers; i++) {
-        rc = uv_thread_create(&run->threads[i], worker_main, run);
-        if (rc < 0)
-            goto fail_threads;
-        run->thread_count++;
-    }
-    return 0;
-
-fail_threads:
-    stop_workers(run);
-    free(run->threads);
-    run->threads = NULL;
-fail_async:
-    uv_close((uv_handle_t *)&run->wakeup, NULL);
-    uv_run(&run->loop, UV_RUN_DEFAULT);
-fail_mutex:
-    uv_mutex_destroy(&run->done_lock);
-fail_bands:
-    pl_bands_destroy(run->bands);
-    run->bands = NULL;
-fail_queue:
-    pl_queue_destroy(run->todo);
-    run->todo = NULL;
-fail:
-    snprintf(err, err_size, "starting %u workers: %s", workers, uv_strerror(rc));
-    return rc;
-}
-
-/* Sorts out the lines of the list: repeats, refused URLs, other shards'
- * items, and whose names collide, naming over the whole set of valid URLs so
- * that names depend neither on the order nor on the shard. What it keeps is
- * run->item_flags, one byte a line; the rest is freed before it returns. */
-static int build_items(struct run *run, const struct io_url_list *urls, char *err, size_t err_size)
-{
-    const struct pl_options *opts = run->opts;
-    size_t count = urls->count;
-    const char **valid_urls = NULL;
-    bool *hashed = NULL;
-    int rc;
-
-    run->urls = urls;
-    run->item_flags = calloc(count ? count : 1, sizeof(*run->item_flags));
-    if (run->item_flags == NULL)
-        goto fail_memory;
-    long duplicates = find_duplicates(urls, run->item_flags);
-    if (duplicates < 0)
-        goto fail_memory;
-    run->report->duplicates = (size_t)duplicates;
-
-    valid_urls = malloc((count ? count : 1) * sizeof(*valid_urls));
-    if (valid_urls == NULL)
-        goto fail_memory;
-    size_t valid_count = 0;
-    run->created_ns = uv_hrtime();
-    for (size_t i = 0; i < count; i++) {
-        uint8_t *flags = &run->item_flags[i];
-        const char *url = urls->entries[i].url;
-        if (*flags & ITEM_DUPLICATE)
-            continue;
-        char why[256];
-        if (io_url_check(url, why, sizeof(why)) < 0)
-            *flags |= ITEM_REFUSED;
-        else
-            valid_urls[valid_count++] = url;
-        if (opts->shard_count > 1 && pl_shard_of(url, opts->shard_count) != opts->shard_index)
-            *flags |= ITEM_OTHER_SHARD;
-        else
-            run->job_count++;
-    }
-    hashed = malloc((valid_count ? valid_count : 1) * sizeof(*hashed));
-    if (hashed == NULL)
-        goto fail_memory;
-    rc = io_mark_name_collisions(valid_urls, valid_count, hashed);
-    if (rc < 0) {
-        snprintf(err, err_size, "naming the outputs: %s", strerror(-rc));
-        goto out;
-    }
-    for (size_t i = 0, valid = 0; i < count; i++) {
-        if ((run->item_flags[i] & (ITEM_DUPLICATE | ITEM_REFUSED)) != 0)
-            continue;
-        if (hashed[valid++])
-            run->item_flags[i] |= ITEM_NAME_HASHED;
-    }
-    rc = 0;
-    goto out;
-
-fail_memory:
-    rc = -ENOMEM;
-    snprintf(err, err_size, "out of memory for %zu URLs", count);
-out:
-    free(hashed);
-    free(valid_urls);
-    return rc;
-}
-
-/* The output names of this run's items (this shard's, URL accepted), made
- * one at a time for io_remove_stale_temps. */
-struct name_walk {
-    const struct run *run;
-    size_t entry;
-    char name[IO_OUTPUT_NAME_SIZE];
-};
-
-static const char *next_item_name(void *user)
-{
-    struct name_walk *walk = user;
-    const uint8_t not_ours = ITEM_DUPLICATE | ITEM_OTHER_SHARD | ITEM_REFUSED;
-    while (walk->entry < walk->run->urls->count) {
-        size_t entry = walk->entry++;
-        if ((walk->run->item_flags[entry] & not_ours) == 0 &&
-            item_name(walk->run, entry, walk->name) == 0)
-            return walk->name;
-    }
-    return NULL;
-}
-
-/* Resume, part one: removes the temporary files a killed run left for this
- * run's items, once names are assigned over the whole list (so they do not
- * depend on the shard); other shards' are theirs. */
-static int remove_stale_temps(struct run *run, char *err, size_t err_size)
-{
-    struct name_walk walk = {.run = run};
-    int rc = io_remove_stale_temps(run->opts->output_dir, next_item_name, &walk,
-                                   &run->report->stale_temps_removed);
-    if (rc == -ENOMEM) {
-        snprintf(err, err_size, "out of memory for %zu URLs", run->job_count);
-        return rc;
-    }
-    return 0;
-}
-
-/* Reports, in list order and before any download, the URLs refused before
- * any I/O and (resume, part two) the items whose output is already there. */
-static void report_up_front(struct run *run)
-{
-    const struct pl_options *opts = run->opts;
-    size_t index = 0;
-    for (size_t entry = 0; entry < run->urls->count; entry++) {
-        uint8_t *flags = &run->item_flags[entry];
-        if (*flags & ITEM_DUPLICATE)
-            continue;
-        size_t item_index = index++;
-        if (*flags & ITEM_OTHER_SHARD)
-            continue;
-        if (*flags & ITEM_REFUSED) {
-            /* The reason is not kept per line: checking again gives it back. */
-            char why[256] = "";
-            int refused = io_url_check(run->urls->entries[entry].url, why, sizeof(why));
-            report_unstarted(run, entry, item_index, refused, "url", why);
-            continue;
-        }
-        if (opts->force)
-            continue;
-        struct job job;
-        init_job(run, &job, entry, item_index);
-        if (io_output_exists(opts->output_dir, job.output_name) == 1) {
-            *flags |= ITEM_SKIPPED;
-            job.skipped = true;
-            report_job(run, &job);
-        }
-    }
-}
-
 /* Frees what a run stopped before its end may still hold; after a complete
- * run every job and wait record is gone already. */
+ * run every job is gone already. */
 static void free_items(struct run *run)
 {
-    while (run->host_waits != NULL) {
-        struct host_wait *wait = run->host_waits;
-        stop_waiting(run, wait);
-        if (wait->job == NULL)
-            free(wait);
+    struct io_list *node;
+    while ((node = io_list_pop_first(&run->jobs)) != NULL) {
+        struct job *job = IO_LIST_ENTRY(node, struct job, all);
+        free(job->body);
+        free(job->final_url);
+        free(job->message);
+        free(job);
     }
-    while (run->live != NULL)
-        destroy_job(run, run->live);
     free(run->item_flags);
     run->item_flags = NULL;
 }
@@ -1049,6 +94,9 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
 
     memset(&run, 0, sizeof(run));
     memset(report, 0, sizeof(*report));
+    io_list_init(&run.jobs);
+    io_list_init(&run.ready);
+    io_list_init(&run.backoff);
     run.opts = opts;
     run.file_mode = io_file_mode();
     run.rng_state = uv_hrtime() ^ ((uint64_t)getpid() << 32) ^ 0x9E3779B97F4A7C15ull;
@@ -1080,12 +128,16 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     run.pipeline_cap = sequential ? 1 : (size_t)max_downloads + 3 * (size_t)workers;
     report->held_limit = run.pipeline_cap;
 
-    if (!sequential && opts->max_per_host > 0 && opts->max_per_host < max_downloads) {
-        rc = pl_hosts_create(&run.hosts);
-        if (rc < 0) {
-            snprintf(err, err_size, "out of memory");
-            goto fail_jobs;
-        }
+    /* Always: besides --max-per-host, the hosts carry their health. */
+    rc = pl_hosts_create(&run.hosts);
+    if (rc < 0) {
+        snprintf(err, err_size, "out of memory");
+        goto fail_jobs;
+    }
+    rc = retry_init(&run);
+    if (rc < 0) {
+        snprintf(err, err_size, "creating a timer: %s", uv_strerror(rc));
+        goto fail_http;
     }
     rc = io_http_create(&run.loop, &opts->http, &run.http);
     if (rc < 0) {
@@ -1122,13 +174,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     maybe_close(&run);
     uv_run(&run.loop, UV_RUN_DEFAULT);
 
-    stop_workers(&run);
-    if (run.todo != NULL) {
-        uv_mutex_destroy(&run.done_lock);
-        pl_bands_destroy(run.bands);
-        pl_queue_destroy(run.todo);
-        free(run.threads);
-    }
+    finish_workers(&run);
     report->wall_s = seconds_since(started);
     free_items(&run);
     pl_hosts_destroy(run.hosts);
@@ -1143,6 +189,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
 
 fail_http:
     io_http_destroy(run.http);
+    retry_close(&run);
     uv_run(&run.loop, UV_RUN_DEFAULT);
 fail_jobs:
     free_items(&run);

@@ -1,0 +1,191 @@
+/* The download stage: applying the admission policy (admit.c) to the run,
+ * starting transfers, and what happens when one ends (the host's health,
+ * a retry, or the hand-off to the CPU stage). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admit.h"
+#include "run_private.h"
+
+/* The admission gate's answer. Branch proc's callback goes here (HOLD is
+ * re-polled by its timer; STOP stops the run as SIGTERM does). */
+static enum pl_gate ask_gate(struct run *run)
+{
+    (void)run;
+    return PL_GATE_OPEN;
+}
+
+static void on_downloaded(struct io_http_result *result, void *user);
+
+static void start_transfer(struct run *run, struct job *job)
+{
+    job_set_state(run, job, JOB_DOWNLOADING);
+    int rc = io_http_start(run->http, run->urls->entries[job->entry].url, on_downloaded, job);
+    if (rc < 0) {
+        job_fail(job, rc, "download", strerror(-rc));
+        job_set_state(run, job, JOB_DONE);
+    }
+}
+
+static void fail_host_down(struct run *run, struct job *job)
+{
+    char reason[128];
+    pl_host_down_reason(job->host, reason, sizeof(reason));
+    job_fail(job, -EHOSTDOWN, "download", reason);
+    job_set_state(run, job, JOB_DONE);
+}
+
+/* A job that may start (NEW or READY, a download slot and room free):
+ * starts it, or parks it on its busy host, or fails it when the host is down. */
+static void admit_job(struct run *run, struct job *job)
+{
+    struct pl_host *host = job->host;
+    if (host != NULL && host->down) {
+        fail_host_down(run, job);
+        return;
+    }
+    if (host != NULL && host->in_flight >= pl_host_capacity(host, run->opts->max_per_host)) {
+        job_set_state(run, job, JOB_WAIT_HOST);
+        return;
+    }
+    start_transfer(run, job);
+}
+
+void fail_host_jobs(struct run *run, struct pl_host *host)
+{
+    /* One walk over the run's jobs: those of the host that wait, whatever
+     * for (the host, a backoff, a slot), end now; transfers in flight end
+     * by themselves. */
+    struct io_list *node;
+    struct io_list *next;
+    IO_LIST_FOREACH_SAFE(node, next, &run->jobs) {
+        struct job *job = IO_LIST_ENTRY(node, struct job, all);
+        if (job->host != host)
+            continue;
+        if (job->state == JOB_WAIT_HOST || job->state == JOB_READY || job->state == JOB_BACKOFF)
+            fail_host_down(run, job);
+    }
+}
+
+static void start_from_host(struct run *run)
+{
+    struct pl_host *host = pl_hosts_next_runnable(run->hosts);
+    if (host == NULL || io_list_empty(&host->waiting) ||
+        host->in_flight >= pl_host_capacity(host, run->opts->max_per_host))
+        return; /* a stale entry: the host filled up again or went down */
+    struct job *job = IO_LIST_ENTRY(io_list_first(&host->waiting), struct job, node.link);
+    start_transfer(run, job);
+    /* Round robin: back at the tail while it has room and waiting jobs. */
+    if (host->in_flight < pl_host_capacity(host, run->opts->max_per_host))
+        pl_hosts_mark_runnable(run->hosts, host);
+}
+
+static void start_from_list(struct run *run)
+{
+    size_t entry = run->next_entry++;
+    size_t index = run->next_index++;
+    struct job *job;
+    if (job_create(run, entry, index, &job) < 0) {
+        report_unstarted(run, entry, index, -ENOMEM, "download",
+                         "out of memory starting the download");
+        return;
+    }
+    admit_job(run, job);
+}
+
+void pump(struct run *run)
+{
+    for (;;) {
+        struct pl_admit_state state = {
+            .gate = ask_gate(run),
+            .stopping = run->closing || run->stop_signal != 0,
+            .slots_free = run->slots.capacity - run->slots.in_use,
+            .room_free = run->pipeline_cap > run->in_pipeline ? run->pipeline_cap - run->in_pipeline
+                                                              : 0,
+            .retry_ready = !io_list_empty(&run->ready),
+            .host_ready = run->hosts != NULL && pl_hosts_any_runnable(run->hosts),
+            .list_left = list_left(run),
+        };
+        switch (pl_admit_next(&state)) {
+        case PL_ADMIT_RETRY:
+            admit_job(run, IO_LIST_ENTRY(io_list_first(&run->ready), struct job, node.link));
+            break;
+        case PL_ADMIT_HOST:
+            start_from_host(run);
+            break;
+        case PL_ADMIT_NEW:
+            start_from_list(run);
+            break;
+        case PL_ADMIT_HOLD:
+        case PL_ADMIT_STOP:
+            /* Not reached until the gate exists (ask_gate). */
+            return;
+        case PL_ADMIT_NONE:
+            return;
+        }
+    }
+}
+
+/* Updates the host's health from `result`; a host that just went down takes
+ * its waiting jobs with it. True when the host is down (now or before). */
+static bool note_host_health(struct run *run, struct job *job, const struct io_http_result *result)
+{
+    struct pl_host *host = job->host;
+    if (host == NULL)
+        return false;
+    bool was_probing = host->connect_failures > 0;
+    if (pl_host_record(host, result->connected, result->connect_failure))
+        fail_host_jobs(run, host);
+    else if (was_probing && host->connect_failures == 0)
+        pl_hosts_mark_runnable(run->hosts, host); /* healthy again: its full cap */
+    return host->down;
+}
+
+static void on_downloaded(struct io_http_result *result, void *user)
+{
+    struct job *job = user;
+    struct run *run = job->run;
+
+    job->download_s += result->seconds;
+    job->http_status = result->http_status;
+    if (result->final_url != NULL) {
+        free(job->final_url);
+        job->final_url = result->final_url; /* taken */
+        result->final_url = NULL;
+    }
+    run->bytes_received += result->body_size;
+    bool host_down = note_host_health(run, job, result);
+
+    if (result->error < 0) {
+        double delay_s = host_down ? -1 : retry_delay(run, job, result);
+        if (delay_s >= 0) {
+            job->due_ns = uv_hrtime() + (uint64_t)(delay_s * 1e9);
+            job_set_state(run, job, JOB_BACKOFF);
+        } else {
+            job->body_size = 0;
+            if (job->attempts > 1) {
+                char message[256];
+                snprintf(message, sizeof(message), "%.200s (after %u attempts)", result->message,
+                         job->attempts);
+                job_fail(job, result->error, "download", message);
+            } else {
+                job_fail(job, result->error, "download", result->message);
+            }
+            job_set_state(run, job, JOB_DONE);
+        }
+    } else {
+        job->body = result->body; /* taken: the result must not free it */
+        job->body_size = result->body_size;
+        result->body = NULL;
+        job_set_state(run, job, JOB_CPU);
+        if (run->todo == NULL) {
+            /* Sequential: the CPU stage inline, on the loop thread. */
+            process_job(job, run, NULL);
+            job_set_state(run, job, JOB_DONE);
+        }
+    }
+    pump(run);
+    maybe_close(run);
+}
