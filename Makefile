@@ -14,6 +14,9 @@ TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # iproute2: `ip` brings loopback up in the network namespace of the
 # unresolvable-host test (tests/integration/test_hostile.py).
 TEST_DEPS  += iproute2
+# nftables: drops SYNs to a port inside the network namespace of the
+# dead-host test (tests/integration/test_scheduling.py).
+TEST_DEPS  += nftables
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
 # Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);

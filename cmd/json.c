@@ -101,6 +101,8 @@ static const char *json_error_kind(const struct pl_item *item)
             return "tls";
         case -ENOMEM:
             return "out_of_memory";
+        case -EHOSTDOWN:
+            return "host_unreachable";
         default:
             return "network";
         }
