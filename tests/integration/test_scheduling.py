@@ -14,14 +14,12 @@ Run one case: test_scheduling.py NAME (meson registers each as its own test).
 """
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import Failure, Skip, check, free_port, main_for  # noqa: E402
+from test_cli import check, free_port, in_netns, main_for  # noqa: E402
 from test_hostile import Fixture, Workspace, run  # noqa: E402
 
 FIXTURE = os.environ.get("FIXTURE", "")
@@ -30,6 +28,21 @@ FIXTURE = os.environ.get("FIXTURE", "")
 def records(out):
     items = [json.loads(line) for line in out.splitlines() if line.strip()]
     return [o for o in items if o.get("type") == "item"]
+
+
+def failing_host(out, port, count, reason):
+    """The --json records of the items on 127.0.0.1:`port`: checks there are
+    `count`, all failed, the ones failed as unreachable with kind
+    host_unreachable and `reason` in their message; returns (connection
+    attempts in all, how many failed as unreachable)."""
+    items = [o for o in records(out) if f"127.0.0.1:{port}/" in o["url"]]
+    check(len(items) == count, f"{len(items)} items of the failing host reported, want {count}")
+    check(all(o["status"] == "failed" for o in items), "an item of the failing host did not fail")
+    unreachable = [o for o in items if o["error"]["message"].startswith("host unreachable: ")]
+    for o in unreachable:
+        check(o["error"]["kind"] == "host_unreachable", f"kind {o['error']['kind']}")
+        check(reason in o["error"]["message"], f"reason: {o['error']['message']}")
+    return sum(o["attempts"] for o in items), len(unreachable)
 
 
 def arrivals(server):
@@ -113,94 +126,65 @@ def test_backoff_holds_no_room():
         check(len(items) == 100 and len({o["url"] for o in items}) == 100, "each item once")
 
 
+def fetch_past_failing_host(port, bad_count, good_count, reason, extra_args=()):
+    """Runs bad_count URLs on 127.0.0.1:`port` with good_count good ones of
+    a fixture server interleaved (so none is "before the failures"); checks
+    the good ones are written and the bad ones fail (failing_host). Returns
+    (seconds, connection attempts to the failing host, items failed as
+    unreachable)."""
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+        good = [f"g{i}.jpg" for i in range(good_count)]
+        for name in good:
+            ws.photo(name)
+        urls = [f"http://127.0.0.1:{port}/bad{i}.jpg" for i in range(bad_count)]
+        step = bad_count // good_count
+        for i, name in enumerate(good):
+            urls.insert(i * (step + 1) + step // 2, server.url(name))
+        lst = ws.list_file(urls)
+        rc, out, err, seconds = run(["--json", "-q", "-i", lst, "-o", ws.out, *extra_args],
+                                    timeout=300)
+        check(rc == 1, f"exit {rc}: {err}")
+        attempts, unreachable = failing_host(out, port, bad_count, reason)
+        ws.check_tree(sorted(n[:-4] + ".png" for n in good))
+        return seconds, attempts, unreachable
+
+
 def test_refused_host_fails_fast():
     """400 URLs to a refusing port and 20 good ones at the defaults: the
     refusing host is probed one transfer at a time after its first refusal
     and declared unreachable after 3 consecutive ones; its other items fail
     at once saying so, having made no connection attempt of their own (it
     took 46 s when each paid its own retries)."""
-    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
-        dead = free_port()
-        good = [f"g{i}.jpg" for i in range(20)]
-        for name in good:
-            ws.photo(name)
-        urls = [f"http://127.0.0.1:{dead}/r{i}.jpg" for i in range(400)]
-        # Good ones interleaved, so none can be "before the refusals".
-        for i, name in enumerate(good):
-            urls.insert(i * 20 + 10, server.url(name))
-        lst = ws.list_file(urls)
-        rc, out, err, seconds = run(["--json", "-q", "-i", lst, "-o", ws.out], timeout=300)
-        check(rc == 1, f"exit {rc}: {err}")
-        items = records(out)
-        refused = [o for o in items if f":{dead}/" in o["url"]]
-        ok = [o for o in items if o["status"] == "ok"]
-        check(len(refused) == 400 and len(ok) == 20, f"{len(refused)} refused, {len(ok)} ok")
-        attempts = sum(o["attempts"] for o in refused)
-        unreachable = [o for o in refused
-                       if "host unreachable: " in (o["error"] or {}).get("message", "")]
-        print(f"400 refused + 20 good: {seconds:.2f} s, {attempts} connection attempts to the "
-              f"refusing port, {len(unreachable)} items failed as unreachable")
-        check(attempts <= 12, f"{attempts} attempts to a refusing host (400 URLs)")
-        check(len(unreachable) >= 390, f"only {len(unreachable)} failed as host unreachable")
-        check(all(o["error"]["kind"] == "host_unreachable" for o in unreachable), "kind")
-        check("connections refused" in unreachable[0]["error"]["message"],
-              unreachable[0]["error"]["message"])
-        check(seconds < 30, f"400 refused + 20 good took {seconds:.1f} s")
-        ws.check_tree(sorted(n[:-4] + ".png" for n in good))
+    seconds, attempts, unreachable = fetch_past_failing_host(free_port(), 400, 20,
+                                                             "connections refused")
+    print(f"400 refused + 20 good: {seconds:.2f} s, {attempts} connection attempts to the "
+          f"refusing port, {unreachable} items failed as unreachable")
+    check(attempts <= 12, f"{attempts} attempts to a refusing host (400 URLs)")
+    check(unreachable >= 390, f"only {unreachable} failed as host unreachable")
+    check(seconds < 30, f"400 refused + 20 good took {seconds:.1f} s")
 
 
 def test_dead_host_one_timeout():
     """A host whose SYNs are dropped (nftables inside a network namespace of
     the test's own): 30 URLs with --connect-timeout 2 cost about one connect
     timeout, not 30 × 2 s, while a healthy host's items are fetched."""
-    if os.environ.get("EDGEFETCH_IN_NETNS") != "1":
-        for tool in ("unshare", "ip", "nft"):
-            if shutil.which(tool) is None:
-                raise Skip(f"needs {tool} (util-linux, iproute2, nftables)")
-        probe = subprocess.run(["unshare", "-n", "nft", "list", "ruleset"], capture_output=True)
-        if probe.returncode != 0:
-            raise Skip(f"cannot filter in a network namespace: {probe.stderr.decode().strip()}")
-        env = dict(os.environ, EDGEFETCH_IN_NETNS="1")
-        proc = subprocess.run(["unshare", "-n", sys.executable, os.path.abspath(__file__),
-                               "dead_host_one_timeout"], env=env, capture_output=True, timeout=300)
-        sys.stdout.write(proc.stdout.decode(errors="replace"))
-        if proc.returncode != 0:
-            raise Failure(f"in the namespace: exit {proc.returncode}\n"
-                          + proc.stdout.decode(errors="replace")
-                          + proc.stderr.decode(errors="replace"))
+    if not in_netns(__file__, "dead_host_one_timeout", tools=("unshare", "ip", "nft"),
+                    probe=("nft", "list", "ruleset")):
         return
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    check(all(name == "lo" for _, name in socket.if_nameindex()),
-          f"namespace has other interfaces: {socket.if_nameindex()}")
     dead = free_port()
     subprocess.run(["nft", "add", "table", "inet", "edgefetch_test"], check=True)
     subprocess.run(["nft", "add", "chain", "inet", "edgefetch_test", "input",
                     "{ type filter hook input priority 0; }"], check=True)
     subprocess.run(["nft", "add", "rule", "inet", "edgefetch_test", "input", "tcp", "dport",
                     str(dead), "tcp", "flags", "syn", "drop"], check=True)
-    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
-        good = [f"g{i}.jpg" for i in range(5)]
-        for name in good:
-            ws.photo(name)
-        urls = [f"http://127.0.0.1:{dead}/d{i}.jpg" for i in range(30)]
-        urls += [server.url(n) for n in good]
-        lst = ws.list_file(urls)
-        rc, out, err, seconds = run(["--json", "-q", "--connect-timeout", "2", "-i", lst,
-                                     "-o", ws.out], timeout=300)
-        check(rc == 1, f"exit {rc}: {err}")
-        items = records(out)
-        dead_items = [o for o in items if f":{dead}/" in o["url"]]
-        check(len(dead_items) == 30, f"{len(dead_items)} dead items reported")
-        attempts = sum(o["attempts"] for o in dead_items)
-        unreachable = [o for o in dead_items
-                       if "connects timed out" in (o["error"] or {}).get("message", "")]
-        print(f"dead host, 30 URLs, --connect-timeout 2: {seconds:.2f} s, {attempts} connects, "
-              f"{len(unreachable)} failed as unreachable")
-        check(attempts <= 8, f"{attempts} connects to a dead host (30 URLs)")
-        check(len(unreachable) >= 22, f"only {len(unreachable)} failed as unreachable")
-        # Acceptance: about one connect timeout; 30 × 2 s before. Generous.
-        check(seconds < 15, f"a dead host's 30 URLs took {seconds:.1f} s")
-        ws.check_tree(sorted(n[:-4] + ".png" for n in good))
+    seconds, attempts, unreachable = fetch_past_failing_host(
+        dead, 30, 5, "connects timed out", extra_args=("--connect-timeout", "2"))
+    print(f"dead host, 30 URLs, --connect-timeout 2: {seconds:.2f} s, {attempts} connects, "
+          f"{unreachable} failed as unreachable")
+    check(attempts <= 8, f"{attempts} connects to a dead host (30 URLs)")
+    check(unreachable >= 22, f"only {unreachable} failed as unreachable")
+    # Acceptance: about one connect timeout; 30 × 2 s before. Generous.
+    check(seconds < 15, f"a dead host's 30 URLs took {seconds:.1f} s")
 
 
 if __name__ == "__main__":
