@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include "json.h"
+#include "outcome.h"
 
 /* JSON text must be UTF-8 (RFC 8259, 8.1), but URLs and server-provided
  * messages are whatever bytes they are: valid UTF-8 passes through, each
@@ -73,54 +74,6 @@ static double ms(double seconds)
     return seconds * 1000.0;
 }
 
-/* A short machine-readable name for why an item failed. */
-static const char *json_error_kind(const struct pl_item *item)
-{
-    const char *stage = item->stage != NULL ? item->stage : "";
-    if (item->error == -ECANCELED)
-        return "cancelled";
-    if (strcmp(stage, "url") == 0)
-        return item->error == -EPROTONOSUPPORT ? "unsupported_scheme" : "bad_url";
-    if (strcmp(stage, "download") == 0) {
-        switch (item->error) {
-        case -ETIMEDOUT:
-            return "timeout";
-        case -ECONNREFUSED:
-            return "connect";
-        case -EHOSTUNREACH:
-            return "resolve";
-        case -EPROTO:
-            return "http_status";
-        case -EFBIG:
-            return "too_large";
-        case -ELOOP:
-            return "too_many_redirects";
-        case -EPROTONOSUPPORT:
-            return "redirect_refused";
-        case -EACCES:
-            return "tls";
-        case -ENOMEM:
-            return "out_of_memory";
-        case -EHOSTDOWN:
-            return "host_unreachable";
-        default:
-            return "network";
-        }
-    }
-    if (strcmp(stage, "decode") == 0) {
-        if (item->error == -EFBIG)
-            return "too_many_pixels";
-        return item->error == -ENOMEM ? "out_of_memory" : "not_an_image";
-    }
-    if (strcmp(stage, "edge") == 0)
-        return "operator";
-    if (strcmp(stage, "encode") == 0)
-        return "encode";
-    if (strcmp(stage, "write") == 0)
-        return "write";
-    return "other";
-}
-
 static const char *status_name(enum pl_status status)
 {
     switch (status) {
@@ -160,8 +113,9 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
         fputs("null", out);
     fputs(",\"error\":", out);
     if (item->status == PL_ITEM_FAILED || item->status == PL_ITEM_CANCELLED) {
-        fprintf(out, "{\"kind\":\"%s\",\"stage\":", json_error_kind(item));
-        put_string(out, item->stage);
+        const char *kind = outcome_kind_name(item->kind);
+        fprintf(out, "{\"kind\":\"%s\",\"stage\":", kind != NULL ? kind : "other");
+        put_string(out, outcome_stage_name(item->stage));
         fputs(",\"message\":", out);
         put_string(out, item->message);
         fputc('}', out);

@@ -18,6 +18,7 @@
 
 #include "config.h"
 #include "json.h"
+#include "outcome.h"
 #include "pipeline.h"
 #include "progress.h"
 #include "report.h"
@@ -570,7 +571,7 @@ static void on_item(const struct pl_item *item, void *user)
     }
     if (item->status == PL_ITEM_FAILED) {
         if (log->cli->verbose >= 0)
-            print_item_line(where, "FAILED", item, item->stage);
+            print_item_line(where, "FAILED", item, outcome_stage_name(item->stage));
         return;
     }
     if (item->status == PL_ITEM_SKIPPED) {

@@ -49,7 +49,8 @@ static void cancel_jobs(struct run *run)
         case JOB_STATE_COUNT:
             continue;
         }
-        job_fail(job, -ECANCELED, "cancelled", cancel_reason(job->state));
+        enum pl_stage stage = job->state == JOB_CPU ? PL_STAGE_DECODE : PL_STAGE_DOWNLOAD;
+        job_fail(job, -ECANCELED, stage, PL_KIND_CANCELLED, cancel_reason(job->state));
         job_set_state(run, job, JOB_DONE);
     }
 }
@@ -70,7 +71,7 @@ void on_signal(uv_signal_t *handle, int signum)
     while (list_left(run)) {
         size_t entry = run->next_entry++;
         size_t index = run->next_index++;
-        report_unstarted(run, entry, index, -ECANCELED, "cancelled",
+        report_unstarted(run, entry, index, -ECANCELED, PL_STAGE_DOWNLOAD, PL_KIND_CANCELLED,
                          "not started: cancelled by signal");
     }
     maybe_close(run);

@@ -19,12 +19,43 @@ static enum pl_gate ask_gate(struct run *run)
 
 static void on_downloaded(struct io_http_result *result, void *user);
 
+/* The kind of a failed transfer: the one mapping point from io's codes.
+ * Branch http's enum io_http_kind (decided in io/http.c, where libcurl's
+ * code is known) replaces this switch when it lands. */
+static enum pl_kind download_kind(int error)
+{
+    switch (error) {
+    case -ECANCELED:
+        return PL_KIND_CANCELLED;
+    case -ETIMEDOUT:
+        return PL_KIND_TIMEOUT;
+    case -ECONNREFUSED:
+        return PL_KIND_CONNECT;
+    case -EHOSTUNREACH:
+        return PL_KIND_RESOLVE;
+    case -EPROTO:
+        return PL_KIND_HTTP_STATUS;
+    case -EFBIG:
+        return PL_KIND_TOO_LARGE;
+    case -ELOOP:
+        return PL_KIND_TOO_MANY_REDIRECTS;
+    case -EPROTONOSUPPORT:
+        return PL_KIND_REDIRECT_REFUSED;
+    case -EACCES:
+        return PL_KIND_TLS;
+    case -ENOMEM:
+        return PL_KIND_OUT_OF_MEMORY;
+    default:
+        return PL_KIND_NETWORK;
+    }
+}
+
 static void start_transfer(struct run *run, struct job *job)
 {
     job_set_state(run, job, JOB_DOWNLOADING);
     int rc = io_http_start(run->http, run->urls->entries[job->entry].url, on_downloaded, job);
     if (rc < 0) {
-        job_fail(job, rc, "download", strerror(-rc));
+        job_fail(job, rc, PL_STAGE_DOWNLOAD, download_kind(rc), strerror(-rc));
         job_set_state(run, job, JOB_DONE);
     }
 }
@@ -33,7 +64,7 @@ static void fail_host_down(struct run *run, struct job *job)
 {
     char reason[128];
     pl_host_down_reason(job->host, reason, sizeof(reason));
-    job_fail(job, -EHOSTDOWN, "download", reason);
+    job_fail(job, -EHOSTDOWN, PL_STAGE_DOWNLOAD, PL_KIND_HOST_UNREACHABLE, reason);
     job_set_state(run, job, JOB_DONE);
 }
 
@@ -88,7 +119,7 @@ static void start_from_list(struct run *run)
     size_t index = run->next_index++;
     struct job *job;
     if (job_create(run, entry, index, &job) < 0) {
-        report_unstarted(run, entry, index, -ENOMEM, "download",
+        report_unstarted(run, entry, index, -ENOMEM, PL_STAGE_DOWNLOAD, PL_KIND_OUT_OF_MEMORY,
                          "out of memory starting the download");
         return;
     }
@@ -165,13 +196,14 @@ static void on_downloaded(struct io_http_result *result, void *user)
             job_set_state(run, job, JOB_BACKOFF);
         } else {
             job->body_size = 0;
+            enum pl_kind kind = download_kind(result->error);
             if (job->attempts > 1) {
                 char message[256];
                 snprintf(message, sizeof(message), "%.200s (after %u attempts)", result->message,
                          job->attempts);
-                job_fail(job, result->error, "download", message);
+                job_fail(job, result->error, PL_STAGE_DOWNLOAD, kind, message);
             } else {
-                job_fail(job, result->error, "download", result->message);
+                job_fail(job, result->error, PL_STAGE_DOWNLOAD, kind, result->message);
             }
             job_set_state(run, job, JOB_DONE);
         }

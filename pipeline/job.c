@@ -46,10 +46,12 @@ int job_create(struct run *run, size_t entry, size_t index, struct job **out)
     return 0;
 }
 
-void job_fail(struct job *job, int error, const char *stage, const char *message)
+void job_fail(struct job *job, int error, enum pl_stage stage, enum pl_kind kind,
+              const char *message)
 {
     job->error = error < 0 ? error : -EIO;
     job->stage = stage;
+    job->kind = kind;
     free(job->message);
     /* NULL when out of memory: the report says so rather than nothing. */
     job->message = strdup(message != NULL ? message : "");
@@ -74,6 +76,7 @@ void report_item(struct run *run, const struct job *job)
                                            : PL_ITEM_OK,
         .error = job->error,
         .stage = job->stage,
+        .kind = job->kind,
         .message = job->message != NULL ? job->message
                    : job->error < 0     ? "out of memory keeping the reason"
                                         : "",
@@ -107,12 +110,12 @@ void report_item(struct run *run, const struct job *job)
         run->on_item(&item, run->user);
 }
 
-void report_unstarted(struct run *run, size_t entry, size_t index, int error, const char *stage,
-                      const char *message)
+void report_unstarted(struct run *run, size_t entry, size_t index, int error,
+                      enum pl_stage stage, enum pl_kind kind, const char *message)
 {
     struct job job;
     job_init_unstarted(run, &job, entry, index);
-    job_fail(&job, error, stage, message);
+    job_fail(&job, error, stage, kind, message);
     report_item(run, &job);
     free(job.message);
 }

@@ -73,6 +73,48 @@ enum pl_status {
     PL_ITEM_SKIPPED,   /* its output already exists (resume); not fetched */
 };
 
+/* Where an item failed: decided once, where the failure happens, and only
+ * named by cmd/. A cancelled item keeps the stage it was in (DOWNLOAD when
+ * it had not started); cancellation itself is its status and its kind. */
+enum pl_stage {
+    PL_STAGE_NONE = 0, /* did not fail */
+    PL_STAGE_URL,      /* refused before any I/O */
+    PL_STAGE_DOWNLOAD,
+    PL_STAGE_DECODE,
+    PL_STAGE_EDGE,
+    PL_STAGE_ENCODE,
+    PL_STAGE_WRITE,
+};
+
+/* Why an item failed, as a code (docs/json.md lists the names cmd/ gives
+ * them). io's transfers and imaging's decoder will hand their own kinds
+ * (branches http: enum io_http_kind, imaging: enum img_error_kind); until
+ * then the mapping points are download_kind() in pipeline/download.c and
+ * decode_kind() in pipeline/workers.c. */
+enum pl_kind {
+    PL_KIND_NONE = 0,
+    PL_KIND_BAD_URL,
+    PL_KIND_UNSUPPORTED_SCHEME,
+    PL_KIND_TIMEOUT,
+    PL_KIND_CONNECT,
+    PL_KIND_RESOLVE,
+    PL_KIND_HOST_UNREACHABLE, /* not tried: its host failed PL_HOST_DOWN_AFTER connects */
+    PL_KIND_HTTP_STATUS,
+    PL_KIND_TOO_LARGE,
+    PL_KIND_TOO_MANY_REDIRECTS,
+    PL_KIND_REDIRECT_REFUSED,
+    PL_KIND_TLS,
+    PL_KIND_NETWORK,
+    PL_KIND_NOT_AN_IMAGE,
+    PL_KIND_TOO_MANY_PIXELS,
+    PL_KIND_OPERATOR,
+    PL_KIND_ENCODE,
+    PL_KIND_WRITE,
+    PL_KIND_OUT_OF_MEMORY,
+    PL_KIND_CANCELLED,
+    PL_KIND_OTHER,
+};
+
 /* One finished item, as handed to pl_item_cb. Strings live as long as the
  * callback runs. Times are seconds. */
 struct pl_item {
@@ -83,7 +125,8 @@ struct pl_item {
     const char *output_name; /* NULL when the URL was refused before I/O */
     enum pl_status status;
     int error;          /* negative errno-style code when failed */
-    const char *stage;  /* "url", "download", "decode", "edge", "encode", "write" */
+    enum pl_stage stage; /* of the failure; PL_STAGE_NONE when ok or skipped */
+    enum pl_kind kind;   /* of the failure; PL_KIND_NONE when ok or skipped */
     const char *message;
     long http_status;
     unsigned attempts; /* downloads started (1 + retries) */

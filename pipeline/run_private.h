@@ -90,7 +90,8 @@ struct job {
     uint64_t due_ns;     /* BACKOFF: when it may start again */
     unsigned attempts;   /* downloads started */
     int error;           /* 0, or negative errno-style */
-    const char *stage;   /* of the failure */
+    enum pl_stage stage; /* of the failure */
+    enum pl_kind kind;
     bool skipped;        /* its output exists already (resume): never a live job */
     int width;
     int height;
@@ -166,17 +167,18 @@ int job_create(struct run *run, size_t entry, size_t index, struct job **out);
  * is free before DOWNLOADING. */
 void job_set_state(struct run *run, struct job *job, enum job_state to);
 bool job_transition_allowed(enum job_state from, enum job_state to);
-/* Records a failure on `job` (its first failure wins nothing: the last
- * call's reason is the one reported). */
-void job_fail(struct job *job, int error, const char *stage, const char *message);
+/* Records a failure on `job`: its code, where and what kind, and the human
+ * reason (copied). A later call replaces it. */
+void job_fail(struct job *job, int error, enum pl_stage stage, enum pl_kind kind,
+              const char *message);
 /* Reports an item that has no live job (refused, skipped, cancelled before
  * it left the list): the single writer of the report's item counters, with
  * job_set_state(DONE). */
 void report_item(struct run *run, const struct job *job);
 /* A stack job describing line `entry` for report_item. */
 void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t index);
-void report_unstarted(struct run *run, size_t entry, size_t index, int error, const char *stage,
-                      const char *message);
+void report_unstarted(struct run *run, size_t entry, size_t index, int error,
+                      enum pl_stage stage, enum pl_kind kind, const char *message);
 /* The output name of line `entry` (cannot fail for a URL that passed
  * io_url_check: the buffer is IO_OUTPUT_NAME_SIZE). */
 int item_name(const struct run *run, size_t entry, char *name);

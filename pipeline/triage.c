@@ -162,7 +162,9 @@ void report_up_front(struct run *run)
             /* The reason is not kept per line: checking again gives it back. */
             char why[256] = "";
             int refused = io_url_check(run->urls->entries[entry].url, why, sizeof(why));
-            report_unstarted(run, entry, item_index, refused, "url", why);
+            enum pl_kind kind =
+                refused == -EPROTONOSUPPORT ? PL_KIND_UNSUPPORTED_SCHEME : PL_KIND_BAD_URL;
+            report_unstarted(run, entry, item_index, refused, PL_STAGE_URL, kind, why);
             continue;
         }
         if (opts->force)

@@ -9,6 +9,16 @@
 
 #include "run_private.h"
 
+/* The kind of a failed decode: the one mapping point from imaging's codes.
+ * Branch imaging's enum img_error_kind (decided by the decoder) replaces
+ * this when it lands. */
+static enum pl_kind decode_kind(int error)
+{
+    if (error == -EFBIG)
+        return PL_KIND_TOO_MANY_PIXELS;
+    return error == -ENOMEM ? PL_KIND_OUT_OF_MEMORY : PL_KIND_NOT_AN_IMAGE;
+}
+
 /* The CPU stage. Runs on a worker (concurrent) or on the loop thread
  * (sequential) — the same code either way, so the comparison is honest;
  * only a worker may split the operator with idle workers (`bands`; NULL on
@@ -36,7 +46,7 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
     job->body = NULL;
     job->decode_s = seconds_since(t0);
     if (rc < 0) {
-        job_fail(job, rc, "decode", err);
+        job_fail(job, rc, PL_STAGE_DECODE, decode_kind(rc), err);
         goto out;
     }
     job->width = pixels.width;
@@ -47,7 +57,7 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
     img_buf_finish(&pixels);
     job->edge_s = seconds_since(t1);
     if (rc < 0) {
-        job_fail(job, rc, "edge", "out of memory running the operator");
+        job_fail(job, rc, PL_STAGE_EDGE, PL_KIND_OPERATOR, "out of memory running the operator");
         goto out;
     }
 
@@ -57,7 +67,7 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
                              sizeof(err));
     if (rc < 0) {
         job->encode_s = seconds_since(t2);
-        job_fail(job, rc, "encode", err);
+        job_fail(job, rc, PL_STAGE_ENCODE, PL_KIND_ENCODE, err);
         goto out;
     }
     char name[IO_OUTPUT_NAME_SIZE];
@@ -65,7 +75,7 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
     rc = io_write_atomic(opts->output_dir, name, png, png_size, run->file_mode, err, sizeof(err));
     job->encode_s = seconds_since(t2);
     if (rc < 0)
-        job_fail(job, rc, "write", err);
+        job_fail(job, rc, PL_STAGE_WRITE, PL_KIND_WRITE, err);
 
 out:
     free(png);

@@ -220,6 +220,14 @@ static void fixture_finish(struct fixture *f)
     io_url_list_finish(&f->urls);
 }
 
+static void test_job_is_small(void)
+{
+    /* A job asleep (backoff, Retry-After, busy host) is this record and
+     * nothing else: the README promises about 200 bytes, so thousands
+     * asleep cost a few hundred KiB. Strings are allocated only when set. */
+    CHECK_LE(sizeof(struct job), 200);
+}
+
 static void test_transition_table(void)
 {
     /* The allowed changes, all of them; everything else is refused. */
@@ -328,16 +336,18 @@ static void test_transitions_accounting(void)
     CHECK_STR_EQ(f.last.output_name, "2.png");
 
     /* DOWNLOADING → DONE (failed): reported failed with its stage. */
-    job_fail(b3, -ECONNREFUSED, "download", "refused");
+    job_fail(b3, -ECONNREFUSED, PL_STAGE_DOWNLOAD, PL_KIND_CONNECT, "refused");
     job_set_state(run, b3, JOB_DONE);
     CHECK_EQ(f.report.failed, 1);
     CHECK_EQ(f.last.status, PL_ITEM_FAILED);
     CHECK_EQ(f.last.error, -ECONNREFUSED);
+    CHECK_EQ(f.last.stage, PL_STAGE_DOWNLOAD);
+    CHECK_EQ(f.last.kind, PL_KIND_CONNECT);
     CHECK_EQ(run->in_pipeline, 0);
     CHECK_EQ(run->slots.in_use, 0);
 
     /* WAIT_HOST → DONE (cancelled). */
-    job_fail(a1, -ECANCELED, "cancelled", "cancelled by signal");
+    job_fail(a1, -ECANCELED, PL_STAGE_DOWNLOAD, PL_KIND_CANCELLED, "cancelled by signal");
     job_set_state(run, a1, JOB_DONE);
     CHECK_EQ(f.report.cancelled, 1);
     CHECK(io_list_empty(&host_a->waiting));
@@ -347,7 +357,7 @@ static void test_transitions_accounting(void)
      * BACKOFF → DONE. */
     struct job *j;
     CHECK_EQ(job_create(run, 0, 0, &j), 0);
-    job_fail(j, -ENOMEM, "download", "no memory");
+    job_fail(j, -ENOMEM, PL_STAGE_DOWNLOAD, PL_KIND_OUT_OF_MEMORY, "no memory");
     job_set_state(run, j, JOB_DONE);
     CHECK_EQ(f.report.failed, 2);
     CHECK_EQ(job_create(run, 0, 0, &j), 0);
@@ -361,7 +371,7 @@ static void test_transitions_accounting(void)
     j->due_ns = uv_hrtime();
     job_set_state(run, j, JOB_BACKOFF);
     CHECK_EQ(f.report.retries, 3);
-    job_fail(j, -EHOSTDOWN, "download", "host unreachable");
+    job_fail(j, -EHOSTDOWN, PL_STAGE_DOWNLOAD, PL_KIND_HOST_UNREACHABLE, "host unreachable");
     job_set_state(run, j, JOB_DONE);
     CHECK(io_list_empty(&run->backoff));
     CHECK_EQ(job_create(run, 2, 2, &j), 0);
@@ -369,7 +379,7 @@ static void test_transitions_accounting(void)
     j->due_ns = uv_hrtime();
     job_set_state(run, j, JOB_BACKOFF);
     job_set_state(run, j, JOB_READY);
-    job_fail(j, -ECANCELED, "cancelled", "cancelled");
+    job_fail(j, -ECANCELED, PL_STAGE_DOWNLOAD, PL_KIND_CANCELLED, "cancelled");
     job_set_state(run, j, JOB_DONE);
     CHECK(io_list_empty(&run->ready));
     CHECK_EQ(run->in_pipeline, 0);
@@ -410,7 +420,7 @@ static void test_backoff_order(void)
     CHECK(run->backoff.next->next == &jobs[3]->node.link);
     CHECK(uv_is_active((uv_handle_t *)&run->backoff_timer));
     for (int i = 0; i < 5; i++) {
-        job_fail(jobs[i], -ECANCELED, "cancelled", "cancelled");
+        job_fail(jobs[i], -ECANCELED, PL_STAGE_DOWNLOAD, PL_KIND_CANCELLED, "cancelled");
         job_set_state(run, jobs[i], JOB_DONE);
     }
     fixture_finish(&f);
@@ -423,6 +433,7 @@ int main(void)
     test_admit_gate();
     test_admit_exhaustive();
     test_list();
+    test_job_is_small();
     test_transition_table();
     test_transitions_accounting();
     test_backoff_order();
