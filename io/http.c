@@ -14,6 +14,9 @@
 #include "io.h"
 #include "list.h"
 
+/* Seconds a resolved name is reused by later transfers. */
+#define IO_DNS_CACHE_S 300
+
 struct transfer {
     struct io_http *http;
     CURL *easy;
@@ -492,6 +495,13 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirs);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    /* Every easy handle of the multi shares its DNS cache (libcurl does that
+     * for handles without a CURLOPT_SHARE): a host's name is resolved once
+     * per IO_DNS_CACHE_S, not per URL. libcurl does not see the records'
+     * TTLs; its default, 60 s, would resolve a host of a long list again
+     * every minute. A huge list wants a local caching resolver as well
+     * (README, "Many hosts"). */
+    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, (long)IO_DNS_CACHE_S);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
     if (o->low_speed_time_s > 0) {
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit > 0 ? o->low_speed_limit : 1L);

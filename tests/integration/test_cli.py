@@ -478,7 +478,7 @@ class Skip(Exception):
     """A case that cannot run on this machine: exit 77, meson's SKIP."""
 
 
-def in_netns(script, case, tools=("unshare", "ip"), probe=("true",)):
+def in_netns(script, case, tools=("unshare", "ip"), probe=("true",), unshare=("-n",)):
     """Runs `case` of `script` again inside a new network namespace with only
     loopback up, so no packet can leave the machine: returns False in the
     parent (after checking the child's result) and True in the namespace,
@@ -491,11 +491,11 @@ def in_netns(script, case, tools=("unshare", "ip"), probe=("true",)):
     for tool in tools:
         if shutil.which(tool) is None:
             raise Skip(f"needs {' and '.join(tools)}")
-    trial = subprocess.run(["unshare", "-n", *probe], capture_output=True)
+    trial = subprocess.run(["unshare", *unshare, *probe], capture_output=True)
     if trial.returncode != 0:
         raise Skip(f"cannot create a network namespace: {trial.stderr.decode().strip()}")
     env = dict(os.environ, EDGEFETCH_IN_NETNS="1")
-    proc = subprocess.run(["unshare", "-n", sys.executable, os.path.abspath(script), case],
+    proc = subprocess.run(["unshare", *unshare, sys.executable, os.path.abspath(script), case],
                           env=env, capture_output=True, timeout=300)
     sys.stdout.write(proc.stdout.decode(errors="replace"))
     if proc.returncode != 0:
