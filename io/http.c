@@ -51,8 +51,8 @@ struct io_http {
     struct curl_slist *headers; /* -H/--header, shared by every transfer */
     struct io_bucket bucket;    /* --rate-limit, when opts.rate_limit > 0 */
     uv_timer_t unpause;         /* resumes paused transfers once out of debt */
-    struct io_list transfers; /* running, for abort */
-    struct io_list watches;   /* sockets being polled, for destroy */
+    struct io_list transfers;   /* running, for abort */
+    struct io_list watches;     /* sockets being polled, for destroy */
     size_t running;
     unsigned open_handles; /* libuv handles not yet closed; free when 0 */
     bool destroying;
@@ -541,7 +541,8 @@ void io_http_abort_all(struct io_http *http)
 {
     struct io_list *node;
     while ((node = io_list_first(&http->transfers)) != NULL)
-        finish_transfer(IO_LIST_ENTRY(node, struct transfer, link), CURLE_ABORTED_BY_CALLBACK, true);
+        finish_transfer(IO_LIST_ENTRY(node, struct transfer, link), CURLE_ABORTED_BY_CALLBACK,
+                        true);
 }
 
 size_t io_http_running(const struct io_http *http)
@@ -553,7 +554,7 @@ uint64_t io_http_bytes_in_flight(const struct io_http *http)
 {
     uint64_t bytes = 0;
     const struct io_list *node;
-    for (node = http->transfers.next; node != &http->transfers; node = node->next)
+    IO_LIST_FOREACH(node, &http->transfers)
         bytes += IO_LIST_ENTRY(node, const struct transfer, link)->body_size;
     return bytes;
 }

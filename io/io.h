@@ -136,9 +136,9 @@ struct io_http_options {
 /* Why no connection could be made to the host, for the run's host health:
  * the transfer failed before a TCP connection existed. */
 enum io_connect_failure {
-    IO_CONNECT_OK = 0,     /* connected, or failed for another reason */
-    IO_CONNECT_REFUSED,    /* refused (RST) or otherwise could not connect */
-    IO_CONNECT_TIMED_OUT,  /* --connect-timeout ran out (SYNs unanswered) */
+    IO_CONNECT_OK = 0,    /* connected, or failed for another reason */
+    IO_CONNECT_REFUSED,   /* refused (RST) or otherwise could not connect */
+    IO_CONNECT_TIMED_OUT, /* --connect-timeout ran out (SYNs unanswered) */
 };
 
 /* What a finished transfer hands back. `body` is owned by the result. */

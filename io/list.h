@@ -19,7 +19,11 @@ struct io_list {
 };
 
 /* The element of type `type` whose member `member` is `node`. */
-#define IO_LIST_ENTRY(node, type, member) ((type *)(void *)((char *)(node) - offsetof(type, member)))
+#define IO_LIST_ENTRY(node, type, member) ((type *)(void *)((char *)(node)-offsetof(type, member)))
+
+/* Walks `head`; the body must not unlink `node`. */
+#define IO_LIST_FOREACH(node, head)                                                                \
+    for ((node) = (head)->next; (node) != (head); (node) = (node)->next)
 
 /* Walks `head`; `node` may be removed (not its successor) inside the body. */
 #define IO_LIST_FOREACH_SAFE(node, next_node, head)                                                \
@@ -79,6 +83,21 @@ static inline struct io_list *io_list_first(const struct io_list *head)
 static inline struct io_list *io_list_last(const struct io_list *head)
 {
     return io_list_empty(head) ? NULL : head->prev;
+}
+
+/* Moves every element of `from` to the end of `to`, in order; `from` is
+ * left empty. O(1). */
+static inline void io_list_move_all(struct io_list *from, struct io_list *to)
+{
+    if (io_list_empty(from))
+        return;
+    struct io_list *first = from->next;
+    struct io_list *last = from->prev;
+    first->prev = to->prev;
+    to->prev->next = first;
+    last->next = to;
+    to->prev = last;
+    io_list_init(from);
 }
 
 /* Unlinks and returns the first element, or NULL when empty. */

@@ -133,8 +133,8 @@ void pump(struct run *run)
             .gate = ask_gate(run),
             .stopping = run->closing || run->stop_signal != 0,
             .slots_free = run->slots.capacity - run->slots.in_use,
-            .room_free = run->pipeline_cap > run->in_pipeline ? run->pipeline_cap - run->in_pipeline
-                                                              : 0,
+            .room_free =
+                run->pipeline_cap > run->in_pipeline ? run->pipeline_cap - run->in_pipeline : 0,
             .retry_ready = !io_list_empty(&run->ready),
             .host_ready = run->hosts != NULL && pl_hosts_any_runnable(run->hosts),
             .list_left = list_left(run),

@@ -70,10 +70,10 @@ void report_item(struct run *run, const struct job *job)
         .url = entry->url,
         .final_url = job->final_url,
         .output_name = name[0] != '\0' ? name : NULL,
-        .status = job->skipped                ? PL_ITEM_SKIPPED
+        .status = job->skipped               ? PL_ITEM_SKIPPED
                   : job->error == -ECANCELED ? PL_ITEM_CANCELLED
-                  : job->error < 0         ? PL_ITEM_FAILED
-                                           : PL_ITEM_OK,
+                  : job->error < 0           ? PL_ITEM_FAILED
+                                             : PL_ITEM_OK,
         .error = job->error,
         .stage = job->stage,
         .kind = job->kind,
@@ -110,8 +110,8 @@ void report_item(struct run *run, const struct job *job)
         run->on_item(&item, run->user);
 }
 
-void report_unstarted(struct run *run, size_t entry, size_t index, int error,
-                      enum pl_stage stage, enum pl_kind kind, const char *message)
+void report_unstarted(struct run *run, size_t entry, size_t index, int error, enum pl_stage stage,
+                      enum pl_kind kind, const char *message)
 {
     struct job job;
     job_init_unstarted(run, &job, entry, index);

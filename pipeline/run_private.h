@@ -78,8 +78,8 @@ struct job {
     struct io_list all; /* run->jobs: every job allocated, for a signal's walk */
     struct run *run;
     enum job_state state;
-    size_t entry; /* its line in the URL list */
-    size_t index; /* its number among the list's unique items */
+    size_t entry;         /* its line in the URL list */
+    size_t index;         /* its number among the list's unique items */
     struct pl_host *host; /* NULL when its URL has no usable host key */
     uint8_t *body;        /* owned from download end until decoded */
     size_t body_size;
@@ -92,7 +92,7 @@ struct job {
     int error;           /* 0, or negative errno-style */
     enum pl_stage stage; /* of the failure */
     enum pl_kind kind;
-    bool skipped;        /* its output exists already (resume): never a live job */
+    bool skipped; /* its output exists already (resume): never a live job */
     int width;
     int height;
     unsigned edge_threads; /* threads that ran part of the operator */
@@ -177,8 +177,8 @@ void job_fail(struct job *job, int error, enum pl_stage stage, enum pl_kind kind
 void report_item(struct run *run, const struct job *job);
 /* A stack job describing line `entry` for report_item. */
 void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t index);
-void report_unstarted(struct run *run, size_t entry, size_t index, int error,
-                      enum pl_stage stage, enum pl_kind kind, const char *message);
+void report_unstarted(struct run *run, size_t entry, size_t index, int error, enum pl_stage stage,
+                      enum pl_kind kind, const char *message);
 /* The output name of line `entry` (cannot fail for a URL that passed
  * io_url_check: the buffer is IO_OUTPUT_NAME_SIZE). */
 int item_name(const struct run *run, size_t entry, char *name);

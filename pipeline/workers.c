@@ -103,15 +103,9 @@ static void on_wakeup(uv_async_t *async)
     struct run *run = async->data;
     struct io_list done;
     io_list_init(&done);
+    /* Take the whole list under the lock, report outside it. */
     uv_mutex_lock(&run->done_lock);
-    if (!io_list_empty(&run->done)) {
-        /* Move the whole list under the lock, report outside it. */
-        done.next = run->done.next;
-        done.prev = run->done.prev;
-        done.next->prev = &done;
-        done.prev->next = &done;
-        io_list_init(&run->done);
-    }
+    io_list_move_all(&run->done, &done);
     uv_mutex_unlock(&run->done_lock);
 
     struct io_list *node;

@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_cli import check, free_port, in_netns, main_for  # noqa: E402
 from test_hostile import Fixture, Workspace, run  # noqa: E402
+from pngutil import write_png  # noqa: E402
 
 FIXTURE = os.environ.get("FIXTURE", "")
 
@@ -96,17 +97,18 @@ def test_rate_limited_host_delays_no_other():
 
 def test_backoff_holds_no_room():
     """Many jobs asleep in backoff at once hold neither slots nor pipeline
-    room: 60 items on one host get 503 with Retry-After: 3, while 40 items on
-    another host are fetched meanwhile; the report's peak of bodies held stays
-    within the back-pressure bound (-j + 3 × -w), and every item is reported
-    once."""
+    room: 60 items on one host get 503 with Retry-After: 5, while 40 items on
+    another host (small PNGs, so the CPU stage cannot be what paces them) are
+    fetched meanwhile; the report's peak of bodies held stays within the
+    back-pressure bound (-j + 3 × -w), and every item is reported once."""
+    tile = write_png(64, 64, [bytes((x * y) & 255 for x in range(64)) for y in range(64)])
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as host_a, \
             Fixture(FIXTURE, ws.www) as host_b:
-        a_names = [f"a{i}.jpg" for i in range(60)]
-        b_names = [f"b{i}.jpg" for i in range(40)]
+        a_names = [f"a{i}.png" for i in range(60)]
+        b_names = [f"b{i}.png" for i in range(40)]
         for name in a_names + b_names:
-            ws.photo(name)
-        urls = [host_a.url(f"{n}?status=503&retry_after=3&fail_times=1") for n in a_names]
+            ws.write(name, tile)
+        urls = [host_a.url(f"{n}?status=503&retry_after=5&fail_times=1") for n in a_names]
         urls += [host_b.url(n) for n in b_names]
         lst = ws.list_file(urls)
         rc, out, err, _ = run(["--json", "-q", "-j", "2", "-w", "1", "-i", lst, "-o", ws.out],

@@ -152,10 +152,18 @@ static void test_list(void)
     CHECK(seen[0] == 0 && seen[1] == 1 && seen[2] == 3 && seen[3] == 2);
     CHECK(!io_list_linked(&e[1].link)); /* removal leaves it unlinked */
 
-    CHECK(io_list_pop_first(&head) == &e[0].link);
-    CHECK(io_list_pop_first(&head) == &e[3].link);
-    CHECK(io_list_pop_first(&head) == &e[2].link);
+    /* Moving a whole list: order kept, appended, the source left empty. */
+    struct io_list other;
+    io_list_init(&other);
+    io_list_insert_tail(&other, &e[4].link);
+    io_list_move_all(&head, &other); /* 4 0 3 2 */
     CHECK(io_list_empty(&head));
+    io_list_move_all(&head, &other); /* moving nothing changes nothing */
+    CHECK(io_list_pop_first(&other) == &e[4].link);
+    CHECK(io_list_pop_first(&other) == &e[0].link);
+    CHECK(io_list_pop_first(&other) == &e[3].link);
+    CHECK(io_list_pop_first(&other) == &e[2].link);
+    CHECK(io_list_empty(&other));
 }
 
 /* ---- job states --------------------------------------------------------- */
@@ -234,19 +242,27 @@ static void test_transition_table(void)
     static const struct {
         enum job_state from, to;
     } allowed[] = {
-        {JOB_NEW, JOB_WAIT_HOST},       {JOB_NEW, JOB_DOWNLOADING},
-        {JOB_NEW, JOB_DONE},            {JOB_WAIT_HOST, JOB_DOWNLOADING},
-        {JOB_WAIT_HOST, JOB_DONE},      {JOB_READY, JOB_WAIT_HOST},
-        {JOB_READY, JOB_DOWNLOADING},   {JOB_READY, JOB_DONE},
-        {JOB_BACKOFF, JOB_READY},       {JOB_BACKOFF, JOB_DONE},
-        {JOB_DOWNLOADING, JOB_BACKOFF}, {JOB_DOWNLOADING, JOB_CPU},
-        {JOB_DOWNLOADING, JOB_DONE},    {JOB_CPU, JOB_DONE},
+        {JOB_NEW, JOB_WAIT_HOST},
+        {JOB_NEW, JOB_DOWNLOADING},
+        {JOB_NEW, JOB_DONE},
+        {JOB_WAIT_HOST, JOB_DOWNLOADING},
+        {JOB_WAIT_HOST, JOB_DONE},
+        {JOB_READY, JOB_WAIT_HOST},
+        {JOB_READY, JOB_DOWNLOADING},
+        {JOB_READY, JOB_DONE},
+        {JOB_BACKOFF, JOB_READY},
+        {JOB_BACKOFF, JOB_DONE},
+        {JOB_DOWNLOADING, JOB_BACKOFF},
+        {JOB_DOWNLOADING, JOB_CPU},
+        {JOB_DOWNLOADING, JOB_DONE},
+        {JOB_CPU, JOB_DONE},
     };
     for (int from = 0; from < JOB_STATE_COUNT; from++) {
         for (int to = 0; to < JOB_STATE_COUNT; to++) {
             bool want = false;
             for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-                want |= allowed[i].from == (enum job_state)from && allowed[i].to == (enum job_state)to;
+                want |=
+                    allowed[i].from == (enum job_state)from && allowed[i].to == (enum job_state)to;
             CHECK_EQ(job_transition_allowed((enum job_state)from, (enum job_state)to), want);
         }
     }
@@ -408,7 +424,7 @@ static void test_backoff_order(void)
     uint64_t last = 0;
     int count = 0;
     struct io_list *node;
-    for (node = run->backoff.next; node != &run->backoff; node = node->next) {
+    IO_LIST_FOREACH(node, &run->backoff) {
         uint64_t due = IO_LIST_ENTRY(node, struct job, node.link)->due_ns;
         CHECK(due >= last);
         last = due;
