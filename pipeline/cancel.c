@@ -66,6 +66,8 @@ void on_signal(uv_signal_t *handle, int signum)
     run->stop_signal = signum;
     run->report->signal = signum;
     io_http_abort_all(run->http);
+    /* The place to set the decode cancel flag (branch imaging) for the
+     * jobs on a worker, so that SIGTERM ends a long decode within 2 s. */
     cancel_jobs(run);
     /* The lines never taken from the list: no job, a report each. */
     while (list_left(run)) {

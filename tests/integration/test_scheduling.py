@@ -14,6 +14,7 @@ Run one case: test_scheduling.py NAME (meson registers each as its own test).
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -126,6 +127,43 @@ def test_backoff_holds_no_room():
         check(summary[0]["retries"] == 60, f"retries {summary[0]['retries']}, want 60")
         items = records(out)
         check(len(items) == 100 and len({o["url"] for o in items}) == 100, "each item once")
+
+
+def test_thousands_asleep():
+    """3,000 items asleep in Retry-After at once cost their small records: the
+    run's peak RSS is within 1.25× (+8 MiB) of the same list served without
+    faults, and the bodies held stay within -j + 3 × -w."""
+    tile = write_png(64, 64, [bytes((x + y) & 255 for x in range(64)) for y in range(64)])
+    peaks = {}
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+        names = [f"t{i}.png" for i in range(3000)]
+        for name in names:
+            ws.write(name, tile)
+        for label, query in (("plain", ""), ("asleep", "?status=503&retry_after=2&fail_times=1")):
+            server.reset()
+            lst = ws.list_file([server.url(n + query) for n in names], name=f"{label}.txt")
+            out_dir = os.path.join(ws.tmp, f"out-{label}")
+            rc, out, err, _ = run(["--json", "-q", "-j", "64", "-w", "2", "-i", lst,
+                                   "-o", out_dir], timeout=300)
+            check(rc == 0, f"{label}: exit {rc}: {err[-2000:]}")
+            summary = [json.loads(line) for line in out.splitlines()
+                       if '"type":"summary"' in line][0]
+            check(summary["ok"] == 3000, f"{label}: {summary['ok']} ok")
+            check(summary["peak_items_held"] <= 64 + 3 * 2,
+                  f"{label}: {summary['peak_items_held']} bodies held")
+            peaks[label] = summary["peak_rss_bytes"]
+            if label == "asleep":
+                check(summary["retries"] == 3000, f"retries {summary['retries']}")
+                # All of them asleep at once: every first request before any retry.
+                times = arrivals(server)
+                firsts = [t[0] for t in times.values()]
+                retries = [t[1] for t in times.values() if len(t) > 1]
+                check(max(firsts) < min(retries), "not all 3,000 were asleep at once")
+            shutil.rmtree(out_dir)
+    mib = {k: v / 2**20 for k, v in peaks.items()}
+    print(f"peak RSS: plain {mib['plain']:.1f} MiB, 3,000 asleep {mib['asleep']:.1f} MiB")
+    check(peaks["asleep"] <= 1.25 * peaks["plain"] + 8 * 2**20,
+          f"3,000 jobs asleep cost {mib['asleep'] - mib['plain']:.1f} MiB more")
 
 
 def fetch_past_failing_host(port, bad_count, good_count, reason, extra_args=()):
