@@ -17,6 +17,7 @@ TEST_DEPS  += iproute2
 # nftables: drops SYNs to a port inside the network namespace of the
 # dead-host test (tests/integration/test_scheduling.py).
 TEST_DEPS  += nftables
+TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync calls
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
 # Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);

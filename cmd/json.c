@@ -104,8 +104,11 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
         fputs("null", out);
     fputs(",\"url\":", out);
     put_string(out, item->url);
+    /* final_url and http_code describe the same response, the last one
+     * received: a retry that got none leaves an earlier attempt's URL in
+     * the item, which is not the answer this item ended with. */
     fputs(",\"final_url\":", out);
-    put_string(out, item->final_url);
+    put_string(out, item->http_status > 0 ? item->final_url : NULL);
     fprintf(out, ",\"status\":\"%s\",\"http_code\":", status_name(item->status));
     if (item->http_status > 0)
         fprintf(out, "%ld", item->http_status);
@@ -168,8 +171,7 @@ static unsigned long long peak_rss_bytes(const struct rusage *usage)
     return kib * 1024ull;
 }
 
-void json_write_summary(FILE *out, const struct pl_report *report,
-                        const struct json_run_info *info)
+void json_write_summary(FILE *out, const struct pl_report *report, const struct json_run_info *info)
 {
     struct rusage usage;
     memset(&usage, 0, sizeof(usage));

@@ -19,7 +19,10 @@
 #include "config.h"
 #include "json.h"
 #include "outcome.h"
+#include "output.h"
 #include "pipeline.h"
+#include "printable.h"
+#include "process.h"
 #include "progress.h"
 #include "report.h"
 
@@ -48,7 +51,8 @@ struct cli {
     int progress; /* -1 auto (stderr is a terminal and not -q), 0 off, 1 on */
     const char *headers[MAX_HEADERS];
     struct pl_options pl;
-    long fds_at_start; /* open descriptors before any run, -1 unknown: see count_open_fds */
+    long fds_at_start;       /* open descriptors before any run, -1 unknown: see count_open_fds */
+    struct output *json_out; /* --json: the buffered writer of stdout */
 };
 
 /* --compare: the outputs of both runs, by item index. One name per item
@@ -96,11 +100,15 @@ static void usage(FILE *out)
             "      --max-per-host N     transfers in flight per host (default: -j); the\n"
             "                           wait for a slot does not count in --timeout\n"
             "      --rate-limit BYTES   bytes/s for the whole run (k/M/G, powers of 1024)\n"
-            "\n"
+            "\n");
+    /* Two strings: C17 compilers need not take one over 4095 bytes. */
+    fprintf(out,
             "Batch jobs:\n"
             "      --json               one JSON object per item on stdout as it finishes,\n"
             "                           then a summary (schema: docs/json.md)\n"
             "      --force              redo items whose output exists (default: skip them)\n"
+            "      --no-fsync           do not sync outputs to disk (faster; after a power\n"
+            "                           loss a name may hold an empty or partial file)\n"
             "      --shard K/N          only the URLs with FNV-1a-32(URL) %% N == K\n"
             "                           (0 <= K < N); output names do not depend on it\n"
             "      --progress, --no-progress  live progress line on stderr (default: on\n"
@@ -139,9 +147,11 @@ static void usage(FILE *out)
             "  -v, --verbose            a line per item\n"
             "  -h, --help               this text\n"
             "      --version            versions of edgefetch and its libraries\n"
-            "\n"
+            "\n");
+    fprintf(out,
             "Exit status: 0 all items ok or skipped; 1 some items failed (the others were\n"
-            "written); 2 usage error or nothing could run; 130/143 stopped by SIGINT/SIGTERM.\n"
+            "written); 2 usage error or nothing could run; 130/143 stopped by SIGINT/SIGTERM;\n"
+            "141 stopped because --json output could not be written (the reader closed it).\n"
             "\n"
             "Examples:\n"
             "  edgefetch -i urls.txt -o out/\n"
@@ -269,6 +279,7 @@ enum {
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_FORCE,
+    OPT_NO_FSYNC,
     OPT_SHARD,
     OPT_MAX_PER_HOST,
     OPT_RATE_LIMIT,
@@ -308,6 +319,7 @@ static const struct option long_options[] = {
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"no-fsync", no_argument, NULL, OPT_NO_FSYNC},
     {"shard", required_argument, NULL, OPT_SHARD},
     {"max-per-host", required_argument, NULL, OPT_MAX_PER_HOST},
     {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
@@ -321,6 +333,27 @@ static int usage_error(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nTry 'edgefetch --help' for more information.\n");
     return -EINVAL;
+}
+
+/* --cacert is read by libcurl per transfer, so a missing file would fail
+ * every https item one by one: it is opened and read once, at start. */
+static int check_cacert(const char *path)
+{
+    char message[512];
+    FILE *file = fopen(path, "r");
+    if (file == NULL) {
+        snprintf(message, sizeof(message), "--cacert '%%s': %s", strerror(errno));
+        return usage_error(message, path);
+    }
+    int first = fgetc(file);
+    int read_errno = ferror(file) ? errno : 0;
+    fclose(file);
+    if (first == EOF) {
+        snprintf(message, sizeof(message), "--cacert '%%s': %s",
+                 read_errno != 0 ? strerror(read_errno) : "empty file");
+        return usage_error(message, path);
+    }
+    return 0;
 }
 
 /* Returns 0 to run, 1 when done (help/version), or -EINVAL on a usage error. */
@@ -462,6 +495,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         case OPT_FORCE:
             cli->pl.force = true;
             break;
+        case OPT_NO_FSYNC:
+            cli->pl.no_fsync = true;
+            break;
         case OPT_SHARD:
             if (parse_shard(optarg, &cli->pl.shard_index, &cli->pl.shard_count) < 0)
                 return usage_error("--shard wants K/N with 0 <= K < N (e.g. 0/4), not '%s'",
@@ -494,6 +530,9 @@ static int parse_args(int argc, char **argv, struct cli *cli)
             cli->pl.http.insecure = true;
             break;
         case OPT_USER_AGENT:
+            /* A CR or LF would end the header and start another one. */
+            if (strpbrk(optarg, "\r\n") != NULL)
+                return usage_error("--user-agent must be one line, not '%s'", optarg);
             cli->pl.http.user_agent = optarg;
             break;
         case 'q':
@@ -519,6 +558,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     char canny_err[128];
     if (img_canny_options_check(&cli->pl.canny, canny_err, sizeof(canny_err)) < 0)
         return usage_error("%s", canny_err);
+    if (cli->pl.http.cacert != NULL && check_cacert(cli->pl.http.cacert) < 0)
+        return -EINVAL;
     cli->pl.http.headers = cli->headers;
     /* A speed floor with no window would never apply: give it curl's usual 30 s. */
     if (cli->pl.http.low_speed_limit > 0 && cli->pl.http.low_speed_time_s == 0)
@@ -526,31 +567,40 @@ static int parse_args(int argc, char **argv, struct cli *cli)
     return 0;
 }
 
-/* URLs and messages come from the list and from servers: a raw ESC or CR in
- * them would rewrite the user's terminal or split a log line, so control
- * bytes are shown as \xNN. */
-static void put_printable(FILE *out, const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (*p < 0x20 || *p == 0x7f)
-            fprintf(out, "\\x%02x", *p);
-        else
-            fputc(*p, out);
-    }
-}
-
 static void print_item_line(const char *where, const char *what, const struct pl_item *item,
                             const char *stage)
 {
     fprintf(stderr, "edgefetch: %s%s ", where, what);
-    put_printable(stderr, item->url);
+    printable_write(stderr, item->url);
     if (stage != NULL) {
         fputs(": ", stderr);
         fputs(stage, stderr);
     }
     fputs(": ", stderr);
-    put_printable(stderr, item->message);
+    printable_write(stderr, item->message);
     fputc('\n', stderr);
+}
+
+/* Hands one NDJSON line (or the summary) to the buffered writer: formatted in
+ * memory, so the loop thread never waits for the reader of stdout. */
+static void json_append(struct output *out, const struct pl_item *item, const char *output_dir,
+                        const char *mode, const struct pl_report *report,
+                        const struct json_run_info *info)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    if (mem == NULL) {
+        fprintf(stderr, "edgefetch: out of memory for a --json line\n");
+        return;
+    }
+    if (item != NULL)
+        json_write_item(mem, item, output_dir, mode);
+    else
+        json_write_summary(mem, report, info);
+    if (fclose(mem) != 0 || output_append(out, text, size) < 0)
+        fprintf(stderr, "edgefetch: out of memory for a --json line\n");
+    free(text);
 }
 
 static void on_item(const struct pl_item *item, void *user)
@@ -559,7 +609,7 @@ static void on_item(const struct pl_item *item, void *user)
     char where[32] = "";
 
     if (log->cli->json)
-        json_write_item(stdout, item, log->cli->output_dir, log->mode_name);
+        json_append(log->cli->json_out, item, log->cli->output_dir, log->mode_name, NULL, NULL);
     if (log->cli->verbose > 0 || (log->cli->verbose == 0 && item->status == PL_ITEM_FAILED))
         progress_clear(log->progress);
     if (item->line > 0)
@@ -575,9 +625,12 @@ static void on_item(const struct pl_item *item, void *user)
         return;
     }
     if (item->status == PL_ITEM_SKIPPED) {
-        if (log->cli->verbose > 0)
-            fprintf(stderr, "edgefetch: %sskipped %s: %s/%s exists (--force redoes it)\n", where,
-                    item->url, log->cli->output_dir, item->output_name);
+        if (log->cli->verbose > 0) {
+            fprintf(stderr, "edgefetch: %sskipped ", where);
+            printable_write(stderr, item->url);
+            fprintf(stderr, ": %s/%s exists (--force redoes it)\n", log->cli->output_dir,
+                    item->output_name);
+        }
         return;
     }
     struct produced *produced = log->produced;
@@ -588,13 +641,15 @@ static void on_item(const struct pl_item *item, void *user)
         if (produced->names[item->index] != NULL)
             produced->runs[item->index] |= log->produced_by;
     }
-    if (log->cli->verbose > 0)
+    if (log->cli->verbose > 0) {
+        fprintf(stderr, "edgefetch: %sok ", where);
+        printable_write(stderr, item->url);
         fprintf(stderr,
-                "edgefetch: %sok %s -> %s/%s (%dx%d, %zu bytes; download %.3f s, decode %.3f s, "
-                "edge %.3f s, encode+write %.3f s)\n",
-                where, item->url, log->cli->output_dir, item->output_name, item->width,
-                item->height, item->bytes, item->download_s, item->decode_s, item->edge_s,
-                item->encode_s);
+                " -> %s/%s (%dx%d, %zu bytes; download %.3f s, decode %.3f s, edge %.3f s, "
+                "encode+write %.3f s)\n",
+                log->cli->output_dir, item->output_name, item->width, item->height, item->bytes,
+                item->download_s, item->decode_s, item->edge_s, item->encode_s);
+    }
 }
 
 static int read_urls(const struct cli *cli, int argc, char **argv, struct io_url_list *urls)
@@ -701,7 +756,7 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
                          : report->failed > 0 ? EXIT_SOME_FAILED
                                               : EXIT_ALL_OK,
         };
-        json_write_summary(stdout, report, &info);
+        json_append(cli->json_out, NULL, NULL, NULL, report, &info);
     }
     return rc;
 }
@@ -858,11 +913,52 @@ static int run_single(struct cli *cli, const struct io_url_list *urls)
     return exit_status(&report);
 }
 
+/* -j as asked, or fewer when the descriptor limit cannot hold that many
+ * transfers besides the workers' files: an item must never fail after its
+ * download for want of a descriptor to write it with. */
+static void fit_downloads(struct cli *cli, long fd_limit)
+{
+    if (fd_limit < 0 || cli->fds_at_start < 0 || cli->mode == MODE_SEQUENTIAL)
+        return;
+    unsigned workers = process_fit_workers(fd_limit, cli->fds_at_start, cli->pl.workers);
+    if (workers < cli->pl.workers) {
+        if (cli->verbose >= 0)
+            fprintf(stderr,
+                    "edgefetch: warning: -w %u does not fit in %ld file descriptors (ulimit -n): "
+                    "running -w %u\n",
+                    cli->pl.workers, fd_limit, workers);
+        cli->pl.workers = workers;
+    }
+    unsigned wanted = cli->pl.max_downloads;
+    unsigned fit = process_fit_downloads(fd_limit, cli->fds_at_start, cli->pl.workers, wanted);
+    if (fit >= wanted)
+        return;
+    cli->pl.max_downloads = fit;
+    if (cli->pl.max_per_host > fit)
+        cli->pl.max_per_host = 0; /* the global cap alone is the smaller one now */
+    if (cli->verbose >= 0)
+        fprintf(stderr,
+                "edgefetch: warning: -j %u needs about %u file descriptors, the limit is %ld "
+                "(ulimit -n): running -j %u\n",
+                wanted,
+                (unsigned)(cli->fds_at_start + PROCESS_FIXED_FDS +
+                           (long)cli->pl.workers * PROCESS_FDS_PER_WORKER +
+                           (long)wanted * PROCESS_FDS_PER_TRANSFER),
+                fd_limit, fit);
+}
+
 int main(int argc, char **argv)
 {
     struct cli cli;
     struct io_url_list urls;
     int status = EXIT_USAGE;
+
+    /* Before anything opens a descriptor: see process.h. Nothing can be
+     * said when this fails: stderr may be the closed one. */
+    if (process_open_std_fds() < 0)
+        return EXIT_USAGE;
+    process_ignore_sigpipe();
+    long fd_limit = process_raise_fd_limit();
 
     int parsed = parse_args(argc, argv, &cli);
     if (parsed != 0)
@@ -890,7 +986,25 @@ int main(int argc, char **argv)
     /* Even under -q: turning verification off is never silent. */
     if (cli.pl.http.insecure)
         fprintf(stderr, "edgefetch: warning: --insecure: https certificates are NOT verified\n");
+    fit_downloads(&cli, fd_limit);
+    if (cli.json) {
+        if (output_create(STDOUT_FILENO, &cli.json_out) < 0) {
+            fprintf(stderr, "edgefetch: cannot start the --json writer\n");
+            goto out;
+        }
+        cli.pl.gate = output_gate;
+        cli.pl.gate_user = cli.json_out;
+    }
     status = cli.mode == MODE_COMPARE ? run_compare(&cli, &urls) : run_single(&cli, &urls);
+    /* Blocks until the reader has it all (or is gone): the run is over. */
+    int written = output_destroy(cli.json_out);
+    if (written < 0) {
+        fprintf(stderr, "edgefetch: writing the --json output: %s%s\n", strerror(-written),
+                written == -EPIPE ? " (its reader closed it)" : "");
+        /* Lines are missing even when the run itself got to its end. */
+        if (status < 128)
+            status = 128 + SIGPIPE;
+    }
 
 out:
     io_url_list_finish(&urls);

@@ -42,6 +42,10 @@ const char *outcome_kind_name(enum pl_kind kind)
         return "http_status";
     case PL_KIND_TOO_LARGE:
         return "too_large";
+    case PL_KIND_HEADERS_TOO_LARGE:
+        return "headers_too_large";
+    case PL_KIND_MALFORMED_RESPONSE:
+        return "malformed_response";
     case PL_KIND_TOO_MANY_REDIRECTS:
         return "too_many_redirects";
     case PL_KIND_REDIRECT_REFUSED:

@@ -11,8 +11,9 @@
  * zlib header and the combined adler32 (adler32_combine) and in the PNG
  * chunks (RFC 1950, RFC 1951; PNG spec, section 5).
  *
- * libpng writes the file: signature and IHDR (png_write_info), then each
- * band's compressed data as an IDAT chunk, a 4-byte IDAT with the adler32,
+ * libpng writes the file: signature and IHDR (png_write_info), the tEXt
+ * "Source" when the caller set one, then each band's compressed data as an
+ * IDAT chunk, a 4-byte IDAT with the adler32,
  * and IEND, through png_write_chunk, since libpng 1.6 has no other way to
  * take IDAT data it did not compress itself. */
 #include <errno.h>
@@ -107,6 +108,7 @@ struct img_png_bands {
     int band_rows;
     int band_count;
     struct png_band *bands;
+    const char *source; /* borrowed; NULL: no tEXt */
 };
 
 static void put_be32(uint8_t *out, uint32_t value)
@@ -285,6 +287,11 @@ int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_b
     return create_with(gray, level, filters, png_strategy_for_level(level), out);
 }
 
+void img_png_bands_set_source(struct img_png_bands *b, const char *source)
+{
+    b->source = source;
+}
+
 int img_png_bands_count(const struct img_png_bands *b)
 {
     return b->band_count;
@@ -447,10 +454,15 @@ static void on_png_warning(png_structp png, png_const_charp message)
     (void)message;
 }
 
+/* "Source", its NUL separator, the text: a tEXt chunk's data (PNG spec,
+ * 11.3.4.3). */
+#define SOURCE_KEYWORD_BYTES sizeof("Source")
+
 /* Only the setjmp's own arguments are live across the longjmp (C17
- * 7.13.2.1): everything else is read through them. */
+ * 7.13.2.1): everything else is read through them. `text` is the tEXt's
+ * data (NULL: none), `text_size` its size. */
 static int write_container(png_structp png, png_infop info, const struct img_png_bands *b,
-                           const uint8_t trailer[4])
+                           const uint8_t trailer[4], const uint8_t *text, size_t text_size)
 {
     if (setjmp(png_jmpbuf(png)))
         return -EIO;
@@ -458,6 +470,10 @@ static int write_container(png_structp png, png_infop info, const struct img_png
                  PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);
+    /* Before the first IDAT, so a reader finds it without the image data
+     * (io/resume.c reads no further). */
+    if (text != NULL)
+        png_write_chunk(png, (png_const_bytep) "tEXt", text, text_size);
     for (int i = 0; i < b->band_count; i++)
         png_write_chunk(png, (png_const_bytep) "IDAT", b->bands[i].out + 8, b->bands[i].size);
     png_write_chunk(png, (png_const_bytep) "IDAT", trailer, 4);
@@ -486,11 +502,24 @@ int img_png_bands_finish(struct img_png_bands *b, uint8_t **png_out, size_t *png
     put_be32(trailer, adler);
 
     int rc = -ENOMEM;
+    uint8_t *text = NULL;
+    size_t text_size = 0;
+    if (b->source != NULL) {
+        text_size = SOURCE_KEYWORD_BYTES + strlen(b->source);
+        total += text_size + 12;
+    }
     struct png_sink sink = {.data = malloc(total), .size = total};
     png_structp png = NULL;
     png_infop info = NULL;
     if (sink.data == NULL)
         goto out;
+    if (b->source != NULL) {
+        text = malloc(text_size);
+        if (text == NULL)
+            goto out;
+        memcpy(text, "Source", SOURCE_KEYWORD_BYTES); /* with its NUL */
+        memcpy(text + SOURCE_KEYWORD_BYTES, b->source, text_size - SOURCE_KEYWORD_BYTES);
+    }
     png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, on_png_error, on_png_warning);
     if (png == NULL)
         goto out;
@@ -498,7 +527,7 @@ int img_png_bands_finish(struct img_png_bands *b, uint8_t **png_out, size_t *png
     if (info == NULL)
         goto out;
     png_set_write_fn(png, &sink, sink_write, sink_flush);
-    rc = write_container(png, info, b, trailer);
+    rc = write_container(png, info, b, trailer, text, text_size);
     if (rc < 0)
         goto out;
     *png_out = sink.data;
@@ -506,6 +535,7 @@ int img_png_bands_finish(struct img_png_bands *b, uint8_t **png_out, size_t *png
     sink.data = NULL;
 out:
     png_destroy_write_struct(&png, &info);
+    free(text);
     free(sink.data);
     return rc;
 }

@@ -210,6 +210,10 @@ int img_encode_png(const struct img_buf *gray, int level, uint8_t **png, size_t 
  * band. */
 struct img_png_bands;
 int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_bands **out);
+/* Adds a tEXt chunk "Source" with `source` (borrowed until finish; no NUL
+ * inside, by PNG's rule Latin-1: the bytes are written as given) before the
+ * first IDAT; without it the PNG has no text chunk. */
+void img_png_bands_set_source(struct img_png_bands *bands, const char *source);
 int img_png_bands_count(const struct img_png_bands *bands);
 int img_png_bands_run(struct img_png_bands *bands, int band);
 int img_png_bands_finish(struct img_png_bands *bands, uint8_t **png, size_t *png_size);

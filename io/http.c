@@ -11,11 +11,16 @@
 #include <curl/curl.h>
 
 #include "bucket.h"
+#include "http_private.h"
 #include "io.h"
 #include "list.h"
 
 /* Seconds a resolved name is reused by later transfers. */
 #define IO_DNS_CACHE_S 300
+
+/* Body bytes of a redirect response read and dropped so that its connection
+ * can be reused; past this the hop is cut and the redirect still followed. */
+#define REDIRECT_BODY_MAX (64 * 1024)
 
 struct transfer {
     struct io_http *http;
@@ -26,6 +31,18 @@ struct transfer {
     size_t body_size;
     size_t body_capacity;
     uint64_t started_ns;
+    char *origin;        /* of the URL given to io_http_start: where -H headers go */
+    char *responded_url; /* the URL of the last hop that gave a status line */
+    long responded_status;
+    unsigned redirects; /* hops followed so far */
+    /* per hop, reset by start_hop */
+    size_t header_bytes; /* against IO_HTTP_MAX_HEADER_BYTES */
+    size_t discarded;    /* body bytes of a redirect, dropped */
+    bool headers_done;   /* the final (non-1xx) header block has ended */
+    bool headers_too_big;
+    bool connected;
+    bool out_of_memory;
+    bool redirect_cut; /* a redirect's body was over REDIRECT_BODY_MAX */
     bool too_big;
     bool bad_status;
     bool paused; /* by the rate limit, until http->unpause fires */
@@ -108,46 +125,90 @@ static void on_watch_closed(uv_handle_t *handle)
     maybe_free_http(http);
 }
 
-static int curl_error_to_errno(CURLcode code)
+/* The reason of a failed hop, in words; curl's own message when it has one. */
+static void describe(struct transfer *t, enum io_http_kind kind, CURLcode code, long status,
+                     char *message, size_t size)
 {
-    switch (code) {
-    case CURLE_OPERATION_TIMEDOUT:
-        return -ETIMEDOUT;
-    case CURLE_COULDNT_CONNECT:
-        return -ECONNREFUSED;
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-        return -EHOSTUNREACH;
-    case CURLE_UNSUPPORTED_PROTOCOL:
-        return -EPROTONOSUPPORT;
-    case CURLE_TOO_MANY_REDIRECTS:
-        return -ELOOP;
-    case CURLE_FILESIZE_EXCEEDED:
-        return -EFBIG;
-    case CURLE_OUT_OF_MEMORY:
-        return -ENOMEM;
-    case CURLE_PEER_FAILED_VERIFICATION:
-    case CURLE_SSL_CACERT_BADFILE:
-    case CURLE_SSL_CONNECT_ERROR:
-        return -EACCES;
+    const char *curl_said = t->curl_error[0] != '\0' ? t->curl_error : curl_easy_strerror(code);
+    switch (kind) {
+    case IO_HTTP_CANCELLED:
+        snprintf(message, size, "cancelled");
+        break;
+    case IO_HTTP_TOO_LARGE:
+        snprintf(message, size, "body larger than the %zu-byte limit", t->http->opts.max_body);
+        break;
+    case IO_HTTP_STATUS:
+        snprintf(message, size, "HTTP status %ld", status);
+        break;
+    case IO_HTTP_HEADERS_TOO_LARGE:
+        if (t->headers_too_big)
+            snprintf(message, size, "response header too large: headers and trailers over %d KiB",
+                     IO_HTTP_MAX_HEADER_BYTES / 1024);
+        else
+            snprintf(message, size, "response header too large: a header line over %d KiB",
+                     CURL_MAX_HTTP_HEADER / 1024);
+        break;
+    case IO_HTTP_MALFORMED:
+        snprintf(message, size, "malformed response: %.200s", curl_said);
+        break;
+    case IO_HTTP_OUT_OF_MEMORY:
+        snprintf(message, size, "out of memory");
+        break;
     default:
-        return -EIO;
+        snprintf(message, size, "%s", curl_said);
+        break;
+    }
+}
+
+/* What a second try can fix: the network, not the request. A refused
+ * connection is a server restarting or overloaded as often as a dead one,
+ * and the backoff makes a retry cheap. A failed name lookup, TLS and size
+ * refusals are the same the next time. */
+static bool is_transient(enum io_http_kind kind, CURLcode code, long status)
+{
+    if (kind == IO_HTTP_STATUS)
+        return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
+               status == 504;
+    if (kind == IO_HTTP_CANCELLED || kind == IO_HTTP_HEADERS_TOO_LARGE)
+        return false;
+    switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return true;
+    default:
+        return false;
     }
 }
 
 /* Removes `t` from the multi and the list, builds its result and calls back.
- * `code` is curl's verdict, or -ECANCELED passed as `cancelled`. */
-static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
+ * `kind` is IO_HTTP_OK to classify curl's `code` (http_classify), or a kind
+ * decided by the caller (cancelled, redirects, the time spent on hops). */
+static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind kind)
 {
     struct io_http *http = t->http;
     struct io_http_result result;
-    char *effective = NULL;
+    long status = 0;
 
     memset(&result, 0, sizeof(result));
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &result.http_status);
-    curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &effective);
-    if (effective != NULL)
-        result.final_url = strdup(effective);
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status > 0) {
+        char *effective = NULL;
+        curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &effective);
+        free(t->responded_url);
+        t->responded_url = effective != NULL ? strdup(effective) : NULL;
+        t->responded_status = status;
+    }
+    /* final_url and http_status describe the same response: the last one
+     * received, on this hop or an earlier one; none came when both are 0. */
+    result.http_status = t->responded_status;
+    result.final_url = t->responded_url;
+    t->responded_url = NULL;
     result.seconds = (double)(uv_hrtime() - t->started_ns) / 1e9;
 
     curl_off_t retry_after = 0;
@@ -156,67 +217,28 @@ static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
         retry_after > 0)
         result.retry_after_s = (long)retry_after;
 
-    if (cancelled) {
-        result.error = -ECANCELED;
-        snprintf(result.message, sizeof(result.message), "cancelled");
-    } else if (t->too_big || code == CURLE_FILESIZE_EXCEEDED) {
-        result.error = -EFBIG;
-        snprintf(result.message, sizeof(result.message), "body larger than the %zu-byte limit",
-                 http->opts.max_body);
-    } else if (t->bad_status || (code == CURLE_OK && (result.http_status < 200 ||
-                                                      result.http_status > 299))) {
-        result.error = -EPROTO;
-        snprintf(result.message, sizeof(result.message), "HTTP status %ld", result.http_status);
-    } else if (code == CURLE_UNSUPPORTED_PROTOCOL) {
-        /* URLs are checked for http(s) before they get here, so this is a
-         * redirect off http(s) (file://, ftp://...), refused on purpose. */
-        result.error = -EPROTONOSUPPORT;
-        snprintf(result.message, sizeof(result.message), "refused redirect off http(s): %.200s",
-                 t->curl_error[0] != '\0' ? t->curl_error : curl_easy_strerror(code));
-    } else if (code != CURLE_OK) {
-        result.error = curl_error_to_errno(code);
-        snprintf(result.message, sizeof(result.message), "%s",
-                 t->curl_error[0] != '\0' ? t->curl_error : curl_easy_strerror(code));
+    if (kind == IO_HTTP_OK) {
+        struct http_facts facts = {
+            .code = code,
+            .http_status = status,
+            .too_big = t->too_big,
+            .bad_status = t->bad_status,
+            .headers_too_big = t->headers_too_big,
+            .headers_done = t->headers_done,
+            .connected = t->connected,
+            .out_of_memory = t->out_of_memory,
+        };
+        kind = http_classify(&facts);
+    }
+    result.kind = kind;
+    result.error = http_kind_errno(kind);
+    if (kind != IO_HTTP_OK) {
+        describe(t, kind, code, status, result.message, sizeof(result.message));
+        result.transient = is_transient(kind, code, status);
     } else {
         result.body = t->body;
         result.body_size = t->body_size;
         t->body = NULL;
-    }
-    /* For the run's host health: did a TCP connection exist, and if not,
-     * was it refused or did the connect time out (a timeout after connecting
-     * has a connect time or a response)? */
-    curl_off_t connect_us = 0;
-    curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-    if (!cancelled && code == CURLE_COULDNT_CONNECT)
-        result.connect_failure = IO_CONNECT_REFUSED;
-    else if (!cancelled && code == CURLE_OPERATION_TIMEDOUT && connect_us == 0 &&
-             result.http_status == 0)
-        result.connect_failure = IO_CONNECT_TIMED_OUT;
-    else if (!cancelled)
-        result.connected = code == CURLE_OK || connect_us > 0 || result.http_status > 0;
-    if (result.error == -EPROTO) {
-        long status = result.http_status;
-        result.transient = status == 408 || status == 429 || status == 500 || status == 502 ||
-                           status == 503 || status == 504;
-    } else if (result.error < 0 && !cancelled) {
-        /* What a second try can fix: the network, not the request. A refused
-         * connection is a server restarting or overloaded as often as a dead
-         * one, and the backoff makes a retry cheap. A failed name lookup,
-         * TLS and size refusals are the same the next time. */
-        switch (code) {
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_OPERATION_TIMEDOUT:
-        case CURLE_PARTIAL_FILE:
-        case CURLE_GOT_NOTHING:
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-            result.transient = true;
-            break;
-        default:
-            break;
-        }
     }
 
     curl_multi_remove_handle(http->multi, t->easy);
@@ -227,9 +249,96 @@ static void finish_transfer(struct transfer *t, CURLcode code, bool cancelled)
     io_http_done_cb done = t->done;
     void *user = t->user;
     free(t->body);
+    free(t->origin);
+    free(t->responded_url);
     free(t);
     done(&result, user);
     io_http_result_finish(&result);
+}
+
+static int start_hop(struct transfer *t, const char *url);
+
+/* A hop ended with a redirect we follow: checks where it goes and starts the
+ * next hop on the same easy handle (its connections stay in the multi's
+ * cache). Returns false when the transfer must end instead, with *kind and
+ * t->curl_error saying why. */
+static bool follow_redirect(struct transfer *t, const char *location, enum io_http_kind *kind)
+{
+    const struct io_http_options *o = &t->http->opts;
+    char scheme[HTTP_SCHEME_SIZE];
+    char *origin = NULL;
+
+    if (o->max_redirs >= 0 && t->redirects >= (unsigned long)o->max_redirs) {
+        *kind = IO_HTTP_TOO_MANY_REDIRECTS;
+        snprintf(t->curl_error, sizeof(t->curl_error), "Maximum (%ld) redirects followed",
+                 o->max_redirs);
+        return false;
+    }
+    int rc = http_origin(location, scheme, &origin);
+    if (rc == -ENOMEM) {
+        *kind = IO_HTTP_OUT_OF_MEMORY;
+        return false;
+    }
+    /* Only http(s): a Location: file:///etc/passwd must not read local
+     * files, nor gopher:// or dict:// talk to other services. */
+    if (rc < 0 || origin == NULL || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+        *kind = IO_HTTP_REDIRECT_REFUSED;
+        snprintf(t->curl_error, sizeof(t->curl_error), "refused redirect off http(s): %s",
+                 scheme[0] != '\0' ? scheme : "unparsable Location");
+        free(origin);
+        return false;
+    }
+    bool same_origin = t->origin != NULL && strcmp(origin, t->origin) == 0;
+    free(origin);
+
+    curl_multi_remove_handle(t->http->multi, t->easy);
+    t->redirects++;
+    /* -H headers only to the listed URL's origin: they often carry a key
+     * meant for that server alone (libcurl would send them to every hop). */
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, same_origin ? t->http->headers : NULL);
+    rc = start_hop(t, location);
+    if (rc < 0) {
+        /* finish_transfer removes the handle again: harmless when not added. */
+        *kind = rc == -ETIMEDOUT ? IO_HTTP_TIMEOUT : IO_HTTP_OUT_OF_MEMORY;
+        if (rc == -ETIMEDOUT)
+            snprintf(t->curl_error, sizeof(t->curl_error),
+                     "Operation timed out after %ld milliseconds (redirects)", o->timeout_ms);
+        return false;
+    }
+    return true;
+}
+
+/* A hop is over: follow its redirect, or end the transfer. */
+static void hop_done(struct transfer *t, CURLcode code)
+{
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    bool redirect = http_is_redirect(status) && !t->headers_too_big && !t->out_of_memory &&
+                    (code == CURLE_OK || (code == CURLE_WRITE_ERROR && t->redirect_cut));
+    char *location = NULL;
+    if (redirect)
+        curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_URL, &location);
+    if (location == NULL) {
+        finish_transfer(t, code, IO_HTTP_OK);
+        return;
+    }
+    /* The redirect is a response received: it is final_url if the next hop
+     * gets none. */
+    char *effective = NULL;
+    curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &effective);
+    free(t->responded_url);
+    t->responded_url = effective != NULL ? strdup(effective) : NULL;
+    t->responded_status = status;
+
+    /* `location` lives in the handle until its next transfer: copy it. */
+    char *target = strdup(location);
+    enum io_http_kind kind = IO_HTTP_OUT_OF_MEMORY;
+    if (target != NULL && follow_redirect(t, target, &kind)) {
+        free(target);
+        return;
+    }
+    free(target);
+    finish_transfer(t, kind == IO_HTTP_TIMEOUT ? CURLE_OPERATION_TIMEDOUT : CURLE_OK, kind);
 }
 
 static void drain_messages(struct io_http *http)
@@ -241,7 +350,7 @@ static void drain_messages(struct io_http *http)
             continue;
         char *private_data = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &private_data);
-        finish_transfer((struct transfer *)private_data, msg->data.result, false);
+        hop_done((struct transfer *)private_data, msg->data.result);
     }
 }
 
@@ -356,6 +465,15 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
          * buffering them, and size the buffer from Content-Length once. */
         long status = 0;
         curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (http_is_redirect(status)) {
+            /* Read and dropped, so the connection can serve the next hop. */
+            t->discarded += bytes;
+            if (t->discarded > REDIRECT_BODY_MAX) {
+                t->redirect_cut = true;
+                return 0;
+            }
+            return bytes;
+        }
         if (status < 200 || status > 299) {
             t->bad_status = true;
             return 0;
@@ -368,8 +486,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
         if (want < bytes)
             want = bytes;
         t->body = malloc(want);
-        if (t->body == NULL)
+        if (t->body == NULL) {
+            t->out_of_memory = true;
             return 0;
+        }
         t->body_capacity = want;
     }
     /* Counted as the bytes arrive: a server that sends no Content-Length (or
@@ -385,14 +505,53 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
         if (capacity > t->http->opts.max_body)
             capacity = t->http->opts.max_body;
         uint8_t *grown = realloc(t->body, capacity);
-        if (grown == NULL)
+        if (grown == NULL) {
+            t->out_of_memory = true;
             return 0;
+        }
         t->body = grown;
         t->body_capacity = capacity;
     }
     memcpy(t->body + t->body_size, data, bytes);
     t->body_size += bytes;
     return bytes;
+}
+
+/* Every header line of the hop comes here: status lines and headers of 1xx
+ * and final responses, and the trailers of a chunked body, which libcurl
+ * 7.88 hands to this callback too but counts against no limit of its own. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct transfer *t = userp;
+    size_t bytes = size * nmemb;
+
+    if (bytes > IO_HTTP_MAX_HEADER_BYTES - t->header_bytes) {
+        t->headers_too_big = true;
+        return 0;
+    }
+    t->header_bytes += bytes;
+    if (!t->headers_done && (bytes == 2 || bytes == 1) && (data[0] == '\r' || data[0] == '\n')) {
+        /* The blank line ending a header block: the final one unless 1xx. */
+        long status = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200)
+            t->headers_done = true;
+    }
+    return bytes;
+}
+
+/* libcurl calls this once a connection is up (new or reused), before the
+ * request goes out: a timeout after it is not a connect timeout. */
+static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, int conn_primary_port,
+                     int conn_local_port)
+{
+    struct transfer *t = userp;
+    (void)conn_primary_ip;
+    (void)conn_local_ip;
+    (void)conn_primary_port;
+    (void)conn_local_port;
+    t->connected = true;
+    return CURL_PREREQFUNC_OK;
 }
 
 int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct io_http **out)
@@ -464,8 +623,48 @@ fail_free:
     return rc;
 }
 
+/* Sets the options of one hop to `url` on t->easy and adds it to the multi;
+ * the per-hop state starts afresh. The whole-transfer timeout counts from
+ * io_http_start, across hops: -ETIMEDOUT when it is already spent. */
+static int start_hop(struct transfer *t, const char *url)
+{
+    struct io_http *http = t->http;
+    const struct io_http_options *o = &http->opts;
+    CURL *e = t->easy;
+
+    t->header_bytes = 0;
+    t->discarded = 0;
+    t->headers_done = false;
+    t->headers_too_big = false;
+    t->connected = false;
+    t->redirect_cut = false;
+    t->bad_status = false;
+    t->curl_error[0] = '\0';
+    long timeout_ms = o->timeout_ms;
+    if (timeout_ms > 0) {
+        long spent_ms = (long)((uv_hrtime() - t->started_ns) / 1000000u);
+        if (spent_ms >= timeout_ms)
+            return -ETIMEDOUT;
+        timeout_ms -= spent_ms;
+    }
+    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms);
+    /* Over https a connection may turn out to speak HTTP/2: wait for it and
+     * multiplex rather than pay a handshake per transfer. Over plain http
+     * nothing can multiplex (we ask for HTTP/2 only over TLS), so waiting
+     * would only serialise transfers behind the first (measured: 1.25x the
+     * lower bound with it, 1.02x without, in make bench). */
+    curl_easy_setopt(e, CURLOPT_PIPEWAIT, strncasecmp(url, "https:", 6) == 0 ? 1L : 0L);
+    CURLMcode mc = curl_multi_add_handle(http->multi, e);
+    if (mc != CURLM_OK)
+        return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+    return 0;
+}
+
 int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, void *user)
 {
+    char scheme[HTTP_SCHEME_SIZE];
+
     if (http->destroying)
         return -ECANCELED;
     struct transfer *t = calloc(1, sizeof(*t));
@@ -474,26 +673,36 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     t->http = http;
     t->done = done;
     t->user = user;
+    /* No origin (an unparsable URL, which curl then refuses): no -H headers. */
+    if (http_origin(url, scheme, &t->origin) == -ENOMEM) {
+        free(t);
+        return -ENOMEM;
+    }
     t->easy = curl_easy_init();
     if (t->easy == NULL) {
+        free(t->origin);
         free(t);
         return -ENOMEM;
     }
     CURL *e = t->easy;
     const struct io_http_options *o = &http->opts;
-    curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+    /* A proxy's CONNECT answer is not the server's: kept out of on_header,
+     * whose "final header block" would otherwise be the proxy's. */
+    curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+    curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    /* Only http(s), also after a redirect: a Location: file:///etc/passwd
-     * must not read local files. */
+    /* Only http(s). Redirects are followed by us (hop_done), not libcurl,
+     * which would send the -H headers to every host of the chain; the
+     * target's scheme is checked there. */
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(e, CURLOPT_MAXREDIRS, o->max_redirs);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
     /* Every easy handle of the multi shares its DNS cache (libcurl does that
      * for handles without a CURLOPT_SHARE): a host's name is resolved once
@@ -504,20 +713,14 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, (long)IO_DNS_CACHE_S);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
     if (o->low_speed_time_s > 0) {
-        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit > 0 ? o->low_speed_limit : 1L);
+        curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
+                         o->low_speed_limit > 0 ? o->low_speed_limit : 1L);
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
     }
     curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
     if (http->headers != NULL)
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, http->headers);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    /* Over https a connection may turn out to speak HTTP/2: wait for it and
-     * multiplex rather than pay a handshake per transfer. Over plain http
-     * nothing can multiplex (we ask for HTTP/2 only over TLS), so waiting
-     * would only serialise transfers behind the first (measured: 1.25x the
-     * lower bound with it, 1.02x without, in make bench). */
-    if (strncasecmp(url, "https:", 6) == 0)
-        curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
     if (o->cacert != NULL)
         curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
     if (o->insecure) {
@@ -526,11 +729,12 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     }
 
     t->started_ns = uv_hrtime();
-    CURLMcode mc = curl_multi_add_handle(http->multi, e);
-    if (mc != CURLM_OK) {
+    int rc = start_hop(t, url);
+    if (rc < 0) {
         curl_easy_cleanup(e);
+        free(t->origin);
         free(t);
-        return mc == CURLM_OUT_OF_MEMORY ? -ENOMEM : -EIO;
+        return rc;
     }
     io_list_insert_head(&http->transfers, &t->link);
     http->running++;
@@ -542,7 +746,7 @@ void io_http_abort_all(struct io_http *http)
     struct io_list *node;
     while ((node = io_list_first(&http->transfers)) != NULL)
         finish_transfer(IO_LIST_ENTRY(node, struct transfer, link), CURLE_ABORTED_BY_CALLBACK,
-                        true);
+                        IO_HTTP_CANCELLED);
 }
 
 size_t io_http_running(const struct io_http *http)

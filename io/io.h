@@ -38,10 +38,15 @@ void io_url_list_finish(struct io_url_list *list);
 int io_url_list_add(struct io_url_list *list, const char *url, unsigned line);
 /* Reads one URL per line: a UTF-8 BOM at the start, CRLF endings, blank lines,
  * leading/trailing blanks and lines whose first non-blank is '#' are all
- * tolerated or skipped. Lines longer than 64 KiB are an error (-E2BIG). */
+ * tolerated or skipped. Memory is bounded by the lines kept: a line longer
+ * than 64 KiB is never held whole; it becomes an entry with its line number
+ * whose text, "(line N: longer than 65536 bytes, not read)", io_url_check
+ * refuses (-E2BIG), so it fails alone and the rest of the list runs. A NUL
+ * byte refuses the whole list (-EINVAL: a binary file, /dev/zero). */
 int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_size);
 
-/* Checks that `url` parses and uses http or https with a host, before any I/O. */
+/* Checks that `url` parses and uses http or https with a host, before any I/O;
+ * -E2BIG for the stand-in of an over-long list line. */
 int io_url_check(const char *url, char *err, size_t err_size);
 
 /* ---- output names ------------------------------------------------------ */
@@ -52,26 +57,48 @@ int io_url_check(const char *url, char *err, size_t err_size);
  * name: never empty, never "." or "..", never containing '/'. */
 int io_output_name(const char *url, char *name, size_t name_size);
 
-/* Room for any name io_output_name or io_assigned_output_name writes. */
-#define IO_OUTPUT_NAME_SIZE 144
+/* Room for any name io_output_name or io_leveled_output_name writes. */
+#define IO_OUTPUT_NAME_SIZE 192
 
-/* Gives each of `count` URLs a distinct output name, deterministically from
- * the URLs alone (not their order): a URL whose derived name no other URL in
- * the set shares keeps it; every URL of a colliding group becomes
- * "STEM-XXXXXXXX.png", XXXXXXXX being io_url_hash() in hex. Identical URLs are
- * the same item and must have been removed first. `names[i]` are malloc'd.
- * -EEXIST when even the renamed names clash (a 32-bit hash collision). */
+/* How far a URL's name had to move from its derived name to be its own. */
+enum io_name_level {
+    IO_NAME_DERIVED = 0, /* "STEM.png", io_output_name */
+    IO_NAME_HASH32 = 1,  /* "STEM-XXXXXXXX.png": io_url_hash, 8 hex digits */
+    IO_NAME_HASH64 = 2,  /* "STEM-<16 hex>.png": 64-bit FNV-1a of the URL */
+    IO_NAME_SHA256 = 3,  /* "STEM-<64 hex>.png": SHA-256 of the URL */
+};
+#define IO_NAME_LEVEL_MAX 3
+
+/* The name of `url` at `level` (STEM: io_output_name's without ".png").
+ * name_size >= IO_OUTPUT_NAME_SIZE, else -ENOSPC; -EINVAL for a bad level. */
+int io_leveled_output_name(const char *url, unsigned level, char *name, size_t name_size);
+
+/* Gives each of `count` distinct URLs a level so that their names are all
+ * different, deterministically from the set of URLs alone (not their order,
+ * not the shard): starting from level 0, every URL whose name equals another
+ * URL's current name moves up one level, all at once, round after round
+ * until no name is shared. It never refuses a set: -EEXIST only for two
+ * URLs of one stem and one SHA-256. Identical URLs are the same item and
+ * must have been removed first. Needs 16 bytes per URL while it runs (a
+ * fingerprint and an index), not the names. */
+int io_assign_name_levels(const char *const *urls, size_t count, uint8_t *levels);
+
+/* io_assign_name_levels, keeping the final names' fingerprints (16 bytes a
+ * URL) so that names a resume moves to later (io_resume_name) can be checked
+ * against every name of the set. */
+struct io_name_table;
+int io_name_table_create(const char *const *urls, size_t count, uint8_t *levels,
+                         struct io_name_table **out);
+/* True when `name` is (by its 64-bit fingerprint: a false yes is possible,
+ * a false no is not) a name of the set or one claimed since. */
+bool io_name_table_taken(const struct io_name_table *table, const char *name);
+/* Records a name an item moved to, so no later move takes it. 0 or -ENOMEM. */
+int io_name_table_claim(struct io_name_table *table, const char *name);
+/* Accepts NULL. */
+void io_name_table_destroy(struct io_name_table *table);
+
+/* io_assign_name_levels' names, malloc'd into names[i]. */
 int io_assign_output_names(const char *const *urls, size_t count, char **names);
-
-/* The same decision without keeping any name: sets `hashed[i]` when urls[i]
- * is renamed "STEM-XXXXXXXX.png". It needs 16 bytes per URL while it runs, so
- * a long list can be named without holding every name; io_assigned_output_name
- * gives the name back from the flag. Same errors as io_assign_output_names. */
-int io_mark_name_collisions(const char *const *urls, size_t count, bool *hashed);
-
-/* The name io_assign_output_names gives `url` in a set where its derived name
- * collides (`hashed`) or not. name_size >= IO_OUTPUT_NAME_SIZE. */
-int io_assigned_output_name(const char *url, bool hashed, char *name, size_t name_size);
 
 /* Stable 32-bit FNV-1a hash of the URL bytes. */
 uint32_t io_url_hash(const char *url);
@@ -82,12 +109,28 @@ int io_url_host(const char *url, char *host, size_t host_size);
 
 /* ---- files ------------------------------------------------------------- */
 
-/* Writes `size` bytes to DIR/NAME atomically: into a temporary file in DIR
- * that is renamed over NAME only once complete, so NAME is never seen
- * half-written; on failure the temporary file is removed. The file gets
- * permissions `mode` (see io_file_mode). */
+/* Batched durability of the renames into one folder (the output folder):
+ * io_write_atomic counts its renames and fsyncs the folder every few hundred
+ * of them or once a second; io_dir_sync_flush syncs what is left (call it
+ * at the end of the run, before its report). Thread-safe. */
+struct io_dir_sync;
+int io_dir_sync_create(const char *dir, struct io_dir_sync **out);
+/* 0, or the first error any sync of the folder met (sticky). NULL: 0. */
+int io_dir_sync_flush(struct io_dir_sync *sync);
+/* Accepts NULL. Does not sync. */
+void io_dir_sync_destroy(struct io_dir_sync *sync);
+
+/* Writes `size` bytes to DIR/NAME atomically: into a temporary file in DIR,
+ * held locked (flock) from its creation until after its rename so that an
+ * overlapping run's sweep leaves it alone, and renamed over NAME only once
+ * complete, so NAME is never seen half-written; on failure the temporary
+ * file is removed. With `sync` (not NULL) the data is fdatasync'ed before
+ * the rename and the rename counted into `sync`'s batch: after a power loss
+ * NAME holds the complete new file or what it held before. With NULL,
+ * nothing is synced (the kernel writes it back when it likes). The file
+ * gets permissions `mode` (see io_file_mode). */
 int io_write_atomic(const char *dir, const char *name, const void *data, size_t size, mode_t mode,
-                    char *err, size_t err_size);
+                    struct io_dir_sync *sync, char *err, size_t err_size);
 
 /* 0666 less the process's umask: what open(O_CREAT, 0666) would give. Call
  * it while single-threaded: umask() can only be read by setting it, process
@@ -101,19 +144,44 @@ int io_files_identical(const char *path_a, const char *path_b);
 /* Creates DIR (and parents) if missing and checks it is a writable directory. */
 int io_prepare_dir(const char *dir, char *err, size_t err_size);
 
-/* 1 when DIR/NAME is a finished output (a non-empty regular file: outputs are
- * renamed into place only once complete), 0 when not, or a negative code. */
-int io_output_exists(const char *dir, const char *name);
+/* Who DIR/NAME is the output of, from the tEXt "Source" every output
+ * carries before its first IDAT (a small chunk walker, no decoding). */
+enum io_output_owner {
+    IO_OUTPUT_ABSENT = 0,   /* no file, an empty one, not a regular file, or ours cut short */
+    IO_OUTPUT_OURS = 1,     /* Source is `url`, byte for byte, and the file ends with IEND */
+    IO_OUTPUT_OTHERS = 2,   /* Source is another URL */
+    IO_OUTPUT_UNMARKED = 3, /* no Source: an older edgefetch's output, or a user's file */
+};
+/* An enum io_output_owner, or a negative code when the file cannot be read. */
+int io_output_owner(const char *dir, const char *name, const char *url);
+
+enum io_resume {
+    IO_RESUME_FETCH = 0, /* fetch and write under `name` */
+    IO_RESUME_DONE = 1,  /* `name` holds this URL's output (or an unmarked file): skip */
+};
+/* Resume's decision for the item of `url`, whose set name is at `*level`
+ * (io_name_table_create). When that name holds another URL's output, the
+ * item moves up a level, to the first name that is no name of the set nor
+ * claimed (`table`, which it claims) and holds no other URL's output: its
+ * own output there means done, a free name means fetch. An unmarked file is
+ * kept and counts as done (outputs of edgefetch before Source, and files of
+ * the user's, are never overwritten without `force`); with `force`, an
+ * own or unmarked name is fetched again. Sets *level and `name`
+ * (IO_OUTPUT_NAME_SIZE). Returns an enum io_resume, -EEXIST when every level
+ * up to IO_NAME_LEVEL_MAX is held by other URLs' outputs, or -ENOMEM. */
+int io_resume_name(const char *dir, const char *url, bool force, struct io_name_table *table,
+                   uint8_t *level, char *name, size_t name_size);
 
 /* Yields the output names of a run one at a time, then NULL. A string needs
  * to last only until the next call, so names can be made on the fly. */
 typedef const char *(*io_next_name_fn)(void *user);
 
 /* Removes the temporary files io_write_atomic leaves when killed before its
- * rename (".NAME.XXXXXX.tmp"), but only those of the output names that
- * `next_name` yields: other processes (other shards) may be writing into the
- * same folder. The names are asked for only when DIR holds such files.
- * Counts them in *removed. */
+ * rename (".NAME.XXXXXX.tmp"), but only abandoned ones (no process holds
+ * them locked: overlapping runs into one folder keep theirs) and only those
+ * of the output names that `next_name` yields (other shards' are theirs to
+ * sweep). The names are asked for only when DIR holds such files. Counts
+ * them in *removed. */
 int io_remove_stale_temps(const char *dir, io_next_name_fn next_name, void *user, size_t *removed);
 
 /* ---- HTTP -------------------------------------------------------------- */
@@ -128,30 +196,61 @@ struct io_http_options {
     const char *cacert; /* PEM bundle, or NULL for the system's */
     bool insecure;      /* skip certificate verification (said loudly by the caller) */
     const char *user_agent;
-    const char *const *headers; /* extra "Name: value" request headers */
+    /* Extra "Name: value" request headers, sent only to the origin (scheme,
+     * host and port) of the URL given to io_http_start: a redirect elsewhere
+     * does not get them (they often carry API keys). */
+    const char *const *headers;
     size_t header_count;
     uint64_t rate_limit; /* bytes/s for all transfers together; 0 = unlimited */
 };
 
-/* Why no connection could be made to the host, for the run's host health:
- * the transfer failed before a TCP connection existed. */
-enum io_connect_failure {
-    IO_CONNECT_OK = 0,    /* connected, or failed for another reason */
-    IO_CONNECT_REFUSED,   /* refused (RST) or otherwise could not connect */
-    IO_CONNECT_TIMED_OUT, /* --connect-timeout ran out (SYNs unanswered) */
+/* Why a transfer failed, decided in io where it failed (from libcurl's code
+ * and what the callbacks saw), so that callers print it and never guess it
+ * back from errno or the message. The values are stable within a build only;
+ * io_http_kind_name gives a stable name. */
+enum io_http_kind {
+    IO_HTTP_OK = 0,
+    IO_HTTP_CANCELLED,       /* io_http_abort_all */
+    IO_HTTP_RESOLVE,         /* the host name (or the proxy's) did not resolve */
+    IO_HTTP_CONNECT_REFUSED, /* no connection: refused, or no route */
+    IO_HTTP_CONNECT_TIMEOUT, /* no connection within the connect (or whole) timeout */
+    IO_HTTP_TLS,             /* handshake, certificate or CA file */
+    IO_HTTP_STATUS,          /* a final status outside 2xx (see http_status) */
+    IO_HTTP_TIMEOUT,         /* connected, then the whole-transfer timeout or the low-speed abort */
+    IO_HTTP_TOO_LARGE,       /* body over max_body */
+    IO_HTTP_HEADERS_TOO_LARGE,  /* header and trailer bytes over IO_HTTP_MAX_HEADER_BYTES, or a
+                                 * header line over libcurl's 100 KiB */
+    IO_HTTP_MALFORMED,          /* not an HTTP/1.x or 2 response: HTTP/0.9, a bad status line */
+    IO_HTTP_TOO_MANY_REDIRECTS, /* more than max_redirs */
+    IO_HTTP_REDIRECT_REFUSED,   /* a redirect to a scheme other than http or https */
+    IO_HTTP_CUT_SHORT,          /* the connection ended before the response did (or gave none) */
+    IO_HTTP_NETWORK,            /* other send/receive failures (a reset, bad chunk framing, ...) */
+    IO_HTTP_OUT_OF_MEMORY,
 };
+
+/* "ok", "cancelled", "resolve", "connect_refused", "connect_timeout", "tls",
+ * "http_status", "timeout", "too_large", "headers_too_large",
+ * "malformed_response", "too_many_redirects", "redirect_refused",
+ * "cut_short", "network", "out_of_memory"; "unknown" for other values. */
+const char *io_http_kind_name(enum io_http_kind kind);
+
+/* Header bytes of one response (1xx interim responses and chunked trailers
+ * included) at most: libcurl caps headers, not trailers, so a server could
+ * otherwise send trailer lines for ever. Each redirect hop has its own. */
+#define IO_HTTP_MAX_HEADER_BYTES (256 * 1024)
 
 /* What a finished transfer hands back. `body` is owned by the result. */
 struct io_http_result {
-    int error;          /* 0, or negative: the transfer failed (see `message`) */
-    long http_status;   /* last response's status, 0 if none */
+    int error;              /* 0, or negative: the transfer failed (see `message`) */
+    enum io_http_kind kind; /* IO_HTTP_OK, or why it failed */
+    long http_status;       /* the last response's status, 0 if none came */
     uint8_t *body;
     size_t body_size;
-    char *final_url;    /* after redirects; owned */
+    /* The URL of the last response received (after redirects); NULL when
+     * none came (refused, unresolved, cancelled before an answer). Owned. */
+    char *final_url;
     long retry_after_s; /* the response's Retry-After in seconds (delta or date), -1 if none */
     bool transient;     /* a failure worth retrying: 408/429/5xx gateway-ish, timeout, cut-off */
-    enum io_connect_failure connect_failure;
-    bool connected;     /* a TCP connection to the host existed (the host answers) */
     double seconds;     /* from io_http_start to completion */
     char message[256];  /* reason when `error` or a non-2xx status */
 };

@@ -2,10 +2,14 @@
  *
  * io_write_atomic writes DIR/.NAME.XXXXXX.tmp and renames it to DIR/NAME, so
  * a regular file under a final name is complete, and a ".NAME.XXXXXX.tmp"
- * is the remains of a write that never reached its rename (kill -9, power
- * loss). */
+ * that no process holds locked is the remains of a write that never reached
+ * its rename (kill -9, power loss). Every output carries its URL in a tEXt
+ * chunk "Source" before its first IDAT (imaging/encode.c writes it), so a
+ * rerun skips a name only when it holds this URL's output. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,18 +21,149 @@
 /* ".tmp" plus the six characters mkstemps fills in and the dot before them. */
 #define TEMP_SUFFIX_LEN 11
 
-int io_output_exists(const char *dir, const char *name)
+static int read_exact(int fd, void *buf, size_t size)
+{
+    uint8_t *bytes = buf;
+    while (size > 0) {
+        ssize_t got = read(fd, bytes, size);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -errno;
+        if (got == 0)
+            return -ENODATA;
+        bytes += got;
+        size -= (size_t)got;
+    }
+    return 0;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Chunks looked at before giving up on finding "Source": ours is the second. */
+#define MAX_CHUNKS_BEFORE_IDAT 64
+
+/* Walks the PNG chunks of `fd` up to the first IDAT looking for a tEXt
+ * "Source". IO_OUTPUT_OURS when its text is `url`, IO_OUTPUT_OTHERS when it
+ * is another, IO_OUTPUT_UNMARKED when there is none (or not a PNG). Only a
+ * text as long as the URL is read, so a hostile file costs no memory. CRCs
+ * are not checked: a final name only ever holds a complete file. */
+static int source_of(int fd, const char *url)
+{
+    static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    static const char keyword[] = "Source"; /* and its NUL separator */
+    uint8_t head[8];
+    size_t url_len = strlen(url);
+
+    if (read_exact(fd, head, 8) < 0 || memcmp(head, signature, 8) != 0)
+        return IO_OUTPUT_UNMARKED;
+    for (int chunk = 0; chunk < MAX_CHUNKS_BEFORE_IDAT; chunk++) {
+        if (read_exact(fd, head, 8) < 0)
+            return IO_OUTPUT_UNMARKED;
+        uint32_t length = get_be32(head);
+        if (memcmp(head + 4, "IDAT", 4) == 0 || memcmp(head + 4, "IEND", 4) == 0 ||
+            length > 0x7fffffffu)
+            return IO_OUTPUT_UNMARKED;
+        if (memcmp(head + 4, "tEXt", 4) == 0 && length >= sizeof(keyword)) {
+            char found[sizeof(keyword)];
+            if (read_exact(fd, found, sizeof(keyword)) < 0)
+                return IO_OUTPUT_UNMARKED;
+            if (memcmp(found, keyword, sizeof(keyword)) == 0) {
+                if (length - sizeof(keyword) != url_len)
+                    return IO_OUTPUT_OTHERS;
+                char *text = malloc(url_len ? url_len : 1);
+                if (text == NULL)
+                    return -ENOMEM;
+                int rc = read_exact(fd, text, url_len);
+                bool same = rc == 0 && memcmp(text, url, url_len) == 0;
+                free(text);
+                if (rc < 0)
+                    return IO_OUTPUT_UNMARKED;
+                return same ? IO_OUTPUT_OURS : IO_OUTPUT_OTHERS;
+            }
+            length -= sizeof(keyword);
+        }
+        if (lseek(fd, (off_t)length + 4, SEEK_CUR) < 0)
+            return IO_OUTPUT_UNMARKED;
+    }
+    return IO_OUTPUT_UNMARKED;
+}
+
+static bool ends_with_iend(int fd, off_t size)
+{
+    static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xae, 0x42, 0x60, 0x82};
+    uint8_t tail[12];
+    if (size < 8 + 12 || pread(fd, tail, sizeof(tail), size - 12) != (ssize_t)sizeof(tail))
+        return false;
+    return memcmp(tail, iend, sizeof(iend)) == 0;
+}
+
+int io_output_owner(const char *dir, const char *name, const char *url)
 {
     char path[4096];
     struct stat st;
 
     if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
         return -ENAMETOOLONG;
-    if (stat(path, &st) < 0)
-        return errno == ENOENT || errno == ENOTDIR ? 0 : -errno;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? IO_OUTPUT_ABSENT : -errno;
+    int rc;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        goto out;
+    }
     /* Ours are never empty (a PNG has a signature): an empty file or a
      * folder under that name is not a finished output. */
-    return S_ISREG(st.st_mode) && st.st_size > 0 ? 1 : 0;
+    if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+        rc = IO_OUTPUT_ABSENT;
+        goto out;
+    }
+    rc = source_of(fd, url);
+    /* Our own output, cut short (a power loss under --no-fsync can leave
+     * that): not done. Every output ends with IEND, whose CRC is fixed. */
+    if (rc == IO_OUTPUT_OURS && !ends_with_iend(fd, st.st_size))
+        rc = IO_OUTPUT_ABSENT;
+out:
+    close(fd);
+    return rc;
+}
+
+int io_resume_name(const char *dir, const char *url, bool force, struct io_name_table *table,
+                   uint8_t *level, char *name, size_t name_size)
+{
+    unsigned start = *level;
+    for (unsigned at = start; at <= IO_NAME_LEVEL_MAX; at++) {
+        int rc = io_leveled_output_name(url, at, name, name_size);
+        if (rc < 0)
+            return rc;
+        /* A name moved to must be no other item's: not one of the set's
+         * (whatever this folder holds for it), not one another move took. */
+        if (at > start && io_name_table_taken(table, name))
+            continue;
+        int owner = io_output_owner(dir, name, url);
+        /* Not readable here: this name is as good as any (writing it will
+         * say what is wrong). */
+        if (owner < 0 && owner != -ENOMEM)
+            owner = IO_OUTPUT_ABSENT;
+        if (owner < 0)
+            return owner;
+        if (owner == IO_OUTPUT_OTHERS)
+            continue;
+        if (at > start) {
+            rc = io_name_table_claim(table, name);
+            if (rc < 0)
+                return rc;
+        }
+        *level = (uint8_t)at;
+        if (owner == IO_OUTPUT_ABSENT || force)
+            return IO_RESUME_FETCH;
+        return IO_RESUME_DONE;
+    }
+    return -EEXIST;
 }
 
 /* If `entry` is ".NAME.XXXXXX.tmp" with NAME ending in ".png", copies NAME
@@ -107,6 +242,32 @@ static int find_temps(const char *dir, struct stale_temp **out, size_t *out_coun
     return rc;
 }
 
+/* A writer holds its temporary locked (flock LOCK_EX) from just after
+ * creating it until after its rename, so one that can be locked without
+ * waiting belongs to no live process: remove it. The writer's side of the
+ * window before it locks: it checks, once locked, that its path still names
+ * its file, and starts over with a new temporary if not (io_write_atomic). */
+static bool remove_if_abandoned(const char *path)
+{
+    struct stat held;
+    struct stat named;
+    bool removed = false;
+
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+        goto out; /* EWOULDBLOCK: a live writer's */
+    /* Still the file this path names (a writer may have renamed it into
+     * place and a new temporary may have taken the name since). */
+    if (fstat(fd, &held) == 0 && lstat(path, &named) == 0 && held.st_dev == named.st_dev &&
+        held.st_ino == named.st_ino)
+        removed = unlink(path) == 0;
+out:
+    close(fd);
+    return removed;
+}
+
 int io_remove_stale_temps(const char *dir, io_next_name_fn next_name, void *user, size_t *removed)
 {
     char path[4096];
@@ -140,7 +301,7 @@ int io_remove_stale_temps(const char *dir, io_next_name_fn next_name, void *user
              i++) {
             if (snprintf(path, sizeof(path), "%s/%s", dir, temps[i].file) >= (int)sizeof(path))
                 continue;
-            if (unlink(path) == 0)
+            if (remove_if_abandoned(path))
                 (*removed)++;
         }
     }

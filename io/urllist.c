@@ -1,5 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,8 +9,8 @@
 
 #include "io.h"
 
-/* A URL list line longer than this is not a URL someone meant: refuse the list
- * rather than buffer without bound. */
+/* A URL list line longer than this is not a URL someone meant: it fails as
+ * an item of its own, and only this much of it is ever held. */
 #define MAX_LINE_BYTES (64 * 1024)
 
 /* URL text is packed into blocks this large (a longer URL gets a block of its
@@ -94,32 +96,74 @@ int io_url_list_add(struct io_url_list *list, const char *url, unsigned line)
     return 0;
 }
 
+/* What an over-long line is kept as: not its text (which was never held),
+ * but a stand-in that io_url_check refuses with the reason, numbered so that
+ * two such lines are two items, not one URL and its repeat. */
+#define TOO_LONG_FORMAT "(line %u: longer than %d bytes, not read)"
+
+/* 1 when `url` is the stand-in of an over-long line (TOO_LONG_FORMAT). */
+static int is_too_long_stand_in(const char *url)
+{
+    char expected[sizeof(TOO_LONG_FORMAT) + 32];
+    unsigned line_no;
+    if (strncmp(url, "(line ", 6) != 0 || sscanf(url, "(line %u:", &line_no) != 1)
+        return 0;
+    snprintf(expected, sizeof(expected), TOO_LONG_FORMAT, line_no, MAX_LINE_BYTES);
+    return strcmp(url, expected) == 0;
+}
+
+/* Reads one line into `line` (room for MAX_LINE_BYTES + 1), keeping at most
+ * MAX_LINE_BYTES of it: memory stays bounded whatever the input, an endless
+ * line included. Returns 1 with a line (*too_long when bytes were dropped),
+ * 0 at the end of the input, -EINVAL at a NUL byte (left unread past it), or
+ * a read error. */
+static int read_line(FILE *in, char *line, size_t *len, bool *too_long)
+{
+    int c;
+    *len = 0;
+    *too_long = false;
+    while ((c = getc_unlocked(in)) != EOF && c != '\n') {
+        if (c == '\0')
+            return -EINVAL;
+        if (*len < MAX_LINE_BYTES)
+            line[(*len)++] = (char)c;
+        else
+            *too_long = true;
+    }
+    line[*len] = '\0';
+    if (c == EOF && ferror(in))
+        return errno != 0 ? -errno : -EIO;
+    return c == EOF && *len == 0 && !*too_long ? 0 : 1;
+}
+
 int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_size)
 {
-    char *line = NULL;
-    size_t line_cap = 0;
+    char *line = malloc(MAX_LINE_BYTES + 1);
     unsigned line_no = 0;
     int rc = 0;
 
+    if (line == NULL) {
+        snprintf(err, err_size, "out of memory reading the URL list");
+        return -ENOMEM;
+    }
     for (;;) {
+        size_t len;
+        bool too_long;
         errno = 0;
-        ssize_t got = getline(&line, &line_cap, in);
-        if (got < 0) {
-            if (errno != 0 && ferror(in)) {
-                rc = -errno;
-                snprintf(err, err_size, "reading the URL list: %s", strerror(errno));
-            }
+        int got = read_line(in, line, &len, &too_long);
+        if (got == 0)
             break;
-        }
         line_no++;
-        if ((size_t)got > MAX_LINE_BYTES) {
-            rc = -E2BIG;
-            snprintf(err, err_size, "line %u: longer than %d bytes", line_no, MAX_LINE_BYTES);
-            break;
-        }
-        if (memchr(line, '\0', (size_t)got) != NULL) {
+        if (got == -EINVAL) {
+            /* A binary file (or /dev/zero): refused at its first NUL rather
+             * than read as one endless line. */
             rc = -EINVAL;
             snprintf(err, err_size, "line %u: contains a NUL byte (not a text file?)", line_no);
+            break;
+        }
+        if (got < 0) {
+            rc = got;
+            snprintf(err, err_size, "reading the URL list: %s", strerror(-got));
             break;
         }
         char *text = line;
@@ -128,9 +172,16 @@ int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_s
             text += 3;
         while (*text != '\0' && is_blank((unsigned char)*text))
             text++;
-        if (*text == '\0' || *text == '#')
+        if (*text == '#' || (*text == '\0' && !too_long))
             continue;
-        rc = io_url_list_add(list, text, line_no);
+        if (too_long) {
+            /* Fails alone, as its own item, with its line number. */
+            char stand_in[sizeof(TOO_LONG_FORMAT) + 32];
+            snprintf(stand_in, sizeof(stand_in), TOO_LONG_FORMAT, line_no, MAX_LINE_BYTES);
+            rc = io_url_list_add(list, stand_in, line_no);
+        } else {
+            rc = io_url_list_add(list, text, line_no);
+        }
         if (rc < 0) {
             snprintf(err, err_size, "out of memory reading the URL list");
             break;
@@ -146,6 +197,11 @@ int io_url_check(const char *url, char *err, size_t err_size)
     char *scheme = NULL;
     char *host = NULL;
 
+    if (is_too_long_stand_in(url)) {
+        snprintf(err, err_size, "line longer than %d bytes: not read (no URL is that long)",
+                 MAX_LINE_BYTES);
+        return -E2BIG;
+    }
     for (const unsigned char *p = (const unsigned char *)url; *p != '\0'; p++) {
         if (*p < 0x20 || *p == 0x7f || *p == ' ') {
             snprintf(err, err_size, "malformed URL: contains a space or control character");

@@ -2,13 +2,13 @@
 
 enum pl_admit pl_admit_next(const struct pl_admit_state *state)
 {
-    bool anything = state->retry_ready || state->host_ready || state->list_left;
-    if (state->stopping || !anything)
-        return PL_ADMIT_NONE;
-    if (state->slots_free == 0 || state->room_free == 0)
+    if (state->stopping)
         return PL_ADMIT_NONE;
     if (state->gate == PL_GATE_STOP)
         return PL_ADMIT_STOP;
+    bool anything = state->retry_ready || state->host_ready || state->list_left;
+    if (!anything || state->slots_free == 0 || state->room_free == 0)
+        return PL_ADMIT_NONE;
     if (state->gate == PL_GATE_HOLD)
         return PL_ADMIT_HOLD;
     if (state->retry_ready)

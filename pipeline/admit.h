@@ -30,12 +30,14 @@ enum pl_admit {
 };
 
 /* The rules, in order:
- * 1. stopping, or nothing left to start: NONE (the gate is not asked);
- * 2. no free download slot or no pipeline room: NONE. Every start takes one
- *    of each, and a job that waits (backoff, Retry-After, busy host) holds
- *    neither, so capacity is only ever held by transfers and bodies;
- * 3. the gate: STOP or HOLD;
- * 4. retries whose wait is over first (they have waited already), then jobs
+ * 1. stopping already: NONE;
+ * 2. the gate says STOP: STOP, whatever else (the caller's output is gone);
+ * 3. nothing left to start, no free download slot or no pipeline room: NONE.
+ *    Every start takes one of each, and a job that waits (backoff,
+ *    Retry-After, busy host) holds neither, so capacity is only ever held by
+ *    transfers and bodies. A HOLD is not polled then: a release calls again;
+ * 4. the gate says HOLD: HOLD;
+ * 5. retries whose wait is over first (they have waited already), then jobs
  *    waiting for a host that has room again, then new lines of the list.
  * A new line whose host turns out full or down takes nothing either: it is
  * parked or failed and the caller asks again. */

@@ -314,8 +314,8 @@ int pl_bands_apply(struct pl_bands *bands, enum img_operator op,
 }
 
 int pl_bands_encode_png(struct pl_bands *bands, const struct img_buf *gray, int level,
-                        uint8_t **png, size_t *png_size, unsigned *threads, char *err,
-                        size_t err_size)
+                        const char *source, uint8_t **png, size_t *png_size, unsigned *threads,
+                        char *err, size_t err_size)
 {
     unsigned used = 1;
     *png = NULL;
@@ -324,6 +324,8 @@ int pl_bands_encode_png(struct pl_bands *bands, const struct img_buf *gray, int 
     int rc = img_png_bands_create(gray, level, &work);
     if (rc < 0)
         goto out;
+    if (source != NULL)
+        img_png_bands_set_source(work, source);
     int band_count = img_png_bands_count(work);
     unsigned planned = band_count > 1 ? threads_for(bands, gray) : 1;
     if (planned > 1) {

@@ -53,12 +53,13 @@ int pl_bands_apply(struct pl_bands *bands, enum img_operator op,
 /* img_encode_png's bytes for `gray` at `level`, its bands (imaging's
  * img_png_bands_*) shared with idle workers as pl_bands_apply shares an
  * operator's; on this thread alone when `bands` is NULL, the image is one
- * band or under min_pixels, or no worker is idle. On success `*png`
+ * band or under min_pixels, or no worker is idle. `source` (NULL: none)
+ * becomes the PNG's tEXt "Source" (img_png_bands_set_source). On success `*png`
  * (malloc'd, caller frees) holds `*png_size` bytes. `*threads` (when not
  * NULL) is how many threads ran bands. Returns 0 or img_png_bands_*'s
  * codes (-EINVAL, -EFBIG, -ENOMEM, -EIO) with a one-line reason in `err`. */
 int pl_bands_encode_png(struct pl_bands *bands, const struct img_buf *gray, int level,
-                        uint8_t **png, size_t *png_size, unsigned *threads, char *err,
-                        size_t err_size);
+                        const char *source, uint8_t **png, size_t *png_size, unsigned *threads,
+                        char *err, size_t err_size);
 
 #endif

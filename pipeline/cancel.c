@@ -63,6 +63,11 @@ void on_signal(uv_signal_t *handle, int signum)
          * that a rerun ignores; finished outputs are already in place. */
         _exit(128 + signum);
     }
+    stop_run(run, signum);
+}
+
+void stop_run(struct run *run, int signum)
+{
     run->stop_signal = signum;
     run->report->signal = signum;
     io_http_abort_all(run->http);

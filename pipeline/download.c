@@ -2,6 +2,7 @@
  * starting transfers, and what happens when one ends (the host's health,
  * a retry, or the hand-off to the CPU stage). */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,45 +10,92 @@
 #include "admit.h"
 #include "run_private.h"
 
-/* The admission gate's answer. Branch proc's callback goes here (HOLD is
- * re-polled by its timer; STOP stops the run as SIGTERM does). */
+/* How often a held gate is asked again: short next to any transfer, long
+ * next to a timer tick. */
+#define GATE_POLL_MS 5
+
+static void on_gate_poll(uv_timer_t *timer)
+{
+    pump(timer->data);
+}
+
+/* The admission gate's answer (opts->gate; open without one, or without its
+ * timer, since a held gate would never be asked again). */
 static enum pl_gate ask_gate(struct run *run)
 {
-    (void)run;
-    return PL_GATE_OPEN;
+    if (run->opts->gate == NULL || !run->gate_on)
+        return PL_GATE_OPEN;
+    return run->opts->gate(run->opts->gate_user);
 }
 
 static void on_downloaded(struct io_http_result *result, void *user);
 
-/* The kind of a failed transfer: the one mapping point from io's codes.
- * Branch http's enum io_http_kind (decided in io/http.c, where libcurl's
- * code is known) replaces this switch when it lands. */
-static enum pl_kind download_kind(int error)
+/* The item's kind for io's: the one mapping point. The JSON names stay
+ * those docs/json.md gave before io had kinds: a refused connection is
+ * "connect", a connect timeout "timeout", a body cut short "network". */
+static enum pl_kind download_kind(enum io_http_kind kind)
 {
-    switch (error) {
-    case -ECANCELED:
+    switch (kind) {
+    case IO_HTTP_OK:
+        return PL_KIND_NONE;
+    case IO_HTTP_CANCELLED:
         return PL_KIND_CANCELLED;
-    case -ETIMEDOUT:
-        return PL_KIND_TIMEOUT;
-    case -ECONNREFUSED:
-        return PL_KIND_CONNECT;
-    case -EHOSTUNREACH:
+    case IO_HTTP_RESOLVE:
         return PL_KIND_RESOLVE;
-    case -EPROTO:
-        return PL_KIND_HTTP_STATUS;
-    case -EFBIG:
-        return PL_KIND_TOO_LARGE;
-    case -ELOOP:
-        return PL_KIND_TOO_MANY_REDIRECTS;
-    case -EPROTONOSUPPORT:
-        return PL_KIND_REDIRECT_REFUSED;
-    case -EACCES:
+    case IO_HTTP_CONNECT_REFUSED:
+        return PL_KIND_CONNECT;
+    case IO_HTTP_CONNECT_TIMEOUT:
+    case IO_HTTP_TIMEOUT:
+        return PL_KIND_TIMEOUT;
+    case IO_HTTP_TLS:
         return PL_KIND_TLS;
-    case -ENOMEM:
-        return PL_KIND_OUT_OF_MEMORY;
-    default:
+    case IO_HTTP_STATUS:
+        return PL_KIND_HTTP_STATUS;
+    case IO_HTTP_TOO_LARGE:
+        return PL_KIND_TOO_LARGE;
+    case IO_HTTP_HEADERS_TOO_LARGE:
+        return PL_KIND_HEADERS_TOO_LARGE;
+    case IO_HTTP_MALFORMED:
+        return PL_KIND_MALFORMED_RESPONSE;
+    case IO_HTTP_TOO_MANY_REDIRECTS:
+        return PL_KIND_TOO_MANY_REDIRECTS;
+    case IO_HTTP_REDIRECT_REFUSED:
+        return PL_KIND_REDIRECT_REFUSED;
+    case IO_HTTP_CUT_SHORT:
+    case IO_HTTP_NETWORK:
         return PL_KIND_NETWORK;
+    case IO_HTTP_OUT_OF_MEMORY:
+        return PL_KIND_OUT_OF_MEMORY;
     }
+    return PL_KIND_OTHER;
+}
+
+/* What a transfer's kind says about its host's health. */
+static enum pl_host_outcome host_outcome(enum io_http_kind kind)
+{
+    switch (kind) {
+    case IO_HTTP_CONNECT_REFUSED:
+        return PL_HOST_REFUSED;
+    case IO_HTTP_CONNECT_TIMEOUT:
+        return PL_HOST_TIMED_OUT;
+    case IO_HTTP_CANCELLED:
+    case IO_HTTP_RESOLVE:
+    case IO_HTTP_OUT_OF_MEMORY:
+        return PL_HOST_NO_VERDICT;
+    case IO_HTTP_OK:
+    case IO_HTTP_TLS:
+    case IO_HTTP_STATUS:
+    case IO_HTTP_TIMEOUT:
+    case IO_HTTP_TOO_LARGE:
+    case IO_HTTP_HEADERS_TOO_LARGE:
+    case IO_HTTP_MALFORMED:
+    case IO_HTTP_TOO_MANY_REDIRECTS:
+    case IO_HTTP_REDIRECT_REFUSED:
+    case IO_HTTP_CUT_SHORT:
+    case IO_HTTP_NETWORK:
+        return PL_HOST_CONNECTED; /* it accepted a connection */
+    }
+    return PL_HOST_NO_VERDICT;
 }
 
 static void start_transfer(struct run *run, struct job *job)
@@ -55,7 +103,9 @@ static void start_transfer(struct run *run, struct job *job)
     job_set_state(run, job, JOB_DOWNLOADING);
     int rc = io_http_start(run->http, run->urls->entries[job->entry].url, on_downloaded, job);
     if (rc < 0) {
-        job_fail(job, rc, PL_STAGE_DOWNLOAD, download_kind(rc), strerror(-rc));
+        /* The transfer never started: no io kind. */
+        job_fail(job, rc, PL_STAGE_DOWNLOAD,
+                 rc == -ENOMEM ? PL_KIND_OUT_OF_MEMORY : PL_KIND_NETWORK, strerror(-rc));
         job_set_state(run, job, JOB_DONE);
     }
 }
@@ -150,8 +200,12 @@ void pump(struct run *run)
             start_from_list(run);
             break;
         case PL_ADMIT_HOLD:
+            if (!uv_is_active((uv_handle_t *)&run->gate_timer))
+                uv_timer_start(&run->gate_timer, on_gate_poll, GATE_POLL_MS, 0);
+            return;
         case PL_ADMIT_STOP:
-            /* Not reached until the gate exists (ask_gate). */
+            /* The caller's output is gone: stop as a signal would. */
+            stop_run(run, SIGPIPE);
             return;
         case PL_ADMIT_NONE:
             return;
@@ -167,7 +221,7 @@ static bool note_host_health(struct run *run, struct job *job, const struct io_h
     if (host == NULL)
         return false;
     bool was_probing = host->connect_failures > 0;
-    if (pl_host_record(host, result->connected, result->connect_failure))
+    if (pl_host_record(host, host_outcome(result->kind)))
         fail_host_jobs(run, host);
     else if (was_probing && host->connect_failures == 0)
         pl_hosts_mark_runnable(run->hosts, host); /* healthy again: its full cap */
@@ -196,7 +250,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
             job_set_state(run, job, JOB_BACKOFF);
         } else {
             job->body_size = 0;
-            enum pl_kind kind = download_kind(result->error);
+            enum pl_kind kind = download_kind(result->kind);
             if (job->attempts > 1) {
                 char message[256];
                 snprintf(message, sizeof(message), "%.200s (after %u attempts)", result->message,

@@ -104,20 +104,18 @@ unsigned pl_host_capacity(const struct pl_host *host, unsigned max_per_host)
     return max_per_host > 0 ? max_per_host : UINT_MAX;
 }
 
-bool pl_host_record(struct pl_host *host, bool connected, enum io_connect_failure failure)
+bool pl_host_record(struct pl_host *host, enum pl_host_outcome outcome)
 {
-    if (host->down)
+    if (host->down || outcome == PL_HOST_NO_VERDICT)
         return false;
-    if (connected) {
+    if (outcome == PL_HOST_CONNECTED) {
         host->connect_failures = 0;
         host->refused = 0;
         host->timed_out = 0;
         return false;
     }
-    if (failure == IO_CONNECT_OK)
-        return false;
     host->connect_failures++;
-    if (failure == IO_CONNECT_REFUSED)
+    if (outcome == PL_HOST_REFUSED)
         host->refused++;
     else
         host->timed_out++;

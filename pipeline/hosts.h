@@ -46,12 +46,19 @@ struct pl_host *pl_hosts_get(struct pl_hosts *hosts, const char *url);
  * a transfer connects again, 0 once down. */
 unsigned pl_host_capacity(const struct pl_host *host, unsigned max_per_host);
 
+/* What a finished transfer says about its host. */
+enum pl_host_outcome {
+    PL_HOST_NO_VERDICT = 0, /* cancelled, name not resolved, out of memory: nothing */
+    PL_HOST_CONNECTED,      /* a connection was up: the host answers */
+    PL_HOST_REFUSED,        /* no connection: refused (or no route) */
+    PL_HOST_TIMED_OUT,      /* no connection within the connect timeout */
+};
+
 /* Records how a transfer to `host` ended: a connect failure counts towards
- * PL_HOST_DOWN_AFTER, a transfer that connected resets the count; neither
- * (`connected` false and IO_CONNECT_OK: cancelled, name not resolved)
- * changes nothing. Returns true when this call took the host down. A host
- * that is down stays down for the rest of the run. */
-bool pl_host_record(struct pl_host *host, bool connected, enum io_connect_failure failure);
+ * PL_HOST_DOWN_AFTER, a transfer that connected resets the count, no
+ * verdict changes nothing. Returns true when this call took the host down.
+ * A host that is down stays down for the rest of the run. */
+bool pl_host_record(struct pl_host *host, enum pl_host_outcome outcome);
 
 /* The reason given to the items of a host that is down, e.g. "host
  * unreachable: 3 connects timed out". */

@@ -17,9 +17,8 @@ double seconds_since(uint64_t start_ns)
 
 int item_name(const struct run *run, size_t entry, char *name)
 {
-    return io_assigned_output_name(run->urls->entries[entry].url,
-                                   (run->item_flags[entry] & ITEM_NAME_HASHED) != 0, name,
-                                   IO_OUTPUT_NAME_SIZE);
+    return io_leveled_output_name(run->urls->entries[entry].url,
+                                  item_level(run->item_flags[entry]), name, IO_OUTPUT_NAME_SIZE);
 }
 
 void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t index)
@@ -62,7 +61,7 @@ void report_item(struct run *run, const struct job *job)
     struct pl_report *report = run->report;
     const struct io_url_entry *entry = &run->urls->entries[job->entry];
     char name[IO_OUTPUT_NAME_SIZE] = "";
-    if ((run->item_flags[job->entry] & ITEM_REFUSED) == 0)
+    if ((run->item_flags[job->entry] & (ITEM_REFUSED | ITEM_NAME_HELD)) == 0)
         item_name(run, job->entry, name);
     struct pl_item item = {
         .index = job->index,

@@ -20,15 +20,19 @@ enum pl_mode {
 struct pl_progress;
 typedef void (*pl_progress_cb)(const struct pl_progress *progress, void *user);
 
-/* An admission gate, asked before each new transfer starts: OPEN lets it
- * start, HOLD starts nothing now (asked again by a timer), STOP ends the
- * run as SIGTERM does. (The callback itself comes with branch proc; the
- * admission policy already takes the answer as an input, pl_admit_next.) */
+/* The admission gate: what the caller says about starting new work. */
 enum pl_gate {
-    PL_GATE_OPEN = 0,
-    PL_GATE_HOLD,
-    PL_GATE_STOP,
+    PL_GATE_OPEN = 0, /* start transfers as the caps allow */
+    PL_GATE_HOLD,     /* start nothing new for now; running transfers go on */
+    PL_GATE_STOP,     /* stop the run as SIGTERM would */
 };
+
+/* Asked on the loop thread before a new transfer starts (a retry included).
+ * HOLD: start nothing new for now (asked again every few ms by a timer of
+ * the run); STOP: stop the run as SIGTERM would (no new work, transfers
+ * aborted, workers finish what they hold), report->signal = SIGPIPE. A
+ * caller whose output cannot keep up says HOLD rather than block on_item. */
+typedef enum pl_gate (*pl_gate_cb)(void *user);
 
 struct pl_options {
     enum pl_mode mode;
@@ -50,6 +54,9 @@ struct pl_options {
     /* Resume: an item whose output already exists is reported as skipped
      * and not fetched, unless `force`. */
     bool force;
+    /* Outputs are fdatasync'ed before their rename and the folder synced
+     * in batches (io_write_atomic, io_dir_sync), unless `no_fsync`. */
+    bool no_fsync;
     /* Scale-out: with shard_count > 1, only the items whose URL has
      * pl_shard_of(url, shard_count) == shard_index are run. Names are still
      * assigned over the whole list, so they do not depend on the shard. */
@@ -64,6 +71,9 @@ struct pl_options {
     pl_progress_cb on_progress;
     void *progress_user;
     unsigned progress_interval_ms;
+    /* NULL = always open. */
+    pl_gate_cb gate;
+    void *gate_user;
 };
 
 enum pl_status {
@@ -87,10 +97,10 @@ enum pl_stage {
 };
 
 /* Why an item failed, as a code (docs/json.md lists the names cmd/ gives
- * them). io's transfers and imaging's decoder will hand their own kinds
- * (branches http: enum io_http_kind, imaging: enum img_error_kind); until
- * then the mapping points are download_kind() in pipeline/download.c and
- * decode_kind() in pipeline/workers.c. */
+ * them). A download's kind is io's (enum io_http_kind, decided in io/http.c
+ * where libcurl's code is known), mapped in download_kind()
+ * (pipeline/download.c); a decode's will be imaging's (branch imaging: enum
+ * img_error_kind), mapped in decode_kind() (pipeline/workers.c). */
 enum pl_kind {
     PL_KIND_NONE = 0,
     PL_KIND_BAD_URL,
@@ -101,6 +111,8 @@ enum pl_kind {
     PL_KIND_HOST_UNREACHABLE, /* not tried: its host failed PL_HOST_DOWN_AFTER connects */
     PL_KIND_HTTP_STATUS,
     PL_KIND_TOO_LARGE,
+    PL_KIND_HEADERS_TOO_LARGE,
+    PL_KIND_MALFORMED_RESPONSE,
     PL_KIND_TOO_MANY_REDIRECTS,
     PL_KIND_REDIRECT_REFUSED,
     PL_KIND_TLS,
@@ -160,9 +172,9 @@ struct pl_report {
     double decode_s;
     double edge_s;
     double encode_s;
-    size_t peak_held;   /* most items between download start and CPU-stage end */
-    size_t held_limit;  /* the back-pressure bound on that */
-    int signal; /* the signal that stopped the run, or 0 */
+    size_t peak_held;  /* most items between download start and CPU-stage end */
+    size_t held_limit; /* the back-pressure bound on that */
+    int signal;        /* the signal that stopped the run, or 0; SIGPIPE: the gate said STOP */
 };
 
 /* A snapshot of a running run, counted in items (not transfers or

@@ -61,6 +61,10 @@ void maybe_close(struct run *run)
     retry_close(run);
     uv_close((uv_handle_t *)&run->sigint, NULL);
     uv_close((uv_handle_t *)&run->sigterm, NULL);
+    if (run->gate_on) {
+        uv_close((uv_handle_t *)&run->gate_timer, NULL);
+        run->gate_on = false;
+    }
     if (run->todo != NULL) {
         /* A worker may still be between handing back its last job and its
          * uv_async_send: join them all (they are idle, it is quick) before
@@ -84,6 +88,10 @@ static void free_items(struct run *run)
     }
     free(run->item_flags);
     run->item_flags = NULL;
+    io_name_table_destroy(run->names);
+    run->names = NULL;
+    io_dir_sync_destroy(run->dir_sync);
+    run->dir_sync = NULL;
 }
 
 int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_item_cb on_item,
@@ -118,6 +126,12 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     if (rc < 0)
         goto fail_jobs;
     report->items = run.job_count;
+    rc = opts->no_fsync ? 0 : io_dir_sync_create(opts->output_dir, &run.dir_sync);
+    if (rc < 0) {
+        snprintf(err, err_size, "opening the output folder %s: %s", opts->output_dir,
+                 strerror(-rc));
+        goto fail_jobs;
+    }
 
     bool sequential = opts->mode == PL_SEQUENTIAL;
     unsigned max_downloads = sequential ? 1 : opts->max_downloads;
@@ -160,6 +174,11 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     /* Signal handles must not keep the loop alive on their own. */
     uv_unref((uv_handle_t *)&run.sigint);
     uv_unref((uv_handle_t *)&run.sigterm);
+    /* Without its timer a held gate would never be asked again: run open. */
+    if (opts->gate != NULL && uv_timer_init(&run.loop, &run.gate_timer) == 0) {
+        run.gate_timer.data = &run;
+        run.gate_on = true;
+    }
 
     if (opts->on_progress != NULL && uv_timer_init(&run.loop, &run.progress_timer) == 0) {
         unsigned interval = opts->progress_interval_ms > 0 ? opts->progress_interval_ms : 250;
@@ -175,6 +194,8 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     uv_run(&run.loop, UV_RUN_DEFAULT);
 
     finish_workers(&run);
+    /* Every rename of the run durable before its report says so. */
+    int synced = io_dir_sync_flush(run.dir_sync);
     report->wall_s = seconds_since(started);
     free_items(&run);
     pl_hosts_destroy(run.hosts);
@@ -184,6 +205,11 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
         snprintf(err, err_size, "internal error: event loop not closed cleanly (%s)",
                  uv_strerror(rc));
         return rc;
+    }
+    if (synced < 0) {
+        snprintf(err, err_size, "syncing the output folder %s: %s", opts->output_dir,
+                 strerror(-synced));
+        return synced;
     }
     return 0;
 

@@ -37,8 +37,21 @@ enum {
     ITEM_OTHER_SHARD = 1 << 1, /* --shard: another machine's item */
     ITEM_REFUSED = 1 << 2,     /* io_url_check failed: reported up front */
     ITEM_SKIPPED = 1 << 3,     /* its output is already there: reported up front */
-    ITEM_NAME_HASHED = 1 << 4, /* its derived name collides: "STEM-XXXXXXXX.png" */
+    /* bits 4-5: its name's level (io_name_level), set over the whole list */
+    ITEM_NAME_HELD = 1 << 6, /* every name of its holds other URLs' outputs: reported up front */
 };
+#define ITEM_NAME_LEVEL_SHIFT 4
+#define ITEM_NAME_LEVEL_MASK (3u << ITEM_NAME_LEVEL_SHIFT)
+
+static inline unsigned item_level(uint8_t flags)
+{
+    return (flags & ITEM_NAME_LEVEL_MASK) >> ITEM_NAME_LEVEL_SHIFT;
+}
+
+static inline void set_item_level(uint8_t *flags, unsigned level)
+{
+    *flags = (uint8_t)((*flags & ~ITEM_NAME_LEVEL_MASK) | (level << ITEM_NAME_LEVEL_SHIFT));
+}
 
 /* A job's state: the one field that says where it is and what it holds.
  * Changed only by job_set_state, which does the accounting that goes with
@@ -114,7 +127,9 @@ struct run {
 
     /* the list (triage.c) */
     const struct io_url_list *urls;
-    uint8_t *item_flags; /* ITEM_*, one per line of the list */
+    uint8_t *item_flags;          /* ITEM_*, one per line of the list */
+    struct io_name_table *names;  /* the set's names, until resume has checked the folder */
+    struct io_dir_sync *dir_sync; /* batched fsync of the output folder */
     size_t job_count;    /* items this run is about (this shard's) */
     size_t next_entry;   /* the next line of the list to start */
     size_t next_index;   /* its number among the list's unique items */
@@ -147,6 +162,9 @@ struct run {
 
     uv_signal_t sigint;
     uv_signal_t sigterm;
+    /* opts->gate said HOLD: asks again after GATE_POLL_MS (gate_on: inited) */
+    uv_timer_t gate_timer;
+    bool gate_on;
     int stop_signal;
     bool closing;
 
@@ -220,6 +238,8 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
 /* ---- cancel.c ----------------------------------------------------------- */
 
 void on_signal(uv_signal_t *handle, int signum);
+/* A signal, or the gate's STOP (signum SIGPIPE): ends the run early. */
+void stop_run(struct run *run, int signum);
 
 /* ---- run.c -------------------------------------------------------------- */
 

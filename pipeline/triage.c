@@ -51,7 +51,7 @@ int build_items(struct run *run, const struct io_url_list *urls, char *err, size
     const struct pl_options *opts = run->opts;
     size_t count = urls->count;
     const char **valid_urls = NULL;
-    bool *hashed = NULL;
+    uint8_t *levels = NULL;
     int rc;
 
     run->urls = urls;
@@ -83,10 +83,10 @@ int build_items(struct run *run, const struct io_url_list *urls, char *err, size
         else
             run->job_count++;
     }
-    hashed = malloc((valid_count ? valid_count : 1) * sizeof(*hashed));
-    if (hashed == NULL)
+    levels = malloc((valid_count ? valid_count : 1) * sizeof(*levels));
+    if (levels == NULL)
         goto fail_memory;
-    rc = io_mark_name_collisions(valid_urls, valid_count, hashed);
+    rc = io_name_table_create(valid_urls, valid_count, levels, &run->names);
     if (rc < 0) {
         snprintf(err, err_size, "naming the outputs: %s", strerror(-rc));
         goto out;
@@ -94,8 +94,7 @@ int build_items(struct run *run, const struct io_url_list *urls, char *err, size
     for (size_t i = 0, valid = 0; i < count; i++) {
         if ((run->item_flags[i] & (ITEM_DUPLICATE | ITEM_REFUSED)) != 0)
             continue;
-        if (hashed[valid++])
-            run->item_flags[i] |= ITEM_NAME_HASHED;
+        set_item_level(&run->item_flags[i], levels[valid++]);
     }
     rc = 0;
     goto out;
@@ -104,7 +103,7 @@ fail_memory:
     rc = -ENOMEM;
     snprintf(err, err_size, "out of memory for %zu URLs", count);
 out:
-    free(hashed);
+    free(levels);
     free(valid_urls);
     return rc;
 }
@@ -167,10 +166,23 @@ void report_up_front(struct run *run)
             report_unstarted(run, entry, item_index, refused, PL_STAGE_URL, kind, why);
             continue;
         }
-        if (opts->force)
-            continue;
+        /* Done only when the name holds this URL's output; a name held by
+         * another URL's moves the item up a level (io_resume_name). */
         char name[IO_OUTPUT_NAME_SIZE];
-        if (item_name(run, entry, name) == 0 && io_output_exists(opts->output_dir, name) == 1) {
+        uint8_t level = (uint8_t)item_level(*flags);
+        int resume = io_resume_name(opts->output_dir, run->urls->entries[entry].url, opts->force,
+                                    run->names, &level, name, sizeof(name));
+        if (resume < 0) {
+            *flags |= ITEM_NAME_HELD;
+            report_unstarted(run, entry, item_index, resume, PL_STAGE_WRITE,
+                             resume == -EEXIST ? PL_KIND_WRITE : PL_KIND_OUT_OF_MEMORY,
+                             resume == -EEXIST ? "every output name of this URL holds another "
+                                                 "URL's output"
+                                               : "out of memory checking its output name");
+            continue;
+        }
+        set_item_level(flags, level);
+        if (resume == IO_RESUME_DONE) {
             struct job job;
             job_init_unstarted(run, &job, entry, item_index);
             *flags |= ITEM_SKIPPED;
@@ -178,13 +190,16 @@ void report_up_front(struct run *run)
             report_item(run, &job);
         }
     }
+    io_name_table_destroy(run->names);
+    run->names = NULL;
 }
 
 bool list_left(struct run *run)
 {
     /* Past the lines that never start: repeats, other shards' items, and
      * the items reported up front (refused, skipped). */
-    const uint8_t unstartable = ITEM_DUPLICATE | ITEM_OTHER_SHARD | ITEM_REFUSED | ITEM_SKIPPED;
+    const uint8_t unstartable =
+        ITEM_DUPLICATE | ITEM_OTHER_SHARD | ITEM_REFUSED | ITEM_SKIPPED | ITEM_NAME_HELD;
     while (run->next_entry < run->urls->count &&
            (run->item_flags[run->next_entry] & unstartable) != 0) {
         if ((run->item_flags[run->next_entry] & ITEM_DUPLICATE) == 0)

@@ -63,7 +63,8 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
 
     uint64_t t2 = uv_hrtime();
     /* Shared with idle workers like the operator; the same bytes either way. */
-    rc = pl_bands_encode_png(bands, &edges, opts->png_level, &png, &png_size, NULL, err,
+    const char *url = run->urls->entries[job->entry].url;
+    rc = pl_bands_encode_png(bands, &edges, opts->png_level, url, &png, &png_size, NULL, err,
                              sizeof(err));
     if (rc < 0) {
         job->encode_s = seconds_since(t2);
@@ -72,7 +73,8 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
     }
     char name[IO_OUTPUT_NAME_SIZE];
     item_name(run, job->entry, name);
-    rc = io_write_atomic(opts->output_dir, name, png, png_size, run->file_mode, err, sizeof(err));
+    rc = io_write_atomic(opts->output_dir, name, png, png_size, run->file_mode, run->dir_sync, err,
+                         sizeof(err));
     job->encode_s = seconds_since(t2);
     if (rc < 0)
         job_fail(job, rc, PL_STAGE_WRITE, PL_KIND_WRITE, err);

@@ -63,16 +63,17 @@ static void test_admit_gate(void)
     struct pl_admit_state state = open_state();
     state.gate = PL_GATE_HOLD;
     CHECK_EQ(pl_admit_next(&state), PL_ADMIT_HOLD);
-    state.gate = PL_GATE_STOP;
-    CHECK_EQ(pl_admit_next(&state), PL_ADMIT_STOP);
-    /* The gate is asked only when something could start now. */
+    /* A hold matters only when something could start now. */
     state.slots_free = 0;
     CHECK_EQ(pl_admit_next(&state), PL_ADMIT_NONE);
     state.slots_free = 1;
+    /* STOP is heard even with nothing to start or no capacity. */
+    state.gate = PL_GATE_STOP;
+    CHECK_EQ(pl_admit_next(&state), PL_ADMIT_STOP);
+    state.slots_free = 0;
     state.retry_ready = state.host_ready = state.list_left = false;
-    CHECK_EQ(pl_admit_next(&state), PL_ADMIT_NONE);
-    state.list_left = true;
-    state.stopping = true;
+    CHECK_EQ(pl_admit_next(&state), PL_ADMIT_STOP);
+    state.stopping = true; /* once stopped, nothing more */
     CHECK_EQ(pl_admit_next(&state), PL_ADMIT_NONE);
 }
 
@@ -91,10 +92,12 @@ static void test_admit_exhaustive(void)
         };
         enum pl_admit want;
         bool work = state.retry_ready || state.host_ready || state.list_left;
-        if (state.stopping || !work || state.slots_free == 0 || state.room_free == 0)
+        if (state.stopping)
             want = PL_ADMIT_NONE;
         else if (state.gate == PL_GATE_STOP)
             want = PL_ADMIT_STOP;
+        else if (!work || state.slots_free == 0 || state.room_free == 0)
+            want = PL_ADMIT_NONE;
         else if (state.gate == PL_GATE_HOLD)
             want = PL_ADMIT_HOLD;
         else if (state.retry_ready)

@@ -163,42 +163,42 @@ static void test_host_health(void)
 
     CHECK_EQ(pl_host_capacity(h, 4), 4);
     CHECK_EQ(pl_host_capacity(h, 0), UINT_MAX);
-    CHECK(!pl_host_record(h, false, IO_CONNECT_REFUSED));
+    CHECK(!pl_host_record(h, PL_HOST_REFUSED));
     CHECK_EQ(pl_host_capacity(h, 4), 1); /* probing */
     CHECK_EQ(pl_host_capacity(h, 0), 1);
-    CHECK(!pl_host_record(h, true, IO_CONNECT_OK)); /* it answered */
+    CHECK(!pl_host_record(h, PL_HOST_CONNECTED)); /* it answered */
     CHECK_EQ(pl_host_capacity(h, 4), 4);
     CHECK_EQ(h->connect_failures, 0);
 
     /* Neither connected nor a connect failure (cancelled, no name): nothing. */
-    CHECK(!pl_host_record(h, false, IO_CONNECT_OK));
+    CHECK(!pl_host_record(h, PL_HOST_NO_VERDICT));
     CHECK_EQ(pl_host_capacity(h, 4), 4);
 
     for (unsigned i = 1; i < PL_HOST_DOWN_AFTER; i++) {
-        CHECK(!pl_host_record(h, false, IO_CONNECT_TIMED_OUT));
+        CHECK(!pl_host_record(h, PL_HOST_TIMED_OUT));
         CHECK_EQ(pl_host_capacity(h, 4), 1);
     }
-    CHECK(pl_host_record(h, false, IO_CONNECT_TIMED_OUT)); /* the one that takes it down */
+    CHECK(pl_host_record(h, PL_HOST_TIMED_OUT)); /* the one that takes it down */
     CHECK(h->down);
     CHECK_EQ(pl_host_capacity(h, 4), 0);
     pl_host_down_reason(h, reason, sizeof(reason));
     CHECK_STR_EQ(reason, "host unreachable: 3 connects timed out");
     /* Down for good: later outcomes change nothing and never "re-down" it. */
-    CHECK(!pl_host_record(h, true, IO_CONNECT_OK));
-    CHECK(!pl_host_record(h, false, IO_CONNECT_TIMED_OUT));
+    CHECK(!pl_host_record(h, PL_HOST_CONNECTED));
+    CHECK(!pl_host_record(h, PL_HOST_TIMED_OUT));
     CHECK_EQ(pl_host_capacity(h, 4), 0);
 
     struct pl_host *r = pl_hosts_get(hosts, "http://refusing.example/1.jpg");
     for (unsigned i = 0; i < PL_HOST_DOWN_AFTER; i++)
-        pl_host_record(r, false, IO_CONNECT_REFUSED);
+        pl_host_record(r, PL_HOST_REFUSED);
     pl_host_down_reason(r, reason, sizeof(reason));
     CHECK_STR_EQ(reason, "host unreachable: 3 connections refused");
 
     struct pl_host *m = pl_hosts_get(hosts, "http://mixed.example/1.jpg");
-    pl_host_record(m, false, IO_CONNECT_REFUSED);
-    pl_host_record(m, false, IO_CONNECT_TIMED_OUT);
+    pl_host_record(m, PL_HOST_REFUSED);
+    pl_host_record(m, PL_HOST_TIMED_OUT);
     CHECK(!m->down);
-    pl_host_record(m, false, IO_CONNECT_TIMED_OUT);
+    pl_host_record(m, PL_HOST_TIMED_OUT);
     pl_host_down_reason(m, reason, sizeof(reason));
     CHECK_STR_EQ(reason, "host unreachable: 3 connects failed (1 refused, 2 timed out)");
     pl_hosts_destroy(hosts);

@@ -255,7 +255,7 @@ static void worker(void *arg)
     while ((node = pl_bands_next_job(pool->bands)) != NULL) {
         struct test_job *job = (struct test_job *)node;
         char err[256] = "";
-        job->rc = pl_bands_encode_png(pool->bands, &job->gray, job->level, &job->png,
+        job->rc = pl_bands_encode_png(pool->bands, &job->gray, job->level, NULL, &job->png,
                                       &job->png_size, &job->threads, err, sizeof(err));
         uv_mutex_lock(&pool->lock);
         job->done++;
@@ -323,7 +323,7 @@ static void test_pool(void)
     /* Without a board (sequential mode): on this thread, same bytes. */
     struct test_job alone = {.level = 1, .done = 1};
     make_image(&alone.gray, 2500, 2000, BLOCKS, &rng);
-    alone.rc = pl_bands_encode_png(NULL, &alone.gray, 1, &alone.png, &alone.png_size,
+    alone.rc = pl_bands_encode_png(NULL, &alone.gray, 1, NULL, &alone.png, &alone.png_size,
                                    &alone.threads, NULL, 0);
     CHECK_EQ(alone.threads, 1);
     check_job(&alone);
