@@ -478,6 +478,17 @@ class Skip(Exception):
     """A case that cannot run on this machine: exit 77, meson's SKIP."""
 
 
+def env_for_rss():
+    """The environment for a run whose peak RSS is measured: ASan's
+    quarantine holds freed memory back (up to 256 MiB) and would grow with
+    the work done whatever edgefetch keeps, so it is off (the release build
+    ignores it), as in test_load.py."""
+    env = dict(os.environ)
+    quarantine_off = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), quarantine_off]))
+    return env
+
+
 def in_netns(script, case, tools=("unshare", "ip"), probe=("true",), unshare=("-n",)):
     """Runs `case` of `script` again inside a new network namespace with only
     loopback up, so no packet can leave the machine: returns False in the

@@ -20,10 +20,11 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import check, free_port, in_netns, main_for  # noqa: E402
+from test_cli import check, env_for_rss, free_port, in_netns, main_for  # noqa: E402
 from test_hostile import Fixture, Workspace, run  # noqa: E402
 from pngutil import write_png  # noqa: E402
 
+EDGEFETCH = os.environ.get("EDGEFETCH", "")
 FIXTURE = os.environ.get("FIXTURE", "")
 
 
@@ -143,8 +144,10 @@ def test_thousands_asleep():
             server.reset()
             lst = ws.list_file([server.url(n + query) for n in names], name=f"{label}.txt")
             out_dir = os.path.join(ws.tmp, f"out-{label}")
-            rc, out, err, _ = run(["--json", "-q", "-j", "64", "-w", "2", "-i", lst,
-                                   "-o", out_dir], timeout=300)
+            proc = subprocess.run([EDGEFETCH, "--json", "-q", "-j", "64", "-w", "2", "-i", lst,
+                                   "-o", out_dir], capture_output=True, timeout=300,
+                                  env=env_for_rss())
+            rc, out, err = proc.returncode, proc.stdout.decode(), proc.stderr.decode()
             check(rc == 0, f"{label}: exit {rc}: {err[-2000:]}")
             summary = [json.loads(line) for line in out.splitlines()
                        if '"type":"summary"' in line][0]
