@@ -18,6 +18,11 @@ TEST_DEPS  += iproute2
 # dead-host test (tests/integration/test_scheduling.py).
 TEST_DEPS  += nftables
 TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync calls
+# The many-host test world (tests/world): its DNS server, the firewall rules
+# of dead and refusing hosts, and djpeg/cjpeg for its small images.
+TEST_DEPS  += dnsmasq-base nftables libjpeg-turbo-progs
+# (libjpeg-turbo-progs above also gives jpegtran scan scripts: the many-scan
+# progressive JPEG of tests/integration/test_decode_hostile.py.)
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
 # Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);
@@ -30,6 +35,9 @@ TEST_DEPS  += valgrind $(FUZZ_DEPS)
 # leaves 127.0.0.1.
 BENCH_DEPS := python3 aria2 curl wget2 libvips-tools python3-httpx python3-requests \
               python3-pil python3-numpy python3-opencv python3-matplotlib time strace
+# libspng and libjpeg-turbo's tools: the PNG decoder comparison
+# (tests/bench/png_decoders.c, imaging/DECODE.md) and jpegtran scan scripts.
+BENCH_DEPS += libspng-dev libjpeg-turbo-progs
 
 .PHONY: all deps test-deps bench-deps build build-asan test demo bench clean
 

@@ -42,8 +42,8 @@ void img_buf_finish(struct img_buf *buf)
 {
     if (buf == NULL)
         return;
-    /* Pixels come from malloc here or from stb_image, which we build with its
-     * default allocator (malloc/free), so free() is right for both. */
+    /* Pixels always come from malloc (img_buf_init or the decoders' own
+     * malloc'd buffers). */
     free(buf->data);
     memset(buf, 0, sizeof(*buf));
 }
@@ -56,4 +56,53 @@ void img__set_err(char *err, size_t err_size, const char *fmt, ...)
     va_start(args, fmt);
     vsnprintf(err, err_size, fmt, args);
     va_end(args);
+}
+
+void img__fail(enum img_error_kind *kind, enum img_error_kind why, char *err, size_t err_size,
+               const char *fmt, ...)
+{
+    if (kind != NULL)
+        *kind = why;
+    if (err == NULL || err_size == 0)
+        return;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(err, err_size, fmt, args);
+    va_end(args);
+}
+
+const char *img_error_kind_name(enum img_error_kind kind)
+{
+    switch (kind) {
+    case IMG_ERROR_NONE:
+        return "none";
+    case IMG_ERROR_NOT_AN_IMAGE:
+        return "not_an_image";
+    case IMG_ERROR_UNSUPPORTED_FORMAT:
+        return "unsupported_format";
+    case IMG_ERROR_CORRUPT:
+        return "corrupt";
+    case IMG_ERROR_TRUNCATED:
+        return "truncated";
+    case IMG_ERROR_TOO_LARGE:
+        return "too_large";
+    case IMG_ERROR_OVER_BUDGET:
+        return "over_budget";
+    case IMG_ERROR_TOO_MUCH_WORK:
+        return "too_much_work";
+    case IMG_ERROR_CANCELLED:
+        return "cancelled";
+    case IMG_ERROR_OUT_OF_MEMORY:
+        return "out_of_memory";
+    case IMG_ERROR_INVALID_ARGUMENT:
+        return "invalid_argument";
+    }
+    return "unknown";
+}
+
+void img_decode_limits_init(struct img_decode_limits *limits)
+{
+    memset(limits, 0, sizeof(*limits));
+    limits->max_scans = IMG_JPEG_MAX_SCANS;
+    limits->max_scan_work = IMG_JPEG_MAX_SCAN_WORK;
 }

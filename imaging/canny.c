@@ -517,17 +517,42 @@ int img__gaussian_blur_generic(const uint8_t *src, size_t src_stride, uint8_t *d
     return blur_run(&kernels_generic, src, src_stride, dst, dst_stride, width, height, sigma);
 }
 
-/* A growable stack of map positions for the hysteresis walk. */
+/* A growable stack of map positions for the hysteresis walk, bounded: a
+ * walk's frontier can hold every weak pixel of the image (8 bytes each), so
+ * past `limit` entries a pixel that joins an edge is marked MAP_SEED instead
+ * (an edge not yet walked from), and canny_edges scans the map again for such
+ * seeds. The set of edges is the same; the memory is at most
+ * img__canny_stack_bytes, which the item estimate counts. */
 struct canny_stack {
     uint8_t **items;
     size_t count;
     size_t capacity;
+    size_t limit;
+    bool overflowed;
 };
+
+#define CANNY_STACK_MIN_ITEMS ((size_t)4096)
+
+/* A sixteenth of the pixels, so at most half a byte per pixel; each
+ * overflow costs one more scan of the map, and a scan can only overflow
+ * after walking `limit` pixels, so there are at most 16 + 1 scans. */
+static size_t canny_stack_limit(size_t width, size_t height)
+{
+    size_t limit = width * height / 16;
+    return limit < CANNY_STACK_MIN_ITEMS ? CANNY_STACK_MIN_ITEMS : limit;
+}
+
+size_t img__canny_stack_bytes(size_t width, size_t height)
+{
+    return canny_stack_limit(width, height) * sizeof(uint8_t *);
+}
 
 static int canny_stack_push(struct canny_stack *stack, uint8_t *item)
 {
     if (stack->count == stack->capacity) {
-        size_t capacity = stack->capacity ? stack->capacity * 2 : 4096;
+        size_t capacity = stack->capacity ? stack->capacity * 2 : CANNY_STACK_MIN_ITEMS;
+        if (capacity > stack->limit)
+            capacity = stack->limit;
         uint8_t **grown = realloc(stack->items, capacity * sizeof(*grown));
         if (grown == NULL)
             return -ENOMEM;
@@ -539,7 +564,8 @@ static int canny_stack_push(struct canny_stack *stack, uint8_t *item)
 }
 
 /* Marks as edges every weak pixel 8-connected to `seed` through weak pixels,
- * depth first; the stack holds at most one component's frontier. */
+ * depth first; the stack holds at most one component's frontier (up to its
+ * limit; beyond it, pixels are left as seeds for a later scan). */
 static int canny_walk(struct canny_stack *stack, uint8_t *seed, ptrdiff_t map_stride)
 {
     const ptrdiff_t neighbours[8] = {
@@ -557,6 +583,11 @@ static int canny_walk(struct canny_stack *stack, uint8_t *seed, ptrdiff_t map_st
             /* MAYBE joins this edge; a SEED met here is walked now rather
              * than later, which gives the same set. */
             if (*next == MAP_MAYBE || *next == MAP_SEED) {
+                if (stack->count == stack->limit) {
+                    *next = MAP_SEED;
+                    stack->overflowed = true;
+                    continue;
+                }
                 *next = MAP_EDGE;
                 if (canny_stack_push(stack, next) < 0)
                     return -ENOMEM;
@@ -587,6 +618,7 @@ struct img__canny {
     int32_t high;
     uint8_t *map; /* (width + 2) × (height + 2), with a MAP_NOT_EDGE frame */
     size_t map_stride;
+    size_t stack_limit; /* hysteresis stack entries; 0 = canny_stack_limit's */
 };
 
 static void canny_map_finish(struct img__canny *canny)
@@ -739,18 +771,27 @@ static int canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride
 {
     int width = canny->width, height = canny->height;
     size_t map_stride = canny->map_stride;
-    struct canny_stack stack = {0};
+    struct canny_stack stack = {
+        .limit = canny->stack_limit > 0 ? canny->stack_limit
+                                        : canny_stack_limit((size_t)width, (size_t)height),
+        .overflowed = true,
+    };
     int ret = 0;
 
-    for (int y = 0; y < height; y++) {
-        uint8_t *map_row = canny->map + map_stride * ((size_t)y + 1) + 1;
-        uint8_t *end = map_row + width;
-        uint8_t *seed = memchr(map_row, MAP_SEED, (size_t)width);
-        while (seed != NULL) {
-            ret = canny_walk(&stack, seed, (ptrdiff_t)map_stride);
-            if (ret < 0)
-                goto out;
-            seed = memchr(seed + 1, MAP_SEED, (size_t)(end - seed - 1));
+    /* Again while a walk left seeds behind (possibly in rows already
+     * scanned). */
+    while (stack.overflowed) {
+        stack.overflowed = false;
+        for (int y = 0; y < height; y++) {
+            uint8_t *map_row = canny->map + map_stride * ((size_t)y + 1) + 1;
+            uint8_t *end = map_row + width;
+            uint8_t *seed = memchr(map_row, MAP_SEED, (size_t)width);
+            while (seed != NULL) {
+                ret = canny_walk(&stack, seed, (ptrdiff_t)map_stride);
+                if (ret < 0)
+                    goto out;
+                seed = memchr(seed + 1, MAP_SEED, (size_t)(end - seed - 1));
+            }
         }
     }
 
@@ -809,6 +850,11 @@ int img__canny_rows(struct img__canny *canny, const uint8_t *src, size_t src_str
                     size_t dst_stride, int y0, int y1)
 {
     return canny_band(canny, src, src_stride, dst, dst_stride, y0, y1);
+}
+
+void img__canny_set_stack_limit(struct img__canny *canny, size_t limit)
+{
+    canny->stack_limit = limit;
 }
 
 int img__canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride)

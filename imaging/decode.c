@@ -1,13 +1,14 @@
-/* Format sniffing, header probing, decoding (PNG through stb_image, JPEG
- * through libjpeg-turbo in decode_jpeg.c), and the RGB to luma conversion.
+/* Format sniffing, header probing and the RGB to luma conversion; the
+ * decoders are decode_png.c (libpng) and decode_jpeg.c (libjpeg-turbo),
+ * dispatched with the limits by decode_limits.c.
  *
  * The decoders decide what they can decode; the sniffing and header walks
  * here exist to tell the user *why* a body is refused ("not an image: starts
- * with "<!DOCTYPE html>"", "truncated PNG") where stb would only say "unknown
- * image type". They run before the decoder (cheap, header only) or only after
+ * with "<!DOCTYPE html>"", "truncated PNG") where a decoder would only say
+ * "not a PNG". They run before the decoder (cheap, header only) or only after
  * it has failed, never on the successful decode path. The header walks also
- * find the EXIF orientation (JPEG APP1, PNG eXIf), parsed here for both; a
- * JPEG is turned while libjpeg decodes it, a PNG after stb has. */
+ * find the EXIF orientation (JPEG APP1, PNG eXIf), parsed here for both;
+ * both decoders turn rows into place as they decode. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -19,16 +20,12 @@
 
 #include "imaging.h"
 #include "imaging_private.h"
-#include "imaging_stbi.h"
 
 static const uint8_t png_signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
 static const uint8_t jpeg_soi[3] = {0xff, 0xd8, 0xff};
 
 /* Signature (8) + IHDR length and type (8) + IHDR data (13) + CRC (4). */
 #define PNG_HEADER_SIZE 33
-
-/* Pixels per step of the in-place RGB to luma conversion (decoded PNGs). */
-#define LUMA_BLOCK 4096
 
 /* How much of a non-image body the error message quotes. */
 #define QUOTE_MAX_CHARS 24
@@ -61,37 +58,9 @@ static bool is_cut_signature(const uint8_t *data, size_t size, const void *magic
     return size < magic_size && memcmp(data, magic, size) == 0;
 }
 
-/* After stbi_load_from_memory (which, unlike stbi_info, keeps the PNG or
- * JPEG reader's own reason): "too large" is what stb says when an image is
- * beyond its own size arithmetic (STBI_MAX_DIMENSIONS per side, or about 2^30
- * bytes decoded). */
-static bool stbi_failed_too_large(void)
-{
-    const char *reason = stbi_failure_reason();
-    return reason != NULL && strcmp(reason, "too large") == 0;
-}
-
-/* stb's reason, copied into `buf` and made safe to print. v2.27 builds
- * "XXXX PNG chunk not known" from the file's own chunk type, so those four
- * bytes are whatever a hostile file says (escape sequences included), and in
- * a static buffer that is not thread-local; anything outside printable ASCII
- * becomes '?'. (Found by tests/fuzz/fuzz_decode.) */
-static const char *stbi_reason(char *buf, size_t buf_size)
-{
-    const char *reason = stbi_failure_reason();
-    size_t len = 0;
-
-    if (reason == NULL)
-        return "unknown error";
-    for (; len + 1 < buf_size && reason[len] != '\0'; len++)
-        buf[len] = reason[len] >= 0x20 && reason[len] < 0x7f ? reason[len] : '?';
-    buf[len] = '\0';
-    return buf;
-}
-
 /* "2500.0 MP" for photo-sized counts, exact pixels for tiny ones (a limit of
  * 99 pixels should not read "0.0 MP"); a round limit reads "100 MP". */
-static void format_pixels(uint64_t pixels, bool is_limit, char *out, size_t out_size)
+void img__format_pixels(uint64_t pixels, bool is_limit, char *out, size_t out_size)
 {
     if (is_limit && pixels >= 1000000 && pixels % 1000000 == 0)
         snprintf(out, out_size, "%" PRIu64 " MP", pixels / 1000000);
@@ -197,7 +166,8 @@ static bool looks_like_text(const uint8_t *data, size_t size)
  * most QUOTE_MAX_CHARS of it, escaped C-style) or, for binary data, `not an
  * image: starts with bytes 1f 8b 08 00`. An error page or a JSON error is the
  * usual culprit and the first line names it. */
-static void describe_non_image(const uint8_t *data, size_t size, char *err, size_t err_size)
+static void describe_non_image(const uint8_t *data, size_t size, enum img_error_kind *kind,
+                               char *err, size_t err_size)
 {
     char quoted[QUOTE_MAX_CHARS * 4 + 8];
     size_t out = 0;
@@ -207,8 +177,8 @@ static void describe_non_image(const uint8_t *data, size_t size, char *err, size
         for (size_t i = 0; i < count; i++)
             out +=
                 (size_t)snprintf(quoted + out, sizeof(quoted) - out, i ? " %02x" : "%02x", data[i]);
-        img__set_err(err, err_size, "not an image: starts with bytes %s%s", quoted,
-                     size > count ? " ..." : "");
+        img__fail(kind, IMG_ERROR_NOT_AN_IMAGE, err, err_size,
+                  "not an image: starts with bytes %s%s", quoted, size > count ? " ..." : "");
         return;
     }
 
@@ -217,7 +187,8 @@ static void describe_non_image(const uint8_t *data, size_t size, char *err, size
                             data[start] == '\n'))
         start++;
     if (start == size) {
-        img__set_err(err, err_size, "not an image: %zu bytes of white space", size);
+        img__fail(kind, IMG_ERROR_NOT_AN_IMAGE, err, err_size,
+                  "not an image: %zu bytes of white space", size);
         return;
     }
     size_t end = start;
@@ -240,7 +211,8 @@ static void describe_non_image(const uint8_t *data, size_t size, char *err, size
         }
     }
     quoted[out] = '\0';
-    img__set_err(err, err_size, "not an image: starts with \"%s\"%s", quoted, cut ? "..." : "");
+    img__fail(kind, IMG_ERROR_NOT_AN_IMAGE, err, err_size, "not an image: starts with \"%s\"%s",
+              quoted, cut ? "..." : "");
 }
 
 /* ---- EXIF orientation (JPEG APP1, PNG eXIf) ---------------------------- */
@@ -358,7 +330,8 @@ struct png_walk {
  * 2024) read it only there, CSS image-orientation lets browsers ignore EXIF
  * after the image data (csswg-drafts#4929), and Firefox reads no eXIf at
  * all. Only the first counts (libpng drops duplicates). Its CRC is not
- * checked, as stb checks none. */
+ * checked here: libpng checks every chunk's CRC as it decodes, and drops an
+ * ancillary chunk with a bad one (a critical one is an error). */
 static enum chunk_walk walk_png_chunks(const uint8_t *data, size_t size, bool stop_at_idat,
                                        struct png_walk *walk)
 {
@@ -393,51 +366,28 @@ static enum chunk_walk walk_png_chunks(const uint8_t *data, size_t size, bool st
     }
 }
 
-/* stb_image 2.27 copies an IDAT chunk's bytes into its buffer before that
- * buffer exists when the first IDAT is empty: memcpy(NULL, p, 0), undefined
- * behaviour (found by tests/fuzz, crashes/stb-png-empty-first-idat.png). An
- * empty IDAT carries nothing, so such a file is handed to stb without its
- * empty IDATs. Returns 1 and a malloc'd copy when one was made, 0 when the
- * file needs none, -ENOMEM. */
-static int png_without_empty_idat(const uint8_t *data, size_t size, uint8_t **copy,
-                                  size_t *copy_size)
+bool img__png_explain_cut(const uint8_t *data, size_t size, enum img_error_kind *kind, char *err,
+                          size_t err_size)
 {
-    size_t offset = sizeof(png_signature);
-    bool leading_empty = false;
-    while (size - offset >= 12) {
-        uint32_t length = read_be32(data + offset);
-        if (length > INT32_MAX || (size_t)length + 12 > size - offset)
-            break;
-        if (memcmp(data + offset + 4, "IDAT", 4) == 0) {
-            leading_empty = length == 0;
-            break;
-        }
-        offset += (size_t)length + 12;
+    struct png_walk walk;
+    switch (walk_png_chunks(data, size, false, &walk)) {
+    case CHUNKS_CUT:
+        if (walk.cut_chunk[0] != '\0')
+            img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
+                      "truncated PNG (%s chunk cut short after %zu bytes)", walk.cut_chunk, size);
+        else
+            img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
+                      "truncated PNG (chunk header cut short after %zu bytes)", size);
+        return true;
+    case CHUNKS_NO_IEND:
+        img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
+                  "truncated PNG (no IEND chunk after %zu bytes)", size);
+        return true;
+    case CHUNKS_CORRUPT:
+    case CHUNKS_COMPLETE:
+        break;
     }
-    if (!leading_empty)
-        return 0;
-
-    uint8_t *out = malloc(size);
-    if (out == NULL)
-        return -ENOMEM;
-    memcpy(out, data, sizeof(png_signature));
-    size_t in = sizeof(png_signature), used = sizeof(png_signature);
-    while (size - in >= 12) {
-        uint32_t length = read_be32(data + in);
-        if (length > INT32_MAX || (size_t)length + 12 > size - in)
-            break;
-        if (!(length == 0 && memcmp(data + in + 4, "IDAT", 4) == 0)) {
-            memcpy(out + used, data + in, (size_t)length + 12);
-            used += (size_t)length + 12;
-        }
-        in += (size_t)length + 12;
-    }
-    /* A cut last chunk goes along as it is, so stb reports it the same. */
-    memcpy(out + used, data + in, size - in);
-    used += size - in;
-    *copy = out;
-    *copy_size = used;
-    return 1;
+    return false;
 }
 
 static bool png_depth_valid(unsigned color_type, unsigned depth)
@@ -456,26 +406,18 @@ static bool png_depth_valid(unsigned color_type, unsigned depth)
     }
 }
 
-/* stb's own bounds for PNG (stbi__parse_png_file): sides up to
- * STBI_MAX_DIMENSIONS and under 2^30 samples, a palette pixel counting 4. */
-static bool png_within_stb_limits(uint32_t width, uint32_t height, unsigned color_type)
-{
-    if (width > STBI_MAX_DIMENSIONS || height > STBI_MAX_DIMENSIONS)
-        return false;
-    uint32_t samples = color_type == 3 ? 4 : (color_type & 2 ? 3 : 1) + (color_type & 4 ? 1 : 0);
-    return (UINT32_C(1) << 30) / width / samples >= height;
-}
-
-static int probe_png(const uint8_t *data, size_t size, struct img_info *info, char *err,
-                     size_t err_size)
+static int probe_png(const uint8_t *data, size_t size, struct img__header *header,
+                     enum img_error_kind *kind, char *err, size_t err_size)
 {
     if (size < PNG_HEADER_SIZE) {
-        img__set_err(err, err_size, "truncated PNG header (%zu bytes)", size);
+        img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated PNG header (%zu bytes)",
+                  size);
         return -EINVAL;
     }
     const uint8_t *ihdr = data + 16;
     if (read_be32(data + 8) != 13 || memcmp(data + 12, "IHDR", 4) != 0) {
-        img__set_err(err, err_size, "corrupt PNG header (first chunk is not IHDR)");
+        img__fail(kind, IMG_ERROR_CORRUPT, err, err_size,
+                  "corrupt PNG header (first chunk is not IHDR)");
         return -EINVAL;
     }
     uint32_t width = read_be32(ihdr);
@@ -483,19 +425,19 @@ static int probe_png(const uint8_t *data, size_t size, struct img_info *info, ch
     unsigned depth = ihdr[8];
     unsigned color_type = ihdr[9];
     if (width == 0 || height == 0 || width > INT32_MAX || height > INT32_MAX) {
-        img__set_err(err, err_size, "corrupt PNG header (%" PRIu32 "x%" PRIu32 " pixels)", width,
-                     height);
+        img__fail(kind, IMG_ERROR_CORRUPT, err, err_size,
+                  "corrupt PNG header (%" PRIu32 "x%" PRIu32 " pixels)", width, height);
         return -EINVAL;
     }
     if (!png_depth_valid(color_type, depth)) {
-        img__set_err(err, err_size, "corrupt PNG header (bit depth %u with colour type %u)", depth,
-                     color_type);
+        img__fail(kind, IMG_ERROR_CORRUPT, err, err_size,
+                  "corrupt PNG header (bit depth %u with colour type %u)", depth, color_type);
         return -EINVAL;
     }
     if (ihdr[10] != 0 || ihdr[11] != 0 || ihdr[12] > 1) {
-        img__set_err(err, err_size,
-                     "corrupt PNG header (unknown compression, filter or "
-                     "interlace method)");
+        img__fail(kind, IMG_ERROR_CORRUPT, err, err_size,
+                  "corrupt PNG header (unknown compression, filter or "
+                  "interlace method)");
         return -EINVAL;
     }
 
@@ -515,7 +457,7 @@ static int probe_png(const uint8_t *data, size_t size, struct img_info *info, ch
         break;
     }
     /* Whether a palette carries alpha is only known from a tRNS chunk before
-     * the pixels; stb's info scans for it the same way. The same walk finds
+     * the pixels (libpng reads it the same way). The same walk finds
      * eXIf; for other colour types a cut or corrupt chunk here is left for
      * the decode to report, as before. */
     struct png_walk walk;
@@ -523,34 +465,26 @@ static int probe_png(const uint8_t *data, size_t size, struct img_info *info, ch
     if (color_type == 3) {
         if (walked == CHUNKS_CUT || walked == CHUNKS_NO_IEND) {
             if (walked == CHUNKS_CUT && walk.cut_chunk[0] != '\0')
-                img__set_err(err, err_size, "truncated PNG header (%s chunk cut short)",
-                             walk.cut_chunk);
+                img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
+                          "truncated PNG header (%s chunk cut short)", walk.cut_chunk);
             else
-                img__set_err(err, err_size, "truncated PNG header (ends before the pixels)");
+                img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
+                          "truncated PNG header (ends before the pixels)");
             return -EINVAL;
         }
         if (walk.has_trns)
             channels = 4;
     }
 
-    /* stb is the decoder, so it has the last word on the header too, except
-     * for sizes: an image beyond stb's limits is reported with its true size
-     * here and refused as too big (-EFBIG) by img_decode. (stbi_info cannot
-     * say which: after the PNG reader refuses, it tries the JPEG reader and
-     * leaves "unknown image type" as the reason, which is also why the
-     * message below cannot quote stb.) */
-    if (png_within_stb_limits(width, height, color_type)) {
-        int stb_width, stb_height, stb_channels;
-        int stb_size = size > INT_MAX ? INT_MAX : (int)size;
-        if (!stbi_info_from_memory(data, stb_size, &stb_width, &stb_height, &stb_channels)) {
-            img__set_err(err, err_size, "corrupt PNG header (refused by stb_image)");
-            return -EINVAL;
-        }
-    }
-
     int orientation =
         walk.has_exif ? img__exif_orientation(data + walk.exif_offset, walk.exif_size) : 1;
     bool turned = orientation >= 5;
+    struct img_info *info = &header->info;
+    header->stored_width = (int)width;
+    header->stored_height = (int)height;
+    header->bit_depth = (int)depth;
+    header->png_color_type = (int)color_type;
+    header->interlaced = ihdr[12];
     info->format = IMG_FORMAT_PNG;
     info->width = (int)(turned ? height : width);
     info->height = (int)(turned ? width : height);
@@ -651,16 +585,17 @@ static const char *jpeg_coding_name(unsigned sof)
     }
 }
 
-static int probe_jpeg(const uint8_t *data, size_t size, struct img_info *info, char *err,
-                      size_t err_size)
+static int probe_jpeg(const uint8_t *data, size_t size, struct img__header *header,
+                      enum img_error_kind *kind, char *err, size_t err_size)
 {
     struct jpeg_frame frame;
     switch (walk_jpeg_header(data, size, &frame)) {
     case JPEG_CUT:
-        img__set_err(err, err_size, "truncated JPEG header (%zu bytes)", size);
+        img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated JPEG header (%zu bytes)",
+                  size);
         return -EINVAL;
     case JPEG_CORRUPT:
-        img__set_err(err, err_size, "corrupt JPEG header (no frame header)");
+        img__fail(kind, IMG_ERROR_CORRUPT, err, err_size, "corrupt JPEG header (no frame header)");
         return -EINVAL;
     case JPEG_FOUND_FRAME:
         break;
@@ -669,33 +604,40 @@ static int probe_jpeg(const uint8_t *data, size_t size, struct img_info *info, c
      * cameras and the web produce. libjpeg-turbo could also decode
      * arithmetic coding, but that is decoder surface nobody needs. */
     if (frame.marker > 0xc2) {
-        img__set_err(err, err_size, "unsupported JPEG (%s, SOF%u)", jpeg_coding_name(frame.marker),
-                     frame.marker - 0xc0);
+        img__fail(kind, IMG_ERROR_UNSUPPORTED_FORMAT, err, err_size, "unsupported JPEG (%s, SOF%u)",
+                  jpeg_coding_name(frame.marker), frame.marker - 0xc0);
         return -EINVAL;
     }
     if (frame.precision != 8) {
-        img__set_err(err, err_size, "unsupported JPEG (%u-bit samples)", frame.precision);
+        img__fail(kind, IMG_ERROR_UNSUPPORTED_FORMAT, err, err_size,
+                  "unsupported JPEG (%u-bit samples)", frame.precision);
         return -EINVAL;
     }
     if (frame.components != 1 && frame.components != 3 && frame.components != 4) {
-        img__set_err(err, err_size, "unsupported JPEG (%u components)", frame.components);
+        img__fail(kind, IMG_ERROR_UNSUPPORTED_FORMAT, err, err_size,
+                  "unsupported JPEG (%u components)", frame.components);
         return -EINVAL;
     }
     if (frame.height == 0 || frame.width == 0) {
-        img__set_err(err, err_size, "unsupported JPEG (%s given after the first scan)",
-                     frame.height == 0 ? "height" : "width");
+        img__fail(kind, IMG_ERROR_UNSUPPORTED_FORMAT, err, err_size,
+                  "unsupported JPEG (%s given after the first scan)",
+                  frame.height == 0 ? "height" : "width");
         return -EINVAL;
     }
 
     /* libjpeg reads the rest of the header (tables, sampling factors,
      * component ids) exactly as the decode will. */
-    int ret = img__jpeg_check_header(data, size, err, err_size);
+    int ret = img__jpeg_check_header(data, size, header, kind, err, err_size);
     if (ret < 0)
         return ret;
 
     int orientation =
         frame.exif_size > 0 ? img__exif_orientation(data + frame.exif_offset, frame.exif_size) : 1;
     bool turned = orientation >= 5;
+    struct img_info *info = &header->info;
+    header->stored_width = (int)frame.width;
+    header->stored_height = (int)frame.height;
+    header->bit_depth = 8;
     info->format = IMG_FORMAT_JPEG;
     info->width = (int)(turned ? frame.height : frame.width);
     info->height = (int)(turned ? frame.width : frame.height);
@@ -706,274 +648,50 @@ static int probe_jpeg(const uint8_t *data, size_t size, struct img_info *info, c
     return 0;
 }
 
-int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err, size_t err_size)
+int img__probe(const uint8_t *data, size_t size, struct img__header *header,
+               enum img_error_kind *kind, char *err, size_t err_size)
 {
-    memset(info, 0, sizeof(*info));
-    info->orientation = 1;
+    memset(header, 0, sizeof(*header));
+    header->info.orientation = 1;
+    if (kind != NULL)
+        *kind = IMG_ERROR_NONE;
     if (data == NULL || size == 0) {
-        img__set_err(err, err_size, "empty body");
+        img__fail(kind, IMG_ERROR_NOT_AN_IMAGE, err, err_size, "empty body");
         return -EINVAL;
     }
     if (has_prefix(data, size, png_signature, sizeof(png_signature)))
-        return probe_png(data, size, info, err, err_size);
+        return probe_png(data, size, header, kind, err, err_size);
     if (has_prefix(data, size, jpeg_soi, sizeof(jpeg_soi)))
-        return probe_jpeg(data, size, info, err, err_size);
+        return probe_jpeg(data, size, header, kind, err, err_size);
     if (is_cut_signature(data, size, png_signature, sizeof(png_signature))) {
-        img__set_err(err, err_size, "truncated PNG header (%zu bytes)", size);
+        img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated PNG header (%zu bytes)",
+                  size);
         return -EINVAL;
     }
     if (is_cut_signature(data, size, jpeg_soi, sizeof(jpeg_soi))) {
-        img__set_err(err, err_size, "truncated JPEG header (%zu bytes)", size);
+        img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated JPEG header (%zu bytes)",
+                  size);
         return -EINVAL;
     }
     const char *other = unsupported_format(data, size);
     if (other != NULL)
-        img__set_err(err, err_size, "unsupported format (%s)", other);
+        img__fail(kind, IMG_ERROR_UNSUPPORTED_FORMAT, err, err_size, "unsupported format (%s)",
+                  other);
     else
-        describe_non_image(data, size, err, err_size);
+        describe_non_image(data, size, kind, err, err_size);
     return -EINVAL;
 }
 
-/* ---- turning a decoded PNG ------------------------------------------- */
-
-/* Side of the square tiles the turning copy works in: the tile's 32 source
- * rows and the 32 destination rows it writes (32 pixels of each) stay in L1. */
-#define ORIENT_TILE 32
-
-/* Orientations 2-4 of a packed image (rows width * channels bytes apart), in
- * place: 2 mirrors each row, 4 the row order, 3 (turned 180°) both. */
-static void mirror_in_place(uint8_t *pixels, int width, int height, int channels, int orientation)
+int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err, size_t err_size)
 {
-    size_t pixel = (size_t)channels;
-    size_t stride = (size_t)width * pixel;
-    if (orientation == 2 || orientation == 3) {
-        for (int y = 0; y < height; y++) {
-            uint8_t *row = pixels + (size_t)y * stride;
-            for (size_t left = 0, right = stride - pixel; left < right;
-                 left += pixel, right -= pixel) {
-                for (size_t c = 0; c < pixel; c++) {
-                    uint8_t sample = row[left + c];
-                    row[left + c] = row[right + c];
-                    row[right + c] = sample;
-                }
-            }
-        }
-    }
-    if (orientation == 3 || orientation == 4) {
-        for (int y = 0; y < height / 2; y++) {
-            uint8_t *top = pixels + (size_t)y * stride;
-            uint8_t *bottom = pixels + (size_t)(height - 1 - y) * stride;
-            for (size_t i = 0; i < stride; i++) {
-                uint8_t sample = top[i];
-                top[i] = bottom[i];
-                bottom[i] = sample;
-            }
-        }
-    }
-}
-
-/* Orientations 5-8: copies the packed stored image (width x height) into
- * `out` (height x width), tile by tile. */
-static void turn_into(const uint8_t *pixels, int width, int height, int orientation,
-                      const struct img_buf *out)
-{
-    size_t pixel = (size_t)out->channels;
-    size_t stride = (size_t)width * pixel;
-    for (int tile_y = 0; tile_y < height; tile_y += ORIENT_TILE) {
-        int end_y = height - tile_y < ORIENT_TILE ? height : tile_y + ORIENT_TILE;
-        for (int tile_x = 0; tile_x < width; tile_x += ORIENT_TILE) {
-            int end_x = width - tile_x < ORIENT_TILE ? width : tile_x + ORIENT_TILE;
-            for (int y = tile_y; y < end_y; y++) {
-                ptrdiff_t step;
-                uint8_t *start = img__orient_row_start(out, orientation, width, height, y, &step);
-                const uint8_t *row = pixels + (size_t)y * stride;
-                if (pixel == 1) {
-                    for (int x = tile_x; x < end_x; x++)
-                        start[(ptrdiff_t)x * step] = row[x];
-                } else { /* RGB: img_decode gives 1 or 3 channels */
-                    for (int x = tile_x; x < end_x; x++)
-                        memcpy(start + (ptrdiff_t)x * step, row + (size_t)x * 3, 3);
-                }
-            }
-        }
-    }
-}
-
-/* Turns stb's packed decode (*pixels, *width x *height as stored, `channels`
- * per pixel) upright. `spare`, when not NULL, is room for the whole image
- * inside the same allocation (after a colour PNG's luma, in what held its
- * RGB): 5-8 then need no second buffer; otherwise they allocate one the size
- * of the image and free the first. Returns 0 or -ENOMEM (*pixels untouched). */
-static int orient_png(uint8_t **pixels, int *width, int *height, int channels, int orientation,
-                      uint8_t *spare)
-{
-    if (orientation >= 2 && orientation <= 4) {
-        mirror_in_place(*pixels, *width, *height, channels, orientation);
-        return 0;
-    }
-    if (orientation < 5 || orientation > 8)
-        return 0;
-    size_t size = (size_t)*width * (size_t)*height * (size_t)channels;
-    struct img_buf turned = {
-        .data = spare != NULL ? spare : malloc(size),
-        .stride = (size_t)*height * (size_t)channels,
-        .width = *height,
-        .height = *width,
-        .channels = channels,
-    };
-    if (turned.data == NULL)
-        return -ENOMEM;
-    turn_into(*pixels, *width, *height, orientation, &turned);
-    if (spare != NULL) {
-        memcpy(*pixels, spare, size);
-    } else {
-        free(*pixels);
-        *pixels = turned.data;
-    }
-    *width = turned.width;
-    *height = turned.height;
-    return 0;
-}
-
-/* ---- decoding -------------------------------------------------------- */
-
-/* stb refused a PNG whose header was fine: say whether it was cut short (a
- * download problem) or is corrupt. */
-static int explain_decode_failure(const uint8_t *data, size_t size, const struct img_info *info,
-                                  char *err, size_t err_size)
-{
-    char reason_buf[64];
-    const char *reason = stbi_reason(reason_buf, sizeof(reason_buf));
-    if (strcmp(reason, "outofmem") == 0) {
-        img__set_err(err, err_size, "out of memory decoding a %dx%d image", info->width,
-                     info->height);
-        return -ENOMEM;
-    }
-    if (stbi_failed_too_large()) {
-        char pixels[32];
-        format_pixels((uint64_t)info->width * (uint64_t)info->height, false, pixels,
-                      sizeof(pixels));
-        img__set_err(err, err_size, "image is %dx%d (%s), too large for the decoder", info->width,
-                     info->height, pixels);
-        return -EFBIG;
-    }
-
-    struct png_walk walk;
-    switch (walk_png_chunks(data, size, false, &walk)) {
-    case CHUNKS_CUT:
-        if (walk.cut_chunk[0] != '\0')
-            img__set_err(err, err_size, "truncated PNG (%s chunk cut short after %zu bytes)",
-                         walk.cut_chunk, size);
-        else
-            img__set_err(err, err_size, "truncated PNG (chunk header cut short after %zu bytes)",
-                         size);
-        return -EINVAL;
-    case CHUNKS_NO_IEND:
-        img__set_err(err, err_size, "truncated PNG (no IEND chunk after %zu bytes)", size);
-        return -EINVAL;
-    case CHUNKS_CORRUPT:
-    case CHUNKS_COMPLETE:
-        break;
-    }
-    img__set_err(err, err_size, "corrupt PNG (stb_image: %s)", reason);
-    return -EINVAL;
-}
-
-int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixels,
-               struct img_buf *out, char *err, size_t err_size)
-{
-    memset(out, 0, sizeof(*out));
-    if (channels != 1 && channels != 3) {
-        img__set_err(err, err_size, "cannot decode to %d channels (1 or 3)", channels);
-        return -EINVAL;
-    }
-
-    struct img_info info;
-    int ret = img_probe(data, size, &info, err, err_size);
-    if (ret < 0)
-        return ret;
-
-    /* The limit is applied to the header's claim, before a decoder
-     * allocates anything: a 100-byte PNG can claim 50000x50000 pixels. */
-    uint64_t pixels = (uint64_t)info.width * (uint64_t)info.height;
-    if (pixels > max_pixels) {
-        char have[32], limit[32];
-        format_pixels(pixels, false, have, sizeof(have));
-        format_pixels(max_pixels, true, limit, sizeof(limit));
-        img__set_err(err, err_size, "image is %dx%d (%s), over the %s limit", info.width,
-                     info.height, have, limit);
-        return -EFBIG;
-    }
-    if (info.format == IMG_FORMAT_JPEG)
-        return img__jpeg_decode(data, size, channels, info.orientation, max_pixels, out, err,
-                                err_size);
-
-    if (size > INT_MAX) {
-        img__set_err(err, err_size, "body is %zu bytes, over the decoder's %d-byte limit", size,
-                     INT_MAX);
-        return -EFBIG;
-    }
-
-    /* Gray files decode straight to one channel so their values stay exact;
-     * colour files go through RGB and our luma, so the weights are ours
-     * (img_rgb_to_luma) and not stb's own approximation. */
-    int stb_channels = (channels == 1 && info.channels <= 2) ? 1 : 3;
-    int width, height, file_channels;
-    uint8_t *cleaned = NULL;
-    size_t cleaned_size = 0;
-    ret = png_without_empty_idat(data, size, &cleaned, &cleaned_size);
+    struct img__header header;
+    int ret = img__probe(data, size, &header, NULL, err, err_size);
+    *info = header.info;
     if (ret < 0) {
-        img__set_err(err, err_size, "out of memory");
-        return ret;
+        memset(info, 0, sizeof(*info));
+        info->orientation = 1;
     }
-    uint8_t *pixels_rgb =
-        stbi_load_from_memory(cleaned != NULL ? cleaned : data,
-                              (int)(cleaned != NULL ? cleaned_size : size), &width, &height,
-                              &file_channels, stb_channels);
-    free(cleaned);
-    if (pixels_rgb == NULL)
-        return explain_decode_failure(data, size, &info, err, err_size);
-
-    if (stb_channels == channels) {
-        ret = orient_png(&pixels_rgb, &width, &height, channels, info.orientation, NULL);
-        if (ret < 0) {
-            free(pixels_rgb);
-            img__set_err(err, err_size, "out of memory for a %dx%d image", info.width, info.height);
-            return ret;
-        }
-        /* Takes stb's buffer (or ours): allocated with malloc (stb's default
-         * STBI_MALLOC), which img_buf_finish frees. */
-        out->data = pixels_rgb;
-        out->stride = (size_t)width * (size_t)channels;
-        out->width = width;
-        out->height = height;
-        out->channels = channels;
-        return 0;
-    }
-
-    /* Luma of a colour PNG: converted inside stb's RGB buffer, which then
-     * shrinks to a third, so no second image-sized buffer exists. Block by
-     * block through a small buffer: a block's luma is written (at pixel s)
-     * only after all its RGB (at 3s and beyond) has been read, and never
-     * over RGB not yet read. */
-    size_t count = (size_t)width * (size_t)height;
-    for (size_t start = 0; start < count; start += LUMA_BLOCK) {
-        uint8_t block[LUMA_BLOCK];
-        size_t length = count - start < LUMA_BLOCK ? count - start : LUMA_BLOCK;
-        img_rgb_to_luma(pixels_rgb + 3 * start, 3 * length, block, length, (int)length, 1);
-        memcpy(pixels_rgb + start, block, length);
-    }
-    /* Past the luma, two thirds of the RGB buffer are free now: room to turn
-     * it in without a second buffer (so this cannot fail). */
-    (void)orient_png(&pixels_rgb, &width, &height, 1, info.orientation, pixels_rgb + count);
-    /* Keeping the larger block is fine if the shrink fails. */
-    uint8_t *shrunk = realloc(pixels_rgb, count);
-    out->data = shrunk != NULL ? shrunk : pixels_rgb;
-    out->stride = (size_t)width;
-    out->width = width;
-    out->height = height;
-    out->channels = 1;
-    return 0;
+    return ret;
 }
 
 void img_rgb_to_luma(const uint8_t *rgb, size_t rgb_stride, uint8_t *luma, size_t luma_stride,
@@ -984,7 +702,7 @@ void img_rgb_to_luma(const uint8_t *rgb, size_t rgb_stride, uint8_t *luma, size_
         uint8_t *restrict row = luma + (size_t)y * luma_stride;
         for (int x = 0; x < width; x++) {
             unsigned r = in[3 * x], g = in[3 * x + 1], b = in[3 * x + 2];
-            row[x] = (uint8_t)((4899 * r + 9617 * g + 1868 * b + 8192) >> 14);
+            row[x] = (uint8_t)((9798 * r + 19235 * g + 3735 * b + 16384) >> 15);
         }
     }
 }

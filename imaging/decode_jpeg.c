@@ -18,7 +18,10 @@
  * YCCK files go through RGB (Adobe's inverted CMYK, as Photoshop writes it
  * and as stb_image and OpenCV read it) and img_rgb_to_luma. */
 #include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h> /* jpeglib.h needs FILE and size_t first */
@@ -32,11 +35,19 @@
 #include "imaging_private.h"
 
 /* A progressive JPEG may have any number of scans, each a pass over the
- * whole coefficient buffer: a few kilobytes of hostile scans cost minutes of
- * CPU. libjpeg-turbo's own tools offer a scan limit for this (djpeg
- * -maxscans, TurboJPEG's TJPARAM_SCANLIMIT, 500 in its fuzzers); real
- * encoders write 10 or fewer. */
-#define JPEG_MAX_SCANS 500
+ * blocks of its components: a few kilobytes of hostile scans cost minutes of
+ * CPU (issue 10 item 4: 500 AC-only scans, 31 s). Two limits, checked from
+ * libjpeg's progress monitor as each scan starts: the scan count (libjpeg-
+ * turbo's tools have one: djpeg -maxscans, TJPARAM_SCANLIMIT), and the
+ * blocks all scans visit, per block of the image (a scan over one
+ * component of a 4:2:0 file visits 2/3 of the blocks), which bounds the
+ * decode's CPU to a constant times that of a one-scan decode whatever the
+ * scans look like. Defaults IMG_JPEG_MAX_SCANS and IMG_JPEG_MAX_SCAN_WORK. */
+
+/* libjpeg's allocations that do not scale with the image: the decompress
+ * object's pools, quantisation and Huffman tables, the range-limit and
+ * colour tables (measured: under 100 KiB; see test_decode_memory.c). */
+#define JPEG_FIXED_BYTES ((size_t)192 << 10)
 
 /* Rows per jpeg_read_scanlines call when decoding straight into the output. */
 #define JPEG_BATCH_ROWS 16
@@ -49,16 +60,21 @@ struct jpeg_session {
     bool created;
     /* Why the jump happened. */
     bool truncated;
-    bool too_many_scans;
-    char message[JMSG_LENGTH_MAX];
+    enum img_error_kind kind; /* set with the message for our own jumps */
+    char message[JMSG_LENGTH_MAX + 64];
 
     /* The decode's inputs and what it allocates (freed by the caller). */
     const uint8_t *data;
     size_t size;
     int channels;
     int orientation;
-    uint64_t max_pixels;
+    const struct img_decode_limits *limits;
     struct img_buf *out;
+    size_t out_bytes; /* `out` and our rows: the part of the budget not libjpeg's */
+    /* Progress: the scan last seen and the blocks the scans so far visit. */
+    int scan_seen;
+    uint64_t blocks;
+    uint64_t scan_work;
     uint8_t *row;       /* one decoded row, when it cannot go straight to `out` */
     uint8_t *converted; /* that row as `channels` samples (CMYK files) */
 };
@@ -101,12 +117,45 @@ static void on_output_message(j_common_ptr common)
     (void)common;
 }
 
+/* Called by libjpeg for every iMCU row it reads (also while
+ * jpeg_start_decompress swallows all scans of a progressive file) and every
+ * call that returns rows: often enough for the cancel flag to end a decode
+ * within milliseconds. */
 static void on_progress(j_common_ptr common)
 {
     struct jpeg_session *session = common->client_data;
-    if (session->cinfo.input_scan_number > JPEG_MAX_SCANS) {
-        session->too_many_scans = true;
-        snprintf(session->message, sizeof(session->message), "more than %d scans", JPEG_MAX_SCANS);
+    struct jpeg_decompress_struct *cinfo = &session->cinfo;
+    const struct img_decode_limits *limits = session->limits;
+    if (limits == NULL)
+        return; /* header only */
+    if (limits->cancel != NULL && atomic_load_explicit(limits->cancel, memory_order_relaxed)) {
+        session->kind = IMG_ERROR_CANCELLED;
+        snprintf(session->message, sizeof(session->message), "cancelled");
+        longjmp(session->jump, 1);
+    }
+    if (cinfo->input_scan_number == session->scan_seen)
+        return;
+    /* A new scan has started: its header is read, cur_comp_info names its
+     * components. */
+    session->scan_seen = cinfo->input_scan_number;
+    if ((unsigned)cinfo->input_scan_number > limits->max_scans) {
+        session->kind = IMG_ERROR_TOO_MUCH_WORK;
+        snprintf(session->message, sizeof(session->message),
+                 "too many progressive scans: %d (limit %u)", cinfo->input_scan_number,
+                 limits->max_scans);
+        longjmp(session->jump, 1);
+    }
+    for (int i = 0; i < cinfo->comps_in_scan; i++) {
+        const jpeg_component_info *component = cinfo->cur_comp_info[i];
+        session->scan_work += (uint64_t)component->width_in_blocks * component->height_in_blocks;
+    }
+    if (session->scan_work > (uint64_t)limits->max_scan_work * session->blocks) {
+        session->kind = IMG_ERROR_TOO_MUCH_WORK;
+        snprintf(session->message, sizeof(session->message),
+                 "too much progressive scan work: %d scans visit %" PRIu64 " blocks of %" PRIu64
+                 " (limit %u passes)",
+                 cinfo->input_scan_number, session->scan_work, session->blocks,
+                 limits->max_scan_work);
         longjmp(session->jump, 1);
     }
 }
@@ -192,10 +241,24 @@ static int run_decode(struct jpeg_session *session)
     /* The limit again, on libjpeg's own reading of the header and before
      * jpeg_start_decompress allocates anything image-sized. */
     uint64_t pixels = (uint64_t)cinfo->image_width * cinfo->image_height;
-    if (pixels > session->max_pixels) {
+    if (pixels > session->limits->max_pixels) {
+        session->kind = IMG_ERROR_TOO_LARGE;
         snprintf(session->message, sizeof(session->message), "image is %ux%u, over the limit",
                  cinfo->image_width, cinfo->image_height);
         return -EFBIG;
+    }
+    for (int i = 0; i < cinfo->num_components; i++)
+        session->blocks +=
+            (uint64_t)cinfo->comp_info[i].width_in_blocks * cinfo->comp_info[i].height_in_blocks;
+    /* What libjpeg may hold: the budget less our output and rows. Only
+     * its virtual arrays (the whole-image coefficient buffer) are checked
+     * against it, when jpeg_start_decompress realises them; over it,
+     * libjpeg asks for a backing store, which this build has none of
+     * (JERR_NO_BACKING_STORE): the decode fails before allocating it. */
+    if (session->limits->max_bytes > 0) {
+        size_t ours = session->out_bytes;
+        size_t left = session->limits->max_bytes > ours ? session->limits->max_bytes - ours : 1;
+        cinfo->mem->max_memory_to_use = left > LONG_MAX ? LONG_MAX : (long)left;
     }
 
     bool cmyk = cinfo->jpeg_color_space == JCS_CMYK || cinfo->jpeg_color_space == JCS_YCCK;
@@ -212,6 +275,7 @@ static int run_decode(struct jpeg_session *session)
     int ret = img_buf_init(session->out, turned ? height : width, turned ? width : height,
                            session->channels);
     if (ret < 0) {
+        session->kind = IMG_ERROR_OUT_OF_MEMORY;
         snprintf(session->message, sizeof(session->message), "out of memory for a %dx%d image",
                  width, height);
         return ret;
@@ -232,6 +296,7 @@ static int run_decode(struct jpeg_session *session)
         session->row = malloc((size_t)width * components);
         session->converted = cmyk ? malloc((size_t)width * 3) : NULL;
         if (session->row == NULL || (cmyk && session->converted == NULL)) {
+            session->kind = IMG_ERROR_OUT_OF_MEMORY;
             snprintf(session->message, sizeof(session->message), "out of memory");
             return -ENOMEM;
         }
@@ -260,29 +325,48 @@ static int run_decode(struct jpeg_session *session)
     return 0;
 }
 
-int img__jpeg_decode(const uint8_t *data, size_t size, int channels, int orientation,
-                     uint64_t max_pixels, struct img_buf *out, char *err, size_t err_size)
+int img__jpeg_decode(const uint8_t *data, size_t size, const struct img__header *header,
+                     int channels, const struct img_decode_limits *limits, struct img_buf *out,
+                     enum img_error_kind *kind, char *err, size_t err_size)
 {
     struct jpeg_session session;
     session_init(&session, data, size);
     session.channels = channels;
-    session.orientation = orientation;
-    session.max_pixels = max_pixels;
+    session.orientation = header->info.orientation;
+    session.limits = limits;
     session.out = out;
+    session.out_bytes =
+        (size_t)header->info.width * (size_t)header->info.height * (size_t)channels +
+        7 * (size_t)header->stored_width;
     memset(out, 0, sizeof(*out));
 
     int ret = run_decode(&session);
     if (ret == -1) {
-        if (session.truncated)
-            img__set_err(err, err_size, "truncated JPEG (no end-of-image marker after %zu bytes)",
-                         size);
-        else if (session.too_many_scans)
-            img__set_err(err, err_size, "unsupported JPEG (%s)", session.message);
-        else
-            img__set_err(err, err_size, "corrupt JPEG (libjpeg: %s)", session.message);
         ret = -EINVAL;
+        if (session.kind == IMG_ERROR_CANCELLED) {
+            img__fail(kind, session.kind, err, err_size, "cancelled");
+            ret = -ECANCELED;
+        } else if (session.kind == IMG_ERROR_TOO_MUCH_WORK) {
+            img__fail(kind, session.kind, err, err_size, "%s", session.message);
+        } else if (session.errors.msg_code == JERR_NO_BACKING_STORE) {
+            img__fail(kind, IMG_ERROR_OVER_BUDGET, err, err_size,
+                      "needs more than the %zu MiB memory budget (libjpeg's coefficient buffer)",
+                      limits->max_bytes >> 20);
+            ret = -ENOMEM;
+        } else if (session.errors.msg_code == JERR_OUT_OF_MEMORY) {
+            img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
+                      "out of memory decoding a %dx%d image", header->info.width,
+                      header->info.height);
+            ret = -ENOMEM;
+        } else if (session.truncated) {
+            img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
+                      "truncated JPEG (no end-of-image marker after %zu bytes)", size);
+        } else {
+            img__fail(kind, IMG_ERROR_CORRUPT, err, err_size, "corrupt JPEG (libjpeg: %s)",
+                      session.message);
+        }
     } else if (ret < 0) {
-        img__set_err(err, err_size, "%s", session.message);
+        img__fail(kind, session.kind, err, err_size, "%s", session.message);
     }
     if (ret < 0)
         img_buf_finish(out);
@@ -299,17 +383,54 @@ static int run_read_header(struct jpeg_session *session)
     return 0;
 }
 
-int img__jpeg_check_header(const uint8_t *data, size_t size, char *err, size_t err_size)
+/* From libjpeg's reading of the header (jdinput.c's initial_setup has
+ * sized every component in blocks by the first SOS): the whole-image
+ * coefficient buffer jdcoefct.c requests when the file has more than one
+ * scan (one JBLOCK, 128 bytes, per block, each component's blocks rounded
+ * up to whole MCUs), and a bound on the rest (jdmainct.c's row groups with
+ * their context rows, the upsampler's rows, tables and pools), measured in
+ * tests/unit/test_decode_memory.c. */
+static void note_header(const struct jpeg_decompress_struct *cinfo, struct img__header *header)
+{
+    header->components = cinfo->num_components;
+    header->multi_scan = cinfo->progressive_mode || cinfo->comps_in_scan < cinfo->num_components;
+    size_t coef = 0;
+    uint64_t blocks = 0;
+    size_t padded_width = 0;
+    for (int i = 0; i < cinfo->num_components; i++) {
+        const jpeg_component_info *c = &cinfo->comp_info[i];
+        size_t w = ((size_t)c->width_in_blocks + (size_t)c->h_samp_factor - 1) /
+                   (size_t)c->h_samp_factor * (size_t)c->h_samp_factor;
+        size_t h = ((size_t)c->height_in_blocks + (size_t)c->v_samp_factor - 1) /
+                   (size_t)c->v_samp_factor * (size_t)c->v_samp_factor;
+        coef += w * h * sizeof(JBLOCK);
+        blocks += (uint64_t)c->width_in_blocks * c->height_in_blocks;
+        padded_width += (size_t)c->width_in_blocks * DCTSIZE * (size_t)c->v_samp_factor;
+    }
+    header->jpeg_coef_bytes = header->multi_scan ? coef : 0;
+    header->jpeg_blocks = blocks;
+    size_t max_v = (size_t)cinfo->max_v_samp_factor;
+    size_t width = (size_t)cinfo->image_width + 64;
+    header->jpeg_work_bytes = JPEG_FIXED_BYTES + padded_width * 12 +
+                              width * (size_t)cinfo->num_components * (2 * max_v + 2);
+}
+
+int img__jpeg_check_header(const uint8_t *data, size_t size, struct img__header *header,
+                           enum img_error_kind *kind, char *err, size_t err_size)
 {
     struct jpeg_session session;
     session_init(&session, data, size);
     int ret = run_read_header(&session);
     if (ret < 0) {
         if (session.truncated)
-            img__set_err(err, err_size, "truncated JPEG header (%zu bytes)", size);
+            img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated JPEG header (%zu bytes)",
+                      size);
         else
-            img__set_err(err, err_size, "corrupt JPEG header (libjpeg: %s)", session.message);
+            img__fail(kind, IMG_ERROR_CORRUPT, err, err_size, "corrupt JPEG header (libjpeg: %s)",
+                      session.message);
         ret = -EINVAL;
+    } else {
+        note_header(&session.cinfo, header);
     }
     session_finish(&session);
     return ret;

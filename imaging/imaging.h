@@ -5,15 +5,20 @@
  * at the same time as any other.
  *
  * Errors: functions return 0 or a negative errno-style code
- *   -EINVAL  input is not an image we accept (unknown format, corrupt, truncated)
- *   -EFBIG   image is larger than the caller's pixel limit
- *   -ENOMEM  out of memory
- *   -EIO     the encoder failed
+ *   -EINVAL     input is not an image we accept (unknown format, corrupt,
+ *               truncated, too many progressive scans)
+ *   -EFBIG      image is larger than the caller's pixel limit
+ *   -ENOMEM     out of memory, or over the caller's memory budget
+ *   -ECANCELED  the caller's cancel flag was set (img_decode_limited)
+ *   -EIO        the encoder failed
  * and, where they take `err`/`err_size`, write a one-line human reason there.
+ * The decode and probe functions that take an `enum img_error_kind *` also
+ * say which kind of failure it was (img_error_kind_name prints it).
  */
 #ifndef EDGEFETCH_IMAGING_H
 #define EDGEFETCH_IMAGING_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -64,8 +69,12 @@ int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err
 int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixels,
                struct img_buf *out, char *err, size_t err_size);
 
-/* BT.601 luma with OpenCV's fixed-point weights, so results match cv2's
- * COLOR_RGB2GRAY exactly: Y = (4899 R + 9617 G + 1868 B + 8192) >> 14. */
+/* BT.601 luma in OpenCV 4's fixed point, exactly cv2.cvtColor(COLOR_RGB2GRAY)
+ * of OpenCV 4.6 on 8-bit data (its RGB2Gray<uchar>: 15-bit weights, rounded
+ * once): Y = (9798 R + 19235 G + 3735 B + 16384) >> 15. (Not what
+ * cv2.imread(IMREAD_GRAYSCALE) does to a colour PNG: that is libpng's
+ * png_set_rgb_to_gray, which differs at half the colours.) tests/opencv
+ * (test_gray.py) checks all 2^24 colours. */
 void img_rgb_to_luma(const uint8_t *rgb, size_t rgb_stride, uint8_t *luma, size_t luma_stride,
                      int width, int height);
 
@@ -168,6 +177,105 @@ int img_apply(enum img_operator op, const struct img_buf *src, struct img_buf *d
 int img_apply_with(enum img_operator op, const struct img_canny_options *canny,
                    const struct img_buf *src, struct img_buf *dst);
 
+/* ---- typed failures, limits, the memory estimate --------------------
+ *
+ * Why an item failed, decided here where the failure happens; callers print
+ * it with img_error_kind_name (the code travels, the text is derived). */
+enum img_error_kind {
+    IMG_ERROR_NONE = 0,
+    IMG_ERROR_NOT_AN_IMAGE,       /* HTML, JSON, empty body, unknown bytes */
+    IMG_ERROR_UNSUPPORTED_FORMAT, /* GIF, WebP, arithmetic JPEG, 12-bit JPEG… */
+    IMG_ERROR_CORRUPT,            /* bad header, bad CRC or Adler-32, bad data */
+    IMG_ERROR_TRUNCATED,          /* the body ends before the image does */
+    IMG_ERROR_TOO_LARGE,          /* over max_pixels, or beyond the decoder */
+    IMG_ERROR_OVER_BUDGET,        /* would need more than max_bytes of memory */
+    IMG_ERROR_TOO_MUCH_WORK,      /* too many progressive scans, too much scan work */
+    IMG_ERROR_CANCELLED,          /* the caller's cancel flag was set */
+    IMG_ERROR_OUT_OF_MEMORY,      /* an allocation failed */
+    IMG_ERROR_INVALID_ARGUMENT,   /* a caller's mistake (channels, NULL) */
+};
+
+/* "not_an_image", "unsupported_format", "corrupt", "truncated", "too_large",
+ * "over_budget", "too_much_work", "cancelled", "out_of_memory",
+ * "invalid_argument", "none"; "unknown" for a value outside the enum. */
+const char *img_error_kind_name(enum img_error_kind kind);
+
+/* What one decode may use. Zero means "no limit" for max_pixels and
+ * max_bytes; NULL cancel means never cancelled. */
+struct img_decode_limits {
+    uint64_t max_pixels; /* width * height from the header (-EFBIG, too_large) */
+    /* Bytes the decode may hold at its peak: output buffer plus the
+     * decoder's own (libjpeg's coefficient buffer, libpng's rows). Checked
+     * on the estimate before anything image-sized is allocated and enforced
+     * inside libjpeg (max_memory_to_use) (-ENOMEM, over_budget). */
+    size_t max_bytes;
+    /* Polled while decoding (each JPEG iMCU row, each PNG row): once it
+     * reads non-zero the decode stops with -ECANCELED, kind cancelled. May
+     * be set from any thread. */
+    const atomic_int *cancel;
+    /* Progressive JPEG work: at most max_scans scans (0 = IMG_JPEG_MAX_SCANS)
+     * and at most max_scan_work block-visits per block of the image, summed
+     * over scans (0 = IMG_JPEG_MAX_SCAN_WORK). Over either: -EINVAL,
+     * too_much_work. */
+    unsigned max_scans;
+    unsigned max_scan_work;
+};
+
+/* Real encoders write at most about 12 scans (libjpeg's default script 10,
+ * mozjpeg's optimised ones fewer) and visit each block 3 to 6 times in all;
+ * see imaging/DECODE.md. */
+#define IMG_JPEG_MAX_SCANS 100
+#define IMG_JPEG_MAX_SCAN_WORK 32
+
+/* All limits off except the scan defaults; cancel NULL. */
+void img_decode_limits_init(struct img_decode_limits *limits);
+
+/* What the CPU stage of one item runs: the operator (with Canny's options;
+ * NULL means the defaults) and how many threads may share it in bands
+ * (>= 1; scratch buffers are per band). */
+struct img_item_options {
+    enum img_operator op;
+    const struct img_canny_options *canny;
+    unsigned threads;
+};
+
+/* A probe plus the bytes one item's CPU stage will hold, from the header
+ * alone. The compressed body is not included (the caller holds it, and
+ * frees it after decode). Stages run one after another and each frees its
+ * input (pipeline/run.c), so
+ *   peak_bytes = max(decode_bytes, operator_bytes, encode_bytes).
+ * Each is an upper bound for the buffers of that stage, checked against the
+ * allocator by tests/unit/test_decode_memory.c. */
+struct img_probe_info {
+    struct img_info info;
+    int bit_depth;         /* per sample as stored (PNG 1-16, JPEG 8) */
+    int multi_scan;        /* progressive or multi-scan JPEG (whole-image coefficients) */
+    int interlaced;        /* Adam7 PNG */
+    int channels_out;      /* what the operator asks img_decode for (1 or 3) */
+    size_t decode_bytes;   /* output image + decoder internals */
+    size_t operator_bytes; /* decoded image + edge map + operator scratch */
+    size_t encode_bytes;   /* edge map + compressed PNG + encoder scratch */
+    size_t peak_bytes;
+};
+
+/* img_probe plus the estimate for `item`. Returns 0, or -EINVAL/-EFBIG with
+ * `*kind` (may be NULL) and the reason in `err`. Allocates nothing
+ * image-sized. */
+int img_probe_item(const uint8_t *data, size_t size, const struct img_item_options *item,
+                   struct img_probe_info *probe, enum img_error_kind *kind, char *err,
+                   size_t err_size);
+
+/* img_decode under `limits` (NULL: img_decode_limits_init's). Refuses,
+ * before any pixel buffer is allocated, an image over max_pixels (-EFBIG,
+ * too_large) or whose decode estimate is over max_bytes (-ENOMEM,
+ * over_budget, "needs N MiB to decode, budget M MiB"); stops when the cancel
+ * flag is set (-ECANCELED, cancelled) or a progressive JPEG exceeds the work
+ * limits (-EINVAL, too_much_work). `*kind` (may be NULL) is set on every
+ * return (IMG_ERROR_NONE on success). */
+int img_decode_limited(const uint8_t *data, size_t size, int channels,
+                       const struct img_decode_limits *limits, struct img_buf *out,
+                       enum img_error_kind *kind, char *err, size_t err_size);
+
 /* ---- one operator run in row bands, for several threads -------------
  *
  * img_apply_with split by output rows, so that several threads can share
@@ -220,8 +328,8 @@ int img_png_bands_finish(struct img_png_bands *bands, uint8_t **png, size_t *png
 /* Accepts NULL. */
 void img_png_bands_destroy(struct img_png_bands *bands);
 
-/* "libpng/1.6.39 stb_image/2.27": the decoders and encoder behind this
- * module, for --version. */
+/* "libpng/1.6.39 (PNG) libjpeg-turbo/2.1.5 (JPEG)": the decoders and
+ * encoder behind this module, for --version. */
 const char *img_library_versions(void);
 
 #endif

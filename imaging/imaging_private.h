@@ -2,15 +2,20 @@
 #ifndef EDGEFETCH_IMAGING_PRIVATE_H
 #define EDGEFETCH_IMAGING_PRIVATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-struct img_buf;
+#include "imaging.h"
 
 /* printf into the caller's `err` buffer (which may be NULL or zero-sized),
  * truncating as snprintf does. */
 void img__set_err(char *err, size_t err_size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* img__set_err that also records why in `*kind` (which may be NULL). */
+void img__fail(enum img_error_kind *kind, enum img_error_kind why, char *err, size_t err_size,
+               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* img_encode_png with the row filter mask (PNG_FILTER_*) and zlib strategy
  * (Z_*) given instead of chosen from `level`: for measuring the choice (see
@@ -79,21 +84,82 @@ void img__canny_destroy(struct img__canny *canny);
 int img__canny_rows(struct img__canny *canny, const uint8_t *src, size_t src_stride, uint8_t *dst,
                     size_t dst_stride, int y0, int y1);
 int img__canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride);
+/* For tests: the hysteresis stack's entries (0: the default, a sixteenth of
+ * the pixels), so that a small image exercises the overflow path. */
+void img__canny_set_stack_limit(struct img__canny *canny, size_t limit);
+
+/* ---- what the probe learns (decode.c), for the decoders and the estimate */
+
+struct img__header {
+    struct img_info info;
+    int stored_width; /* as stored, before the EXIF orientation */
+    int stored_height;
+    int bit_depth;
+    int png_color_type;
+    int interlaced;
+    /* JPEG, from libjpeg's own reading of the header (through the first
+     * SOS): whether the decode needs the whole-image coefficient buffer
+     * (progressive, or a first scan without every component), its size,
+     * a bound on libjpeg's other buffers, and the image's block count. */
+    int components;
+    int multi_scan;
+    size_t jpeg_coef_bytes;
+    size_t jpeg_work_bytes;
+    uint64_t jpeg_blocks;
+};
+
+/* img_probe with the header's details and a failure kind. */
+int img__probe(const uint8_t *data, size_t size, struct img__header *header,
+               enum img_error_kind *kind, char *err, size_t err_size);
+
+/* "2500.0 MP" / "4095 pixels" / "100 MP" (is_limit: round limits). */
+void img__format_pixels(uint64_t pixels, bool is_limit, char *out, size_t out_size);
+
+/* After a PNG decode failed: when the body is cut short (a chunk runs past
+ * its end, or there is no IEND), says so in `err` (truncated) and returns
+ * true. */
+bool img__png_explain_cut(const uint8_t *data, size_t size, enum img_error_kind *kind, char *err,
+                          size_t err_size);
+
+/* Bytes the decode of `header` to `channels` holds at its peak (output and
+ * decoder internals), an upper bound (decode_limits.c). */
+size_t img__decode_bytes(const struct img__header *header, int channels);
+
+/* The most the Canny hysteresis stack holds for a width x height image
+ * (canny.c). */
+size_t img__canny_stack_bytes(size_t width, size_t height);
+
+/* libpng's own allocations for `header` (decode_limits.c). */
+size_t img__png_library_bytes(const struct img__header *header);
 
 /* ---- JPEG (decode_jpeg.c, libjpeg-turbo) ---------------------------- */
 
-/* Runs libjpeg's jpeg_read_header on `data`: 0, or -EINVAL with "corrupt
- * JPEG header (libjpeg: <its message>)". Allocates nothing image-sized. */
-int img__jpeg_check_header(const uint8_t *data, size_t size, char *err, size_t err_size);
+/* Runs libjpeg's jpeg_read_header on `data` and fills header's jpeg_* and
+ * multi_scan fields: 0, or -EINVAL with "corrupt JPEG header (libjpeg: <its
+ * message>)". Allocates nothing image-sized. */
+int img__jpeg_check_header(const uint8_t *data, size_t size, struct img__header *header,
+                           enum img_error_kind *kind, char *err, size_t err_size);
 
-/* Decodes a JPEG (already probed) into `out` with `channels` 1 (libjpeg's
- * grayscale: the Y channel of YCbCr files) or 3 (RGB), turned to EXIF
- * `orientation` (1-8). Checks the size libjpeg reads against `max_pixels`
- * before allocating `out`. Returns 0 or -EINVAL/-EFBIG/-ENOMEM with the
- * reason in `err` (truncated, corrupt with libjpeg's message, too many
- * scans); `out` is zeroed on failure. */
-int img__jpeg_decode(const uint8_t *data, size_t size, int channels, int orientation,
-                     uint64_t max_pixels, struct img_buf *out, char *err, size_t err_size);
+/* Decodes a JPEG (already probed into `header`) into `out` with `channels`
+ * 1 (libjpeg's grayscale: the Y channel of YCbCr files) or 3 (RGB), turned
+ * to the EXIF orientation. Applies `limits` (all fields meaningful: the
+ * caller filled the defaults): the pixel limit on libjpeg's reading before
+ * allocating `out`, max_bytes inside libjpeg (max_memory_to_use), the scan
+ * and scan-work limits and the cancel flag from the progress monitor.
+ * Returns 0 or -EINVAL/-EFBIG/-ENOMEM/-ECANCELED with `*kind` and the reason
+ * in `err`; `out` is zeroed on failure. */
+int img__jpeg_decode(const uint8_t *data, size_t size, const struct img__header *header,
+                     int channels, const struct img_decode_limits *limits, struct img_buf *out,
+                     enum img_error_kind *kind, char *err, size_t err_size);
+
+/* ---- PNG (decode_png.c, libpng) ---------------------------------------- */
+
+/* As img__jpeg_decode, for a probed PNG: max_bytes bounds libpng's own
+ * allocations (its allocator counts them) besides the output; the cancel
+ * flag is polled per row. */
+int img__png_decode(const uint8_t *data, size_t size, const struct img__header *header,
+                    int channels, const struct img_decode_limits *limits, struct img_buf *out,
+                    enum img_error_kind *kind, char *err, size_t err_size);
 
 /* ---- EXIF orientation (decode.c), for JPEG APP1 and PNG eXIf ---------- */
 

@@ -1,5 +1,8 @@
 /* The stb_image configuration, shared by the one translation unit that compiles
- * it (stb_image_impl.c) and the files that call it, so both sides agree. */
+ * it (stb_image_impl.c) and the files that call it, so both sides agree.
+ * edgefetch itself no longer decodes with stb (PNG is libpng's, DECODE.md):
+ * only tests/bench/png_decoders.c and png_fuzz_ab.c build it, to measure the
+ * decoder it replaced exactly as it was configured. */
 #ifndef EDGEFETCH_IMAGING_STBI_H
 #define EDGEFETCH_IMAGING_STBI_H
 

@@ -13,8 +13,6 @@
 
 const char *img_library_versions(void)
 {
-    /* stb_image.h states its version only in its opening comment; this is
-     * the one Debian 12's libstb-dev ships and the build is pinned to. */
     return "libpng/" PNG_LIBPNG_VER_STRING
-           " libjpeg-turbo/" VERSION_STRING(LIBJPEG_TURBO_VERSION) " (JPEG) stb_image/2.27 (PNG)";
+           " (PNG) libjpeg-turbo/" VERSION_STRING(LIBJPEG_TURBO_VERSION) " (JPEG)";
 }

@@ -16,6 +16,7 @@
  * Built two ways (tests/fuzz/meson.build): with clang and -fsanitize=fuzzer
  * for real fuzzing, and with any compiler plus replay_main.c to replay the
  * committed corpus as a regression test. */
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -261,6 +262,75 @@ static void decode_and_process(const uint8_t *data, size_t size, const struct im
     img_buf_finish(&pixels);
 }
 
+/* The limited decode: under a budget of exactly img_probe_item's estimate it
+ * must decode whatever img_decode decodes (the estimate is an upper bound),
+ * to the same pixels; the failure kind is set exactly when it fails; with
+ * the cancel flag already set it never succeeds; with scan limits taken
+ * from the input (down to 1 scan, 1 pass) it fails only as too_much_work
+ * where the unlimited decode succeeds. */
+static void check_limited(const uint8_t *data, size_t size, int channels, const uint8_t *knobs)
+{
+    struct img_item_options item = {knobs[0] % 2 ? IMG_OP_CANNY : IMG_OP_SOBEL, NULL, 1};
+    if (channels == 3)
+        item.op = IMG_OP_TUTORIAL;
+    struct img_probe_info probe;
+    enum img_error_kind kind = IMG_ERROR_NONE;
+    char err[256] = "";
+    int probed = img_probe_item(data, size, &item, &probe, &kind, err, sizeof(err));
+    if (probed < 0) {
+        check_message(err, sizeof(err));
+        if (kind == IMG_ERROR_NONE)
+            fail("probe_item failed without a kind", err);
+        return;
+    }
+    if (probe.peak_bytes < probe.decode_bytes || probe.peak_bytes < probe.operator_bytes ||
+        probe.peak_bytes < probe.encode_bytes)
+        fail("peak_bytes is not the largest stage", NULL);
+
+    struct img_buf reference = {0};
+    int ref = img_decode(data, size, channels, FUZZ_MAX_PIXELS, &reference, err, sizeof(err));
+
+    struct img_decode_limits limits;
+    img_decode_limits_init(&limits);
+    limits.max_pixels = FUZZ_MAX_PIXELS;
+    limits.max_bytes = probe.decode_bytes;
+    struct img_buf out = {0};
+    int rc = img_decode_limited(data, size, channels, &limits, &out, &kind, err, sizeof(err));
+    if ((rc == 0) != (kind == IMG_ERROR_NONE))
+        fail("failure kind does not match the result", img_error_kind_name(kind));
+    if (rc < 0)
+        check_message(err, sizeof(err));
+    if (ref == 0 && rc != 0)
+        fail("decode does not fit in its own estimate", err);
+    if (ref == 0) {
+        for (int y = 0; y < out.height; y++)
+            if (memcmp(out.data + (size_t)y * out.stride,
+                       reference.data + (size_t)y * reference.stride,
+                       (size_t)out.width * (size_t)channels) != 0)
+                fail("limited decode gives other pixels", NULL);
+    }
+    img_buf_finish(&out);
+
+    atomic_int cancel = 1;
+    img_decode_limits_init(&limits);
+    limits.max_pixels = FUZZ_MAX_PIXELS;
+    limits.cancel = &cancel;
+    if (img_decode_limited(data, size, channels, &limits, &out, &kind, err, sizeof(err)) == 0)
+        fail("decoded although cancelled", NULL);
+    if (out.data != NULL)
+        fail("failed decode left a buffer", NULL);
+
+    img_decode_limits_init(&limits);
+    limits.max_pixels = FUZZ_MAX_PIXELS;
+    limits.max_scans = 1u + knobs[1] % 16;
+    limits.max_scan_work = 1u + knobs[2] % 8;
+    rc = img_decode_limited(data, size, channels, &limits, &out, &kind, err, sizeof(err));
+    if (ref == 0 && rc != 0 && kind != IMG_ERROR_TOO_MUCH_WORK)
+        fail("scan limits failed a decode for another reason", err);
+    img_buf_finish(&out);
+    img_buf_finish(&reference);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct img_info info;
@@ -276,5 +346,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int level = size > 0 ? data[size - 1] % 10 : 1;
     decode_and_process(data, size, probed == 0 ? &info : NULL, 1, level);
     decode_and_process(data, size, probed == 0 ? &info : NULL, 3, level);
+    /* Limits from bytes near the end, which change little in an image. */
+    uint8_t knobs[3] = {0, 0, 0};
+    for (size_t i = 0; i < 3 && i + 2 < size; i++)
+        knobs[i] = data[size - 2 - i];
+    check_limited(data, size, 1, knobs);
+    check_limited(data, size, 3, knobs);
     return 0;
 }

@@ -189,8 +189,68 @@ def make_urls():
         put(URLS, name, text.encode("utf-8"))
 
 
+def make_hostile():
+    """Issue 10's decoding defects, small: the inflate bomb (1x1 IHDR, a
+    stream that goes on), bad CRCs, a bad Adler-32, palettes shorter than
+    the indices, data after the stream, and a progressive JPEG past the
+    scan-work limit (jpegtran with a scan script, from libjpeg-turbo-progs)."""
+    sig = b"\x89PNG\r\n\x1a\n"
+    ihdr_1x1 = chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
+    stream = zlib.compressobj(9)
+    bomb = stream.compress(b"\0\x80") + stream.compress(b"\0" * (1 << 20)) + stream.flush()
+    iend = chunk(b"IEND", b"")
+    put(DECODE, "png-inflate-bomb.png", sig + ihdr_1x1 + chunk(b"IDAT", bomb) + iend)
+    row = zlib.compress(b"\0\x80")
+    put(DECODE, "png-extra-idat.png",
+        sig + ihdr_1x1 + chunk(b"IDAT", row) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + iend)
+
+    def bad_crc(data):
+        return data[:-4] + bytes([data[-4] ^ 1]) + data[-3:]
+
+    put(DECODE, "png-bad-ihdr-crc.png", sig + bad_crc(ihdr_1x1) + chunk(b"IDAT", row) + iend)
+    put(DECODE, "png-bad-idat-crc.png", sig + ihdr_1x1 + bad_crc(chunk(b"IDAT", row)) + iend)
+    bad_adler = row[:-1] + bytes([row[-1] ^ 1])
+    put(DECODE, "png-bad-adler.png", sig + ihdr_1x1 + chunk(b"IDAT", bad_adler) + iend)
+    for depth, entries in ((2, 1), (8, 5)):
+        width, height = 13, 5
+        per = 8 // depth
+        rows = []
+        for y in range(height):
+            packed = bytearray((width * depth + 7) // 8)
+            for x in range(width):
+                packed[x // per] |= ((x + 3 * y) % (1 << depth)) << (8 - depth * (x % per + 1))
+            rows.append(bytes(packed))
+        palette = bytes(v for i in range(entries) for v in (40 + i, 200 - i, 90 + 3 * i))
+        put(DECODE, f"png-short-palette-d{depth}.png",
+            png(width, height, depth, 3, rows, palette=palette))
+
+    import subprocess
+    import tempfile
+    gray = np.array([[(x * 7 + y * 3) % 256 for x in range(48)] for y in range(32)], np.uint8)
+    ok, base = cv2.imencode(".jpg", gray, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    scripts = {
+        # 64 scans over every block: over the scan-work limit (32 passes).
+        "jpeg-scan-work-64.jpg": "0: 0 0 0 0;\n" + "".join(f"0: {k} {k} 0 0;\n" for k in range(1, 64)),
+    }
+    # (A file past the scan-count limit cannot come from jpegtran, whose
+    # scripts stop at 100 scans; the harness lowers the limit instead, and
+    # tests/unit/test_decode_limits.c writes a 128-scan file with libjpeg.)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = os.path.join(tmp, "base.jpg")
+        with open(source, "wb") as f:
+            f.write(base.tobytes())
+        for name, script in scripts.items():
+            script_path = os.path.join(tmp, "scans.txt")
+            with open(script_path, "w") as f:
+                f.write(script)
+            out = subprocess.run(["jpegtran", "-scans", script_path, source],
+                                 check=True, capture_output=True).stdout
+            put(DECODE, name, out)
+
+
 if __name__ == "__main__":
     make_pngs()
     make_jpegs()
     make_others()
     make_urls()
+    make_hostile()

@@ -97,7 +97,7 @@ class Workspace:
 # ---- reference operators (the same definitions as imaging.h) -------------
 
 def luma(r, g, b):
-    return (4899 * r + 9617 * g + 1868 * b + 8192) >> 14
+    return (9798 * r + 19235 * g + 3735 * b + 16384) >> 15
 
 
 def reflect101(i, n):

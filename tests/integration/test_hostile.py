@@ -32,6 +32,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixture"))
 from fixture_server import FixtureServer  # noqa: E402
 from pngutil import _chunk, read_gray_png  # noqa: E402
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "world"))
+from certs import CertError, make_certs  # noqa: E402
 from test_cli import (Failure, Skip, check, free_port, in_netns, luma, main_for,  # noqa: E402
                       read, sobel_ref)
 
@@ -1078,23 +1080,11 @@ http {{
 """
 
 
-def _openssl(*args, cwd):
-    proc = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True)
-    if proc.returncode != 0:
-        raise Failure(f"openssl {' '.join(args)}: {proc.stderr.decode()}")
-
-
 def _make_certs(tmp):
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=edgefetch test CA",
-             "-keyout", "ca.key", "-out", "ca.pem",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign",
-             cwd=tmp)
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-             "-keyout", "server.key", "-out", "server.csr", cwd=tmp)
-    with open(os.path.join(tmp, "ext.cnf"), "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "server.pem", cwd=tmp)
+    try:
+        make_certs(tmp)
+    except CertError as e:
+        raise Failure(str(e))
 
 
 def test_https_nginx():

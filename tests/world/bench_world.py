@@ -1,0 +1,364 @@
+#!/usr/bin/env python3
+"""The web-at-scale benchmark (issue 11 deliverable 3), first version: edgefetch
+and the download tools people use, on a many-host world (world.py) in a
+network namespace of its own. Run as root:
+
+    python3 tests/world/bench_world.py --quick [--binary build/cmd/edgefetch]
+
+The world (seeded, so every run is the same): HOSTS hosts, URLS URLs spread
+evenly over them and shuffled; per host a profile drawn once:
+    87 %  good:   latency to first byte uniform in [lo, lo + 40 ms], lo in
+                  20-300 ms; bandwidth per connection 0.25-4 MB/s (log-uniform)
+     5 %  https:  nginx, HTTP/2, bandwidth 1-4 MB/s (nginx limit_rate), no latency
+     3 %  dead:   SYNs dropped
+     2 %  429:    the first request of each path answers 429 Retry-After: 1
+     2 %  404:    every path answers 404
+     1 %  trickle: 16 kB/s per connection
+Bodies: the sample photos at 1/8 and 1/4 size, JPEG and PNG (4-90 kB).
+Full: 2,000 hosts, 100,000 URLs; --quick: 200 hosts, 2,000 URLs.
+
+Contenders, each run once, one after the other on the same world, each cut
+off after --cutoff seconds (DNF, with how far it got):
+    edgefetch at its defaults; edgefetch -j 32 --max-per-host 4;
+    curl --parallel (default --parallel-max 50; and 32), aria2c (default -j 5;
+    and -j 32), wget2 (default 5 threads; and 32): these only download (no
+    decode, no edge map), so they do less work than edgefetch; and the
+    lesson's asyncio script (tests/bench/lesson_asyncio.py: 4 downloads in
+    flight, hard-wired, edge maps in a process pool; it trusts only the
+    system's CAs, so its HTTPS URLs fail). aria2c runs
+    with --async-dns=false: its c-ares resolver returns no address on a
+    machine whose only interface is loopback (it skips address families with
+    no non-loopback address), so in the world it would resolve nothing.
+Figures per run: wall time, items/s (servable URLs fetched / wall), time to
+90 % and 99 % of the servable URLs (those that can succeed: good, https, 429, trickle)
+answered 200 in full, from the servers' logs (same clock for every tool),
+peak RSS (GNU time; for a run cut off, the sum of VmHWM over its process
+tree just before), connections per host (mean) and the most open at once
+to one host (politeness), requests sent.
+
+Lower bound: the makespan no scheduler can beat under the same global cap J
+and per-host cap P, from the profiles: each URL occupies a slot for its
+latency + size / bandwidth (a 429 URL twice its latency plus its body, its
+Retry-After spent holding nothing; a 404 its latency; a dead host one connect
+timeout for all its URLs), so the bound is the largest of: total occupancy /
+J, the busiest host's occupancy / P, the longest single chain (a 429 URL:
+latency + Retry-After + latency + body), and the CPU work / cores (the mean
+decode + operator + encode time of edgefetch's ok items, times the servable
+URLs). Printed for J/P = 4/4 (edgefetch's defaults) and 32/4.
+
+Results: a Markdown table on stdout, also written to --out (default
+build/world-bench-quick.md or build/world-bench.md).
+"""
+import argparse
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import world  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONNECT_TIMEOUT_DEFAULT = 10.0
+RETRY_AFTER = 1
+
+
+def build_world(w, hosts, seed):
+    rng = random.Random(seed)
+    plan = []
+    kinds = (["good"] * 87 + ["https"] * 5 + ["dead"] * 3 + ["r429"] * 2 + ["404"] * 2
+             + ["trickle"] * 1)
+    for i in range(hosts):
+        kind = kinds[i % len(kinds)]
+        if kind == "good":
+            lo = rng.uniform(20, 300)
+            bw = int(math.exp(rng.uniform(math.log(250_000), math.log(4_000_000))))
+            plan.append(w.add("http", 1, label="good", latency_ms=(lo, lo + 40), bandwidth=bw)[0])
+        elif kind == "https":
+            plan.append(w.add("https", 1, bandwidth=int(rng.uniform(1e6, 4e6)))[0])
+        elif kind == "dead":
+            plan.append(w.add("dead", 1)[0])
+        elif kind == "r429":
+            plan.append(w.add("http", 1, label="r429", latency_ms=(20, 60), bandwidth=2_000_000,
+                              status=429, retry_after=RETRY_AFTER, fail_times=1)[0])
+        elif kind == "404":
+            plan.append(w.add("http", 1, label="notfound", latency_ms=(20, 60), status=404)[0])
+        else:
+            plan.append(w.add("http", 1, label="trickle", bandwidth=16_000)[0])
+    return plan
+
+
+def servable(host):
+    return host.kind == "https" or (host.kind == "http" and host.profile.get("status") in (None, 429))
+
+
+def occupancy(host, size):
+    """(slot seconds, chain seconds) of one URL of `host` with a body of `size`."""
+    p = host.profile
+    lat = sum(p.get("latency_ms", (0, 0))) / 2000.0
+    bw = p.get("bandwidth") or 1e9
+    body = size / bw
+    if host.kind == "https":
+        return body, body
+    if p.get("status") == 404:
+        return lat, lat
+    if p.get("status") == 429:
+        return 2 * lat + body, 2 * lat + RETRY_AFTER + body
+    return lat + body, lat + body
+
+
+def lower_bound(hosts_urls, sizes, slots, per_host, connect_timeout, cpu_s, cores):
+    total = 0.0
+    busiest = 0.0
+    chain = 0.0
+    for host, urls in hosts_urls.items():
+        if host.kind == "dead":
+            work = connect_timeout  # one probe learns the host is dead
+            chain = max(chain, connect_timeout)
+        elif host.kind in ("nxdomain", "refuse"):
+            work = 0.0
+        else:
+            work = 0.0
+            for url in urls:
+                occ, ch = occupancy(host, sizes[url.rsplit("_", 1)[-1]])
+                work += occ
+                chain = max(chain, ch)
+        total += work
+        busiest = max(busiest, work)
+    parts = {"global cap": total / slots, "busiest host": busiest / per_host,
+             "longest chain": chain, "CPU": cpu_s / cores}
+    return max(parts.values()), parts
+
+
+def fmt_s(seconds):
+    return "-" if seconds is None else f"{seconds:.1f}"
+
+
+def fmt_rss(mib):
+    return "-" if math.isnan(mib) else f"{mib:.0f}"
+
+
+def run_tool(name, argv, cutoff, cwd, stdout_path):
+    """Runs argv under GNU time; returns (wall, rc or None when cut off, peak RSS MiB)."""
+    rss_file = os.path.join(cwd, f"{name}.rss")
+    full = ["/usr/bin/time", "-f", "%M", "-o", rss_file] + argv
+    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+    env["HOME"] = cwd
+    start = time.monotonic()
+    with open(stdout_path, "wb") as out, open(os.path.join(cwd, f"{name}.stderr"), "wb") as err:
+        proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=cwd,
+                                env=env, start_new_session=True)
+        try:
+            rc = proc.wait(timeout=cutoff)
+            cut_rss = None
+        except subprocess.TimeoutExpired:
+            cut_rss = tree_hwm_kib(proc.pid)  # GNU time dies with it and reports nothing
+            os.killpg(proc.pid, 9)
+            proc.wait()
+            rc = None
+    wall = time.monotonic() - start
+    try:
+        with open(rss_file) as f:
+            rss = int(f.read().split()[-1]) / 1024
+    except (OSError, ValueError, IndexError):
+        rss = float("nan")
+    if cut_rss is not None:
+        rss = cut_rss / 1024
+    return start, wall, rc, rss
+
+
+def tree_hwm_kib(root):
+    """Sum of VmHWM over `root` and its descendants (the peak RSS so far of a
+    run about to be cut off)."""
+    children = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(pid))
+            except (OSError, ValueError, IndexError):
+                pass
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def contenders(binary, lst, work, urls, ca):
+    aria_list = os.path.join(work, "aria.txt")
+    curl_cfg = os.path.join(work, "curl.cfg")
+    with open(aria_list, "w") as a, open(curl_cfg, "w") as c:
+        for url in urls:
+            name = url.rsplit("/", 1)[-1]
+            a.write(f"{url}\n  out={name}\n")
+            c.write(f'url = "{url}"\noutput = "{name}"\n')
+    ef = [binary, "-q", "--json", "--cacert", ca, "-i", lst]
+    rows = [("edgefetch defaults", lambda d: ef + ["-o", d]),
+            ("edgefetch -j 32 --max-per-host 4",
+             lambda d: ef + ["-j", "32", "--max-per-host", "4", "-o", d])]
+    if shutil.which("curl"):
+        curl = ["curl", "-s", "--cacert", ca, "--parallel", "-K", curl_cfg, "--output-dir"]
+        rows += [("curl --parallel (max 50)", lambda d: curl + [d, "--create-dirs"]),
+                 ("curl --parallel-max 32", lambda d: curl + [d, "--create-dirs", "--parallel-max", "32"])]
+    if shutil.which("aria2c"):
+        aria = ["aria2c", "-q", "--async-dns=false", "--allow-overwrite=true", "--auto-file-renaming=false",
+                f"--ca-certificate={ca}", "-i", aria_list]
+        rows += [("aria2c (-j 5)", lambda d: aria + ["-d", d]),
+                 ("aria2c -j 32", lambda d: aria + ["-j", "32", "-d", d])]
+    if shutil.which("wget2"):
+        wget2 = ["wget2", "--no-config", "-q", f"--ca-certificate={ca}", "-i", lst]
+        rows += [("wget2 (5 threads)", lambda d: wget2 + ["-P", d]),
+                 ("wget2 --max-threads 32", lambda d: wget2 + ["--max-threads", "32", "-P", d])]
+    lesson = os.path.join(ROOT, "tests", "bench", "lesson_asyncio.py")
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import httpx, numpy, PIL"], capture_output=True)
+    if os.path.exists(lesson) and probe.returncode == 0:
+        rows.append(("lesson asyncio (4)", lambda d: ["/usr/bin/python3", lesson, lst, d]))
+    return rows
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--binary", default=os.environ.get("EDGEFETCH")
+                    or os.path.join(ROOT, "build", "cmd", "edgefetch"))
+    ap.add_argument("--hosts", type=int)
+    ap.add_argument("--urls", type=int)
+    ap.add_argument("--cutoff", type=float)
+    ap.add_argument("--only", default="", help="comma-separated name prefixes of contenders")
+    ap.add_argument("--out")
+    args = ap.parse_args()
+    if not world.in_namespace():
+        if os.geteuid() != 0:
+            print("bench_world.py needs root (its network namespace)", file=sys.stderr)
+            return 2
+        return world.reenter(timeout=7200)
+    hosts = args.hosts or (200 if args.quick else 2000)
+    url_count = args.urls or (2000 if args.quick else 100_000)
+    cutoff = args.cutoff or (30 if args.quick else 1200)
+    out_md = args.out or os.path.join(ROOT, "build",
+                                      "world-bench-quick.md" if args.quick else "world-bench.md")
+    binary = os.path.abspath(args.binary)
+    cache = os.environ.get("WORLD_CACHE") or os.path.join(ROOT, "build", "tests", "world")
+    os.makedirs(cache, exist_ok=True)
+    with world.World(lifetime=int(cutoff * 12 + 600), cache=cache) as w:
+        plan = build_world(w, hosts, seed=11)
+        w.start()
+        rng = random.Random(12)
+        per_host = url_count // hosts
+        urls = w.urls(plan, per_host, ext=None)
+        rng.shuffle(urls)
+        sizes = {n: os.path.getsize(os.path.join(w.image_dir, n)) for n in w.image_names}
+        by_host = {h: [] for h in plan}
+        name_to_host = {h.name: h for h in plan}
+        for url in urls:
+            by_host[name_to_host[url.split("/")[2]]].append(url)
+        good_urls = [u for u in urls if servable(name_to_host[u.split("/")[2]])]
+        good_paths = {"/" + u.split("/", 3)[3] for u in good_urls}
+        work = tempfile.mkdtemp(prefix="bench-", dir=w.tmp)
+        lst = os.path.join(work, "urls.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(urls) + "\n")
+        print(f"world: {hosts} hosts, {len(urls)} URLs ({len(good_urls)} servable), "
+              f"binary {binary}", flush=True)
+        results = []
+        cpu_s = None
+        only = [p for p in args.only.split(",") if p]
+        for name, make in contenders(binary, lst, work, urls, w.cacert):
+            if only and not any(name.startswith(p) for p in only):
+                continue
+            w.reset_faults()
+            out_dir = os.path.join(work, "out-" + str(len(results)))
+            os.makedirs(out_dir)
+            stdout_path = os.path.join(work, f"stdout-{len(results)}")
+            start, wall, rc, rss = run_tool(f"run{len(results)}", make(out_dir), cutoff, work,
+                                            stdout_path)
+            traffic = w.traffic(settle=3.0, since=start)
+            first_ok = {}  # servable path -> when its first full 200 was written
+            conns, worst, requests = [], 0, 0
+            for h in plan:
+                t = traffic.host(h)
+                requests += len(t.requests)
+                if t.connections:
+                    conns.append(t.connections)
+                    worst = max(worst, t.max_open_connections())
+                for when, path, status, _ in t.responses:
+                    if status == 200 and path in good_paths:
+                        first_ok[path] = min(first_ok.get(path, when), when)
+            done = sorted(v - start for v in first_ok.values())
+            fetched = len(done)
+            need = math.ceil(0.99 * len(good_paths))
+            t99 = done[need - 1] if fetched >= need else None
+            need90 = math.ceil(0.90 * len(good_paths))
+            t90 = done[need90 - 1] if fetched >= need90 else None
+            if name.startswith("edgefetch") and cpu_s is None:
+                # CPU per image from the items written (a run cut off has some
+                # too), scaled to every servable URL: the lower bound's CPU term.
+                per_item = []
+                with open(stdout_path, errors="replace") as f:
+                    for line in f:
+                        try:
+                            obj = json.loads(line)
+                        except ValueError:
+                            continue
+                        if obj.get("type") == "item" and obj["status"] == "ok":
+                            t = obj["times_ms"]
+                            per_item.append((t["decode"] + t["operator"] + t["encode_write"]) / 1000)
+                if per_item:
+                    cpu_s = sum(per_item) / len(per_item) * len(good_paths)
+            row = {"name": name, "wall": wall, "rc": rc, "rss": rss, "fetched": fetched,
+                   "items_s": fetched / wall, "t99": t99, "t90": t90, "requests": requests,
+                   "conns_per_host": sum(conns) / len(conns) if conns else 0, "worst": worst}
+            results.append(row)
+            print(f"  {name}: {'DNF at ' if rc is None else ''}{wall:.1f} s, {fetched}/"
+                  f"{len(good_paths)} servable fetched, 90 % at {fmt_s(t90)}, 99 % at {fmt_s(t99)}, "
+                  f"{row['items_s']:.0f} items/s, "
+                  f"peak RSS {fmt_rss(rss)} MiB, {row['conns_per_host']:.1f} connections/host, "
+                  f"max {worst} open to one host", flush=True)
+            if os.environ.get("BENCH_KEEP"):
+                print(open(os.path.join(work, f"run{len(results) - 1}.stderr")).read()[-800:],
+                      open(stdout_path, errors="replace").read()[-800:])
+            shutil.rmtree(out_dir, ignore_errors=True)
+        cores = os.cpu_count() or 1
+        bounds = {}
+        for slots, cap in ((4, 4), (32, 4)):
+            bounds[(slots, cap)] = lower_bound(by_host, sizes, slots, cap, CONNECT_TIMEOUT_DEFAULT,
+                                               cpu_s or 0.0, cores)
+        lines = [f"World: {hosts} hosts, {len(urls)} URLs, {len(good_urls)} servable "
+                 f"(mix in tests/world/bench_world.py); {cores} CPUs; cutoff {cutoff:g} s.", "",
+                 "| contender | wall s | servable fetched | items/s | 90 % done s | 99 % done s "
+                 "| peak RSS MiB | connections/host | max open to one host | requests |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
+        for r in results:
+            wall = f"DNF {r['wall']:.0f}" if r["rc"] is None else f"{r['wall']:.1f}"
+            lines.append(f"| {r['name']} | {wall} | {r['fetched']}/{len(good_paths)} | "
+                         f"{r['items_s']:.0f} | {fmt_s(r['t90'])} | {fmt_s(r['t99'])} | "
+                         f"{fmt_rss(r['rss'])} | {r['conns_per_host']:.1f} | "
+                         f"{r['worst']} | {r['requests']} |")
+        lines.append("")
+        for (slots, cap), (bound, parts) in bounds.items():
+            detail = ", ".join(f"{k} {v:.1f} s" for k, v in parts.items())
+            lines.append(f"Lower bound at -j {slots}, {cap} per host: {bound:.1f} s ({detail}).")
+        text = "\n".join(lines) + "\n"
+        print("\n" + text)
+        os.makedirs(os.path.dirname(out_md), exist_ok=True)
+        with open(out_md, "w") as f:
+            f.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

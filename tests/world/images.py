@@ -1,0 +1,61 @@
+"""The world's bodies: the sample photos re-encoded small, as JPEG and PNG, so
+that edgefetch does real decode and edge work on every URL (tests/world)."""
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+from pngutil import write_png  # noqa: E402
+
+IMAGE_SCALES = ("1/8", "1/4")
+IMAGE_CACHE_VERSION = "v1"
+
+
+class ImageError(Exception):
+    pass
+
+
+def _parse_ppm(data):
+    fields = []
+    pos = 0
+    while len(fields) < 4:
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        start = pos
+        while not data[pos:pos + 1].isspace():
+            pos += 1
+        fields.append(data[start:pos])
+    magic, width, height, maxval = fields
+    if magic != b"P6" or maxval != b"255":
+        raise ImageError(f"djpeg wrote an unexpected PPM header {fields}")
+    width, height = int(width), int(height)
+    return width, height, data[pos + 1:pos + 1 + width * height * 3]
+
+
+def make_images(cache=None):
+    """The world's bodies: each sample photo at IMAGE_SCALES, as JPEG and as PNG,
+    in a folder of `cache` (made once, atomically, shared by tests running at
+    the same time). Returns (folder, sorted file names)."""
+    samples = os.environ.get("SAMPLES", "")
+    photos = sorted(n for n in os.listdir(samples) if n.endswith(".jpg"))
+    folder = os.path.join(cache, f"world-images-{IMAGE_CACHE_VERSION}")
+    os.makedirs(folder, exist_ok=True)
+    for photo in photos:
+        for scale in IMAGE_SCALES:
+            stem = f"{photo[:-4]}-s{scale.split('/')[1]}"
+            jpg, png = os.path.join(folder, stem + ".jpg"), os.path.join(folder, stem + ".png")
+            if os.path.exists(jpg) and os.path.exists(png):
+                continue
+            ppm = subprocess.run(["djpeg", "-scale", scale, "-ppm", os.path.join(samples, photo)],
+                                 capture_output=True, check=True).stdout
+            jpeg = subprocess.run(["cjpeg", "-quality", "85"], input=ppm,
+                                  capture_output=True, check=True).stdout
+            width, height, rgb = _parse_ppm(ppm)
+            rows = [rgb[y * width * 3:(y + 1) * width * 3] for y in range(height)]
+            for path, data in ((jpg, jpeg), (png, write_png(width, height, rows, channels=3))):
+                tmp = f"{path}.{os.getpid()}.tmp"
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, path)
+    return folder, sorted(n for n in os.listdir(folder) if not n.endswith(".tmp"))
