@@ -56,6 +56,14 @@ const char *outcome_kind_name(enum pl_kind kind)
         return "network";
     case PL_KIND_NOT_AN_IMAGE:
         return "not_an_image";
+    case PL_KIND_UNSUPPORTED_FORMAT:
+        return "unsupported_format";
+    case PL_KIND_CORRUPT:
+        return "corrupt";
+    case PL_KIND_TRUNCATED:
+        return "truncated";
+    case PL_KIND_TOO_MUCH_WORK:
+        return "too_much_work";
     case PL_KIND_TOO_MANY_PIXELS:
         return "too_many_pixels";
     case PL_KIND_OPERATOR:

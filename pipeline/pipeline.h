@@ -41,7 +41,7 @@ struct pl_options {
     enum img_operator op;
     struct img_canny_options canny; /* used when op is IMG_OP_CANNY */
     int png_level;
-    uint64_t max_pixels;
+    uint64_t max_pixels; /* width × height at most, from the header; 0 = no limit */
     const char *output_dir;
     struct io_http_options http;
     /* Transient download failures (see io_http_result.transient) are tried
@@ -99,8 +99,8 @@ enum pl_stage {
 /* Why an item failed, as a code (docs/json.md lists the names cmd/ gives
  * them). A download's kind is io's (enum io_http_kind, decided in io/http.c
  * where libcurl's code is known), mapped in download_kind()
- * (pipeline/download.c); a decode's will be imaging's (branch imaging: enum
- * img_error_kind), mapped in decode_kind() (pipeline/workers.c). */
+ * (pipeline/download.c); a decode's is imaging's (enum img_error_kind,
+ * decided by the decoder), mapped in decode_kind() (pipeline/workers.c). */
 enum pl_kind {
     PL_KIND_NONE = 0,
     PL_KIND_BAD_URL,
@@ -117,8 +117,12 @@ enum pl_kind {
     PL_KIND_REDIRECT_REFUSED,
     PL_KIND_TLS,
     PL_KIND_NETWORK,
-    PL_KIND_NOT_AN_IMAGE,
-    PL_KIND_TOO_MANY_PIXELS,
+    PL_KIND_NOT_AN_IMAGE,       /* HTML, JSON, an empty body, unknown bytes */
+    PL_KIND_UNSUPPORTED_FORMAT, /* an image, in a format or variant not decoded */
+    PL_KIND_CORRUPT,            /* bad header, CRC, checksum or data */
+    PL_KIND_TRUNCATED,          /* the body ends before the image does */
+    PL_KIND_TOO_MUCH_WORK,      /* a progressive JPEG over the scan limits */
+    PL_KIND_TOO_MANY_PIXELS,    /* over max_pixels */
     PL_KIND_OPERATOR,
     PL_KIND_ENCODE,
     PL_KIND_WRITE,

@@ -9,14 +9,35 @@
 
 #include "run_private.h"
 
-/* The kind of a failed decode: the one mapping point from imaging's codes.
- * Branch imaging's enum img_error_kind (decided by the decoder) replaces
- * this when it lands. */
-static enum pl_kind decode_kind(int error)
+/* The item's kind for imaging's: the one mapping point. An image over the
+ * pixel limit keeps the name docs/json.md gave it ("too_many_pixels": the
+ * body's "too_large" is a download kind). */
+static enum pl_kind decode_kind(enum img_error_kind kind)
 {
-    if (error == -EFBIG)
+    switch (kind) {
+    case IMG_ERROR_NONE:
+        return PL_KIND_NONE;
+    case IMG_ERROR_NOT_AN_IMAGE:
+        return PL_KIND_NOT_AN_IMAGE;
+    case IMG_ERROR_UNSUPPORTED_FORMAT:
+        return PL_KIND_UNSUPPORTED_FORMAT;
+    case IMG_ERROR_CORRUPT:
+        return PL_KIND_CORRUPT;
+    case IMG_ERROR_TRUNCATED:
+        return PL_KIND_TRUNCATED;
+    case IMG_ERROR_TOO_LARGE:
         return PL_KIND_TOO_MANY_PIXELS;
-    return error == -ENOMEM ? PL_KIND_OUT_OF_MEMORY : PL_KIND_NOT_AN_IMAGE;
+    case IMG_ERROR_TOO_MUCH_WORK:
+        return PL_KIND_TOO_MUCH_WORK;
+    case IMG_ERROR_CANCELLED:
+        return PL_KIND_CANCELLED;
+    case IMG_ERROR_OVER_BUDGET:
+    case IMG_ERROR_OUT_OF_MEMORY:
+        return PL_KIND_OUT_OF_MEMORY;
+    case IMG_ERROR_INVALID_ARGUMENT:
+        return PL_KIND_OTHER;
+    }
+    return PL_KIND_OTHER;
 }
 
 /* The CPU stage. Runs on a worker (concurrent) or on the loop thread
@@ -37,16 +58,20 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
      * decode will hold (imaging's probe) here, wait when it does not fit
      * now, fail when it never can; and for the decode's cancel flag, set
      * from cancel.c on a signal. */
+    struct img_decode_limits limits;
+    img_decode_limits_init(&limits);
+    limits.max_pixels = opts->max_pixels;
+    enum img_error_kind decode_error = IMG_ERROR_NONE;
     uint64_t t0 = uv_hrtime();
-    rc = img_decode(job->body, job->body_size, img_operator_channels(opts->op), opts->max_pixels,
-                    &pixels, err, sizeof(err));
+    rc = img_decode_limited(job->body, job->body_size, img_operator_channels(opts->op), &limits,
+                            &pixels, &decode_error, err, sizeof(err));
     /* The compressed body is not needed past this point: free it before the
      * operator allocates, to keep the per-image peak down. */
     free(job->body);
     job->body = NULL;
     job->decode_s = seconds_since(t0);
     if (rc < 0) {
-        job_fail(job, rc, PL_STAGE_DECODE, decode_kind(rc), err);
+        job_fail(job, rc, PL_STAGE_DECODE, decode_kind(decode_error), err);
         goto out;
     }
     job->width = pixels.width;

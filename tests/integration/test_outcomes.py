@@ -16,6 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from test_cli import check, free_port, main_for  # noqa: E402
 from test_hostile import Fixture, Workspace, run  # noqa: E402
+from pngutil import write_png  # noqa: E402
 
 FIXTURE = os.environ.get("FIXTURE", "")
 
@@ -45,19 +46,24 @@ def test_kinds_documented():
 
 
 def test_kinds_and_stages_on_real_runs():
-    """Kinds and stages as the pipeline decided them, on real failures."""
+    """Kinds and stages as io and imaging decided them, carried to --json."""
+    png = write_png(64, 64, [bytes(range(64))] * 64)
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
         ws.write("page.html", b"<html>no</html>")
+        ws.write("cut.png", png[:len(png) // 2])
+        ws.write("anim.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
         urls = ["ftp://127.0.0.1/a.jpg", server.url("missing.jpg"),
                 server.url("p.jpg?file=page.html&type=image%2Fjpeg"),
-                f"http://127.0.0.1:{free_port()}/refused.jpg"]
+                f"http://127.0.0.1:{free_port()}/refused.jpg", server.url("cut.png"),
+                server.url("anim.gif")]
         lst = ws.list_file(urls)
         rc, out, err, _ = run(["--json", "-q", "--retries", "0", "-i", lst, "-o", ws.out])
         check(rc == 1, f"exit {rc}: {err}")
         got = {o["url"]: (o["error"]["stage"], o["error"]["kind"])
                for o in map(json.loads, out.splitlines()) if o["type"] == "item"}
         want = {urls[0]: ("url", "unsupported_scheme"), urls[1]: ("download", "http_status"),
-                urls[2]: ("decode", "not_an_image"), urls[3]: ("download", "connect")}
+                urls[2]: ("decode", "not_an_image"), urls[3]: ("download", "connect"),
+                urls[4]: ("decode", "truncated"), urls[5]: ("decode", "unsupported_format")}
         check(got == want, f"got {got}")
 
 
