@@ -36,8 +36,6 @@ const char *outcome_kind_name(enum pl_kind kind)
         return "connect";
     case PL_KIND_RESOLVE:
         return "resolve";
-    case PL_KIND_HOST_UNREACHABLE:
-        return "host_unreachable";
     case PL_KIND_HTTP_STATUS:
         return "http_status";
     case PL_KIND_TOO_LARGE:

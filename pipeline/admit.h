@@ -18,7 +18,16 @@ struct pl_admit_state {
     bool retry_ready;    /* a job's backoff is over (JOB_READY) */
     bool host_ready;     /* a host with waiting jobs has room for one more */
     bool list_left;      /* lines of the list not started yet */
+    /* PL_PARKED_MAX jobs already wait for busy or failing hosts: take no new
+     * line until some start (they would only be parked too). */
+    bool parking_full;
 };
+
+/* Jobs parked on their hosts (JOB_WAIT_HOST) at most: about 12 MiB of
+ * records. It bounds memory when one host of a long list is capped
+ * (--max-per-host) or being probed; the list waits meanwhile, at worst one
+ * connect timeout for a failing host. */
+#define PL_PARKED_MAX 65536
 
 enum pl_admit {
     PL_ADMIT_NONE = 0, /* nothing to start now: a release, a timer or a host calls again */
@@ -38,7 +47,8 @@ enum pl_admit {
  *    transfers and bodies. A HOLD is not polled then: a release calls again;
  * 4. the gate says HOLD: HOLD;
  * 5. retries whose wait is over first (they have waited already), then jobs
- *    waiting for a host that has room again, then new lines of the list.
+ *    waiting for a host that has room again, then new lines of the list
+ *    unless parking is full.
  * A new line whose host turns out full or down takes nothing either: it is
  * parked or failed and the caller asks again. */
 enum pl_admit pl_admit_next(const struct pl_admit_state *state);

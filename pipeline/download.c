@@ -110,11 +110,28 @@ static void start_transfer(struct run *run, struct job *job)
     }
 }
 
+/* Fails a job of a host that is down. Its kind is the host's failure
+ * (connect or timeout, as if it had been tried); a job that was tried keeps
+ * its own last reason and adds the host's. */
 static void fail_host_down(struct run *run, struct job *job)
 {
+    const struct pl_host *host = job->host;
     char reason[128];
-    pl_host_down_reason(job->host, reason, sizeof(reason));
-    job_fail(job, -EHOSTDOWN, PL_STAGE_DOWNLOAD, PL_KIND_HOST_UNREACHABLE, reason);
+    char message[384];
+    pl_host_down_reason(host, reason, sizeof(reason));
+    bool timed_out = host->timed_out >= host->refused;
+    int error = timed_out ? -ETIMEDOUT : -ECONNREFUSED;
+    enum pl_kind kind = timed_out ? PL_KIND_TIMEOUT : PL_KIND_CONNECT;
+    if (job->attempts > 0 && job->message != NULL) {
+        /* Its last try's failure, recorded when it went to backoff. */
+        error = job->error;
+        kind = job->kind;
+        snprintf(message, sizeof(message), "%.200s (after %u attempt%s; %s)", job->message,
+                 job->attempts, job->attempts == 1 ? "" : "s", reason);
+    } else {
+        snprintf(message, sizeof(message), "%s", reason);
+    }
+    job_fail(job, error, PL_STAGE_DOWNLOAD, kind, message);
     job_set_state(run, job, JOB_DONE);
 }
 
@@ -188,6 +205,7 @@ void pump(struct run *run)
             .retry_ready = !io_list_empty(&run->ready),
             .host_ready = run->hosts != NULL && pl_hosts_any_runnable(run->hosts),
             .list_left = list_left(run),
+            .parking_full = run->in_state[JOB_WAIT_HOST] >= PL_PARKED_MAX,
         };
         switch (pl_admit_next(&state)) {
         case PL_ADMIT_RETRY:
@@ -246,6 +264,10 @@ static void on_downloaded(struct io_http_result *result, void *user)
     if (result->error < 0) {
         double delay_s = host_down ? -1 : retry_delay(run, job, result);
         if (delay_s >= 0) {
+            /* Kept while it sleeps: its reason if its host goes down meanwhile
+             * (a later success clears it). */
+            job_fail(job, result->error, PL_STAGE_DOWNLOAD, download_kind(result->kind),
+                     result->message);
             job->due_ns = uv_hrtime() + (uint64_t)(delay_s * 1e9);
             job_set_state(run, job, JOB_BACKOFF);
         } else {
@@ -262,6 +284,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
             job_set_state(run, job, JOB_DONE);
         }
     } else {
+        job_clear_failure(job); /* an earlier try's, kept while it slept */
         job->body = result->body; /* taken: the result must not free it */
         job->body_size = result->body_size;
         result->body = NULL;

@@ -56,6 +56,15 @@ void job_fail(struct job *job, int error, enum pl_stage stage, enum pl_kind kind
     job->message = strdup(message != NULL ? message : "");
 }
 
+void job_clear_failure(struct job *job)
+{
+    job->error = 0;
+    job->stage = PL_STAGE_NONE;
+    job->kind = PL_KIND_NONE;
+    free(job->message);
+    job->message = NULL;
+}
+
 void report_item(struct run *run, const struct job *job)
 {
     struct pl_report *report = run->report;

@@ -108,7 +108,6 @@ enum pl_kind {
     PL_KIND_TIMEOUT,
     PL_KIND_CONNECT,
     PL_KIND_RESOLVE,
-    PL_KIND_HOST_UNREACHABLE, /* not tried: its host failed PL_HOST_DOWN_AFTER connects */
     PL_KIND_HTTP_STATUS,
     PL_KIND_TOO_LARGE,
     PL_KIND_HEADERS_TOO_LARGE,

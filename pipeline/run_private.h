@@ -193,6 +193,8 @@ void job_fail(struct job *job, int error, enum pl_stage stage, enum pl_kind kind
  * it left the list): the single writer of the report's item counters, with
  * job_set_state(DONE). */
 void report_item(struct run *run, const struct job *job);
+/* Forgets a recorded failure (a retry succeeded). */
+void job_clear_failure(struct job *job);
 /* A stack job describing line `entry` for report_item. */
 void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t index);
 void report_unstarted(struct run *run, size_t entry, size_t index, int error, enum pl_stage stage,

@@ -56,7 +56,7 @@ SUMMARY_FIELDS = {
 ERROR_KINDS = {"bad_url", "unsupported_scheme", "timeout", "connect", "resolve", "http_status",
                "too_large", "too_many_redirects", "redirect_refused", "tls", "out_of_memory",
                "network", "not_an_image", "too_many_pixels", "operator", "encode", "write",
-               "cancelled", "other", "host_unreachable", "headers_too_large",
+               "cancelled", "other", "headers_too_large",
                "malformed_response", "unsupported_format", "corrupt", "truncated",
                "too_much_work"}
 

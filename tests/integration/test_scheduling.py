@@ -33,17 +33,18 @@ def records(out):
     return [o for o in items if o.get("type") == "item"]
 
 
-def failing_host(out, port, count, reason):
+def failing_host(out, port, count, reason, kind):
     """The --json records of the items on 127.0.0.1:`port`: checks there are
-    `count`, all failed, the ones failed as unreachable with kind
-    host_unreachable and `reason` in their message; returns (connection
-    attempts in all, how many failed as unreachable)."""
+    `count`, all failed with `kind`, the ones failed as unreachable with
+    `reason` in their message; returns (connection attempts in all, how many
+    failed as unreachable)."""
     items = [o for o in records(out) if f"127.0.0.1:{port}/" in o["url"]]
     check(len(items) == count, f"{len(items)} items of the failing host reported, want {count}")
     check(all(o["status"] == "failed" for o in items), "an item of the failing host did not fail")
-    unreachable = [o for o in items if o["error"]["message"].startswith("host unreachable: ")]
+    for o in items:
+        check(o["error"]["kind"] == kind, f"kind {o['error']['kind']}, want {kind}")
+    unreachable = [o for o in items if "host unreachable: " in o["error"]["message"]]
     for o in unreachable:
-        check(o["error"]["kind"] == "host_unreachable", f"kind {o['error']['kind']}")
         check(reason in o["error"]["message"], f"reason: {o['error']['message']}")
     return sum(o["attempts"] for o in items), len(unreachable)
 
@@ -169,7 +170,7 @@ def test_thousands_asleep():
           f"3,000 jobs asleep cost {mib['asleep'] - mib['plain']:.1f} MiB more")
 
 
-def fetch_past_failing_host(port, bad_count, good_count, reason, extra_args=()):
+def fetch_past_failing_host(port, bad_count, good_count, reason, kind, extra_args=()):
     """Runs bad_count URLs on 127.0.0.1:`port` with good_count good ones of
     a fixture server interleaved (so none is "before the failures"); checks
     the good ones are written and the bad ones fail (failing_host). Returns
@@ -187,7 +188,7 @@ def fetch_past_failing_host(port, bad_count, good_count, reason, extra_args=()):
         rc, out, err, seconds = run(["--json", "-q", "-i", lst, "-o", ws.out, *extra_args],
                                     timeout=300)
         check(rc == 1, f"exit {rc}: {err}")
-        attempts, unreachable = failing_host(out, port, bad_count, reason)
+        attempts, unreachable = failing_host(out, port, bad_count, reason, kind)
         ws.check_tree(sorted(n[:-4] + ".png" for n in good))
         return seconds, attempts, unreachable
 
@@ -199,7 +200,7 @@ def test_refused_host_fails_fast():
     at once saying so, having made no connection attempt of their own (it
     took 46 s when each paid its own retries)."""
     seconds, attempts, unreachable = fetch_past_failing_host(free_port(), 400, 20,
-                                                             "connections refused")
+                                                             "connections refused", "connect")
     print(f"400 refused + 20 good: {seconds:.2f} s, {attempts} connection attempts to the "
           f"refusing port, {unreachable} items failed as unreachable")
     check(attempts <= 12, f"{attempts} attempts to a refusing host (400 URLs)")
@@ -221,7 +222,7 @@ def test_dead_host_one_timeout():
     subprocess.run(["nft", "add", "rule", "inet", "edgefetch_test", "input", "tcp", "dport",
                     str(dead), "tcp", "flags", "syn", "drop"], check=True)
     seconds, attempts, unreachable = fetch_past_failing_host(
-        dead, 30, 5, "connects timed out", extra_args=("--connect-timeout", "2"))
+        dead, 30, 5, "connects timed out", "timeout", extra_args=("--connect-timeout", "2"))
     print(f"dead host, 30 URLs, --connect-timeout 2: {seconds:.2f} s, {attempts} connects, "
           f"{unreachable} failed as unreachable")
     check(attempts <= 8, f"{attempts} connects to a dead host (30 URLs)")

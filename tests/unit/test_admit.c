@@ -40,6 +40,12 @@ static void test_admit_order(void)
     CHECK_EQ(pl_admit_next(&state), PL_ADMIT_NEW);
     state.list_left = false;
     CHECK_EQ(pl_admit_next(&state), PL_ADMIT_NONE);
+    /* Parking full: no new line, but parked and retried jobs still start. */
+    state.list_left = true;
+    state.parking_full = true;
+    CHECK_EQ(pl_admit_next(&state), PL_ADMIT_NONE);
+    state.host_ready = true;
+    CHECK_EQ(pl_admit_next(&state), PL_ADMIT_HOST);
 }
 
 static void test_admit_capacity(void)
@@ -80,9 +86,10 @@ static void test_admit_gate(void)
 /* Every combination of the inputs against the rules written out longhand. */
 static void test_admit_exhaustive(void)
 {
-    for (unsigned bits = 0; bits < 1u << 8; bits++) {
+    for (unsigned bits = 0; bits < 1u << 9; bits++) {
         struct pl_admit_state state = {
-            .gate = (enum pl_gate)((bits >> 6) % 3),
+            .gate = ((bits >> 6) & 3) == 3 ? PL_GATE_OPEN : (enum pl_gate)((bits >> 6) & 3),
+            .parking_full = (bits & 256) != 0,
             .stopping = (bits & 1) != 0,
             .slots_free = (bits & 2) != 0 ? 2 : 0,
             .room_free = (bits & 4) != 0 ? 5 : 0,
@@ -91,7 +98,8 @@ static void test_admit_exhaustive(void)
             .list_left = (bits & 32) != 0,
         };
         enum pl_admit want;
-        bool work = state.retry_ready || state.host_ready || state.list_left;
+        bool work =
+            state.retry_ready || state.host_ready || (state.list_left && !state.parking_full);
         if (state.stopping)
             want = PL_ADMIT_NONE;
         else if (state.gate == PL_GATE_STOP)
@@ -390,7 +398,7 @@ static void test_transitions_accounting(void)
     j->due_ns = uv_hrtime();
     job_set_state(run, j, JOB_BACKOFF);
     CHECK_EQ(f.report.retries, 3);
-    job_fail(j, -EHOSTDOWN, PL_STAGE_DOWNLOAD, PL_KIND_HOST_UNREACHABLE, "host unreachable");
+    job_fail(j, -ECONNREFUSED, PL_STAGE_DOWNLOAD, PL_KIND_CONNECT, "host unreachable");
     job_set_state(run, j, JOB_DONE);
     CHECK(io_list_empty(&run->backoff));
     CHECK_EQ(job_create(run, 2, 2, &j), 0);
