@@ -284,7 +284,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
             job_set_state(run, job, JOB_DONE);
         }
     } else {
-        job_clear_failure(job); /* an earlier try's, kept while it slept */
+        job_clear_failure(job);   /* an earlier try's, kept while it slept */
         job->body = result->body; /* taken: the result must not free it */
         job->body_size = result->body_size;
         result->body = NULL;

@@ -17,8 +17,8 @@ double seconds_since(uint64_t start_ns)
 
 int item_name(const struct run *run, size_t entry, char *name)
 {
-    return io_leveled_output_name(run->urls->entries[entry].url,
-                                  item_level(run->item_flags[entry]), name, IO_OUTPUT_NAME_SIZE);
+    return io_leveled_output_name(run->urls->entries[entry].url, item_level(run->item_flags[entry]),
+                                  name, IO_OUTPUT_NAME_SIZE);
 }
 
 void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t index)

@@ -130,11 +130,11 @@ struct run {
     uint8_t *item_flags;          /* ITEM_*, one per line of the list */
     struct io_name_table *names;  /* the set's names, until resume has checked the folder */
     struct io_dir_sync *dir_sync; /* batched fsync of the output folder */
-    size_t job_count;    /* items this run is about (this shard's) */
-    size_t next_entry;   /* the next line of the list to start */
-    size_t next_index;   /* its number among the list's unique items */
-    uint64_t created_ns; /* items known: "queued" counts from here */
-    size_t finished;     /* items reported */
+    size_t job_count;             /* items this run is about (this shard's) */
+    size_t next_entry;            /* the next line of the list to start */
+    size_t next_index;            /* its number among the list's unique items */
+    uint64_t created_ns;          /* items known: "queued" counts from here */
+    size_t finished;              /* items reported */
 
     struct io_list jobs;  /* struct job, through job->all */
     struct io_list ready; /* JOB_READY, first in first out */
