@@ -18,6 +18,7 @@ TEST_DEPS  += iproute2
 # dead-host test (tests/integration/test_scheduling.py).
 TEST_DEPS  += nftables
 TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync calls
+TEST_DEPS  += bsdutils   # script(1): test_progress.py and progress_tty drive a terminal
 # The many-host test world (tests/world): its DNS server, the firewall rules
 # of dead and refusing hosts, and djpeg/cjpeg for its small images.
 TEST_DEPS  += dnsmasq-base nftables libjpeg-turbo-progs

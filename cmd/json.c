@@ -3,6 +3,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
 
 #include "json.h"
 #include "outcome.h"
@@ -131,6 +135,23 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
         fprintf(out, ",\"width\":%d,\"height\":%d", item->width, item->height);
     else
         fputs(",\"width\":null,\"height\":null", out);
+    /* Provenance of what was downloaded, for history and dedup. */
+    fputs(",\"content_type\":", out);
+    put_string(out, item->content_type);
+    fputs(",\"sha256\":", out);
+    if (item->sha256 != NULL) {
+        fputc('"', out);
+        for (int i = 0; i < 32; i++)
+            fprintf(out, "%02x", item->sha256[i]);
+        fputc('"', out);
+    } else {
+        fputs("null", out);
+    }
+    fputs(",\"output_bytes\":", out);
+    if (item->status == PL_ITEM_OK && item->output_bytes > 0)
+        fprintf(out, "%zu", item->output_bytes);
+    else
+        fputs("null", out);
     fputs(",\"output\":", out);
     if (has_output) {
         char path[8192];
@@ -171,14 +192,59 @@ static unsigned long long peak_rss_bytes(const struct rusage *usage)
     return kib * 1024ull;
 }
 
+/* RFC 3339 in UTC with milliseconds: "2026-12-01T11:41:39.123Z". */
+static void put_time(FILE *out, struct timespec when)
+{
+    struct tm utc;
+    char text[32];
+    if (gmtime_r(&when.tv_sec, &utc) == NULL ||
+        strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &utc) == 0) {
+        fputs("null", out);
+        return;
+    }
+    fprintf(out, "\"%s.%03ldZ\"", text, when.tv_nsec / 1000000);
+}
+
+static void put_settings(FILE *out, const char *mode, const struct pl_options *o)
+{
+    fputs(",\"settings\":{\"mode\":", out);
+    put_string(out, mode);
+    fprintf(out, ",\"max_downloads\":%u,\"workers\":%u,\"max_per_host\":", o->max_downloads,
+            o->workers);
+    if (o->max_per_host > 0)
+        fprintf(out, "%u", o->max_per_host);
+    else
+        fputs("null", out);
+    fputs(",\"operator\":", out);
+    put_string(out, img_operator_name(o->op));
+    fputs(",\"operator_params\":", out);
+    if (o->op == IMG_OP_CANNY)
+        fprintf(out, "{\"sigma\":%g,\"low\":%g,\"high\":%g}", o->canny.sigma, o->canny.low,
+                o->canny.high);
+    else
+        fputs("{}", out);
+    fprintf(out, ",\"retries\":%u,\"png_level\":%d}", o->retries, o->png_level);
+}
+
 void json_write_summary(FILE *out, const struct pl_report *report, const struct json_run_info *info)
 {
+    char host[256] = "";
     struct rusage usage;
     memset(&usage, 0, sizeof(usage));
     getrusage(RUSAGE_SELF, &usage);
 
     fprintf(out, "{\"type\":\"summary\",\"schema_version\":%d,\"mode\":", JSON_SCHEMA_VERSION);
     put_string(out, info->mode);
+    fputs(",\"edgefetch_version\":", out);
+    put_string(out, EDGEFETCH_VERSION);
+    fputs(",\"started_at\":", out);
+    put_time(out, info->started);
+    fputs(",\"ended_at\":", out);
+    put_time(out, info->ended);
+    fputs(",\"host\":", out);
+    /* POSIX leaves a truncated name unterminated: the last byte says. */
+    put_string(out, gethostname(host, sizeof(host) - 1) == 0 ? host : NULL);
+    put_settings(out, info->mode, info->settings);
     fputs(",\"output_dir\":", out);
     put_string(out, info->output_dir);
     fputs(",\"shard\":", out);

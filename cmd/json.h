@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "pipeline.h"
 
@@ -18,8 +19,13 @@ struct json_run_info {
     const char *output_dir;
     unsigned shard_index;
     unsigned shard_count; /* 0 or 1: not sharded */
-    bool fds_counted;     /* false without /proc: fds_leaked unknown */
-    long fds_leaked;      /* descriptors open after the run minus before it */
+    /* What the run was told: -j, -w, the per-host cap, the operator and
+     * its parameters, retries (mode above). */
+    const struct pl_options *settings;
+    struct timespec started; /* CLOCK_REALTIME around pl_run */
+    struct timespec ended;
+    bool fds_counted; /* false without /proc: fds_leaked unknown */
+    long fds_leaked;  /* descriptors open after the run minus before it */
     int exit_code;
 };
 

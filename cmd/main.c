@@ -3,7 +3,6 @@
  * report and the exit status. */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
@@ -11,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "cli.h"
 #include "config.h"
 #include "json.h"
 #include "outcome.h"
@@ -31,28 +32,6 @@ enum {
     EXIT_ALL_OK = 0,
     EXIT_SOME_FAILED = 1,
     EXIT_USAGE = 2,
-};
-
-/* -H/--header at most; a limit so the array needs no growing. */
-#define MAX_HEADERS 64
-
-enum run_mode {
-    MODE_CONCURRENT,
-    MODE_SEQUENTIAL,
-    MODE_COMPARE,
-};
-
-struct cli {
-    enum run_mode mode;
-    const char *input;
-    const char *output_dir;
-    int verbose; /* -1 quiet, 0 normal, 1 per-item lines */
-    bool json;   /* NDJSON results on stdout */
-    int progress; /* -1 auto (stderr is a terminal and not -q), 0 off, 1 on */
-    const char *headers[MAX_HEADERS];
-    struct pl_options pl;
-    long fds_at_start;       /* open descriptors before any run, -1 unknown: see count_open_fds */
-    struct output *json_out; /* --json: the buffered writer of stdout */
 };
 
 /* --compare: the outputs of both runs, by item index. One name per item
@@ -76,496 +55,6 @@ struct item_log {
     uint8_t produced_by;       /* this run's PRODUCED_* bit */
     struct progress *progress; /* NULL when not shown */
 };
-
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "Usage: edgefetch [OPTIONS] [-i LIST] [URL...]\n"
-            "Download images concurrently and write an edge map (PNG) of each.\n"
-            "\n"
-            "Input and output:\n"
-            "  -i, --input FILE         URL list, one per line ('-' = standard input);\n"
-            "                           blank lines and '#' comments are ignored\n"
-            "  -o, --output DIR         where edge maps go (default ./edges); created if missing\n"
-            "\n"
-            "Mode:\n"
-            "      --concurrent         overlap downloads and processing (default)\n"
-            "      --sequential         one item at a time: download, process, next\n"
-            "      --compare            run sequential then concurrent into DIR/sequential and\n"
-            "                           DIR/concurrent, check the outputs match, print both\n"
-            "\n"
-            "Concurrency:\n"
-            "  -j, --max-downloads N    transfers in flight at most (default 4)\n"
-            "  -w, --workers N          processing threads (default: online CPUs)\n"
-            "      --max-per-host N     transfers in flight per host (default: -j); the\n"
-            "                           wait for a slot does not count in --timeout\n"
-            "      --rate-limit BYTES   bytes/s for the whole run (k/M/G, powers of 1024)\n"
-            "\n");
-    /* Two strings: C17 compilers need not take one over 4095 bytes. */
-    fprintf(out,
-            "Batch jobs:\n"
-            "      --json               one JSON object per item on stdout as it finishes,\n"
-            "                           then a summary (schema: docs/json.md)\n"
-            "      --force              redo items whose output exists (default: skip them)\n"
-            "      --no-fsync           do not sync outputs to disk (faster; after a power\n"
-            "                           loss a name may hold an empty or partial file)\n"
-            "      --shard K/N          only the URLs with FNV-1a-32(URL) %% N == K\n"
-            "                           (0 <= K < N); output names do not depend on it\n"
-            "      --progress, --no-progress  live progress line on stderr (default: on\n"
-            "                           when stderr is a terminal)\n"
-            "\n"
-            "Processing:\n"
-            "      --operator NAME      sobel (default), scharr, prewitt, canny, or tutorial\n"
-            "                           (the lesson's kernel)\n"
-            "      --sigma S            canny: Gaussian blur first, 0 = none (default 1.4)\n"
-            "      --low T, --high T    canny: hysteresis thresholds on |gx|+|gy| of the\n"
-            "                           Sobel, 0-2040 (default 40 and 80)\n"
-            "      --png-level N        0 stored, 1 fastest (default), 2-3 smaller, 4-9 smallest\n"
-            "      --max-pixels N       refuse larger images before decoding (default 100M)\n"
-            "\n"
-            "Network:\n"
-            "      --timeout SECS       whole transfer, per item (default 60)\n"
-            "      --connect-timeout SECS  (default 10)\n"
-            "      --max-size BYTES     largest body accepted (default 64M; k/M/G suffixes)\n"
-            "      --max-redirs N       redirects followed at most (default 5)\n"
-            "      --retries N          tries again after a refused connection, a timeout,\n"
-            "                           a cut-off body, 408, 429 or 500/502/503/504\n"
-            "                           (default 2; 404 and the like fail at once)\n"
-            "      --retry-delay SECS   first backoff, doubled each try, with jitter (0.5)\n"
-            "      --retry-max-wait SECS  cap on a server's Retry-After (default 60)\n"
-            "      --low-speed-limit BYTES  with --low-speed-time: abort a transfer slower\n"
-            "      --low-speed-time SECS    than BYTES/s for SECS seconds (default off)\n"
-            "      --cacert FILE        trust these CA certificates for https\n"
-            "      --insecure           do NOT verify https certificates (says so on stderr)\n"
-            "      --user-agent STR\n"
-            "  -H, --header 'NAME: VALUE'  extra request header (repeatable)\n"
-            "      proxies come from the environment as for curl: http_proxy,\n"
-            "      https_proxy, all_proxy, no_proxy\n"
-            "\n"
-            "Output:\n"
-            "  -q, --quiet              print nothing but fatal errors\n"
-            "  -v, --verbose            a line per item\n"
-            "  -h, --help               this text\n"
-            "      --version            versions of edgefetch and its libraries\n"
-            "\n");
-    fprintf(out,
-            "Exit status: 0 all items ok or skipped; 1 some items failed (the others were\n"
-            "written); 2 usage error or nothing could run; 130/143 stopped by SIGINT/SIGTERM;\n"
-            "141 stopped because --json output could not be written (the reader closed it).\n"
-            "\n"
-            "Examples:\n"
-            "  edgefetch -i urls.txt -o out/\n"
-            "  edgefetch --compare -i urls.txt -o out/\n"
-            "  cat urls.txt | edgefetch -i - -o out/\n"
-            "  edgefetch -o out/ https://example.org/a.jpg https://example.org/b.png\n"
-            "  edgefetch -q --json -i urls.txt -o out/ > results.ndjson   # cron: reruns resume\n"
-            "  edgefetch --shard 2/8 --json -i urls.txt -o /shared/out/  # one of 8 machines\n"
-            "  edgefetch --max-per-host 2 --rate-limit 1M -H 'Referer: https://example.org/' \\\n"
-            "            -i urls.txt -o out/\n"
-            "See edgefetch(1) for Slurm and Kubernetes examples.\n");
-}
-
-/* Parses a non-negative integer with an optional k/M/G suffix (powers of 1024
- * when `binary`, of 1000 otherwise). */
-static int parse_size(const char *text, bool binary, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    if (text[0] == '-' || text[0] == '\0')
-        return -EINVAL;
-    unsigned long long value = strtoull(text, &end, 10);
-    if (errno != 0 || end == text)
-        return -EINVAL;
-    uint64_t unit = 1;
-    uint64_t base = binary ? 1024 : 1000;
-    if (*end == 'k' || *end == 'K')
-        unit = base;
-    else if (*end == 'm' || *end == 'M')
-        unit = base * base;
-    else if (*end == 'g' || *end == 'G')
-        unit = base * base * base;
-    else if (*end != '\0')
-        return -EINVAL;
-    if (*end != '\0' && end[1] != '\0')
-        return -EINVAL;
-    if (value > UINT64_MAX / unit)
-        return -ERANGE;
-    *out = value * unit;
-    return 0;
-}
-
-static int parse_uint(const char *text, unsigned min, unsigned max, unsigned *out)
-{
-    uint64_t value;
-    if (parse_size(text, false, &value) < 0 || strpbrk(text, "kKmMgG") != NULL || value < min ||
-        value > max)
-        return -EINVAL;
-    *out = (unsigned)value;
-    return 0;
-}
-
-/* A finite decimal number (Canny's --sigma, --low, --high; ranges are
- * imaging's to check). */
-static int parse_real(const char *text, double *out)
-{
-    char *end;
-    errno = 0;
-    double value = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !isfinite(value))
-        return -EINVAL;
-    *out = value;
-    return 0;
-}
-
-static int parse_seconds(const char *text, long *out_ms)
-{
-    char *end;
-    errno = 0;
-    double seconds = strtod(text, &end);
-    if (errno != 0 || end == text || *end != '\0' || !(seconds >= 0) || seconds > 86400.0 * 365)
-        return -EINVAL;
-    *out_ms = (long)(seconds * 1000.0 + 0.5);
-    return 0;
-}
-
-/* "K/N", 0 <= K < N. 0-based, like SLURM_ARRAY_TASK_ID with --array=0-(N-1)
- * and Kubernetes' JOB_COMPLETION_INDEX. */
-static int parse_shard(const char *text, unsigned *index, unsigned *count)
-{
-    char buf[32];
-    const char *slash = strchr(text, '/');
-    if (slash == NULL || (size_t)(slash - text) >= sizeof(buf))
-        return -EINVAL;
-    memcpy(buf, text, (size_t)(slash - text));
-    buf[slash - text] = '\0';
-    if (parse_uint(buf, 0, 1000000, index) < 0 || parse_uint(slash + 1, 1, 1000000, count) < 0 ||
-        *index >= *count)
-        return -EINVAL;
-    return 0;
-}
-
-static void print_version(void)
-{
-    printf("edgefetch %s\n", EDGEFETCH_VERSION);
-    printf("  %s\n", io_curl_version());
-    printf("  libuv/%s\n", uv_version_string());
-    printf("  %s\n", img_library_versions());
-}
-
-enum {
-    OPT_CONCURRENT = 256,
-    OPT_SEQUENTIAL,
-    OPT_COMPARE,
-    OPT_OPERATOR,
-    OPT_SIGMA,
-    OPT_LOW,
-    OPT_HIGH,
-    OPT_PNG_LEVEL,
-    OPT_MAX_PIXELS,
-    OPT_TIMEOUT,
-    OPT_CONNECT_TIMEOUT,
-    OPT_MAX_SIZE,
-    OPT_MAX_REDIRS,
-    OPT_CACERT,
-    OPT_INSECURE,
-    OPT_USER_AGENT,
-    OPT_VERSION,
-    OPT_RETRIES,
-    OPT_RETRY_DELAY,
-    OPT_RETRY_MAX_WAIT,
-    OPT_LOW_SPEED_LIMIT,
-    OPT_LOW_SPEED_TIME,
-    OPT_JSON,
-    OPT_PROGRESS,
-    OPT_NO_PROGRESS,
-    OPT_FORCE,
-    OPT_NO_FSYNC,
-    OPT_SHARD,
-    OPT_MAX_PER_HOST,
-    OPT_RATE_LIMIT,
-};
-
-static const struct option long_options[] = {
-    {"input", required_argument, NULL, 'i'},
-    {"output", required_argument, NULL, 'o'},
-    {"concurrent", no_argument, NULL, OPT_CONCURRENT},
-    {"sequential", no_argument, NULL, OPT_SEQUENTIAL},
-    {"compare", no_argument, NULL, OPT_COMPARE},
-    {"max-downloads", required_argument, NULL, 'j'},
-    {"workers", required_argument, NULL, 'w'},
-    {"operator", required_argument, NULL, OPT_OPERATOR},
-    {"sigma", required_argument, NULL, OPT_SIGMA},
-    {"low", required_argument, NULL, OPT_LOW},
-    {"high", required_argument, NULL, OPT_HIGH},
-    {"png-level", required_argument, NULL, OPT_PNG_LEVEL},
-    {"max-pixels", required_argument, NULL, OPT_MAX_PIXELS},
-    {"timeout", required_argument, NULL, OPT_TIMEOUT},
-    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
-    {"max-size", required_argument, NULL, OPT_MAX_SIZE},
-    {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
-    {"cacert", required_argument, NULL, OPT_CACERT},
-    {"insecure", no_argument, NULL, OPT_INSECURE},
-    {"user-agent", required_argument, NULL, OPT_USER_AGENT},
-    {"quiet", no_argument, NULL, 'q'},
-    {"verbose", no_argument, NULL, 'v'},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {"retries", required_argument, NULL, OPT_RETRIES},
-    {"retry-delay", required_argument, NULL, OPT_RETRY_DELAY},
-    {"retry-max-wait", required_argument, NULL, OPT_RETRY_MAX_WAIT},
-    {"low-speed-limit", required_argument, NULL, OPT_LOW_SPEED_LIMIT},
-    {"low-speed-time", required_argument, NULL, OPT_LOW_SPEED_TIME},
-    {"json", no_argument, NULL, OPT_JSON},
-    {"progress", no_argument, NULL, OPT_PROGRESS},
-    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-    {"force", no_argument, NULL, OPT_FORCE},
-    {"no-fsync", no_argument, NULL, OPT_NO_FSYNC},
-    {"shard", required_argument, NULL, OPT_SHARD},
-    {"max-per-host", required_argument, NULL, OPT_MAX_PER_HOST},
-    {"rate-limit", required_argument, NULL, OPT_RATE_LIMIT},
-    {"header", required_argument, NULL, 'H'},
-    {NULL, 0, NULL, 0},
-};
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "edgefetch: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'edgefetch --help' for more information.\n");
-    return -EINVAL;
-}
-
-/* --cacert is read by libcurl per transfer, so a missing file would fail
- * every https item one by one: it is opened and read once, at start. */
-static int check_cacert(const char *path)
-{
-    char message[512];
-    FILE *file = fopen(path, "r");
-    if (file == NULL) {
-        snprintf(message, sizeof(message), "--cacert '%%s': %s", strerror(errno));
-        return usage_error(message, path);
-    }
-    int first = fgetc(file);
-    int read_errno = ferror(file) ? errno : 0;
-    fclose(file);
-    if (first == EOF) {
-        snprintf(message, sizeof(message), "--cacert '%%s': %s",
-                 read_errno != 0 ? strerror(read_errno) : "empty file");
-        return usage_error(message, path);
-    }
-    return 0;
-}
-
-/* Returns 0 to run, 1 when done (help/version), or -EINVAL on a usage error. */
-static int parse_args(int argc, char **argv, struct cli *cli)
-{
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    uint64_t size;
-    unsigned value;
-    int opt;
-    bool canny_tuned = false;
-
-    memset(cli, 0, sizeof(*cli));
-    cli->mode = MODE_CONCURRENT;
-    cli->output_dir = "edges";
-    cli->progress = -1;
-    cli->pl.max_downloads = 4;
-    cli->pl.workers = online > 0 ? (unsigned)online : 1;
-    cli->pl.op = IMG_OP_SOBEL;
-    img_canny_options_init(&cli->pl.canny);
-    cli->pl.png_level = 1;
-    cli->pl.max_pixels = 100 * 1000 * 1000;
-    cli->pl.http.timeout_ms = 60 * 1000;
-    cli->pl.http.connect_timeout_ms = 10 * 1000;
-    cli->pl.http.max_body = 64 * 1024 * 1024;
-    cli->pl.http.max_redirs = 5;
-    cli->pl.retries = 2;
-    cli->pl.retry_base_s = 0.5;
-    cli->pl.retry_after_max_s = 60;
-    cli->pl.http.user_agent = "edgefetch/" EDGEFETCH_VERSION;
-
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":i:o:j:w:H:qvh", long_options, NULL)) != -1) {
-        switch (opt) {
-        case 'i':
-            cli->input = optarg;
-            break;
-        case 'o':
-            cli->output_dir = optarg;
-            break;
-        case OPT_CONCURRENT:
-            cli->mode = MODE_CONCURRENT;
-            break;
-        case OPT_SEQUENTIAL:
-            cli->mode = MODE_SEQUENTIAL;
-            break;
-        case OPT_COMPARE:
-            cli->mode = MODE_COMPARE;
-            break;
-        case 'j':
-            if (parse_uint(optarg, 1, 1024, &cli->pl.max_downloads) < 0)
-                return usage_error("-j/--max-downloads wants a number from 1 to 1024, not '%s'",
-                                   optarg);
-            break;
-        case 'w':
-            if (parse_uint(optarg, 1, 1024, &cli->pl.workers) < 0)
-                return usage_error("-w/--workers wants a number from 1 to 1024, not '%s'", optarg);
-            break;
-        case OPT_OPERATOR:
-            if (img_operator_from_name(optarg, &cli->pl.op) < 0)
-                return usage_error(
-                    "unknown operator '%s' (sobel, scharr, prewitt, canny, tutorial)", optarg);
-            break;
-        case OPT_SIGMA:
-        case OPT_LOW:
-        case OPT_HIGH: {
-            double *target = opt == OPT_SIGMA ? &cli->pl.canny.sigma
-                             : opt == OPT_LOW ? &cli->pl.canny.low
-                                              : &cli->pl.canny.high;
-            if (parse_real(optarg, target) < 0)
-                return usage_error("--sigma, --low and --high want a number, not '%s'", optarg);
-            canny_tuned = true;
-            break;
-        }
-        case OPT_PNG_LEVEL:
-            if (parse_uint(optarg, 0, 9, &value) < 0)
-                return usage_error("--png-level wants 0 to 9, not '%s'", optarg);
-            cli->pl.png_level = (int)value;
-            break;
-        case OPT_MAX_PIXELS:
-            if (parse_size(optarg, false, &size) < 0 || size == 0)
-                return usage_error("--max-pixels wants a positive number (k/M/G allowed), not '%s'",
-                                   optarg);
-            cli->pl.max_pixels = size;
-            break;
-        case OPT_TIMEOUT:
-            if (parse_seconds(optarg, &cli->pl.http.timeout_ms) < 0)
-                return usage_error("--timeout wants seconds, not '%s'", optarg);
-            break;
-        case OPT_CONNECT_TIMEOUT:
-            if (parse_seconds(optarg, &cli->pl.http.connect_timeout_ms) < 0)
-                return usage_error("--connect-timeout wants seconds, not '%s'", optarg);
-            break;
-        case OPT_MAX_SIZE:
-            if (parse_size(optarg, true, &size) < 0 || size == 0 || size > SIZE_MAX / 2)
-                return usage_error("--max-size wants a positive byte count (k/M/G allowed), not '%s'",
-                                   optarg);
-            cli->pl.http.max_body = (size_t)size;
-            break;
-        case OPT_MAX_REDIRS:
-            if (parse_uint(optarg, 0, 100, &value) < 0)
-                return usage_error("--max-redirs wants 0 to 100, not '%s'", optarg);
-            cli->pl.http.max_redirs = (long)value;
-            break;
-        case OPT_RETRIES:
-            if (parse_uint(optarg, 0, 100, &value) < 0)
-                return usage_error("--retries wants 0 to 100, not '%s'", optarg);
-            cli->pl.retries = value;
-            break;
-        case OPT_RETRY_DELAY:
-        case OPT_RETRY_MAX_WAIT: {
-            long ms;
-            if (parse_seconds(optarg, &ms) < 0)
-                return usage_error("--retry-delay/--retry-max-wait want seconds, not '%s'", optarg);
-            if (opt == OPT_RETRY_DELAY)
-                cli->pl.retry_base_s = (double)ms / 1000.0;
-            else
-                cli->pl.retry_after_max_s = (double)ms / 1000.0;
-            break;
-        }
-        case OPT_LOW_SPEED_LIMIT:
-            if (parse_size(optarg, true, &size) < 0 || size == 0 || size > LONG_MAX)
-                return usage_error("--low-speed-limit wants bytes per second, not '%s'", optarg);
-            cli->pl.http.low_speed_limit = (long)size;
-            break;
-        case OPT_LOW_SPEED_TIME: {
-            long ms;
-            if (parse_seconds(optarg, &ms) < 0 || ms < 1000)
-                return usage_error("--low-speed-time wants whole seconds (>= 1), not '%s'", optarg);
-            cli->pl.http.low_speed_time_s = ms / 1000;
-            break;
-        }
-        case OPT_JSON:
-            cli->json = true;
-            break;
-        case OPT_PROGRESS:
-        case OPT_NO_PROGRESS:
-            cli->progress = opt == OPT_PROGRESS;
-            break;
-        case OPT_FORCE:
-            cli->pl.force = true;
-            break;
-        case OPT_NO_FSYNC:
-            cli->pl.no_fsync = true;
-            break;
-        case OPT_SHARD:
-            if (parse_shard(optarg, &cli->pl.shard_index, &cli->pl.shard_count) < 0)
-                return usage_error("--shard wants K/N with 0 <= K < N (e.g. 0/4), not '%s'",
-                                   optarg);
-            break;
-        case OPT_MAX_PER_HOST:
-            if (parse_uint(optarg, 1, 1024, &cli->pl.max_per_host) < 0)
-                return usage_error("--max-per-host wants a number from 1 to 1024, not '%s'",
-                                   optarg);
-            break;
-        case OPT_RATE_LIMIT:
-            if (parse_size(optarg, true, &size) < 0 || size == 0)
-                return usage_error("--rate-limit wants bytes per second (k/M/G allowed), not '%s'",
-                                   optarg);
-            cli->pl.http.rate_limit = size;
-            break;
-        case 'H':
-            /* "Name: value", or "Name;" for an empty value (as curl). */
-            if (strpbrk(optarg, ":;") == NULL || optarg[0] == ':' || strchr(optarg, '\n') ||
-                strchr(optarg, '\r'))
-                return usage_error("-H/--header wants 'Name: value', not '%s'", optarg);
-            if (cli->pl.http.header_count == MAX_HEADERS)
-                return usage_error("at most 64 -H/--header options, '%s' is one too many", optarg);
-            cli->headers[cli->pl.http.header_count++] = optarg;
-            break;
-        case OPT_CACERT:
-            cli->pl.http.cacert = optarg;
-            break;
-        case OPT_INSECURE:
-            cli->pl.http.insecure = true;
-            break;
-        case OPT_USER_AGENT:
-            /* A CR or LF would end the header and start another one. */
-            if (strpbrk(optarg, "\r\n") != NULL)
-                return usage_error("--user-agent must be one line, not '%s'", optarg);
-            cli->pl.http.user_agent = optarg;
-            break;
-        case 'q':
-            cli->verbose = -1;
-            break;
-        case 'v':
-            cli->verbose = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 1;
-        case OPT_VERSION:
-            print_version();
-            return 1;
-        case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
-        default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (canny_tuned && cli->pl.op != IMG_OP_CANNY)
-        return usage_error("%s", "--sigma, --low and --high need --operator canny");
-    char canny_err[128];
-    if (img_canny_options_check(&cli->pl.canny, canny_err, sizeof(canny_err)) < 0)
-        return usage_error("%s", canny_err);
-    if (cli->pl.http.cacert != NULL && check_cacert(cli->pl.http.cacert) < 0)
-        return -EINVAL;
-    cli->pl.http.headers = cli->headers;
-    /* A speed floor with no window would never apply: give it curl's usual 30 s. */
-    if (cli->pl.http.low_speed_limit > 0 && cli->pl.http.low_speed_time_s == 0)
-        cli->pl.http.low_speed_time_s = 30;
-    return 0;
-}
 
 static void print_item_line(const char *where, const char *what, const struct pl_item *item,
                             const char *stage)
@@ -610,22 +99,24 @@ static void on_item(const struct pl_item *item, void *user)
 
     if (log->cli->json)
         json_append(log->cli->json_out, item, log->cli->output_dir, log->mode_name, NULL, NULL);
-    if (log->cli->verbose > 0 || (log->cli->verbose == 0 && item->status == PL_ITEM_FAILED))
+    if (log->cli->verbose > CLI_NORMAL ||
+        (log->cli->verbose >= CLI_QUIET && item->status == PL_ITEM_FAILED))
         progress_clear(log->progress);
     if (item->line > 0)
         snprintf(where, sizeof(where), "line %u: ", item->line);
     if (item->status == PL_ITEM_CANCELLED) {
-        if (log->cli->verbose > 0)
+        if (log->cli->verbose > CLI_NORMAL)
             print_item_line(where, "cancelled", item, NULL);
         return;
     }
     if (item->status == PL_ITEM_FAILED) {
-        if (log->cli->verbose >= 0)
+        /* Also under -q: a cron job's mail then says which and why. */
+        if (log->cli->verbose >= CLI_QUIET)
             print_item_line(where, "FAILED", item, outcome_stage_name(item->stage));
         return;
     }
     if (item->status == PL_ITEM_SKIPPED) {
-        if (log->cli->verbose > 0) {
+        if (log->cli->verbose > CLI_NORMAL) {
             fprintf(stderr, "edgefetch: %sskipped ", where);
             printable_write(stderr, item->url);
             fprintf(stderr, ": %s/%s exists (--force redoes it)\n", log->cli->output_dir,
@@ -641,7 +132,7 @@ static void on_item(const struct pl_item *item, void *user)
         if (produced->names[item->index] != NULL)
             produced->runs[item->index] |= log->produced_by;
     }
-    if (log->cli->verbose > 0) {
+    if (log->cli->verbose > CLI_NORMAL) {
         fprintf(stderr, "edgefetch: %sok ", where);
         printable_write(stderr, item->url);
         fprintf(stderr,
@@ -652,7 +143,7 @@ static void on_item(const struct pl_item *item, void *user)
     }
 }
 
-static int read_urls(const struct cli *cli, int argc, char **argv, struct io_url_list *urls)
+static int read_urls(const struct cli *cli, struct io_url_list *urls)
 {
     char err[256];
     int rc;
@@ -672,8 +163,8 @@ static int read_urls(const struct cli *cli, int argc, char **argv, struct io_url
             return rc;
         }
     }
-    for (int i = optind; i < argc; i++) {
-        rc = io_url_list_add(urls, argv[i], 0);
+    for (size_t i = 0; i < cli->url_count; i++) {
+        rc = io_url_list_add(urls, cli->urls[i], 0);
         if (rc < 0) {
             fprintf(stderr, "edgefetch: out of memory\n");
             return rc;
@@ -715,7 +206,7 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
         return rc;
     }
     struct progress progress;
-    if (cli->progress == 1 || (cli->progress == -1 && cli->verbose >= 0 && isatty(STDERR_FILENO))) {
+    if (cli->progress == 1 || (cli->progress == -1 && cli->verbose >= CLI_NORMAL && isatty(STDERR_FILENO))) {
         progress_init(&progress, stderr);
         opts.on_progress = progress_update;
         opts.progress_user = &progress;
@@ -726,7 +217,11 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
     struct cli shown = *cli;
     shown.output_dir = dir;
     log->cli = &shown;
+    struct timespec started;
+    struct timespec ended;
+    clock_gettime(CLOCK_REALTIME, &started);
     rc = pl_run(&opts, urls, on_item, log, report, err, sizeof(err));
+    clock_gettime(CLOCK_REALTIME, &ended);
     log->cli = cli;
     log->progress = NULL;
     if (rc < 0) {
@@ -736,17 +231,20 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
     long fds_now = count_open_fds();
     bool fds_counted = cli->fds_at_start >= 0 && fds_now >= 0;
     long fds_leaked = fds_counted ? fds_now - cli->fds_at_start : 0;
-    if (fds_leaked != 0 && cli->verbose >= 0)
+    if (fds_leaked != 0 && cli->verbose >= CLI_QUIET)
         fprintf(stderr,
                 "edgefetch: internal error: %ld file descriptor(s) open before the run, %ld "
                 "after it\n",
                 cli->fds_at_start, fds_now);
-    if (report->stale_temps_removed > 0 && cli->verbose > 0)
+    if (report->stale_temps_removed > 0 && cli->verbose > CLI_NORMAL)
         fprintf(stderr, "edgefetch: removed %zu temporary file(s) an interrupted run left in %s\n",
                 report->stale_temps_removed, dir);
     if (cli->json) {
         struct json_run_info info = {
             .mode = log->mode_name,
+            .settings = &opts,
+            .started = started,
+            .ended = ended,
             .output_dir = dir,
             .shard_index = cli->pl.shard_index,
             .shard_count = cli->pl.shard_count,
@@ -801,7 +299,7 @@ static void free_names(char **names, size_t count)
 
 static void say_stopped(const struct cli *cli, const struct pl_report *report)
 {
-    if (report->signal != 0 && cli->verbose >= 0)
+    if (report->signal != 0 && cli->verbose >= CLI_QUIET)
         fprintf(stderr,
                 "edgefetch: stopped by %s: %zu item(s) cancelled, finished outputs kept\n",
                 strsignal(report->signal), report->cancelled);
@@ -847,7 +345,7 @@ static int run_compare(struct cli *cli, const struct io_url_list *urls)
         fprintf(stderr, "edgefetch: %s\n", err);
         goto out;
     }
-    if (cli->verbose >= 0)
+    if (cli->verbose >= CLI_NORMAL)
         fprintf(stderr, "edgefetch: --compare: sequential run into %s\n", dir_seq);
     if (run_once(cli, PL_SEQUENTIAL, dir_seq, urls, &seq_log, &seq_report) < 0)
         goto out;
@@ -856,14 +354,14 @@ static int run_compare(struct cli *cli, const struct io_url_list *urls)
         status = exit_status(&seq_report);
         goto out;
     }
-    if (cli->verbose >= 0)
+    if (cli->verbose >= CLI_NORMAL)
         fprintf(stderr, "edgefetch: --compare: concurrent run into %s\n", dir_con);
     if (run_once(cli, PL_CONCURRENT, dir_con, urls, &con_log, &con_report) < 0)
         goto out;
 
     size_t checked = 0;
     size_t differ = compare_outputs(dir_seq, dir_con, &produced, &checked);
-    if (cli->verbose >= 0) {
+    if (cli->verbose >= CLI_NORMAL) {
         struct report_column columns[2] = {
             {"sequential", &seq_report, 1, 1},
             {"concurrent", &con_report, cli->pl.max_downloads, cli->pl.workers},
@@ -887,11 +385,11 @@ static int run_single(struct cli *cli, const struct io_url_list *urls)
 {
     struct pl_report report;
     struct item_log log = {.cli = cli};
-    enum pl_mode mode = cli->mode == MODE_SEQUENTIAL ? PL_SEQUENTIAL : PL_CONCURRENT;
+    enum pl_mode mode = cli->mode == CLI_MODE_SEQUENTIAL ? PL_SEQUENTIAL : PL_CONCURRENT;
 
     if (run_once(cli, mode, cli->output_dir, urls, &log, &report) < 0)
         return EXIT_USAGE;
-    if (cli->verbose >= 0) {
+    if (cli->verbose >= CLI_NORMAL) {
         struct report_column column = {
             mode == PL_SEQUENTIAL ? "sequential" : "concurrent",
             &report,
@@ -913,16 +411,58 @@ static int run_single(struct cli *cli, const struct io_url_list *urls)
     return exit_status(&report);
 }
 
+/* --dry-run: a line per unique item on stdout, tab-separated: what the run
+ * would do, the output it would write, the item's shard, the URL, and the
+ * reason of a refusal. */
+static void on_plan_item(const struct pl_plan_item *item, void *user)
+{
+    static const char *const actions[] = {
+        [PL_PLAN_FETCH] = "fetch",
+        [PL_PLAN_SKIP] = "skip",
+        [PL_PLAN_REFUSED] = "refused",
+        [PL_PLAN_OTHER_SHARD] = "other-shard",
+        [PL_PLAN_NAME_HELD] = "name-held",
+    };
+    const struct cli *cli = user;
+    unsigned shards = cli->pl.shard_count > 1 ? cli->pl.shard_count : 1;
+    printf("%s\t", actions[item->action]);
+    if (item->output_name != NULL)
+        printf("%s/%s", cli->output_dir, item->output_name);
+    else
+        fputs("-", stdout);
+    printf("\t%u/%u\t", item->shard, shards);
+    printable_write(stdout, item->url);
+    if (item->reason[0] != '\0') {
+        fputc('\t', stdout);
+        printable_write(stdout, item->reason);
+    }
+    fputc('\n', stdout);
+}
+
+static int run_dry(struct cli *cli, const struct io_url_list *urls)
+{
+    char err[256];
+    if (pl_plan(&cli->pl, urls, on_plan_item, cli, err, sizeof(err)) < 0) {
+        fprintf(stderr, "edgefetch: %s\n", err);
+        return EXIT_USAGE;
+    }
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "edgefetch: writing the --dry-run list: %s\n", strerror(errno));
+        return EXIT_SOME_FAILED;
+    }
+    return EXIT_ALL_OK;
+}
+
 /* -j as asked, or fewer when the descriptor limit cannot hold that many
  * transfers besides the workers' files: an item must never fail after its
  * download for want of a descriptor to write it with. */
 static void fit_downloads(struct cli *cli, long fd_limit)
 {
-    if (fd_limit < 0 || cli->fds_at_start < 0 || cli->mode == MODE_SEQUENTIAL)
+    if (fd_limit < 0 || cli->fds_at_start < 0 || cli->mode == CLI_MODE_SEQUENTIAL)
         return;
     unsigned workers = process_fit_workers(fd_limit, cli->fds_at_start, cli->pl.workers);
     if (workers < cli->pl.workers) {
-        if (cli->verbose >= 0)
+        if (cli->verbose >= CLI_QUIET)
             fprintf(stderr,
                     "edgefetch: warning: -w %u does not fit in %ld file descriptors (ulimit -n): "
                     "running -w %u\n",
@@ -936,7 +476,7 @@ static void fit_downloads(struct cli *cli, long fd_limit)
     cli->pl.max_downloads = fit;
     if (cli->pl.max_per_host > fit)
         cli->pl.max_per_host = 0; /* the global cap alone is the smaller one now */
-    if (cli->verbose >= 0)
+    if (cli->verbose >= CLI_QUIET)
         fprintf(stderr,
                 "edgefetch: warning: -j %u needs about %u file descriptors, the limit is %ld "
                 "(ulimit -n): running -j %u\n",
@@ -960,13 +500,16 @@ int main(int argc, char **argv)
     process_ignore_sigpipe();
     long fd_limit = process_raise_fd_limit();
 
-    int parsed = parse_args(argc, argv, &cli);
-    if (parsed != 0)
+    int parsed = cli_parse(argc, argv, &cli);
+    if (parsed != 0) {
+        cli_finish(&cli);
         return parsed > 0 ? EXIT_ALL_OK : EXIT_USAGE;
+    }
 
     io_url_list_init(&urls);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
         fprintf(stderr, "edgefetch: cannot initialise libcurl\n");
+        cli_finish(&cli);
         return EXIT_USAGE;
     }
     /* libuv keeps a process-wide pipe from its first loop on (until
@@ -976,11 +519,15 @@ int main(int argc, char **argv)
     if (uv_loop_init(&first_loop) == 0)
         uv_loop_close(&first_loop);
     cli.fds_at_start = count_open_fds();
-    if (read_urls(&cli, argc, argv, &urls) < 0)
+    if (read_urls(&cli, &urls) < 0)
         goto out;
     if (urls.count == 0) {
         fprintf(stderr, "edgefetch: no URLs given (use -i FILE, -i - or URL arguments)\n"
                         "Try 'edgefetch --help' for more information.\n");
+        goto out;
+    }
+    if (cli.dry_run) {
+        status = run_dry(&cli, &urls);
         goto out;
     }
     /* Even under -q: turning verification off is never silent. */
@@ -995,7 +542,7 @@ int main(int argc, char **argv)
         cli.pl.gate = output_gate;
         cli.pl.gate_user = cli.json_out;
     }
-    status = cli.mode == MODE_COMPARE ? run_compare(&cli, &urls) : run_single(&cli, &urls);
+    status = cli.mode == CLI_MODE_COMPARE ? run_compare(&cli, &urls) : run_single(&cli, &urls);
     /* Blocks until the reader has it all (or is gone): the run is over. */
     int written = output_destroy(cli.json_out);
     if (written < 0) {
@@ -1009,5 +556,6 @@ int main(int argc, char **argv)
 out:
     io_url_list_finish(&urls);
     curl_global_cleanup();
+    cli_finish(&cli);
     return status;
 }

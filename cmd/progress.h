@@ -14,7 +14,8 @@ struct progress {
     bool shown;      /* a line is on screen, not yet ended by a newline */
     double rate;     /* bytes/s, smoothed */
     double last_s;   /* elapsed at the previous update */
-    uint64_t last_bytes;
+    uint64_t last_bytes;  /* shown_bytes then */
+    uint64_t shown_bytes; /* the most ever reported: never goes back */
 };
 
 void progress_init(struct progress *progress, FILE *out);

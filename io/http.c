@@ -14,6 +14,7 @@
 #include "http_private.h"
 #include "io.h"
 #include "list.h"
+#include "sha256.h"
 
 /* Seconds a resolved name is reused by later transfers. */
 #define IO_DNS_CACHE_S 300
@@ -45,7 +46,9 @@ struct transfer {
     bool redirect_cut; /* a redirect's body was over REDIRECT_BODY_MAX */
     bool too_big;
     bool bad_status;
-    bool paused; /* by the rate limit, until http->unpause fires */
+    bool paused;                /* by the rate limit, until http->unpause fires */
+    int64_t announced;          /* the final response's Content-Length, -1 unknown */
+    struct io__sha256_ctx hash; /* of the body so far */
     char curl_error[CURL_ERROR_SIZE];
     struct io_list link; /* in http->transfers */
 };
@@ -65,6 +68,9 @@ struct io_http {
     struct io_http_options opts;
     char *cacert;
     char *user_agent;
+    char *userpwd;
+    char *netrc_file;
+    char *proxy;
     struct curl_slist *headers; /* -H/--header, shared by every transfer */
     struct io_bucket bucket;    /* --rate-limit, when opts.rate_limit > 0 */
     uv_timer_t unpause;         /* resumes paused transfers once out of debt */
@@ -92,11 +98,23 @@ const char *io_curl_version(void)
 
 static void on_watch_closed(uv_handle_t *handle);
 
+static void free_credentials(struct io_http *http)
+{
+    if (http->userpwd != NULL) {
+        /* Not left in freed memory for a core dump to show. */
+        memset(http->userpwd, 0, strlen(http->userpwd));
+        free(http->userpwd);
+    }
+    free(http->netrc_file);
+    free(http->proxy);
+}
+
 static void maybe_free_http(struct io_http *http)
 {
     if (http->destroying && http->open_handles == 0) {
         free(http->cacert);
         free(http->user_agent);
+        free_credentials(http);
         curl_slist_free_all(http->headers);
         free(http);
     }
@@ -186,6 +204,17 @@ static bool is_transient(enum io_http_kind kind, CURLcode code, long status)
     }
 }
 
+/* The final response's Content-Type, kept printable: it goes into --json. */
+static void copy_content_type(CURL *easy, char *out, size_t size)
+{
+    char *type = NULL;
+    size_t used = 0;
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_TYPE, &type);
+    for (const char *p = type; p != NULL && *p != '\0' && used + 1 < size; p++)
+        out[used++] = *p >= 0x20 && *p < 0x7f ? *p : '?';
+    out[used] = '\0';
+}
+
 /* Removes `t` from the multi and the list, builds its result and calls back.
  * `kind` is IO_HTTP_OK to classify curl's `code` (http_classify), or a kind
  * decided by the caller (cancelled, redirects, the time spent on hops). */
@@ -239,6 +268,8 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
         result.body = t->body;
         result.body_size = t->body_size;
         t->body = NULL;
+        io__sha256_final(&t->hash, result.sha256);
+        copy_content_type(t->easy, result.content_type, sizeof(result.content_type));
     }
 
     curl_multi_remove_handle(http->multi, t->easy);
@@ -296,6 +327,9 @@ static bool follow_redirect(struct transfer *t, const char *location, enum io_ht
     /* -H headers only to the listed URL's origin: they often carry a key
      * meant for that server alone (libcurl would send them to every hop). */
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, same_origin ? t->http->headers : NULL);
+    /* The same for -u/--user; netrc is matched by libcurl against each
+     * hop's own host, so another host gets only its own entry. */
+    curl_easy_setopt(t->easy, CURLOPT_USERPWD, same_origin ? t->http->userpwd : NULL);
     rc = start_hop(t, location);
     if (rc < 0) {
         /* finish_transfer removes the handle again: harmless when not added. */
@@ -480,6 +514,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
         }
         curl_off_t announced = -1;
         curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+        t->announced = announced;
+        io__sha256_init(&t->hash);
         size_t want = 64 * 1024;
         if (announced > 0 && (uint64_t)announced <= t->http->opts.max_body)
             want = (size_t)announced;
@@ -514,6 +550,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
     }
     memcpy(t->body + t->body_size, data, bytes);
     t->body_size += bytes;
+    /* Hashed as it arrives: no second pass over a large body at the end. */
+    io__sha256_update(&t->hash, data, bytes);
     return bytes;
 }
 
@@ -554,6 +592,16 @@ static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, in
     return CURL_PREREQFUNC_OK;
 }
 
+/* *copy = a copy of `text`, or NULL when `text` is; -ENOMEM. */
+static int copy_optional(const char *text, char **copy)
+{
+    *copy = NULL;
+    if (text == NULL)
+        return 0;
+    *copy = strdup(text);
+    return *copy != NULL ? 0 : -ENOMEM;
+}
+
 int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct io_http **out)
 {
     int rc = -ENOMEM;
@@ -574,6 +622,13 @@ int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct i
         goto fail_free;
     http->opts.cacert = http->cacert;
     http->opts.user_agent = http->user_agent;
+    if (copy_optional(opts->userpwd, &http->userpwd) < 0 ||
+        copy_optional(opts->netrc_file, &http->netrc_file) < 0 ||
+        copy_optional(opts->proxy, &http->proxy) < 0)
+        goto fail_free;
+    http->opts.userpwd = http->userpwd;
+    http->opts.netrc_file = http->netrc_file;
+    http->opts.proxy = http->proxy;
     for (size_t i = 0; i < opts->header_count; i++) {
         struct curl_slist *grown = curl_slist_append(http->headers, opts->headers[i]);
         if (grown == NULL)
@@ -618,6 +673,7 @@ fail_multi:
 fail_free:
     free(http->cacert);
     free(http->user_agent);
+    free_credentials(http);
     curl_slist_free_all(http->headers);
     free(http);
     return rc;
@@ -727,6 +783,18 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
     }
+    /* The listed URL is its own origin: the first hop gets -u. */
+    if (o->userpwd != NULL && t->origin != NULL)
+        curl_easy_setopt(e, CURLOPT_USERPWD, o->userpwd);
+    if (o->netrc) {
+        curl_easy_setopt(e, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+        if (o->netrc_file != NULL)
+            curl_easy_setopt(e, CURLOPT_NETRC_FILE, o->netrc_file);
+    }
+    if (o->proxy != NULL)
+        curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+    t->announced = -1;
+    io__sha256_init(&t->hash); /* an empty 200 body calls on_body never */
 
     t->started_ns = uv_hrtime();
     int rc = start_hop(t, url);
@@ -760,6 +828,22 @@ uint64_t io_http_bytes_in_flight(const struct io_http *http)
     const struct io_list *node;
     IO_LIST_FOREACH(node, &http->transfers)
         bytes += IO_LIST_ENTRY(node, const struct transfer, link)->body_size;
+    return bytes;
+}
+
+uint64_t io_http_bytes_remaining(const struct io_http *http, size_t *unknown)
+{
+    uint64_t bytes = 0;
+    *unknown = 0;
+    const struct io_list *node;
+    IO_LIST_FOREACH(node, &http->transfers) {
+        const struct transfer *t = IO_LIST_ENTRY(node, const struct transfer, link);
+        /* A body over its Content-Length fails (curl): never below 0. */
+        if (t->body != NULL && t->announced >= 0 && (uint64_t)t->announced >= t->body_size)
+            bytes += (uint64_t)t->announced - t->body_size;
+        else
+            (*unknown)++;
+    }
     return bytes;
 }
 

@@ -17,7 +17,7 @@
 /* ---- URL list ---------------------------------------------------------- */
 
 struct io_url_entry {
-    char *url;    /* trimmed, owned by the list */
+    char *url;     /* trimmed, owned by the list */
     unsigned line; /* 1-based line in the list; 0 for URLs given on the command line */
 };
 
@@ -202,6 +202,17 @@ struct io_http_options {
     const char *const *headers;
     size_t header_count;
     uint64_t rate_limit; /* bytes/s for all transfers together; 0 = unlimited */
+    /* "user:password" for HTTP authentication, sent (CURLOPT_USERPWD) only on
+     * hops to the origin of the URL given to io_http_start, like `headers`;
+     * NULL = none. */
+    const char *userpwd;
+    /* libcurl's netrc (CURLOPT_NETRC optional): credentials of the machine
+     * entry matching each hop's host name (netrc knows no ports), from
+     * `netrc_file`, or ~/.netrc when it is NULL. An explicit `userpwd`
+     * wins on the listed origin. */
+    bool netrc;
+    const char *netrc_file;
+    const char *proxy; /* CURLOPT_PROXY; NULL = the environment's (http_proxy, ...) */
 };
 
 /* Why a transfer failed, decided in io where it failed (from libcurl's code
@@ -252,7 +263,12 @@ struct io_http_result {
     long retry_after_s; /* the response's Retry-After in seconds (delta or date), -1 if none */
     bool transient;     /* a failure worth retrying: 408/429/5xx gateway-ish, timeout, cut-off */
     double seconds;     /* from io_http_start to completion */
-    char message[256];  /* reason when `error` or a non-2xx status */
+    /* Of the final response, when it succeeded: its Content-Type as sent
+     * (printable ASCII, at most 127 bytes, "" when none), and the SHA-256
+     * of the body, hashed as the bytes arrived. */
+    char content_type[128];
+    uint8_t sha256[32];
+    char message[256]; /* reason when `error` or a non-2xx status */
 };
 
 void io_http_result_finish(struct io_http_result *result);
@@ -274,6 +290,10 @@ void io_http_abort_all(struct io_http *http);
 size_t io_http_running(const struct io_http *http);
 /* Body bytes received so far by the transfers still running. */
 uint64_t io_http_bytes_in_flight(const struct io_http *http);
+/* Body bytes the running transfers still have to receive, by their final
+ * responses' Content-Length; *unknown counts the running transfers whose
+ * size is not known (no response yet, chunked, a redirect being followed). */
+uint64_t io_http_bytes_remaining(const struct io_http *http, size_t *unknown);
 /* Aborts what is running and starts closing the libuv handles; the memory is
  * released from their close callbacks, so run the loop afterwards. Accepts NULL. */
 void io_http_destroy(struct io_http *http);

@@ -59,33 +59,67 @@ static void compress_block(uint32_t state[8], const uint8_t block[64])
     state[7] += h;
 }
 
-void io__sha256(const void *data, size_t size, uint8_t digest[32])
+static const uint32_t initial_state[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                          0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+
+void io__sha256_init(struct io__sha256_ctx *ctx)
 {
-    uint32_t state[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    memcpy(ctx->state, initial_state, sizeof(ctx->state));
+    ctx->used = 0;
+    ctx->total = 0;
+}
+
+void io__sha256_update(struct io__sha256_ctx *ctx, const void *data, size_t size)
+{
     const uint8_t *bytes = data;
-    size_t left = size;
-    while (left >= 64) {
-        compress_block(state, bytes);
-        bytes += 64;
-        left -= 64;
+    ctx->total += size;
+    if (ctx->used > 0) {
+        size_t room = 64 - ctx->used;
+        size_t take = size < room ? size : room;
+        memcpy(ctx->block + ctx->used, bytes, take);
+        ctx->used += take;
+        bytes += take;
+        size -= take;
+        if (ctx->used < 64)
+            return;
+        compress_block(ctx->state, ctx->block);
+        ctx->used = 0;
     }
+    while (size >= 64) {
+        compress_block(ctx->state, bytes);
+        bytes += 64;
+        size -= 64;
+    }
+    memcpy(ctx->block, bytes, size);
+    ctx->used = size;
+}
+
+void io__sha256_final(struct io__sha256_ctx *ctx, uint8_t digest[32])
+{
     /* Padding: 0x80, zeros, then the length in bits, big-endian, in the
      * last 8 bytes of a block (one or two blocks). */
     uint8_t tail[128] = {0};
-    memcpy(tail, bytes, left);
-    tail[left] = 0x80;
-    size_t tail_size = left + 1 + 8 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)size * 8;
+    memcpy(tail, ctx->block, ctx->used);
+    tail[ctx->used] = 0x80;
+    size_t tail_size = ctx->used + 1 + 8 <= 64 ? 64 : 128;
+    uint64_t bits = ctx->total * 8;
     for (int i = 0; i < 8; i++)
         tail[tail_size - 1 - i] = (uint8_t)(bits >> (8 * i));
-    compress_block(state, tail);
+    compress_block(ctx->state, tail);
     if (tail_size == 128)
-        compress_block(state, tail + 64);
+        compress_block(ctx->state, tail + 64);
     for (int i = 0; i < 8; i++) {
-        digest[4 * i] = (uint8_t)(state[i] >> 24);
-        digest[4 * i + 1] = (uint8_t)(state[i] >> 16);
-        digest[4 * i + 2] = (uint8_t)(state[i] >> 8);
-        digest[4 * i + 3] = (uint8_t)state[i];
+        digest[4 * i] = (uint8_t)(ctx->state[i] >> 24);
+        digest[4 * i + 1] = (uint8_t)(ctx->state[i] >> 16);
+        digest[4 * i + 2] = (uint8_t)(ctx->state[i] >> 8);
+        digest[4 * i + 3] = (uint8_t)ctx->state[i];
     }
+}
+
+void io__sha256(const void *data, size_t size, uint8_t digest[32])
+{
+    struct io__sha256_ctx ctx;
+    io__sha256_init(&ctx);
+    io__sha256_update(&ctx, data, size);
+    io__sha256_final(&ctx, digest);
 }

@@ -288,6 +288,15 @@ static void on_downloaded(struct io_http_result *result, void *user)
         job->body = result->body; /* taken: the result must not free it */
         job->body_size = result->body_size;
         result->body = NULL;
+        /* NULL when out of memory: the report then lacks the body's type
+         * and digest, nothing else. */
+        job->provenance = malloc(sizeof(*job->provenance));
+        if (job->provenance != NULL) {
+            memcpy(job->provenance->content_type, result->content_type,
+                   sizeof(job->provenance->content_type));
+            memcpy(job->provenance->sha256, result->sha256, sizeof(job->provenance->sha256));
+            job->provenance->output_bytes = 0;
+        }
         job_set_state(run, job, JOB_CPU);
         if (run->todo == NULL) {
             /* Sequential: the CPU stage inline, on the loop thread. */

@@ -99,6 +99,9 @@ void report_item(struct run *run, const struct job *job)
         .edge_s = job->edge_s,
         .edge_threads = job->edge_threads,
         .encode_s = job->encode_s,
+        .content_type = job->provenance != NULL ? job->provenance->content_type : NULL,
+        .sha256 = job->provenance != NULL ? job->provenance->sha256 : NULL,
+        .output_bytes = job->provenance != NULL ? job->provenance->output_bytes : 0,
     };
     if (item.status == PL_ITEM_OK)
         report->ok++;
@@ -148,8 +151,9 @@ static bool holds_room(enum job_state state)
     return state == JOB_DOWNLOADING || state == JOB_CPU;
 }
 
-static void destroy_job(struct job *job)
+void job_destroy(struct job *job)
 {
+    free(job->provenance);
     free(job->body);
     free(job->final_url);
     free(job->message);
@@ -225,7 +229,7 @@ void job_set_state(struct run *run, struct job *job, enum job_state to)
         report_item(run, job);
         io_list_remove(&job->all);
         run->in_state[JOB_DONE]--;
-        destroy_job(job);
+        job_destroy(job);
         break;
     case JOB_NEW:
     case JOB_STATE_COUNT:

@@ -76,6 +76,12 @@ struct pl_options {
     void *gate_user;
 };
 
+/* The defaults of every field: concurrent, -j 4, a worker per online CPU,
+ * sobel, PNG level 1, 100 M pixels, into "edges", 60 s for a whole transfer
+ * (redirects included), 10 s to connect, 64 MiB bodies, 5 redirects, 2
+ * retries from 0.5 s, Retry-After capped at 60 s; everything else off. */
+void pl_options_init(struct pl_options *opts);
+
 enum pl_status {
     PL_ITEM_OK = 0,
     PL_ITEM_FAILED,
@@ -156,6 +162,11 @@ struct pl_item {
     /* Threads that ran part of the operator: 1, more when the image was
      * split across idle workers, 0 when the operator did not run. */
     unsigned edge_threads;
+    /* Of the body downloaded (NULL when none was): its Content-Type ("" when
+     * the server sent none) and its SHA-256 (32 bytes). */
+    const char *content_type;
+    const uint8_t *sha256;
+    size_t output_bytes; /* of the PNG this run wrote; 0 when it wrote none */
 };
 
 typedef void (*pl_item_cb)(const struct pl_item *item, void *user);
@@ -193,6 +204,10 @@ struct pl_progress {
     size_t worker_queue;    /* downloaded, waiting for a worker */
     size_t processing;      /* on a worker now */
     uint64_t bytes;         /* body bytes received, including transfers in flight */
+    /* Of the transfers in flight: the bytes still to come by their
+     * Content-Length, and how many have no known size (io_http_bytes_remaining). */
+    uint64_t bytes_remaining;
+    size_t size_unknown;
     double elapsed_s;
     bool finished;          /* the last call of the run */
 };
@@ -208,6 +223,35 @@ unsigned pl_shard_of(const char *url, unsigned shard_count);
  * failed, see `report` — or a negative code when it could not run. */
 int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_item_cb on_item,
            void *user, struct pl_report *report, char *err, size_t err_size);
+
+/* --dry-run: what pl_run would do with an item. */
+enum pl_plan_action {
+    PL_PLAN_FETCH = 0,   /* download and write output_name */
+    PL_PLAN_SKIP,        /* output_name holds this URL's output: resume skips it */
+    PL_PLAN_REFUSED,     /* the URL fails its check before any I/O (see reason) */
+    PL_PLAN_OTHER_SHARD, /* --shard: another process's item */
+    PL_PLAN_NAME_HELD,   /* every name of it holds other URLs' outputs: it would fail */
+};
+
+/* One unique item of the list. Strings live as long as the callback runs. */
+struct pl_plan_item {
+    size_t index; /* among the list's unique items, 0-based */
+    unsigned line;
+    const char *url;
+    const char *output_name; /* NULL when refused or every name is held */
+    unsigned shard;          /* pl_shard_of(url, shard_count), 0 without --shard */
+    enum pl_plan_action action;
+    const char *reason; /* "" unless REFUSED or NAME_HELD */
+};
+
+typedef void (*pl_plan_cb)(const struct pl_plan_item *item, void *user);
+
+/* Decides every unique item as pl_run would (repeats, URL checks, names over
+ * the whole list, the shard, resume against opts->output_dir, which need not
+ * exist), calling `on_item` in list order. Sends no request, writes nothing.
+ * 0, or a negative code with `err` when it could not (out of memory). */
+int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_plan_cb on_item,
+            void *user, char *err, size_t err_size);
 
 /* ---- building blocks, public for their unit tests ---------------------- */
 

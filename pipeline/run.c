@@ -24,6 +24,8 @@ static void emit_progress(struct run *run, bool finished)
     size_t downloading = run->in_state[JOB_DOWNLOADING];
     size_t cpu = run->in_state[JOB_CPU];
     size_t busy = run->finished + downloading + cpu;
+    size_t size_unknown = 0;
+    uint64_t remaining = run->http != NULL ? io_http_bytes_remaining(run->http, &size_unknown) : 0;
     struct pl_progress progress = {
         .total = run->job_count,
         .ok = report->ok,
@@ -35,6 +37,8 @@ static void emit_progress(struct run *run, bool finished)
         .worker_queue = queued,
         .processing = cpu > queued ? cpu - queued : 0,
         .bytes = run->bytes_received + (run->http != NULL ? io_http_bytes_in_flight(run->http) : 0),
+        .bytes_remaining = remaining,
+        .size_unknown = size_unknown,
         .elapsed_s = seconds_since(run->started_ns),
         .finished = finished,
     };
@@ -80,11 +84,7 @@ static void free_items(struct run *run)
 {
     struct io_list *node;
     while ((node = io_list_pop_first(&run->jobs)) != NULL) {
-        struct job *job = IO_LIST_ENTRY(node, struct job, all);
-        free(job->body);
-        free(job->final_url);
-        free(job->message);
-        free(job);
+        job_destroy(IO_LIST_ENTRY(node, struct job, all));
     }
     free(run->item_flags);
     run->item_flags = NULL;

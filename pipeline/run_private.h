@@ -84,6 +84,14 @@ enum job_state {
     JOB_STATE_COUNT,
 };
 
+/* What a downloaded body was, for the report: allocated only once a body
+ * came, so that a job asleep stays small. */
+struct job_provenance {
+    char content_type[128]; /* "" when the server sent none */
+    uint8_t sha256[32];
+    size_t output_bytes; /* of the PNG written; 0 when none */
+};
+
 struct job {
     /* First: the worker queue hands back &job->node. Links the job into the
      * one list its state names (see enum job_state), or none. */
@@ -96,8 +104,9 @@ struct job {
     struct pl_host *host; /* NULL when its URL has no usable host key */
     uint8_t *body;        /* owned from download end until decoded */
     size_t body_size;
-    char *final_url; /* owned; the last response's URL after redirects */
-    char *message;   /* owned; the failure's reason, NULL when none */
+    char *final_url;                   /* owned; the last response's URL after redirects */
+    char *message;                     /* owned; the failure's reason, NULL when none */
+    struct job_provenance *provenance; /* owned; NULL until a body was downloaded */
     long http_status;
     uint64_t started_ns; /* first download */
     uint64_t due_ns;     /* BACKOFF: when it may start again */
@@ -193,6 +202,8 @@ void job_fail(struct job *job, int error, enum pl_stage stage, enum pl_kind kind
  * it left the list): the single writer of the report's item counters, with
  * job_set_state(DONE). */
 void report_item(struct run *run, const struct job *job);
+/* Frees a job and what it owns (not unlinking it). */
+void job_destroy(struct job *job);
 /* Forgets a recorded failure (a retry succeeded). */
 void job_clear_failure(struct job *job);
 /* A stack job describing line `entry` for report_item. */
@@ -212,6 +223,10 @@ void fail_host_jobs(struct run *run, struct pl_host *host);
 
 /* ---- triage.c ----------------------------------------------------------- */
 
+/* Sets ITEM_DUPLICATE on each line that repeats an earlier one (sorting, so
+ * a million-line list stays cheap; pl_plan shares it); returns how many
+ * there were, or -ENOMEM. */
+long find_duplicates(const struct io_url_list *urls, uint8_t *item_flags);
 int build_items(struct run *run, const struct io_url_list *urls, char *err, size_t err_size);
 int remove_stale_temps(struct run *run, char *err, size_t err_size);
 void report_up_front(struct run *run);

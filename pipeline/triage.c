@@ -21,9 +21,7 @@ static int compare_url_refs(const void *a, const void *b)
     return (*ea > *eb) - (*ea < *eb);
 }
 
-/* Marks repeats of an earlier URL (sorting, so a million-line list stays
- * cheap); returns how many there were, or -ENOMEM. */
-static long find_duplicates(const struct io_url_list *urls, uint8_t *item_flags)
+long find_duplicates(const struct io_url_list *urls, uint8_t *item_flags)
 {
     const struct io_url_entry **sorted = malloc((urls->count ? urls->count : 1) * sizeof(*sorted));
     if (sorted == NULL)

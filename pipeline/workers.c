@@ -103,6 +103,8 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
     job->encode_s = seconds_since(t2);
     if (rc < 0)
         job_fail(job, rc, PL_STAGE_WRITE, PL_KIND_WRITE, err);
+    else if (job->provenance != NULL)
+        job->provenance->output_bytes = png_size;
 
 out:
     free(png);

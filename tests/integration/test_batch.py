@@ -42,11 +42,14 @@ ITEM_FIELDS = {
     "final_url": (str, type(None)), "status": str, "http_code": (int, type(None)),
     "error": (dict, type(None)), "attempts": int, "bytes": int, "width": (int, type(None)),
     "height": (int, type(None)), "output": (str, type(None)), "times_ms": dict,
-    "operator_threads": int,
+    "operator_threads": int, "content_type": (str, type(None)), "sha256": (str, type(None)),
+    "output_bytes": (int, type(None)),
 }
 TIMES = ("queued", "download", "decode", "operator", "encode_write")
 SUMMARY_FIELDS = {
     "type": str, "schema_version": int, "mode": str, "output_dir": str, "shard": (dict, type(None)),
+    "edgefetch_version": str, "started_at": str, "ended_at": str, "host": (str, type(None)),
+    "settings": dict,
     "items": int, "ok": int, "failed": int, "skipped": int, "cancelled": int, "duplicates": int,
     "retries": int, "stale_temps_removed": int, "bytes": int, "wall_ms": NUM, "network_ms": NUM,
     "cpu_ms": NUM, "stage_ms": dict, "process_cpu_ms": dict, "peak_rss_bytes": int,
@@ -119,9 +122,9 @@ def test_json():
         urls = [server.url(PHOTOS[0]), server.url("missing.jpg"), "ftp://127.0.0.1/x.jpg",
                 server.url(PHOTOS[1]), server.url("notes.jpg"), hop, server.url(PHOTOS[0])]
         lst = ws.list_file(urls)
-        rc, out, err = run(["--json", "-q", "-i", lst, "-o", ws.out])
+        rc, out, err = run(["--json", "-s", "-i", lst, "-o", ws.out])
         check(rc == 1, f"exit {rc}: {err}")
-        check(err == "", f"-q: stderr not empty: {err!r}")
+        check(err == "", f"-s: stderr not empty: {err!r}")
         items, summary = validate_run(out)
         check(len(items) == 6, f"{len(items)} items for 6 unique URLs")
         by_url = {i["url"]: i for i in items}
@@ -175,13 +178,21 @@ def test_json_escaping():
 
 
 def test_quiet_verbose():
-    """-q: nothing on stderr; default: failures and the report; -v: a line per item."""
+    """-q: a line per failed item and nothing else; -s (--silent): nothing at
+    all; default: failures and the report; -v: a line per item."""
     with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
         urls = [server.url(n) for n in PHOTOS[:3]] + [server.url("missing.jpg")]
         lst = ws.list_file(urls)
         rc, out, err = run(["-q", "-i", lst, "-o", ws.out])
-        check(rc == 1 and err == "" and out == "", f"-q: exit {rc}, stderr {err!r}")
+        lines = err.splitlines()
+        check(rc == 1 and out == "" and len(lines) == 1, f"-q: exit {rc}, stderr {err!r}")
+        check(lines[0].startswith("edgefetch: line 4: FAILED ") and "missing.jpg" in lines[0] and
+              "404" in lines[0], f"-q: the failure line: {err!r}")
         shutil.rmtree(ws.out)
+        for silent in ("-s", "--silent"):
+            rc, out, err = run([silent, "-i", lst, "-o", ws.out])
+            check(rc == 1 and err == "" and out == "", f"{silent}: exit {rc}, stderr {err!r}")
+            shutil.rmtree(ws.out)
         rc, out, err = run(["-i", lst, "-o", ws.out])
         check(rc == 1 and out == "", f"default: exit {rc}, stdout {out!r}")
         check(err.count("FAILED") == 1 and "wall time" in err, err)
@@ -378,18 +389,19 @@ def test_progress_tty():
         updates = raw.count(b"\r") - raw.count(b"\r\n")
         check(updates >= 3, f"only {updates} progress updates in {raw[:400]!r}")
         lines = screen(raw)
-        final = [line for line in lines if " done, " in line]
+        final = [line for line in lines if " done | " in line]
         n = len(PHOTOS) + 1
         check(len(final) == 1, f"want one progress line on the final screen, got {final}")
-        check(final[0].startswith(f"{n}/{n} done, 1 failed, 0 skipped | dl 0, 0 waiting | "
-                                  f"cpu 0 queued, 0 busy | "), f"final line: {final[0]!r}")
+        check(final[0].startswith(f"{n}/{n} done | 1 failed | ") and
+              final[0].endswith(" | 0 skipped | dl 0, 0 waiting | cpu 0 queued, 0 busy"),
+              f"final line: {final[0]!r}")
         check("took" in final[0], final[0])
         check(any("FAILED" in line and "missing.jpg" in line for line in lines), "FAILED line lost")
         check(any("images ok" in line for line in lines), "no report")
         # Not a terminal: no progress; --no-progress on one: none either.
         shutil.rmtree(ws.out)
         rc, _, err = run(["-i", lst, "-o", ws.out])
-        check("\r" not in err and " done, " not in err, "progress written to a pipe")
+        check("\r" not in err and " done | " not in err, "progress written to a pipe")
         rc, _, err = run(["--progress", "-i", lst, "-o", ws.out, "--force"])
         check("\r" in err and f"{n}/{n} done" in err, "--progress not honoured on a pipe")
 

@@ -10,10 +10,13 @@ rerun, given as an argument, sequential mode, and cancelled by SIGTERM.
 
 Run: test_json_doc.py json_doc_rules. Needs EDGEFETCH, FIXTURE, SAMPLES.
 """
+import datetime
+import hashlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -46,7 +49,7 @@ def doc_table_fields(section):
         if not line.startswith("| `"):
             continue
         first = line.split("|")[1]
-        fields += re.findall(r"`([a-z_]+)`", first)
+        fields += re.findall(r"`([a-z_0-9]+)`", first)
     return fields
 
 
@@ -134,6 +137,22 @@ def check_item(item, expect, mode, out_dir, kinds, stages, reasons):
     check(isinstance(item["operator_threads"], int) and
           (item["operator_threads"] >= 1) == (item["status"] == "ok"),
           f"{what}: operator_threads {item['operator_threads']}")
+    # content_type, sha256: of the body downloaded (bytes > 0 here), null
+    # when none was; output_bytes: the PNG written, for ok only.
+    body = expect.get("body")
+    if body is not None:
+        check(item["content_type"] == expect["content_type"],
+              f"{what}: content_type {item['content_type']!r} != {expect['content_type']!r}")
+        check(item["sha256"] == hashlib.sha256(body).hexdigest(),
+              f"{what}: sha256 {item['sha256']} is not the body's")
+    else:
+        check(item["content_type"] is None and item["sha256"] is None,
+              f"{what}: content_type/sha256 without a body: {item['content_type']} {item['sha256']}")
+    if item["status"] == "ok":
+        check(item["output_bytes"] == os.path.getsize(item["output"]),
+              f"{what}: output_bytes {item['output_bytes']} != the file's")
+    else:
+        check(item["output_bytes"] is None, f"{what}: output_bytes on a {item['status']} item")
     # output: DIR/NAME.png for ok and skipped; null otherwise.
     if item["status"] in ("ok", "skipped"):
         check(item["output"] == os.path.join(out_dir, expect["name"]) and
@@ -149,9 +168,39 @@ def check_item(item, expect, mode, out_dir, kinds, stages, reasons):
     check((times["operator"] > 0) == (item["status"] == "ok"), f"{what}: operator time {times}")
 
 
-def check_summary(summary, items, mode, out_dir, exit_code, signal_name=None):
+def rfc3339_utc(text):
+    check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", text), f"not RFC 3339 UTC: {text}")
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+def edgefetch_version():
+    rc, out, _ = run(["--version"])
+    return out.split()[1]
+
+
+def check_summary(summary, items, mode, out_dir, exit_code, signal_name=None, settings=None,
+                  window=None):
     """Every rule of the summary table."""
     check(summary["type"] == "summary" and summary["schema_version"] == 1, "summary type")
+    check(summary["edgefetch_version"] == edgefetch_version(), f"version {summary['edgefetch_version']}")
+    started, ended = rfc3339_utc(summary["started_at"]), rfc3339_utc(summary["ended_at"])
+    check(started <= ended, f"started_at {started} after ended_at {ended}")
+    # Both are read around the run, whose own clock gives wall_ms.
+    check(abs((ended - started).total_seconds() * 1000 - summary["wall_ms"]) < 100,
+          f"ended_at - started_at = {(ended - started).total_seconds() * 1000} ms, "
+          f"wall_ms {summary['wall_ms']}")
+    if window is not None:
+        slack = datetime.timedelta(seconds=1)
+        check(window[0] - slack <= started and ended <= window[1] + slack,
+              f"run {started}..{ended} outside the test's {window}")
+    check(summary["host"] == socket.gethostname(), f"host {summary['host']}")
+    s = summary["settings"]
+    check(set(s) == {"mode", "max_downloads", "workers", "max_per_host", "operator",
+                     "operator_params", "retries", "png_level"}, f"settings {s}")
+    check(s["mode"] == mode, f"settings.mode {s['mode']}")
+    if settings is not None:
+        check({k: s[k] for k in settings} == settings, f"settings {s} != {settings}")
     check(summary["mode"] == mode and summary["output_dir"] == out_dir, f"summary {summary}")
     check(summary["shard"] is None, "shard without --shard")
     statuses = [i["status"] for i in items]
@@ -186,7 +235,8 @@ def check_summary(summary, items, mode, out_dir, exit_code, signal_name=None):
     check(summary["exit_code"] == exit_code, f"exit_code {summary['exit_code']} != {exit_code}")
 
 
-def check_run(out, err, rc, expects, mode, out_dir, signal_name=None, fields=None):
+def check_run(out, err, rc, expects, mode, out_dir, signal_name=None, fields=None, settings=None,
+              window=None):
     objs = ndjson(out)
     item_fields, summary_fields = fields
     kinds, stages = doc_kinds(), doc_stages()
@@ -202,7 +252,7 @@ def check_run(out, err, rc, expects, mode, out_dir, signal_name=None, fields=Non
     reasons = failed_reasons(err) if err is not None else None
     for item in items:
         check_item(item, expects[item["url"]], mode, out_dir, kinds, stages, reasons)
-    check_summary(objs[-1], items, mode, out_dir, rc, signal_name)
+    check_summary(objs[-1], items, mode, out_dir, rc, signal_name, settings, window)
     return items, objs[-1]
 
 
@@ -219,8 +269,9 @@ def test_json_doc_rules():
           kinds, f"kinds not read from docs/json.md: {kinds}")
     with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
         photo, other = PHOTOS[0], PHOTOS[1]
-        photo_size = len(read(os.path.join(SAMPLES, photo)))
-        other_size = len(read(os.path.join(SAMPLES, other)))
+        photo_body = read(os.path.join(SAMPLES, photo))
+        other_body = read(os.path.join(SAMPLES, other))
+        photo_size, other_size = len(photo_body), len(other_body)
         notes = b"<!DOCTYPE html><html>not an image</html>\n"
         ws.write("notes.jpg", notes)
         dead = f"http://127.0.0.1:{free_port()}/dead.jpg"
@@ -237,6 +288,8 @@ def test_json_doc_rules():
             "off": server.url("off.jpg?redirect=" + q("file:///etc/passwd")),
             "h09": server.url("h09.jpg?http09=1&file=" + photo),
             "huge": server.url("huge.jpg?huge_header=150000&file=" + photo),
+            # Slow to answer: the run lasts long enough for its times to tell.
+            "slow": server.url("slow.jpg?delay=400&file=" + photo),
         }
         # The first line with blanks around it (trimmed), the first URL again
         # at the end (a duplicate, fetched once).
@@ -244,8 +297,14 @@ def test_json_doc_rules():
         lst = ws.list_file(lines)
         line_of = {u: n + 2 for n, u in enumerate(list(urls.values())[1:])}
         line_of[urls["ok"]] = 1
-        base = ["--json", "-i", lst, "-o", ws.out, "--retries", "1", "--retry-delay", "0.02"]
+        base = ["--json", "-i", lst, "-o", ws.out, "--retries", "1", "--retry-delay", "0.02",
+                "-j", "3", "-w", "2", "--max-per-host", "2"]
+        settings = {"max_downloads": 3, "workers": 2, "max_per_host": 2, "operator": "sobel",
+                    "operator_params": {}, "retries": 1, "png_level": 1}
+        now = lambda: datetime.datetime.now(datetime.timezone.utc)  # noqa: E731
+        before = now()
         rc, out, err = run(base)
+        window = (before, now())
         check(rc == 1, f"exit {rc}: {err}")
 
         def failed(key, kind, stage, attempts=1, code=None, final=None):
@@ -254,14 +313,15 @@ def test_json_doc_rules():
 
         expects = {
             urls["ok"]: {"status": "ok", "attempts": 1, "bytes": photo_size, "http_code": 200,
-                         "final_url": urls["ok"], "line": 1, "name": photo[:-4] + ".png"},
+                         "final_url": urls["ok"], "line": 1, "name": photo[:-4] + ".png",
+                         "body": photo_body, "content_type": "image/jpeg"},
             urls["hop"]: {"status": "ok", "attempts": 1, "bytes": other_size, "http_code": 200,
                           "final_url": server.url(other), "line": line_of[urls["hop"]],
-                          "name": "hop.png"},
+                          "name": "hop.png", "body": other_body, "content_type": "image/jpeg"},
             urls["missing"]: failed("missing", "http_status", "download", 1, 404, urls["missing"]),
             # Decoding failed: the body was downloaded, and `bytes` says how much.
             urls["notes"]: dict(failed("notes", "not_an_image", "decode", 1, 200, urls["notes"]),
-                                bytes=len(notes)),
+                                bytes=len(notes), body=notes, content_type="image/jpeg"),
             # A refused connection is retried: 1 + --retries 1 attempts, no response.
             urls["dead"]: failed("dead", "connect", "download", 2),
             urls["ftp"]: failed("ftp", "unsupported_scheme", "url", 0),
@@ -271,28 +331,37 @@ def test_json_doc_rules():
             urls["off"]: failed("off", "redirect_refused", "download", 1, 302, urls["off"]),
             urls["h09"]: failed("h09", "malformed_response", "download", 1),
             urls["huge"]: failed("huge", "headers_too_large", "download", 1, 200, urls["huge"]),
+            urls["slow"]: {"status": "ok", "attempts": 1, "bytes": photo_size, "http_code": 200,
+                           "final_url": urls["slow"], "line": line_of[urls["slow"]],
+                           "name": "slow.png", "body": photo_body, "content_type": "image/jpeg"},
         }
-        items, summary = check_run(out, err, rc, expects, "concurrent", ws.out, fields=fields)
+        items, summary = check_run(out, err, rc, expects, "concurrent", ws.out, fields=fields,
+                                   settings=settings, window=window)
         check(summary["duplicates"] == 1, f"duplicates {summary['duplicates']}")
 
         # The same list again: the outputs are there, so those items are
         # skipped: never fetched, no response, no bytes, the output named.
         server.reset()
         rc, out, err = run(base)
-        for url in (urls["ok"], urls["hop"]):
+        for url in (urls["ok"], urls["hop"], urls["slow"]):
             expects[url] = {"status": "skipped", "attempts": 0, "bytes": 0, "http_code": None,
+                            "body": None,
                             "final_url": None, "line": expects[url]["line"],
                             "name": expects[url]["name"]}
         check_run(out, err, rc, expects, "concurrent", ws.out, fields=fields)
         check(server.stats()["per_path"].get("/" + photo) is None, "a skipped item was fetched")
 
         # A URL argument (line null), sequential mode.
-        rc, out, err = run(["--json", "--sequential", "-o", ws.out, "--force", urls["ok"]])
+        rc, out, err = run(["--json", "--sequential", "-o", ws.out, "--force", "--operator",
+                            "canny", "--sigma", "2", "--low", "30", urls["ok"]])
         check(rc == 0, f"sequential: exit {rc}: {err}")
         check_run(out, err, rc, {urls["ok"]: {
             "status": "ok", "attempts": 1, "bytes": photo_size, "http_code": 200,
-            "final_url": urls["ok"], "line": None, "name": photo[:-4] + ".png"}},
-            "sequential", ws.out, fields=fields)
+            "final_url": urls["ok"], "line": None, "name": photo[:-4] + ".png",
+            "body": photo_body, "content_type": "image/jpeg"}},
+            "sequential", ws.out, fields=fields,
+            settings={"operator": "canny", "operator_params": {"sigma": 2, "low": 30, "high": 80},
+                      "retries": 2})
 
         # SIGTERM while a body stalls: cancelled, kind cancelled, stage where
         # it was (download), the summary names the signal, exit 143. The
