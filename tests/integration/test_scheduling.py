@@ -132,9 +132,10 @@ def test_backoff_holds_no_room():
 
 
 def test_thousands_asleep():
-    """3,000 items asleep in Retry-After at once cost their small records: the
-    run's peak RSS is within 1.25× (+8 MiB) of the same list served without
-    faults, and the bodies held stay within -j + 3 × -w."""
+    """3,000 items on 503 Retry-After: 2, thousands of them asleep at once,
+    cost their small records: the run's peak RSS is within 1.25× (+8 MiB) of
+    the same list served without faults, and the bodies held stay within
+    -j + 3 × -w."""
     tile = write_png(64, 64, [bytes((x + y) & 255 for x in range(64)) for y in range(64)])
     peaks = {}
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
@@ -158,11 +159,14 @@ def test_thousands_asleep():
             peaks[label] = summary["peak_rss_bytes"]
             if label == "asleep":
                 check(summary["retries"] == 3000, f"retries {summary['retries']}")
-                # All of them asleep at once: every first request before any retry.
+                # Thousands asleep at once: items whose first request came
+                # before the first retry are all asleep then (waits holding
+                # room would cap that at -j + 3 × -w = 70).
                 times = arrivals(server)
-                firsts = [t[0] for t in times.values()]
-                retries = [t[1] for t in times.values() if len(t) > 1]
-                check(max(firsts) < min(retries), "not all 3,000 were asleep at once")
+                first_retry = min(t[1] for t in times.values() if len(t) > 1)
+                asleep = sum(1 for t in times.values() if t[0] < first_retry)
+                print(f"{asleep} items asleep at once")
+                check(asleep >= 1000, f"only {asleep} items were asleep at once")
             shutil.rmtree(out_dir)
     mib = {k: v / 2**20 for k, v in peaks.items()}
     print(f"peak RSS: plain {mib['plain']:.1f} MiB, 3,000 asleep {mib['asleep']:.1f} MiB")
