@@ -45,6 +45,108 @@ int io_url_list_add(struct io_url_list *list, const char *url, unsigned line);
  * byte refuses the whole list (-EINVAL: a binary file, /dev/zero). */
 int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_size);
 
+/* The streaming list reader: one row at a time, never the whole list, in
+ * about 400 KiB whatever its length. Formats (`format`):
+ *   plain  one URL a line, as io_url_list_read reads it;
+ *   csv    RFC 4180 (quoted fields, "" for a quote, line breaks inside
+ *          quotes), a header line first naming the columns;
+ *   tsv    as csv with a tab between fields;
+ *   jsonl  one JSON object a line (RFC 8259, strict); other fields, nested
+ *          ones included, are checked and skipped.
+ * Any of them may be gzip (RFC 1952, concatenated members too), inflated in
+ * 64 KiB pieces as it is read. A UTF-8 BOM, CRLF ends and blank lines are
+ * tolerated in every format; '#' comments in plain only. Bytes are consumed
+ * as they arrive: on a pipe, rows come out while the producer still writes. */
+enum io_list_format {
+    IO_LIST_PLAIN = 0,
+    IO_LIST_CSV = 1,
+    IO_LIST_TSV = 2,
+    IO_LIST_JSONL = 3,
+};
+
+enum io_list_compression {
+    IO_LIST_COMPRESSION_AUTO = 0, /* gzip when it starts with gzip's magic bytes */
+    IO_LIST_GZIP = 1,             /* must be gzip (a ".gz" name): otherwise a setup error */
+    IO_LIST_UNCOMPRESSED = 2,     /* read as it is */
+};
+
+struct io_list_options {
+    enum io_list_format format;
+    enum io_list_compression compression;
+    const char *url_column;  /* csv/tsv column, jsonl field of the URL; NULL: "url" */
+    const char *name_column; /* of the output name; NULL: none */
+};
+
+/* plain, auto compression, "url", no name column. */
+void io_list_options_init(struct io_list_options *opts);
+
+/* The format a list's file name implies: ".csv", ".tsv"/".tab",
+ * ".jsonl"/".ndjson", else plain; a ".gz" after it sets *gzip. */
+enum io_list_format io_list_format_from_path(const char *path, bool *gzip);
+
+/* One row. `url` and `name` (NUL-terminated, trimmed) last until the next
+ * io_list_reader_next; `name` is NULL when there is no name column or the
+ * row's is empty. `line` is the row's first line in the list (1-based,
+ * header and blank lines counted). A row that cannot be read (a quote in an
+ * unquoted CSV field, a line that is not a JSON object, no URL field, a line
+ * over 64 KiB: -E2BIG) has `error` < 0 and `message`, "line N: why", and no
+ * URL: it fails alone and the next row is read. */
+struct io_list_row {
+    const char *url;
+    size_t url_len;
+    const char *name;
+    size_t name_len;
+    uint64_t line;
+    int error;
+    const char *message;
+};
+
+struct io_list_reader;
+
+/* Reads `in` (not closed; read(2) on its descriptor when it has one, so it
+ * must not have been read through stdio before). Reads the first bytes
+ * (gzip?) and, for csv/tsv, the header: -ENOENT when the URL column (or
+ * the name column asked for) is not in it, -EINVAL for a .gz that is not
+ * gzip, all with the reason in `err` (setup errors: nothing has run). */
+int io_list_reader_create(FILE *in, const struct io_list_options *opts,
+                          struct io_list_reader **out, char *err, size_t err_size);
+
+/* 1 with a row (see io_list_row.error), 0 at the end of the list, or a
+ * negative code that ends the list, with the reason: -EINVAL at a NUL byte
+ * (a binary file), a corrupt or cut-short gzip stream, a read error. */
+int io_list_reader_next(struct io_list_reader *reader, struct io_list_row *row, char *err,
+                        size_t err_size);
+
+/* Lines read so far. */
+uint64_t io_list_reader_line(const struct io_list_reader *reader);
+
+/* Accepts NULL. Does not close the stream. */
+void io_list_reader_destroy(struct io_list_reader *reader);
+
+/* ---- duplicates: 64-bit fingerprints ------------------------------------ */
+
+/* A 64-bit fingerprint of `len` bytes (not cryptographic: 8 bytes at a time
+ * mixed by 64x64->128-bit multiplies; stable across runs and machines of
+ * the same endianness). */
+uint64_t io_fingerprint64(const void *data, size_t len);
+
+/* Exact duplicate detection in 8 bytes a slot: an open-addressing set of
+ * fingerprints, kept between 0.53 and 0.8 full (it grows 1.5x at 0.8), so
+ * 10-15 bytes a member, and 25 for the moment of a growth, when the old
+ * and the new table both exist. Two distinct URLs with one fingerprint make
+ * the second a false repeat (it is not fetched); among n URLs the chance of
+ * any is about n^2 / 2^65: 3e-6 for 10 M, 3e-4 for 100 M, 3% for 1 G in one
+ * process (see README "URL list"). */
+struct io_fp_set;
+int io_fp_set_create(struct io_fp_set **out);
+/* 1 when `fingerprint` is new (now a member), 0 when it was one, -ENOMEM. */
+int io_fp_set_insert(struct io_fp_set *set, uint64_t fingerprint);
+size_t io_fp_set_count(const struct io_fp_set *set);
+/* Bytes of table held now. */
+size_t io_fp_set_bytes(const struct io_fp_set *set);
+/* Accepts NULL. */
+void io_fp_set_destroy(struct io_fp_set *set);
+
 /* Checks that `url` parses and uses http or https with a host, before any I/O;
  * -E2BIG for the stand-in of an over-long list line. */
 int io_url_check(const char *url, char *err, size_t err_size);
@@ -106,6 +208,53 @@ uint32_t io_url_hash(const char *url);
 /* "host:port" of an http(s) URL, the host lower-cased and the port explicit
  * (80/443 when the URL has none): the key of the per-host download cap. */
 int io_url_host(const char *url, char *host, size_t host_size);
+
+/* ---- layouts: names from the list line ---------------------------------- */
+
+/* The positional layout: the row of list line L is FOLDER/FILE with FOLDER
+ * = L / 10000 in 5 digits and FILE = L in 9 digits and ".png"
+ * ("00012/000123456.png"): at most 10,000 files a folder, unique for every
+ * row (a row has its own first line), the same whatever --shard and however
+ * the list is read. Wider numbers past 10^9 lines. -ENOSPC when it does not
+ * fit. */
+#define IO_POSITIONAL_PER_FOLDER 10000
+#define IO_POSITIONAL_NAME_SIZE 32
+int io_positional_path(uint64_t line, char *folder, size_t folder_size, char *file,
+                       size_t file_size);
+/* The row's key, the 9 digits alone ("000123456"): a tar entry's stem. */
+int io_positional_key(uint64_t line, char *key, size_t key_size);
+
+/* Items a tar shard holds at most: the rows of one shard process, in list
+ * order, 10,000 to a tar. */
+#define IO_TAR_ITEMS 10000
+/* The name of tar number `tar_index` (the row's rank among its shard's rows
+ * / IO_TAR_ITEMS): "NNNNN.tar", or "KKKKK-NNNNN.tar" with --shard K/N,
+ * N > 1, so shards never write one file. */
+int io_tar_shard_name(unsigned shard_index, unsigned shard_count, uint64_t tar_index, char *name,
+                      size_t name_size);
+
+/* ---- tar shards --------------------------------------------------------- */
+
+/* One tar (POSIX pax, ustar headers where they suffice) written through
+ * libarchive into a locked temporary ".NAME.XXXXXX.tmp" in DIR, renamed to
+ * DIR/NAME only by io_tar_commit: a final name only ever holds a complete
+ * tar, so "DIR/NAME exists" means every item of it is done, and a temporary
+ * left by a killed run is swept by io_remove_stale_temps as any other.
+ * Not thread-safe: one thread writes a tar (the loop thread, or a writer). */
+struct io_tar;
+int io_tar_create(const char *dir, const char *name, mode_t mode, struct io_tar **out, char *err,
+                  size_t err_size);
+/* Appends a regular file `entry` (a plain name) of `size` bytes. */
+int io_tar_add(struct io_tar *tar, const char *entry, const void *data, size_t size, char *err,
+               size_t err_size);
+/* Ends the archive, syncs it (`sync`: file and folder) and renames it to its
+ * name. Destroys `tar` whatever it returns; on failure the temporary is
+ * removed. */
+int io_tar_commit(struct io_tar *tar, bool sync, char *err, size_t err_size);
+/* Removes the temporary and destroys `tar`. Accepts NULL. */
+void io_tar_abort(struct io_tar *tar);
+/* Entries written so far. */
+size_t io_tar_entries(const struct io_tar *tar);
 
 /* ---- files ------------------------------------------------------------- */
 
