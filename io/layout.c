@@ -26,8 +26,8 @@ int io_positional_path(uint64_t line, char *folder, size_t folder_size, char *fi
 int io_tar_shard_name(unsigned shard_index, unsigned shard_count, uint64_t tar_index, char *name,
                       size_t name_size)
 {
-    int len = shard_count > 1 ? snprintf(name, name_size, "%05u-%05" PRIu64 ".tar", shard_index,
-                                         tar_index)
-                              : snprintf(name, name_size, "%05" PRIu64 ".tar", tar_index);
+    int len = shard_count > 1
+                  ? snprintf(name, name_size, "%05u-%05" PRIu64 ".tar", shard_index, tar_index)
+                  : snprintf(name, name_size, "%05" PRIu64 ".tar", tar_index);
     return len < 0 || (size_t)len >= name_size ? -ENOSPC : 0;
 }

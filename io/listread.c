@@ -277,8 +277,8 @@ static void skip_bom(const struct io_list_reader *reader, char **text, size_t *l
 static int row_error(struct io_list_reader *reader, struct io_list_row *row, uint64_t line,
                      int error, const char *fmt, const char *detail)
 {
-    int used = snprintf(reader->message, sizeof(reader->message), "line %llu: ",
-                        (unsigned long long)line);
+    int used =
+        snprintf(reader->message, sizeof(reader->message), "line %llu: ", (unsigned long long)line);
     snprintf(reader->message + used, sizeof(reader->message) - (size_t)used, fmt, detail);
     row->line = line;
     row->error = error;
@@ -327,7 +327,7 @@ struct csv_record {
     enum csv_state state;
     bool capture_all; /* the header: every field into reader->key, NUL-separated */
     size_t all_len;
-    bool overflow; /* a kept field (or the header) passed MAX_LINE_BYTES */
+    bool overflow;         /* a kept field (or the header) passed MAX_LINE_BYTES */
     const char *malformed; /* the reason, once the record is known bad */
 };
 
@@ -491,8 +491,7 @@ static int csv_read_header(struct io_list_reader *reader, char *err, size_t err_
         return rc;
     }
     if (rc == 0) {
-        snprintf(err, err_size, "the list is empty: no header line with a column \"%s\"",
-                 want_url);
+        snprintf(err, err_size, "the list is empty: no header line with a column \"%s\"", want_url);
         return -ENOENT;
     }
     if (too_long || rec.malformed != NULL) {
@@ -512,15 +511,15 @@ static int csv_read_header(struct io_list_reader *reader, char *err, size_t err_
         if (reader->url_column == SIZE_MAX && name_len == strlen(want_url) &&
             memcmp(name, want_url, name_len) == 0)
             reader->url_column = i;
-        if (want_name != NULL && reader->name_column == SIZE_MAX &&
-            name_len == strlen(want_name) && memcmp(name, want_name, name_len) == 0)
+        if (want_name != NULL && reader->name_column == SIZE_MAX && name_len == strlen(want_name) &&
+            memcmp(name, want_name, name_len) == 0)
             reader->name_column = i;
         if (i < MAX_COLUMNS_LISTED && listed_len < sizeof(listed))
             listed_len += (size_t)snprintf(listed + listed_len, sizeof(listed) - listed_len,
                                            "%s\"%.*s\"", i > 0 ? ", " : "", (int)name_len, name);
         column += column_len + 1;
     }
-    const char *missing = reader->url_column == SIZE_MAX                        ? want_url
+    const char *missing = reader->url_column == SIZE_MAX                         ? want_url
                           : want_name != NULL && reader->name_column == SIZE_MAX ? want_name
                                                                                  : NULL;
     if (missing != NULL) {
@@ -542,8 +541,7 @@ static int next_csv(struct io_list_reader *reader, struct io_list_row *row)
     if (too_long)
         return too_long_row(reader, row, rec.first_line);
     if (rec.malformed != NULL)
-        return row_error(reader, row, rec.first_line, -EINVAL, "malformed row: %s",
-                         rec.malformed);
+        return row_error(reader, row, rec.first_line, -EINVAL, "malformed row: %s", rec.malformed);
     if (!reader->has_url) {
         char detail[96];
         snprintf(detail, sizeof(detail), "%zu field%s, no column %zu (the header has %zu)",
@@ -680,21 +678,23 @@ static bool json_string(struct json_cursor *cur, char *out, size_t *out_len)
             return json_fail(cur, "an unknown escape in a string");
         if (cur->end - cur->p < 6 || json_hex4(cur->p + 2) < 0)
             return json_fail(cur, "a \\u escape without 4 hex digits");
+        /* Errors point at the escape, not past it. */
         unsigned code = (unsigned)json_hex4(cur->p + 2);
-        cur->p += 6;
         if (code >= 0xDC00 && code <= 0xDFFF)
             return json_fail(cur, "a lone low surrogate");
         if (code >= 0xD800 && code <= 0xDBFF) {
             /* RFC 8259 section 7: a character outside the BMP is a surrogate pair. */
-            if (cur->end - cur->p < 6 || cur->p[0] != '\\' || cur->p[1] != 'u' ||
-                json_hex4(cur->p + 2) < 0x00DC00 || json_hex4(cur->p + 2) > 0xDFFF)
+            const char *low_at = cur->p + 6;
+            if (cur->end - low_at < 6 || low_at[0] != '\\' || low_at[1] != 'u' ||
+                json_hex4(low_at + 2) < 0xDC00 || json_hex4(low_at + 2) > 0xDFFF)
                 return json_fail(cur, "a high surrogate without its low surrogate");
-            unsigned low = (unsigned)json_hex4(cur->p + 2);
+            unsigned low = (unsigned)json_hex4(low_at + 2);
             code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
             cur->p += 6;
         }
         if (code == 0 && out != NULL)
             return json_fail(cur, "\\u0000 in a string");
+        cur->p += 6;
         if (out != NULL)
             used += put_utf8(out + used, code);
     }
@@ -907,12 +907,11 @@ static int next_jsonl(struct io_list_reader *reader, struct io_list_row *row)
             char detail[128];
             snprintf(detail, sizeof(detail), "%s at byte %zu", cur.error,
                      (size_t)(cur.error_at - cur.start) + 1);
-            return row_error(reader, row, reader->line_no, -EINVAL, "not valid JSON: %s",
-                             detail);
+            return row_error(reader, row, reader->line_no, -EINVAL, "not valid JSON: %s", detail);
         }
         if (not_string != NULL)
-            return row_error(reader, row, reader->line_no, -EINVAL, "the \"%s\" field is not a string",
-                             not_string);
+            return row_error(reader, row, reader->line_no, -EINVAL,
+                             "the \"%s\" field is not a string", not_string);
         if (!reader->has_url)
             return row_error(reader, row, reader->line_no, -EINVAL, "no \"%s\" field",
                              reader->opts.url_column);
@@ -936,8 +935,8 @@ static int next_jsonl(struct io_list_reader *reader, struct io_list_row *row)
 
 /* ---- the reader --------------------------------------------------------- */
 
-int io_list_reader_create(FILE *in, const struct io_list_options *opts,
-                          struct io_list_reader **out, char *err, size_t err_size)
+int io_list_reader_create(FILE *in, const struct io_list_options *opts, struct io_list_reader **out,
+                          char *err, size_t err_size)
 {
     int rc = -ENOMEM;
     struct io_list_reader *reader = calloc(1, sizeof(*reader));
