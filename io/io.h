@@ -108,8 +108,8 @@ struct io_list_reader;
  * (gzip?) and, for csv/tsv, the header: -ENOENT when the URL column (or
  * the name column asked for) is not in it, -EINVAL for a .gz that is not
  * gzip, all with the reason in `err` (setup errors: nothing has run). */
-int io_list_reader_create(FILE *in, const struct io_list_options *opts,
-                          struct io_list_reader **out, char *err, size_t err_size);
+int io_list_reader_create(FILE *in, const struct io_list_options *opts, struct io_list_reader **out,
+                          char *err, size_t err_size);
 
 /* 1 with a row (see io_list_row.error), 0 at the end of the list, or a
  * negative code that ends the list, with the reason: -EINVAL at a NUL byte
@@ -147,8 +147,18 @@ size_t io_fp_set_bytes(const struct io_fp_set *set);
 /* Accepts NULL. */
 void io_fp_set_destroy(struct io_fp_set *set);
 
+/* io_url_list_read for any format of the streaming reader (below): every
+ * row into `list`, in list order. A row that could not be read is kept as
+ * the stand-in "(line N: why)", which io_url_check refuses with "why", so
+ * it fails alone (an over-long one as io_url_list_read's). The reader's
+ * setup errors (a missing column: -ENOENT) are returned with `err`. */
+struct io_list_options;
+int io_url_list_read_rows(struct io_url_list *list, FILE *in, const struct io_list_options *opts,
+                          char *err, size_t err_size);
+
 /* Checks that `url` parses and uses http or https with a host, before any I/O;
- * -E2BIG for the stand-in of an over-long list line. */
+ * -E2BIG for the stand-in of an over-long list line, -EINVAL with its reason
+ * for the stand-in of a row that could not be read. */
 int io_url_check(const char *url, char *err, size_t err_size);
 
 /* ---- output names ------------------------------------------------------ */

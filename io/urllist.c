@@ -109,16 +109,27 @@ static int is_too_long_stand_in(const char *url)
     return strcmp(url, expected) == 0;
 }
 
-/* The plain format of the streaming reader (io/listread.c), every row kept:
- * one reader of list lines for both. */
-int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_size)
+/* What a row that could not be read is kept as: "(line N: why)", refused
+ * by io_url_check with its reason. Nothing of that shape is a URL (no
+ * scheme), so a list line that happens to look like one loses nothing. */
+static int add_failed_row(struct io_url_list *list, const struct io_list_row *row)
 {
-    struct io_list_options opts;
+    if (row->error == -E2BIG) {
+        /* Fails alone, as its own item, with its line number. */
+        char stand_in[sizeof(TOO_LONG_FORMAT) + 32];
+        snprintf(stand_in, sizeof(stand_in), TOO_LONG_FORMAT, (unsigned)row->line, MAX_LINE_BYTES);
+        return io_url_list_add(list, stand_in, (unsigned)row->line);
+    }
+    char stand_in[320];
+    snprintf(stand_in, sizeof(stand_in), "(%s)", row->message);
+    return io_url_list_add(list, stand_in, (unsigned)row->line);
+}
+
+int io_url_list_read_rows(struct io_url_list *list, FILE *in, const struct io_list_options *opts,
+                          char *err, size_t err_size)
+{
     struct io_list_reader *reader = NULL;
-    io_list_options_init(&opts);
-    /* Whole lists stay as they were read before: gzip only through the reader. */
-    opts.compression = IO_LIST_UNCOMPRESSED;
-    int rc = io_list_reader_create(in, &opts, &reader, err, err_size);
+    int rc = io_list_reader_create(in, opts, &reader, err, err_size);
     if (rc < 0)
         return rc;
     for (;;) {
@@ -128,15 +139,8 @@ int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_s
             rc = got;
             break;
         }
-        if (row.error == -E2BIG) {
-            /* Fails alone, as its own item, with its line number. */
-            char stand_in[sizeof(TOO_LONG_FORMAT) + 32];
-            snprintf(stand_in, sizeof(stand_in), TOO_LONG_FORMAT, (unsigned)row.line,
-                     MAX_LINE_BYTES);
-            rc = io_url_list_add(list, stand_in, (unsigned)row.line);
-        } else {
-            rc = io_url_list_add(list, row.url, (unsigned)row.line);
-        }
+        rc = row.error != 0 ? add_failed_row(list, &row)
+                            : io_url_list_add(list, row.url, (unsigned)row.line);
         if (rc < 0) {
             snprintf(err, err_size, "out of memory reading the URL list");
             break;
@@ -144,6 +148,32 @@ int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_s
     }
     io_list_reader_destroy(reader);
     return rc;
+}
+
+/* The plain format of the streaming reader (io/listread.c), every row kept:
+ * one reader of list lines for both. */
+int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_size)
+{
+    struct io_list_options opts;
+    io_list_options_init(&opts);
+    /* Plain lists read as they always were: gzip only when asked for. */
+    opts.compression = IO_LIST_UNCOMPRESSED;
+    return io_url_list_read_rows(list, in, &opts, err, err_size);
+}
+
+/* 1 when `url` is the stand-in of a row that could not be read:
+ * "(line N: why)"; *why points at "why" (up to the closing parenthesis). */
+static int is_failed_row_stand_in(const char *url, const char **why, int *why_len)
+{
+    unsigned line_no;
+    int consumed = 0;
+    size_t len = strlen(url);
+    if (strncmp(url, "(line ", 6) != 0 || url[len - 1] != ')' ||
+        sscanf(url, "(line %u: %n", &line_no, &consumed) != 1 || consumed == 0)
+        return 0;
+    *why = url + consumed;
+    *why_len = (int)(len - 1 - (size_t)consumed);
+    return 1;
 }
 
 int io_url_check(const char *url, char *err, size_t err_size)
@@ -156,6 +186,12 @@ int io_url_check(const char *url, char *err, size_t err_size)
         snprintf(err, err_size, "line longer than %d bytes: not read (no URL is that long)",
                  MAX_LINE_BYTES);
         return -E2BIG;
+    }
+    const char *why;
+    int why_len;
+    if (is_failed_row_stand_in(url, &why, &why_len)) {
+        snprintf(err, err_size, "%.*s", why_len, why);
+        return -EINVAL;
     }
     for (const unsigned char *p = (const unsigned char *)url; *p != '\0'; p++) {
         if (*p < 0x20 || *p == 0x7f || *p == ' ') {

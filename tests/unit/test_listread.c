@@ -413,8 +413,47 @@ static void test_pipe_streams(enum io_list_format format, const char *head, cons
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+/* The whole-list reader over any format: a malformed row becomes an entry
+ * that io_url_check refuses with the row's reason, in its place. */
+static void test_url_list_rows(void)
+{
+    const char *text = "url,caption\nhttp://h/a,x\n\"http://h/b\"c,y\nhttp://h/c,z\n";
+    FILE *in = fmemopen((void *)text, strlen(text), "r");
+    CHECK(in != NULL);
+    struct io_list_options opts;
+    io_list_options_init(&opts);
+    opts.format = IO_LIST_CSV;
+    struct io_url_list list;
+    io_url_list_init(&list);
+    char err[256] = "";
+    CHECK_EQ(io_url_list_read_rows(&list, in, &opts, err, sizeof(err)), 0);
+    fclose(in);
+    CHECK_EQ(list.count, 3);
+    CHECK_STR_EQ(list.entries[0].url, "http://h/a");
+    CHECK_EQ(list.entries[1].line, 3);
+    CHECK_STR_EQ(list.entries[1].url, "(line 3: malformed row: text after a closing quote)");
+    CHECK_EQ(io_url_check(list.entries[1].url, err, sizeof(err)), -EINVAL);
+    CHECK_STR_EQ(err, "malformed row: text after a closing quote");
+    CHECK_STR_EQ(list.entries[2].url, "http://h/c");
+    CHECK_EQ(io_url_check(list.entries[2].url, err, sizeof(err)), 0);
+    io_url_list_finish(&list);
+
+    /* A missing column is the reader's setup error. */
+    in = fmemopen((void *)text, strlen(text), "r");
+    opts.url_column = "link";
+    io_url_list_init(&list);
+    CHECK_EQ(io_url_list_read_rows(&list, in, &opts, err, sizeof(err)), -ENOENT);
+    CHECK_EQ(list.count, 0);
+    fclose(in);
+    io_url_list_finish(&list);
+    /* Anything else in parentheses is checked as a URL (and refused as one). */
+    CHECK_EQ(io_url_check("(line 3)", err, sizeof(err)), -EINVAL);
+    CHECK(strstr(err, "malformed URL") != NULL);
+}
+
 int main(void)
 {
+    test_url_list_rows();
     test_plain();
     test_csv();
     test_csv_setup_errors();
