@@ -50,6 +50,12 @@ struct cli {
     enum cli_mode mode;
     bool dry_run;
     const char *input;
+    /* How the list is read (io_list_options); `list_format_auto`: from
+     * the list's name (--input-format auto, the default). */
+    struct io_list_options list;
+    bool list_format_auto;
+    const char *url_column; /* --url-column, for csv and tsv */
+    const char *url_field;  /* --url-field, for jsonl */
     const char *output_dir;
     enum cli_verbosity verbose;
     bool json;    /* NDJSON results on stdout */

@@ -142,6 +142,22 @@ static void on_item(const struct pl_item *item, void *user)
     }
 }
 
+static const char *list_format_name(enum io_list_format format)
+{
+    switch (format) {
+    case IO_LIST_CSV:
+        return "csv";
+    case IO_LIST_TSV:
+        return "tsv";
+    case IO_LIST_JSONL:
+        return "jsonl";
+    case IO_LIST_PLAIN:
+        break;
+    }
+    return "plain";
+}
+
+/* The list (any format of io's reader, whole) and the URL arguments after it. */
 static int read_urls(const struct cli *cli, struct io_url_list *urls)
 {
     char err[256];
@@ -154,7 +170,27 @@ static int read_urls(const struct cli *cli, struct io_url_list *urls)
                     strerror(errno));
             return -errno;
         }
-        rc = io_url_list_read(urls, in, err, sizeof(err));
+        struct io_list_options list = cli->list;
+        if (cli->list_format_auto) {
+            bool gzip;
+            list.format = io_list_format_from_path(cli->input, &gzip);
+            list.compression = gzip ? IO_LIST_GZIP : IO_LIST_COMPRESSION_AUTO;
+        }
+        bool tabular = list.format == IO_LIST_CSV || list.format == IO_LIST_TSV;
+        const char *misplaced = cli->url_column != NULL && !tabular ? "--url-column"
+                                : cli->url_field != NULL && list.format != IO_LIST_JSONL
+                                    ? "--url-field"
+                                    : NULL;
+        if (misplaced != NULL) {
+            fprintf(stderr, "edgefetch: %s: %s is for %s lists, this one is read as %s\n",
+                    cli->input, misplaced, misplaced[6] == 'c' ? "csv and tsv" : "jsonl",
+                    list_format_name(list.format));
+            if (in != stdin)
+                fclose(in);
+            return -EINVAL;
+        }
+        list.url_column = tabular ? cli->url_column : cli->url_field;
+        rc = io_url_list_read_rows(urls, in, &list, err, sizeof(err));
         if (in != stdin)
             fclose(in);
         if (rc < 0) {

@@ -14,6 +14,17 @@ const struct opt_spec options_table[OPT_COUNT] = {
     VALUE(OPT_INPUT, "input", 'i', "FILE", OPT_VALUE_LIST, OPT_GROUP_INPUT,
           "URL list, one per line ('-' = standard input); blank lines and '#' comments are "
           "ignored; URLs may also follow the options"),
+    [OPT_INPUT_FORMAT] = {OPT_INPUT_FORMAT, "input-format", 0, "FORMAT", OPT_VALUE_CHOICE,
+                          OPT_GROUP_INPUT, "auto plain csv tsv jsonl", "auto",
+                          "the list's format: plain (a URL a line), csv or tsv (a header line "
+                          "naming the columns, RFC 4180 quoting), jsonl (a JSON object a line); "
+                          "auto: from the name's ending (.csv, .tsv, .jsonl, .ndjson), else "
+                          "plain; a .gz list, or one starting with gzip's magic bytes, is "
+                          "inflated as it is read"},
+    [OPT_URL_COLUMN] = {OPT_URL_COLUMN, "url-column", 0, "NAME", OPT_VALUE_OTHER, OPT_GROUP_INPUT,
+                        NULL, "url", "csv, tsv: the column of the header holding the URLs"},
+    [OPT_URL_FIELD] = {OPT_URL_FIELD, "url-field", 0, "NAME", OPT_VALUE_OTHER, OPT_GROUP_INPUT,
+                       NULL, "url", "jsonl: the field of each object holding its URL"},
     VALUE(OPT_OUTPUT, "output", 'o', "DIR", OPT_VALUE_DIR, OPT_GROUP_INPUT,
           "folder the edge maps go to, created if missing"),
     FLAG(OPT_CONCURRENT, "concurrent", 0, OPT_GROUP_MODE, "overlap downloads and processing"),

@@ -14,6 +14,9 @@
 
 enum opt_id {
     OPT_INPUT = 0,
+    OPT_INPUT_FORMAT,
+    OPT_URL_COLUMN,
+    OPT_URL_FIELD,
     OPT_OUTPUT,
     OPT_CONCURRENT,
     OPT_SEQUENTIAL,

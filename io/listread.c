@@ -328,6 +328,7 @@ struct csv_record {
     bool capture_all; /* the header: every field into reader->key, NUL-separated */
     size_t all_len;
     bool overflow;         /* a kept field (or the header) passed MAX_LINE_BYTES */
+    size_t record_bytes;   /* of the lines read into it so far */
     const char *malformed; /* the reason, once the record is known bad */
 };
 
@@ -466,7 +467,10 @@ static int csv_read_record(struct io_list_reader *reader, struct csv_record *rec
         }
         if (!csv_scan_line(reader, rec, text, len))
             break;
-        if (rec->overflow) {
+        /* A record is bounded as a line is, whichever of its fields is kept:
+         * a quote never closed costs at most this much of the list. */
+        rec->record_bytes += len + 1;
+        if (rec->overflow || rec->record_bytes > MAX_LINE_BYTES) {
             *too_long = true;
             return 1;
         }

@@ -168,6 +168,27 @@ static void test_csv(void)
         "a,b,url\n1,2\n1,2,http://h/x\n", IO_LIST_CSV, NULL,
         "2!line 2: malformed row: 2 fields, no column 3 (the header has 3)\n3:http://h/x\nEND\n");
 
+    /* A quote never closed, in a column not kept: the record is bounded as a
+     * line is, it fails, and reading goes on at the next line. */
+    {
+        size_t size = 3 * MAX_LINE;
+        char *text = malloc(size);
+        CHECK(text != NULL);
+        size_t used = (size_t)sprintf(text, "url,caption\nhttp://h/a,\"open\n");
+        while (used < 2 * MAX_LINE)
+            used += (size_t)sprintf(text + used, "more caption text, still inside quotes\n");
+        used += (size_t)sprintf(text + used, "http://h/b,x\n");
+        struct io_list_options opts;
+        struct transcript got;
+        char err[256];
+        io_list_options_init(&opts);
+        opts.format = IO_LIST_CSV;
+        CHECK_EQ(read_text(text, used, &opts, &got, err, sizeof(err)), 0);
+        CHECK(strncmp(got.text, "2!line 2: longer than 65536 bytes, not read\n", 44) == 0);
+        CHECK(strstr(got.text, ":http://h/b\nEND\n") != NULL);
+        free(text);
+    }
+
     /* TSV: tabs, and quotes as pandas writes them. */
     expect("url\tcaption\nhttp://h/a\ta, b\n\"http://h/b\"\t\"x\ty\"\n", IO_LIST_TSV, NULL,
            "2:http://h/a\n3:http://h/b\nEND\n");
