@@ -11,6 +11,7 @@ BUILD_DEPS := gcc pkg-config meson ninja-build libcurl4-openssl-dev libuv1-dev l
 BUILD_DEPS += zlib1g-dev
 # libarchive: --output-format tar, the webdataset tar shards (io/tar.c).
 BUILD_DEPS += libarchive-dev
+BUILD_DEPS += libdeflate-dev   # imaging/encode.c: libdeflate_adler32 for the PNG's zlib trailer
 # Tests: integration tests are Python (standard library only); openssl and
 # nginx for the HTTPS tests; python3-opencv for the OpenCV comparison
 # (tests/opencv, never used at run time).
@@ -25,6 +26,7 @@ TEST_DEPS  += bsdutils   # script(1): test_progress.py and progress_tty drive a 
 TEST_DEPS  += dnsmasq-base nftables libjpeg-turbo-progs
 # (libjpeg-turbo-progs above also gives jpegtran scan scripts: the many-scan
 # progressive JPEG of tests/integration/test_decode_hostile.py.)
+TEST_DEPS  += pngcheck   # tests/unit/test_png_rle.c checks the encoder's files with pngcheck
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge
 # Valgrind for the suite 'valgrind' (tests/integration/valgrind_case.py);

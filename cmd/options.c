@@ -79,7 +79,7 @@ const struct opt_spec options_table[OPT_COUNT] = {
           "canny: high hysteresis threshold, at least --low, 0-2040"),
     [OPT_PNG_LEVEL] = {OPT_PNG_LEVEL, "png-level", 0, "N", OPT_VALUE_CHOICE, OPT_GROUP_PROCESSING,
                        "0 1 2 3 4 5 6 7 8 9", NULL,
-                       "0 stored, 1 fastest, 2-3 smaller, 4-9 smallest"},
+                       "0 stored, 1 fastest, 2-9 smaller"},
     VALUE(OPT_MAX_PIXELS, "max-pixels", 0, "N", OPT_VALUE_OTHER, OPT_GROUP_PROCESSING,
           "refuse larger images, from their header, before decoding (k/M/G, powers of 1000)"),
     VALUE(OPT_TIMEOUT, "timeout", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,

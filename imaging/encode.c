@@ -4,12 +4,14 @@
  * image's size (never on how many threads run them), so every caller gets
  * the same bytes. Each band filters its rows (the previous row, for UP, AVG
  * and PAETH, is read from the image, so bands are independent), compresses
- * them as a raw deflate stream of its own that ends on a byte boundary with a
- * non-final block (Z_SYNC_FLUSH; the last band ends with Z_FINISH), and
- * computes the adler32 of its filtered bytes. Concatenated, the pieces are
- * one valid deflate stream (pigz does the same); the finish wraps it in the
- * zlib header and the combined adler32 (adler32_combine) and in the PNG
- * chunks (RFC 1950, RFC 1951; PNG spec, section 5).
+ * them as a raw deflate stream of its own, with png_rle.c (levels 1-9) or
+ * zlib (level 0, two-level maps), that ends on a byte boundary after an
+ * empty stored block (Z_SYNC_FLUSH's marker; the last band ends with the
+ * final block instead), and computes the adler32 of its filtered bytes.
+ * Concatenated, the pieces are one valid deflate stream (pigz does the
+ * same); the finish wraps it in the zlib header and the combined adler32
+ * (adler32_combine) and in the PNG chunks (RFC 1950, RFC 1951; PNG spec,
+ * section 5).
  *
  * libpng writes the file: signature and IHDR (png_write_info), the tEXt
  * "Source" when the caller set one, then each band's compressed data as an
@@ -17,6 +19,7 @@
  * and IEND, through png_write_chunk, since libpng 1.6 has no other way to
  * take IDAT data it did not compress itself. */
 #include <errno.h>
+#include <libdeflate.h>
 #include <png.h>
 #include <zlib.h>
 #include <stdbool.h>
@@ -26,28 +29,27 @@
 
 #include "imaging.h"
 #include "imaging_private.h"
+#include "png_rle.h"
 
-/* Chosen by measurement on Sobel and tutorial maps of twelve photos
- * (imaging/PNG_SETTINGS.md has the table). Sobel maps of photos are dense
- * texture, not sparse lines: LZ matches are rare and short, so zlib's match
- * search is time spent for little. Z_RLE (matches at distance 1 only, then
- * Huffman) was both faster and smaller than the default and Z_FILTERED
- * strategies at every level measured, level 9 included; with it zlib's level
- * changes nothing, so the level picks the row filter instead:
- *   0    stored, no filter (filtering would only cost time)
- *   1    UP + RLE     fastest: 7.9 ms/MP, 48.3% of raw on Sobel maps
- *   2-3  PAETH + RLE  11.5 ms/MP, 44.4%
- *   4-9  ALL + RLE    15 ms/MP, 44.0% (libpng's per-row heuristic); smaller
- *        than ALL + Z_FILTERED at level 9 (44.4%, 190 ms/MP)
- * libpng's own default (ALL + Z_FILTERED) at level 1 took 18 ms/MP for
- * 51.5%. */
+/* Chosen by measurement on Sobel and tutorial maps of the sample photos
+ * (imaging/PNG_SETTINGS.md has the tables). Sobel maps of photos are dense
+ * texture, not sparse lines: LZ matches are rare and short, so a match
+ * search is time spent for little; zlib's Z_RLE (matches at distance 1 only,
+ * then Huffman) was both faster and smaller than its other strategies at
+ * every level, and png_rle.c codes those same symbols 5-6x faster and a
+ * little smaller. The level picks the row filter:
+ *   0    stored (zlib), no filter: filtering would only cost time
+ *   1    PAETH + png_rle: 2.0 ms/MP of coding, 46.5% of raw on the samples'
+ *        Sobel maps (before issue 16, UP + zlib Z_RLE: 13 ms/MP, 51.2%)
+ *   2-9  ALL (libpng's per-row heuristic) + png_rle: 0.7% smaller than 1 at
+ *        about twice the time; smaller and 3x faster than the zlib settings
+ *        these levels had (PAETH + Z_RLE for 2-3, ALL + Z_RLE for 4-9)
+ * Two-level maps keep zlib (img_png_bands_create). */
 static int png_filters_for_level(int level)
 {
     if (level == 0)
         return PNG_FILTER_NONE;
     if (level == 1)
-        return PNG_FILTER_UP;
-    if (level <= 3)
         return PNG_FILTER_PAETH;
     return PNG_ALL_FILTERS;
 }
@@ -72,7 +74,7 @@ static bool is_two_level(const struct img_buf *gray)
 
 static int png_strategy_for_level(int level)
 {
-    return level == 0 ? Z_DEFAULT_STRATEGY : Z_RLE;
+    return level == 0 ? Z_DEFAULT_STRATEGY : IMG__STRATEGY_FAST_RLE;
 }
 
 /* The band layout. At least 256 rows and at least 1 MiB of pixels per band:
@@ -86,6 +88,12 @@ static int png_strategy_for_level(int level)
 #define PNG_BAND_MIN_ROWS 256
 #define PNG_BAND_MIN_PIXELS ((size_t)1 << 20)
 #define PNG_BAND_MAX_RAW ((size_t)1 << 28)
+/* png_rle's blocks (a dynamic Huffman code each): rows are filtered into a
+ * buffer of about this size, coded as one block, which adapts the code to
+ * the image at little header cost and stays in cache (on the samples'
+ * Sobel maps 16 and 32 KiB blocks were 0.3% and 0.1% larger at the same
+ * speed; PNG_SETTINGS.md). */
+#define PNG_RLE_BLOCK_BYTES ((size_t)64 << 10)
 /* Rows are filtered into a buffer of about this size and handed to zlib
  * together, instead of one deflate() call per row. */
 #define PNG_CHUNK_BYTES ((size_t)64 << 10)
@@ -93,8 +101,8 @@ static int png_strategy_for_level(int level)
 enum { FILTER_NONE, FILTER_SUB, FILTER_UP, FILTER_AVG, FILTER_PAETH, FILTER_COUNT };
 
 struct png_band {
-    uint8_t *out; /* 8 bytes of room, then this band's compressed data */
-    size_t size;  /* of the data */
+    uint8_t *out;    /* 8 bytes of room, then this band's compressed data */
+    size_t size;     /* of the data */
     size_t raw_size; /* filtered bytes, filter bytes included */
     uint32_t adler;  /* of those */
     int error;
@@ -141,22 +149,77 @@ static void filter_avg(const uint8_t *row, const uint8_t *prev, uint8_t *out, in
         out[x] = (uint8_t)(row[x] - ((row[x - 1] + prev[x]) >> 1));
 }
 
+/* The distances to the estimate left + up - up_left, written without it:
+ * |up - up_left|, |left - up_left|, |left + up - 2 up_left|. Every input is
+ * a raw pixel (nothing carried from one pixel to the next), so pixels can be
+ * filtered in parallel. At x = 0 left and up_left are 0 and the predictor is
+ * up. This is the reference; GCC 12 does not vectorise it (the selects),
+ * hence the SSE2 version below for x86-64, which must match it bit for bit
+ * (the round-trip tests decode every filter's output). */
+static inline uint8_t paeth_predictor(int left, int up, int up_left)
+{
+    int distance_left = abs(up - up_left);
+    int distance_up = abs(left - up_left);
+    int distance_up_left = abs(left + up - 2 * up_left);
+    if (distance_left <= distance_up && distance_left <= distance_up_left)
+        return (uint8_t)left;
+    return (uint8_t)(distance_up <= distance_up_left ? up : up_left);
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+
+static inline __m128i abs_epi16(__m128i v)
+{
+    return _mm_max_epi16(v, _mm_sub_epi16(_mm_setzero_si128(), v));
+}
+
+/* Eight predictors from eight pixels of each input, as 16-bit lanes. */
+static inline __m128i paeth_predictor_x8(__m128i left, __m128i up, __m128i up_left)
+{
+    __m128i to_up = _mm_sub_epi16(up, up_left);
+    __m128i to_left = _mm_sub_epi16(left, up_left);
+    __m128i distance_left = abs_epi16(to_up);
+    __m128i distance_up = abs_epi16(to_left);
+    __m128i distance_up_left = abs_epi16(_mm_add_epi16(to_up, to_left));
+    __m128i not_left = _mm_or_si128(_mm_cmpgt_epi16(distance_left, distance_up),
+                                    _mm_cmpgt_epi16(distance_left, distance_up_left));
+    __m128i not_up = _mm_cmpgt_epi16(distance_up, distance_up_left);
+    __m128i up_or_up_left =
+        _mm_or_si128(_mm_andnot_si128(not_up, up), _mm_and_si128(not_up, up_left));
+    return _mm_or_si128(_mm_andnot_si128(not_left, left), _mm_and_si128(not_left, up_or_up_left));
+}
+
+static int filter_paeth_sse2(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
+{
+    const __m128i zero = _mm_setzero_si128();
+    int x = 1;
+    for (; x + 16 <= width; x += 16) {
+        __m128i left = _mm_loadu_si128((const __m128i *)(row + x - 1));
+        __m128i up = _mm_loadu_si128((const __m128i *)(prev + x));
+        __m128i up_left = _mm_loadu_si128((const __m128i *)(prev + x - 1));
+        __m128i low = paeth_predictor_x8(_mm_unpacklo_epi8(left, zero), _mm_unpacklo_epi8(up, zero),
+                                         _mm_unpacklo_epi8(up_left, zero));
+        __m128i high =
+            paeth_predictor_x8(_mm_unpackhi_epi8(left, zero), _mm_unpackhi_epi8(up, zero),
+                               _mm_unpackhi_epi8(up_left, zero));
+        __m128i predictor = _mm_packus_epi16(low, high);
+        __m128i pixels = _mm_loadu_si128((const __m128i *)(row + x));
+        _mm_storeu_si128((__m128i *)(out + x), _mm_sub_epi8(pixels, predictor));
+    }
+    return x;
+}
+#endif
+
 static void filter_paeth(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
 {
-    int left = 0, up_left = 0;
-    for (int x = 0; x < width; x++) {
-        int up = prev[x];
-        int estimate = left + up - up_left;
-        int distance_left = abs(estimate - left);
-        int distance_up = abs(estimate - up);
-        int distance_up_left = abs(estimate - up_left);
-        int predictor = distance_left <= distance_up && distance_left <= distance_up_left ? left
-                        : distance_up <= distance_up_left                                 ? up
-                                                                                          : up_left;
-        out[x] = (uint8_t)(row[x] - predictor);
-        left = row[x];
-        up_left = up;
-    }
+    out[0] = (uint8_t)(row[0] - prev[0]);
+    int x = 1;
+#if defined(__SSE2__)
+    x = filter_paeth_sse2(row, prev, out, width);
+#endif
+    for (; x < width; x++)
+        out[x] = (uint8_t)(row[x] - paeth_predictor(row[x - 1], prev[x], prev[x - 1]));
 }
 
 static void filter_row(int filter, const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
@@ -283,8 +346,14 @@ int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_b
     if (gray == NULL || gray->data == NULL || gray->channels != 1 || gray->width <= 0 ||
         gray->height <= 0 || gray->stride < (size_t)gray->width || level < 0 || level > 9)
         return -EINVAL;
-    int filters = level > 0 && is_two_level(gray) ? PNG_FILTER_NONE : png_filters_for_level(level);
-    return create_with(gray, level, filters, png_strategy_for_level(level), out);
+    /* Two-level maps keep zlib's Z_RLE: png_rle codes them about 1.7x
+     * faster but, within a few bytes of zlib, not always smaller
+     * (PNG_SETTINGS.md, "Level 1 (issue 16)"), and no level may get larger
+     * than it was. */
+    if (level > 0 && is_two_level(gray))
+        return create_with(gray, level, PNG_FILTER_NONE, Z_RLE, out);
+    return create_with(gray, level, png_filters_for_level(level), png_strategy_for_level(level),
+                       out);
 }
 
 void img_png_bands_set_source(struct img_png_bands *b, const char *source)
@@ -324,7 +393,23 @@ static int deflate_into(z_stream *strm, int flush, struct png_band *band, size_t
     }
 }
 
-static int run_band(const struct img_png_bands *b, int index, struct png_band *band)
+/* Filters rows [y, y + rows) into `out` (a filter byte, then the row, for
+ * each), reading the row above from the image (zero_row above row 0). */
+static void filter_rows(const struct img_png_bands *b, int y, size_t rows, uint8_t *out,
+                        uint8_t *trial, const uint8_t *zero_row)
+{
+    const struct img_buf *gray = &b->gray;
+    size_t row_bytes = (size_t)gray->width + 1;
+    for (size_t i = 0; i < rows; i++, y++) {
+        const uint8_t *row = gray->data + (size_t)y * gray->stride;
+        const uint8_t *prev = y == 0 ? zero_row : row - gray->stride;
+        filter_best(b->filters, row, prev, out + i * row_bytes, trial, gray->width);
+    }
+}
+
+/* zlib's deflate, raw, with the level and strategy chosen (level 0; two-level
+ * maps). */
+static int run_band_zlib(const struct img_png_bands *b, int index, struct png_band *band)
 {
     const struct img_buf *gray = &b->gray;
     int width = gray->width;
@@ -337,7 +422,7 @@ static int run_band(const struct img_png_bands *b, int index, struct png_band *b
     /* The zlib header goes in front of the first band's data. */
     size_t header = index == 0 ? 2 : 0;
     band->raw_size = row_bytes * (size_t)(y1 - y0);
-    band->adler = (uint32_t)adler32(0, NULL, 0);
+    band->adler = 1; /* adler32 of nothing (RFC 1950, 8.2) */
 
     z_stream strm = {0};
     uint8_t *scratch = NULL;
@@ -376,13 +461,10 @@ static int run_band(const struct img_png_bands *b, int index, struct png_band *b
     uint8_t *trial = scratch + chunk_rows * row_bytes;
     for (int y = y0; y < y1;) {
         size_t rows = (size_t)(y1 - y) < chunk_rows ? (size_t)(y1 - y) : chunk_rows;
-        for (size_t i = 0; i < rows; i++, y++) {
-            const uint8_t *row = gray->data + (size_t)y * gray->stride;
-            const uint8_t *prev = y == 0 ? zero_row : row - gray->stride;
-            filter_best(b->filters, row, prev, scratch + i * row_bytes, trial, width);
-        }
+        filter_rows(b, y, rows, scratch, trial, zero_row);
+        y += (int)rows;
         size_t bytes = rows * row_bytes;
-        band->adler = (uint32_t)adler32(band->adler, scratch, (uInt)bytes);
+        band->adler = libdeflate_adler32(band->adler, scratch, bytes);
         strm.next_in = scratch;
         strm.avail_in = (uInt)bytes;
         rc = deflate_into(&strm, Z_NO_FLUSH, band, &capacity);
@@ -412,12 +494,87 @@ fail:
     return rc;
 }
 
+/* The literals-and-runs encoder (png_rle.c; levels 1-9): a chunk of rows is
+ * one deflate block, so the blocks, like the bands, depend on the image
+ * size only, never on threads. The band ends as zlib's would: on a byte
+ * boundary after an empty stored block, or with the final block. */
+static int run_band_rle(const struct img_png_bands *b, int index, struct png_band *band)
+{
+    const struct img_buf *gray = &b->gray;
+    int width = gray->width;
+    int y0 = index * b->band_rows;
+    int y1 = index == b->band_count - 1 ? gray->height : y0 + b->band_rows;
+    bool last = index == b->band_count - 1;
+    size_t row_bytes = (size_t)width + 1;
+    size_t chunk_rows = PNG_RLE_BLOCK_BYTES / row_bytes;
+    if (chunk_rows < 1)
+        chunk_rows = 1;
+    size_t header = index == 0 ? 2 : 0;
+    band->raw_size = row_bytes * (size_t)(y1 - y0);
+    band->adler = 1; /* adler32 of nothing (RFC 1950, 8.2) */
+
+    struct img__rle_stream stream;
+    uint8_t *scratch = NULL;
+    uint8_t *zero_row = NULL;
+    /* Sobel maps come to about half their raw size. */
+    int rc = img__rle_init(&stream, 8 + header, band->raw_size / 2 + 64, 0);
+    if (rc < 0)
+        return rc;
+    size_t trial_bytes =
+        (b->filters & (b->filters - 1)) != 0 ? (size_t)FILTER_COUNT * (size_t)width : 0;
+    scratch = malloc(chunk_rows * row_bytes + trial_bytes);
+    if (scratch == NULL) {
+        rc = -ENOMEM;
+        goto fail;
+    }
+    if (y0 == 0) {
+        zero_row = calloc(1, (size_t)width);
+        if (zero_row == NULL) {
+            rc = -ENOMEM;
+            goto fail;
+        }
+    }
+    if (header > 0) {
+        /* As zlib writes for level 1 (RFC 1950, 2.2; see run_band_zlib). */
+        stream.out[8] = 0x78;
+        stream.out[9] = 0x01;
+    }
+    uint8_t *trial = scratch + chunk_rows * row_bytes;
+    for (int y = y0; y < y1;) {
+        size_t rows = (size_t)(y1 - y) < chunk_rows ? (size_t)(y1 - y) : chunk_rows;
+        filter_rows(b, y, rows, scratch, trial, zero_row);
+        y += (int)rows;
+        size_t bytes = rows * row_bytes;
+        band->adler = libdeflate_adler32(band->adler, scratch, bytes);
+        rc = img__rle_block(&stream, scratch, bytes, last && y == y1);
+        if (rc < 0)
+            goto fail;
+    }
+    rc = img__rle_end(&stream, last);
+    if (rc < 0)
+        goto fail;
+    free(zero_row);
+    free(scratch);
+    band->size = stream.used - 8;
+    band->out = stream.out;
+    stream.out = NULL;
+    img__rle_finish(&stream);
+    return 0;
+
+fail:
+    free(zero_row);
+    free(scratch);
+    img__rle_finish(&stream);
+    return rc;
+}
+
 int img_png_bands_run(struct img_png_bands *b, int band)
 {
     if (band < 0 || band >= b->band_count)
         return -EINVAL;
     struct png_band *out = &b->bands[band];
-    out->error = run_band(b, band, out);
+    out->error = b->strategy == IMG__STRATEGY_FAST_RLE ? run_band_rle(b, band, out)
+                                                       : run_band_zlib(b, band, out);
     return out->error;
 }
 

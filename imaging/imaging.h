@@ -296,9 +296,9 @@ int img_bands_finish(struct img_bands *bands);
 /* Accepts NULL. Does not finish `dst`. */
 void img_bands_destroy(struct img_bands *bands);
 
-/* Encodes a one-channel image as an 8-bit grayscale PNG in memory with zlib
- * `level` (0–9; row filter and strategy per level, and no filter for maps of
- * only 0 and 255, see PNG_SETTINGS.md). Deterministic: the same pixels and level give the same
+/* Encodes a one-channel image as an 8-bit grayscale PNG in memory at
+ * `level` (0–9; row filter and deflate coder per level, and no filter for
+ * maps of only 0 and 255, see PNG_SETTINGS.md). Deterministic: the same pixels and level give the same
  * bytes. On success `*png` (malloc'd, caller frees) holds `*png_size` bytes. */
 int img_encode_png(const struct img_buf *gray, int level, uint8_t **png, size_t *png_size,
                    char *err, size_t err_size);

@@ -27,6 +27,11 @@
      vips       one `vips` process per CPU at a time, VIPS_CONCURRENCY=1
    interleaved rounds, median.
 
+With --base BUILD, "edgefetch (base)" runs too in both parts: another build's
+edgefetch-stage-bench and edgefetch on the same files in the same rounds (an
+A/B, e.g. of main: `git archive main | tar -x -C /tmp/base`, build there).
+--operators picks the operators (default sobel,canny).
+
 Writes tests/bench/results/imaging.md, imaging.csv and imaging.png (chart,
 python3-matplotlib) and prints the Markdown. Needs a Python with cv2, numpy
 and matplotlib (Debian's python3-opencv, python3-matplotlib; re-executes
@@ -230,7 +235,7 @@ def chart(path, csv_rows):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    colours = {"edgefetch": "#1f77b4", "OpenCV": "#2ca02c", "vips b-w": "#ff7f0e", "vips": "#d62728"}
+    colours = {"edgefetch": "#1f77b4", "edgefetch (base)": "#9ecae1", "OpenCV": "#2ca02c", "vips b-w": "#ff7f0e", "vips": "#d62728"}
     cpu, tput = {}, {}
     for section, images, op, contender, metric, value in csv_rows:
         if section == "cpu_one_thread" and metric == "ms_per_mp":
@@ -280,6 +285,10 @@ def main():
     parser.add_argument("--results", default=None,
                         help="default tests/bench/results, or BUILD/bench-quick-results with "
                              "BENCH_QUICK=1 (a quick run never replaces the full results)")
+    parser.add_argument("--base", default=None,
+                        help="another build folder to run as the contender 'edgefetch (base)'")
+    parser.add_argument("--operators", default=",".join(OPERATORS),
+                        help="comma-separated, from sobel,canny (default both)")
     parser.add_argument("--chart-only", action="store_true",
                         help="redraw imaging.png from imaging.csv and exit")
     args = parser.parse_args()
@@ -298,6 +307,19 @@ def main():
     build = os.path.join(ROOT, args.build)
     stage_bin = os.path.join(build, "tests", "bench", "edgefetch-stage-bench")
     edgefetch = os.path.join(build, "cmd", "edgefetch")
+    operators = tuple(o for o in args.operators.split(",") if o)
+    if not operators or any(o not in OPERATORS for o in operators):
+        parser.error("--operators wants names from " + ",".join(OPERATORS))
+    stage_bins = {"edgefetch": stage_bin}
+    edgefetch_bins = {"edgefetch": edgefetch}
+    if args.base is not None:
+        base_build = os.path.abspath(args.base)
+        stage_bins["edgefetch (base)"] = os.path.join(base_build, "tests", "bench",
+                                                      "edgefetch-stage-bench")
+        edgefetch_bins["edgefetch (base)"] = os.path.join(base_build, "cmd", "edgefetch")
+        for binary in (stage_bins["edgefetch (base)"], edgefetch_bins["edgefetch (base)"]):
+            if not os.access(binary, os.X_OK):
+                sys.exit(f"imaging_compare: {binary} missing; build the base first")
     fixture = os.path.join(build, "tests", "fixture", "edgefetch-fixture")
     for binary in (stage_bin, edgefetch, fixture):
         if not os.access(binary, os.X_OK):
@@ -324,19 +346,20 @@ def main():
         # -- 1. CPU per image, one thread ------------------------------------
         per_image = {}  # (set, op, contender, path) -> [ms per round]
         stages = {}     # (set, op, path) -> [(decode, operator, encode)]
-        contenders = ["edgefetch", "OpenCV", "vips", "vips b-w"]
+        contenders = list(stage_bins) + ["OpenCV", "vips", "vips b-w"]
         for r in range(rounds):
             order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
             log(f"  round {r + 1}/{rounds}: {', '.join(order)}")
             for set_name, files in sets.items():
-                for op in OPERATORS:
+                for op in operators:
                     for contender in order:
-                        if contender == "edgefetch":
-                            rows = stage_bench(stage_bin, files, op)
+                        if contender in stage_bins:
+                            rows = stage_bench(stage_bins[contender], files, op)
                             for path in files:
                                 per_image.setdefault((set_name, op, contender, path), []).append(
                                     rows[path][0])
-                                stages.setdefault((set_name, op, path), []).append(rows[path][1:4])
+                                stages.setdefault((set_name, op, contender, path), []).append(
+                                    rows[path][1:4])
                             continue
                         for path in files:
                             if contender == "OpenCV":
@@ -356,8 +379,8 @@ def main():
             entry["ms_per_image"] = entry["ms"] / len(sets[key[0]])
             entry["ms_per_mp"] = entry["ms"] / entry["mp"]
         stage_split = {}
-        for (set_name, op, path), values in stages.items():
-            split = stage_split.setdefault((set_name, op), [0.0, 0.0, 0.0, 0.0])
+        for (set_name, op, contender, path), values in stages.items():
+            split = stage_split.setdefault((set_name, op, contender), [0.0, 0.0, 0.0, 0.0])
             for i in range(3):
                 split[i] += statistics.median(v[i] for v in values)
             split[3] += mp[path]
@@ -376,18 +399,19 @@ def main():
             shutil.copy(large, os.path.join(folder, name))
             folders["12 MP"].append(name)
         throughput_runs = {}
-        tp_contenders = ["edgefetch", "OpenCV", "vips"]
+        tp_contenders = list(edgefetch_bins) + ["OpenCV", "vips"]
         with multiprocessing.get_context("fork").Pool(cpus, initializer=_pool_init) as pool:
             for r in range(rounds):
-                order = tp_contenders[r % 3:] + tp_contenders[:r % 3]
+                turn = r % len(tp_contenders)
+                order = tp_contenders[turn:] + tp_contenders[:turn]
                 log(f"  throughput round {r + 1}/{rounds}: {', '.join(order)}")
                 for set_name, names in folders.items():
-                    for op in OPERATORS:
+                    for op in operators:
                         for contender in order:
                             out_dir = tempfile.mkdtemp(dir=workdir)
-                            if contender == "edgefetch":
-                                ips = throughput_edgefetch(edgefetch, fixture, folder, names,
-                                                           out_dir, op)
+                            if contender in edgefetch_bins:
+                                ips = throughput_edgefetch(edgefetch_bins[contender], fixture,
+                                                           folder, names, out_dir, op)
                             elif contender == "OpenCV":
                                 ips = throughput_cv2(pool, folder, names, out_dir, op)
                             else:
@@ -416,7 +440,7 @@ def main():
     lines.append("| images | operator | contender | ms per image | ms/MP | ratio to edgefetch |")
     lines.append("|---|---|---|---:|---:|---:|")
     for set_name in sets:
-        for op in OPERATORS:
+        for op in operators:
             base = per_set[(set_name, op, "edgefetch")]["ms"]
             for contender in contenders:
                 entry = per_set[(set_name, op, contender)]
@@ -432,18 +456,19 @@ def main():
     lines.append("")
     lines.append("edgefetch's split (ms/MP):")
     lines.append("")
-    lines.append("| images | operator | decode | operator | PNG encode |")
-    lines.append("|---|---|---:|---:|---:|")
-    for (set_name, op), (dec, oper, enc, total_mp) in stage_split.items():
-        lines.append(f"| {set_name} | {op} | {dec / total_mp:.2f} | {oper / total_mp:.2f} | "
-                     f"{enc / total_mp:.2f} |")
+    lines.append("| images | operator | build | decode | operator | PNG encode |")
+    lines.append("|---|---|---|---:|---:|---:|")
+    for (set_name, op, contender), (dec, oper, enc, total_mp) in stage_split.items():
+        lines.append(f"| {set_name} | {op} | {contender} | {dec / total_mp:.2f} | "
+                     f"{oper / total_mp:.2f} | {enc / total_mp:.2f} |")
         for name, value in (("decode", dec), ("operator", oper), ("encode", enc)):
-            csv_rows.append(("edgefetch_stages", set_name, op, "edgefetch", f"{name}_ms_per_mp",
+            csv_rows.append(("edgefetch_stages", set_name, op, contender, f"{name}_ms_per_mp",
                              f"{value / total_mp:.3f}"))
     lines.append("")
     lines.append("## Throughput, all cores, a folder of local files")
     lines.append("")
-    lines.append(f"{len(folders['12 samples'])} files of 1620x1080 (the samples 4 times) and "
+    lines.append(f"{len(folders['12 samples'])} files of 1620x1080 (the samples "
+                 f"{len(folders['12 samples']) // len(photos)} times) and "
                  f"{len(folders['12 MP'])} of 12 MP; wall clock, median over rounds. edgefetch "
                  "includes fetching them from the fixture server on 127.0.0.1 and writing the "
                  "files atomically; OpenCV is a pool of one process per CPU; vips one process "
@@ -452,7 +477,7 @@ def main():
     lines.append("| images | operator | contender | images/s | edgefetch's speed-up |")
     lines.append("|---|---|---|---:|---:|")
     for set_name in folders:
-        for op in OPERATORS:
+        for op in operators:
             base = throughput[(set_name, op, "edgefetch")]
             for contender in tp_contenders:
                 ips = throughput[(set_name, op, contender)]

@@ -60,7 +60,7 @@ static void usage(FILE *out)
             "Times decode / operator / PNG encode of local image files on one thread\n"
             "(CPU time, median of K repeats) and prints CSV on stdout.\n"
             "  --operator NAME   sobel (default) or tutorial\n"
-            "  --png-level N     zlib level 0-9 (default 1, as edgefetch)\n"
+            "  --png-level N     PNG level 0-9 (default 1, as edgefetch)\n"
             "  --repeat K        repeats per file, 1-%d (default 5)\n"
             "  --dump-ppm OUT    decode FILE to RGB and write it as a binary PPM\n",
             MAX_REPEAT);

@@ -21,6 +21,7 @@
 #include "check.h"
 #include "imaging.h"
 #include "imaging_private.h" /* the portable variants of the SIMD-dispatched kernels */
+#include "png_rle.h"         /* IMG__STRATEGY_FAST_RLE */
 
 #define CHECK_CONTAINS(haystack, needle)                                                           \
     do {                                                                                           \
@@ -2460,10 +2461,11 @@ static void test_encode_round_trip(void)
     free(stored);
     free(packed);
 
-    /* The filter choice: a Sobel map gets UP at level 1; a map of only 0
-     * and 255 (Canny, tutorial) no filter at every level above 0, and one
-     * pixel of 254 makes it an ordinary map again. */
-    check_encoded_with(&gray, 1, PNG_FILTER_UP, Z_RLE);
+    /* The filter choice: a Sobel map gets png_rle.c's encoder with PAETH at
+     * level 1, with every filter (libpng's rule) at 2-9; a map of only 0 and
+     * 255 (Canny, tutorial) no filter and zlib's Z_RLE at every level above
+     * 0, and one pixel of 254 makes it an ordinary map again. */
+    check_encoded_with(&gray, 1, PNG_FILTER_PAETH, IMG__STRATEGY_FAST_RLE);
     struct test_image binary = image_new(61, 29, 1, 5);
     for (int y = 0; y < 29; y++)
         for (int x = 0; x < 61; x++)
@@ -2473,8 +2475,9 @@ static void test_encode_round_trip(void)
         check_encoded_with(&two_level, level, PNG_FILTER_NONE, Z_RLE);
     check_encoded_with(&two_level, 0, PNG_FILTER_NONE, Z_DEFAULT_STRATEGY);
     binary.data[28 * binary.stride + 60] = 254;
-    check_encoded_with(&two_level, 1, PNG_FILTER_UP, Z_RLE);
-    check_encoded_with(&two_level, 2, PNG_FILTER_PAETH, Z_RLE);
+    check_encoded_with(&two_level, 1, PNG_FILTER_PAETH, IMG__STRATEGY_FAST_RLE);
+    check_encoded_with(&two_level, 2, PNG_ALL_FILTERS, IMG__STRATEGY_FAST_RLE);
+    check_encoded_with(&two_level, 9, PNG_ALL_FILTERS, IMG__STRATEGY_FAST_RLE);
     image_free(&binary);
 
     /* Refusals. */
