@@ -219,53 +219,6 @@ uint32_t io_url_hash(const char *url);
  * (80/443 when the URL has none): the key of the per-host download cap. */
 int io_url_host(const char *url, char *host, size_t host_size);
 
-/* ---- layouts: names from the list line ---------------------------------- */
-
-/* The positional layout: the row of list line L is FOLDER/FILE with FOLDER
- * = L / 10000 in 5 digits and FILE = L in 9 digits and ".png"
- * ("00012/000123456.png"): at most 10,000 files a folder, unique for every
- * row (a row has its own first line), the same whatever --shard and however
- * the list is read. Wider numbers past 10^9 lines. -ENOSPC when it does not
- * fit. */
-#define IO_POSITIONAL_PER_FOLDER 10000
-#define IO_POSITIONAL_NAME_SIZE 32
-int io_positional_path(uint64_t line, char *folder, size_t folder_size, char *file,
-                       size_t file_size);
-/* The row's key, the 9 digits alone ("000123456"): a tar entry's stem. */
-int io_positional_key(uint64_t line, char *key, size_t key_size);
-
-/* Items a tar shard holds at most: the rows of one shard process, in list
- * order, 10,000 to a tar. */
-#define IO_TAR_ITEMS 10000
-/* The name of tar number `tar_index` (the row's rank among its shard's rows
- * / IO_TAR_ITEMS): "NNNNN.tar", or "KKKKK-NNNNN.tar" with --shard K/N,
- * N > 1, so shards never write one file. */
-int io_tar_shard_name(unsigned shard_index, unsigned shard_count, uint64_t tar_index, char *name,
-                      size_t name_size);
-
-/* ---- tar shards --------------------------------------------------------- */
-
-/* One tar (POSIX pax, ustar headers where they suffice) written through
- * libarchive into a locked temporary ".NAME.XXXXXX.tmp" in DIR, renamed to
- * DIR/NAME only by io_tar_commit: a final name only ever holds a complete
- * tar, so "DIR/NAME exists" means every item of it is done, and a temporary
- * left by a killed run is swept by io_remove_stale_temps as any other.
- * Not thread-safe: one thread writes a tar (the loop thread, or a writer). */
-struct io_tar;
-int io_tar_create(const char *dir, const char *name, mode_t mode, struct io_tar **out, char *err,
-                  size_t err_size);
-/* Appends a regular file `entry` (a plain name) of `size` bytes. */
-int io_tar_add(struct io_tar *tar, const char *entry, const void *data, size_t size, char *err,
-               size_t err_size);
-/* Ends the archive, syncs it (`sync`: file and folder) and renames it to its
- * name. Destroys `tar` whatever it returns; on failure the temporary is
- * removed. */
-int io_tar_commit(struct io_tar *tar, bool sync, char *err, size_t err_size);
-/* Removes the temporary and destroys `tar`. Accepts NULL. */
-void io_tar_abort(struct io_tar *tar);
-/* Entries written so far. */
-size_t io_tar_entries(const struct io_tar *tar);
-
 /* ---- files ------------------------------------------------------------- */
 
 /* Batched durability of the renames into one folder (the output folder):
@@ -342,6 +295,93 @@ typedef const char *(*io_next_name_fn)(void *user);
  * sweep). The names are asked for only when DIR holds such files. Counts
  * them in *removed. */
 int io_remove_stale_temps(const char *dir, io_next_name_fn next_name, void *user, size_t *removed);
+
+/* ---- layouts: names from the list line ---------------------------------- */
+
+/* The positional layout: the row of list line L is FOLDER/FILE with FOLDER
+ * = L / 10000 in 5 digits and FILE = L in 9 digits and ".png"
+ * ("00012/000123456.png"): at most 10,000 files a folder, unique for every
+ * row (a row has its own first line), the same whatever --shard and however
+ * the list is read. Wider numbers past 10^9 lines. -ENOSPC when it does not
+ * fit. */
+#define IO_POSITIONAL_PER_FOLDER 10000
+#define IO_POSITIONAL_NAME_SIZE 32
+int io_positional_path(uint64_t line, char *folder, size_t folder_size, char *file,
+                       size_t file_size);
+/* The row's key, the 9 digits alone ("000123456"): a tar entry's stem. */
+int io_positional_key(uint64_t line, char *key, size_t key_size);
+
+/* Items a tar shard holds at most: the rows of one shard process, in list
+ * order, 10,000 to a tar. */
+#define IO_TAR_ITEMS 10000
+/* The name of tar number `tar_index` (the row's rank among its shard's rows
+ * / IO_TAR_ITEMS): "NNNNN.tar", or "KKKKK-NNNNN.tar" with --shard K/N,
+ * N > 1, so shards never write one file. */
+int io_tar_shard_name(unsigned shard_index, unsigned shard_count, uint64_t tar_index, char *name,
+                      size_t name_size);
+
+/* Which names outputs get. READABLE: io_leveled_output_name's, from the
+ * URL, levels assigned over the whole list (io_assign_name_levels), which
+ * therefore needs the whole list. POSITIONAL: io_positional_path's
+ * "FOLDER/FILE" from the row's line, which needs nothing but the row. */
+enum io_layout {
+    IO_LAYOUT_READABLE = 0,
+    IO_LAYOUT_POSITIONAL = 1,
+};
+
+/* The output name of a row in `layout`: readable at `level`, or positional
+ * ("00012/000123456.png", relative to the output folder). name_size >=
+ * IO_OUTPUT_NAME_SIZE. */
+int io_layout_name(enum io_layout layout, const char *url, unsigned level, uint64_t line,
+                   char *name, size_t name_size);
+
+/* io_output_owner for a name of either layout ("FILE" or "FOLDER/FILE"). */
+int io_output_owner_at(const char *dir, const char *name, const char *url);
+
+/* Batched durability of the renames into the output folder and into its
+ * layout subfolders: an io_dir_sync for DIR and one for each subfolder
+ * written into (kept open for the few in use, flushed and closed when idle
+ * and more than 8 are open). Thread-safe. */
+struct io_output_sync;
+int io_output_sync_create(const char *dir, struct io_output_sync **out);
+/* Syncs every folder with renames not yet synced: 0 or the first error. */
+int io_output_sync_flush(struct io_output_sync *sync);
+/* Accepts NULL. Does not sync. */
+void io_output_sync_destroy(struct io_output_sync *sync);
+
+/* io_write_atomic for a name of either layout: a "FOLDER/FILE" name is
+ * written into DIR/FOLDER, made (and its entry in DIR synced) on first use.
+ * `sync` NULL: nothing synced (--no-fsync). */
+int io_write_output(const char *dir, const char *name, const void *data, size_t size, mode_t mode,
+                    struct io_output_sync *sync, char *err, size_t err_size);
+
+/* io_remove_stale_temps for names of either layout: each folder's names
+ * (consecutive, as list order gives them) sweep that folder. */
+int io_remove_stale_temps_nested(const char *dir, io_next_name_fn next_name, void *user,
+                                 size_t *removed);
+
+/* ---- tar shards --------------------------------------------------------- */
+
+/* One tar (POSIX pax, ustar headers where they suffice) written through
+ * libarchive into a locked temporary ".NAME.XXXXXX.tmp" in DIR, renamed to
+ * DIR/NAME only by io_tar_commit: a final name only ever holds a complete
+ * tar, so "DIR/NAME exists" means every item of it is done, and a temporary
+ * left by a killed run is swept by io_remove_stale_temps as any other.
+ * Not thread-safe: one thread writes a tar (the loop thread, or a writer). */
+struct io_tar;
+int io_tar_create(const char *dir, const char *name, mode_t mode, struct io_tar **out, char *err,
+                  size_t err_size);
+/* Appends a regular file `entry` (a plain name) of `size` bytes. */
+int io_tar_add(struct io_tar *tar, const char *entry, const void *data, size_t size, char *err,
+               size_t err_size);
+/* Ends the archive, syncs it (`sync`: file and folder) and renames it to its
+ * name. Destroys `tar` whatever it returns; on failure the temporary is
+ * removed. */
+int io_tar_commit(struct io_tar *tar, bool sync, char *err, size_t err_size);
+/* Removes the temporary and destroys `tar`. Accepts NULL. */
+void io_tar_abort(struct io_tar *tar);
+/* Entries written so far. */
+size_t io_tar_entries(const struct io_tar *tar);
 
 /* ---- HTTP -------------------------------------------------------------- */
 

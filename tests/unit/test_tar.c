@@ -5,6 +5,7 @@
  * the commit, an aborted tar leaving nothing, and the temporary of a killed
  * writer swept by io_remove_stale_temps once nobody holds it. */
 #include <dirent.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -173,8 +174,99 @@ static void test_killed_writer_swept(void)
     CHECK_EQ(rmdir(dir), 0);
 }
 
+struct name_list {
+    const char *const *names;
+    size_t next;
+};
+
+static const char *next_listed(void *user)
+{
+    struct name_list *list = user;
+    return list->names[list->next] != NULL ? list->names[list->next++] : NULL;
+}
+
+static void touch(const char *dir, const char *name)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    CHECK_EQ(fclose(f), 0);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+    char path[512];
+    struct stat st;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return stat(path, &st) == 0;
+}
+
+/* Positional outputs: a name with its folder, the folder made on first use,
+ * written synced or not; owners looked up through the folder; the sweep of
+ * killed writes per folder, only of the names the run yields. */
+static void test_positional_outputs(void)
+{
+    char dir[] = "/tmp/edgefetch-test-layout-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    char name[IO_OUTPUT_NAME_SIZE];
+    CHECK_EQ(io_layout_name(IO_LAYOUT_POSITIONAL, "http://h/cat.jpg", 0, 10001, name, sizeof(name)),
+             0);
+    CHECK_STR_EQ(name, "00001/000010001.png");
+    CHECK_EQ(io_layout_name(IO_LAYOUT_READABLE, "http://h/cat.jpg", 0, 10001, name, sizeof(name)),
+             0);
+    CHECK_STR_EQ(name, "cat.png");
+
+    struct io_output_sync *sync = NULL;
+    CHECK_EQ(io_output_sync_create(dir, &sync), 0);
+    char err[256] = "";
+    /* More folders than stay open: each is flushed and closed on the way. */
+    for (uint64_t folder = 0; folder < 12; folder++) {
+        CHECK_EQ(
+            io_layout_name(IO_LAYOUT_POSITIONAL, "u", 0, folder * 10000 + 5, name, sizeof(name)),
+            0);
+        CHECK_EQ(io_write_output(dir, name, "data", 4, 0644, sync, err, sizeof(err)), 0);
+        CHECK(exists(dir, name));
+    }
+    CHECK_EQ(io_write_output(dir, "plain.png", "data", 4, 0644, sync, err, sizeof(err)), 0);
+    CHECK_EQ(io_write_output(dir, "00000/000000007.png", "x", 1, 0644, NULL, err, sizeof(err)), 0);
+    CHECK_EQ(io_write_output(dir, "a/b/c.png", "x", 1, 0644, sync, err, sizeof(err)), -EINVAL);
+    CHECK_EQ(io_output_sync_flush(sync), 0);
+    io_output_sync_destroy(sync);
+    io_output_sync_destroy(NULL);
+    CHECK(exists(dir, "00011/000110005.png"));
+    CHECK(exists(dir, "plain.png"));
+    CHECK_EQ(io_output_owner_at(dir, "00000/000000005.png", "u"), IO_OUTPUT_UNMARKED);
+    CHECK_EQ(io_output_owner_at(dir, "00000/000000006.png", "u"), IO_OUTPUT_ABSENT);
+    CHECK_EQ(io_output_owner_at(dir, "00099/000990006.png", "u"), IO_OUTPUT_ABSENT);
+
+    /* Killed writes (nobody holds them) in two folders; one is not ours. */
+    char sub[512];
+    snprintf(sub, sizeof(sub), "%s/00001", dir);
+    touch(dir, "00000/.000000001.png.abcdef.tmp");
+    touch(dir, "00001/.000010001.png.abcdef.tmp");
+    touch(dir, "00001/.000010002.png.abcdef.tmp");
+    touch(dir, "00002/.000020001.png.abcdef.tmp");
+    static const char *const ours[] = {"00000/000000001.png", "00000/000000002.png",
+                                       "00001/000010001.png", "00002/000020001.png",
+                                       "00003/000030001.png", NULL};
+    struct name_list list = {ours, 0};
+    size_t removed = 0;
+    CHECK_EQ(io_remove_stale_temps_nested(dir, next_listed, &list, &removed), 0);
+    CHECK_EQ(removed, 3);
+    CHECK(!exists(dir, "00000/.000000001.png.abcdef.tmp"));
+    CHECK(!exists(dir, "00001/.000010001.png.abcdef.tmp"));
+    CHECK(exists(dir, "00001/.000010002.png.abcdef.tmp"));
+    CHECK(!exists(dir, "00002/.000020001.png.abcdef.tmp"));
+    CHECK_EQ(list.next, 5); /* every name asked for, none twice */
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    CHECK_EQ(system(cmd), 0);
+}
+
 int main(void)
 {
+    test_positional_outputs();
     test_positional();
     test_tar_round_trip();
     test_killed_writer_swept();
