@@ -301,6 +301,14 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
         if (values_parse_shard(v, &cli->pl.shard_index, &cli->pl.shard_count) < 0)
             return cli_usage_error(s, "%s wants K/N with 0 <= K < N (e.g. 0/4), not '%s'", as, v);
         break;
+    case OPT_LAYOUT:
+        if (strcmp(v, "readable") == 0)
+            cli->pl.layout = IO_LAYOUT_READABLE;
+        else if (strcmp(v, "positional") == 0)
+            cli->pl.layout = IO_LAYOUT_POSITIONAL;
+        else
+            return cli_usage_error(s, "unknown layout '%s' (%s)", v, s->opt->choices);
+        break;
     case OPT_PROGRESS:
     case OPT_NO_PROGRESS:
         cli->progress = s->opt->id == OPT_PROGRESS;

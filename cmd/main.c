@@ -157,10 +157,17 @@ static const char *list_format_name(enum io_list_format format)
     return "plain";
 }
 
+static bool in_own_shard(const char *url, void *user)
+{
+    const struct pl_options *opts = user;
+    return pl_shard_of(url, opts->shard_count) == opts->shard_index;
+}
+
 /* The list (any format of io's reader, whole) and the URL arguments after it. */
 static int read_urls(const struct cli *cli, struct io_url_list *urls)
 {
     char err[256];
+    unsigned lines_read = 0;
     int rc;
 
     if (cli->input != NULL) {
@@ -190,7 +197,12 @@ static int read_urls(const struct cli *cli, struct io_url_list *urls)
             return -EINVAL;
         }
         list.url_column = tabular ? cli->url_column : cli->url_field;
-        rc = io_url_list_read_rows(urls, in, &list, err, sizeof(err));
+        /* Positional names need no other row: a shard keeps only its own
+         * (the others are hashed and dropped as they are read). */
+        bool own_rows_only = cli->pl.layout == IO_LAYOUT_POSITIONAL && cli->pl.shard_count > 1;
+        rc = io_url_list_read_rows(urls, in, &list, own_rows_only ? in_own_shard : NULL,
+                                   (void *)&cli->pl, err, sizeof(err));
+        lines_read = urls->lines_read;
         if (in != stdin)
             fclose(in);
         if (rc < 0) {
@@ -199,7 +211,13 @@ static int read_urls(const struct cli *cli, struct io_url_list *urls)
         }
     }
     for (size_t i = 0; i < cli->url_count; i++) {
-        rc = io_url_list_add(urls, cli->urls[i], 0);
+        /* Positional names come from the line: URL arguments are numbered on
+         * after the list's last row. */
+        unsigned line = cli->pl.layout == IO_LAYOUT_POSITIONAL ? lines_read + (unsigned)i + 1 : 0;
+        if (cli->pl.layout == IO_LAYOUT_POSITIONAL && cli->pl.shard_count > 1 &&
+            !in_own_shard(cli->urls[i], (void *)&cli->pl))
+            continue;
+        rc = io_url_list_add(urls, cli->urls[i], line);
         if (rc < 0) {
             fprintf(stderr, "edgefetch: out of memory\n");
             return rc;

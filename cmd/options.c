@@ -58,6 +58,12 @@ const struct opt_spec options_table[OPT_COUNT] = {
     VALUE(OPT_SHARD, "shard", 0, "K/N", OPT_VALUE_OTHER, OPT_GROUP_BATCH,
           "only the URLs with FNV-1a-32(URL) % N == K, 0 <= K < N; output names do not depend "
           "on it"),
+    [OPT_LAYOUT] = {OPT_LAYOUT, "layout", 0, "NAME", OPT_VALUE_CHOICE, OPT_GROUP_BATCH,
+                    "readable positional", NULL,
+                    "output names: readable (from the URL, NAME.png, clashes resolved over "
+                    "the whole list, which is held in memory) or positional "
+                    "(FOLDER/LINE.png from the list line, 10,000 files a folder; with "
+                    "--shard only this shard's rows are kept)"},
     [OPT_PROGRESS] = {OPT_PROGRESS, "progress", 0, NULL, OPT_VALUE_NONE, OPT_GROUP_BATCH, NULL,
                       "on when standard error is a terminal",
                       "live progress line on standard error: done/total, failures, rate and "
@@ -269,6 +275,9 @@ void options_default_text(enum opt_id id, const struct pl_options *d, char *text
         break;
     case OPT_OPERATOR:
         snprintf(text, size, "%s", img_operator_name(d->op));
+        break;
+    case OPT_LAYOUT:
+        snprintf(text, size, "%s", d->layout == IO_LAYOUT_POSITIONAL ? "positional" : "readable");
         break;
     case OPT_SIGMA:
         snprintf(text, size, "%g", d->canny.sigma);

@@ -30,6 +30,7 @@ enum opt_id {
     OPT_FORCE,
     OPT_NO_FSYNC,
     OPT_SHARD,
+    OPT_LAYOUT,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_CONFIG,

@@ -30,6 +30,8 @@ struct io_url_list {
     /* The URL bytes, packed into large blocks rather than one allocation
      * each: a long list costs its text plus an entry per line. */
     struct io_url_block *blocks; /* newest first */
+    /* Lines io_url_list_read(_rows) read, blank and dropped ones included. */
+    unsigned lines_read;
 };
 
 void io_url_list_init(struct io_url_list *list);
@@ -153,8 +155,11 @@ void io_fp_set_destroy(struct io_fp_set *set);
  * it fails alone (an over-long one as io_url_list_read's). The reader's
  * setup errors (a missing column: -ENOENT) are returned with `err`. */
 struct io_list_options;
+/* With `keep` (not NULL), only the rows it says yes to are kept (the URL, or
+ * the stand-in of a row that could not be read): a shard keeps its own. */
+typedef bool (*io_url_keep_fn)(const char *url, void *user);
 int io_url_list_read_rows(struct io_url_list *list, FILE *in, const struct io_list_options *opts,
-                          char *err, size_t err_size);
+                          io_url_keep_fn keep, void *keep_user, char *err, size_t err_size);
 
 /* Checks that `url` parses and uses http or https with a host, before any I/O;
  * -E2BIG for the stand-in of an over-long list line, -EINVAL with its reason
@@ -337,6 +342,13 @@ int io_layout_name(enum io_layout layout, const char *url, unsigned level, uint6
 
 /* io_output_owner for a name of either layout ("FILE" or "FOLDER/FILE"). */
 int io_output_owner_at(const char *dir, const char *name, const char *url);
+
+/* Resume's decision for a positional name, which belongs to its line and
+ * has no level to move to: IO_RESUME_DONE when it holds this URL's output
+ * or an unmarked file (unless `force`), IO_RESUME_FETCH when it is free (or
+ * `force`), -EEXIST when it holds another URL's output: the folder holds a
+ * run of another list, which is never overwritten, so that item fails. */
+int io_layout_resume(const char *dir, const char *url, bool force, const char *name);
 
 /* Batched durability of the renames into the output folder and into its
  * layout subfolders: an io_dir_sync for DIR and one for each subfolder

@@ -344,3 +344,14 @@ int io_remove_stale_temps_nested(const char *dir, io_next_name_fn next_name, voi
     }
     return 0;
 }
+
+int io_layout_resume(const char *dir, const char *url, bool force, const char *name)
+{
+    int owner = io_output_owner_at(dir, name, url);
+    if (owner == IO_OUTPUT_OTHERS)
+        return -EEXIST;
+    if ((owner == IO_OUTPUT_OURS || owner == IO_OUTPUT_UNMARKED) && !force)
+        return IO_RESUME_DONE;
+    /* Absent, cut short, or unreadable (the write will say why). */
+    return IO_RESUME_FETCH;
+}

@@ -112,21 +112,22 @@ static int is_too_long_stand_in(const char *url)
 /* What a row that could not be read is kept as: "(line N: why)", refused
  * by io_url_check with its reason. Nothing of that shape is a URL (no
  * scheme), so a list line that happens to look like one loses nothing. */
-static int add_failed_row(struct io_url_list *list, const struct io_list_row *row)
+static int add_failed_row(struct io_url_list *list, const struct io_list_row *row,
+                          io_url_keep_fn keep, void *keep_user)
 {
-    if (row->error == -E2BIG) {
-        /* Fails alone, as its own item, with its line number. */
-        char stand_in[sizeof(TOO_LONG_FORMAT) + 32];
-        snprintf(stand_in, sizeof(stand_in), TOO_LONG_FORMAT, (unsigned)row->line, MAX_LINE_BYTES);
-        return io_url_list_add(list, stand_in, (unsigned)row->line);
-    }
     char stand_in[320];
-    snprintf(stand_in, sizeof(stand_in), "(%s)", row->message);
+    if (row->error == -E2BIG) /* fails alone, as its own item, with its line number */
+        snprintf(stand_in, sizeof(stand_in), TOO_LONG_FORMAT, (unsigned)row->line,
+                 MAX_LINE_BYTES);
+    else
+        snprintf(stand_in, sizeof(stand_in), "(%s)", row->message);
+    if (keep != NULL && !keep(stand_in, keep_user))
+        return 0;
     return io_url_list_add(list, stand_in, (unsigned)row->line);
 }
 
 int io_url_list_read_rows(struct io_url_list *list, FILE *in, const struct io_list_options *opts,
-                          char *err, size_t err_size)
+                          io_url_keep_fn keep, void *keep_user, char *err, size_t err_size)
 {
     struct io_list_reader *reader = NULL;
     int rc = io_list_reader_create(in, opts, &reader, err, err_size);
@@ -139,13 +140,16 @@ int io_url_list_read_rows(struct io_url_list *list, FILE *in, const struct io_li
             rc = got;
             break;
         }
-        rc = row.error != 0 ? add_failed_row(list, &row)
+        if (row.error == 0 && keep != NULL && !keep(row.url, keep_user))
+            continue;
+        rc = row.error != 0 ? add_failed_row(list, &row, keep, keep_user)
                             : io_url_list_add(list, row.url, (unsigned)row.line);
         if (rc < 0) {
             snprintf(err, err_size, "out of memory reading the URL list");
             break;
         }
     }
+    list->lines_read = (unsigned)io_list_reader_line(reader);
     io_list_reader_destroy(reader);
     return rc;
 }
@@ -158,7 +162,7 @@ int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_s
     io_list_options_init(&opts);
     /* Plain lists read as they always were: gzip only when asked for. */
     opts.compression = IO_LIST_UNCOMPRESSED;
-    return io_url_list_read_rows(list, in, &opts, err, err_size);
+    return io_url_list_read_rows(list, in, &opts, NULL, NULL, err, err_size);
 }
 
 /* 1 when `url` is the stand-in of a row that could not be read:

@@ -61,6 +61,9 @@ struct pl_options {
      * assigned over the whole list, so they do not depend on the shard. */
     unsigned shard_index;
     unsigned shard_count;
+    /* Output names: readable (from the URL, levels over the whole list) or
+     * positional (from the list line: FOLDER/LINE.png, io_layout_name). */
+    enum io_layout layout;
     /* Transfers in flight per host ("host:port" of the listed URL) at most;
      * 0 = only max_downloads. Items wait in our queue, not curl's, so the
      * transfer timeout never counts the wait. */

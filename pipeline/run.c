@@ -124,7 +124,7 @@ struct run {
     const struct io_url_list *urls;
     uint8_t *item_flags;  /* ITEM_*, one per line of the list */
     struct io_name_table *names; /* the set's names, until resume has checked the folder */
-    struct io_dir_sync *dir_sync; /* batched fsync of the output folder */
+    struct io_output_sync *dir_sync; /* batched fsync of the output folder and its subfolders */
     size_t job_count;     /* items this run is about (this shard's) */
     size_t next_entry;    /* the next line of the list to start */
     size_t next_index;    /* its number among the list's unique items */
@@ -226,7 +226,7 @@ static void process_job(struct job *job, const struct run *run, struct pl_bands 
         set_failure(job, rc, "encode", err);
         goto out;
     }
-    rc = io_write_atomic(opts->output_dir, job->output_name, png, png_size, run->file_mode,
+    rc = io_write_output(opts->output_dir, job->output_name, png, png_size, run->file_mode,
                          run->dir_sync, err, sizeof(err));
     job->encode_s = seconds_since(t2);
     if (rc < 0)
@@ -292,8 +292,9 @@ static void report_job(struct run *run, struct job *job)
 
 static int item_name(const struct run *run, size_t entry, char *name)
 {
-    return io_leveled_output_name(run->urls->entries[entry].url,
-                                  item_level(run->item_flags[entry]), name, IO_OUTPUT_NAME_SIZE);
+    return io_layout_name(run->opts->layout, run->urls->entries[entry].url,
+                          item_level(run->item_flags[entry]), run->urls->entries[entry].line, name,
+                          IO_OUTPUT_NAME_SIZE);
 }
 
 /* Fills `job` for line `entry` of the list, the unique item number `index`. */
@@ -1008,6 +1009,11 @@ static int build_items(struct run *run, const struct io_url_list *urls, char *er
         else
             run->job_count++;
     }
+    /* Positional names need no pass over the list: levels stay 0. */
+    if (opts->layout == IO_LAYOUT_POSITIONAL) {
+        rc = 0;
+        goto out;
+    }
     levels = malloc((valid_count ? valid_count : 1) * sizeof(*levels));
     if (levels == NULL)
         goto fail_memory;
@@ -1060,8 +1066,8 @@ static const char *next_item_name(void *user)
 static int remove_stale_temps(struct run *run, char *err, size_t err_size)
 {
     struct name_walk walk = {.run = run};
-    int rc = io_remove_stale_temps(run->opts->output_dir, next_item_name, &walk,
-                                   &run->report->stale_temps_removed);
+    int rc = io_remove_stale_temps_nested(run->opts->output_dir, next_item_name, &walk,
+                                          &run->report->stale_temps_removed);
     if (rc == -ENOMEM) {
         snprintf(err, err_size, "out of memory for %zu URLs", run->job_count);
         return rc;
@@ -1094,14 +1100,21 @@ static void report_up_front(struct run *run)
         struct job job;
         init_job(run, &job, entry, item_index);
         uint8_t level = (uint8_t)item_level(*flags);
-        int resume = io_resume_name(opts->output_dir, job.url, opts->force, run->names, &level,
-                                    job.output_name, sizeof(job.output_name));
+        bool positional = opts->layout == IO_LAYOUT_POSITIONAL;
+        int resume = positional ? io_layout_resume(opts->output_dir, job.url, opts->force,
+                                                   job.output_name)
+                                : io_resume_name(opts->output_dir, job.url, opts->force,
+                                                 run->names, &level, job.output_name,
+                                                 sizeof(job.output_name));
         if (resume < 0) {
             *flags |= ITEM_NAME_HELD;
             set_failure(&job, resume, "write",
-                        resume == -EEXIST ? "every output name of this URL holds another "
-                                            "URL's output"
-                                          : "out of memory checking its output name");
+                        resume == -EEXIST && positional
+                            ? "its positional name holds another URL's output (a run of "
+                              "another list in this folder?)"
+                        : resume == -EEXIST ? "every output name of this URL holds another "
+                                              "URL's output"
+                                            : "out of memory checking its output name");
             job.output_name[0] = '\0';
             report_job(run, &job);
             continue;
@@ -1133,7 +1146,7 @@ static void free_items(struct run *run)
     run->item_flags = NULL;
     io_name_table_destroy(run->names);
     run->names = NULL;
-    io_dir_sync_destroy(run->dir_sync);
+    io_output_sync_destroy(run->dir_sync);
     run->dir_sync = NULL;
 }
 
@@ -1166,7 +1179,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     if (rc < 0)
         goto fail_jobs;
     report->items = run.job_count;
-    rc = opts->no_fsync ? 0 : io_dir_sync_create(opts->output_dir, &run.dir_sync);
+    rc = opts->no_fsync ? 0 : io_output_sync_create(opts->output_dir, &run.dir_sync);
     if (rc < 0) {
         snprintf(err, err_size, "opening the output folder %s: %s", opts->output_dir,
                  strerror(-rc));
@@ -1237,7 +1250,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
         free(run.threads);
     }
     /* Every rename of the run durable before its report says so. */
-    int synced = io_dir_sync_flush(run.dir_sync);
+    int synced = io_output_sync_flush(run.dir_sync);
     report->wall_s = seconds_since(started);
     free_items(&run);
     pl_hosts_destroy(run.hosts);

@@ -447,7 +447,7 @@ static void test_url_list_rows(void)
     struct io_url_list list;
     io_url_list_init(&list);
     char err[256] = "";
-    CHECK_EQ(io_url_list_read_rows(&list, in, &opts, err, sizeof(err)), 0);
+    CHECK_EQ(io_url_list_read_rows(&list, in, &opts, NULL, NULL, err, sizeof(err)), 0);
     fclose(in);
     CHECK_EQ(list.count, 3);
     CHECK_STR_EQ(list.entries[0].url, "http://h/a");
@@ -463,7 +463,7 @@ static void test_url_list_rows(void)
     in = fmemopen((void *)text, strlen(text), "r");
     opts.url_column = "link";
     io_url_list_init(&list);
-    CHECK_EQ(io_url_list_read_rows(&list, in, &opts, err, sizeof(err)), -ENOENT);
+    CHECK_EQ(io_url_list_read_rows(&list, in, &opts, NULL, NULL, err, sizeof(err)), -ENOENT);
     CHECK_EQ(list.count, 0);
     fclose(in);
     io_url_list_finish(&list);
