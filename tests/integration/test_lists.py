@@ -10,18 +10,33 @@
                      stderr and --json; the other rows are fetched
   missing_column     no URL column in the header: exit 2, the columns listed,
                      no request; --url-field on a CSV list: exit 2
+  positional_layout  --layout positional: FOLDER/LINE.png from the list line
+                     (a row on line 10001 in folder 00001), the JSON output
+                     path with its folder, resume skips without a request, a
+                     name holding another list's output fails that item
+                     alone, a killed write in a folder is swept
+  positional_shards  three shards give the single run's tree byte for byte,
+                     each URL fetched once; a shard's --dry-run lists only
+                     its own rows
+  positional_memory  with --shard, a process keeps only its shard's rows:
+                     its peak RSS does not grow with the list (200,000 and
+                     400,000 lines), the readable layout's does
 
 Run one case: test_lists.py NAME. Same environment as test_cli.py.
 """
 import gzip
 import json
 import os
+import struct
+import subprocess
 import sys
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import (FIXTURE, PHOTOS, FixtureServer, Workspace, check,  # noqa: E402
-                      main_for, run, tree)
+from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, FixtureServer, Workspace,  # noqa: E402
+                      check, main_for, read, run, tree)
+from test_names import png_source, tagged_png  # noqa: E402
 
 
 def items_of(out):
@@ -156,6 +171,120 @@ def test_missing_column():
         # The same file read as named by --input-format: the column is there.
         rc, _, err = run(["-q", "--url-column", "link", "-i", path, "-o", ws.out])
         check(rc == 0, f"--url-column link: exit {rc}: {err}")
+
+
+def test_positional_layout():
+    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        a, b, c = (server.url(n) for n in PHOTOS[:3])
+        lines = [a, "# comment", b] + ["#"] * 9997 + [c, a]  # c on line 10001, a again
+        path = ws.list_file(lines)
+        args = ["--json", "-q", "--layout", "positional", "-i", path, "-o", ws.out]
+        rc, out, err = run(args)
+        check(rc == 0, f"exit {rc}: {err}")
+        items, summary = items_of(out)
+        want = {a: "00000/000000001.png", b: "00000/000000003.png", c: "00001/000010001.png"}
+        got = {i["url"]: i["output"] for i in items}
+        check(got == {u: os.path.join(ws.out, n) for u, n in want.items()}, f"outputs {got}")
+        check(summary["duplicates"] == 1, f"summary {summary}")
+        check(tree(ws.out) == sorted(want.values()), f"tree {tree(ws.out)}")
+        for url, name in want.items():
+            check(png_source(read(os.path.join(ws.out, name))) == url, f"{name}: Source")
+        requests = server.stats()["requests"]
+        check(requests == 3, f"requests {requests}")
+
+        # A killed write left in a folder; a rerun sweeps it and skips the rest.
+        leftover = os.path.join(ws.out, "00000", ".000000003.png.Ab12Cd.tmp")
+        with open(leftover, "wb") as f:
+            f.write(b"partial")
+        rc, out, err = run(args)
+        check(rc == 0, f"rerun: exit {rc}: {err}")
+        items, summary = items_of(out)
+        check(all(i["status"] == "skipped" for i in items) and summary["skipped"] == 3,
+              f"rerun {summary}")
+        check(summary["stale_temps_removed"] == 1 and not os.path.exists(leftover), f"{summary}")
+        check(server.stats()["requests"] == requests, "a rerun fetched again")
+
+        # Another list into the same folder: line 1 is now another URL. Its
+        # name holds a's output: that item alone fails, a's file stays.
+        before = read(os.path.join(ws.out, want[a]))
+        other = ws.list_file([c, "#", b], name="other.txt")
+        rc, out, err = run(["--json", "--layout", "positional", "-i", other, "-o", ws.out])
+        check(rc == 1, f"other list: exit {rc}: {err}")
+        items, summary = items_of(out)
+        status = {i["line"]: i["status"] for i in items}
+        check(status == {1: "failed", 3: "skipped"}, f"statuses {status}")
+        failed = [i for i in items if i["status"] == "failed"][0]
+        check("holds another URL's output" in failed["error"]["message"], f"{failed}")
+        check(read(os.path.join(ws.out, want[a])) == before, "another URL's output overwritten")
+        # --force redoes its own outputs, never another URL's.
+        rc, out, err = run(["--json", "-q", "--force", "--layout", "positional", "-i", other,
+                            "-o", ws.out])
+        items, _ = items_of(out)
+        status = {i["line"]: i["status"] for i in items}
+        check(rc == 1 and status == {1: "failed", 3: "ok"}, f"--force: {rc} {status}")
+        check(read(os.path.join(ws.out, want[a])) == before, "--force overwrote another URL's")
+
+
+def test_positional_shards():
+    with Workspace(PHOTOS) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        urls = [server.url(n) for n in PHOTOS] + [server.url(n + "?again") for n in PHOTOS]
+        path = ws.list_file(urls)
+        single = os.path.join(ws.tmp, "single")
+        rc, _, err = run(["-q", "--layout", "positional", "-i", path, "-o", single])
+        check(rc == 0, f"single: exit {rc}: {err}")
+        server.reset()
+        shards = 3
+        seen = []
+        for k in range(shards):
+            rc, out, err = run(["--json", "-q", "--layout", "positional", "--shard",
+                                f"{k}/{shards}", "-i", path, "-o", ws.out])
+            check(rc == 0, f"shard {k}: exit {rc}: {err}")
+            items, _ = items_of(out)
+            seen += [i["url"] for i in items]
+            rc, plan, err = run(["--dry-run", "--layout", "positional", "--shard",
+                                 f"{k}/{shards}", "-i", path, "-o", ws.out])
+            check(rc == 0 and "other-shard" not in plan and len(plan.splitlines()) == len(items),
+                  f"shard {k} --dry-run lists other rows:\n{plan}")
+        check(sorted(seen) == sorted(urls), "each URL once over the shards")
+        check(server.stats()["requests"] == len(urls), "an item fetched twice")
+        check(tree(ws.out) == tree(single), f"trees {tree(ws.out)} != {tree(single)}")
+        for name in tree(single):
+            check(read(os.path.join(ws.out, name)) == read(os.path.join(single, name)), name)
+
+
+def peak_rss_kib(args):
+    """Runs edgefetch with `args`; its exit code and peak RSS (KiB)."""
+    proc = subprocess.Popen([EDGEFETCH] + args, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage.ru_maxrss
+
+
+def test_positional_memory():
+    with Workspace([]) as ws:
+        rss = {}
+        for lines in (200000, 400000):
+            # Nothing listens on port 9: --dry-run sends nothing anyway.
+            # Written in pieces: a child's peak RSS counts this process's,
+            # whose memory it starts in (vfork), so this one stays small.
+            path = os.path.join(ws.tmp, f"urls-{lines}.txt")
+            with open(path, "w") as f:
+                for start in range(0, lines, 10000):
+                    f.write("".join(f"http://127.0.0.1:9/p/{i:09d}/photo-{i * 7919 % 1000003}.jpg\n"
+                                    for i in range(start, start + 10000)))
+            for layout in ("positional", "readable"):
+                rc, kib = peak_rss_kib(["--dry-run", "--layout", layout, "--shard", "0/100000",
+                                        "-i", path, "-o", ws.out])
+                check(rc == 0, f"{layout} {lines}: exit {rc}")
+                rss[layout, lines] = kib
+        grown = rss["positional", 400000] - rss["positional", 200000]
+        readable_grown = rss["readable", 400000] - rss["readable", 200000]
+        # The readable layout holds ~110 bytes a line: ~21 MiB more for
+        # 200,000 lines; the positional one holds nothing of other shards.
+        check(readable_grown > 10 * 1024, f"readable grew only {readable_grown} KiB: {rss}")
+        check(grown < 2 * 1024, f"positional grew {grown} KiB with the list: {rss}")
+        print(f"peak RSS KiB: {rss}")
 
 
 if __name__ == "__main__":
