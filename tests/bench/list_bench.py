@@ -12,9 +12,12 @@ measures with /usr/bin/time -v (peak RSS, user+system CPU, wall):
   all kept   edgefetch-list-bench with no shard: every row in the
              fingerprint set (bytes per URL of the set);
   edgefetch  edgefetch --dry-run --shard 0/100000 -i LIST -o DIR: the whole
-             program's list side (no request is sent by --dry-run).
+             program's list side (no request is sent by --dry-run), with the
+             readable layout (the whole list held) and --layout positional
+             (other shards' rows dropped as they are read).
 
 Usage: list_bench.py [--build DIR] [--sizes 1000000,2000000] [--skip-edgefetch]
+                     [--only reader,shard,all,readable,positional]
 Timings are noisy on a shared machine; RSS is not. Not a test: no pass/fail.
 """
 import argparse
@@ -58,6 +61,7 @@ def main():
     parser.add_argument("--build", default=os.path.join(ROOT, "build"))
     parser.add_argument("--sizes", default="1000000,2000000")
     parser.add_argument("--skip-edgefetch", action="store_true")
+    parser.add_argument("--only", default="reader,shard,all,readable,positional")
     args = parser.parse_args()
     bench = os.path.join(args.build, "tests", "bench", "edgefetch-list-bench")
     edgefetch = os.path.join(args.build, "cmd", "edgefetch")
@@ -69,16 +73,22 @@ def main():
         for lines in sizes:
             path = os.path.join(tmp, "list.txt")
             write_list(path, lines)
+            dry = [edgefetch, "--dry-run", "-q", "--no-progress", "--shard", "0/100000", "-i", path,
+                   "-o", os.path.join(tmp, "out")]
             runs = [
-                ("reader", [bench, "--read-only", path]),
-                ("shard 0/100000", [bench, "--shard", "0/100000", path]),
-                ("all kept", [bench, path]),
+                ("reader", "reader", [bench, "--read-only", path]),
+                ("shard", "shard 0/100000", [bench, "--shard", "0/100000", path]),
+                ("all", "all kept", [bench, path]),
+                ("readable", "edgefetch --dry-run --shard 0/100000", dry),
+                ("positional", "edgefetch --dry-run --shard 0/100000 --layout positional",
+                 dry + ["--layout", "positional"]),
             ]
-            if not args.skip_edgefetch:
-                runs.append(("edgefetch --dry-run --shard 0/100000",
-                             [edgefetch, "--dry-run", "-q", "--no-progress", "--shard", "0/100000",
-                              "-i", path, "-o", os.path.join(tmp, "out")]))
-            for what, argv in runs:
+            wanted = set(args.only.split(","))
+            if args.skip_edgefetch:
+                wanted -= {"readable", "positional"}
+            for key, what, argv in runs:
+                if key not in wanted:
+                    continue
                 m = measured(argv)
                 note = ""
                 if argv[0] == bench:
