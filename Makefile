@@ -26,6 +26,12 @@ TEST_DEPS  += bsdutils   # script(1): test_progress.py and progress_tty drive a 
 TEST_DEPS  += dnsmasq-base nftables libjpeg-turbo-progs
 # (libjpeg-turbo-progs above also gives jpegtran scan scripts: the many-scan
 # progressive JPEG of tests/integration/test_decode_hostile.py.)
+# WebP, GIF, AVIF and TIFF decoders (imaging/decode_*.c, issue 14).
+BUILD_DEPS += libwebp-dev libgif-dev libavif-dev libtiff-dev
+# Their encoders and reference decoders (tests/integration/test_formats.py):
+# cwebp/dwebp/img2webp/webpmux, gifsicle, avifenc/avifdec, tiffcp/tiffset,
+# ImageMagick for GIF, BMP and TIFF.
+TEST_DEPS  += webp gifsicle libavif-bin libtiff-tools imagemagick
 TEST_DEPS  += pngcheck   # tests/unit/test_png_rle.c checks the encoder's files with pngcheck
 # A single-node Slurm cluster the Slurm test starts itself (tests/slurm).
 TEST_DEPS  += slurm-wlm munge

@@ -95,6 +95,35 @@ static const char *download_kind(enum io_http_kind kind)
     }
 }
 
+/* Whether a decode failure is imaging's unsupported_format, and the
+ * format's name into `name`: imaging's reasons for that kind are
+ * "unsupported format (NAME)" (recognised by its magic bytes, not decoded:
+ * JPEG XL, HEIF, SVG...) and "unsupported NAME (what of it)" (a decoded
+ * format's unsupported variant: arithmetic JPEG, RLE BMP...). (pl_item
+ * carries the message, not imaging's kind: read back here until it does.) */
+static bool unsupported_format(const struct pl_item *item, char *name, size_t name_size)
+{
+    static const char prefix[] = "unsupported ";
+    static const char generic[] = "format (";
+    const char *message = item->message;
+    if (item->stage == NULL || strcmp(item->stage, "decode") != 0 || message == NULL ||
+        strncmp(message, prefix, sizeof(prefix) - 1) != 0)
+        return false;
+    const char *start = message + sizeof(prefix) - 1;
+    const char *end;
+    if (strncmp(start, generic, sizeof(generic) - 1) == 0) {
+        start += sizeof(generic) - 1;
+        end = strchr(start, ')');
+    } else {
+        end = strstr(start, " (");
+    }
+    if (end == NULL || end == start)
+        return false;
+    if (name != NULL && name_size > 0)
+        snprintf(name, name_size, "%.*s", (int)(end - start), start);
+    return true;
+}
+
 /* A short machine-readable name for why an item failed. */
 static const char *json_error_kind(const struct pl_item *item)
 {
@@ -112,6 +141,8 @@ static const char *json_error_kind(const struct pl_item *item)
     if (strcmp(stage, "decode") == 0) {
         if (item->error == -EFBIG)
             return "too_many_pixels";
+        if (unsupported_format(item, NULL, 0))
+            return "unsupported_format";
         return item->error == -ENOMEM ? "out_of_memory" : "not_an_image";
     }
     if (strcmp(stage, "edge") == 0)
@@ -173,6 +204,12 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
     } else {
         fputs("null", out);
     }
+    char format[32];
+    fputs(",\"format\":", out);
+    put_string(out,
+               item->status == PL_ITEM_FAILED && unsupported_format(item, format, sizeof(format))
+                   ? format
+                   : NULL);
     fprintf(out, ",\"attempts\":%u,\"bytes\":%zu,\"operator_threads\":%u", item->attempts,
             item->bytes, item->edge_threads);
     if (item->width > 0 && item->height > 0)

@@ -558,6 +558,8 @@ int main(int argc, char **argv)
         cli_finish(&cli);
         return parsed > 0 ? EXIT_ALL_OK : EXIT_USAGE;
     }
+    /* What imaging decodes, so a server that negotiates sends one of those. */
+    cli.pl.http.accept = img_accept_header();
 
     io_url_list_init(&urls);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {

@@ -1,6 +1,8 @@
 /* Format sniffing, header probing and the RGB to luma conversion; the
- * decoders are decode_png.c (libpng) and decode_jpeg.c (libjpeg-turbo),
- * dispatched with the limits by decode_limits.c.
+ * decoders are decode_png.c (libpng), decode_jpeg.c (libjpeg-turbo),
+ * decode_webp.c, decode_gif.c, decode_avif.c, decode_bmp.c and
+ * decode_tiff.c (whose probes this file calls by magic bytes), dispatched
+ * with the limits by decode_limits.c.
  *
  * The decoders decide what they can decode; the sniffing and header walks
  * here exist to tell the user *why* a body is refused ("not an image: starts
@@ -100,18 +102,68 @@ static bool is_svg(const uint8_t *data, size_t size)
     return false;
 }
 
+static bool is_gif(const uint8_t *data, size_t size)
+{
+    return has_prefix(data, size, "GIF87a", 6) || has_prefix(data, size, "GIF89a", 6);
+}
+
+static bool is_webp(const uint8_t *data, size_t size)
+{
+    return size >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0;
+}
+
+static bool is_tiff(const uint8_t *data, size_t size)
+{
+    return has_prefix(data, size, tiff_le, sizeof(tiff_le)) ||
+           has_prefix(data, size, tiff_be, sizeof(tiff_be));
+}
+
+/* The ftyp box's major brand or a compatible one is AVIF's: "avif" (still)
+ * or "avis" (sequence). A HEIF with an AVIF brand among others is AVIF. */
+static bool is_avif(const uint8_t *data, size_t size)
+{
+    if (size < 16 || memcmp(data + 4, "ftyp", 4) != 0)
+        return false;
+    uint32_t box = read_be32(data);
+    if (box < 16 || box > size)
+        box = (uint32_t)(size < 64 ? size : 64);
+    for (size_t brand = 8; brand + 4 <= box; brand += 4) {
+        if (brand == 12)
+            continue; /* minor_version */
+        if (memcmp(data + brand, "avif", 4) == 0 || memcmp(data + brand, "avis", 4) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* "BM" alone is too weak (text can start with it); the DIB header size
+ * that follows the 14-byte file header takes one of a few values. */
+static bool is_bmp(const uint8_t *data, size_t size)
+{
+    if (size < 18 || data[0] != 'B' || data[1] != 'M')
+        return false;
+    uint32_t dib_size = read_le32(data + 14);
+    return dib_size == 12 || dib_size == 40 || dib_size == 52 || dib_size == 56 || dib_size == 64 ||
+           dib_size == 108 || dib_size == 124;
+}
+
 /* Names image formats we recognise but do not decode, so the message says
- * "unsupported format (GIF)" rather than "not an image". */
+ * "unsupported format (JPEG XL)" rather than "not an image". */
 static const char *unsupported_format(const uint8_t *data, size_t size)
 {
-    if (has_prefix(data, size, "GIF87a", 6) || has_prefix(data, size, "GIF89a", 6))
+    /* Formats this build was configured without (meson options). */
+    if (!IMG_HAVE_GIF && is_gif(data, size))
         return "GIF";
-    if (size >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
+    if (!IMG_HAVE_WEBP && is_webp(data, size))
         return "WebP";
+    if (!IMG_HAVE_AVIF && is_avif(data, size))
+        return "AVIF";
+    if (!IMG_HAVE_TIFF && is_tiff(data, size))
+        return "TIFF";
+    if (!IMG_HAVE_BMP && is_bmp(data, size))
+        return "BMP";
     if (size >= 12 && memcmp(data + 4, "ftyp", 4) == 0) {
         const uint8_t *brand = data + 8;
-        if (memcmp(brand, "avif", 4) == 0 || memcmp(brand, "avis", 4) == 0)
-            return "AVIF";
         if (memcmp(brand, "heic", 4) == 0 || memcmp(brand, "heix", 4) == 0 ||
             memcmp(brand, "hevc", 4) == 0 || memcmp(brand, "hevx", 4) == 0 ||
             memcmp(brand, "mif1", 4) == 0 || memcmp(brand, "msf1", 4) == 0)
@@ -123,17 +175,6 @@ static const char *unsupported_format(const uint8_t *data, size_t size)
     if (has_prefix(data, size, jp2_codestream, sizeof(jp2_codestream)) ||
         has_prefix(data, size, jp2_container, sizeof(jp2_container)))
         return "JPEG 2000";
-    if (has_prefix(data, size, tiff_le, sizeof(tiff_le)) ||
-        has_prefix(data, size, tiff_be, sizeof(tiff_be)))
-        return "TIFF";
-    /* "BM" alone is too weak (text can start with it); the DIB header size
-     * that follows the 14-byte file header takes one of a few values. */
-    if (size >= 18 && data[0] == 'B' && data[1] == 'M') {
-        uint32_t dib_size = read_le32(data + 14);
-        if (dib_size == 12 || dib_size == 40 || dib_size == 52 || dib_size == 56 ||
-            dib_size == 64 || dib_size == 108 || dib_size == 124)
-            return "BMP";
-    }
     if (has_prefix(data, size, "8BPS", 4))
         return "PSD";
     if (has_prefix(data, size, "qoif", 4))
@@ -671,6 +712,38 @@ int img__probe(const uint8_t *data, size_t size, struct img__header *header,
     if (is_cut_signature(data, size, jpeg_soi, sizeof(jpeg_soi))) {
         img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated JPEG header (%zu bytes)",
                   size);
+        return -EINVAL;
+    }
+    /* The other decoders, those this build has (meson options). */
+#if IMG_HAVE_GIF
+    if (is_gif(data, size))
+        return img__gif_probe(data, size, header, kind, err, err_size);
+#endif
+#if IMG_HAVE_WEBP
+    if (is_webp(data, size))
+        return img__webp_probe(data, size, header, kind, err, err_size);
+#endif
+#if IMG_HAVE_AVIF
+    if (is_avif(data, size))
+        return img__avif_probe(data, size, header, kind, err, err_size);
+#endif
+#if IMG_HAVE_TIFF
+    if (is_tiff(data, size))
+        return img__tiff_probe(data, size, header, kind, err, err_size);
+#endif
+#if IMG_HAVE_BMP
+    if (is_bmp(data, size))
+        return img__bmp_probe(data, size, header, kind, err, err_size);
+#endif
+    if (is_cut_signature(data, size, "RIFF", 4) ||
+        (size < 12 && has_prefix(data, size, "RIFF", 4))) {
+        img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated WebP header (%zu bytes)",
+                  size);
+        return -EINVAL;
+    }
+    if (size < 16 && size >= 8 && memcmp(data + 4, "ftyp", 4) == 0) {
+        img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
+                  "truncated ISO-BMFF (AVIF/HEIF) header (%zu bytes)", size);
         return -EINVAL;
     }
     const char *other = unsupported_format(data, size);

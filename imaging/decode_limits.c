@@ -40,6 +40,10 @@ size_t img__decode_bytes(const struct img__header *header, int channels)
     if (header->info.format == IMG_FORMAT_JPEG)
         /* `out`, our row and CMYK rows (decode_jpeg.c), libjpeg's buffers. */
         return out + 7 * width + header->jpeg_coef_bytes + header->jpeg_work_bytes;
+    if (header->info.format != IMG_FORMAT_PNG)
+        /* `out`, the delivery row (img__raster_deliver), and what the
+         * format's probe counted: its raster and the library's buffers. */
+        return out + 4 * width + header->raster_work_bytes;
 
     size_t library = img__png_library_bytes(header);
     bool gray = (header->png_color_type & 2) == 0;
@@ -112,9 +116,36 @@ int img_decode_limited(const uint8_t *data, size_t size, int channels,
     if (effective.max_bytes > 0 && needed > effective.max_bytes)
         return fail_over_budget(needed, effective.max_bytes, kind, err, err_size);
 
-    if (header.info.format == IMG_FORMAT_JPEG)
+    switch (header.info.format) {
+    case IMG_FORMAT_JPEG:
         return img__jpeg_decode(data, size, &header, channels, &effective, out, kind, err,
                                 err_size);
+#if IMG_HAVE_WEBP
+    case IMG_FORMAT_WEBP:
+        return img__webp_decode(data, size, &header, channels, &effective, out, kind, err,
+                                err_size);
+#endif
+#if IMG_HAVE_GIF
+    case IMG_FORMAT_GIF:
+        return img__gif_decode(data, size, &header, channels, &effective, out, kind, err, err_size);
+#endif
+#if IMG_HAVE_AVIF
+    case IMG_FORMAT_AVIF:
+        return img__avif_decode(data, size, &header, channels, &effective, out, kind, err,
+                                err_size);
+#endif
+#if IMG_HAVE_BMP
+    case IMG_FORMAT_BMP:
+        return img__bmp_decode(data, size, &header, channels, &effective, out, kind, err, err_size);
+#endif
+#if IMG_HAVE_TIFF
+    case IMG_FORMAT_TIFF:
+        return img__tiff_decode(data, size, &header, channels, &effective, out, kind, err,
+                                err_size);
+#endif
+    default: /* PNG (the probe yields no format this build lacks) */
+        break;
+    }
     return img__png_decode(data, size, &header, channels, &effective, out, kind, err, err_size);
 }
 

@@ -42,14 +42,29 @@ enum img_format {
     IMG_FORMAT_UNKNOWN = 0,
     IMG_FORMAT_JPEG,
     IMG_FORMAT_PNG,
+    IMG_FORMAT_WEBP,
+    IMG_FORMAT_GIF,
+    IMG_FORMAT_AVIF,
+    IMG_FORMAT_BMP,
+    IMG_FORMAT_TIFF,
 };
+
+/* "JPEG", "PNG", "WebP", "GIF", "AVIF", "BMP", "TIFF"; "unknown" otherwise. */
+const char *img_format_name(enum img_format format);
+
+/* The media types this build decodes, as an HTTP Accept value with
+ * q-values (imaging/DECODE.md says why this order), e.g. "image/avif,
+ * image/webp, image/jpeg, image/png;q=0.9, ...". A static string. */
+const char *img_accept_header(void);
 
 struct img_info {
     enum img_format format;
     int width; /* as displayed: EXIF orientations 5-8 swap the stored sides */
     int height;
-    int channels;    /* as stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
-    int orientation; /* EXIF orientation 1-8 (JPEG APP1, PNG eXIf before IDAT; 1 when absent) */
+    int channels; /* as stored in the file: 1 gray, 2 gray+alpha, 3 RGB, 4 RGBA */
+    /* EXIF orientation 1-8 (JPEG APP1, PNG eXIf before IDAT, WebP EXIF chunk,
+     * TIFF Orientation tag, AVIF irot/imir mapped to it; 1 when absent) */
+    int orientation;
 };
 
 /* Reads the header only: format and dimensions, no pixel buffer allocated.
@@ -57,13 +72,17 @@ struct img_info {
  * with \"<!DOCTYPE html\"" or "truncated PNG header"). */
 int img_probe(const uint8_t *data, size_t size, struct img_info *info, char *err, size_t err_size);
 
-/* Decodes JPEG or PNG into `out` (initialised here, caller finishes it) with
+/* Decodes JPEG, PNG, WebP, GIF, AVIF, BMP or TIFF (imaging/DECODE.md has
+ * what of each is read) into `out` (initialised here, caller finishes it) with
  * `channels` = 1 (luma) or 3 (RGB; alpha is dropped, 16-bit samples are
  * reduced to 8). Luma of a JPEG is libjpeg-turbo's grayscale decode: the
  * file's own Y channel for YCbCr files (as cv2.imread(IMREAD_GRAYSCALE)),
  * libjpeg's BT.601 for RGB-coded ones, img_rgb_to_luma of the RGB for
  * CMYK/YCCK (Adobe's inverted CMYK); luma of a colour PNG is
- * img_rgb_to_luma. JPEGs and PNGs are turned upright by their EXIF orientation.
+ * img_rgb_to_luma; luma of every other format is img_rgb_to_luma of the
+ * library's RGB (WebP lossy and AVIF too: not their Y plane, so that they give
+ * what their reference decoders' PNG gives). Animated GIF and WebP give their
+ * first frame. Images are turned upright by their orientation (above).
  * Probes first and refuses, before any pixel buffer is allocated, an image
  * whose width*height exceeds `max_pixels` (-EFBIG). */
 int img_decode(const uint8_t *data, size_t size, int channels, uint64_t max_pixels,
@@ -184,7 +203,7 @@ int img_apply_with(enum img_operator op, const struct img_canny_options *canny,
 enum img_error_kind {
     IMG_ERROR_NONE = 0,
     IMG_ERROR_NOT_AN_IMAGE,       /* HTML, JSON, empty body, unknown bytes */
-    IMG_ERROR_UNSUPPORTED_FORMAT, /* GIF, WebP, arithmetic JPEG, 12-bit JPEG… */
+    IMG_ERROR_UNSUPPORTED_FORMAT, /* JPEG XL, HEIF, SVG…, arithmetic JPEG, RLE BMP… */
     IMG_ERROR_CORRUPT,            /* bad header, bad CRC or Adler-32, bad data */
     IMG_ERROR_TRUNCATED,          /* the body ends before the image does */
     IMG_ERROR_TOO_LARGE,          /* over max_pixels, or beyond the decoder */
@@ -205,11 +224,15 @@ const char *img_error_kind_name(enum img_error_kind kind);
 struct img_decode_limits {
     uint64_t max_pixels; /* width * height from the header (-EFBIG, too_large) */
     /* Bytes the decode may hold at its peak: output buffer plus the
-     * decoder's own (libjpeg's coefficient buffer, libpng's rows). Checked
-     * on the estimate before anything image-sized is allocated and enforced
-     * inside libjpeg (max_memory_to_use) (-ENOMEM, over_budget). */
+     * decoder's own (libjpeg's coefficient buffer, libpng's rows, the
+     * other libraries' rasters). Checked on the estimate before anything
+     * image-sized is allocated, and enforced inside libjpeg
+     * (max_memory_to_use), libpng (its allocator) and libtiff (its
+     * per-allocation cap) (-ENOMEM, over_budget). */
     size_t max_bytes;
-    /* Polled while decoding (each JPEG iMCU row, each PNG row): once it
+    /* Polled while decoding (each JPEG iMCU row, each PNG and GIF row,
+     * every 64 KiB fed to libwebp, between TIFF strip or tile bands; AVIF
+     * and BMP only before and after their library's one call): once it
      * reads non-zero the decode stops with -ECANCELED, kind cancelled. May
      * be set from any thread. */
     const atomic_int *cancel;
@@ -248,7 +271,8 @@ struct img_item_options {
  * allocator by tests/unit/test_decode_memory.c. */
 struct img_probe_info {
     struct img_info info;
-    int bit_depth;         /* per sample as stored (PNG 1-16, JPEG 8) */
+    int bit_depth;         /* per sample as stored (PNG 1-16, JPEG 8, TIFF 1-16, AVIF 8-12,
+                              BMP bits per pixel, WebP and GIF 8) */
     int multi_scan;        /* progressive or multi-scan JPEG (whole-image coefficients) */
     int interlaced;        /* Adam7 PNG */
     int channels_out;      /* what the operator asks img_decode for (1 or 3) */
@@ -328,8 +352,8 @@ int img_png_bands_finish(struct img_png_bands *bands, uint8_t **png, size_t *png
 /* Accepts NULL. */
 void img_png_bands_destroy(struct img_png_bands *bands);
 
-/* "libpng/1.6.39 (PNG) libjpeg-turbo/2.1.5 (JPEG)": the decoders and
- * encoder behind this module, for --version. */
+/* "libpng/1.6.39 (PNG) libjpeg-turbo/2.1.5 (JPEG) libwebp/1.2.4 (WebP) ...":
+ * the decoders and encoder behind this module, for --version. */
 const char *img_library_versions(void);
 
 #endif

@@ -106,6 +106,11 @@ struct img__header {
     size_t jpeg_coef_bytes;
     size_t jpeg_work_bytes;
     uint64_t jpeg_blocks;
+    /* WebP, GIF, AVIF, BMP, TIFF: the bytes the library and the stored
+     * raster hold besides `out` and the delivery rows (img__raster_deliver),
+     * from the header alone (each probe says how). */
+    size_t raster_work_bytes;
+    int animated; /* GIF/WebP with more than one frame (the first is decoded) */
 };
 
 /* img_probe with the header's details and a failure kind. */
@@ -160,6 +165,61 @@ int img__jpeg_decode(const uint8_t *data, size_t size, const struct img__header 
 int img__png_decode(const uint8_t *data, size_t size, const struct img__header *header,
                     int channels, const struct img_decode_limits *limits, struct img_buf *out,
                     enum img_error_kind *kind, char *err, size_t err_size);
+
+/* ---- WebP, GIF, AVIF, BMP, TIFF (decode_webp.c ... decode_tiff.c) -----
+ *
+ * Each probe reads the header with the format's own library (or walks it,
+ * for BMP) and fills `header` (stored size, displayed size and orientation,
+ * raster_work_bytes) without allocating anything image-sized; each decode
+ * has img__png_decode's contract. */
+int img__webp_probe(const uint8_t *data, size_t size, struct img__header *header,
+                    enum img_error_kind *kind, char *err, size_t err_size);
+int img__webp_decode(const uint8_t *data, size_t size, const struct img__header *header,
+                     int channels, const struct img_decode_limits *limits, struct img_buf *out,
+                     enum img_error_kind *kind, char *err, size_t err_size);
+int img__gif_probe(const uint8_t *data, size_t size, struct img__header *header,
+                   enum img_error_kind *kind, char *err, size_t err_size);
+int img__gif_decode(const uint8_t *data, size_t size, const struct img__header *header,
+                    int channels, const struct img_decode_limits *limits, struct img_buf *out,
+                    enum img_error_kind *kind, char *err, size_t err_size);
+int img__avif_probe(const uint8_t *data, size_t size, struct img__header *header,
+                    enum img_error_kind *kind, char *err, size_t err_size);
+int img__avif_decode(const uint8_t *data, size_t size, const struct img__header *header,
+                     int channels, const struct img_decode_limits *limits, struct img_buf *out,
+                     enum img_error_kind *kind, char *err, size_t err_size);
+int img__bmp_probe(const uint8_t *data, size_t size, struct img__header *header,
+                   enum img_error_kind *kind, char *err, size_t err_size);
+int img__bmp_decode(const uint8_t *data, size_t size, const struct img__header *header,
+                    int channels, const struct img_decode_limits *limits, struct img_buf *out,
+                    enum img_error_kind *kind, char *err, size_t err_size);
+int img__tiff_probe(const uint8_t *data, size_t size, struct img__header *header,
+                    enum img_error_kind *kind, char *err, size_t err_size);
+int img__tiff_decode(const uint8_t *data, size_t size, const struct img__header *header,
+                     int channels, const struct img_decode_limits *limits, struct img_buf *out,
+                     enum img_error_kind *kind, char *err, size_t err_size);
+
+/* Each side at most 2^16 and at most 2^30 pixels for every decoder (the
+ * PNG decoder's bounds): refused from the header as too_large. */
+#define IMG_MAX_SIDE (1 << 16)
+#define IMG_MAX_PIXELS ((uint64_t)1 << 30)
+
+/* Checks the stored size against IMG_MAX_SIDE/IMG_MAX_PIXELS and fills
+ * header's sizes for `orientation`: 0, or -EINVAL (a zero side, corrupt)
+ * or -EFBIG (too_large) with the reason naming `format_name`. */
+int img__set_size(struct img__header *header, enum img_format format, uint64_t width,
+                  uint64_t height, int orientation, enum img_error_kind *kind, char *err,
+                  size_t err_size);
+
+/* A whole stored raster, `raster_channels` bytes per pixel (1 gray, 3 RGB,
+ * 4 RGBA with the alpha ignored), rows `stride` apart, into `out`
+ * (initialised here) with `channels` 1 (img_rgb_to_luma) or 3, turned to
+ * `orientation`. Holds `out` and at most 4 * width bytes besides. Returns 0
+ * or -ENOMEM. */
+int img__raster_deliver(const uint8_t *pixels, size_t stride, int raster_channels, int width,
+                        int height, int orientation, int channels, struct img_buf *out);
+
+/* Whether the caller's cancel flag is set. */
+bool img__cancelled(const struct img_decode_limits *limits);
 
 /* ---- EXIF orientation (decode.c), for JPEG APP1 and PNG eXIf ---------- */
 

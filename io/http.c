@@ -70,6 +70,7 @@ struct io_http {
     char *netrc_file;
     char *proxy;
     struct curl_slist *headers;   /* -H/--header, shared by every transfer */
+    struct curl_slist *accept;    /* the Accept line alone, for other origins' hops */
     struct io_bucket bucket;      /* --rate-limit, when opts.rate_limit > 0 */
     uv_timer_t unpause;           /* resumes paused transfers once out of debt */
     struct transfer *transfers;   /* running, doubly linked for abort */
@@ -114,6 +115,7 @@ static void maybe_free_http(struct io_http *http)
         free(http->user_agent);
         free_credentials(http);
         curl_slist_free_all(http->headers);
+        curl_slist_free_all(http->accept);
         free(http);
     }
 }
@@ -335,7 +337,7 @@ static bool follow_redirect(struct transfer *t, const char *location, enum io_ht
     t->redirects++;
     /* -H headers only to the listed URL's origin: they often carry a key
      * meant for that server alone (libcurl would send them to every hop). */
-    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, same_origin ? t->http->headers : NULL);
+    curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, same_origin ? t->http->headers : t->http->accept);
     /* The same for -u/--user; netrc is matched by libcurl against each
      * hop's own host, so another host gets only its own entry. */
     curl_easy_setopt(t->easy, CURLOPT_USERPWD, same_origin ? t->http->userpwd : NULL);
@@ -603,6 +605,35 @@ static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, in
     return CURL_PREREQFUNC_OK;
 }
 
+/* The Accept line: the user's -H Accept when there is one (it replaces
+ * ours, as either replaces libcurl's any-type default), else ours appended to the
+ * -H headers. Hops to other origins, which get no -H headers, get this line
+ * alone: what we can decode is no secret. */
+static int add_accept(struct io_http *http, const struct io_http_options *opts)
+{
+    const char *line = NULL;
+    for (size_t i = 0; i < opts->header_count; i++) {
+        if (strncasecmp(opts->headers[i], "Accept:", 7) == 0)
+            line = opts->headers[i];
+    }
+    char ours[512];
+    if (line == NULL && opts->accept != NULL) {
+        if ((size_t)snprintf(ours, sizeof(ours), "Accept: %s", opts->accept) >= sizeof(ours))
+            return -EINVAL;
+        line = ours;
+        struct curl_slist *grown = curl_slist_append(http->headers, line);
+        if (grown == NULL)
+            return -ENOMEM;
+        http->headers = grown;
+    }
+    if (line != NULL) {
+        http->accept = curl_slist_append(NULL, line);
+        if (http->accept == NULL)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
 /* *copy = a copy of `text`, or NULL when `text` is; -ENOMEM. */
 static int copy_optional(const char *text, char **copy)
 {
@@ -645,6 +676,10 @@ int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct i
         http->headers = grown;
     }
     http->opts.headers = NULL; /* copied into http->headers */
+    rc = add_accept(http, opts);
+    if (rc < 0)
+        goto fail_free;
+    rc = -ENOMEM;
 
     http->multi = curl_multi_init();
     if (http->multi == NULL)
@@ -684,6 +719,7 @@ fail_free:
     free(http->user_agent);
     free_credentials(http);
     curl_slist_free_all(http->headers);
+    curl_slist_free_all(http->accept);
     free(http);
     return rc;
 }

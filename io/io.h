@@ -412,6 +412,9 @@ struct io_http_options {
      * does not get them (they often carry API keys). */
     const char *const *headers;
     size_t header_count;
+    /* The Accept value sent with every request (to every hop), unless a -H
+     * header is an Accept: then that one, alone. NULL: libcurl's default, any type. */
+    const char *accept;
     uint64_t rate_limit; /* bytes/s for all transfers together; 0 = unlimited */
     /* "user:password" for HTTP authentication, sent (CURLOPT_USERPWD) only on
      * hops to the origin of the URL given to io_http_start, like `headers`;

@@ -1,5 +1,9 @@
 /* libFuzzer harness for the whole in-memory imaging path: probe, decode (to
- * one and to three channels; JPEG through libjpeg-turbo, PNG through stb),
+ * one and to three channels; JPEG through libjpeg-turbo, PNG through libpng,
+ * WebP through libwebp, GIF through giflib, AVIF through libavif and dav1d,
+ * BMP through stb_image behind our header checks, TIFF through libtiff; the
+ * seeds in corpus/decode have files of each made by its encoder,
+ * make_seeds.py's make_formats),
  * every operator (Canny with options taken from the input), PNG encode, and a
  * round trip of that PNG through our own decoder; every operator also in row
  * bands (img_bands_*).

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Regenerates the committed seed corpora in tests/fuzz/corpus/ (a developer
 tool, not run by the tests). Needs Debian's python3-opencv and python3-pil
-for the JPEG variants; PNGs are written by hand so every colour type, bit
+for the JPEG variants, and the encoders of make_formats for the other formats; PNGs are written by hand so every colour type, bit
 depth and Adam7 interlacing is covered. Every seed is tiny (< 4 KB): the
 fuzzer mutates small inputs much faster, and sizes come from headers anyway.
 
@@ -167,6 +167,92 @@ def make_others():
     put(DECODE, "escape-sequences.txt", b"\x1b[2J\x1b]0;owned\x07 hello\r\nworld\n")
 
 
+def make_formats():
+    """WebP, GIF, AVIF, BMP and TIFF seeds (issue 14), each made by the
+    format's own encoder from a 24x16 crop of the sample: cwebp, img2webp
+    and webpmux (package webp), ImageMagick, gifsicle, avifenc (libavif-bin),
+    tiffcp and tiffset (libtiff-tools). Plus a cut and a header claiming a
+    huge size of each, and the formats recognised but not decoded."""
+    import subprocess
+    import tempfile
+
+    def run(*args, cwd):
+        subprocess.run(list(args), cwd=cwd, check=True, capture_output=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run("convert", SAMPLE, "-resize", "24x16!", "src.png", cwd=tmp)
+        run("convert", "src.png", "-negate", "neg.png", cwd=tmp)
+        run("convert", "src.png", "-alpha", "set", "-channel", "A", "-fx", "i/w",
+            "PNG32:alpha.png", cwd=tmp)
+        exif6 = (b"MM\0\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+                 + struct.pack(">HHIHH", 0x112, 3, 1, 6, 0) + b"\0\0\0\0")
+        with open(os.path.join(tmp, "exif6.bin"), "wb") as f:
+            f.write(exif6)
+        made = {
+            "webp-lossy.webp": ["cwebp", "-quiet", "-q", "70", "src.png", "-o", "OUT"],
+            "webp-lossless.webp": ["cwebp", "-quiet", "-lossless", "src.png", "-o", "OUT"],
+            "webp-lossy-alpha.webp": ["cwebp", "-quiet", "-q", "70", "alpha.png", "-o", "OUT"],
+            "webp-animated.webp": ["img2webp", "-q", "70", "src.png", "-lossless", "neg.png",
+                                   "-o", "OUT"],
+            "gif-plain.gif": ["convert", "src.png", "-colors", "32", "OUT"],
+            "gif-interlaced.gif": ["convert", "src.png", "-colors", "16", "-interlace", "GIF",
+                                   "OUT"],
+            "gif-transparent.gif": ["convert", "src.png", "-colors", "16", "-fuzz", "20%",
+                                    "-transparent", "rgb(128,128,128)", "OUT"],
+            "gif-animated-magick.gif": ["convert", "src.png", "-colors", "8", "neg.png",
+                                        "-colors", "8", "-loop", "0", "OUT"],
+            "avif-420.avif": ["avifenc", "-s", "10", "src.png", "OUT"],
+            "avif-444-10bit-alpha.avif": ["avifenc", "-s", "10", "-y", "444", "-d", "10",
+                                          "alpha.png", "OUT"],
+            "avif-irot1-imir0.avif": ["avifenc", "-s", "10", "--irot", "1", "--imir", "0",
+                                      "src.png", "OUT"],
+            "bmp-24.bmp": ["convert", "src.png", "BMP3:OUT"],
+            "bmp-8-palette.bmp": ["convert", "src.png", "-colors", "6", "BMP3:OUT"],
+            "bmp-1-bit.bmp": ["convert", "src.png", "-monochrome", "BMP3:OUT"],
+            "bmp-32-alpha.bmp": ["convert", "alpha.png", "BMP:OUT"],
+            "bmp-rle8.bmp": ["convert", "src.png", "-colors", "16", "-compress", "RLE",
+                             "BMP3:OUT"],
+            "tiff-rgb8-lzw.tif": ["convert", "src.png", "-depth", "8", "-compress", "lzw", "OUT"],
+            "tiff-rgb16-zip.tif": ["convert", "src.png", "-depth", "16", "-compress", "zip",
+                                   "OUT"],
+            "tiff-gray-2-pages.tif": ["convert", "src.png", "neg.png", "-colorspace", "gray",
+                                      "OUT"],
+            "tiff-palette.tif": ["convert", "src.png", "-colors", "16", "-type", "Palette",
+                                 "OUT"],
+        }
+        for name, args in made.items():
+            run(*[a.replace("OUT", name) for a in args], cwd=tmp)
+        run("gifsicle", "-O2", "gif-plain.gif", "-o", "gif-gifsicle.gif", cwd=tmp)
+        run("webpmux", "-set", "exif", "exif6.bin", "webp-lossless.webp", "-o",
+            "webp-exif-orientation6.webp", cwd=tmp)
+        run("tiffcp", "-t", "-w", "16", "-l", "16", "tiff-rgb8-lzw.tif", "tiff-tiles.tif", cwd=tmp)
+        run("tiffcp", "-p", "separate", "tiff-rgb8-lzw.tif", "tiff-separate.tif", cwd=tmp)
+        run("tiffcp", "-c", "jpeg", "tiff-rgb8-lzw.tif", "tiff-jpeg.tif", cwd=tmp)
+        run("cp", "tiff-rgb8-lzw.tif", "tiff-orientation6.tif", cwd=tmp)
+        run("tiffset", "-s", "274", "6", "tiff-orientation6.tif", cwd=tmp)
+        names = list(made) + ["gif-gifsicle.gif", "webp-exif-orientation6.webp",
+                              "tiff-tiles.tif", "tiff-separate.tif", "tiff-jpeg.tif",
+                              "tiff-orientation6.tif"]
+        for name in names:
+            with open(os.path.join(tmp, name), "rb") as f:
+                data = f.read()
+            put(DECODE, name, data)
+        for name in ("webp-lossless.webp", "gif-plain.gif", "avif-420.avif", "tiff-tiles.tif"):
+            with open(os.path.join(tmp, name), "rb") as f:
+                data = f.read()
+            base, ext = name.rsplit(".", 1)
+            put(DECODE, f"{base}-cut.{ext}", data[:len(data) * 2 // 3])
+    # Headers claiming 60000x60000 over tiny bodies.
+    gif = bytearray(open(os.path.join(DECODE, "gif-plain.gif"), "rb").read())
+    gif[6:10] = struct.pack("<HH", 60000, 60000)
+    put(DECODE, "gif-claims-60000x60000.gif", bytes(gif))
+    bmp = bytearray(open(os.path.join(DECODE, "bmp-24.bmp"), "rb").read())
+    bmp[18:26] = struct.pack("<ii", 60000, -60000)
+    put(DECODE, "bmp-claims-60000x60000.bmp", bytes(bmp))
+    put(DECODE, "jxl-codestream.jxl", b"\xff\x0a\xfa\x3f" + bytes(28))
+    put(DECODE, "heic-ftyp.heic", struct.pack(">I", 24) + b"ftypheic\0\0\0\0mif1heic" + bytes(16))
+
+
 def make_urls():
     seeds = {
         "list-basic.txt": "\ufeff# photos\r\n\r\n  http://127.0.0.1:8080/a/cat.jpg  \r\n"
@@ -252,5 +338,6 @@ if __name__ == "__main__":
     make_pngs()
     make_jpegs()
     make_others()
+    make_formats()
     make_urls()
     make_hostile()

@@ -43,7 +43,7 @@ ITEM_FIELDS = {
     "error": (dict, type(None)), "attempts": int, "bytes": int, "width": (int, type(None)),
     "height": (int, type(None)), "output": (str, type(None)), "times_ms": dict,
     "operator_threads": int, "content_type": (str, type(None)), "sha256": (str, type(None)),
-    "output_bytes": (int, type(None)),
+    "output_bytes": (int, type(None)), "format": (str, type(None)),
 }
 TIMES = ("queued", "download", "decode", "operator", "encode_write")
 SUMMARY_FIELDS = {
@@ -58,7 +58,7 @@ SUMMARY_FIELDS = {
 }
 ERROR_KINDS = {"bad_url", "unsupported_scheme", "timeout", "connect", "resolve", "http_status",
                "too_large", "too_many_redirects", "redirect_refused", "tls", "out_of_memory",
-               "network", "not_an_image", "too_many_pixels", "operator", "encode", "write",
+               "network", "not_an_image", "unsupported_format", "too_many_pixels", "operator", "encode", "write",
                "cancelled", "other"}
 
 

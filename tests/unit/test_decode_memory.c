@@ -2,7 +2,8 @@
  * (issue 10 item 3): each image goes through the CPU stage as
  * pipeline/run.c runs it (decode, operator, then the input freed, PNG
  * encode), and the peak bytes really held in each stage, counted by
- * alloc_peak.h over every allocation (ours, libjpeg's, libpng's, zlib's),
+ * alloc_peak.h over every allocation (ours, libjpeg's, libpng's, zlib's,
+ * libwebp's, giflib's, libavif's and dav1d's, libtiff's, stb_image's),
  * must be at most the stage's estimate and not far under it. Prints a table
  * of bytes per pixel (imaging/DECODE.md quotes it). */
 #include <errno.h>
@@ -16,6 +17,9 @@
 #include "check.h"
 #include "imaging.h"
 #include "imaging_private.h"
+#if TEST_ALL_FORMATS
+#include "make_formats.h"
+#endif
 #include "make_images.h"
 
 /* "Not wildly above": the estimate may exceed the measured peak by this
@@ -174,6 +178,19 @@ int main(void)
     struct png_make gray8 = {W, H, PNG_COLOR_TYPE_GRAY, 8, false, 0};
     struct png_make gray16_interlaced = {W, H, PNG_COLOR_TYPE_GRAY, 16, true, 0};
     struct png_make palette8 = {W, H, PNG_COLOR_TYPE_PALETTE, 8, false, 256};
+#if TEST_ALL_FORMATS
+    struct gif_make gif = {W, H, 1, false, -1, 256, 0, 0, 0, 0};
+    struct gif_make gif_animation = {W, H, 3, true, 5, 64, 0, 0, 0, 0};
+    struct avif_make avif420 = {W, H, AVIF_PIXEL_FORMAT_YUV420, 8, false, -1, -1};
+    struct avif_make avif444 = {W, H, AVIF_PIXEL_FORMAT_YUV444, 10, true, -1, -1};
+    struct avif_make avif_turned = {W, H, AVIF_PIXEL_FORMAT_YUV420, 8, false, 1, -1};
+    struct bmp_make bmp24 = {W, H, 24, 0, 1, false};
+    struct bmp_make bmp8 = {W, H, 8, 10, 256, true};
+    struct tiff_make tiff8 = {W, H, 8, 3, false, false, 1, 1, 0, 0};
+    struct tiff_make tiff16 = {W, H, 16, 3, true, false, 1, 1, 0, 0};
+    struct tiff_make tiff_one_strip = {W, H, 8, 3, false, false, 1, 1, 0, H};
+    struct tiff_make tiff_gray = {W, H, 8, 1, false, false, 6, 1, 0, 0};
+#endif
 
     struct case_image cases[] = {
         {"jpeg baseline 4:2:0", make_jpeg_image(&baseline)},
@@ -189,6 +206,25 @@ int main(void)
         {"png palette8", make_png_image(&palette8)},
         {"png rgb8 eXIf 6", with_exif(make_png_image(&rgb8), 6)},
         {"png rgb8 interlaced eXIf 6", with_exif(make_png_image(&rgb8_interlaced), 6)},
+#if TEST_ALL_FORMATS
+        {"webp lossy", make_webp(W, H, false, false, 0)},
+        {"webp lossy alpha", make_webp(W, H, false, true, 0)},
+        {"webp lossless", make_webp(W, H, true, false, 0)},
+        {"webp lossless alpha", make_webp(W, H, true, true, 0)},
+        {"webp lossless eXIf 6", webp_with_exif(make_webp(W, H, true, false, 0), 6)},
+        {"webp animation", make_webp_animation(W, H, 2)},
+        {"gif", make_gif(&gif)},
+        {"gif interlaced animation", make_gif(&gif_animation)},
+        {"avif 4:2:0", make_avif(&avif420)},
+        {"avif 4:4:4 10-bit alpha", make_avif(&avif444)},
+        {"avif irot 1", make_avif(&avif_turned)},
+        {"bmp 24", make_bmp(&bmp24)},
+        {"bmp 8 short palette", make_bmp(&bmp8)},
+        {"tiff rgb8 strips", make_tiff(&tiff8)},
+        {"tiff rgb16 tiles", make_tiff(&tiff16)},
+        {"tiff rgb8 one strip", make_tiff(&tiff_one_strip)},
+        {"tiff gray8 orientation 6", make_tiff(&tiff_gray)},
+#endif
     };
     static const enum img_operator ops[] = {IMG_OP_SOBEL, IMG_OP_CANNY, IMG_OP_TUTORIAL};
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
