@@ -13,7 +13,8 @@
 const struct opt_spec options_table[OPT_COUNT] = {
     VALUE(OPT_INPUT, "input", 'i', "FILE", OPT_VALUE_LIST, OPT_GROUP_INPUT,
           "URL list, one per line ('-' = standard input); blank lines and '#' comments are "
-          "ignored; URLs may also follow the options"),
+          "ignored; CSV, TSV, JSON Lines and gzip too (see --input-format); URLs may also "
+          "follow the options"),
     [OPT_INPUT_FORMAT] = {OPT_INPUT_FORMAT, "input-format", 0, "FORMAT", OPT_VALUE_CHOICE,
                           OPT_GROUP_INPUT, "auto plain csv tsv jsonl", "auto",
                           "the list's format: plain (a URL a line), csv or tsv (a header line "
