@@ -309,6 +309,11 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
         else
             return cli_usage_error(s, "unknown layout '%s' (%s)", v, s->opt->choices);
         break;
+    case OPT_OUTPUT_FORMAT:
+        if (strcmp(v, "png") != 0 && strcmp(v, "tar") != 0)
+            return cli_usage_error(s, "unknown output format '%s' (%s)", v, s->opt->choices);
+        cli->tar_output = strcmp(v, "tar") == 0;
+        break;
     case OPT_PROGRESS:
     case OPT_NO_PROGRESS:
         cli->progress = s->opt->id == OPT_PROGRESS;

@@ -65,6 +65,12 @@ const struct opt_spec options_table[OPT_COUNT] = {
                     "the whole list, which is held in memory) or positional "
                     "(FOLDER/LINE.png from the list line, 10,000 files a folder; with "
                     "--shard only this shard's rows are kept)"},
+    [OPT_OUTPUT_FORMAT] = {OPT_OUTPUT_FORMAT, "output-format", 0, "FORMAT", OPT_VALUE_CHOICE,
+                           OPT_GROUP_BATCH, "png tar", "png",
+                           "png: a file per item; tar: webdataset tar shards NNNNN.tar of "
+                           "10,000 rows each (KKKKK-NNNNN.tar with --shard), KEY.png and "
+                           "KEY.json per item, renamed into place when complete; needs "
+                           "--layout positional"},
     [OPT_PROGRESS] = {OPT_PROGRESS, "progress", 0, NULL, OPT_VALUE_NONE, OPT_GROUP_BATCH, NULL,
                       "on when standard error is a terminal",
                       "live progress line on standard error: done/total, failures, rate and "

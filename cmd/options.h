@@ -31,6 +31,7 @@ enum opt_id {
     OPT_NO_FSYNC,
     OPT_SHARD,
     OPT_LAYOUT,
+    OPT_OUTPUT_FORMAT,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_CONFIG,

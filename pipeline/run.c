@@ -103,6 +103,7 @@ struct job {
     char content_type[128];
     uint8_t sha256[32];
     size_t output_bytes; /* of the PNG written; 0 when none */
+    uint8_t *png;        /* png_to_caller: the PNG for on_item, owned */
 };
 
 /* A backoff between two attempts; its own allocation so the timer can be
@@ -226,8 +227,15 @@ static void process_job(struct job *job, const struct run *run, struct pl_bands 
         set_failure(job, rc, "encode", err);
         goto out;
     }
-    rc = io_write_output(opts->output_dir, job->output_name, png, png_size, run->file_mode,
-                         run->dir_sync, err, sizeof(err));
+    if (opts->png_to_caller) {
+        /* The caller stores it (a tar shard): handed over with the item. */
+        job->png = png;
+        png = NULL;
+        rc = 0;
+    } else {
+        rc = io_write_output(opts->output_dir, job->output_name, png, png_size, run->file_mode,
+                             run->dir_sync, err, sizeof(err));
+    }
     job->encode_s = seconds_since(t2);
     if (rc < 0)
         set_failure(job, rc, "write", err);
@@ -271,6 +279,8 @@ static void report_job(struct run *run, struct job *job)
         .content_type = job->downloaded ? job->content_type : NULL,
         .sha256 = job->downloaded ? job->sha256 : NULL,
         .output_bytes = job->output_bytes,
+        .png = job->png,
+        .png_size = job->png != NULL ? job->output_bytes : 0,
     };
     if (item.status == PL_ITEM_OK)
         report->ok++;
@@ -336,6 +346,7 @@ static void destroy_job(struct run *run, struct job *job)
         job->live_next->live_prev = job->live_prev;
     free(job->body);
     free(job->final_url);
+    free(job->png);
     free(job);
 }
 

@@ -18,6 +18,11 @@
   positional_shards  three shards give the single run's tree byte for byte,
                      each URL fetched once; a shard's --dry-run lists only
                      its own rows
+  tar_shards         --output-format tar: webdataset tars (KEY.png, KEY.json)
+                     with the positional run's PNGs, 10,000 rows a tar, a
+                     rerun skips complete tars without a request, a stopped
+                     run's temporary is swept and redone, shards' tars
+                     named apart and together the single run's entries
   positional_memory  with --shard, a process keeps only its shard's rows:
                      its peak RSS does not grow with the list (200,000 and
                      400,000 lines), the readable layout's does
@@ -30,6 +35,7 @@ import os
 import struct
 import subprocess
 import sys
+import tarfile
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -250,6 +256,92 @@ def test_positional_shards():
         check(tree(ws.out) == tree(single), f"trees {tree(ws.out)} != {tree(single)}")
         for name in tree(single):
             check(read(os.path.join(ws.out, name)) == read(os.path.join(single, name)), name)
+
+
+def tar_entries(path):
+    """{name: bytes} of a tar, in its order (a list of pairs)."""
+    with tarfile.open(path) as t:
+        return [(m.name, t.extractfile(m).read()) for m in t.getmembers()]
+
+
+def test_tar_shards():
+    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        a, b, c = (server.url(n) for n in PHOTOS[:3])
+        missing = server.url("missing.jpg")
+        # Rows refused before any I/O, so that c is row 10,000 (0-based; a's
+        # repeat is dropped): the first of tar 00001, on line 10,002.
+        refused = [f"ftp://127.0.0.1/{n}" for n in range(9997)]
+        lines = [a, missing, a, b] + refused + [c]
+        path = ws.list_file(lines)
+        single = os.path.join(ws.tmp, "single")
+        rc, _, err = run(["-q", "--layout", "positional", "-i", path, "-o", single])
+        check(rc == 1, f"positional run: exit {rc}: {err}")
+        server.reset()
+        args = ["--json", "-q", "--layout", "positional", "--output-format", "tar", "-i", path,
+                "-o", ws.out]
+        rc, out, err = run(args)
+        check(rc == 1, f"tar run: exit {rc}: {err[-2000:]}")
+        items, summary = items_of(out)
+        check(tree(ws.out) == ["00000.tar", "00001.tar"], f"tree {tree(ws.out)}")
+        first = tar_entries(os.path.join(ws.out, "00000.tar"))
+        names = [n for n, _ in first]
+        check(sorted(names) == ["000000001.json", "000000001.png", "000000004.json",
+                                "000000004.png"], f"00000.tar: {names}")
+        # webdataset: an item's files next to each other.
+        check(all(names[i][:9] == names[i + 1][:9] for i in (0, 2)), f"order {names}")
+        files = dict(first)
+        check(files["000000001.png"] == read(os.path.join(single, "00000", "000000001.png")),
+              "the tar's PNG differs from the positional run's")
+        record = json.loads(files["000000004.json"])
+        check(record["url"] == b and record["status"] == "ok" and
+              record["output"] == os.path.join(ws.out, "00000.tar", "000000004.png"), f"{record}")
+        check(png_source(files["000000004.png"]) == b, "Source")
+        second = dict(tar_entries(os.path.join(ws.out, "00001.tar")))
+        check(sorted(second) == ["000010002.json", "000010002.png"], f"00001.tar: {sorted(second)}")
+        by_url = {i["url"]: i for i in items}
+        check(by_url[c]["output"] == os.path.join(ws.out, "00001.tar", "000010002.png"),
+              f"{by_url[c]}")
+        check(by_url[missing]["status"] == "failed" and summary["duplicates"] == 1, f"{summary}")
+        requests = server.stats()["requests"]
+        check(requests == 4, f"requests {requests}")
+
+        # Rerun: both tars complete, nothing fetched, every row skipped.
+        rc, out, err = run(args)
+        items, summary = items_of(out)
+        check(rc == 0 and items == [] and summary["skipped"] == len(lines) - 1,
+              f"rerun: exit {rc}, {summary}")
+        check(server.stats()["requests"] == requests, "a rerun fetched")
+
+        # A run stopped in 00001: its temporary is swept, its rows redone.
+        os.unlink(os.path.join(ws.out, "00001.tar"))
+        leftover = os.path.join(ws.out, ".00001.tar.Ab12Cd.tmp")
+        with open(leftover, "wb") as f:
+            f.write(b"partial tar")
+        rc, out, err = run(args)
+        items, summary = items_of(out)
+        check(rc == 0 and [i["url"] for i in items] == [c], f"redo: exit {rc}, {items}")
+        check(summary["stale_temps_removed"] == 1 and not os.path.exists(leftover), f"{summary}")
+        redone = dict(tar_entries(os.path.join(ws.out, "00001.tar")))
+        check(sorted(redone) == sorted(second) and
+              redone["000010002.png"] == second["000010002.png"], "the redone tar differs")
+
+        # Two shards: tars named apart, together the same entries.
+        shards = os.path.join(ws.tmp, "shards")
+        for k in range(2):
+            rc, _, err = run(["-q", "--layout", "positional", "--output-format", "tar", "--shard",
+                              f"{k}/2", "-i", path, "-o", shards])
+            check(rc in (0, 1), f"shard {k}: exit {rc}: {err[-500:]}")
+        check(all(n.startswith(("00000-", "00001-")) for n in tree(shards)), f"{tree(shards)}")
+        together = {}
+        for n in tree(shards):
+            together.update(tar_entries(os.path.join(shards, n)))
+        want = dict(first)
+        want.update(second)
+        check(sorted(together) == sorted(want), f"shard entries {sorted(together)}")
+        check(all(together[n] == want[n] for n in want if n.endswith(".png")), "shard PNGs differ")
+
+        rc, _, err = run(["--output-format", "tar", "-i", path, "-o", ws.out])
+        check(rc == 2 and "needs --layout positional" in err, f"readable tar: {rc} {err}")
 
 
 def peak_rss_kib(args):
