@@ -222,7 +222,8 @@ struct row_filter {
 static bool keep_row(const char *url, void *user)
 {
     struct row_filter *filter = user;
-    if (filter->own_shard_only && pl_shard_of(url, filter->pl->shard_count) != filter->pl->shard_index)
+    if (filter->own_shard_only &&
+        pl_shard_of(url, filter->pl->shard_count) != filter->pl->shard_index)
         return false;
     if (filter->seen != NULL) {
         int added = io_fp_set_insert(filter->seen, io_fingerprint64(url, strlen(url)));
@@ -670,8 +671,10 @@ int main(int argc, char **argv)
                             : cli.dry_run                         ? "does not go with --dry-run"
                                                                   : NULL;
         if (wrong != NULL) {
-            fprintf(stderr, "edgefetch: --output-format tar %s\n"
-                            "Try 'edgefetch --help' for more information.\n", wrong);
+            fprintf(stderr,
+                    "edgefetch: --output-format tar %s\n"
+                    "Try 'edgefetch --help' for more information.\n",
+                    wrong);
             goto out;
         }
         if (io_fp_set_create(&filter.seen) < 0 ||

@@ -117,8 +117,7 @@ static int add_failed_row(struct io_url_list *list, const struct io_list_row *ro
 {
     char stand_in[320];
     if (row->error == -E2BIG) /* fails alone, as its own item, with its line number */
-        snprintf(stand_in, sizeof(stand_in), TOO_LONG_FORMAT, (unsigned)row->line,
-                 MAX_LINE_BYTES);
+        snprintf(stand_in, sizeof(stand_in), TOO_LONG_FORMAT, (unsigned)row->line, MAX_LINE_BYTES);
     else
         snprintf(stand_in, sizeof(stand_in), "(%s)", row->message);
     if (keep != NULL && !keep(stand_in, keep_user))
