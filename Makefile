@@ -19,6 +19,9 @@ TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # iproute2: `ip` brings loopback up in the network namespace of the
 # unresolvable-host test (tests/integration/test_hostile.py).
 TEST_DEPS  += iproute2
+# nftables: drops SYNs to a port inside the network namespace of the
+# dead-host test (tests/integration/test_scheduling.py).
+TEST_DEPS  += nftables
 TEST_DEPS  += strace   # test_names.py fsync_batched counts fdatasync/fsync calls
 TEST_DEPS  += bsdutils   # script(1): test_progress.py and progress_tty drive a terminal
 # The many-host test world (tests/world): its DNS server, the firewall rules

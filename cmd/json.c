@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "json.h"
+#include "outcome.h"
 
 /* JSON text must be UTF-8 (RFC 8259, 8.1), but URLs and server-provided
  * messages are whatever bytes they are: valid UTF-8 passes through, each
@@ -77,36 +78,18 @@ static double ms(double seconds)
     return seconds * 1000.0;
 }
 
-/* The JSON name of an io failure kind. They are io's names (io_http_kind_name)
- * except where docs/json.md named the case before io had kinds: a refused
- * connection stayed "connect", a connect timeout "timeout", a body cut short
- * "network", so that consumers counting those still count them. */
-static const char *download_kind(enum io_http_kind kind)
-{
-    switch (kind) {
-    case IO_HTTP_CONNECT_REFUSED:
-        return "connect";
-    case IO_HTTP_CONNECT_TIMEOUT:
-        return "timeout";
-    case IO_HTTP_CUT_SHORT:
-        return "network";
-    default:
-        return io_http_kind_name(kind);
-    }
-}
-
-/* Whether a decode failure is imaging's unsupported_format, and the
- * format's name into `name`: imaging's reasons for that kind are
- * "unsupported format (NAME)" (recognised by its magic bytes, not decoded:
- * JPEG XL, HEIF, SVG...) and "unsupported NAME (what of it)" (a decoded
- * format's unsupported variant: arithmetic JPEG, RLE BMP...). (pl_item
- * carries the message, not imaging's kind: read back here until it does.) */
+/* The format's name of an unsupported_format failure, into `name`: imaging's
+ * reasons for that kind are "unsupported format (NAME)" (recognised by its
+ * magic bytes, not decoded: JPEG XL, HEIF, SVG...) and "unsupported NAME
+ * (what of it)" (a decoded format's unsupported variant: arithmetic JPEG, RLE
+ * BMP...). pl_item carries imaging's kind but not the format: it is read
+ * back from the reason here. */
 static bool unsupported_format(const struct pl_item *item, char *name, size_t name_size)
 {
     static const char prefix[] = "unsupported ";
     static const char generic[] = "format (";
     const char *message = item->message;
-    if (item->stage == NULL || strcmp(item->stage, "decode") != 0 || message == NULL ||
+    if (item->kind != PL_KIND_UNSUPPORTED_FORMAT || message == NULL ||
         strncmp(message, prefix, sizeof(prefix) - 1) != 0)
         return false;
     const char *start = message + sizeof(prefix) - 1;
@@ -122,36 +105,6 @@ static bool unsupported_format(const struct pl_item *item, char *name, size_t na
     if (name != NULL && name_size > 0)
         snprintf(name, name_size, "%.*s", (int)(end - start), start);
     return true;
-}
-
-/* A short machine-readable name for why an item failed. */
-static const char *json_error_kind(const struct pl_item *item)
-{
-    const char *stage = item->stage != NULL ? item->stage : "";
-    if (item->error == -ECANCELED)
-        return "cancelled";
-    if (strcmp(stage, "url") == 0)
-        return item->error == -EPROTONOSUPPORT ? "unsupported_scheme" : "bad_url";
-    if (strcmp(stage, "download") == 0) {
-        if (item->http_kind != IO_HTTP_OK)
-            return download_kind(item->http_kind);
-        /* The transfer never started (io_http_start failed): no io kind. */
-        return item->error == -ENOMEM ? "out_of_memory" : "network";
-    }
-    if (strcmp(stage, "decode") == 0) {
-        if (item->error == -EFBIG)
-            return "too_many_pixels";
-        if (unsupported_format(item, NULL, 0))
-            return "unsupported_format";
-        return item->error == -ENOMEM ? "out_of_memory" : "not_an_image";
-    }
-    if (strcmp(stage, "edge") == 0)
-        return "operator";
-    if (strcmp(stage, "encode") == 0)
-        return "encode";
-    if (strcmp(stage, "write") == 0)
-        return "write";
-    return "other";
 }
 
 static const char *status_name(enum pl_status status)
@@ -196,8 +149,9 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
         fputs("null", out);
     fputs(",\"error\":", out);
     if (item->status == PL_ITEM_FAILED || item->status == PL_ITEM_CANCELLED) {
-        fprintf(out, "{\"kind\":\"%s\",\"stage\":", json_error_kind(item));
-        put_string(out, item->stage);
+        const char *kind = outcome_kind_name(item->kind);
+        fprintf(out, "{\"kind\":\"%s\",\"stage\":", kind != NULL ? kind : "other");
+        put_string(out, outcome_stage_name(item->stage));
         fputs(",\"message\":", out);
         put_string(out, item->message);
         fputc('}', out);

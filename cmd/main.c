@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "config.h"
 #include "json.h"
+#include "outcome.h"
 #include "output.h"
 #include "pipeline.h"
 #include "printable.h"
@@ -161,7 +162,7 @@ static void on_item(const struct pl_item *item, void *user)
     if (item->status == PL_ITEM_FAILED) {
         /* Also under -q: a cron job's mail then says which and why. */
         if (log->cli->verbose >= CLI_QUIET)
-            print_item_line(where, "FAILED", item, item->stage);
+            print_item_line(where, "FAILED", item, outcome_stage_name(item->stage));
         return;
     }
     if (item->status == PL_ITEM_SKIPPED) {

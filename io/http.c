@@ -13,7 +13,11 @@
 #include "bucket.h"
 #include "http_private.h"
 #include "io.h"
+#include "list.h"
 #include "sha256.h"
+
+/* Seconds a resolved name is reused by later transfers. */
+#define IO_DNS_CACHE_S 300
 
 /* Body bytes of a redirect response read and dropped so that its connection
  * can be reused; past this the hop is cut and the redirect still followed. */
@@ -46,8 +50,7 @@ struct transfer {
     int64_t announced;          /* the final response's Content-Length, -1 unknown */
     struct io__sha256_ctx hash; /* of the body so far */
     char curl_error[CURL_ERROR_SIZE];
-    struct transfer *prev;
-    struct transfer *next;
+    struct io_list link; /* in http->transfers */
 };
 
 /* One per socket curl asks us to watch; freed in the poll's close callback. */
@@ -55,8 +58,7 @@ struct socket_watch {
     uv_poll_t poll;
     curl_socket_t fd;
     struct io_http *http;
-    struct socket_watch *prev;
-    struct socket_watch *next;
+    struct io_list link; /* in http->watches */
 };
 
 struct io_http {
@@ -69,12 +71,12 @@ struct io_http {
     char *userpwd;
     char *netrc_file;
     char *proxy;
-    struct curl_slist *headers;   /* -H/--header, shared by every transfer */
-    struct curl_slist *accept;    /* the Accept line alone, for other origins' hops */
-    struct io_bucket bucket;      /* --rate-limit, when opts.rate_limit > 0 */
-    uv_timer_t unpause;           /* resumes paused transfers once out of debt */
-    struct transfer *transfers;   /* running, doubly linked for abort */
-    struct socket_watch *watches; /* sockets being polled, for destroy */
+    struct curl_slist *headers; /* -H/--header, shared by every transfer */
+    struct curl_slist *accept;  /* the Accept line alone, for other origins' hops */
+    struct io_bucket bucket;    /* --rate-limit, when opts.rate_limit > 0 */
+    uv_timer_t unpause;         /* resumes paused transfers once out of debt */
+    struct io_list transfers;   /* running, for abort */
+    struct io_list watches;     /* sockets being polled, for destroy */
     size_t running;
     unsigned open_handles; /* libuv handles not yet closed; free when 0 */
     bool destroying;
@@ -129,14 +131,8 @@ static void on_handle_closed(uv_handle_t *handle)
 
 static void close_watch(struct socket_watch *watch)
 {
-    struct io_http *http = watch->http;
     uv_poll_stop(&watch->poll);
-    if (watch->prev != NULL)
-        watch->prev->next = watch->next;
-    else
-        http->watches = watch->next;
-    if (watch->next != NULL)
-        watch->next->prev = watch->prev;
+    io_list_remove(&watch->link);
     uv_close((uv_handle_t *)&watch->poll, on_watch_closed);
 }
 
@@ -280,12 +276,7 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
 
     curl_multi_remove_handle(http->multi, t->easy);
     curl_easy_cleanup(t->easy);
-    if (t->prev != NULL)
-        t->prev->next = t->next;
-    else
-        http->transfers = t->next;
-    if (t->next != NULL)
-        t->next->prev = t->prev;
+    io_list_remove(&t->link);
     http->running--;
 
     io_http_done_cb done = t->done;
@@ -463,10 +454,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
         watch->fd = fd;
         watch->http = http;
         watch->poll.data = watch;
-        watch->next = http->watches;
-        if (watch->next != NULL)
-            watch->next->prev = watch;
-        http->watches = watch;
+        io_list_insert_head(&http->watches, &watch->link);
         http->open_handles++;
         curl_multi_assign(http->multi, fd, watch);
     }
@@ -484,9 +472,10 @@ static void on_unpause(uv_timer_t *timer)
     /* curl_easy_pause may deliver the held data at once, calling on_body,
      * which may pause the transfer again and re-arm this (one-shot) timer;
      * the walk goes on past it, so each transfer resumes once per tick. */
-    struct transfer *next;
-    for (struct transfer *t = http->transfers; t != NULL; t = next) {
-        next = t->next;
+    struct io_list *node;
+    struct io_list *next;
+    IO_LIST_FOREACH_SAFE(node, next, &http->transfers) {
+        struct transfer *t = IO_LIST_ENTRY(node, struct transfer, link);
         if (!t->paused)
             continue;
         t->paused = false;
@@ -652,6 +641,8 @@ int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct i
         return -ENOMEM;
     http->loop = loop;
     http->opts = *opts;
+    io_list_init(&http->transfers);
+    io_list_init(&http->watches);
     if (opts->cacert != NULL) {
         http->cacert = strdup(opts->cacert);
         if (http->cacert == NULL)
@@ -805,6 +796,13 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+    /* Every easy handle of the multi shares its DNS cache (libcurl does that
+     * for handles without a CURLOPT_SHARE): a host's name is resolved once
+     * per IO_DNS_CACHE_S, not per URL. libcurl does not see the records'
+     * TTLs; its default, 60 s, would resolve a host of a long list again
+     * every minute. A huge list wants a local caching resolver as well
+     * (README, "Many hosts"). */
+    curl_easy_setopt(e, CURLOPT_DNS_CACHE_TIMEOUT, (long)IO_DNS_CACHE_S);
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_body);
     if (o->low_speed_time_s > 0) {
         curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT,
@@ -842,18 +840,17 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
         free(t);
         return rc;
     }
-    t->next = http->transfers;
-    if (t->next != NULL)
-        t->next->prev = t;
-    http->transfers = t;
+    io_list_insert_head(&http->transfers, &t->link);
     http->running++;
     return 0;
 }
 
 void io_http_abort_all(struct io_http *http)
 {
-    while (http->transfers != NULL)
-        finish_transfer(http->transfers, CURLE_ABORTED_BY_CALLBACK, IO_HTTP_CANCELLED);
+    struct io_list *node;
+    while ((node = io_list_first(&http->transfers)) != NULL)
+        finish_transfer(IO_LIST_ENTRY(node, struct transfer, link), CURLE_ABORTED_BY_CALLBACK,
+                        IO_HTTP_CANCELLED);
 }
 
 size_t io_http_running(const struct io_http *http)
@@ -864,8 +861,9 @@ size_t io_http_running(const struct io_http *http)
 uint64_t io_http_bytes_in_flight(const struct io_http *http)
 {
     uint64_t bytes = 0;
-    for (const struct transfer *t = http->transfers; t != NULL; t = t->next)
-        bytes += t->body_size;
+    const struct io_list *node;
+    IO_LIST_FOREACH(node, &http->transfers)
+        bytes += IO_LIST_ENTRY(node, const struct transfer, link)->body_size;
     return bytes;
 }
 
@@ -873,7 +871,9 @@ uint64_t io_http_bytes_remaining(const struct io_http *http, size_t *unknown)
 {
     uint64_t bytes = 0;
     *unknown = 0;
-    for (const struct transfer *t = http->transfers; t != NULL; t = t->next) {
+    const struct io_list *node;
+    IO_LIST_FOREACH(node, &http->transfers) {
+        const struct transfer *t = IO_LIST_ENTRY(node, const struct transfer, link);
         /* A body over its Content-Length fails (curl): never below 0. */
         if (t->body != NULL && t->announced >= 0 && (uint64_t)t->announced >= t->body_size)
             bytes += (uint64_t)t->announced - t->body_size;
@@ -894,8 +894,9 @@ void io_http_destroy(struct io_http *http)
     curl_multi_cleanup(http->multi);
     http->multi = NULL;
     /* Whatever curl did not hand back (it need not, once it is gone). */
-    while (http->watches != NULL)
-        close_watch(http->watches);
+    struct io_list *node;
+    while ((node = io_list_first(&http->watches)) != NULL)
+        close_watch(IO_LIST_ENTRY(node, struct socket_watch, link));
     uv_close((uv_handle_t *)&http->timer, on_handle_closed);
     uv_close((uv_handle_t *)&http->unpause, on_handle_closed);
 }

@@ -50,7 +50,7 @@ struct split {
     int unfinished; /* bands not finished, claimed or not */
     int error;      /* the first band's failure */
     unsigned threads;
-    struct split *next; /* on the board's open list */
+    struct io_list open; /* on the board's open list while bands are unclaimed */
 };
 
 struct pl_bands {
@@ -58,8 +58,8 @@ struct pl_bands {
     uv_cond_t band_done; /* some split's last band finished */
     struct pl_queue *todo;
     uint64_t min_pixels;
-    unsigned idle;      /* workers blocked (or about to block) in pl_queue_pop */
-    struct split *open; /* splits with unclaimed bands, oldest first */
+    unsigned idle;       /* workers blocked (or about to block) in pl_queue_pop */
+    struct io_list open; /* splits with unclaimed bands, oldest first */
     uint64_t last_split_id;
     struct wake_token *tokens;
     unsigned token_count;
@@ -73,6 +73,7 @@ int pl_bands_create(struct pl_queue *todo, unsigned worker_count, uint64_t min_p
     struct pl_bands *bands = calloc(1, sizeof(*bands));
     if (bands == NULL)
         return -ENOMEM;
+    io_list_init(&bands->open);
     bands->todo = todo;
     bands->min_pixels = min_pixels;
     bands->token_count = worker_count;
@@ -114,12 +115,9 @@ void pl_bands_destroy(struct pl_bands *bands)
 static int claim_band(struct pl_bands *bands, struct split *split)
 {
     int band = split->next_band++;
-    if (split->next_band == split->band_count) {
-        struct split **link = &bands->open;
-        while (*link != split)
-            link = &(*link)->next;
-        *link = split->next;
-    }
+    (void)bands; /* the list's head is not needed to unlink */
+    if (split->next_band == split->band_count)
+        io_list_remove(&split->open);
     return band;
 }
 
@@ -157,8 +155,8 @@ static bool help(struct pl_bands *bands)
     bool helped = false;
     uint64_t last_id = 0;
     uv_mutex_lock(&bands->lock);
-    while (bands->open != NULL) {
-        struct split *split = bands->open;
+    while (!io_list_empty(&bands->open)) {
+        struct split *split = IO_LIST_ENTRY(io_list_first(&bands->open), struct split, open);
         if (split->id != last_id) {
             split->threads++;
             last_id = split->id;
@@ -257,13 +255,9 @@ static int share(struct pl_bands *bands, struct split *split, unsigned helpers, 
     split->unfinished = split->band_count;
     split->error = 0;
     split->threads = 1;
-    split->next = NULL;
     uv_mutex_lock(&bands->lock);
     split->id = ++bands->last_split_id;
-    struct split **link = &bands->open;
-    while (*link != NULL)
-        link = &(*link)->next;
-    *link = split;
+    io_list_insert_tail(&bands->open, &split->open);
     uv_mutex_unlock(&bands->lock);
     wake_helpers(bands, helpers);
 

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,8 +10,7 @@ struct pl_hosts {
     struct pl_host **slots; /* open addressing, size a power of two */
     size_t slot_count;
     size_t host_count;
-    struct pl_host *runnable_head;
-    struct pl_host *runnable_tail;
+    struct io_list runnable; /* struct pl_host, through host->runnable */
 };
 
 int pl_hosts_create(struct pl_hosts **out)
@@ -17,6 +18,7 @@ int pl_hosts_create(struct pl_hosts **out)
     struct pl_hosts *hosts = calloc(1, sizeof(*hosts));
     if (hosts == NULL)
         return -ENOMEM;
+    io_list_init(&hosts->runnable);
     hosts->slot_count = 64;
     hosts->slots = calloc(hosts->slot_count, sizeof(*hosts->slots));
     if (hosts->slots == NULL) {
@@ -86,71 +88,68 @@ struct pl_host *pl_hosts_get(struct pl_hosts *hosts, const char *url)
         free(host);
         return NULL;
     }
+    io_list_init(&host->waiting);
+    io_list_init(&host->runnable);
     hosts->slots[i] = host;
     hosts->host_count++;
     return host;
 }
 
-void pl_host_block(struct pl_host *host, struct pl_queue_node *node)
+unsigned pl_host_capacity(const struct pl_host *host, unsigned max_per_host)
 {
-    node->next = NULL;
-    if (host->blocked_tail != NULL)
-        host->blocked_tail->next = node;
+    if (host->down)
+        return 0;
+    if (host->connect_failures > 0)
+        return 1;
+    return max_per_host > 0 ? max_per_host : UINT_MAX;
+}
+
+bool pl_host_record(struct pl_host *host, enum pl_host_outcome outcome)
+{
+    if (host->down || outcome == PL_HOST_NO_VERDICT)
+        return false;
+    if (outcome == PL_HOST_CONNECTED) {
+        host->connect_failures = 0;
+        host->refused = 0;
+        host->timed_out = 0;
+        return false;
+    }
+    host->connect_failures++;
+    if (outcome == PL_HOST_REFUSED)
+        host->refused++;
     else
-        host->blocked_head = node;
-    host->blocked_tail = node;
+        host->timed_out++;
+    if (host->connect_failures < PL_HOST_DOWN_AFTER)
+        return false;
+    host->down = true;
+    return true;
 }
 
-struct pl_queue_node *pl_host_unblock(struct pl_host *host)
+void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size)
 {
-    struct pl_queue_node *node = host->blocked_head;
-    if (node == NULL)
-        return NULL;
-    host->blocked_head = node->next;
-    if (host->blocked_head == NULL)
-        host->blocked_tail = NULL;
-    node->next = NULL;
-    return node;
-}
-
-void pl_host_unblock_undo(struct pl_host *host, struct pl_queue_node *node)
-{
-    node->next = host->blocked_head;
-    host->blocked_head = node;
-    if (host->blocked_tail == NULL)
-        host->blocked_tail = node;
+    if (host->timed_out == 0)
+        snprintf(buf, size, "host unreachable: %u connections refused", host->refused);
+    else if (host->refused == 0)
+        snprintf(buf, size, "host unreachable: %u connects timed out", host->timed_out);
+    else
+        snprintf(buf, size, "host unreachable: %u connects failed (%u refused, %u timed out)",
+                 host->connect_failures, host->refused, host->timed_out);
 }
 
 void pl_hosts_mark_runnable(struct pl_hosts *hosts, struct pl_host *host)
 {
-    if (host->runnable || host->blocked_head == NULL)
+    if (io_list_linked(&host->runnable) || io_list_empty(&host->waiting))
         return;
-    host->runnable = true;
-    host->next_runnable = NULL;
-    if (hosts->runnable_tail != NULL)
-        hosts->runnable_tail->next_runnable = host;
-    else
-        hosts->runnable_head = host;
-    hosts->runnable_tail = host;
+    io_list_insert_tail(&hosts->runnable, &host->runnable);
 }
 
 struct pl_host *pl_hosts_next_runnable(struct pl_hosts *hosts)
 {
-    struct pl_host *host = hosts->runnable_head;
-    if (host == NULL)
-        return NULL;
-    hosts->runnable_head = host->next_runnable;
-    if (hosts->runnable_head == NULL)
-        hosts->runnable_tail = NULL;
-    host->runnable = false;
-    return host;
+    struct io_list *node = io_list_pop_first(&hosts->runnable);
+    return node != NULL ? IO_LIST_ENTRY(node, struct pl_host, runnable) : NULL;
 }
 
-void pl_hosts_runnable_undo(struct pl_hosts *hosts, struct pl_host *host)
+bool pl_hosts_any_runnable(const struct pl_hosts *hosts)
 {
-    host->runnable = true;
-    host->next_runnable = hosts->runnable_head;
-    hosts->runnable_head = host;
-    if (hosts->runnable_tail == NULL)
-        hosts->runnable_tail = host;
+    return !io_list_empty(&hosts->runnable);
 }

@@ -10,6 +10,7 @@
 
 #include "imaging.h"
 #include "io.h"
+#include "list.h"
 
 enum pl_mode {
     PL_CONCURRENT = 0, /* downloads overlap each other and the CPU stage */
@@ -40,7 +41,7 @@ struct pl_options {
     enum img_operator op;
     struct img_canny_options canny; /* used when op is IMG_OP_CANNY */
     int png_level;
-    uint64_t max_pixels;
+    uint64_t max_pixels; /* width × height at most, from the header; 0 = no limit */
     const char *output_dir;
     struct io_http_options http;
     /* Transient download failures (see io_http_result.transient) are tried
@@ -94,6 +95,53 @@ enum pl_status {
     PL_ITEM_SKIPPED,   /* its output already exists (resume); not fetched */
 };
 
+/* Where an item failed: decided once, where the failure happens, and only
+ * named by cmd/. A cancelled item keeps the stage it was in (DOWNLOAD when
+ * it had not started); cancellation itself is its status and its kind. */
+enum pl_stage {
+    PL_STAGE_NONE = 0, /* did not fail */
+    PL_STAGE_URL,      /* refused before any I/O */
+    PL_STAGE_DOWNLOAD,
+    PL_STAGE_DECODE,
+    PL_STAGE_EDGE,
+    PL_STAGE_ENCODE,
+    PL_STAGE_WRITE,
+};
+
+/* Why an item failed, as a code (docs/json.md lists the names cmd/ gives
+ * them). A download's kind is io's (enum io_http_kind, decided in io/http.c
+ * where libcurl's code is known), mapped in download_kind()
+ * (pipeline/download.c); a decode's is imaging's (enum img_error_kind,
+ * decided by the decoder), mapped in decode_kind() (pipeline/workers.c). */
+enum pl_kind {
+    PL_KIND_NONE = 0,
+    PL_KIND_BAD_URL,
+    PL_KIND_UNSUPPORTED_SCHEME,
+    PL_KIND_TIMEOUT,
+    PL_KIND_CONNECT,
+    PL_KIND_RESOLVE,
+    PL_KIND_HTTP_STATUS,
+    PL_KIND_TOO_LARGE,
+    PL_KIND_HEADERS_TOO_LARGE,
+    PL_KIND_MALFORMED_RESPONSE,
+    PL_KIND_TOO_MANY_REDIRECTS,
+    PL_KIND_REDIRECT_REFUSED,
+    PL_KIND_TLS,
+    PL_KIND_NETWORK,
+    PL_KIND_NOT_AN_IMAGE,       /* HTML, JSON, an empty body, unknown bytes */
+    PL_KIND_UNSUPPORTED_FORMAT, /* an image, in a format or variant not decoded */
+    PL_KIND_CORRUPT,            /* bad header, CRC, checksum or data */
+    PL_KIND_TRUNCATED,          /* the body ends before the image does */
+    PL_KIND_TOO_MUCH_WORK,      /* a progressive JPEG over the scan limits */
+    PL_KIND_TOO_MANY_PIXELS,    /* over max_pixels */
+    PL_KIND_OPERATOR,
+    PL_KIND_ENCODE,
+    PL_KIND_WRITE,
+    PL_KIND_OUT_OF_MEMORY,
+    PL_KIND_CANCELLED,
+    PL_KIND_OTHER,
+};
+
 /* One finished item, as handed to pl_item_cb. Strings live as long as the
  * callback runs. Times are seconds. */
 struct pl_item {
@@ -107,9 +155,9 @@ struct pl_item {
     size_t png_size;
     enum pl_status status;
     int error;          /* negative errno-style code when failed */
-    const char *stage;  /* "url", "download", "decode", "edge", "encode", "write" */
+    enum pl_stage stage; /* of the failure; PL_STAGE_NONE when ok or skipped */
+    enum pl_kind kind;   /* of the failure; PL_KIND_NONE when ok or skipped */
     const char *message;
-    enum io_http_kind http_kind; /* why the last download failed; IO_HTTP_OK when it did not */
     long http_status;
     unsigned attempts; /* downloads started (1 + retries) */
     size_t bytes;
@@ -229,9 +277,10 @@ bool pl_sem_try_acquire(struct pl_sem *sem);
 void pl_sem_release(struct pl_sem *sem);
 
 /* A FIFO between threads: push never blocks (the producer bounds what it
- * pushes), pop blocks until an entry or close. Entries embed pl_queue_node. */
+ * pushes), pop blocks until an entry or close. Entries embed pl_queue_node
+ * (first, so that a node casts back to its entry). */
 struct pl_queue_node {
-    struct pl_queue_node *next;
+    struct io_list link;
 };
 
 struct pl_queue;
@@ -244,6 +293,9 @@ void pl_queue_push(struct pl_queue *queue, struct pl_queue_node *node);
 struct pl_queue_node *pl_queue_pop(struct pl_queue *queue);
 /* Returns a node without waiting, or NULL. */
 struct pl_queue_node *pl_queue_try_pop(struct pl_queue *queue);
+/* Takes `node` out if it is still queued (no worker popped it yet): true
+ * then, false when it was popped already. */
+bool pl_queue_remove(struct pl_queue *queue, struct pl_queue_node *node);
 /* Wakes every waiting pop; later pops return NULL once the queue is empty. */
 void pl_queue_close(struct pl_queue *queue);
 size_t pl_queue_length(struct pl_queue *queue);

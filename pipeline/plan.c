@@ -6,50 +6,26 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pipeline.h"
-
-static int compare_entries(const void *a, const void *b)
-{
-    const struct io_url_entry *const *ea = a;
-    const struct io_url_entry *const *eb = b;
-    int by_url = strcmp((*ea)->url, (*eb)->url);
-    if (by_url != 0)
-        return by_url;
-    return (*ea > *eb) - (*ea < *eb); /* the earlier line is the one kept */
-}
-
-/* Marks each line that repeats an earlier one. */
-static int mark_repeats(const struct io_url_list *urls, bool *repeat)
-{
-    const struct io_url_entry **sorted = malloc((urls->count ? urls->count : 1) * sizeof(*sorted));
-    if (sorted == NULL)
-        return -ENOMEM;
-    for (size_t i = 0; i < urls->count; i++)
-        sorted[i] = &urls->entries[i];
-    qsort(sorted, urls->count, sizeof(*sorted), compare_entries);
-    for (size_t i = 1; i < urls->count; i++)
-        if (strcmp(sorted[i]->url, sorted[i - 1]->url) == 0)
-            repeat[sorted[i] - urls->entries] = true;
-    free(sorted);
-    return 0;
-}
+#include "run_private.h"
 
 int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_plan_cb on_item,
             void *user, char *err, size_t err_size)
 {
     size_t count = urls->count;
-    bool *repeat = calloc(count ? count : 1, sizeof(*repeat));
+    /* Repeats are found as pl_run finds them (triage.c): one byte a line. */
+    uint8_t *repeat = calloc(count ? count : 1, sizeof(*repeat));
     const char **valid = malloc((count ? count : 1) * sizeof(*valid));
     uint8_t *levels = malloc((count ? count : 1) * sizeof(*levels));
     struct io_name_table *names = NULL;
     size_t valid_count = 0;
     int rc = -ENOMEM;
 
-    if (repeat == NULL || valid == NULL || levels == NULL || mark_repeats(urls, repeat) < 0)
+    if (repeat == NULL || valid == NULL || levels == NULL || find_duplicates(urls, repeat) < 0)
         goto out;
     for (size_t i = 0; i < count; i++) {
         char why[256];
-        if (!repeat[i] && io_url_check(urls->entries[i].url, why, sizeof(why)) == 0)
+        if ((repeat[i] & ITEM_DUPLICATE) == 0 &&
+            io_url_check(urls->entries[i].url, why, sizeof(why)) == 0)
             valid[valid_count++] = urls->entries[i].url;
     }
     /* Positional names need no pass over the set: levels stay 0. */
@@ -63,7 +39,7 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
     size_t index = 0;
     size_t valid_index = 0;
     for (size_t i = 0; i < count; i++) {
-        if (repeat[i])
+        if (repeat[i] & ITEM_DUPLICATE)
             continue;
         char why[256] = "";
         char name[IO_OUTPUT_NAME_SIZE] = "";

@@ -8,8 +8,7 @@
 struct pl_queue {
     uv_mutex_t lock;
     uv_cond_t nonempty;
-    struct pl_queue_node *head;
-    struct pl_queue_node *tail;
+    struct io_list nodes; /* struct pl_queue_node, oldest first */
     size_t length;
     bool closed;
 };
@@ -20,6 +19,7 @@ int pl_queue_create(struct pl_queue **out)
     struct pl_queue *queue = calloc(1, sizeof(*queue));
     if (queue == NULL)
         return -ENOMEM;
+    io_list_init(&queue->nodes);
     rc = uv_mutex_init(&queue->lock);
     if (rc < 0)
         goto fail_free;
@@ -47,13 +47,8 @@ void pl_queue_destroy(struct pl_queue *queue)
 
 void pl_queue_push(struct pl_queue *queue, struct pl_queue_node *node)
 {
-    node->next = NULL;
     uv_mutex_lock(&queue->lock);
-    if (queue->tail != NULL)
-        queue->tail->next = node;
-    else
-        queue->head = node;
-    queue->tail = node;
+    io_list_insert_tail(&queue->nodes, &node->link);
     queue->length++;
     uv_cond_signal(&queue->nonempty);
     uv_mutex_unlock(&queue->lock);
@@ -61,21 +56,17 @@ void pl_queue_push(struct pl_queue *queue, struct pl_queue_node *node)
 
 static struct pl_queue_node *take_head(struct pl_queue *queue)
 {
-    struct pl_queue_node *node = queue->head;
-    if (node == NULL)
+    struct io_list *link = io_list_pop_first(&queue->nodes);
+    if (link == NULL)
         return NULL;
-    queue->head = node->next;
-    if (queue->head == NULL)
-        queue->tail = NULL;
     queue->length--;
-    node->next = NULL;
-    return node;
+    return IO_LIST_ENTRY(link, struct pl_queue_node, link);
 }
 
 struct pl_queue_node *pl_queue_pop(struct pl_queue *queue)
 {
     uv_mutex_lock(&queue->lock);
-    while (queue->head == NULL && !queue->closed)
+    while (io_list_empty(&queue->nodes) && !queue->closed)
         uv_cond_wait(&queue->nonempty, &queue->lock);
     struct pl_queue_node *node = take_head(queue);
     uv_mutex_unlock(&queue->lock);
@@ -88,6 +79,20 @@ struct pl_queue_node *pl_queue_try_pop(struct pl_queue *queue)
     struct pl_queue_node *node = take_head(queue);
     uv_mutex_unlock(&queue->lock);
     return node;
+}
+
+bool pl_queue_remove(struct pl_queue *queue, struct pl_queue_node *node)
+{
+    uv_mutex_lock(&queue->lock);
+    /* A popped node was unlinked under this lock (io_list_remove leaves it
+     * pointing at itself), so "linked" means "still queued here". */
+    bool queued = io_list_linked(&node->link);
+    if (queued) {
+        io_list_remove(&node->link);
+        queue->length--;
+    }
+    uv_mutex_unlock(&queue->lock);
+    return queued;
 }
 
 void pl_queue_close(struct pl_queue *queue)

@@ -58,8 +58,10 @@ SUMMARY_FIELDS = {
 }
 ERROR_KINDS = {"bad_url", "unsupported_scheme", "timeout", "connect", "resolve", "http_status",
                "too_large", "too_many_redirects", "redirect_refused", "tls", "out_of_memory",
-               "network", "not_an_image", "unsupported_format", "too_many_pixels", "operator", "encode", "write",
-               "cancelled", "other"}
+               "network", "not_an_image", "too_many_pixels", "operator", "encode", "write",
+               "cancelled", "other", "headers_too_large",
+               "malformed_response", "unsupported_format", "corrupt", "truncated",
+               "too_much_work"}
 
 
 def check_fields(obj, fields, what):

@@ -478,6 +478,43 @@ class Skip(Exception):
     """A case that cannot run on this machine: exit 77, meson's SKIP."""
 
 
+def env_for_rss():
+    """The environment for a run whose peak RSS is measured: ASan's
+    quarantine holds freed memory back (up to 256 MiB) and would grow with
+    the work done whatever edgefetch keeps, so it is off (the release build
+    ignores it), as in test_load.py."""
+    env = dict(os.environ)
+    quarantine_off = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
+    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), quarantine_off]))
+    return env
+
+
+def in_netns(script, case, tools=("unshare", "ip"), probe=("true",), unshare=("-n",)):
+    """Runs `case` of `script` again inside a new network namespace with only
+    loopback up, so no packet can leave the machine: returns False in the
+    parent (after checking the child's result) and True in the namespace,
+    where the case goes on. Skips without the tools or the right to unshare."""
+    if os.environ.get("EDGEFETCH_IN_NETNS") == "1":
+        subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+        check(all(name == "lo" for _, name in socket.if_nameindex()),
+              f"namespace has other interfaces: {socket.if_nameindex()}")
+        return True
+    for tool in tools:
+        if shutil.which(tool) is None:
+            raise Skip(f"needs {' and '.join(tools)}")
+    trial = subprocess.run(["unshare", *unshare, *probe], capture_output=True)
+    if trial.returncode != 0:
+        raise Skip(f"cannot create a network namespace: {trial.stderr.decode().strip()}")
+    env = dict(os.environ, EDGEFETCH_IN_NETNS="1")
+    proc = subprocess.run(["unshare", *unshare, sys.executable, os.path.abspath(script), case],
+                          env=env, capture_output=True, timeout=300)
+    sys.stdout.write(proc.stdout.decode(errors="replace"))
+    if proc.returncode != 0:
+        raise Failure(f"in the namespace: exit {proc.returncode}\n"
+                      + proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace"))
+    return False
+
+
 def main_for(namespace, required=("EDGEFETCH", "FIXTURE", "SAMPLES")):
     """Runs the case named on the command line among the test_* functions
     of `namespace` (a module's globals()): exit 0 ok, 1 failed, 2 usage,

@@ -34,8 +34,8 @@ from pngutil import _chunk, read_gray_png  # noqa: E402
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "world"))
 from certs import CertError, make_certs  # noqa: E402
-from test_cli import (Failure, Skip, check, free_port, luma, main_for, read,  # noqa: E402
-                      sobel_ref)
+from test_cli import (Failure, Skip, check, free_port, in_netns, luma, main_for,  # noqa: E402
+                      read, sobel_ref)
 
 EDGEFETCH = os.environ.get("EDGEFETCH", "")
 FIXTURE = os.environ.get("FIXTURE", "")
@@ -578,23 +578,8 @@ def test_keepalive_closed():
 def test_unresolvable_host():
     """A .invalid host fails with a resolver error, inside a network namespace
     with only loopback up, so no query can leave the machine."""
-    if os.environ.get("EDGEFETCH_IN_NETNS") != "1":
-        if shutil.which("unshare") is None or shutil.which("ip") is None:
-            raise Skip("needs unshare and ip (util-linux, iproute2)")
-        probe = subprocess.run(["unshare", "-n", "true"], capture_output=True)
-        if probe.returncode != 0:
-            raise Skip(f"cannot create a network namespace: {probe.stderr.decode().strip()}")
-        env = dict(os.environ, EDGEFETCH_IN_NETNS="1")
-        proc = subprocess.run(["unshare", "-n", sys.executable, os.path.abspath(__file__),
-                               "unresolvable_host"], env=env, capture_output=True, timeout=120)
-        sys.stdout.write(proc.stdout.decode(errors="replace"))
-        if proc.returncode != 0:
-            raise Failure(f"in the namespace: exit {proc.returncode}\n"
-                          + proc.stderr.decode(errors="replace"))
+    if not in_netns(__file__, "unresolvable_host"):
         return
-    subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
-    check(all(name == "lo" for _, name in socket.if_nameindex()),
-          f"namespace has other interfaces: {socket.if_nameindex()}")
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
         ws.photo("ok.jpg")
         urls = ["http://no-such-host.invalid/a.jpg", server.url("ok.jpg")]

@@ -3,6 +3,7 @@
  * with its FIFOs (pipeline/hosts.c). The integration tests see these from
  * the server's side; here the arithmetic and the queue order are pinned. */
 #include <errno.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,39 +117,91 @@ static void test_hosts_table(void)
     }
     CHECK(pl_hosts_get(hosts, "http://a.example/3.jpg") == a);
 
-    /* A host's waiting items come back in FIFO order; undo puts one back
-     * at the head. */
-    struct pl_queue_node nodes[4];
+    /* A host's waiting jobs are an io_list FIFO (pipeline/job.c links them). */
+    struct io_list nodes[4];
     for (int i = 0; i < 4; i++)
-        pl_host_block(a, &nodes[i]);
-    CHECK(pl_host_unblock(a) == &nodes[0]);
-    struct pl_queue_node *second = pl_host_unblock(a);
-    CHECK(second == &nodes[1]);
-    pl_host_unblock_undo(a, second);
-    CHECK(pl_host_unblock(a) == &nodes[1]);
-    CHECK(pl_host_unblock(a) == &nodes[2]);
+        io_list_insert_tail(&a->waiting, &nodes[i]);
+    CHECK(io_list_pop_first(&a->waiting) == &nodes[0]);
+    CHECK(io_list_pop_first(&a->waiting) == &nodes[1]);
+    CHECK(io_list_pop_first(&a->waiting) == &nodes[2]);
 
     /* Runnable hosts: FIFO, each once however often it is marked, and only
      * while it has someone waiting. */
     CHECK(pl_hosts_next_runnable(hosts) == NULL);
+    CHECK(!pl_hosts_any_runnable(hosts));
     pl_hosts_mark_runnable(hosts, a8080); /* nobody waiting: not listed */
     CHECK(pl_hosts_next_runnable(hosts) == NULL);
-    struct pl_queue_node other;
-    pl_host_block(many[7], &other);
+    struct io_list other;
+    io_list_insert_tail(&many[7]->waiting, &other);
     pl_hosts_mark_runnable(hosts, a);
     pl_hosts_mark_runnable(hosts, many[7]);
     pl_hosts_mark_runnable(hosts, a);
+    CHECK(pl_hosts_any_runnable(hosts));
     CHECK(pl_hosts_next_runnable(hosts) == a);
-    pl_hosts_runnable_undo(hosts, a);
-    CHECK(pl_hosts_next_runnable(hosts) == a);
+    pl_hosts_mark_runnable(hosts, a); /* back at the tail: round robin */
     CHECK(pl_hosts_next_runnable(hosts) == many[7]);
+    CHECK(pl_hosts_next_runnable(hosts) == a);
     CHECK(pl_hosts_next_runnable(hosts) == NULL);
-    CHECK(pl_host_unblock(a) == &nodes[3]);
-    CHECK(pl_host_unblock(a) == NULL);
-    CHECK(pl_host_unblock(many[7]) == &other);
+    CHECK(io_list_pop_first(&a->waiting) == &nodes[3]);
+    CHECK(io_list_pop_first(&a->waiting) == NULL);
+    CHECK(io_list_pop_first(&many[7]->waiting) == &other);
 
     pl_hosts_destroy(hosts);
     pl_hosts_destroy(NULL);
+}
+
+/* Host health (pipeline/hosts.c): one probe at a time after a connect
+ * failure, healthy again after a transfer connects, down after
+ * PL_HOST_DOWN_AFTER consecutive connect failures, for good. */
+static void test_host_health(void)
+{
+    struct pl_hosts *hosts = NULL;
+    CHECK_EQ(pl_hosts_create(&hosts), 0);
+    struct pl_host *h = pl_hosts_get(hosts, "http://dead.example/1.jpg");
+    CHECK(h != NULL);
+    char reason[128];
+
+    CHECK_EQ(pl_host_capacity(h, 4), 4);
+    CHECK_EQ(pl_host_capacity(h, 0), UINT_MAX);
+    CHECK(!pl_host_record(h, PL_HOST_REFUSED));
+    CHECK_EQ(pl_host_capacity(h, 4), 1); /* probing */
+    CHECK_EQ(pl_host_capacity(h, 0), 1);
+    CHECK(!pl_host_record(h, PL_HOST_CONNECTED)); /* it answered */
+    CHECK_EQ(pl_host_capacity(h, 4), 4);
+    CHECK_EQ(h->connect_failures, 0);
+
+    /* Neither connected nor a connect failure (cancelled, no name): nothing. */
+    CHECK(!pl_host_record(h, PL_HOST_NO_VERDICT));
+    CHECK_EQ(pl_host_capacity(h, 4), 4);
+
+    for (unsigned i = 1; i < PL_HOST_DOWN_AFTER; i++) {
+        CHECK(!pl_host_record(h, PL_HOST_TIMED_OUT));
+        CHECK_EQ(pl_host_capacity(h, 4), 1);
+    }
+    CHECK(pl_host_record(h, PL_HOST_TIMED_OUT)); /* the one that takes it down */
+    CHECK(h->down);
+    CHECK_EQ(pl_host_capacity(h, 4), 0);
+    pl_host_down_reason(h, reason, sizeof(reason));
+    CHECK_STR_EQ(reason, "host unreachable: 3 connects timed out");
+    /* Down for good: later outcomes change nothing and never "re-down" it. */
+    CHECK(!pl_host_record(h, PL_HOST_CONNECTED));
+    CHECK(!pl_host_record(h, PL_HOST_TIMED_OUT));
+    CHECK_EQ(pl_host_capacity(h, 4), 0);
+
+    struct pl_host *r = pl_hosts_get(hosts, "http://refusing.example/1.jpg");
+    for (unsigned i = 0; i < PL_HOST_DOWN_AFTER; i++)
+        pl_host_record(r, PL_HOST_REFUSED);
+    pl_host_down_reason(r, reason, sizeof(reason));
+    CHECK_STR_EQ(reason, "host unreachable: 3 connections refused");
+
+    struct pl_host *m = pl_hosts_get(hosts, "http://mixed.example/1.jpg");
+    pl_host_record(m, PL_HOST_REFUSED);
+    pl_host_record(m, PL_HOST_TIMED_OUT);
+    CHECK(!m->down);
+    pl_host_record(m, PL_HOST_TIMED_OUT);
+    pl_host_down_reason(m, reason, sizeof(reason));
+    CHECK_STR_EQ(reason, "host unreachable: 3 connects failed (1 refused, 2 timed out)");
+    pl_hosts_destroy(hosts);
 }
 
 int main(void)
@@ -158,6 +211,7 @@ int main(void)
     test_bucket_rate();
     test_url_host();
     test_hosts_table();
+    test_host_health();
     printf("limits: ok\n");
     return 0;
 }

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """World tests that need issue 12's scheduler (waits that hold no capacity,
-host health). NOT registered in meson yet: on the current binary they fail, by
-design; the lead registers them once the scheduler lands.
+host health). dead_host_cost, rate_limited_host, refused_and_good and
+rate_limited_world are registered (tests/world/meson.build) since the
+scheduler landed; dead_hosts_world waits for issue 11's defaults (it passes at
+-j 32 --max-per-host 4) and reuse_many_hosts for a curl connection-cache
+change.
 
 Run one by hand, as root, against any binary:
 

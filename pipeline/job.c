@@ -1,0 +1,245 @@
+/* The job: one item from the moment it leaves the list to its report, its
+ * states and the one function that changes them (curl's multistate() is
+ * the model): slots, pipeline room, per-host counts and the report's
+ * counters are written here and nowhere else. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_private.h"
+
+double seconds_since(uint64_t start_ns)
+{
+    return (double)(uv_hrtime() - start_ns) / 1e9;
+}
+
+int item_name(const struct run *run, size_t entry, char *name)
+{
+    return io_layout_name(run->opts->layout, run->urls->entries[entry].url,
+                          item_level(run->item_flags[entry]), run->urls->entries[entry].line, name,
+                          IO_OUTPUT_NAME_SIZE);
+}
+
+void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t index)
+{
+    memset(job, 0, sizeof(*job));
+    io_list_init(&job->node.link);
+    io_list_init(&job->all);
+    job->run = run;
+    job->entry = entry;
+    job->index = index;
+}
+
+int job_create(struct run *run, size_t entry, size_t index, struct job **out)
+{
+    struct job *job = malloc(sizeof(*job));
+    if (job == NULL)
+        return -ENOMEM;
+    job_init_unstarted(run, job, entry, index);
+    if ((run->item_flags[entry] & ITEM_REFUSED) == 0 && run->hosts != NULL)
+        job->host = pl_hosts_get(run->hosts, run->urls->entries[entry].url);
+    io_list_insert_tail(&run->jobs, &job->all);
+    run->in_state[JOB_NEW]++;
+    *out = job;
+    return 0;
+}
+
+void job_fail(struct job *job, int error, enum pl_stage stage, enum pl_kind kind,
+              const char *message)
+{
+    job->error = error < 0 ? error : -EIO;
+    job->stage = stage;
+    job->kind = kind;
+    free(job->message);
+    /* NULL when out of memory: the report says so rather than nothing. */
+    job->message = strdup(message != NULL ? message : "");
+}
+
+void job_clear_failure(struct job *job)
+{
+    job->error = 0;
+    job->stage = PL_STAGE_NONE;
+    job->kind = PL_KIND_NONE;
+    free(job->message);
+    job->message = NULL;
+}
+
+void report_item(struct run *run, const struct job *job)
+{
+    struct pl_report *report = run->report;
+    const struct io_url_entry *entry = &run->urls->entries[job->entry];
+    char name[IO_OUTPUT_NAME_SIZE] = "";
+    if ((run->item_flags[job->entry] & (ITEM_REFUSED | ITEM_NAME_HELD)) == 0)
+        item_name(run, job->entry, name);
+    struct pl_item item = {
+        .index = job->index,
+        .line = entry->line,
+        .url = entry->url,
+        .final_url = job->final_url,
+        .output_name = name[0] != '\0' ? name : NULL,
+        .status = job->skipped               ? PL_ITEM_SKIPPED
+                  : job->error == -ECANCELED ? PL_ITEM_CANCELLED
+                  : job->error < 0           ? PL_ITEM_FAILED
+                                             : PL_ITEM_OK,
+        .error = job->error,
+        .stage = job->stage,
+        .kind = job->kind,
+        .message = job->message != NULL ? job->message
+                   : job->error < 0     ? "out of memory keeping the reason"
+                                        : "",
+        .http_status = job->http_status,
+        .attempts = job->attempts,
+        .bytes = job->body_size,
+        .width = job->width,
+        .height = job->height,
+        .queued_s = job->started_ns ? (double)(job->started_ns - run->created_ns) / 1e9 : 0,
+        .download_s = job->download_s,
+        .decode_s = job->decode_s,
+        .edge_s = job->edge_s,
+        .edge_threads = job->edge_threads,
+        .encode_s = job->encode_s,
+        .content_type = job->provenance != NULL ? job->provenance->content_type : NULL,
+        .sha256 = job->provenance != NULL ? job->provenance->sha256 : NULL,
+        .output_bytes = job->provenance != NULL ? job->provenance->output_bytes : 0,
+        .png = job->provenance != NULL ? job->provenance->png : NULL,
+        .png_size = job->provenance != NULL && job->provenance->png != NULL
+                        ? job->provenance->output_bytes
+                        : 0,
+    };
+    if (item.status == PL_ITEM_OK)
+        report->ok++;
+    else if (item.status == PL_ITEM_CANCELLED)
+        report->cancelled++;
+    else if (item.status == PL_ITEM_SKIPPED)
+        report->skipped++;
+    else
+        report->failed++;
+    report->bytes += job->body_size;
+    report->download_s += job->download_s;
+    report->decode_s += job->decode_s;
+    report->edge_s += job->edge_s;
+    report->encode_s += job->encode_s;
+    run->finished++;
+    if (run->on_item != NULL)
+        run->on_item(&item, run->user);
+}
+
+void report_unstarted(struct run *run, size_t entry, size_t index, int error, enum pl_stage stage,
+                      enum pl_kind kind, const char *message)
+{
+    struct job job;
+    job_init_unstarted(run, &job, entry, index);
+    job_fail(&job, error, stage, kind, message);
+    report_item(run, &job);
+    free(job.message);
+}
+
+bool job_transition_allowed(enum job_state from, enum job_state to)
+{
+    /* Rows: from; a bit per allowed `to`. */
+    static const unsigned allowed[JOB_STATE_COUNT] = {
+        [JOB_NEW] = 1u << JOB_WAIT_HOST | 1u << JOB_DOWNLOADING | 1u << JOB_DONE,
+        [JOB_WAIT_HOST] = 1u << JOB_DOWNLOADING | 1u << JOB_DONE,
+        [JOB_READY] = 1u << JOB_WAIT_HOST | 1u << JOB_DOWNLOADING | 1u << JOB_DONE,
+        [JOB_BACKOFF] = 1u << JOB_READY | 1u << JOB_DONE,
+        [JOB_DOWNLOADING] = 1u << JOB_BACKOFF | 1u << JOB_CPU | 1u << JOB_DONE,
+        [JOB_CPU] = 1u << JOB_DONE,
+        [JOB_DONE] = 0,
+    };
+    return from < JOB_STATE_COUNT && to < JOB_STATE_COUNT && (allowed[from] & (1u << to)) != 0;
+}
+
+static bool holds_room(enum job_state state)
+{
+    return state == JOB_DOWNLOADING || state == JOB_CPU;
+}
+
+void job_destroy(struct job *job)
+{
+    if (job->provenance != NULL)
+        free(job->provenance->png);
+    free(job->provenance);
+    free(job->body);
+    free(job->final_url);
+    free(job->message);
+    free(job);
+}
+
+void job_set_state(struct run *run, struct job *job, enum job_state to)
+{
+    enum job_state from = job->state;
+    assert(job_transition_allowed(from, to));
+
+    /* Leave `from`: give back what it held, unlink from its list. */
+    switch (from) {
+    case JOB_WAIT_HOST:
+    case JOB_READY:
+    case JOB_BACKOFF:
+        io_list_remove(&job->node.link);
+        break;
+    case JOB_DOWNLOADING:
+        pl_sem_release(&run->slots);
+        if (job->host != NULL) {
+            job->host->in_flight--;
+            pl_hosts_mark_runnable(run->hosts, job->host);
+        }
+        break;
+    case JOB_CPU:
+        /* The worker queue or the way back unlinked it when handing it over. */
+        assert(!io_list_linked(&job->node.link));
+        break;
+    case JOB_NEW:
+    case JOB_DONE:
+    case JOB_STATE_COUNT:
+        break;
+    }
+    if (holds_room(from) && !holds_room(to)) {
+        run->in_pipeline--;
+    } else if (!holds_room(from) && holds_room(to)) {
+        run->in_pipeline++;
+        if (run->in_pipeline > run->report->peak_held)
+            run->report->peak_held = run->in_pipeline;
+    }
+    run->in_state[from]--;
+    run->in_state[to]++;
+    job->state = to;
+
+    /* Enter `to`: take what it holds, link into its list. */
+    switch (to) {
+    case JOB_WAIT_HOST:
+        io_list_insert_tail(&job->host->waiting, &job->node.link);
+        break;
+    case JOB_READY:
+        io_list_insert_tail(&run->ready, &job->node.link);
+        break;
+    case JOB_BACKOFF:
+        run->report->retries++;
+        retry_enqueue(run, job);
+        break;
+    case JOB_DOWNLOADING: {
+        bool acquired = pl_sem_try_acquire(&run->slots);
+        assert(acquired);
+        (void)acquired;
+        if (job->host != NULL)
+            job->host->in_flight++;
+        if (job->attempts++ == 0)
+            job->started_ns = uv_hrtime();
+        break;
+    }
+    case JOB_CPU:
+        if (run->todo != NULL)
+            pl_queue_push(run->todo, &job->node);
+        break;
+    case JOB_DONE:
+        report_item(run, job);
+        io_list_remove(&job->all);
+        run->in_state[JOB_DONE]--;
+        job_destroy(job);
+        break;
+    case JOB_NEW:
+    case JOB_STATE_COUNT:
+        break;
+    }
+}

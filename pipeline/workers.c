@@ -1,0 +1,225 @@
+/* The CPU stage and the worker pool: workers pop a job from the hand-off
+ * queue, run decode → operator → encode → write on it, and hand it back to
+ * the loop thread through the done list and a uv_async_t. A worker touches
+ * only the job it holds; every state change happens on the loop thread. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "run_private.h"
+
+/* The item's kind for imaging's: the one mapping point. An image over the
+ * pixel limit keeps the name docs/json.md gave it ("too_many_pixels": the
+ * body's "too_large" is a download kind). */
+static enum pl_kind decode_kind(enum img_error_kind kind)
+{
+    switch (kind) {
+    case IMG_ERROR_NONE:
+        return PL_KIND_NONE;
+    case IMG_ERROR_NOT_AN_IMAGE:
+        return PL_KIND_NOT_AN_IMAGE;
+    case IMG_ERROR_UNSUPPORTED_FORMAT:
+        return PL_KIND_UNSUPPORTED_FORMAT;
+    case IMG_ERROR_CORRUPT:
+        return PL_KIND_CORRUPT;
+    case IMG_ERROR_TRUNCATED:
+        return PL_KIND_TRUNCATED;
+    case IMG_ERROR_TOO_LARGE:
+        return PL_KIND_TOO_MANY_PIXELS;
+    case IMG_ERROR_TOO_MUCH_WORK:
+        return PL_KIND_TOO_MUCH_WORK;
+    case IMG_ERROR_CANCELLED:
+        return PL_KIND_CANCELLED;
+    case IMG_ERROR_OVER_BUDGET:
+    case IMG_ERROR_OUT_OF_MEMORY:
+        return PL_KIND_OUT_OF_MEMORY;
+    case IMG_ERROR_INVALID_ARGUMENT:
+        return PL_KIND_OTHER;
+    }
+    return PL_KIND_OTHER;
+}
+
+/* The CPU stage. Runs on a worker (concurrent) or on the loop thread
+ * (sequential) — the same code either way, so the comparison is honest;
+ * only a worker may split the operator with idle workers (`bands`; NULL on
+ * the loop thread). */
+void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
+{
+    const struct pl_options *opts = run->opts;
+    struct img_buf pixels = {0};
+    struct img_buf edges = {0};
+    uint8_t *png = NULL;
+    size_t png_size = 0;
+    char err[256] = "";
+    int rc;
+
+    /* The place for the memory budget (--max-memory): reserve what the
+     * decode will hold (imaging's probe) here, wait when it does not fit
+     * now, fail when it never can; and for the decode's cancel flag, set
+     * from cancel.c on a signal. */
+    struct img_decode_limits limits;
+    img_decode_limits_init(&limits);
+    limits.max_pixels = opts->max_pixels;
+    enum img_error_kind decode_error = IMG_ERROR_NONE;
+    uint64_t t0 = uv_hrtime();
+    rc = img_decode_limited(job->body, job->body_size, img_operator_channels(opts->op), &limits,
+                            &pixels, &decode_error, err, sizeof(err));
+    /* The compressed body is not needed past this point: free it before the
+     * operator allocates, to keep the per-image peak down. */
+    free(job->body);
+    job->body = NULL;
+    job->decode_s = seconds_since(t0);
+    if (rc < 0) {
+        job_fail(job, rc, PL_STAGE_DECODE, decode_kind(decode_error), err);
+        goto out;
+    }
+    job->width = pixels.width;
+    job->height = pixels.height;
+
+    uint64_t t1 = uv_hrtime();
+    rc = pl_bands_apply(bands, opts->op, &opts->canny, &pixels, &edges, &job->edge_threads);
+    img_buf_finish(&pixels);
+    job->edge_s = seconds_since(t1);
+    if (rc < 0) {
+        job_fail(job, rc, PL_STAGE_EDGE, PL_KIND_OPERATOR, "out of memory running the operator");
+        goto out;
+    }
+
+    uint64_t t2 = uv_hrtime();
+    /* Shared with idle workers like the operator; the same bytes either way. */
+    const char *url = run->urls->entries[job->entry].url;
+    rc = pl_bands_encode_png(bands, &edges, opts->png_level, url, &png, &png_size, NULL, err,
+                             sizeof(err));
+    if (rc < 0) {
+        job->encode_s = seconds_since(t2);
+        job_fail(job, rc, PL_STAGE_ENCODE, PL_KIND_ENCODE, err);
+        goto out;
+    }
+    char name[IO_OUTPUT_NAME_SIZE];
+    item_name(run, job->entry, name);
+    if (opts->png_to_caller && job->provenance != NULL) {
+        /* The caller stores it (a tar shard): handed over with the item. */
+        job->provenance->png = png;
+        png = NULL;
+        rc = 0;
+    } else {
+        rc = io_write_output(opts->output_dir, name, png, png_size, run->file_mode,
+                             run->dir_sync, err, sizeof(err));
+    }
+    job->encode_s = seconds_since(t2);
+    if (rc < 0)
+        job_fail(job, rc, PL_STAGE_WRITE, PL_KIND_WRITE, err);
+    else if (job->provenance != NULL)
+        job->provenance->output_bytes = png_size;
+
+out:
+    free(png);
+    img_buf_finish(&edges);
+    img_buf_finish(&pixels);
+}
+
+static void worker_main(void *arg)
+{
+    struct run *run = arg;
+    struct pl_queue_node *node;
+    /* Between jobs, a worker runs bands of images other workers split. */
+    while ((node = pl_bands_next_job(run->bands)) != NULL) {
+        struct job *job = (struct job *)node;
+        process_job(job, run, run->bands);
+        uv_mutex_lock(&run->done_lock);
+        io_list_insert_tail(&run->done, &job->node.link);
+        uv_mutex_unlock(&run->done_lock);
+        uv_async_send(&run->wakeup);
+    }
+}
+
+static void on_wakeup(uv_async_t *async)
+{
+    struct run *run = async->data;
+    struct io_list done;
+    io_list_init(&done);
+    /* Take the whole list under the lock, report outside it. */
+    uv_mutex_lock(&run->done_lock);
+    io_list_move_all(&run->done, &done);
+    uv_mutex_unlock(&run->done_lock);
+
+    struct io_list *node;
+    while ((node = io_list_pop_first(&done)) != NULL)
+        job_set_state(run, IO_LIST_ENTRY(node, struct job, node.link), JOB_DONE);
+    pump(run);
+    maybe_close(run);
+}
+
+void stop_workers(struct run *run)
+{
+    if (run->todo == NULL)
+        return;
+    pl_queue_close(run->todo);
+    for (unsigned i = 0; i < run->thread_count; i++)
+        uv_thread_join(&run->threads[i]);
+    run->thread_count = 0;
+}
+
+int start_workers(struct run *run, unsigned workers, char *err, size_t err_size)
+{
+    int rc = pl_queue_create(&run->todo);
+    if (rc < 0)
+        goto fail;
+    rc = pl_bands_create(run->todo, workers, PL_BANDS_MIN_PIXELS, &run->bands);
+    if (rc < 0)
+        goto fail_queue;
+    io_list_init(&run->done);
+    rc = uv_mutex_init(&run->done_lock);
+    if (rc < 0)
+        goto fail_bands;
+    rc = uv_async_init(&run->loop, &run->wakeup, on_wakeup);
+    if (rc < 0)
+        goto fail_mutex;
+    run->wakeup.data = run;
+    run->threads = calloc(workers, sizeof(*run->threads));
+    if (run->threads == NULL) {
+        rc = -ENOMEM;
+        goto fail_async;
+    }
+    for (unsigned i = 0; i < workers; i++) {
+        rc = uv_thread_create(&run->threads[i], worker_main, run);
+        if (rc < 0)
+            goto fail_threads;
+        run->thread_count++;
+    }
+    return 0;
+
+fail_threads:
+    stop_workers(run);
+    free(run->threads);
+    run->threads = NULL;
+fail_async:
+    uv_close((uv_handle_t *)&run->wakeup, NULL);
+    uv_run(&run->loop, UV_RUN_DEFAULT);
+fail_mutex:
+    uv_mutex_destroy(&run->done_lock);
+fail_bands:
+    pl_bands_destroy(run->bands);
+    run->bands = NULL;
+fail_queue:
+    pl_queue_destroy(run->todo);
+    run->todo = NULL;
+fail:
+    snprintf(err, err_size, "starting %u workers: %s", workers, uv_strerror(rc));
+    return rc;
+}
+
+void finish_workers(struct run *run)
+{
+    stop_workers(run);
+    if (run->todo == NULL)
+        return;
+    uv_mutex_destroy(&run->done_lock);
+    pl_bands_destroy(run->bands);
+    pl_queue_destroy(run->todo);
+    free(run->threads);
+    run->todo = NULL;
+    run->bands = NULL;
+    run->threads = NULL;
+}
