@@ -7,6 +7,10 @@ SUDO       := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 # Build and run-time: compiler, Meson, and the four libraries by pkg-config.
 BUILD_DEPS := gcc pkg-config meson ninja-build libcurl4-openssl-dev libuv1-dev libpng-dev libstb-dev \
               libjpeg62-turbo-dev
+# zlib: gzip-compressed URL lists, read streaming (io/listread.c).
+BUILD_DEPS += zlib1g-dev
+# libarchive: --output-format tar, the webdataset tar shards (io/tar.c).
+BUILD_DEPS += libarchive-dev
 BUILD_DEPS += libdeflate-dev   # imaging/encode.c: libdeflate_adler32 for the PNG's zlib trailer
 # Tests: integration tests are Python (standard library only); openssl and
 # nginx for the HTTPS tests; python3-opencv for the OpenCV comparison

@@ -233,6 +233,28 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
     case OPT_INPUT:
         cli->input = v;
         break;
+    case OPT_INPUT_FORMAT:
+        cli->list_format_auto = strcmp(v, "auto") == 0;
+        if (strcmp(v, "plain") == 0)
+            cli->list.format = IO_LIST_PLAIN;
+        else if (strcmp(v, "csv") == 0)
+            cli->list.format = IO_LIST_CSV;
+        else if (strcmp(v, "tsv") == 0)
+            cli->list.format = IO_LIST_TSV;
+        else if (strcmp(v, "jsonl") == 0)
+            cli->list.format = IO_LIST_JSONL;
+        else if (!cli->list_format_auto)
+            return cli_usage_error(s, "unknown list format '%s' (%s)", v, s->opt->choices);
+        break;
+    case OPT_URL_COLUMN:
+    case OPT_URL_FIELD:
+        if (v[0] == '\0')
+            return cli_usage_error(s, "%s wants a name, not ''", as);
+        if (s->opt->id == OPT_URL_COLUMN)
+            cli->url_column = v;
+        else
+            cli->url_field = v;
+        break;
     case OPT_OUTPUT:
         cli->output_dir = v;
         cli->pl.output_dir = v;
@@ -278,6 +300,19 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
     case OPT_SHARD:
         if (values_parse_shard(v, &cli->pl.shard_index, &cli->pl.shard_count) < 0)
             return cli_usage_error(s, "%s wants K/N with 0 <= K < N (e.g. 0/4), not '%s'", as, v);
+        break;
+    case OPT_LAYOUT:
+        if (strcmp(v, "readable") == 0)
+            cli->pl.layout = IO_LAYOUT_READABLE;
+        else if (strcmp(v, "positional") == 0)
+            cli->pl.layout = IO_LAYOUT_POSITIONAL;
+        else
+            return cli_usage_error(s, "unknown layout '%s' (%s)", v, s->opt->choices);
+        break;
+    case OPT_OUTPUT_FORMAT:
+        if (strcmp(v, "png") != 0 && strcmp(v, "tar") != 0)
+            return cli_usage_error(s, "unknown output format '%s' (%s)", v, s->opt->choices);
+        cli->tar_output = strcmp(v, "tar") == 0;
         break;
     case OPT_PROGRESS:
     case OPT_NO_PROGRESS:
@@ -521,6 +556,8 @@ int cli_parse(int argc, char **argv, struct cli *cli)
     cli->progress = -1;
     cli->fds_at_start = -1;
     pl_options_init(&cli->pl);
+    io_list_options_init(&cli->list);
+    cli->list_format_auto = true;
     cli->output_dir = cli->pl.output_dir;
 
     rc = read_argv(argc, argv, cli);

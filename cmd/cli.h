@@ -9,6 +9,7 @@
 
 #include "options.h"
 #include "pipeline.h"
+#include "tarout.h"
 
 /* -H/--header at most; a limit so the array needs no growing. */
 #define CLI_MAX_HEADERS 64
@@ -50,7 +51,16 @@ struct cli {
     enum cli_mode mode;
     bool dry_run;
     const char *input;
+    /* How the list is read (io_list_options); `list_format_auto`: from
+     * the list's name (--input-format auto, the default). */
+    struct io_list_options list;
+    bool list_format_auto;
+    const char *url_column; /* --url-column, for csv and tsv */
+    const char *url_field;  /* --url-field, for jsonl */
     const char *output_dir;
+    bool tar_output;     /* --output-format tar */
+    struct tar_out *tar; /* its shards (tarout.h), NULL for png */
+    size_t list_repeats; /* repeats dropped while the list was read (tar shards) */
     enum cli_verbosity verbose;
     bool json;    /* NDJSON results on stdout */
     int progress; /* -1 auto (stderr is a terminal and not -q/-s), 0 off, 1 on */

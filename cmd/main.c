@@ -92,12 +92,62 @@ static void json_append(struct output *out, const struct pl_item *item, const ch
     free(text);
 }
 
+/* The tar shards' names of this run, for the sweep of stopped runs' tars. */
+struct tar_names {
+    struct tar_out *tar;
+    size_t next;
+    char name[64];
+};
+
+static const char *next_tar_name(void *user)
+{
+    struct tar_names *names = user;
+    return tar_out_name(names->tar, names->next++, names->name, sizeof(names->name)) == 0
+               ? names->name
+               : NULL;
+}
+
+/* Tar shards: the item's record goes into its tar beside its PNG, and its
+ * output is named "TAR/KEY.png". */
+static void tar_item(struct item_log *log, const struct pl_item *item)
+{
+    char name[IO_OUTPUT_NAME_SIZE];
+    char err[256];
+    struct pl_item shown = *item;
+    if (item->status == PL_ITEM_OK) {
+        tar_out_item_name(log->cli->tar, item, name, sizeof(name));
+        shown.output_name = name;
+    }
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    if (mem != NULL) {
+        json_write_item(mem, &shown, log->cli->output_dir, log->mode_name);
+        if (fclose(mem) != 0) {
+            free(text);
+            text = NULL;
+        }
+    }
+    if (text == NULL) {
+        fprintf(stderr, "edgefetch: out of memory for an item's record\n");
+        return;
+    }
+    if (tar_out_item(log->cli->tar, &shown, text, size, err, sizeof(err)) < 0 &&
+        log->cli->verbose >= CLI_QUIET)
+        fprintf(stderr, "edgefetch: %s (its rows are redone by a rerun)\n", err);
+    if (log->cli->json && output_append(log->cli->json_out, text, size) < 0)
+        fprintf(stderr, "edgefetch: out of memory for a --json line\n");
+    free(text);
+}
+
 static void on_item(const struct pl_item *item, void *user)
 {
     struct item_log *log = user;
     char where[32] = "";
 
-    if (log->cli->json)
+    if (log->cli->tar != NULL)
+        tar_item(log, item);
+    else if (log->cli->json)
         json_append(log->cli->json_out, item, log->cli->output_dir, log->mode_name, NULL, NULL);
     if (log->cli->verbose > CLI_NORMAL ||
         (log->cli->verbose >= CLI_QUIET && item->status == PL_ITEM_FAILED))
@@ -143,9 +193,54 @@ static void on_item(const struct pl_item *item, void *user)
     }
 }
 
-static int read_urls(const struct cli *cli, struct io_url_list *urls)
+static const char *list_format_name(enum io_list_format format)
+{
+    switch (format) {
+    case IO_LIST_CSV:
+        return "csv";
+    case IO_LIST_TSV:
+        return "tsv";
+    case IO_LIST_JSONL:
+        return "jsonl";
+    case IO_LIST_PLAIN:
+        break;
+    }
+    return "plain";
+}
+
+/* Which rows of the list this process keeps: with positional names, only
+ * this shard's (the others are hashed and dropped as they are read); for
+ * tar shards also no repeats (every entry is then one reported item) and
+ * none whose tar is complete already (tar_out_keep_row). */
+struct row_filter {
+    const struct pl_options *pl;
+    bool own_shard_only;
+    struct io_fp_set *seen; /* tar shards: the fingerprints of the rows kept */
+    struct tar_out *tar;
+    size_t repeats;
+};
+
+static bool keep_row(const char *url, void *user)
+{
+    struct row_filter *filter = user;
+    if (filter->own_shard_only &&
+        pl_shard_of(url, filter->pl->shard_count) != filter->pl->shard_index)
+        return false;
+    if (filter->seen != NULL) {
+        int added = io_fp_set_insert(filter->seen, io_fingerprint64(url, strlen(url)));
+        if (added == 0) {
+            filter->repeats++;
+            return false;
+        }
+    }
+    return filter->tar == NULL || tar_out_keep_row(filter->tar);
+}
+
+/* The list (any format of io's reader, whole) and the URL arguments after it. */
+static int read_urls(const struct cli *cli, struct io_url_list *urls, struct row_filter *filter)
 {
     char err[256];
+    unsigned lines_read = 0;
     int rc;
 
     if (cli->input != NULL) {
@@ -155,7 +250,32 @@ static int read_urls(const struct cli *cli, struct io_url_list *urls)
                     strerror(errno));
             return -errno;
         }
-        rc = io_url_list_read(urls, in, err, sizeof(err));
+        struct io_list_options list = cli->list;
+        if (cli->list_format_auto) {
+            bool gzip;
+            list.format = io_list_format_from_path(cli->input, &gzip);
+            list.compression = gzip ? IO_LIST_GZIP : IO_LIST_COMPRESSION_AUTO;
+        }
+        bool tabular = list.format == IO_LIST_CSV || list.format == IO_LIST_TSV;
+        const char *misplaced = cli->url_column != NULL && !tabular ? "--url-column"
+                                : cli->url_field != NULL && list.format != IO_LIST_JSONL
+                                    ? "--url-field"
+                                    : NULL;
+        if (misplaced != NULL) {
+            fprintf(stderr, "edgefetch: %s: %s is for %s lists, this one is read as %s\n",
+                    cli->input, misplaced, misplaced[6] == 'c' ? "csv and tsv" : "jsonl",
+                    list_format_name(list.format));
+            if (in != stdin)
+                fclose(in);
+            return -EINVAL;
+        }
+        list.url_column = tabular ? cli->url_column : cli->url_field;
+        /* Positional names need no other row: a shard keeps only its own
+         * (the others are hashed and dropped as they are read). */
+        bool filtered = filter->own_shard_only || filter->seen != NULL;
+        rc = io_url_list_read_rows(urls, in, &list, filtered ? keep_row : NULL, filter, err,
+                                   sizeof(err));
+        lines_read = urls->lines_read;
         if (in != stdin)
             fclose(in);
         if (rc < 0) {
@@ -164,7 +284,12 @@ static int read_urls(const struct cli *cli, struct io_url_list *urls)
         }
     }
     for (size_t i = 0; i < cli->url_count; i++) {
-        rc = io_url_list_add(urls, cli->urls[i], 0);
+        /* Positional names come from the line: URL arguments are numbered on
+         * after the list's last row. */
+        unsigned line = cli->pl.layout == IO_LAYOUT_POSITIONAL ? lines_read + (unsigned)i + 1 : 0;
+        if ((filter->own_shard_only || filter->seen != NULL) && !keep_row(cli->urls[i], filter))
+            continue;
+        rc = io_url_list_add(urls, cli->urls[i], line);
         if (rc < 0) {
             fprintf(stderr, "edgefetch: out of memory\n");
             return rc;
@@ -214,6 +339,14 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
         log->progress = &progress;
     }
     log->mode_name = mode == PL_SEQUENTIAL ? "sequential" : "concurrent";
+    /* Tar shards: outputs come back with their items; a stopped run's
+     * temporary tars are swept first (their rows are in this run again). */
+    size_t tar_temps_removed = 0;
+    if (cli->tar != NULL) {
+        opts.png_to_caller = true;
+        struct tar_names names = {.tar = cli->tar};
+        io_remove_stale_temps(dir, next_tar_name, &names, &tar_temps_removed);
+    }
     struct cli shown = *cli;
     shown.output_dir = dir;
     log->cli = &shown;
@@ -227,6 +360,13 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
     if (rc < 0) {
         fprintf(stderr, "edgefetch: %s\n", err);
         return rc;
+    }
+    if (cli->tar != NULL) {
+        /* Rows the list reader dropped: in complete tars, and repeats. */
+        report->items += tar_out_skipped(cli->tar);
+        report->skipped += tar_out_skipped(cli->tar);
+        report->duplicates += cli->list_repeats;
+        report->stale_temps_removed += tar_temps_removed;
     }
     long fds_now = count_open_fds();
     bool fds_counted = cli->fds_at_start >= 0 && fds_now >= 0;
@@ -492,6 +632,7 @@ int main(int argc, char **argv)
     struct cli cli;
     struct io_url_list urls;
     int status = EXIT_USAGE;
+    int rc_read;
 
     /* Before anything opens a descriptor: see process.h. Nothing can be
      * said when this fails: stderr may be the closed one. */
@@ -521,9 +662,38 @@ int main(int argc, char **argv)
     if (uv_loop_init(&first_loop) == 0)
         uv_loop_close(&first_loop);
     cli.fds_at_start = count_open_fds();
-    if (read_urls(&cli, &urls) < 0)
+    struct row_filter filter = {
+        .pl = &cli.pl,
+        .own_shard_only = cli.pl.layout == IO_LAYOUT_POSITIONAL && cli.pl.shard_count > 1,
+    };
+    if (cli.tar_output) {
+        const char *wrong = cli.pl.layout != IO_LAYOUT_POSITIONAL ? "needs --layout positional"
+                            : cli.mode == CLI_MODE_COMPARE        ? "does not go with --compare"
+                            : cli.dry_run                         ? "does not go with --dry-run"
+                                                                  : NULL;
+        if (wrong != NULL) {
+            fprintf(stderr,
+                    "edgefetch: --output-format tar %s\n"
+                    "Try 'edgefetch --help' for more information.\n",
+                    wrong);
+            goto out;
+        }
+        if (io_fp_set_create(&filter.seen) < 0 ||
+            tar_out_create(cli.output_dir, &cli.pl, &cli.tar) < 0) {
+            fprintf(stderr, "edgefetch: out of memory\n");
+            goto out;
+        }
+        filter.tar = cli.tar;
+    }
+    rc_read = read_urls(&cli, &urls, &filter);
+    /* The fingerprints are needed only while the list is read. */
+    io_fp_set_destroy(filter.seen);
+    filter.seen = NULL;
+    cli.list_repeats = filter.repeats;
+    if (rc_read < 0)
         goto out;
-    if (urls.count == 0) {
+    /* With every row's tar there already, a rerun runs nothing (and says so). */
+    if (urls.count == 0 && (cli.tar == NULL || tar_out_skipped(cli.tar) == 0)) {
         fprintf(stderr, "edgefetch: no URLs given (use -i FILE, -i - or URL arguments)\n"
                         "Try 'edgefetch --help' for more information.\n");
         goto out;
@@ -556,6 +726,7 @@ int main(int argc, char **argv)
     }
 
 out:
+    tar_out_destroy(cli.tar);
     io_url_list_finish(&urls);
     curl_global_cleanup();
     cli_finish(&cli);

@@ -13,7 +13,19 @@
 const struct opt_spec options_table[OPT_COUNT] = {
     VALUE(OPT_INPUT, "input", 'i', "FILE", OPT_VALUE_LIST, OPT_GROUP_INPUT,
           "URL list, one per line ('-' = standard input); blank lines and '#' comments are "
-          "ignored; URLs may also follow the options"),
+          "ignored; CSV, TSV, JSON Lines and gzip too (see --input-format); URLs may also "
+          "follow the options"),
+    [OPT_INPUT_FORMAT] = {OPT_INPUT_FORMAT, "input-format", 0, "FORMAT", OPT_VALUE_CHOICE,
+                          OPT_GROUP_INPUT, "auto plain csv tsv jsonl", "auto",
+                          "the list's format: plain (a URL a line), csv or tsv (a header line "
+                          "naming the columns, RFC 4180 quoting), jsonl (a JSON object a line); "
+                          "auto: from the name's ending (.csv, .tsv, .jsonl, .ndjson), else "
+                          "plain; a .gz list, or one starting with gzip's magic bytes, is "
+                          "inflated as it is read"},
+    [OPT_URL_COLUMN] = {OPT_URL_COLUMN, "url-column", 0, "NAME", OPT_VALUE_OTHER, OPT_GROUP_INPUT,
+                        NULL, "url", "csv, tsv: the column of the header holding the URLs"},
+    [OPT_URL_FIELD] = {OPT_URL_FIELD, "url-field", 0, "NAME", OPT_VALUE_OTHER, OPT_GROUP_INPUT,
+                       NULL, "url", "jsonl: the field of each object holding its URL"},
     VALUE(OPT_OUTPUT, "output", 'o', "DIR", OPT_VALUE_DIR, OPT_GROUP_INPUT,
           "folder the edge maps go to, created if missing"),
     FLAG(OPT_CONCURRENT, "concurrent", 0, OPT_GROUP_MODE, "overlap downloads and processing"),
@@ -47,6 +59,18 @@ const struct opt_spec options_table[OPT_COUNT] = {
     VALUE(OPT_SHARD, "shard", 0, "K/N", OPT_VALUE_OTHER, OPT_GROUP_BATCH,
           "only the URLs with FNV-1a-32(URL) % N == K, 0 <= K < N; output names do not depend "
           "on it"),
+    [OPT_LAYOUT] = {OPT_LAYOUT, "layout", 0, "NAME", OPT_VALUE_CHOICE, OPT_GROUP_BATCH,
+                    "readable positional", NULL,
+                    "output names: readable (from the URL, NAME.png, clashes resolved over "
+                    "the whole list, which is held in memory) or positional "
+                    "(FOLDER/LINE.png from the list line, 10,000 files a folder; with "
+                    "--shard only this shard's rows are kept)"},
+    [OPT_OUTPUT_FORMAT] = {OPT_OUTPUT_FORMAT, "output-format", 0, "FORMAT", OPT_VALUE_CHOICE,
+                           OPT_GROUP_BATCH, "png tar", "png",
+                           "png: a file per item; tar: webdataset tar shards NNNNN.tar of "
+                           "10,000 rows each (KKKKK-NNNNN.tar with --shard), KEY.png and "
+                           "KEY.json per item, renamed into place when complete; needs "
+                           "--layout positional"},
     [OPT_PROGRESS] = {OPT_PROGRESS, "progress", 0, NULL, OPT_VALUE_NONE, OPT_GROUP_BATCH, NULL,
                       "on when standard error is a terminal",
                       "live progress line on standard error: done/total, failures, rate and "
@@ -258,6 +282,9 @@ void options_default_text(enum opt_id id, const struct pl_options *d, char *text
         break;
     case OPT_OPERATOR:
         snprintf(text, size, "%s", img_operator_name(d->op));
+        break;
+    case OPT_LAYOUT:
+        snprintf(text, size, "%s", d->layout == IO_LAYOUT_POSITIONAL ? "positional" : "readable");
         break;
     case OPT_SIGMA:
         snprintf(text, size, "%g", d->canny.sigma);

@@ -14,6 +14,9 @@
 
 enum opt_id {
     OPT_INPUT = 0,
+    OPT_INPUT_FORMAT,
+    OPT_URL_COLUMN,
+    OPT_URL_FIELD,
     OPT_OUTPUT,
     OPT_CONCURRENT,
     OPT_SEQUENTIAL,
@@ -27,6 +30,8 @@ enum opt_id {
     OPT_FORCE,
     OPT_NO_FSYNC,
     OPT_SHARD,
+    OPT_LAYOUT,
+    OPT_OUTPUT_FORMAT,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_CONFIG,

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "files_private.h"
 #include "io.h"
 
 static int write_all(int fd, const uint8_t *data, size_t size)
@@ -128,7 +129,7 @@ void io_dir_sync_destroy(struct io_dir_sync *sync)
  * sweep by an overlapping run (io_remove_stale_temps) may lock and remove it
  * in the moment between the two; then the path no longer names the file we
  * hold, and we start again with a new one. */
-static int create_locked_temp(const char *pattern, char *tmp_path, size_t tmp_size)
+int io__create_locked_temp(const char *pattern, char *tmp_path, size_t tmp_size)
 {
     for (int attempt = 0; attempt < 16; attempt++) {
         snprintf(tmp_path, tmp_size, "%s", pattern);
@@ -179,7 +180,7 @@ int io_write_atomic(const char *dir, const char *name, const void *data, size_t 
         snprintf(err, err_size, "output path too long");
         return -ENAMETOOLONG;
     }
-    fd = create_locked_temp(pattern, tmp_path, sizeof(tmp_path));
+    fd = io__create_locked_temp(pattern, tmp_path, sizeof(tmp_path));
     if (fd < 0) {
         rc = fd;
         fd = -1;

@@ -30,6 +30,8 @@ struct io_url_list {
     /* The URL bytes, packed into large blocks rather than one allocation
      * each: a long list costs its text plus an entry per line. */
     struct io_url_block *blocks; /* newest first */
+    /* Lines io_url_list_read(_rows) read, blank and dropped ones included. */
+    unsigned lines_read;
 };
 
 void io_url_list_init(struct io_url_list *list);
@@ -45,8 +47,123 @@ int io_url_list_add(struct io_url_list *list, const char *url, unsigned line);
  * byte refuses the whole list (-EINVAL: a binary file, /dev/zero). */
 int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_size);
 
+/* The streaming list reader: one row at a time, never the whole list, in
+ * about 400 KiB whatever its length. Formats (`format`):
+ *   plain  one URL a line, as io_url_list_read reads it;
+ *   csv    RFC 4180 (quoted fields, "" for a quote, line breaks inside
+ *          quotes), a header line first naming the columns;
+ *   tsv    as csv with a tab between fields;
+ *   jsonl  one JSON object a line (RFC 8259, strict); other fields, nested
+ *          ones included, are checked and skipped.
+ * Any of them may be gzip (RFC 1952, concatenated members too), inflated in
+ * 64 KiB pieces as it is read. A UTF-8 BOM, CRLF ends and blank lines are
+ * tolerated in every format; '#' comments in plain only. Bytes are consumed
+ * as they arrive: on a pipe, rows come out while the producer still writes. */
+enum io_list_format {
+    IO_LIST_PLAIN = 0,
+    IO_LIST_CSV = 1,
+    IO_LIST_TSV = 2,
+    IO_LIST_JSONL = 3,
+};
+
+enum io_list_compression {
+    IO_LIST_COMPRESSION_AUTO = 0, /* gzip when it starts with gzip's magic bytes */
+    IO_LIST_GZIP = 1,             /* must be gzip (a ".gz" name): otherwise a setup error */
+    IO_LIST_UNCOMPRESSED = 2,     /* read as it is */
+};
+
+struct io_list_options {
+    enum io_list_format format;
+    enum io_list_compression compression;
+    const char *url_column;  /* csv/tsv column, jsonl field of the URL; NULL: "url" */
+    const char *name_column; /* of the output name; NULL: none */
+};
+
+/* plain, auto compression, "url", no name column. */
+void io_list_options_init(struct io_list_options *opts);
+
+/* The format a list's file name implies: ".csv", ".tsv"/".tab",
+ * ".jsonl"/".ndjson", else plain; a ".gz" after it sets *gzip. */
+enum io_list_format io_list_format_from_path(const char *path, bool *gzip);
+
+/* One row. `url` and `name` (NUL-terminated, trimmed) last until the next
+ * io_list_reader_next; `name` is NULL when there is no name column or the
+ * row's is empty. `line` is the row's first line in the list (1-based,
+ * header and blank lines counted). A row that cannot be read (a quote in an
+ * unquoted CSV field, a line that is not a JSON object, no URL field, a line
+ * over 64 KiB: -E2BIG) has `error` < 0 and `message`, "line N: why", and no
+ * URL: it fails alone and the next row is read. */
+struct io_list_row {
+    const char *url;
+    size_t url_len;
+    const char *name;
+    size_t name_len;
+    uint64_t line;
+    int error;
+    const char *message;
+};
+
+struct io_list_reader;
+
+/* Reads `in` (not closed; read(2) on its descriptor when it has one, so it
+ * must not have been read through stdio before). Reads the first bytes
+ * (gzip?) and, for csv/tsv, the header: -ENOENT when the URL column (or
+ * the name column asked for) is not in it, -EINVAL for a .gz that is not
+ * gzip, all with the reason in `err` (setup errors: nothing has run). */
+int io_list_reader_create(FILE *in, const struct io_list_options *opts, struct io_list_reader **out,
+                          char *err, size_t err_size);
+
+/* 1 with a row (see io_list_row.error), 0 at the end of the list, or a
+ * negative code that ends the list, with the reason: -EINVAL at a NUL byte
+ * (a binary file), a corrupt or cut-short gzip stream, a read error. */
+int io_list_reader_next(struct io_list_reader *reader, struct io_list_row *row, char *err,
+                        size_t err_size);
+
+/* Lines read so far. */
+uint64_t io_list_reader_line(const struct io_list_reader *reader);
+
+/* Accepts NULL. Does not close the stream. */
+void io_list_reader_destroy(struct io_list_reader *reader);
+
+/* ---- duplicates: 64-bit fingerprints ------------------------------------ */
+
+/* A 64-bit fingerprint of `len` bytes (not cryptographic: 8 bytes at a time
+ * mixed by 64x64->128-bit multiplies; stable across runs and machines of
+ * the same endianness). */
+uint64_t io_fingerprint64(const void *data, size_t len);
+
+/* Exact duplicate detection in 8 bytes a slot: an open-addressing set of
+ * fingerprints, kept between 0.53 and 0.8 full (it grows 1.5x at 0.8), so
+ * 10-15 bytes a member, and 25 for the moment of a growth, when the old
+ * and the new table both exist. Two distinct URLs with one fingerprint make
+ * the second a false repeat (it is not fetched); among n URLs the chance of
+ * any is about n^2 / 2^65: 3e-6 for 10 M, 3e-4 for 100 M, 3% for 1 G in one
+ * process (see README "URL list"). */
+struct io_fp_set;
+int io_fp_set_create(struct io_fp_set **out);
+/* 1 when `fingerprint` is new (now a member), 0 when it was one, -ENOMEM. */
+int io_fp_set_insert(struct io_fp_set *set, uint64_t fingerprint);
+size_t io_fp_set_count(const struct io_fp_set *set);
+/* Bytes of table held now. */
+size_t io_fp_set_bytes(const struct io_fp_set *set);
+/* Accepts NULL. */
+void io_fp_set_destroy(struct io_fp_set *set);
+
+/* io_url_list_read for any format of the streaming reader (below): every
+ * row into `list`, in list order. A row that could not be read is kept as
+ * the stand-in "(line N: why)", which io_url_check refuses with "why", so
+ * it fails alone (an over-long one as io_url_list_read's). The reader's
+ * setup errors (a missing column: -ENOENT) are returned with `err`. */
+struct io_list_options;
+/* With `keep` (not NULL), only the rows it says yes to are kept (the URL, or
+ * the stand-in of a row that could not be read): a shard keeps its own. */
+typedef bool (*io_url_keep_fn)(const char *url, void *user);
+int io_url_list_read_rows(struct io_url_list *list, FILE *in, const struct io_list_options *opts,
+                          io_url_keep_fn keep, void *keep_user, char *err, size_t err_size);
+
 /* Checks that `url` parses and uses http or https with a host, before any I/O;
- * -E2BIG for the stand-in of an over-long list line. */
+ * -E2BIG for the stand-in of an over-long list line, -EINVAL with its reason
+ * for the stand-in of a row that could not be read. */
 int io_url_check(const char *url, char *err, size_t err_size);
 
 /* ---- output names ------------------------------------------------------ */
@@ -183,6 +300,100 @@ typedef const char *(*io_next_name_fn)(void *user);
  * sweep). The names are asked for only when DIR holds such files. Counts
  * them in *removed. */
 int io_remove_stale_temps(const char *dir, io_next_name_fn next_name, void *user, size_t *removed);
+
+/* ---- layouts: names from the list line ---------------------------------- */
+
+/* The positional layout: the row of list line L is FOLDER/FILE with FOLDER
+ * = L / 10000 in 5 digits and FILE = L in 9 digits and ".png"
+ * ("00012/000123456.png"): at most 10,000 files a folder, unique for every
+ * row (a row has its own first line), the same whatever --shard and however
+ * the list is read. Wider numbers past 10^9 lines. -ENOSPC when it does not
+ * fit. */
+#define IO_POSITIONAL_PER_FOLDER 10000
+#define IO_POSITIONAL_NAME_SIZE 32
+int io_positional_path(uint64_t line, char *folder, size_t folder_size, char *file,
+                       size_t file_size);
+/* The row's key, the 9 digits alone ("000123456"): a tar entry's stem. */
+int io_positional_key(uint64_t line, char *key, size_t key_size);
+
+/* Items a tar shard holds at most: the rows of one shard process, in list
+ * order, 10,000 to a tar. */
+#define IO_TAR_ITEMS 10000
+/* The name of tar number `tar_index` (the row's rank among its shard's rows
+ * / IO_TAR_ITEMS): "NNNNN.tar", or "KKKKK-NNNNN.tar" with --shard K/N,
+ * N > 1, so shards never write one file. */
+int io_tar_shard_name(unsigned shard_index, unsigned shard_count, uint64_t tar_index, char *name,
+                      size_t name_size);
+
+/* Which names outputs get. READABLE: io_leveled_output_name's, from the
+ * URL, levels assigned over the whole list (io_assign_name_levels), which
+ * therefore needs the whole list. POSITIONAL: io_positional_path's
+ * "FOLDER/FILE" from the row's line, which needs nothing but the row. */
+enum io_layout {
+    IO_LAYOUT_READABLE = 0,
+    IO_LAYOUT_POSITIONAL = 1,
+};
+
+/* The output name of a row in `layout`: readable at `level`, or positional
+ * ("00012/000123456.png", relative to the output folder). name_size >=
+ * IO_OUTPUT_NAME_SIZE. */
+int io_layout_name(enum io_layout layout, const char *url, unsigned level, uint64_t line,
+                   char *name, size_t name_size);
+
+/* io_output_owner for a name of either layout ("FILE" or "FOLDER/FILE"). */
+int io_output_owner_at(const char *dir, const char *name, const char *url);
+
+/* Resume's decision for a positional name, which belongs to its line and
+ * has no level to move to: IO_RESUME_DONE when it holds this URL's output
+ * or an unmarked file (unless `force`), IO_RESUME_FETCH when it is free (or
+ * `force`), -EEXIST when it holds another URL's output: the folder holds a
+ * run of another list, which is never overwritten, so that item fails. */
+int io_layout_resume(const char *dir, const char *url, bool force, const char *name);
+
+/* Batched durability of the renames into the output folder and into its
+ * layout subfolders: an io_dir_sync for DIR and one for each subfolder
+ * written into (kept open for the few in use, flushed and closed when idle
+ * and more than 8 are open). Thread-safe. */
+struct io_output_sync;
+int io_output_sync_create(const char *dir, struct io_output_sync **out);
+/* Syncs every folder with renames not yet synced: 0 or the first error. */
+int io_output_sync_flush(struct io_output_sync *sync);
+/* Accepts NULL. Does not sync. */
+void io_output_sync_destroy(struct io_output_sync *sync);
+
+/* io_write_atomic for a name of either layout: a "FOLDER/FILE" name is
+ * written into DIR/FOLDER, made (and its entry in DIR synced) on first use.
+ * `sync` NULL: nothing synced (--no-fsync). */
+int io_write_output(const char *dir, const char *name, const void *data, size_t size, mode_t mode,
+                    struct io_output_sync *sync, char *err, size_t err_size);
+
+/* io_remove_stale_temps for names of either layout: each folder's names
+ * (consecutive, as list order gives them) sweep that folder. */
+int io_remove_stale_temps_nested(const char *dir, io_next_name_fn next_name, void *user,
+                                 size_t *removed);
+
+/* ---- tar shards --------------------------------------------------------- */
+
+/* One tar (POSIX pax, ustar headers where they suffice) written through
+ * libarchive into a locked temporary ".NAME.XXXXXX.tmp" in DIR, renamed to
+ * DIR/NAME only by io_tar_commit: a final name only ever holds a complete
+ * tar, so "DIR/NAME exists" means every item of it is done, and a temporary
+ * left by a killed run is swept by io_remove_stale_temps as any other.
+ * Not thread-safe: one thread writes a tar (the loop thread, or a writer). */
+struct io_tar;
+int io_tar_create(const char *dir, const char *name, mode_t mode, struct io_tar **out, char *err,
+                  size_t err_size);
+/* Appends a regular file `entry` (a plain name) of `size` bytes. */
+int io_tar_add(struct io_tar *tar, const char *entry, const void *data, size_t size, char *err,
+               size_t err_size);
+/* Ends the archive, syncs it (`sync`: file and folder) and renames it to its
+ * name. Destroys `tar` whatever it returns; on failure the temporary is
+ * removed. */
+int io_tar_commit(struct io_tar *tar, bool sync, char *err, size_t err_size);
+/* Removes the temporary and destroys `tar`. Accepts NULL. */
+void io_tar_abort(struct io_tar *tar);
+/* Entries written so far. */
+size_t io_tar_entries(const struct io_tar *tar);
 
 /* ---- HTTP -------------------------------------------------------------- */
 

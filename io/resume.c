@@ -166,8 +166,9 @@ int io_resume_name(const char *dir, const char *url, bool force, struct io_name_
     return -EEXIST;
 }
 
-/* If `entry` is ".NAME.XXXXXX.tmp" with NAME ending in ".png", copies NAME
- * into `name` and returns true. */
+/* If `entry` is ".NAME.XXXXXX.tmp" with NAME ending in ".png" (an output)
+ * or ".tar" (a tar shard, io/tar.c), copies NAME into `name` and returns
+ * true. */
 static bool temp_of(const char *entry, char *name, size_t name_size)
 {
     size_t len = strlen(entry);
@@ -177,7 +178,9 @@ static bool temp_of(const char *entry, char *name, size_t name_size)
     if (suffix[0] != '.' || strcmp(suffix + 7, ".tmp") != 0)
         return false;
     size_t name_len = len - 1 - TEMP_SUFFIX_LEN;
-    if (name_len + 1 > name_size || name_len < 5 || memcmp(entry + 1 + name_len - 4, ".png", 4) != 0)
+    if (name_len + 1 > name_size || name_len < 5 ||
+        (memcmp(entry + 1 + name_len - 4, ".png", 4) != 0 &&
+         memcmp(entry + 1 + name_len - 4, ".tar", 4) != 0))
         return false;
     memcpy(name, entry + 1, name_len);
     name[name_len] = '\0';

@@ -8,10 +8,7 @@
 #include <curl/curl.h>
 
 #include "io.h"
-
-/* A URL list line longer than this is not a URL someone meant: it fails as
- * an item of its own, and only this much of it is ever held. */
-#define MAX_LINE_BYTES (64 * 1024)
+#include "listread_private.h"
 
 /* URL text is packed into blocks this large (a longer URL gets a block of its
  * own size): a malloc per URL would add its header and rounding, ~15 bytes a
@@ -112,83 +109,74 @@ static int is_too_long_stand_in(const char *url)
     return strcmp(url, expected) == 0;
 }
 
-/* Reads one line into `line` (room for MAX_LINE_BYTES + 1), keeping at most
- * MAX_LINE_BYTES of it: memory stays bounded whatever the input, an endless
- * line included. Returns 1 with a line (*too_long when bytes were dropped),
- * 0 at the end of the input, -EINVAL at a NUL byte (left unread past it), or
- * a read error. */
-static int read_line(FILE *in, char *line, size_t *len, bool *too_long)
+/* What a row that could not be read is kept as: "(line N: why)", refused
+ * by io_url_check with its reason. Nothing of that shape is a URL (no
+ * scheme), so a list line that happens to look like one loses nothing. */
+static int add_failed_row(struct io_url_list *list, const struct io_list_row *row,
+                          io_url_keep_fn keep, void *keep_user)
 {
-    int c;
-    *len = 0;
-    *too_long = false;
-    while ((c = getc_unlocked(in)) != EOF && c != '\n') {
-        if (c == '\0')
-            return -EINVAL;
-        if (*len < MAX_LINE_BYTES)
-            line[(*len)++] = (char)c;
-        else
-            *too_long = true;
-    }
-    line[*len] = '\0';
-    if (c == EOF && ferror(in))
-        return errno != 0 ? -errno : -EIO;
-    return c == EOF && *len == 0 && !*too_long ? 0 : 1;
+    char stand_in[320];
+    if (row->error == -E2BIG) /* fails alone, as its own item, with its line number */
+        snprintf(stand_in, sizeof(stand_in), TOO_LONG_FORMAT, (unsigned)row->line, MAX_LINE_BYTES);
+    else
+        snprintf(stand_in, sizeof(stand_in), "(%s)", row->message);
+    if (keep != NULL && !keep(stand_in, keep_user))
+        return 0;
+    return io_url_list_add(list, stand_in, (unsigned)row->line);
 }
 
-int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_size)
+int io_url_list_read_rows(struct io_url_list *list, FILE *in, const struct io_list_options *opts,
+                          io_url_keep_fn keep, void *keep_user, char *err, size_t err_size)
 {
-    char *line = malloc(MAX_LINE_BYTES + 1);
-    unsigned line_no = 0;
-    int rc = 0;
-
-    if (line == NULL) {
-        snprintf(err, err_size, "out of memory reading the URL list");
-        return -ENOMEM;
-    }
+    struct io_list_reader *reader = NULL;
+    int rc = io_list_reader_create(in, opts, &reader, err, err_size);
+    if (rc < 0)
+        return rc;
     for (;;) {
-        size_t len;
-        bool too_long;
-        errno = 0;
-        int got = read_line(in, line, &len, &too_long);
-        if (got == 0)
-            break;
-        line_no++;
-        if (got == -EINVAL) {
-            /* A binary file (or /dev/zero): refused at its first NUL rather
-             * than read as one endless line. */
-            rc = -EINVAL;
-            snprintf(err, err_size, "line %u: contains a NUL byte (not a text file?)", line_no);
-            break;
-        }
-        if (got < 0) {
+        struct io_list_row row;
+        int got = io_list_reader_next(reader, &row, err, err_size);
+        if (got <= 0) {
             rc = got;
-            snprintf(err, err_size, "reading the URL list: %s", strerror(-got));
             break;
         }
-        char *text = line;
-        /* UTF-8 byte order mark, as Windows editors write it. */
-        if (line_no == 1 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
-            text += 3;
-        while (*text != '\0' && is_blank((unsigned char)*text))
-            text++;
-        if (*text == '#' || (*text == '\0' && !too_long))
+        if (row.error == 0 && keep != NULL && !keep(row.url, keep_user))
             continue;
-        if (too_long) {
-            /* Fails alone, as its own item, with its line number. */
-            char stand_in[sizeof(TOO_LONG_FORMAT) + 32];
-            snprintf(stand_in, sizeof(stand_in), TOO_LONG_FORMAT, line_no, MAX_LINE_BYTES);
-            rc = io_url_list_add(list, stand_in, line_no);
-        } else {
-            rc = io_url_list_add(list, text, line_no);
-        }
+        rc = row.error != 0 ? add_failed_row(list, &row, keep, keep_user)
+                            : io_url_list_add(list, row.url, (unsigned)row.line);
         if (rc < 0) {
             snprintf(err, err_size, "out of memory reading the URL list");
             break;
         }
     }
-    free(line);
+    list->lines_read = (unsigned)io_list_reader_line(reader);
+    io_list_reader_destroy(reader);
     return rc;
+}
+
+/* The plain format of the streaming reader (io/listread.c), every row kept:
+ * one reader of list lines for both. */
+int io_url_list_read(struct io_url_list *list, FILE *in, char *err, size_t err_size)
+{
+    struct io_list_options opts;
+    io_list_options_init(&opts);
+    /* Plain lists read as they always were: gzip only when asked for. */
+    opts.compression = IO_LIST_UNCOMPRESSED;
+    return io_url_list_read_rows(list, in, &opts, NULL, NULL, err, err_size);
+}
+
+/* 1 when `url` is the stand-in of a row that could not be read:
+ * "(line N: why)"; *why points at "why" (up to the closing parenthesis). */
+static int is_failed_row_stand_in(const char *url, const char **why, int *why_len)
+{
+    unsigned line_no;
+    int consumed = 0;
+    size_t len = strlen(url);
+    if (strncmp(url, "(line ", 6) != 0 || url[len - 1] != ')' ||
+        sscanf(url, "(line %u: %n", &line_no, &consumed) != 1 || consumed == 0)
+        return 0;
+    *why = url + consumed;
+    *why_len = (int)(len - 1 - (size_t)consumed);
+    return 1;
 }
 
 int io_url_check(const char *url, char *err, size_t err_size)
@@ -201,6 +189,12 @@ int io_url_check(const char *url, char *err, size_t err_size)
         snprintf(err, err_size, "line longer than %d bytes: not read (no URL is that long)",
                  MAX_LINE_BYTES);
         return -E2BIG;
+    }
+    const char *why;
+    int why_len;
+    if (is_failed_row_stand_in(url, &why, &why_len)) {
+        snprintf(err, err_size, "%.*s", why_len, why);
+        return -EINVAL;
     }
     for (const unsigned char *p = (const unsigned char *)url; *p != '\0'; p++) {
         if (*p < 0x20 || *p == 0x7f || *p == ' ') {

@@ -296,6 +296,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
                    sizeof(job->provenance->content_type));
             memcpy(job->provenance->sha256, result->sha256, sizeof(job->provenance->sha256));
             job->provenance->output_bytes = 0;
+            job->provenance->png = NULL;
         }
         job_set_state(run, job, JOB_CPU);
         if (run->todo == NULL) {

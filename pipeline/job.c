@@ -17,8 +17,9 @@ double seconds_since(uint64_t start_ns)
 
 int item_name(const struct run *run, size_t entry, char *name)
 {
-    return io_leveled_output_name(run->urls->entries[entry].url, item_level(run->item_flags[entry]),
-                                  name, IO_OUTPUT_NAME_SIZE);
+    return io_layout_name(run->opts->layout, run->urls->entries[entry].url,
+                          item_level(run->item_flags[entry]), run->urls->entries[entry].line, name,
+                          IO_OUTPUT_NAME_SIZE);
 }
 
 void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t index)
@@ -102,6 +103,10 @@ void report_item(struct run *run, const struct job *job)
         .content_type = job->provenance != NULL ? job->provenance->content_type : NULL,
         .sha256 = job->provenance != NULL ? job->provenance->sha256 : NULL,
         .output_bytes = job->provenance != NULL ? job->provenance->output_bytes : 0,
+        .png = job->provenance != NULL ? job->provenance->png : NULL,
+        .png_size = job->provenance != NULL && job->provenance->png != NULL
+                        ? job->provenance->output_bytes
+                        : 0,
     };
     if (item.status == PL_ITEM_OK)
         report->ok++;
@@ -153,6 +158,8 @@ static bool holds_room(enum job_state state)
 
 void job_destroy(struct job *job)
 {
+    if (job->provenance != NULL)
+        free(job->provenance->png);
     free(job->provenance);
     free(job->body);
     free(job->final_url);

@@ -62,6 +62,12 @@ struct pl_options {
      * assigned over the whole list, so they do not depend on the shard. */
     unsigned shard_index;
     unsigned shard_count;
+    /* Output names: readable (from the URL, levels over the whole list) or
+     * positional (from the list line: FOLDER/LINE.png, io_layout_name). */
+    enum io_layout layout;
+    /* The PNG is not written: pl_item.png hands it to on_item, which stores
+     * it (cmd's tar shards, on the loop thread). */
+    bool png_to_caller;
     /* Transfers in flight per host ("host:port" of the listed URL) at most;
      * 0 = only max_downloads. Items wait in our queue, not curl's, so the
      * transfer timeout never counts the wait. */
@@ -144,6 +150,9 @@ struct pl_item {
     const char *url;
     const char *final_url;   /* after redirects; NULL when no response came */
     const char *output_name; /* NULL when the URL was refused before I/O */
+    /* With png_to_caller, the PNG of an ok item (valid during the callback). */
+    const uint8_t *png;
+    size_t png_size;
     enum pl_status status;
     int error;          /* negative errno-style code when failed */
     enum pl_stage stage; /* of the failure; PL_STAGE_NONE when ok or skipped */

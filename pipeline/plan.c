@@ -28,8 +28,13 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
             io_url_check(urls->entries[i].url, why, sizeof(why)) == 0)
             valid[valid_count++] = urls->entries[i].url;
     }
-    rc = io_name_table_create(valid, valid_count, levels, &names);
-    if (rc < 0)
+    /* Positional names need no pass over the set: levels stay 0. */
+    bool positional = opts->layout == IO_LAYOUT_POSITIONAL;
+    if (positional)
+        memset(levels, 0, count ? count : 1);
+    else
+        rc = io_name_table_create(valid, valid_count, levels, &names);
+    if (!positional && rc < 0)
         goto out;
     size_t index = 0;
     size_t valid_index = 0;
@@ -54,13 +59,19 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
         uint8_t level = levels[valid_index++];
         item.output_name = name;
         if (opts->shard_count > 1 && item.shard != opts->shard_index) {
-            io_leveled_output_name(url, level, name, sizeof(name));
+            io_layout_name(opts->layout, url, level, item.line, name, sizeof(name));
             item.action = PL_PLAN_OTHER_SHARD;
             on_item(&item, user);
             continue;
         }
-        int resume =
-            io_resume_name(opts->output_dir, url, opts->force, names, &level, name, sizeof(name));
+        int resume;
+        if (positional) {
+            io_layout_name(opts->layout, url, level, item.line, name, sizeof(name));
+            resume = io_layout_resume(opts->output_dir, url, opts->force, name);
+        } else {
+            resume = io_resume_name(opts->output_dir, url, opts->force, names, &level, name,
+                                    sizeof(name));
+        }
         if (resume == -ENOMEM) {
             rc = resume;
             goto out;
@@ -68,7 +79,9 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
         if (resume < 0) {
             item.action = PL_PLAN_NAME_HELD;
             item.output_name = NULL;
-            snprintf(why, sizeof(why), "every output name of this URL holds another URL's output");
+            snprintf(why, sizeof(why), "%s",
+                     positional ? "its positional name holds another URL's output"
+                                : "every output name of this URL holds another URL's output");
         } else {
             item.action = resume == IO_RESUME_DONE ? PL_PLAN_SKIP : PL_PLAN_FETCH;
         }

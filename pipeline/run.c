@@ -90,7 +90,7 @@ static void free_items(struct run *run)
     run->item_flags = NULL;
     io_name_table_destroy(run->names);
     run->names = NULL;
-    io_dir_sync_destroy(run->dir_sync);
+    io_output_sync_destroy(run->dir_sync);
     run->dir_sync = NULL;
 }
 
@@ -126,7 +126,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     if (rc < 0)
         goto fail_jobs;
     report->items = run.job_count;
-    rc = opts->no_fsync ? 0 : io_dir_sync_create(opts->output_dir, &run.dir_sync);
+    rc = opts->no_fsync ? 0 : io_output_sync_create(opts->output_dir, &run.dir_sync);
     if (rc < 0) {
         snprintf(err, err_size, "opening the output folder %s: %s", opts->output_dir,
                  strerror(-rc));
@@ -195,7 +195,7 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
 
     finish_workers(&run);
     /* Every rename of the run durable before its report says so. */
-    int synced = io_dir_sync_flush(run.dir_sync);
+    int synced = io_output_sync_flush(run.dir_sync);
     report->wall_s = seconds_since(started);
     free_items(&run);
     pl_hosts_destroy(run.hosts);

@@ -90,6 +90,7 @@ struct job_provenance {
     char content_type[128]; /* "" when the server sent none */
     uint8_t sha256[32];
     size_t output_bytes; /* of the PNG written; 0 when none */
+    uint8_t *png;        /* png_to_caller: the PNG for on_item, owned */
 };
 
 struct job {
@@ -138,7 +139,7 @@ struct run {
     const struct io_url_list *urls;
     uint8_t *item_flags;          /* ITEM_*, one per line of the list */
     struct io_name_table *names;  /* the set's names, until resume has checked the folder */
-    struct io_dir_sync *dir_sync; /* batched fsync of the output folder */
+    struct io_output_sync *dir_sync; /* batched fsync of the output folder and its subfolders */
     size_t job_count;             /* items this run is about (this shard's) */
     size_t next_entry;            /* the next line of the list to start */
     size_t next_index;            /* its number among the list's unique items */

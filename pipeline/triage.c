@@ -81,6 +81,16 @@ int build_items(struct run *run, const struct io_url_list *urls, char *err, size
         else
             run->job_count++;
     }
+    /* Positional names need no pass over the list: levels stay 0. */
+    if (opts->layout == IO_LAYOUT_POSITIONAL) {
+        rc = 0;
+        goto out;
+    }
+    /* Positional names need no pass over the list: levels stay 0. */
+    if (opts->layout == IO_LAYOUT_POSITIONAL) {
+        rc = 0;
+        goto out;
+    }
     levels = malloc((valid_count ? valid_count : 1) * sizeof(*levels));
     if (levels == NULL)
         goto fail_memory;
@@ -133,8 +143,8 @@ static const char *next_item_name(void *user)
 int remove_stale_temps(struct run *run, char *err, size_t err_size)
 {
     struct name_walk walk = {.run = run};
-    int rc = io_remove_stale_temps(run->opts->output_dir, next_item_name, &walk,
-                                   &run->report->stale_temps_removed);
+    int rc = io_remove_stale_temps_nested(run->opts->output_dir, next_item_name, &walk,
+                                          &run->report->stale_temps_removed);
     if (rc == -ENOMEM) {
         snprintf(err, err_size, "out of memory for %zu URLs", run->job_count);
         return rc;
@@ -168,15 +178,24 @@ void report_up_front(struct run *run)
          * another URL's moves the item up a level (io_resume_name). */
         char name[IO_OUTPUT_NAME_SIZE];
         uint8_t level = (uint8_t)item_level(*flags);
-        int resume = io_resume_name(opts->output_dir, run->urls->entries[entry].url, opts->force,
-                                    run->names, &level, name, sizeof(name));
+        /* A positional name is its line's: no level to move to. */
+        bool positional = opts->layout == IO_LAYOUT_POSITIONAL;
+        const char *url = run->urls->entries[entry].url;
+        if (positional)
+            item_name(run, entry, name);
+        int resume = positional ? io_layout_resume(opts->output_dir, url, opts->force, name)
+                                : io_resume_name(opts->output_dir, url, opts->force, run->names,
+                                                 &level, name, sizeof(name));
         if (resume < 0) {
             *flags |= ITEM_NAME_HELD;
             report_unstarted(run, entry, item_index, resume, PL_STAGE_WRITE,
                              resume == -EEXIST ? PL_KIND_WRITE : PL_KIND_OUT_OF_MEMORY,
-                             resume == -EEXIST ? "every output name of this URL holds another "
-                                                 "URL's output"
-                                               : "out of memory checking its output name");
+                             resume == -EEXIST && positional
+                                 ? "its positional name holds another URL's output (a run of "
+                                   "another list in this folder?)"
+                             : resume == -EEXIST ? "every output name of this URL holds another "
+                                                   "URL's output"
+                                                 : "out of memory checking its output name");
             continue;
         }
         set_item_level(flags, level);

@@ -98,8 +98,15 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
     }
     char name[IO_OUTPUT_NAME_SIZE];
     item_name(run, job->entry, name);
-    rc = io_write_atomic(opts->output_dir, name, png, png_size, run->file_mode, run->dir_sync, err,
-                         sizeof(err));
+    if (opts->png_to_caller && job->provenance != NULL) {
+        /* The caller stores it (a tar shard): handed over with the item. */
+        job->provenance->png = png;
+        png = NULL;
+        rc = 0;
+    } else {
+        rc = io_write_output(opts->output_dir, name, png, png_size, run->file_mode,
+                             run->dir_sync, err, sizeof(err));
+    }
     job->encode_s = seconds_since(t2);
     if (rc < 0)
         job_fail(job, rc, PL_STAGE_WRITE, PL_KIND_WRITE, err);

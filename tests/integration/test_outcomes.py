@@ -51,11 +51,12 @@ def test_kinds_and_stages_on_real_runs():
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
         ws.write("page.html", b"<html>no</html>")
         ws.write("cut.png", png[:len(png) // 2])
-        ws.write("anim.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+        ws.write("bad.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+        ws.write("x.jxl", b"\xff\x0a" + bytes(64))
         urls = ["ftp://127.0.0.1/a.jpg", server.url("missing.jpg"),
                 server.url("p.jpg?file=page.html&type=image%2Fjpeg"),
                 f"http://127.0.0.1:{free_port()}/refused.jpg", server.url("cut.png"),
-                server.url("anim.gif")]
+                server.url("bad.gif"), server.url("x.jxl")]
         lst = ws.list_file(urls)
         rc, out, err, _ = run(["--json", "-q", "--retries", "0", "-i", lst, "-o", ws.out])
         check(rc == 1, f"exit {rc}: {err}")
@@ -63,7 +64,8 @@ def test_kinds_and_stages_on_real_runs():
                for o in map(json.loads, out.splitlines()) if o["type"] == "item"}
         want = {urls[0]: ("url", "unsupported_scheme"), urls[1]: ("download", "http_status"),
                 urls[2]: ("decode", "not_an_image"), urls[3]: ("download", "connect"),
-                urls[4]: ("decode", "truncated"), urls[5]: ("decode", "unsupported_format")}
+                urls[4]: ("decode", "truncated"), urls[5]: ("decode", "corrupt"),
+                urls[6]: ("decode", "unsupported_format")}
         check(got == want, f"got {got}")
 
 

@@ -133,50 +133,68 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 
 
 def test_array():
-    shards = 3
+    """Two arrays on one cluster: the sample as it is (readable names), then
+    with EDGEFETCH_LAYOUT=positional (names by list line, each task keeping
+    only its shard's rows); each against a single run of its layout."""
     with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="50") as server:
-        urls = [server.url(n) for n in PHOTOS] + [server.url("missing.jpg")]
-        lst = ws.list_file(urls)
-        single = os.path.join(ws.tmp, "single")
-        proc = subprocess.run([EDGEFETCH, "-q", "--json", "-i", lst, "-o", single],
-                              capture_output=True, text=True, timeout=120)
-        check(proc.returncode == 1, f"single run: {proc.returncode} {proc.stderr}")
-        single_items = [json.loads(x) for x in proc.stdout.splitlines()][:-1]
-        server.reset()
         cluster = Cluster(os.path.join(ws.tmp, "slurm"), os.cpu_count() or 1)
         try:
             cluster.start()
-            out = os.path.join(ws.tmp, "edges")
-            results = os.path.join(ws.tmp, "results")
-            env = dict(cluster.env, EDGEFETCH=EDGEFETCH, NO_PROXY="127.0.0.1",
-                       no_proxy="127.0.0.1")
-            sub = subprocess.run(["sbatch", "--wait", "--parsable", f"--array=0-{shards - 1}",
-                                  "--cpus-per-task=1", f"--chdir={ws.tmp}",
-                                  f"--output={ws.tmp}/slurm-%A_%a.log", SBATCH, lst, out,
-                                  results], env=env, capture_output=True, text=True, timeout=300)
-            # The array exits 1: the missing URL fails in its shard.
-            check(os.path.isdir(results), f"sbatch: {sub.returncode} {sub.stderr}\n"
-                                          f"{cluster.logs()}")
+            for layout in ("readable", "positional"):
+                array_matches_single(ws, server, cluster, layout)
         finally:
             cluster.stop()
-        files = sorted(os.path.join(results, n) for n in os.listdir(results))
-        check(len(files) == shards, f"results {files}")
-        merged_items = os.path.join(ws.tmp, "items.ndjson")
-        merge = subprocess.run([sys.executable, MERGE, *files, "--items", merged_items],
-                               capture_output=True, text=True)
-        summary = json.loads(merge.stdout)
-        check(merge.returncode == 1 and summary["complete"] and summary["failed"] == 1,
-              f"merge: {merge.returncode} {summary} {merge.stderr}")
-        check(summary["shards_seen"] == list(range(shards)), f"shards {summary}")
-        check(summary["items"] == len(urls) and summary["ok"] == len(PHOTOS), f"{summary}")
-        items = [json.loads(x) for x in open(merged_items)]
-        check(sorted(i["url"] for i in items) == sorted(urls), "each item once")
-        key = lambda i: (i["url"], i["status"], i["output"] and os.path.basename(i["output"]))  # noqa
-        check(sorted(map(key, items)) == sorted(map(key, single_items)), "results differ")
-        check(tree(out) == tree(single), f"trees {tree(out)} != {tree(single)}")
-        for name in tree(single):
-            check(read(os.path.join(out, name)) == read(os.path.join(single, name)), name)
-        check(server.stats()["requests"] == len(urls), "an item fetched twice")
+
+
+def array_matches_single(ws, server, cluster, layout):
+    shards = 3
+    urls = [server.url(n) for n in PHOTOS] + [server.url("missing.jpg")]
+    lst = ws.list_file(urls)
+    single = os.path.join(ws.tmp, f"single-{layout}")
+    proc = subprocess.run([EDGEFETCH, "-q", "--json", "--layout", layout, "-i", lst, "-o",
+                           single], capture_output=True, text=True, timeout=120)
+    check(proc.returncode == 1, f"single run: {proc.returncode} {proc.stderr}")
+    single_items = [json.loads(x) for x in proc.stdout.splitlines()][:-1]
+    server.reset()
+    out = os.path.join(ws.tmp, f"edges-{layout}")
+    results = os.path.join(ws.tmp, f"results-{layout}")
+    env = dict(cluster.env, EDGEFETCH=EDGEFETCH, NO_PROXY="127.0.0.1", no_proxy="127.0.0.1",
+               EDGEFETCH_LAYOUT=layout)
+    sub = subprocess.run(["sbatch", "--wait", "--parsable", f"--array=0-{shards - 1}",
+                          "--cpus-per-task=1", f"--chdir={ws.tmp}",
+                          f"--output={ws.tmp}/slurm-%A_%a.log", SBATCH, lst, out, results],
+                         env=env, capture_output=True, text=True, timeout=300)
+    # The array exits 1: the missing URL fails in its shard.
+    check(os.path.isdir(results), f"{layout}: sbatch: {sub.returncode} {sub.stderr}\n"
+                                  f"{cluster.logs()}")
+    files = sorted(os.path.join(results, n) for n in os.listdir(results))
+    check(len(files) == shards, f"results {files}")
+    merged_items = os.path.join(ws.tmp, f"items-{layout}.ndjson")
+    merge = subprocess.run([sys.executable, MERGE, *files, "--items", merged_items],
+                           capture_output=True, text=True)
+    summary = json.loads(merge.stdout)
+    check(merge.returncode == 1 and summary["complete"] and summary["failed"] == 1,
+          f"{layout}: merge: {merge.returncode} {summary} {merge.stderr}")
+    check(summary["shards_seen"] == list(range(shards)), f"shards {summary}")
+    check(summary["items"] == len(urls) and summary["ok"] == len(PHOTOS), f"{summary}")
+    items = [json.loads(x) for x in open(merged_items)]
+    check(sorted(i["url"] for i in items) == sorted(urls), "each item once")
+
+    def key(item):
+        """The output as a name inside its -o (FOLDER/LINE.png when positional)."""
+        output = item["output"]
+        if output is None:
+            return (item["url"], item["status"], None)
+        top = out if output.startswith(out + "/") else single
+        return (item["url"], item["status"], os.path.relpath(output, top))
+
+    check(sorted(map(key, items)) == sorted(map(key, single_items)), f"{layout}: results differ")
+    check(tree(out) == tree(single), f"{layout}: trees {tree(out)} != {tree(single)}")
+    if layout == "positional":
+        check(all("/" in name for name in tree(out)), f"not positional: {tree(out)}")
+    for name in tree(single):
+        check(read(os.path.join(out, name)) == read(os.path.join(single, name)), name)
+    check(server.stats()["requests"] == len(urls), f"{layout}: an item fetched twice")
 
 
 def main():

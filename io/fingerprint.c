@@ -1,0 +1,159 @@
+/* Exact duplicate detection for lists of any length: 64-bit fingerprints in
+ * an open-addressing set (io.h, "duplicates").
+ *
+ * Why 64 bits and no check behind them: the set must cost at most 16 bytes
+ * a URL (issue 13), so it cannot keep the URLs to verify a match against,
+ * and a 128-bit fingerprint alone is 16 bytes before any slack. A false
+ * match makes a URL a repeat it is not: it is reported as a duplicate and
+ * not fetched. Among n distinct URLs the chance of any is n(n-1)/2^65:
+ * negligible at the sizes a shard holds (3e-6 for 10 M URLs), 3% only for
+ * 10^9 URLs in one process.
+ *
+ * Why not doubling: a table of 8-byte slots that doubles when full to a load
+ * L is L/2 full just after, 16/L bytes a member: more than 16 for any L < 1.
+ * Growing 1.5x at 0.8 keeps the load between 0.53 and 0.8 (10 to 15 bytes).
+ * The slot of a fingerprint is its high bits scaled to the capacity
+ * ((fp * capacity) >> 64), which any capacity allows, not only powers of 2. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io.h"
+
+__extension__ typedef unsigned __int128 u128;
+
+/* Odd constants with well-spread bits (the fractional parts of sqrt(2),
+ * sqrt(3), e, pi). */
+#define K0 0x6a09e667f3bcc909ull
+#define K1 0xbb67ae8584caa73bull
+#define K2 0xb7e151628aed2a6bull
+#define K3 0x243f6a8885a308d3ull
+
+/* 64x64 -> 128-bit product, folded: every output bit depends on every input
+ * bit of both words. */
+static uint64_t fold_multiply(uint64_t a, uint64_t b)
+{
+    u128 product = (u128)a * b;
+    return (uint64_t)product ^ (uint64_t)(product >> 64);
+}
+
+static uint64_t load64(const uint8_t *p)
+{
+    uint64_t value;
+    memcpy(&value, p, sizeof(value));
+    return value;
+}
+
+uint64_t io_fingerprint64(const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t hash = fold_multiply((uint64_t)len ^ K0, K1);
+    size_t left = len;
+    while (left >= 16) {
+        hash = fold_multiply(load64(p) ^ K2 ^ hash, load64(p + 8) ^ K3);
+        p += 16;
+        left -= 16;
+    }
+    /* The tail, zero-padded; the length mixed in first tells "a" from "a\0". */
+    uint8_t tail[16] = {0};
+    memcpy(tail, p, left);
+    hash = fold_multiply(load64(tail) ^ K2 ^ hash, load64(tail + 8) ^ K3);
+    return fold_multiply(hash ^ K0, K3);
+}
+
+/* 0 marks an empty slot; a fingerprint of 0 is stored as 1 (one more pair of
+ * fingerprints in 2^64 is taken as one). */
+#define EMPTY_SLOT 0
+
+#define FIRST_CAPACITY 1024
+/* Grow at 4/5 full, to 3/2 the slots. */
+#define LOAD_NUMERATOR 4
+#define LOAD_DENOMINATOR 5
+
+struct io_fp_set {
+    uint64_t *slots;
+    size_t capacity;
+    size_t count;
+};
+
+static size_t home_slot(uint64_t fingerprint, size_t capacity)
+{
+    return (size_t)(((u128)fingerprint * capacity) >> 64);
+}
+
+/* Inserts into `slots` (never full): 1 new, 0 already there. */
+static int place(uint64_t *slots, size_t capacity, uint64_t fingerprint)
+{
+    size_t slot = home_slot(fingerprint, capacity);
+    for (;;) {
+        if (slots[slot] == fingerprint)
+            return 0;
+        if (slots[slot] == EMPTY_SLOT) {
+            slots[slot] = fingerprint;
+            return 1;
+        }
+        slot = slot + 1 == capacity ? 0 : slot + 1;
+    }
+}
+
+int io_fp_set_create(struct io_fp_set **out)
+{
+    struct io_fp_set *set = calloc(1, sizeof(*set));
+    if (set == NULL)
+        return -ENOMEM;
+    set->slots = calloc(FIRST_CAPACITY, sizeof(*set->slots));
+    if (set->slots == NULL) {
+        free(set);
+        return -ENOMEM;
+    }
+    set->capacity = FIRST_CAPACITY;
+    *out = set;
+    return 0;
+}
+
+static int grow(struct io_fp_set *set)
+{
+    size_t capacity = set->capacity + set->capacity / 2;
+    uint64_t *slots = calloc(capacity, sizeof(*slots));
+    if (slots == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < set->capacity; i++)
+        if (set->slots[i] != EMPTY_SLOT)
+            place(slots, capacity, set->slots[i]);
+    free(set->slots);
+    set->slots = slots;
+    set->capacity = capacity;
+    return 0;
+}
+
+int io_fp_set_insert(struct io_fp_set *set, uint64_t fingerprint)
+{
+    if (fingerprint == EMPTY_SLOT)
+        fingerprint = 1;
+    if ((set->count + 1) * LOAD_DENOMINATOR > set->capacity * LOAD_NUMERATOR) {
+        int rc = grow(set);
+        if (rc < 0)
+            return rc;
+    }
+    int added = place(set->slots, set->capacity, fingerprint);
+    set->count += (size_t)added;
+    return added;
+}
+
+size_t io_fp_set_count(const struct io_fp_set *set)
+{
+    return set->count;
+}
+
+size_t io_fp_set_bytes(const struct io_fp_set *set)
+{
+    return set->capacity * sizeof(*set->slots);
+}
+
+void io_fp_set_destroy(struct io_fp_set *set)
+{
+    if (set == NULL)
+        return;
+    free(set->slots);
+    free(set);
+}
