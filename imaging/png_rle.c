@@ -667,8 +667,10 @@ static void cut_block(const struct img__rle_stream *s, size_t size, size_t from,
 static int code_block(struct img__rle_stream *s, const uint8_t *data, size_t from, size_t to,
                       size_t first_run, size_t end_run, bool final)
 {
-    const uint32_t *runs = s->runs + 2 * first_run;
     size_t run_count = end_run - first_run;
+    /* No runs found yet means no run table at all (s->runs NULL): offsetting
+     * a null pointer, even by zero, is undefined. */
+    const uint32_t *runs = run_count > 0 ? s->runs + 2 * first_run : NULL;
     struct block_stats st;
     count_symbols(data, from, to, runs, run_count, &st);
     struct block_code bc;
