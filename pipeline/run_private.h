@@ -16,6 +16,7 @@
 #ifndef EDGEFETCH_PIPELINE_RUN_PRIVATE_H
 #define EDGEFETCH_PIPELINE_RUN_PRIVATE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@
 #include <uv.h>
 
 #include "bands.h"
+#include "budget.h"
 #include "hosts.h"
 #include "list.h"
 #include "pipeline.h"
@@ -164,6 +166,14 @@ struct run {
     uv_mutex_t done_lock;
     struct io_list done; /* jobs the workers finished, under done_lock */
 
+    /* --max-memory: the CPU stages' bytes, shared by the workers (and used
+     * the same way by the sequential mode); budget_on once initialised. */
+    struct pl_budget budget;
+    bool budget_on;
+    /* Set by stop_run (a signal, the gate's STOP): every decode running
+     * polls it and stops (imaging's img_decode_limits.cancel). */
+    atomic_int decode_cancel;
+
     uint64_t bytes_received;
     uint64_t started_ns;
     uv_timer_t progress_timer;
@@ -250,7 +260,7 @@ int start_workers(struct run *run, unsigned workers, char *err, size_t err_size)
 void stop_workers(struct run *run);
 void finish_workers(struct run *run);
 /* The CPU stage of one job; `bands` NULL on the loop thread. */
-void process_job(struct job *job, const struct run *run, struct pl_bands *bands);
+void process_job(struct job *job, struct run *run, struct pl_bands *bands);
 
 /* ---- cancel.c ----------------------------------------------------------- */
 
