@@ -165,6 +165,8 @@ struct run {
     uv_async_t wakeup;
     uv_mutex_t done_lock;
     struct io_list done; /* jobs the workers finished, under done_lock */
+    /* sequential mode: its one job's CPU stage on libuv's thread pool */
+    uv_work_t sequential_work;
 
     /* --max-memory: the CPU stages' bytes, shared by the workers (and used
      * the same way by the sequential mode); budget_on once initialised. */
@@ -259,8 +261,11 @@ void retry_enqueue(struct run *run, struct job *job);
 int start_workers(struct run *run, unsigned workers, char *err, size_t err_size);
 void stop_workers(struct run *run);
 void finish_workers(struct run *run);
-/* The CPU stage of one job; `bands` NULL on the loop thread. */
+/* The CPU stage of one job; `bands` NULL outside the pool. */
 void process_job(struct job *job, struct run *run, struct pl_bands *bands);
+/* Sequential mode: the CPU stage of `job` (in JOB_CPU) off the loop thread,
+ * then JOB_DONE on it. */
+void run_sequential_job(struct run *run, struct job *job);
 
 /* ---- cancel.c ----------------------------------------------------------- */
 

@@ -87,10 +87,10 @@ static int reserve_memory(struct job *job, struct run *run, const struct pl_band
     return 0;
 }
 
-/* The CPU stage. Runs on a worker (concurrent) or on the loop thread
- * (sequential) — the same code either way, so the comparison is honest;
- * only a worker may split the operator with idle workers (`bands`; NULL on
- * the loop thread). */
+/* The CPU stage. Runs on a worker (concurrent) or on libuv's thread pool,
+ * one at a time (sequential) — the same code either way, so the comparison
+ * is honest; only a worker may split the operator with idle workers
+ * (`bands`; NULL in sequential mode). */
 void process_job(struct job *job, struct run *run, struct pl_bands *bands)
 {
     const struct pl_options *opts = run->opts;
@@ -173,6 +173,36 @@ out:
     img_buf_finish(&pixels);
     /* Only once every buffer of the item is freed. */
     pl_budget_release(&run->budget, reserved);
+}
+
+static void on_sequential_work(uv_work_t *req)
+{
+    struct job *job = req->data;
+    process_job(job, job->run, NULL);
+}
+
+static void on_sequential_done(uv_work_t *req, int status)
+{
+    struct job *job = req->data;
+    struct run *run = job->run;
+    (void)status; /* never cancelled: uv_cancel is not called on it */
+    job_set_state(run, job, JOB_DONE);
+    pump(run);
+    maybe_close(run);
+}
+
+/* One job at a time (the room is 1), so one request suffices. Not on the
+ * loop thread, so that a signal is taken mid-decode (the decode's cancel
+ * flag); the loop only waits meanwhile, as the mode means. */
+void run_sequential_job(struct run *run, struct job *job)
+{
+    run->sequential_work.data = job;
+    if (uv_queue_work(&run->loop, &run->sequential_work, on_sequential_work,
+                      on_sequential_done) == 0)
+        return;
+    /* Only fails on bad arguments: run it here rather than lose it. */
+    process_job(job, run, NULL);
+    job_set_state(run, job, JOB_DONE);
 }
 
 static void worker_main(void *arg)

@@ -19,7 +19,8 @@ at once, over_budget "needs N MiB, budget M MiB"; the others are ok.
 sigterm_mid_decode: a 100 MP progressive JPEG of noise with Canny (about
 2-3 s of decode, then about 1.5 s of operator and encode on this machine);
 SIGTERM once the fixture has sent the whole body: exit 143 within 2 s of
-the signal, the item cancelled at decode, no temporary left.
+the signal, the item cancelled at decode, no temporary left; also with
+--sequential.
 """
 import json
 import os
@@ -134,7 +135,7 @@ def noise_progressive_jpeg(ws, side):
     return data
 
 
-def test_sigterm_mid_decode():
+def sigterm_mid_decode(mode_args):
     if shutil.which("cjpeg") is None:
         check(False, "cjpeg missing (Debian libjpeg-turbo-progs, in the Makefile's TEST_DEPS)")
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
@@ -142,7 +143,7 @@ def test_sigterm_mid_decode():
         ws.write("huge.jpg", huge)
         url = server.url("huge.jpg")
         proc = subprocess.Popen([EDGEFETCH, "--json", "-i", ws.list_file([url]), "-o", ws.out,
-                                 "-w", "2", "--operator", "canny", "--max-size", "128M"],
+                                 "--operator", "canny", "--max-size", "128M"] + mode_args,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             # The whole body sent and the response over: the item is on a
@@ -177,6 +178,16 @@ def test_sigterm_mid_decode():
               and items[0]["error"]["stage"] == "decode", f"{items}")
         check(per_path(server).get("/huge.jpg") == 1, "huge.jpg fetched again")
         ws.check_tree([])
+
+
+def test_sigterm_mid_decode():
+    sigterm_mid_decode(["-w", "2"])
+
+
+def test_sigterm_mid_decode_sequential():
+    """The same in --sequential mode, whose CPU stage runs off the loop
+    thread so that the signal is taken while it decodes."""
+    sigterm_mid_decode(["--sequential"])
 
 
 if __name__ == "__main__":
