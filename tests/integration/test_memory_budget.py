@@ -37,7 +37,7 @@ sys.path.insert(0, HERE)
 
 from test_hostile import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace,  # noqa: E402
                           per_path, tree)
-from test_cli import check, main_for  # noqa: E402
+from test_cli import check, env_for_rss, main_for  # noqa: E402
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MIB = 1 << 20
@@ -63,7 +63,8 @@ def large_gray_png(width, height, seed=0):
 
 
 def run_json(args, timeout=300):
-    proc = subprocess.run([EDGEFETCH, "--json"] + args, capture_output=True, timeout=timeout)
+    proc = subprocess.run([EDGEFETCH, "--json"] + args, capture_output=True, timeout=timeout,
+                          env=env_for_rss())
     lines = [json.loads(line) for line in proc.stdout.decode().splitlines() if line.strip()]
     items = {rec["url"]: rec for rec in lines if rec.get("type") == "item"}
     summary = [rec for rec in lines if rec.get("type") == "summary"]
