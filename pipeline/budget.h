@@ -20,8 +20,8 @@ struct pl_budget {
     uv_mutex_t lock;
     uv_cond_t changed; /* a release, a turn passed on, or cancel */
     size_t capacity;
-    size_t reserved; /* under lock */
-    size_t peak;     /* most reserved at once, under lock */
+    size_t reserved;      /* under lock */
+    size_t peak;          /* most reserved at once, under lock */
     uint64_t next_ticket; /* the next reservation's turn */
     uint64_t serving;     /* the turn that may reserve now */
     bool cancelled;

@@ -44,8 +44,8 @@ static size_t default_max_memory(void)
 {
     long pages = sysconf(_SC_PHYS_PAGES);
     long page_size = sysconf(_SC_PAGESIZE);
-    uint64_t available = pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size
-                                                    : UINT64_MAX;
+    uint64_t available =
+        pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : UINT64_MAX;
     uint64_t cgroup = cgroup_memory_limit();
     if (cgroup < available)
         available = cgroup;

@@ -197,8 +197,8 @@ static void on_sequential_done(uv_work_t *req, int status)
 void run_sequential_job(struct run *run, struct job *job)
 {
     run->sequential_work.data = job;
-    if (uv_queue_work(&run->loop, &run->sequential_work, on_sequential_work,
-                      on_sequential_done) == 0)
+    if (uv_queue_work(&run->loop, &run->sequential_work, on_sequential_work, on_sequential_done) ==
+        0)
         return;
     /* Only fails on bad arguments: run it here rather than lose it. */
     process_job(job, run, NULL);
