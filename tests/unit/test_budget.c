@@ -7,10 +7,13 @@
 #include <stdatomic.h>
 #include <stdio.h>
 
+#include <unistd.h>
+
 #include <uv.h>
 
 #include "budget.h"
 #include "check.h"
+#include "pipeline.h"
 
 struct waiter {
     struct pl_budget *budget;
@@ -157,8 +160,22 @@ static void test_cancel_wakes_waiters(void)
     pl_budget_finish(&budget);
 }
 
+static void test_default(void)
+{
+    /* Half the RAM (or the cgroup limit), at most 4 GiB (pipeline/options.c). */
+    struct pl_options opts;
+    pl_options_init(&opts);
+    unsigned long long ram =
+        (unsigned long long)sysconf(_SC_PHYS_PAGES) * (unsigned long long)sysconf(_SC_PAGESIZE);
+    CHECK_GT(opts.max_memory, 0);
+    CHECK_LE(opts.max_memory, (size_t)4 << 30);
+    CHECK_LE(opts.max_memory, ram / 2);
+    printf("default --max-memory: %zu MiB (RAM %llu MiB)\n", opts.max_memory >> 20, ram >> 20);
+}
+
 int main(void)
 {
+    test_default();
     test_reserve_release();
     test_never_fits();
     test_wait_for_release();
