@@ -12,7 +12,7 @@
  * list: repeats, refused URLs, shards, names, resume), retry.c (backoff
  * timers), workers.c (the CPU stage, the pool and the way back), cancel.c
  * (a signal: one walk over the jobs by state), hosts.c (per-host caps and
- * health). */
+ * health), budget.c (--max-memory, shared by the workers). */
 #ifndef EDGEFETCH_PIPELINE_RUN_PRIVATE_H
 #define EDGEFETCH_PIPELINE_RUN_PRIVATE_H
 
