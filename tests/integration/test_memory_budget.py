@@ -18,9 +18,10 @@ at once, over_budget "needs N MiB, budget M MiB"; the others are ok.
 
 sigterm_mid_decode: a 100 MP progressive JPEG of noise with Canny (about
 2-3 s of decode, then about 1.5 s of operator and encode on this machine);
-SIGTERM once the fixture has sent the whole body: exit 143 within 2 s of
-the signal, the item cancelled at decode, no temporary left; also with
---sequential.
+SIGTERM once the fixture has sent the body: exit 143 within 2 s of the
+signal, the item cancelled at decode, no temporary left. With -w 2 a second
+copy waits for memory meanwhile (the budget holds one) and the signal wakes
+it; with --sequential the second was not fetched yet.
 """
 import json
 import os
@@ -136,23 +137,28 @@ def noise_progressive_jpeg(ws, side):
     return data
 
 
-def sigterm_mid_decode(mode_args):
+def sigterm_mid_decode(mode_args, copies):
+    """Returns the items of the run, by URL."""
     if shutil.which("cjpeg") is None:
         check(False, "cjpeg missing (Debian libjpeg-turbo-progs, in the Makefile's TEST_DEPS)")
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
         huge = noise_progressive_jpeg(ws, 10000)  # 100 MP, about 43 MB
         ws.write("huge.jpg", huge)
-        url = server.url("huge.jpg")
-        proc = subprocess.Popen([EDGEFETCH, "--json", "-i", ws.list_file([url]), "-o", ws.out,
-                                 "--operator", "canny", "--max-size", "128M"] + mode_args,
+        urls = [server.url(f"huge{i}.jpg?file=huge.jpg") for i in range(copies)]
+        # 335 MiB each with canny: one fits at a time.
+        proc = subprocess.Popen([EDGEFETCH, "--json", "-i", ws.list_file(urls), "-o", ws.out,
+                                 "--operator", "canny", "--max-size", "128M",
+                                 "--max-memory", "600M"] + mode_args,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
-            # The whole body sent and the response over: the item is on a
-            # worker (its decode alone takes seconds) a moment later.
+            # Every body sent and the responses over: a moment later one
+            # item decodes (for seconds) and, with -w 2, the other waits for
+            # memory. (--sequential fetches the second only after the first.)
             deadline = time.monotonic() + 120
+            want_sent = len(huge) * (copies if "--sequential" not in mode_args else 1)
             while True:
                 stats = server.stats()
-                if stats["bytes_sent"] >= len(huge) and stats["inflight"] == 0:
+                if stats["bytes_sent"] >= want_sent and stats["inflight"] == 0:
                     break
                 check(proc.poll() is None, f"ended (exit {proc.returncode}) before the signal")
                 check(time.monotonic() < deadline, f"the download did not end: {stats}")
@@ -174,21 +180,32 @@ def sigterm_mid_decode(mode_args):
         check(proc.returncode == 143, f"exit {proc.returncode}: {err}")
         check(took < 2.0, f"SIGTERM to exit took {took:.2f} s (the limit is 2 s)")
         records = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
-        items = [r for r in records if r.get("type") == "item"]
-        check(len(items) == 1 and items[0]["status"] == "cancelled"
-              and items[0]["error"]["stage"] == "decode", f"{items}")
-        check(per_path(server).get("/huge.jpg") == 1, "huge.jpg fetched again")
+        items = {r["url"]: r for r in records if r.get("type") == "item"}
+        check(set(items) == set(urls), f"{items}")
+        check(all(i["status"] == "cancelled" for i in items.values()), f"{items}")
+        for path, count in per_path(server).items():
+            check(count == 1, f"{path} fetched {count} times")
         ws.check_tree([])
+        return [items[u] for u in urls]
 
 
 def test_sigterm_mid_decode():
-    sigterm_mid_decode(["-w", "2"])
+    """-w 2, two huge items under a budget for one: the signal stops the
+    decode of one and wakes the other from its wait for memory."""
+    items = sigterm_mid_decode(["-w", "2"], 2)
+    reasons = sorted(i["error"]["message"] for i in items)
+    check(reasons == ["cancelled by signal while decoding",
+                      "cancelled by signal while waiting for memory"], f"{reasons}")
+    check(all(i["error"]["stage"] == "decode" for i in items), f"{items}")
 
 
 def test_sigterm_mid_decode_sequential():
     """The same in --sequential mode, whose CPU stage runs off the loop
     thread so that the signal is taken while it decodes."""
-    sigterm_mid_decode(["--sequential"])
+    items = sigterm_mid_decode(["--sequential"], 2)
+    check(items[0]["error"] == {"kind": "cancelled", "stage": "decode",
+                                "message": "cancelled by signal while decoding"}, f"{items[0]}")
+    check(items[1]["error"]["stage"] == "download", f"{items[1]}")
 
 
 if __name__ == "__main__":
