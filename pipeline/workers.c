@@ -64,9 +64,10 @@ static int reserve_memory(struct job *job, struct run *run, const struct pl_band
     if (opts->max_pixels != 0 && pixels > opts->max_pixels)
         return 0; /* too_many_pixels: the decode refuses it before allocating */
     /* A split may run on every worker at once (pl_bands_apply), each band
-     * with its own scratch: reserve for all of them. */
-    if (bands != NULL && pixels >= PL_BANDS_MIN_PIXELS && run->thread_count > 1) {
-        item.threads = run->thread_count;
+     * with its own scratch: reserve for all of them. (opts->workers, not
+     * thread_count, which the loop thread writes while workers start.) */
+    if (bands != NULL && pixels >= PL_BANDS_MIN_PIXELS && opts->workers > 1) {
+        item.threads = opts->workers;
         if (img_probe_item(job->body, job->body_size, &item, &probe, NULL, err, sizeof(err)) < 0)
             return 0;
     }
