@@ -347,6 +347,12 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
                                    v);
         cli->pl.max_pixels = size;
         break;
+    case OPT_MAX_MEMORY:
+        if (values_parse_size(v, true, &size) < 0 || size == 0 || size > SIZE_MAX / 2)
+            return cli_usage_error(s, "%s wants a positive byte count (k/M/G allowed), not '%s'",
+                                   as, v);
+        cli->pl.max_memory = (size_t)size;
+        break;
     case OPT_TIMEOUT:
         if (values_parse_seconds(v, &cli->pl.http.timeout_ms) < 0)
             return cli_usage_error(s, "%s wants seconds, not '%s'", as, v);

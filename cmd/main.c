@@ -639,6 +639,7 @@ int main(int argc, char **argv)
     if (process_open_std_fds() < 0)
         return EXIT_USAGE;
     process_ignore_sigpipe();
+    process_return_freed_memory();
     long fd_limit = process_raise_fd_limit();
 
     int parsed = cli_parse(argc, argv, &cli);

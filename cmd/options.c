@@ -95,6 +95,10 @@ const struct opt_spec options_table[OPT_COUNT] = {
                        "0 stored, 1 fastest, 2-9 smaller"},
     VALUE(OPT_MAX_PIXELS, "max-pixels", 0, "N", OPT_VALUE_OTHER, OPT_GROUP_PROCESSING,
           "refuse larger images, from their header, before decoding (k/M/G, powers of 1000)"),
+    VALUE(OPT_MAX_MEMORY, "max-memory", 0, "BYTES", OPT_VALUE_OTHER, OPT_GROUP_PROCESSING,
+          "memory budget of the decode, operator and encode buffers of all workers together, "
+          "reserved per item from its header before decoding; an item waits until it fits, "
+          "or fails when it never can (k/M/G, powers of 1024)"),
     VALUE(OPT_TIMEOUT, "timeout", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "limit on each download attempt, from its first connection to its last byte, "
           "redirects included; a retry gets a new one; the wait for a download or host slot "
@@ -300,6 +304,10 @@ void options_default_text(enum opt_id id, const struct pl_options *d, char *text
         break;
     case OPT_MAX_PIXELS:
         format_count(text, size, d->max_pixels, false);
+        break;
+    case OPT_MAX_MEMORY:
+        /* pl_options_init reads this machine's RAM and cgroup limit. */
+        snprintf(text, size, "half the RAM or cgroup limit, at most 4G");
         break;
     case OPT_TIMEOUT:
         snprintf(text, size, "%g", (double)d->http.timeout_ms / 1000.0);

@@ -42,6 +42,7 @@ enum opt_id {
     OPT_HIGH,
     OPT_PNG_LEVEL,
     OPT_MAX_PIXELS,
+    OPT_MAX_MEMORY,
     OPT_TIMEOUT,
     OPT_CONNECT_TIMEOUT,
     OPT_MAX_SIZE,

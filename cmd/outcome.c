@@ -64,6 +64,8 @@ const char *outcome_kind_name(enum pl_kind kind)
         return "too_much_work";
     case PL_KIND_TOO_MANY_PIXELS:
         return "too_many_pixels";
+    case PL_KIND_OVER_BUDGET:
+        return "over_budget";
     case PL_KIND_OPERATOR:
         return "operator";
     case PL_KIND_ENCODE:

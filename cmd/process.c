@@ -1,5 +1,8 @@
 #include <errno.h>
 #include <fcntl.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +38,14 @@ void process_ignore_sigpipe(void)
     ignore.sa_handler = SIG_IGN;
     sigemptyset(&ignore.sa_mask);
     sigaction(SIGPIPE, &ignore, NULL);
+}
+
+void process_return_freed_memory(void)
+{
+#ifdef __GLIBC__
+    /* Setting it also turns glibc's dynamic threshold off. */
+    mallopt(M_MMAP_THRESHOLD, PROCESS_MMAP_THRESHOLD);
+#endif
 }
 
 /* fs.nr_open: the most RLIMIT_NOFILE may be set to; 1048576 is its default. */

@@ -1,5 +1,6 @@
 /* Cancellation on SIGINT/SIGTERM: stop starting, abort the transfers (their
- * callbacks report them), then one walk over the jobs by state; workers
+ * callbacks report them), stop the decodes running and the waits for
+ * memory, then one walk over the jobs by state; workers past their decode
  * finish the job they hold. A second signal exits at once. */
 #include <errno.h>
 #include <unistd.h>
@@ -71,8 +72,13 @@ void stop_run(struct run *run, int signum)
     run->stop_signal = signum;
     run->report->signal = signum;
     io_http_abort_all(run->http);
-    /* The place to set the decode cancel flag (branch imaging) for the
-     * jobs on a worker, so that SIGTERM ends a long decode within 2 s. */
+    /* The jobs on a worker: a decode stops at its next poll (each JPEG
+     * iMCU row, each PNG row), so SIGTERM ends even a long decode within
+     * moments, and a worker waiting for memory wakes up. Either is reported
+     * cancelled; nothing of it was written. */
+    atomic_store(&run->decode_cancel, 1);
+    if (run->budget_on)
+        pl_budget_cancel(&run->budget);
     cancel_jobs(run);
     /* The lines never taken from the list: no job, a report each. */
     while (list_left(run)) {

@@ -299,11 +299,8 @@ static void on_downloaded(struct io_http_result *result, void *user)
             job->provenance->png = NULL;
         }
         job_set_state(run, job, JOB_CPU);
-        if (run->todo == NULL) {
-            /* Sequential: the CPU stage inline, on the loop thread. */
-            process_job(job, run, NULL);
-            job_set_state(run, job, JOB_DONE);
-        }
+        if (run->todo == NULL)
+            run_sequential_job(run, job);
     }
     pump(run);
     maybe_close(run);

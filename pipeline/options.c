@@ -1,10 +1,61 @@
 /* The defaults of a run, next to the code that uses them: the CLI prints
  * them in --help from here and only overrides what it was told. */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "pipeline.h"
+
+#define MEMORY_BUDGET_MAX ((uint64_t)4 << 30)
+/* When neither the RAM nor a cgroup limit can be read. */
+#define MEMORY_BUDGET_FALLBACK ((uint64_t)1 << 30)
+
+/* A cgroup's memory limit in bytes, or UINT64_MAX when there is none
+ * ("max") or it cannot be read: cgroup v2's memory.max, else v1's
+ * limit_in_bytes (which says "no limit" with a huge number). */
+static uint64_t cgroup_memory_limit(void)
+{
+    static const char *const paths[] = {
+        "/sys/fs/cgroup/memory.max",
+        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+    };
+    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+        FILE *f = fopen(paths[i], "r");
+        if (f == NULL)
+            continue;
+        uint64_t limit = 0;
+        int got = fscanf(f, "%" SCNu64, &limit);
+        fclose(f);
+        if (got == 1 && limit > 0)
+            return limit;
+    }
+    return UINT64_MAX;
+}
+
+/* Half of what this process may use (the physical RAM, or the cgroup's
+ * limit when that is lower), at most 4 GiB: the other half is left for the
+ * bodies in flight, the libraries and everything else on the machine. A
+ * budget is per run; several runs on one host share the RAM and want a
+ * --max-memory each. */
+static size_t default_max_memory(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES);
+    long page_size = sysconf(_SC_PAGESIZE);
+    uint64_t available =
+        pages > 0 && page_size > 0 ? (uint64_t)pages * (uint64_t)page_size : UINT64_MAX;
+    uint64_t cgroup = cgroup_memory_limit();
+    if (cgroup < available)
+        available = cgroup;
+    uint64_t budget = available == UINT64_MAX ? MEMORY_BUDGET_FALLBACK : available / 2;
+    if (budget > MEMORY_BUDGET_MAX)
+        budget = MEMORY_BUDGET_MAX;
+    if (budget > SIZE_MAX / 2)
+        budget = SIZE_MAX / 2;
+    return budget > 0 ? (size_t)budget : MEMORY_BUDGET_FALLBACK;
+}
 
 void pl_options_init(struct pl_options *opts)
 {
@@ -19,6 +70,7 @@ void pl_options_init(struct pl_options *opts)
     img_canny_options_init(&opts->canny);
     opts->png_level = 1; /* imaging/PNG_SETTINGS.md: the best time per byte saved */
     opts->max_pixels = 100 * 1000 * 1000;
+    opts->max_memory = default_max_memory();
     opts->output_dir = "edges";
     opts->http.timeout_ms = 60 * 1000;
     opts->http.connect_timeout_ms = 10 * 1000;

@@ -42,6 +42,11 @@ struct pl_options {
     struct img_canny_options canny; /* used when op is IMG_OP_CANNY */
     int png_level;
     uint64_t max_pixels; /* width × height at most, from the header; 0 = no limit */
+    /* The memory budget: bytes the CPU stages of all workers hold at once
+     * (decode, operator and encode buffers, by imaging's img_probe_item
+     * estimate), reserved before each decode. Not the bodies (at most
+     * max_body each, see pl_report.held_limit). > 0. */
+    size_t max_memory;
     const char *output_dir;
     struct io_http_options http;
     /* Transient download failures (see io_http_result.transient) are tried
@@ -83,7 +88,8 @@ struct pl_options {
 };
 
 /* The defaults of every field: concurrent, -j 4, a worker per online CPU,
- * sobel, PNG level 1, 100 M pixels, into "edges", 60 s for a whole transfer
+ * sobel, PNG level 1, 100 M pixels, a memory budget of half the physical
+ * RAM at most 4 GiB and at most the cgroup's memory.max, into "edges", 60 s for a whole transfer
  * (redirects included), 10 s to connect, 64 MiB bodies, 5 redirects, 2
  * retries from 0.5 s, Retry-After capped at 60 s; everything else off. */
 void pl_options_init(struct pl_options *opts);
@@ -134,6 +140,7 @@ enum pl_kind {
     PL_KIND_TRUNCATED,          /* the body ends before the image does */
     PL_KIND_TOO_MUCH_WORK,      /* a progressive JPEG over the scan limits */
     PL_KIND_TOO_MANY_PIXELS,    /* over max_pixels */
+    PL_KIND_OVER_BUDGET,        /* needs more than the whole max_memory */
     PL_KIND_OPERATOR,
     PL_KIND_ENCODE,
     PL_KIND_WRITE,
@@ -197,6 +204,8 @@ struct pl_report {
     double encode_s;
     size_t peak_held;  /* most items between download start and CPU-stage end */
     size_t held_limit; /* the back-pressure bound on that */
+    size_t memory_budget; /* max_memory */
+    size_t peak_reserved; /* most bytes of it reserved at once */
     int signal;        /* the signal that stopped the run, or 0; SIGPIPE: the gate said STOP */
 };
 

@@ -160,6 +160,14 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
          * way out still has its close callback pending. */
         goto fail_http;
     }
+    atomic_init(&run.decode_cancel, 0);
+    report->memory_budget = opts->max_memory;
+    rc = pl_budget_init(&run.budget, opts->max_memory);
+    if (rc < 0) {
+        snprintf(err, err_size, "creating the memory budget's lock: %s", uv_strerror(rc));
+        goto fail_http;
+    }
+    run.budget_on = true;
     if (!sequential) {
         rc = start_workers(&run, workers, err, err_size);
         if (rc < 0)
@@ -194,6 +202,9 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     uv_run(&run.loop, UV_RUN_DEFAULT);
 
     finish_workers(&run);
+    pl_budget_reserved(&run.budget, &report->peak_reserved);
+    pl_budget_finish(&run.budget);
+    run.budget_on = false;
     /* Every rename of the run durable before its report says so. */
     int synced = io_output_sync_flush(run.dir_sync);
     report->wall_s = seconds_since(started);
@@ -214,6 +225,8 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     return 0;
 
 fail_http:
+    if (run.budget_on)
+        pl_budget_finish(&run.budget);
     io_http_destroy(run.http);
     retry_close(&run);
     uv_run(&run.loop, UV_RUN_DEFAULT);

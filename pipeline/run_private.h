@@ -12,10 +12,11 @@
  * list: repeats, refused URLs, shards, names, resume), retry.c (backoff
  * timers), workers.c (the CPU stage, the pool and the way back), cancel.c
  * (a signal: one walk over the jobs by state), hosts.c (per-host caps and
- * health). */
+ * health), budget.c (--max-memory, shared by the workers). */
 #ifndef EDGEFETCH_PIPELINE_RUN_PRIVATE_H
 #define EDGEFETCH_PIPELINE_RUN_PRIVATE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@
 #include <uv.h>
 
 #include "bands.h"
+#include "budget.h"
 #include "hosts.h"
 #include "list.h"
 #include "pipeline.h"
@@ -164,6 +166,16 @@ struct run {
     uv_async_t wakeup;
     uv_mutex_t done_lock;
     struct io_list done; /* jobs the workers finished, under done_lock */
+    /* sequential mode: its one job's CPU stage on libuv's thread pool */
+    uv_work_t sequential_work;
+
+    /* --max-memory: the CPU stages' bytes, shared by the workers (and used
+     * the same way by the sequential mode); budget_on once initialised. */
+    struct pl_budget budget;
+    bool budget_on;
+    /* Set by stop_run (a signal, the gate's STOP): every decode running
+     * polls it and stops (imaging's img_decode_limits.cancel). */
+    atomic_int decode_cancel;
 
     uint64_t bytes_received;
     uint64_t started_ns;
@@ -250,8 +262,11 @@ void retry_enqueue(struct run *run, struct job *job);
 int start_workers(struct run *run, unsigned workers, char *err, size_t err_size);
 void stop_workers(struct run *run);
 void finish_workers(struct run *run);
-/* The CPU stage of one job; `bands` NULL on the loop thread. */
-void process_job(struct job *job, const struct run *run, struct pl_bands *bands);
+/* The CPU stage of one job; `bands` NULL outside the pool. */
+void process_job(struct job *job, struct run *run, struct pl_bands *bands);
+/* Sequential mode: the CPU stage of `job` (in JOB_CPU) off the loop thread,
+ * then JOB_DONE on it. */
+void run_sequential_job(struct run *run, struct job *job);
 
 /* ---- cancel.c ----------------------------------------------------------- */
 

@@ -32,6 +32,7 @@ static enum pl_kind decode_kind(enum img_error_kind kind)
     case IMG_ERROR_CANCELLED:
         return PL_KIND_CANCELLED;
     case IMG_ERROR_OVER_BUDGET:
+        return PL_KIND_OVER_BUDGET;
     case IMG_ERROR_OUT_OF_MEMORY:
         return PL_KIND_OUT_OF_MEMORY;
     case IMG_ERROR_INVALID_ARGUMENT:
@@ -40,11 +41,58 @@ static enum pl_kind decode_kind(enum img_error_kind kind)
     return PL_KIND_OTHER;
 }
 
-/* The CPU stage. Runs on a worker (concurrent) or on the loop thread
- * (sequential) — the same code either way, so the comparison is honest;
- * only a worker may split the operator with idle workers (`bands`; NULL on
- * the loop thread). */
-void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
+#define MIB ((size_t)1 << 20)
+
+/* Reserves from the run's budget what the CPU stage of `job` will hold at
+ * its peak (imaging's estimate from the header, for the operator and the
+ * threads that may share it in bands), waiting while it does not fit.
+ * Returns 0 with `*reserved` set (0 when the header is not one the estimate
+ * reads: img_decode_limited then says what is wrong, before allocating),
+ * or fails the job: over_budget when the item can never fit, cancelled when
+ * the run stops while it waits. */
+static int reserve_memory(struct job *job, struct run *run, const struct pl_bands *bands,
+                          size_t *reserved)
+{
+    const struct pl_options *opts = run->opts;
+    struct img_item_options item = {.op = opts->op, .canny = &opts->canny, .threads = 1};
+    struct img_probe_info probe;
+    char err[256] = "";
+    *reserved = 0;
+    if (img_probe_item(job->body, job->body_size, &item, &probe, NULL, err, sizeof(err)) < 0)
+        return 0;
+    uint64_t pixels = (uint64_t)probe.info.width * (uint64_t)probe.info.height;
+    if (opts->max_pixels != 0 && pixels > opts->max_pixels)
+        return 0; /* too_many_pixels: the decode refuses it before allocating */
+    /* A split may run on every worker at once (pl_bands_apply), each band
+     * with its own scratch: reserve for all of them. (opts->workers, not
+     * thread_count, which the loop thread writes while workers start.) */
+    if (bands != NULL && pixels >= PL_BANDS_MIN_PIXELS && opts->workers > 1) {
+        item.threads = opts->workers;
+        if (img_probe_item(job->body, job->body_size, &item, &probe, NULL, err, sizeof(err)) < 0)
+            return 0;
+    }
+    size_t need = probe.peak_bytes;
+    int rc = pl_budget_reserve(&run->budget, need);
+    if (rc == -E2BIG) {
+        snprintf(err, sizeof(err), "needs %zu MiB, budget %zu MiB", (need + MIB - 1) / MIB,
+                 run->budget.capacity / MIB);
+        job_fail(job, -ENOMEM, PL_STAGE_DECODE, PL_KIND_OVER_BUDGET, err);
+        return rc;
+    }
+    if (rc < 0) {
+        job_fail(job, -ECANCELED, PL_STAGE_DECODE, PL_KIND_CANCELLED,
+                 "cancelled by signal while waiting for memory");
+        return rc;
+    }
+    *reserved = need;
+    return 0;
+}
+
+/* The CPU stage. Runs on a worker (concurrent) or on libuv's thread pool,
+ * one at a time (sequential) — the same code either way, so the comparison
+ * is honest; only a worker may split the operator with idle workers
+ * (`bands`; NULL in sequential mode). */
+void process_job(struct job *job, struct run *run, struct pl_bands *bands)
 {
     const struct pl_options *opts = run->opts;
     struct img_buf pixels = {0};
@@ -52,15 +100,24 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
     uint8_t *png = NULL;
     size_t png_size = 0;
     char err[256] = "";
+    size_t reserved = 0;
     int rc;
 
-    /* The place for the memory budget (--max-memory): reserve what the
-     * decode will hold (imaging's probe) here, wait when it does not fit
-     * now, fail when it never can; and for the decode's cancel flag, set
-     * from cancel.c on a signal. */
+    /* Before anything image-sized exists: the job holds only its body,
+     * which the room (pipeline_cap) bounds, not the budget. */
+    rc = reserve_memory(job, run, bands, &reserved);
+    if (rc < 0) {
+        free(job->body);
+        job->body = NULL;
+        return;
+    }
     struct img_decode_limits limits;
     img_decode_limits_init(&limits);
     limits.max_pixels = opts->max_pixels;
+    /* The decode holds itself to the reservation (libjpeg's
+     * max_memory_to_use included) rather than trusting the estimate. */
+    limits.max_bytes = reserved;
+    limits.cancel = &run->decode_cancel;
     enum img_error_kind decode_error = IMG_ERROR_NONE;
     uint64_t t0 = uv_hrtime();
     rc = img_decode_limited(job->body, job->body_size, img_operator_channels(opts->op), &limits,
@@ -70,6 +127,11 @@ void process_job(struct job *job, const struct run *run, struct pl_bands *bands)
     free(job->body);
     job->body = NULL;
     job->decode_s = seconds_since(t0);
+    if (rc < 0 && decode_error == IMG_ERROR_CANCELLED) {
+        job_fail(job, -ECANCELED, PL_STAGE_DECODE, PL_KIND_CANCELLED,
+                 "cancelled by signal while decoding");
+        goto out;
+    }
     if (rc < 0) {
         job_fail(job, rc, PL_STAGE_DECODE, decode_kind(decode_error), err);
         goto out;
@@ -117,6 +179,38 @@ out:
     free(png);
     img_buf_finish(&edges);
     img_buf_finish(&pixels);
+    /* Only once every buffer of the item is freed. */
+    pl_budget_release(&run->budget, reserved);
+}
+
+static void on_sequential_work(uv_work_t *req)
+{
+    struct job *job = req->data;
+    process_job(job, job->run, NULL);
+}
+
+static void on_sequential_done(uv_work_t *req, int status)
+{
+    struct job *job = req->data;
+    struct run *run = job->run;
+    (void)status; /* never cancelled: uv_cancel is not called on it */
+    job_set_state(run, job, JOB_DONE);
+    pump(run);
+    maybe_close(run);
+}
+
+/* One job at a time (the room is 1), so one request suffices. Not on the
+ * loop thread, so that a signal is taken mid-decode (the decode's cancel
+ * flag); the loop only waits meanwhile, as the mode means. */
+void run_sequential_job(struct run *run, struct job *job)
+{
+    run->sequential_work.data = job;
+    if (uv_queue_work(&run->loop, &run->sequential_work, on_sequential_work, on_sequential_done) ==
+        0)
+        return;
+    /* Only fails on bad arguments: run it here rather than lose it. */
+    process_job(job, run, NULL);
+    job_set_state(run, job, JOB_DONE);
 }
 
 static void worker_main(void *arg)

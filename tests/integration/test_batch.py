@@ -61,7 +61,7 @@ ERROR_KINDS = {"bad_url", "unsupported_scheme", "timeout", "connect", "resolve",
                "network", "not_an_image", "too_many_pixels", "operator", "encode", "write",
                "cancelled", "other", "headers_too_large",
                "malformed_response", "unsupported_format", "corrupt", "truncated",
-               "too_much_work"}
+               "too_much_work", "over_budget"}
 
 
 def check_fields(obj, fields, what):
