@@ -60,7 +60,6 @@ struct cli {
     const char *output_dir;
     bool tar_output;     /* --output-format tar */
     struct tar_out *tar; /* its shards (tarout.h), NULL for png */
-    size_t list_repeats; /* repeats dropped while the list was read (tar shards) */
     enum cli_verbosity verbose;
     bool json;    /* NDJSON results on stdout */
     int progress; /* -1 auto (stderr is a terminal and not -q/-s), 0 off, 1 on */

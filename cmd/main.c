@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "config.h"
 #include "json.h"
+#include "listsource.h"
 #include "outcome.h"
 #include "output.h"
 #include "pipeline.h"
@@ -90,21 +91,6 @@ static void json_append(struct output *out, const struct pl_item *item, const ch
     if (fclose(mem) != 0 || output_append(out, text, size) < 0)
         fprintf(stderr, "edgefetch: out of memory for a --json line\n");
     free(text);
-}
-
-/* The tar shards' names of this run, for the sweep of stopped runs' tars. */
-struct tar_names {
-    struct tar_out *tar;
-    size_t next;
-    char name[64];
-};
-
-static const char *next_tar_name(void *user)
-{
-    struct tar_names *names = user;
-    return tar_out_name(names->tar, names->next++, names->name, sizeof(names->name)) == 0
-               ? names->name
-               : NULL;
 }
 
 /* Tar shards: the item's record goes into its tar beside its PNG, and its
@@ -193,111 +179,6 @@ static void on_item(const struct pl_item *item, void *user)
     }
 }
 
-static const char *list_format_name(enum io_list_format format)
-{
-    switch (format) {
-    case IO_LIST_CSV:
-        return "csv";
-    case IO_LIST_TSV:
-        return "tsv";
-    case IO_LIST_JSONL:
-        return "jsonl";
-    case IO_LIST_PLAIN:
-        break;
-    }
-    return "plain";
-}
-
-/* Which rows of the list this process keeps: with positional names, only
- * this shard's (the others are hashed and dropped as they are read); for
- * tar shards also no repeats (every entry is then one reported item) and
- * none whose tar is complete already (tar_out_keep_row). */
-struct row_filter {
-    const struct pl_options *pl;
-    bool own_shard_only;
-    struct io_fp_set *seen; /* tar shards: the fingerprints of the rows kept */
-    struct tar_out *tar;
-    size_t repeats;
-};
-
-static bool keep_row(const char *url, void *user)
-{
-    struct row_filter *filter = user;
-    if (filter->own_shard_only &&
-        pl_shard_of(url, filter->pl->shard_count) != filter->pl->shard_index)
-        return false;
-    if (filter->seen != NULL) {
-        int added = io_fp_set_insert(filter->seen, io_fingerprint64(url, strlen(url)));
-        if (added == 0) {
-            filter->repeats++;
-            return false;
-        }
-    }
-    return filter->tar == NULL || tar_out_keep_row(filter->tar);
-}
-
-/* The list (any format of io's reader, whole) and the URL arguments after it. */
-static int read_urls(const struct cli *cli, struct io_url_list *urls, struct row_filter *filter)
-{
-    char err[256];
-    unsigned lines_read = 0;
-    int rc;
-
-    if (cli->input != NULL) {
-        FILE *in = strcmp(cli->input, "-") == 0 ? stdin : fopen(cli->input, "r");
-        if (in == NULL) {
-            fprintf(stderr, "edgefetch: cannot open URL list %s: %s\n", cli->input,
-                    strerror(errno));
-            return -errno;
-        }
-        struct io_list_options list = cli->list;
-        if (cli->list_format_auto) {
-            bool gzip;
-            list.format = io_list_format_from_path(cli->input, &gzip);
-            list.compression = gzip ? IO_LIST_GZIP : IO_LIST_COMPRESSION_AUTO;
-        }
-        bool tabular = list.format == IO_LIST_CSV || list.format == IO_LIST_TSV;
-        const char *misplaced = cli->url_column != NULL && !tabular ? "--url-column"
-                                : cli->url_field != NULL && list.format != IO_LIST_JSONL
-                                    ? "--url-field"
-                                    : NULL;
-        if (misplaced != NULL) {
-            fprintf(stderr, "edgefetch: %s: %s is for %s lists, this one is read as %s\n",
-                    cli->input, misplaced, misplaced[6] == 'c' ? "csv and tsv" : "jsonl",
-                    list_format_name(list.format));
-            if (in != stdin)
-                fclose(in);
-            return -EINVAL;
-        }
-        list.url_column = tabular ? cli->url_column : cli->url_field;
-        /* Positional names need no other row: a shard keeps only its own
-         * (the others are hashed and dropped as they are read). */
-        bool filtered = filter->own_shard_only || filter->seen != NULL;
-        rc = io_url_list_read_rows(urls, in, &list, filtered ? keep_row : NULL, filter, err,
-                                   sizeof(err));
-        lines_read = urls->lines_read;
-        if (in != stdin)
-            fclose(in);
-        if (rc < 0) {
-            fprintf(stderr, "edgefetch: %s: %s\n", cli->input, err);
-            return rc;
-        }
-    }
-    for (size_t i = 0; i < cli->url_count; i++) {
-        /* Positional names come from the line: URL arguments are numbered on
-         * after the list's last row. */
-        unsigned line = cli->pl.layout == IO_LAYOUT_POSITIONAL ? lines_read + (unsigned)i + 1 : 0;
-        if ((filter->own_shard_only || filter->seen != NULL) && !keep_row(cli->urls[i], filter))
-            continue;
-        rc = io_url_list_add(urls, cli->urls[i], line);
-        if (rc < 0) {
-            fprintf(stderr, "edgefetch: out of memory\n");
-            return rc;
-        }
-    }
-    return 0;
-}
-
 /* The descriptors this process has open, or -1 without /proc. A run must
  * give back all it opens (sockets, the loop's epoll and eventfd, output
  * files): the count after each run is checked against the one at start and
@@ -316,9 +197,18 @@ static long count_open_fds(void)
     return count - 1; /* the directory's own */
 }
 
+/* What a run takes its items from: the whole list, or a streamed one. */
+struct run_input {
+    const struct io_url_list *urls;
+    const struct pl_source *source; /* used when not NULL */
+    struct list_source *list;
+    const struct row_filter *filter;
+};
+
 /* One run of the pipeline into `dir`; returns 0 or a negative setup error. */
 static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
-                    const struct io_url_list *urls, struct item_log *log, struct pl_report *report)
+                    const struct run_input *input, struct item_log *log,
+                    struct pl_report *report)
 {
     char err[512];
     struct pl_options opts = cli->pl;
@@ -340,33 +230,36 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
     }
     log->mode_name = mode == PL_SEQUENTIAL ? "sequential" : "concurrent";
     /* Tar shards: outputs come back with their items; a stopped run's
-     * temporary tars are swept first (their rows are in this run again). */
-    size_t tar_temps_removed = 0;
-    if (cli->tar != NULL) {
+     * temporary tars are swept as their first rows are read again. */
+    if (cli->tar != NULL)
         opts.png_to_caller = true;
-        struct tar_names names = {.tar = cli->tar};
-        io_remove_stale_temps(dir, next_tar_name, &names, &tar_temps_removed);
-    }
     struct cli shown = *cli;
     shown.output_dir = dir;
     log->cli = &shown;
     struct timespec started;
     struct timespec ended;
     clock_gettime(CLOCK_REALTIME, &started);
-    rc = pl_run(&opts, urls, on_item, log, report, err, sizeof(err));
+    rc = input->source != NULL
+             ? pl_run_stream(&opts, input->source, on_item, log, report, err, sizeof(err))
+             : pl_run(&opts, input->urls, on_item, log, report, err, sizeof(err));
     clock_gettime(CLOCK_REALTIME, &ended);
-    log->cli = cli;
     log->progress = NULL;
+    if (rc == 0 && cli->tar != NULL && list_source_complete(input->list) &&
+        tar_out_finish(cli->tar, err, sizeof(err)) < 0 && cli->verbose >= CLI_QUIET)
+        fprintf(stderr, "edgefetch: %s (its rows are redone by a rerun)\n", err);
+    log->cli = cli;
     if (rc < 0) {
-        fprintf(stderr, "edgefetch: %s\n", err);
+        fprintf(stderr, "edgefetch: %s%s%s\n", input->source != NULL ? cli->input : "",
+                input->source != NULL ? ": " : "", err);
         return rc;
     }
+    if (input->source != NULL)
+        report->duplicates += input->filter->repeats; /* dropped while read */
     if (cli->tar != NULL) {
-        /* Rows the list reader dropped: in complete tars, and repeats. */
+        /* Rows the list reader dropped: in complete tars. */
         report->items += tar_out_skipped(cli->tar);
         report->skipped += tar_out_skipped(cli->tar);
-        report->duplicates += cli->list_repeats;
-        report->stale_temps_removed += tar_temps_removed;
+        report->stale_temps_removed += tar_out_temps_removed(cli->tar);
     }
     long fds_now = count_open_fds();
     bool fds_counted = cli->fds_at_start >= 0 && fds_now >= 0;
@@ -452,8 +345,9 @@ static int exit_status(const struct pl_report *report)
     return report->failed > 0 ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }
 
-static int run_compare(struct cli *cli, const struct io_url_list *urls)
+static int run_compare(struct cli *cli, const struct run_input *input)
 {
+    const struct io_url_list *urls = input->urls;
     char dir_seq[PATH_MAX];
     char dir_con[PATH_MAX];
     struct pl_report seq_report;
@@ -487,7 +381,7 @@ static int run_compare(struct cli *cli, const struct io_url_list *urls)
     }
     if (cli->verbose >= CLI_NORMAL)
         fprintf(stderr, "edgefetch: --compare: sequential run into %s\n", dir_seq);
-    if (run_once(cli, PL_SEQUENTIAL, dir_seq, urls, &seq_log, &seq_report) < 0)
+    if (run_once(cli, PL_SEQUENTIAL, dir_seq, input, &seq_log, &seq_report) < 0)
         goto out;
     if (seq_report.signal != 0) {
         say_stopped(cli, &seq_report);
@@ -496,7 +390,7 @@ static int run_compare(struct cli *cli, const struct io_url_list *urls)
     }
     if (cli->verbose >= CLI_NORMAL)
         fprintf(stderr, "edgefetch: --compare: concurrent run into %s\n", dir_con);
-    if (run_once(cli, PL_CONCURRENT, dir_con, urls, &con_log, &con_report) < 0)
+    if (run_once(cli, PL_CONCURRENT, dir_con, input, &con_log, &con_report) < 0)
         goto out;
 
     size_t checked = 0;
@@ -521,13 +415,13 @@ out:
     return status;
 }
 
-static int run_single(struct cli *cli, const struct io_url_list *urls)
+static int run_single(struct cli *cli, const struct run_input *input)
 {
     struct pl_report report;
     struct item_log log = {.cli = cli};
     enum pl_mode mode = cli->mode == CLI_MODE_SEQUENTIAL ? PL_SEQUENTIAL : PL_CONCURRENT;
 
-    if (run_once(cli, mode, cli->output_dir, urls, &log, &report) < 0)
+    if (run_once(cli, mode, cli->output_dir, input, &log, &report) < 0)
         return EXIT_USAGE;
     if (cli->verbose >= CLI_NORMAL) {
         struct report_column column = {
@@ -631,6 +525,7 @@ int main(int argc, char **argv)
 {
     struct cli cli;
     struct io_url_list urls;
+    struct list_source *input_list = NULL;
     int status = EXIT_USAGE;
     int rc_read;
 
@@ -686,18 +581,34 @@ int main(int argc, char **argv)
         }
         filter.tar = cli.tar;
     }
-    rc_read = read_urls(&cli, &urls, &filter);
-    /* The fingerprints are needed only while the list is read. */
-    io_fp_set_destroy(filter.seen);
-    filter.seen = NULL;
-    cli.list_repeats = filter.repeats;
-    if (rc_read < 0)
+    /* Positional names need no other row: the list is streamed, read as
+     * the run takes its rows, never whole (but for --dry-run and
+     * --compare, which go over it more than once). Readable names are
+     * resolved over the whole list, which is read first. */
+    bool streamed =
+        cli.pl.layout == IO_LAYOUT_POSITIONAL && !cli.dry_run && cli.mode != CLI_MODE_COMPARE;
+    if (streamed && filter.seen == NULL && io_fp_set_create(&filter.seen) < 0) {
+        fprintf(stderr, "edgefetch: out of memory\n");
         goto out;
-    /* With every row's tar there already, a rerun runs nothing (and says so). */
-    if (urls.count == 0 && (cli.tar == NULL || tar_out_skipped(cli.tar) == 0)) {
-        fprintf(stderr, "edgefetch: no URLs given (use -i FILE, -i - or URL arguments)\n"
-                        "Try 'edgefetch --help' for more information.\n");
-        goto out;
+    }
+    struct run_input input = {.urls = &urls, .filter = &filter};
+    struct pl_source source;
+    if (streamed) {
+        if (cli.input == NULL && cli.url_count == 0)
+            goto no_urls;
+        if (list_source_create(&cli, &filter, &input_list, &source) < 0)
+            goto out;
+        input.list = input_list;
+        input.source = &source;
+    } else {
+        rc_read = list_read_whole(&cli, &urls, &filter);
+        /* The fingerprints are needed only while the list is read. */
+        io_fp_set_destroy(filter.seen);
+        filter.seen = NULL;
+        if (rc_read < 0)
+            goto out;
+        if (urls.count == 0)
+            goto no_urls;
     }
     if (cli.dry_run) {
         status = run_dry(&cli, &urls);
@@ -715,7 +626,13 @@ int main(int argc, char **argv)
         cli.pl.gate = output_gate;
         cli.pl.gate_user = cli.json_out;
     }
-    status = cli.mode == CLI_MODE_COMPARE ? run_compare(&cli, &urls) : run_single(&cli, &urls);
+    status = cli.mode == CLI_MODE_COMPARE ? run_compare(&cli, &input) : run_single(&cli, &input);
+    /* A streamed list turns out to be empty only once read: said as for a
+     * whole one (a shard that keeps none of its rows is not empty). */
+    if (streamed && list_source_complete(input.list) && list_source_rows(input.list) == 0) {
+        fprintf(stderr, "edgefetch: no URLs given (use -i FILE, -i - or URL arguments)\n");
+        status = EXIT_USAGE;
+    }
     /* Blocks until the reader has it all (or is gone): the run is over. */
     int written = output_destroy(cli.json_out);
     if (written < 0) {
@@ -726,7 +643,13 @@ int main(int argc, char **argv)
             status = 128 + SIGPIPE;
     }
 
+    goto out;
+no_urls:
+    fprintf(stderr, "edgefetch: no URLs given (use -i FILE, -i - or URL arguments)\n"
+                    "Try 'edgefetch --help' for more information.\n");
 out:
+    list_source_destroy(input_list);
+    io_fp_set_destroy(filter.seen);
     tar_out_destroy(cli.tar);
     io_url_list_finish(&urls);
     curl_global_cleanup();

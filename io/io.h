@@ -119,6 +119,14 @@ int io_list_reader_create(FILE *in, const struct io_list_options *opts, struct i
 int io_list_reader_next(struct io_list_reader *reader, struct io_list_row *row, char *err,
                         size_t err_size);
 
+/* From now on, a read that waits for the list also watches `wake_fd` (an
+ * eventfd or a pipe's read end, not read by the reader): once it is
+ * readable, io_list_reader_next returns -ECANCELED, "reading the URL list:
+ * Operation canceled", and keeps returning it. A stopped run is then never
+ * held by a producer that writes nothing. Streams without a descriptor
+ * ignore it. */
+void io_list_reader_set_wakeup(struct io_list_reader *reader, int wake_fd);
+
 /* Lines read so far. */
 uint64_t io_list_reader_line(const struct io_list_reader *reader);
 
@@ -160,6 +168,11 @@ struct io_list_options;
 typedef bool (*io_url_keep_fn)(const char *url, void *user);
 int io_url_list_read_rows(struct io_url_list *list, FILE *in, const struct io_list_options *opts,
                           io_url_keep_fn keep, void *keep_user, char *err, size_t err_size);
+/* The text a row stands for: its URL, or for a row that could not be read
+ * the stand-in io_url_list_read_rows keeps ("(line N: why)", written into
+ * `stand_in`, IO_ROW_STAND_IN_SIZE bytes), which io_url_check refuses. */
+#define IO_ROW_STAND_IN_SIZE 320
+const char *io_list_row_text(const struct io_list_row *row, char *stand_in);
 
 /* Checks that `url` parses and uses http or https with a host, before any I/O;
  * -E2BIG for the stand-in of an over-long list line, -EINVAL with its reason

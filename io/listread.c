@@ -12,6 +12,7 @@
  * A row is valid until the next call. The CSV/TSV parser is in
  * listread_csv.c, the JSON Lines one in listread_json.c. */
 #include <errno.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,19 @@ static ssize_t read_raw(struct io_list_reader *reader, uint8_t *into, size_t siz
         return (ssize_t)got;
     }
     for (;;) {
+        if (reader->wake_fd >= 0) {
+            /* A pipe may stay silent for ever: wait for it and for the
+             * wake-up together, so that a stopped run is not held here. */
+            struct pollfd fds[2] = {{.fd = reader->fd, .events = POLLIN},
+                                    {.fd = reader->wake_fd, .events = POLLIN}};
+            if (poll(fds, 2, -1) < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -errno;
+            }
+            if (fds[1].revents != 0)
+                return -ECANCELED;
+        }
         ssize_t got = read(reader->fd, into, size);
         if (got < 0 && errno == EINTR)
             continue;
@@ -284,6 +298,7 @@ int io_list_reader_create(FILE *in, const struct io_list_options *opts, struct i
         reader->opts.url_column = "url";
     reader->in = in;
     reader->fd = fileno(in);
+    reader->wake_fd = -1;
     reader->name_column = SIZE_MAX;
     reader->raw = malloc(CHUNK_BYTES);
     reader->line = malloc(MAX_LINE_BYTES + 1);
@@ -370,6 +385,11 @@ int io_list_reader_next(struct io_list_reader *reader, struct io_list_row *row, 
     if (rc < 0)
         snprintf(err, err_size, "%s", reader->message);
     return rc;
+}
+
+void io_list_reader_set_wakeup(struct io_list_reader *reader, int wake_fd)
+{
+    reader->wake_fd = wake_fd;
 }
 
 uint64_t io_list_reader_line(const struct io_list_reader *reader)

@@ -112,14 +112,23 @@ static int is_too_long_stand_in(const char *url)
 /* What a row that could not be read is kept as: "(line N: why)", refused
  * by io_url_check with its reason. Nothing of that shape is a URL (no
  * scheme), so a list line that happens to look like one loses nothing. */
+const char *io_list_row_text(const struct io_list_row *row, char *stand_in)
+{
+    if (row->error == 0)
+        return row->url;
+    if (row->error == -E2BIG) /* fails alone, as its own item, with its line number */
+        snprintf(stand_in, IO_ROW_STAND_IN_SIZE, TOO_LONG_FORMAT, (unsigned)row->line,
+                 MAX_LINE_BYTES);
+    else
+        snprintf(stand_in, IO_ROW_STAND_IN_SIZE, "(%s)", row->message);
+    return stand_in;
+}
+
 static int add_failed_row(struct io_url_list *list, const struct io_list_row *row,
                           io_url_keep_fn keep, void *keep_user)
 {
-    char stand_in[320];
-    if (row->error == -E2BIG) /* fails alone, as its own item, with its line number */
-        snprintf(stand_in, sizeof(stand_in), TOO_LONG_FORMAT, (unsigned)row->line, MAX_LINE_BYTES);
-    else
-        snprintf(stand_in, sizeof(stand_in), "(%s)", row->message);
+    char stand_in[IO_ROW_STAND_IN_SIZE];
+    io_list_row_text(row, stand_in);
     if (keep != NULL && !keep(stand_in, keep_user))
         return 0;
     return io_url_list_add(list, stand_in, (unsigned)row->line);

@@ -80,8 +80,11 @@ void stop_run(struct run *run, int signum)
     if (run->budget_on)
         pl_budget_cancel(&run->budget);
     cancel_jobs(run);
-    /* The lines never taken from the list: no job, a report each. */
-    while (list_left(run)) {
+    /* The lines never taken from the list: no job, a report each. A
+     * streamed list's reader is stopped; what it queued is reported. */
+    if (run->rows != NULL)
+        feed_stop(run);
+    while (run->rows == NULL && list_left(run)) {
         size_t entry = run->next_entry++;
         size_t index = run->next_index++;
         report_unstarted(run, entry, index, -ECANCELED, PL_STAGE_DOWNLOAD, PL_KIND_CANCELLED,

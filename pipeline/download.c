@@ -101,7 +101,7 @@ static enum pl_host_outcome host_outcome(enum io_http_kind kind)
 static void start_transfer(struct run *run, struct job *job)
 {
     job_set_state(run, job, JOB_DOWNLOADING);
-    int rc = io_http_start(run->http, run->urls->entries[job->entry].url, on_downloaded, job);
+    int rc = io_http_start(run->http, job->url, on_downloaded, job);
     if (rc < 0) {
         /* The transfer never started: no io kind. */
         job_fail(job, rc, PL_STAGE_DOWNLOAD,
@@ -182,6 +182,22 @@ static void start_from_host(struct run *run)
 
 static void start_from_list(struct run *run)
 {
+    if (run->rows != NULL) {
+        /* feed_left held a startable row. */
+        size_t index = run->held_index;
+        struct job *job;
+        run->held_valid = false;
+        if (job_create_row(run, &run->held, index, &job) < 0) {
+            struct job unstarted;
+            job_init_row(run, &unstarted, &run->held, index);
+            fail_unstarted(run, &unstarted, -ENOMEM, PL_STAGE_DOWNLOAD, PL_KIND_OUT_OF_MEMORY,
+                           "out of memory starting the download");
+            job_finish_unstarted(&unstarted);
+            return;
+        }
+        admit_job(run, job);
+        return;
+    }
     size_t entry = run->next_entry++;
     size_t index = run->next_index++;
     struct job *job;

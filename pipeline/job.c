@@ -22,14 +22,56 @@ int item_name(const struct run *run, size_t entry, char *name)
                           IO_OUTPUT_NAME_SIZE);
 }
 
-void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t index)
+int job_name(const struct run *run, const struct job *job, char *name)
+{
+    return io_layout_name(run->opts->layout, job->url, job->level, job->line, name,
+                          IO_OUTPUT_NAME_SIZE);
+}
+
+static void job_init(struct run *run, struct job *job, size_t index)
 {
     memset(job, 0, sizeof(*job));
     io_list_init(&job->node.link);
     io_list_init(&job->all);
     job->run = run;
-    job->entry = entry;
     job->index = index;
+}
+
+void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t index)
+{
+    job_init(run, job, index);
+    uint8_t flags = run->item_flags[entry];
+    job->entry = entry;
+    job->url = run->urls->entries[entry].url;
+    job->line = run->urls->entries[entry].line;
+    job->level = item_level(flags);
+    job->named = (flags & (ITEM_REFUSED | ITEM_NAME_HELD)) == 0;
+}
+
+void job_init_row(struct run *run, struct job *job, struct pl_row *row, size_t index)
+{
+    job_init(run, job, index);
+    job->url_owned = row->url;
+    row->url = NULL;
+    job->url = job->url_owned;
+    job->line = row->line;
+    job->tag = row->tag;
+    job->named = true;
+}
+
+void job_finish_unstarted(struct job *job)
+{
+    free(job->message);
+    free(job->url_owned);
+}
+
+/* Links a job made by one of the inits into the run, in JOB_NEW. */
+static void job_add(struct run *run, struct job *job, bool url_ok)
+{
+    if (url_ok && run->hosts != NULL)
+        job->host = pl_hosts_get(run->hosts, job->url);
+    io_list_insert_tail(&run->jobs, &job->all);
+    run->in_state[JOB_NEW]++;
 }
 
 int job_create(struct run *run, size_t entry, size_t index, struct job **out)
@@ -38,10 +80,18 @@ int job_create(struct run *run, size_t entry, size_t index, struct job **out)
     if (job == NULL)
         return -ENOMEM;
     job_init_unstarted(run, job, entry, index);
-    if ((run->item_flags[entry] & ITEM_REFUSED) == 0 && run->hosts != NULL)
-        job->host = pl_hosts_get(run->hosts, run->urls->entries[entry].url);
-    io_list_insert_tail(&run->jobs, &job->all);
-    run->in_state[JOB_NEW]++;
+    job_add(run, job, (run->item_flags[entry] & ITEM_REFUSED) == 0);
+    *out = job;
+    return 0;
+}
+
+int job_create_row(struct run *run, struct pl_row *row, size_t index, struct job **out)
+{
+    struct job *job = malloc(sizeof(*job));
+    if (job == NULL)
+        return -ENOMEM;
+    job_init_row(run, job, row, index);
+    job_add(run, job, true); /* feed_left checked its URL */
     *out = job;
     return 0;
 }
@@ -69,14 +119,14 @@ void job_clear_failure(struct job *job)
 void report_item(struct run *run, const struct job *job)
 {
     struct pl_report *report = run->report;
-    const struct io_url_entry *entry = &run->urls->entries[job->entry];
     char name[IO_OUTPUT_NAME_SIZE] = "";
-    if ((run->item_flags[job->entry] & (ITEM_REFUSED | ITEM_NAME_HELD)) == 0)
-        item_name(run, job->entry, name);
+    if (job->named)
+        job_name(run, job, name);
     struct pl_item item = {
         .index = job->index,
-        .line = entry->line,
-        .url = entry->url,
+        .line = (unsigned)job->line,
+        .tag = job->tag,
+        .url = job->url,
         .final_url = job->final_url,
         .output_name = name[0] != '\0' ? name : NULL,
         .status = job->skipped               ? PL_ITEM_SKIPPED
@@ -131,9 +181,15 @@ void report_unstarted(struct run *run, size_t entry, size_t index, int error, en
 {
     struct job job;
     job_init_unstarted(run, &job, entry, index);
-    job_fail(&job, error, stage, kind, message);
-    report_item(run, &job);
-    free(job.message);
+    fail_unstarted(run, &job, error, stage, kind, message);
+    job_finish_unstarted(&job);
+}
+
+void fail_unstarted(struct run *run, struct job *job, int error, enum pl_stage stage,
+                    enum pl_kind kind, const char *message)
+{
+    job_fail(job, error, stage, kind, message);
+    report_item(run, job);
 }
 
 bool job_transition_allowed(enum job_state from, enum job_state to)
@@ -164,6 +220,7 @@ void job_destroy(struct job *job)
     free(job->body);
     free(job->final_url);
     free(job->message);
+    free(job->url_owned);
     free(job);
 }
 

@@ -154,6 +154,7 @@ enum pl_kind {
 struct pl_item {
     size_t index; /* position among the run's unique items, 0-based */
     unsigned line;
+    uint64_t tag; /* pl_run_stream: the row's pl_row.tag; 0 otherwise */
     const char *url;
     const char *final_url;   /* after redirects; NULL when no response came */
     const char *output_name; /* NULL when the URL was refused before I/O */
@@ -242,6 +243,45 @@ unsigned pl_shard_of(const char *url, unsigned shard_count);
 int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_item_cb on_item,
            void *user, struct pl_report *report, char *err, size_t err_size);
 
+/* ---- streaming lists ----------------------------------------------------- */
+
+/* One row of a streamed list, as the source hands it over. */
+struct pl_row {
+    char *url;     /* malloc'ed; the run takes it */
+    uint64_t line; /* its first line in the list: its positional name */
+    uint64_t tag;  /* the source's own number for it, handed back in pl_item.tag */
+};
+
+/* Where pl_run_stream takes its rows from. `next` runs on the run's reader
+ * thread: 1 with a row (repeats and other shards' rows already dropped: each
+ * row is one item), 0 at the end of the list, or a negative code with the
+ * reason in `err`, which ends the list there (the rows read before still
+ * run; pl_run_stream then returns that code). `cancel` runs on the loop
+ * thread when the run stops early: it must make a `next` blocked in a read
+ * (a pipe whose producer never ends) return soon, e.g. by writing an
+ * eventfd its reader polls (io_list_reader_set_wakeup); NULL when `next`
+ * never blocks. */
+struct pl_source {
+    int (*next)(void *user, struct pl_row *row, char *err, size_t err_size);
+    void (*cancel)(void *user);
+    void *user;
+};
+
+/* pl_run for a list read as the run goes, never whole: rows wait in a
+ * bounded queue (PL_ROW_QUEUE_MIN rows at least, twice -j + workers when that
+ * is more) which `next` blocks on when full, so memory does not grow with the
+ * list, and the run's first items start while the list is still read.
+ * Positional layout only (readable names need the whole list: -EINVAL).
+ * Items are reported as they come: a refused URL or a resumed output when
+ * its row is taken, not before the first download. The run ends once the
+ * source said end and every item is reported; a signal or the gate's STOP
+ * ends it early: the rows queued are reported cancelled, rows not yet read
+ * are not (the source is cancelled). pl_progress.total counts the items
+ * taken so far. */
+int pl_run_stream(const struct pl_options *opts, const struct pl_source *source,
+                  pl_item_cb on_item, void *user, struct pl_report *report, char *err,
+                  size_t err_size);
+
 /* --dry-run: what pl_run would do with an item. */
 enum pl_plan_action {
     PL_PLAN_FETCH = 0,   /* download and write output_name */
@@ -284,6 +324,30 @@ struct pl_sem {
 void pl_sem_init(struct pl_sem *sem, unsigned capacity);
 bool pl_sem_try_acquire(struct pl_sem *sem);
 void pl_sem_release(struct pl_sem *sem);
+
+/* The streamed list's rows between the reader thread and the loop: push
+ * blocks while `capacity` rows wait (back-pressure on the list's producer),
+ * pop never blocks (the loop thread must not). */
+#define PL_ROW_QUEUE_MIN 1024
+struct pl_row_queue;
+
+int pl_row_queue_create(size_t capacity, struct pl_row_queue **out);
+/* Frees the rows still queued. Accepts NULL. */
+void pl_row_queue_destroy(struct pl_row_queue *queue);
+/* Takes `row` (its url) when it returns >= 0: 1 when the queue was empty
+ * before (the consumer may be waiting for it: wake it), 0 otherwise.
+ * Blocks while full; -ECANCELED once closed (the row is not taken). */
+int pl_row_queue_push(struct pl_row_queue *queue, const struct pl_row *row);
+/* The producer is done: `status` 0 (the end of the list) or its error. */
+void pl_row_queue_finish(struct pl_row_queue *queue, int status);
+/* True with the oldest row (the caller owns its url now); false when none
+ * is queued. */
+bool pl_row_queue_pop(struct pl_row_queue *queue, struct pl_row *row);
+/* True once the producer finished and every row was popped, with its status. */
+bool pl_row_queue_ended(struct pl_row_queue *queue, int *status);
+/* Wakes a blocked push (it returns -ECANCELED), as will every later one. */
+void pl_row_queue_close(struct pl_row_queue *queue);
+size_t pl_row_queue_length(struct pl_row_queue *queue);
 
 /* A FIFO between threads: push never blocks (the producer bounds what it
  * pushes), pop blocks until an entry or close. Entries embed pl_queue_node

@@ -54,7 +54,11 @@ void maybe_close(struct run *run)
 {
     if (run->closing || run->finished < run->job_count || !io_list_empty(&run->jobs))
         return;
+    if (run->rows != NULL && !feed_ended(run))
+        return; /* more rows may come: the reader's wake-up asks again */
     run->closing = true;
+    if (run->rows != NULL)
+        feed_close(run);
     if (run->progress_on) {
         emit_progress(run, true);
         uv_close((uv_handle_t *)&run->progress_timer, NULL);
@@ -92,10 +96,13 @@ static void free_items(struct run *run)
     run->names = NULL;
     io_output_sync_destroy(run->dir_sync);
     run->dir_sync = NULL;
+    feed_finish(run);
 }
 
-int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_item_cb on_item,
-           void *user, struct pl_report *report, char *err, size_t err_size)
+/* pl_run (`urls`) and pl_run_stream (`source`): one of them is NULL. */
+static int run_items(const struct pl_options *opts, const struct io_url_list *urls,
+                     const struct pl_source *source, pl_item_cb on_item, void *user,
+                     struct pl_report *report, char *err, size_t err_size)
 {
     struct run run;
     int rc;
@@ -119,12 +126,27 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
         snprintf(err, err_size, "creating the event loop: %s", uv_strerror(rc));
         return rc;
     }
-    rc = build_items(&run, urls, err, err_size);
-    if (rc < 0)
-        goto fail_loop;
-    rc = remove_stale_temps(&run, err, err_size);
-    if (rc < 0)
-        goto fail_jobs;
+    if (source != NULL) {
+        /* Items are known as they are read: swept, triaged and counted row
+         * by row (feed.c). */
+        run.source = source;
+        run.created_ns = started;
+        /* Rows enough to refill every slot and worker twice over. */
+        size_t wanted = 2 * ((size_t)opts->max_downloads + opts->workers);
+        rc = pl_row_queue_create(wanted > PL_ROW_QUEUE_MIN ? wanted : PL_ROW_QUEUE_MIN,
+                                 &run.rows);
+        if (rc < 0) {
+            snprintf(err, err_size, "out of memory for the list's queue");
+            goto fail_loop;
+        }
+    } else {
+        rc = build_items(&run, urls, err, err_size);
+        if (rc < 0)
+            goto fail_loop;
+        rc = remove_stale_temps(&run, err, err_size);
+        if (rc < 0)
+            goto fail_jobs;
+    }
     report->items = run.job_count;
     rc = opts->no_fsync ? 0 : io_output_sync_create(opts->output_dir, &run.dir_sync);
     if (rc < 0) {
@@ -196,7 +218,10 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
         uv_unref((uv_handle_t *)&run.progress_timer);
     }
 
-    report_up_front(&run);
+    if (source != NULL)
+        feed_start(&run);
+    else
+        report_up_front(&run);
     pump(&run);
     maybe_close(&run);
     uv_run(&run.loop, UV_RUN_DEFAULT);
@@ -208,6 +233,8 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     /* Every rename of the run durable before its report says so. */
     int synced = io_output_sync_flush(run.dir_sync);
     report->wall_s = seconds_since(started);
+    if (source != NULL)
+        report->items = run.job_count;
     free_items(&run);
     pl_hosts_destroy(run.hosts);
     rc = uv_loop_close(&run.loop);
@@ -221,6 +248,12 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
         snprintf(err, err_size, "syncing the output folder %s: %s", opts->output_dir,
                  strerror(-synced));
         return synced;
+    }
+    if (run.feed_status < 0) {
+        /* The list broke off (a NUL byte, a corrupt gzip stream): what was
+         * read before ran, the reason is the run's. */
+        snprintf(err, err_size, "%s", run.feed_err);
+        return run.feed_status;
     }
     return 0;
 
@@ -240,4 +273,22 @@ fail_loop:
         snprintf(err + used, err_size - used, " (internal error: event loop not closed cleanly)");
     }
     return rc;
+}
+
+int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_item_cb on_item,
+           void *user, struct pl_report *report, char *err, size_t err_size)
+{
+    return run_items(opts, urls, NULL, on_item, user, report, err, err_size);
+}
+
+int pl_run_stream(const struct pl_options *opts, const struct pl_source *source,
+                  pl_item_cb on_item, void *user, struct pl_report *report, char *err,
+                  size_t err_size)
+{
+    if (opts->layout != IO_LAYOUT_POSITIONAL) {
+        memset(report, 0, sizeof(*report));
+        snprintf(err, err_size, "readable names need the whole list: use pl_run");
+        return -EINVAL;
+    }
+    return run_items(opts, NULL, source, on_item, user, report, err, err_size);
 }

@@ -102,8 +102,16 @@ struct job {
     struct io_list all; /* run->jobs: every job allocated, for a signal's walk */
     struct run *run;
     enum job_state state;
-    size_t entry;         /* its line in the URL list */
+    size_t entry;         /* its entry in the URL list (pl_run only) */
     size_t index;         /* its number among the list's unique items */
+    /* Its row: from the URL list (pl_run: the list owns it) or the streamed
+     * row (pl_run_stream: url_owned). */
+    const char *url;
+    char *url_owned;
+    uint64_t line;
+    uint64_t tag;
+    unsigned level; /* of its readable name */
+    bool named;     /* has an output name: its URL passed its check, the name is not held */
     struct pl_host *host; /* NULL when its URL has no usable host key */
     uint8_t *body;        /* owned from download end until decoded */
     size_t body_size;
@@ -147,6 +155,22 @@ struct run {
     size_t next_index;            /* its number among the list's unique items */
     uint64_t created_ns;          /* items known: "queued" counts from here */
     size_t finished;              /* items reported */
+
+    /* pl_run_stream (feed.c): rows from the source's reader thread, through
+     * a bounded queue; run->urls and item_flags are NULL then. */
+    const struct pl_source *source;
+    struct pl_row_queue *rows;
+    uv_thread_t feed_thread;
+    bool feed_thread_on;
+    uv_async_t feed_wakeup; /* the reader queued a row into an empty queue, or ended */
+    bool feed_wakeup_on;
+    bool list_open;         /* the source may give more rows */
+    int feed_status;        /* the source's end: 0 or its error */
+    char feed_err[256];     /* its reason, written by the reader thread before it ends */
+    struct pl_row held;     /* taken from the queue and startable, not a job yet */
+    size_t held_index;
+    bool held_valid;
+    uint64_t swept_folder;  /* the last positional folder swept of stale temps, + 1 */
 
     struct io_list jobs;  /* struct job, through job->all */
     struct io_list ready; /* JOB_READY, first in first out */
@@ -201,6 +225,14 @@ double seconds_since(uint64_t start_ns);
 
 /* A new job for line `entry`, unique item `index`, in JOB_NEW; -ENOMEM. */
 int job_create(struct run *run, size_t entry, size_t index, struct job **out);
+/* The same for a streamed row: takes row->url on success. */
+int job_create_row(struct run *run, struct pl_row *row, size_t index, struct job **out);
+/* A stack job for a streamed row (takes row->url; job_finish_unstarted frees it). */
+void job_init_row(struct run *run, struct job *job, struct pl_row *row, size_t index);
+void job_finish_unstarted(struct job *job);
+/* Reports a job with no live state (on the stack) as failed. */
+void fail_unstarted(struct run *run, struct job *job, int error, enum pl_stage stage,
+                    enum pl_kind kind, const char *message);
 /* Moves `job` to `to`, doing what the change holds or releases (see enum
  * job_state). JOB_DONE reports the item and frees the job. Only allowed
  * changes are made (job_transition_allowed); the caller checked that a slot
@@ -223,8 +255,10 @@ void job_clear_failure(struct job *job);
 void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t index);
 void report_unstarted(struct run *run, size_t entry, size_t index, int error, enum pl_stage stage,
                       enum pl_kind kind, const char *message);
-/* The output name of line `entry` (cannot fail for a URL that passed
+/* The output name of `job` (cannot fail for a URL that passed
  * io_url_check: the buffer is IO_OUTPUT_NAME_SIZE). */
+int job_name(const struct run *run, const struct job *job, char *name);
+/* The same for line `entry` of the URL list (pl_run). */
 int item_name(const struct run *run, size_t entry, char *name);
 
 /* ---- download.c --------------------------------------------------------- */
@@ -245,6 +279,25 @@ int remove_stale_temps(struct run *run, char *err, size_t err_size);
 void report_up_front(struct run *run);
 /* Moves the list cursor past lines that never start; true when a line is left. */
 bool list_left(struct run *run);
+
+/* ---- feed.c ------------------------------------------------------------- */
+
+/* Starts the reader thread on run->source (run->rows made) and its wake-up;
+ * when it cannot, the list ends at once with that error. */
+void feed_start(struct run *run);
+/* list_left for a streamed list: takes rows from the queue, reporting those
+ * that never start (refused URL, output already there, name held) until one
+ * can start (run->held) or none is queued. */
+bool feed_left(struct run *run);
+/* Stops the source: no more rows; the held and queued ones are reported
+ * cancelled. */
+void feed_stop(struct run *run);
+/* True once the source ended and every row of it was taken. */
+bool feed_ended(struct run *run);
+/* maybe_close's part: joins the (ended) reader thread, closes the wake-up. */
+void feed_close(struct run *run);
+/* After the loop: frees the queue. */
+void feed_finish(struct run *run);
 
 /* ---- retry.c ------------------------------------------------------------ */
 

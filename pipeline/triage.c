@@ -213,6 +213,8 @@ void report_up_front(struct run *run)
 
 bool list_left(struct run *run)
 {
+    if (run->rows != NULL)
+        return feed_left(run);
     /* Past the lines that never start: repeats, other shards' items, and
      * the items reported up front (refused, skipped). */
     const uint8_t unstartable =

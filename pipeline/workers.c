@@ -150,7 +150,7 @@ void process_job(struct job *job, struct run *run, struct pl_bands *bands)
 
     uint64_t t2 = uv_hrtime();
     /* Shared with idle workers like the operator; the same bytes either way. */
-    const char *url = run->urls->entries[job->entry].url;
+    const char *url = job->url;
     rc = pl_bands_encode_png(bands, &edges, opts->png_level, url, &png, &png_size, NULL, err,
                              sizeof(err));
     if (rc < 0) {
@@ -159,7 +159,7 @@ void process_job(struct job *job, struct run *run, struct pl_bands *bands)
         goto out;
     }
     char name[IO_OUTPUT_NAME_SIZE];
-    item_name(run, job->entry, name);
+    job_name(run, job, name);
     if (opts->png_to_caller && job->provenance != NULL) {
         /* The caller stores it (a tar shard): handed over with the item. */
         job->provenance->png = png;

@@ -1,0 +1,249 @@
+/* The URL list as the run takes it (listsource.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "listsource.h"
+
+static const char *list_format_name(enum io_list_format format)
+{
+    switch (format) {
+    case IO_LIST_CSV:
+        return "csv";
+    case IO_LIST_TSV:
+        return "tsv";
+    case IO_LIST_JSONL:
+        return "jsonl";
+    case IO_LIST_PLAIN:
+        break;
+    }
+    return "plain";
+}
+
+static bool keep_row(const char *url, void *user)
+{
+    struct row_filter *filter = user;
+    if (filter->own_shard_only &&
+        pl_shard_of(url, filter->pl->shard_count) != filter->pl->shard_index)
+        return false;
+    if (filter->seen != NULL) {
+        int added = io_fp_set_insert(filter->seen, io_fingerprint64(url, strlen(url)));
+        if (added == 0) {
+            filter->repeats++;
+            return false;
+        }
+    }
+    return filter->tar == NULL || tar_out_keep_row(filter->tar, &filter->tag);
+}
+
+static bool filtering(const struct row_filter *filter)
+{
+    return filter->own_shard_only || filter->seen != NULL || filter->tar != NULL;
+}
+
+/* Opens the list and says how it is read; errors printed. */
+static int open_list(const struct cli *cli, FILE **in_out, struct io_list_options *list)
+{
+    FILE *in = strcmp(cli->input, "-") == 0 ? stdin : fopen(cli->input, "r");
+    if (in == NULL) {
+        int rc = -errno;
+        fprintf(stderr, "edgefetch: cannot open URL list %s: %s\n", cli->input, strerror(-rc));
+        return rc;
+    }
+    *list = cli->list;
+    if (cli->list_format_auto) {
+        bool gzip;
+        list->format = io_list_format_from_path(cli->input, &gzip);
+        list->compression = gzip ? IO_LIST_GZIP : IO_LIST_COMPRESSION_AUTO;
+    }
+    bool tabular = list->format == IO_LIST_CSV || list->format == IO_LIST_TSV;
+    const char *misplaced = cli->url_column != NULL && !tabular ? "--url-column"
+                            : cli->list.name_column != NULL && !tabular ? "--name-column"
+                            : cli->url_field != NULL && list->format != IO_LIST_JSONL
+                                ? "--url-field"
+                                : NULL;
+    if (misplaced != NULL) {
+        fprintf(stderr, "edgefetch: %s: %s is for %s lists, this one is read as %s\n",
+                cli->input, misplaced, strcmp(misplaced, "--url-field") != 0 ? "csv and tsv" : "jsonl",
+                list_format_name(list->format));
+        if (in != stdin)
+            fclose(in);
+        return -EINVAL;
+    }
+    list->url_column = tabular ? cli->url_column : cli->url_field;
+    *in_out = in;
+    return 0;
+}
+
+int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_filter *filter)
+{
+    char err[256];
+    unsigned lines_read = 0;
+    int rc;
+
+    if (cli->input != NULL) {
+        FILE *in;
+        struct io_list_options list;
+        rc = open_list(cli, &in, &list);
+        if (rc < 0)
+            return rc;
+        rc = io_url_list_read_rows(urls, in, &list, filtering(filter) ? keep_row : NULL, filter,
+                                   err, sizeof(err));
+        lines_read = urls->lines_read;
+        if (in != stdin)
+            fclose(in);
+        if (rc < 0) {
+            fprintf(stderr, "edgefetch: %s: %s\n", cli->input, err);
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < cli->url_count; i++) {
+        /* Positional names come from the line: URL arguments are numbered on
+         * after the list's last row. */
+        unsigned line = cli->pl.layout == IO_LAYOUT_POSITIONAL ? lines_read + (unsigned)i + 1 : 0;
+        if (filtering(filter) && !keep_row(cli->urls[i], filter))
+            continue;
+        rc = io_url_list_add(urls, cli->urls[i], line);
+        if (rc < 0) {
+            fprintf(stderr, "edgefetch: out of memory\n");
+            return rc;
+        }
+    }
+    return 0;
+}
+
+struct list_source {
+    const struct cli *cli;
+    struct row_filter *filter;
+    FILE *in;                     /* NULL: URL arguments only */
+    struct io_list_reader *reader;
+    int wake_fd;                  /* eventfd: written by cancel, polled by the reader */
+    uint64_t lines_read;          /* of the list, once it ended */
+    bool list_done;
+    size_t next_arg;
+    uint64_t rows;                /* read, kept or not */
+    bool complete;
+};
+
+/* pl_source.next, on the run's reader thread. */
+static int next_row(void *user, struct pl_row *row, char *err, size_t err_size)
+{
+    struct list_source *list = user;
+    char stand_in[IO_ROW_STAND_IN_SIZE];
+    while (!list->list_done) {
+        struct io_list_row read;
+        int got = io_list_reader_next(list->reader, &read, err, err_size);
+        if (got < 0)
+            return got; /* the run says it with the list's name: see main */
+        if (got == 0) {
+            list->list_done = true;
+            list->lines_read = io_list_reader_line(list->reader);
+            break;
+        }
+        list->rows++;
+        const char *url = io_list_row_text(&read, stand_in);
+        if (!keep_row(url, list->filter))
+            continue;
+        row->url = strdup(url);
+        if (row->url == NULL) {
+            snprintf(err, err_size, "out of memory reading the URL list");
+            return -ENOMEM;
+        }
+        row->line = read.line;
+        row->tag = list->filter->tag;
+        return 1;
+    }
+    while (list->next_arg < list->cli->url_count) {
+        size_t i = list->next_arg++;
+        const char *url = list->cli->urls[i];
+        list->rows++;
+        if (!keep_row(url, list->filter))
+            continue;
+        row->url = strdup(url);
+        if (row->url == NULL) {
+            snprintf(err, err_size, "out of memory");
+            return -ENOMEM;
+        }
+        row->line = list->lines_read + i + 1;
+        row->tag = list->filter->tag;
+        return 1;
+    }
+    list->complete = true;
+    return 0;
+}
+
+/* pl_source.cancel, on the loop thread: wakes a read that waits for a pipe. */
+static void cancel_rows(void *user)
+{
+    struct list_source *list = user;
+    uint64_t one = 1;
+    if (list->wake_fd >= 0 && write(list->wake_fd, &one, sizeof(one)) < 0) {
+        /* An eventfd's counter does not overflow at 1: nothing to do. */
+    }
+}
+
+int list_source_create(const struct cli *cli, struct row_filter *filter,
+                       struct list_source **out, struct pl_source *source)
+{
+    char err[256];
+    int rc;
+    struct list_source *list = calloc(1, sizeof(*list));
+    if (list == NULL) {
+        fprintf(stderr, "edgefetch: out of memory\n");
+        return -ENOMEM;
+    }
+    list->cli = cli;
+    list->filter = filter;
+    list->wake_fd = -1;
+    list->list_done = cli->input == NULL;
+    if (cli->input != NULL) {
+        struct io_list_options opts;
+        rc = open_list(cli, &list->in, &opts);
+        if (rc < 0)
+            goto fail;
+        rc = io_list_reader_create(list->in, &opts, &list->reader, err, sizeof(err));
+        if (rc < 0) {
+            fprintf(stderr, "edgefetch: %s: %s\n", cli->input, err);
+            goto fail;
+        }
+        list->wake_fd = eventfd(0, EFD_CLOEXEC);
+        if (list->wake_fd < 0) {
+            rc = -errno;
+            fprintf(stderr, "edgefetch: creating an eventfd: %s\n", strerror(-rc));
+            goto fail;
+        }
+        io_list_reader_set_wakeup(list->reader, list->wake_fd);
+    }
+    *source = (struct pl_source){.next = next_row, .cancel = cancel_rows, .user = list};
+    *out = list;
+    return 0;
+
+fail:
+    list_source_destroy(list);
+    return rc;
+}
+
+uint64_t list_source_rows(const struct list_source *list)
+{
+    return list->rows;
+}
+
+bool list_source_complete(const struct list_source *list)
+{
+    return list->complete;
+}
+
+void list_source_destroy(struct list_source *list)
+{
+    if (list == NULL)
+        return;
+    io_list_reader_destroy(list->reader);
+    if (list->in != NULL && list->in != stdin)
+        fclose(list->in);
+    if (list->wake_fd >= 0)
+        close(list->wake_fd);
+    free(list);
+}

@@ -1,0 +1,47 @@
+/* The URL list as the run takes it: whole (io_url_list, for the readable
+ * layout, --compare and --dry-run) or streamed (a pl_source over io's
+ * reader, for the positional layout and tar shards), with the rows this
+ * process keeps decided as they are read (row_filter). */
+#ifndef EDGEFETCH_CMD_LISTSOURCE_H
+#define EDGEFETCH_CMD_LISTSOURCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cli.h"
+#include "pipeline.h"
+
+/* Which rows of the list this process keeps: with positional names, only
+ * this shard's (the others are hashed and dropped as they are read), no
+ * repeats (their 64-bit fingerprints, `seen`: every row kept is then one
+ * item), and for tar shards none whose tar is complete already
+ * (tar_out_keep_row). Used on one thread at a time. */
+struct row_filter {
+    const struct pl_options *pl;
+    bool own_shard_only;
+    struct io_fp_set *seen; /* the fingerprints of the rows kept; NULL: repeats kept */
+    struct tar_out *tar;
+    size_t repeats;
+    uint64_t tag; /* of the last row kept: its tar (tar shards) */
+};
+
+/* The list (any format of io's reader, whole) and the URL arguments after
+ * it; errors are printed. */
+int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_filter *filter);
+
+/* A streamed list: opens it, reads its header (errors printed, a negative
+ * code: nothing has run) and fills `source` for pl_run_stream; the URL
+ * arguments come after the list's last row, numbered on after it. */
+struct list_source;
+int list_source_create(const struct cli *cli, struct row_filter *filter,
+                       struct list_source **out, struct pl_source *source);
+/* Rows the list and the arguments gave (kept or dropped): 0 for an empty
+ * list with no arguments. Once the run is over. */
+uint64_t list_source_rows(const struct list_source *list);
+/* True once every row was read (not stopped before the end). */
+bool list_source_complete(const struct list_source *list);
+/* Accepts NULL. Closes the list. */
+void list_source_destroy(struct list_source *list);
+
+#endif
