@@ -62,9 +62,10 @@ const struct opt_spec options_table[OPT_COUNT] = {
     [OPT_LAYOUT] = {OPT_LAYOUT, "layout", 0, "NAME", OPT_VALUE_CHOICE, OPT_GROUP_BATCH,
                     "readable positional", NULL,
                     "output names: readable (from the URL, NAME.png, clashes resolved over "
-                    "the whole list, which is held in memory) or positional "
-                    "(FOLDER/LINE.png from the list line, 10,000 files a folder; with "
-                    "--shard only this shard's rows are kept)"},
+                    "the whole list, which is read whole first) or positional "
+                    "(FOLDER/LINE.png from the list line, 10,000 files a folder; the list is "
+                    "streamed: items start while it is read, and with --shard only this "
+                    "shard's rows are kept)"},
     [OPT_OUTPUT_FORMAT] = {OPT_OUTPUT_FORMAT, "output-format", 0, "FORMAT", OPT_VALUE_CHOICE,
                            OPT_GROUP_BATCH, "png tar", "png",
                            "png: a file per item; tar: webdataset tar shards NNNNN.tar of "

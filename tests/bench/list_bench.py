@@ -14,18 +14,30 @@ measures with /usr/bin/time -v (peak RSS, user+system CPU, wall):
   edgefetch  edgefetch --dry-run --shard 0/100000 -i LIST -o DIR: the whole
              program's list side (no request is sent by --dry-run), with the
              readable layout (the whole list held) and --layout positional
-             (other shards' rows dropped as they are read).
+             (other shards' rows dropped as they are read);
+  stream     a real run, no --dry-run: edgefetch -s --layout positional
+             --shard 0/100000 --no-fsync -i LIST over a list of
+             http://127.0.0.1:PORT/... URLs, PORT a 404 server of this
+             script's: the list streamed into the run, the ~100 kept rows
+             fetched (404s);
+  kept       bytes per kept row: the same list with --shard 0/10 (10% kept)
+             against --shard 0/100000; every 1000th row is an http URL, the
+             rest ftp:// rows refused before any I/O, each still an item
+             (fingerprinted, queued, checked, reported), so that a million
+             kept rows take seconds, not a million requests.
 
 Usage: list_bench.py [--build DIR] [--sizes 1000000,2000000] [--skip-edgefetch]
-                     [--only reader,shard,all,readable,positional]
+                     [--only reader,shard,all,readable,positional,stream,kept]
 Timings are noisy on a shared machine; RSS is not. Not a test: no pass/fail.
 """
 import argparse
+import http.server
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -41,6 +53,34 @@ def write_list(path, lines):
                 f.write("".join(block))
                 block.clear()
         f.write("".join(block))
+
+
+def write_local_list(path, lines, port):
+    """Rows for real runs: every 1000th an http URL on 127.0.0.1 (the 404
+    server), the rest ftp:// (refused before any I/O). No DNS, no other host."""
+    with open(path, "w") as f:
+        block = []
+        for i in range(lines):
+            if i % 1000 == 0:
+                block.append(f"http://127.0.0.1:{port}/p/{i:09d}/photo.jpg\n")
+            else:
+                block.append(f"ftp://127.0.0.1/p/{i:09d}/photo-{(i * 7919) % 1000003}.jpg\n")
+            if len(block) == 65536:
+                f.write("".join(block))
+                block.clear()
+        f.write("".join(block))
+
+
+class NotFound(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
 
 
 def measured(argv):
@@ -66,6 +106,10 @@ def main():
     bench = os.path.join(args.build, "tests", "bench", "edgefetch-list-bench")
     edgefetch = os.path.join(args.build, "cmd", "edgefetch")
     sizes = [int(s) for s in args.sizes.split(",")]
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
 
     print("| lines | what | peak RSS MiB | CPU s | wall s | CPU s per 10 M lines | note |")
     print("|---:|---|---:|---:|---:|---:|---|")
@@ -96,6 +140,28 @@ def main():
                     fields = dict(zip(head.split(","), row.split(",")))
                     if int(fields["kept"]) > 0 and what == "all kept":
                         note = f"set {int(fields['set_bytes']) / int(fields['kept']):.1f} B/URL"
+                per10m = m["cpu_s"] * 10_000_000 / lines
+                print(f"| {lines:,} | {what} | {m['rss_mib']:.1f} | {m['cpu_s']:.2f} | "
+                      f"{m['wall_s']:.2f} | {per10m:.2f} | {note} |", flush=True)
+            os.unlink(path)
+            if not wanted & {"stream", "kept"}:
+                continue
+            write_local_list(path, lines, port)
+            real = [edgefetch, "-s", "--no-fsync", "--layout", "positional", "-i", path,
+                    "-o", os.path.join(tmp, "out")]
+            base = None
+            for key, what, shard in (("stream", "edgefetch --shard 0/100000, real run", "0/100000"),
+                                     ("kept", "edgefetch --shard 0/10, real run", "0/10")):
+                if key not in wanted and not (key == "stream" and "kept" in wanted):
+                    continue
+                m = measured(real + ["--shard", shard])
+                note = "streamed"
+                if key == "stream":
+                    base = m
+                elif base is not None:
+                    kept = lines // 10
+                    extra = (m["rss_mib"] - base["rss_mib"]) * 1024 * 1024
+                    note = f"~{kept:,} kept: {extra / kept:.1f} B per kept row over 0/100000"
                 per10m = m["cpu_s"] * 10_000_000 / lines
                 print(f"| {lines:,} | {what} | {m['rss_mib']:.1f} | {m['cpu_s']:.2f} | "
                       f"{m['wall_s']:.2f} | {per10m:.2f} | {note} |", flush=True)
