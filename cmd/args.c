@@ -248,10 +248,13 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
         break;
     case OPT_URL_COLUMN:
     case OPT_URL_FIELD:
+    case OPT_NAME_COLUMN:
         if (v[0] == '\0')
             return cli_usage_error(s, "%s wants a name, not ''", as);
         if (s->opt->id == OPT_URL_COLUMN)
             cli->url_column = v;
+        else if (s->opt->id == OPT_NAME_COLUMN)
+            cli->list.name_column = v;
         else
             cli->url_field = v;
         break;

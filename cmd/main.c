@@ -562,6 +562,12 @@ int main(int argc, char **argv)
         .pl = &cli.pl,
         .own_shard_only = cli.pl.layout == IO_LAYOUT_POSITIONAL && cli.pl.shard_count > 1,
     };
+    if (cli.list.name_column != NULL && cli.pl.layout == IO_LAYOUT_POSITIONAL) {
+        fprintf(stderr, "edgefetch: --name-column names readable outputs; --layout positional "
+                        "names them by their line\n"
+                        "Try 'edgefetch --help' for more information.\n");
+        goto out;
+    }
     if (cli.tar_output) {
         const char *wrong = cli.pl.layout != IO_LAYOUT_POSITIONAL ? "needs --layout positional"
                             : cli.mode == CLI_MODE_COMPARE        ? "does not go with --compare"

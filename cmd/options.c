@@ -24,6 +24,11 @@ const struct opt_spec options_table[OPT_COUNT] = {
                           "inflated as it is read"},
     [OPT_URL_COLUMN] = {OPT_URL_COLUMN, "url-column", 0, "NAME", OPT_VALUE_OTHER, OPT_GROUP_INPUT,
                         NULL, "url", "csv, tsv: the column of the header holding the URLs"},
+    [OPT_NAME_COLUMN] = {OPT_NAME_COLUMN, "name-column", 0, "NAME", OPT_VALUE_OTHER,
+                         OPT_GROUP_INPUT, NULL, NULL,
+                         "csv, tsv: the column giving each item's output name (readable "
+                         "layout: sanitised like a URL's, clashes resolved the same way; an "
+                         "empty value names the item from its URL)"},
     [OPT_URL_FIELD] = {OPT_URL_FIELD, "url-field", 0, "NAME", OPT_VALUE_OTHER, OPT_GROUP_INPUT,
                        NULL, "url", "jsonl: the field of each object holding its URL"},
     VALUE(OPT_OUTPUT, "output", 'o', "DIR", OPT_VALUE_DIR, OPT_GROUP_INPUT,

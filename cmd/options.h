@@ -16,6 +16,7 @@ enum opt_id {
     OPT_INPUT = 0,
     OPT_INPUT_FORMAT,
     OPT_URL_COLUMN,
+    OPT_NAME_COLUMN,
     OPT_URL_FIELD,
     OPT_OUTPUT,
     OPT_CONCURRENT,

@@ -19,6 +19,7 @@
 struct io_url_entry {
     char *url;     /* trimmed, owned by the list */
     unsigned line; /* 1-based line in the list; 0 for URLs given on the command line */
+    char *name;    /* --name-column: the row's name (trimmed, not empty), else NULL */
 };
 
 struct io_url_block;
@@ -38,6 +39,9 @@ void io_url_list_init(struct io_url_list *list);
 void io_url_list_finish(struct io_url_list *list);
 /* Appends a copy of `url` (surrounding blanks trimmed). */
 int io_url_list_add(struct io_url_list *list, const char *url, unsigned line);
+/* The same with the row's name (NULL, or blank: none). */
+int io_url_list_add_named(struct io_url_list *list, const char *url, const char *name,
+                          unsigned line);
 /* Reads one URL per line: a UTF-8 BOM at the start, CRLF endings, blank lines,
  * leading/trailing blanks and lines whose first non-blank is '#' are all
  * tolerated or skipped. Memory is bounded by the lines kept: a line longer
@@ -203,6 +207,15 @@ enum io_name_level {
  * name_size >= IO_OUTPUT_NAME_SIZE, else -ENOSPC; -EINVAL for a bad level. */
 int io_leveled_output_name(const char *url, unsigned level, char *name, size_t name_size);
 
+/* The same with the stem from `given` (a --name-column value) when it is not
+ * NULL: reduced like a URL's last segment (not percent-decoded: a value is
+ * not URL text) to [A-Za-z0-9._-], its extension dropped, no leading dot,
+ * at most 120 bytes; the levels' hashes stay the URL's, so two URLs given
+ * one name part as two URLs of one last segment do. A value with nothing
+ * left (only dots) names the item from its URL instead. */
+int io_named_output_name(const char *url, const char *given, unsigned level, char *name,
+                         size_t name_size);
+
 /* Gives each of `count` distinct URLs a level so that their names are all
  * different, deterministically from the set of URLs alone (not their order,
  * not the shard): starting from level 0, every URL whose name equals another
@@ -219,6 +232,10 @@ int io_assign_name_levels(const char *const *urls, size_t count, uint8_t *levels
 struct io_name_table;
 int io_name_table_create(const char *const *urls, size_t count, uint8_t *levels,
                          struct io_name_table **out);
+/* The same where URL i is named from givens[i] (io_named_output_name; NULL
+ * or a NULL entry: from the URL). */
+int io_name_table_create_named(const char *const *urls, const char *const *givens, size_t count,
+                               uint8_t *levels, struct io_name_table **out);
 /* True when `name` is (by its 64-bit fingerprint: a false yes is possible,
  * a false no is not) a name of the set or one claimed since. */
 bool io_name_table_taken(const struct io_name_table *table, const char *name);
@@ -301,6 +318,9 @@ enum io_resume {
  * up to IO_NAME_LEVEL_MAX is held by other URLs' outputs, or -ENOMEM. */
 int io_resume_name(const char *dir, const char *url, bool force, struct io_name_table *table,
                    uint8_t *level, char *name, size_t name_size);
+/* The same for an item named from `given` (io_named_output_name). */
+int io_resume_named(const char *dir, const char *url, const char *given, bool force,
+                    struct io_name_table *table, uint8_t *level, char *name, size_t name_size);
 
 /* Yields the output names of a run one at a time, then NULL. A string needs
  * to last only until the next call, so names can be made on the fly. */
@@ -352,6 +372,9 @@ enum io_layout {
  * IO_OUTPUT_NAME_SIZE. */
 int io_layout_name(enum io_layout layout, const char *url, unsigned level, uint64_t line,
                    char *name, size_t name_size);
+/* The same for a readable name from `given` (io_named_output_name). */
+int io_layout_named(enum io_layout layout, const char *url, const char *given, unsigned level,
+                    uint64_t line, char *name, size_t name_size);
 
 /* io_output_owner for a name of either layout ("FILE" or "FOLDER/FILE"). */
 int io_output_owner_at(const char *dir, const char *name, const char *url);

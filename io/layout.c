@@ -39,8 +39,14 @@ int io_tar_shard_name(unsigned shard_index, unsigned shard_count, uint64_t tar_i
 int io_layout_name(enum io_layout layout, const char *url, unsigned level, uint64_t line,
                    char *name, size_t name_size)
 {
+    return io_layout_named(layout, url, NULL, level, line, name, name_size);
+}
+
+int io_layout_named(enum io_layout layout, const char *url, const char *given, unsigned level,
+                    uint64_t line, char *name, size_t name_size)
+{
     if (layout != IO_LAYOUT_POSITIONAL)
-        return io_leveled_output_name(url, level, name, name_size);
+        return io_named_output_name(url, given, level, name, name_size);
     char folder[IO_POSITIONAL_NAME_SIZE];
     char file[IO_POSITIONAL_NAME_SIZE];
     int rc = io_positional_path(line, folder, sizeof(folder), file, sizeof(file));

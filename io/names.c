@@ -70,23 +70,34 @@ static void last_segment(const char *url, const char **start, size_t *len)
     *len = (size_t)(end - seg);
 }
 
+/* A name from `seg` (seg_len bytes), percent-decoded when `decode`; false
+ * when nothing is left but dots (the caller picks "image" or another). */
+static bool name_from(const char *seg, size_t seg_len, bool decode, char *name, size_t name_size);
+
 int io_output_name(const char *url, char *name, size_t name_size)
 {
-    char stem[MAX_STEM_BYTES + 1];
-    size_t stem_len = 0;
     const char *seg;
     size_t seg_len;
 
     if (name_size < MAX_STEM_BYTES + sizeof(".png"))
         return -ENOSPC;
     last_segment(url, &seg, &seg_len);
+    if (!name_from(seg, seg_len, true, name, name_size))
+        snprintf(name, name_size, "image.png");
+    return 0;
+}
+
+static bool name_from(const char *seg, size_t seg_len, bool decode, char *name, size_t name_size)
+{
+    char stem[MAX_STEM_BYTES + 1];
+    size_t stem_len = 0;
 
     /* Percent-decode, then keep only a portable file-name alphabet: whatever
      * the bytes decode to ('/', '\\', NUL, control characters, "..") they
      * cannot leave the output folder or confuse a shell. */
     for (size_t i = 0; i < seg_len && stem_len < MAX_STEM_BYTES; i++) {
         unsigned char c = (unsigned char)seg[i];
-        if (c == '%' && i + 2 < seg_len) {
+        if (decode && c == '%' && i + 2 < seg_len) {
             int hi = hex_value(seg[i + 1]);
             int lo = hex_value(seg[i + 2]);
             if (hi >= 0 && lo >= 0) {
@@ -115,15 +126,21 @@ int io_output_name(const char *url, char *name, size_t name_size)
     while (*visible == '.')
         visible++;
     if (*visible == '\0')
-        visible = "image";
+        return false;
     snprintf(name, name_size, "%s.png", visible);
-    return 0;
+    return true;
 }
 
 _Static_assert(IO_OUTPUT_NAME_SIZE >= MAX_STEM_BYTES + sizeof("-") + 64 + sizeof(".png"),
                "IO_OUTPUT_NAME_SIZE too small for a level-3 name");
 
 int io_leveled_output_name(const char *url, unsigned level, char *name, size_t name_size)
+{
+    return io_named_output_name(url, NULL, level, name, name_size);
+}
+
+int io_named_output_name(const char *url, const char *given, unsigned level, char *name,
+                         size_t name_size)
 {
     char derived[IO_OUTPUT_NAME_SIZE];
     char digest_hex[65];
@@ -132,9 +149,11 @@ int io_leveled_output_name(const char *url, unsigned level, char *name, size_t n
         return -ENOSPC;
     if (level > IO_NAME_LEVEL_MAX)
         return -EINVAL;
-    int rc = io_output_name(url, derived, sizeof(derived));
-    if (rc < 0)
-        return rc;
+    if (given == NULL || !name_from(given, strlen(given), false, derived, sizeof(derived))) {
+        int rc = io_output_name(url, derived, sizeof(derived));
+        if (rc < 0)
+            return rc;
+    }
     size_t stem_len = strlen(derived) - strlen(".png");
     switch (level) {
     case IO_NAME_DERIVED:
@@ -206,19 +225,26 @@ static bool raise_level(uint8_t *levels, size_t index)
  * The names are nearly always all equal (a true clash) and are compared one
  * by one with the first; only different names under one fingerprint pay for
  * holding the group's names and sorting them. */
-static long raise_shared(const char *const *urls, uint8_t *levels, const struct name_key *keys,
-                         size_t count, bool *stuck)
+/* URL i's name at its level: from givens[i] when there is one. */
+static int name_of(const char *const *urls, const char *const *givens, const uint8_t *levels,
+                   size_t i, char *name, size_t name_size)
+{
+    return io_named_output_name(urls[i], givens != NULL ? givens[i] : NULL, levels[i], name,
+                                name_size);
+}
+
+static long raise_shared(const char *const *urls, const char *const *givens, uint8_t *levels,
+                         const struct name_key *keys, size_t count, bool *stuck)
 {
     char first[IO_OUTPUT_NAME_SIZE];
     char name[IO_OUTPUT_NAME_SIZE];
-    int rc =
-        io_leveled_output_name(urls[keys[0].index], levels[keys[0].index], first, sizeof(first));
+    int rc = name_of(urls, givens, levels, keys[0].index, first, sizeof(first));
     if (rc < 0)
         return rc;
     size_t same = 1;
     for (; same < count; same++) {
         size_t index = keys[same].index;
-        rc = io_leveled_output_name(urls[index], levels[index], name, sizeof(name));
+        rc = name_of(urls, givens, levels, index, name, sizeof(name));
         if (rc < 0)
             return rc;
         if (strcmp(name, first) != 0)
@@ -240,7 +266,7 @@ static long raise_shared(const char *const *urls, uint8_t *levels, const struct 
         return -ENOMEM;
     for (size_t i = 0; i < count; i++) {
         size_t index = keys[i].index;
-        rc = io_leveled_output_name(urls[index], levels[index], name, sizeof(name));
+        rc = name_of(urls, givens, levels, index, name, sizeof(name));
         slots[i].name = rc < 0 ? NULL : strdup(name);
         slots[i].index = index;
         if (slots[i].name == NULL) {
@@ -337,6 +363,12 @@ static int claimed_add(struct claimed_set *set, uint64_t hash)
 int io_name_table_create(const char *const *urls, size_t count, uint8_t *levels,
                          struct io_name_table **out)
 {
+    return io_name_table_create_named(urls, NULL, count, levels, out);
+}
+
+int io_name_table_create_named(const char *const *urls, const char *const *givens, size_t count,
+                               uint8_t *levels, struct io_name_table **out)
+{
     char name[IO_OUTPUT_NAME_SIZE];
     int rc = 0;
 
@@ -360,7 +392,7 @@ int io_name_table_create(const char *const *urls, size_t count, uint8_t *levels,
      * and two level-3 names are equal only for a SHA-256 collision. */
     for (;;) {
         for (size_t i = 0; i < count; i++) {
-            rc = io_leveled_output_name(urls[i], levels[i], name, sizeof(name));
+            rc = name_of(urls, givens, levels, i, name, sizeof(name));
             if (rc < 0)
                 goto fail;
             table->keys[i].hash = fnv1a_64(name);
@@ -376,7 +408,8 @@ int io_name_table_create(const char *const *urls, size_t count, uint8_t *levels,
                 ;
             if (end - start < 2)
                 continue;
-            long group_moved = raise_shared(urls, levels, &table->keys[start], end - start, &stuck);
+            long group_moved =
+                raise_shared(urls, givens, levels, &table->keys[start], end - start, &stuck);
             if (group_moved < 0) {
                 rc = (int)group_moved;
                 goto fail;

@@ -135,9 +135,15 @@ out:
 int io_resume_name(const char *dir, const char *url, bool force, struct io_name_table *table,
                    uint8_t *level, char *name, size_t name_size)
 {
+    return io_resume_named(dir, url, NULL, force, table, level, name, name_size);
+}
+
+int io_resume_named(const char *dir, const char *url, const char *given, bool force,
+                    struct io_name_table *table, uint8_t *level, char *name, size_t name_size)
+{
     unsigned start = *level;
     for (unsigned at = start; at <= IO_NAME_LEVEL_MAX; at++) {
-        int rc = io_leveled_output_name(url, at, name, name_size);
+        int rc = io_named_output_name(url, given, at, name, name_size);
         if (rc < 0)
             return rc;
         /* A name moved to must be no other item's: not one of the set's

@@ -67,14 +67,29 @@ static int is_blank(unsigned char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
+/* `text` without the blanks around it: its start, and its length. */
+static const char *trimmed(const char *text, size_t *len)
+{
+    while (*text != '\0' && is_blank((unsigned char)*text))
+        text++;
+    *len = strlen(text);
+    while (*len > 0 && is_blank((unsigned char)text[*len - 1]))
+        (*len)--;
+    return text;
+}
+
 int io_url_list_add(struct io_url_list *list, const char *url, unsigned line)
 {
-    const char *start = url;
-    while (*start != '\0' && is_blank((unsigned char)*start))
-        start++;
-    size_t len = strlen(start);
-    while (len > 0 && is_blank((unsigned char)start[len - 1]))
-        len--;
+    return io_url_list_add_named(list, url, NULL, line);
+}
+
+int io_url_list_add_named(struct io_url_list *list, const char *url, const char *name,
+                          unsigned line)
+{
+    size_t len;
+    const char *start = trimmed(url, &len);
+    size_t name_len = 0;
+    const char *name_start = name != NULL ? trimmed(name, &name_len) : NULL;
 
     if (list->count == list->capacity) {
         size_t capacity = list->capacity ? list->capacity * 2 : 64;
@@ -87,8 +102,15 @@ int io_url_list_add(struct io_url_list *list, const char *url, unsigned line)
     char *copy = store_text(list, start, len);
     if (copy == NULL)
         return -ENOMEM;
+    char *name_copy = NULL;
+    if (name_len > 0) {
+        name_copy = store_text(list, name_start, name_len);
+        if (name_copy == NULL)
+            return -ENOMEM;
+    }
     list->entries[list->count].url = copy;
     list->entries[list->count].line = line;
+    list->entries[list->count].name = name_copy;
     list->count++;
     return 0;
 }
@@ -151,7 +173,7 @@ int io_url_list_read_rows(struct io_url_list *list, FILE *in, const struct io_li
         if (row.error == 0 && keep != NULL && !keep(row.url, keep_user))
             continue;
         rc = row.error != 0 ? add_failed_row(list, &row, keep, keep_user)
-                            : io_url_list_add(list, row.url, (unsigned)row.line);
+                            : io_url_list_add_named(list, row.url, row.name, (unsigned)row.line);
         if (rc < 0) {
             snprintf(err, err_size, "out of memory reading the URL list");
             break;

@@ -17,15 +17,16 @@ double seconds_since(uint64_t start_ns)
 
 int item_name(const struct run *run, size_t entry, char *name)
 {
-    return io_layout_name(run->opts->layout, run->urls->entries[entry].url,
-                          item_level(run->item_flags[entry]), run->urls->entries[entry].line, name,
-                          IO_OUTPUT_NAME_SIZE);
+    const struct io_url_entry *row = &run->urls->entries[entry];
+    return io_layout_named(run->opts->layout, row->url, row->name,
+                           item_level(run->item_flags[entry]), row->line, name,
+                           IO_OUTPUT_NAME_SIZE);
 }
 
 int job_name(const struct run *run, const struct job *job, char *name)
 {
-    return io_layout_name(run->opts->layout, job->url, job->level, job->line, name,
-                          IO_OUTPUT_NAME_SIZE);
+    return io_layout_named(run->opts->layout, job->url, job->given, job->level, job->line, name,
+                           IO_OUTPUT_NAME_SIZE);
 }
 
 static void job_init(struct run *run, struct job *job, size_t index)
@@ -44,6 +45,7 @@ void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t i
     job->entry = entry;
     job->url = run->urls->entries[entry].url;
     job->line = run->urls->entries[entry].line;
+    job->given = run->urls->entries[entry].name;
     job->level = item_level(flags);
     job->named = (flags & (ITEM_REFUSED | ITEM_NAME_HELD)) == 0;
 }

@@ -15,25 +15,28 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
     /* Repeats are found as pl_run finds them (triage.c): one byte a line. */
     uint8_t *repeat = calloc(count ? count : 1, sizeof(*repeat));
     const char **valid = malloc((count ? count : 1) * sizeof(*valid));
+    const char **givens = malloc((count ? count : 1) * sizeof(*givens));
     uint8_t *levels = malloc((count ? count : 1) * sizeof(*levels));
     struct io_name_table *names = NULL;
     size_t valid_count = 0;
     int rc = -ENOMEM;
 
-    if (repeat == NULL || valid == NULL || levels == NULL || find_duplicates(urls, repeat) < 0)
+    if (repeat == NULL || valid == NULL || givens == NULL || levels == NULL || find_duplicates(urls, repeat) < 0)
         goto out;
     for (size_t i = 0; i < count; i++) {
         char why[256];
         if ((repeat[i] & ITEM_DUPLICATE) == 0 &&
-            io_url_check(urls->entries[i].url, why, sizeof(why)) == 0)
+            io_url_check(urls->entries[i].url, why, sizeof(why)) == 0) {
+            givens[valid_count] = urls->entries[i].name;
             valid[valid_count++] = urls->entries[i].url;
+        }
     }
     /* Positional names need no pass over the set: levels stay 0. */
     bool positional = opts->layout == IO_LAYOUT_POSITIONAL;
     if (positional)
         memset(levels, 0, count ? count : 1);
     else
-        rc = io_name_table_create(valid, valid_count, levels, &names);
+        rc = io_name_table_create_named(valid, givens, valid_count, levels, &names);
     if (!positional && rc < 0)
         goto out;
     size_t index = 0;
@@ -44,6 +47,7 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
         char why[256] = "";
         char name[IO_OUTPUT_NAME_SIZE] = "";
         const char *url = urls->entries[i].url;
+        const char *given = urls->entries[i].name;
         struct pl_plan_item item = {
             .index = index++,
             .line = urls->entries[i].line,
@@ -59,7 +63,7 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
         uint8_t level = levels[valid_index++];
         item.output_name = name;
         if (opts->shard_count > 1 && item.shard != opts->shard_index) {
-            io_layout_name(opts->layout, url, level, item.line, name, sizeof(name));
+            io_layout_named(opts->layout, url, given, level, item.line, name, sizeof(name));
             item.action = PL_PLAN_OTHER_SHARD;
             on_item(&item, user);
             continue;
@@ -69,8 +73,8 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
             io_layout_name(opts->layout, url, level, item.line, name, sizeof(name));
             resume = io_layout_resume(opts->output_dir, url, opts->force, name);
         } else {
-            resume = io_resume_name(opts->output_dir, url, opts->force, names, &level, name,
-                                    sizeof(name));
+            resume = io_resume_named(opts->output_dir, url, given, opts->force, names, &level,
+                                     name, sizeof(name));
         }
         if (resume == -ENOMEM) {
             rc = resume;
@@ -96,6 +100,7 @@ out:
     io_name_table_destroy(names);
     free(levels);
     free(valid);
+    free(givens);
     free(repeat);
     return rc;
 }

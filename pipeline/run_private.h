@@ -110,7 +110,8 @@ struct job {
     char *url_owned;
     uint64_t line;
     uint64_t tag;
-    unsigned level; /* of its readable name */
+    const char *given; /* --name-column: its name's stem (the list owns it), or NULL */
+    unsigned level;    /* of its readable name */
     bool named;     /* has an output name: its URL passed its check, the name is not held */
     struct pl_host *host; /* NULL when its URL has no usable host key */
     uint8_t *body;        /* owned from download end until decoded */

@@ -49,6 +49,7 @@ int build_items(struct run *run, const struct io_url_list *urls, char *err, size
     const struct pl_options *opts = run->opts;
     size_t count = urls->count;
     const char **valid_urls = NULL;
+    const char **valid_givens = NULL;
     uint8_t *levels = NULL;
     int rc;
 
@@ -62,7 +63,8 @@ int build_items(struct run *run, const struct io_url_list *urls, char *err, size
     run->report->duplicates = (size_t)duplicates;
 
     valid_urls = malloc((count ? count : 1) * sizeof(*valid_urls));
-    if (valid_urls == NULL)
+    valid_givens = malloc((count ? count : 1) * sizeof(*valid_givens));
+    if (valid_urls == NULL || valid_givens == NULL)
         goto fail_memory;
     size_t valid_count = 0;
     run->created_ns = uv_hrtime();
@@ -74,8 +76,10 @@ int build_items(struct run *run, const struct io_url_list *urls, char *err, size
         char why[256];
         if (io_url_check(url, why, sizeof(why)) < 0)
             *flags |= ITEM_REFUSED;
-        else
+        else {
+            valid_givens[valid_count] = urls->entries[i].name;
             valid_urls[valid_count++] = url;
+        }
         if (opts->shard_count > 1 && pl_shard_of(url, opts->shard_count) != opts->shard_index)
             *flags |= ITEM_OTHER_SHARD;
         else
@@ -86,15 +90,10 @@ int build_items(struct run *run, const struct io_url_list *urls, char *err, size
         rc = 0;
         goto out;
     }
-    /* Positional names need no pass over the list: levels stay 0. */
-    if (opts->layout == IO_LAYOUT_POSITIONAL) {
-        rc = 0;
-        goto out;
-    }
     levels = malloc((valid_count ? valid_count : 1) * sizeof(*levels));
     if (levels == NULL)
         goto fail_memory;
-    rc = io_name_table_create(valid_urls, valid_count, levels, &run->names);
+    rc = io_name_table_create_named(valid_urls, valid_givens, valid_count, levels, &run->names);
     if (rc < 0) {
         snprintf(err, err_size, "naming the outputs: %s", strerror(-rc));
         goto out;
@@ -113,6 +112,7 @@ fail_memory:
 out:
     free(levels);
     free(valid_urls);
+    free(valid_givens);
     return rc;
 }
 
@@ -184,8 +184,9 @@ void report_up_front(struct run *run)
         if (positional)
             item_name(run, entry, name);
         int resume = positional ? io_layout_resume(opts->output_dir, url, opts->force, name)
-                                : io_resume_name(opts->output_dir, url, opts->force, run->names,
-                                                 &level, name, sizeof(name));
+                                : io_resume_named(opts->output_dir, url,
+                                                  run->urls->entries[entry].name, opts->force,
+                                                  run->names, &level, name, sizeof(name));
         if (resume < 0) {
             *flags |= ITEM_NAME_HELD;
             report_unstarted(run, entry, item_index, resume, PL_STAGE_WRITE,
