@@ -33,7 +33,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, FixtureServer, Workspace,  # noqa: E402
-                      Failure, check, main_for, tree)
+                      Failure, check, main_for, run, tree)
+from test_lists import items_of  # noqa: E402
 
 
 class Lines:
@@ -246,6 +247,47 @@ def test_back_pressure():
         check(rc == 143, f"exit {rc}: {err[-500:]}")
         # 1,024 queued + 3 taken + 64 KiB of pipe + 64 KiB read ahead (~240 lines).
         check(1000 <= accepted < 2000, f"{accepted} lines taken with every download held")
+
+
+def fnv1a_32(text):
+    h = 0x811C9DC5
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def test_name_column():
+    with Workspace(PHOTOS[:5]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        a, b, c, d, e = (server.url(n) for n in PHOTOS[:5])
+        rows = [("url", "title"), (a, "My Cat.jpg"), (b, "My Cat"), (c, ""), (d, "..."),
+                (e, "../../evil/x"), (a, "another name")]
+        path = ws.list_file([",".join(r) for r in rows], name="named.csv")
+        args = ["--json", "-q", "--name-column", "title", "-i", path, "-o", ws.out]
+        rc, out, err = run(args)
+        check(rc == 0, f"exit {rc}: {err}")
+        items, summary = items_of(out)
+        got = {i["url"]: os.path.relpath(i["output"], ws.out) for i in items}
+        stem = lambda n: n.rsplit(".", 1)[0]  # noqa: E731
+        # Two items given one name clash as two URLs of one last segment
+        # would: both move up a level, their URLs' hashes appended.
+        want = {a: f"My_Cat-{fnv1a_32(a):08x}.png", b: f"My_Cat-{fnv1a_32(b):08x}.png",
+                c: stem(PHOTOS[2]) + ".png", d: stem(PHOTOS[3]) + ".png",
+                e: "_.._evil_x.png"}
+        check(got == want, f"outputs {got}, want {want}")
+        check(summary["duplicates"] == 1, f"{summary}")
+        check(tree(ws.out) == sorted(want.values()), f"tree {tree(ws.out)}")
+        # A rerun finds them under the same names: all skipped.
+        rc, out, err = run(args)
+        items, summary = items_of(out)
+        check(rc == 0 and summary["skipped"] == 5, f"rerun: exit {rc}, {summary}")
+        # Not for other formats, a header without it, or positional names.
+        plain = ws.list_file([a], name="plain.txt")
+        for bad, why in ((["-i", plain], "--name-column is for csv and tsv"),
+                         (["--name-column", "caption", "-i", path], "caption"),
+                         (["--layout", "positional", "-i", path], "--layout positional")):
+            extra = ["--name-column", "title"] if "--name-column" not in bad else []
+            rc, _, err = run(extra + bad + ["-o", os.path.join(ws.tmp, "x")])
+            check(rc == 2 and why in err, f"{bad}: exit {rc}: {err}")
 
 
 if __name__ == "__main__":
