@@ -126,18 +126,36 @@ struct list_source {
     size_t next_arg;
     uint64_t rows;                /* read, kept or not */
     bool complete;
+    struct pl_row first;          /* list_source_first's, handed out first */
+    bool has_first;
+    bool ended_first;             /* list_source_first found none */
 };
 
-/* pl_source.next, on the run's reader thread. */
+/* pl_source.next, on the run's reader thread (list_source_first's call
+ * before it exists). */
 static int next_row(void *user, struct pl_row *row, char *err, size_t err_size)
 {
     struct list_source *list = user;
     char stand_in[IO_ROW_STAND_IN_SIZE];
+    if (list->has_first) {
+        *row = list->first;
+        list->has_first = false;
+        return 1;
+    }
+    if (list->ended_first)
+        return 0;
     while (!list->list_done) {
         struct io_list_row read;
         int got = io_list_reader_next(list->reader, &read, err, err_size);
-        if (got < 0)
-            return got; /* the run says it with the list's name: see main */
+        if (got < 0) {
+            if (got != -ECANCELED) {
+                /* The run says it as it is: with the list's name. */
+                char reason[320];
+                snprintf(reason, sizeof(reason), "%.300s", err);
+                snprintf(err, err_size, "%.100s: %.300s", list->cli->input, reason);
+            }
+            return got;
+        }
         if (got == 0) {
             list->list_done = true;
             list->lines_read = io_list_reader_line(list->reader);
@@ -226,6 +244,19 @@ fail:
     return rc;
 }
 
+int list_source_first(struct list_source *list)
+{
+    char err[512];
+    int got = next_row(list, &list->first, err, sizeof(err));
+    if (got < 0) {
+        fprintf(stderr, "edgefetch: %s\n", err);
+        return got;
+    }
+    list->has_first = got == 1;
+    list->ended_first = got == 0;
+    return got;
+}
+
 uint64_t list_source_rows(const struct list_source *list)
 {
     return list->rows;
@@ -240,6 +271,8 @@ void list_source_destroy(struct list_source *list)
 {
     if (list == NULL)
         return;
+    if (list->has_first)
+        free(list->first.url);
     io_list_reader_destroy(list->reader);
     if (list->in != NULL && list->in != stdin)
         fclose(list->in);

@@ -36,6 +36,12 @@ int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_
 struct list_source;
 int list_source_create(const struct cli *cli, struct row_filter *filter,
                        struct list_source **out, struct pl_source *source);
+/* Reads up to the first row kept (blocking: a pipe's producer may take its
+ * time), which the run then gets first: 1 with one, 0 when there is none
+ * (the list and the arguments gave no row, or the shard keeps none of
+ * them), or a negative code, printed (the list could not be read: nothing
+ * has run). */
+int list_source_first(struct list_source *list);
 /* Rows the list and the arguments gave (kept or dropped): 0 for an empty
  * list with no arguments. Once the run is over. */
 uint64_t list_source_rows(const struct list_source *list);

@@ -249,8 +249,7 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
         fprintf(stderr, "edgefetch: %s (its rows are redone by a rerun)\n", err);
     log->cli = cli;
     if (rc < 0) {
-        fprintf(stderr, "edgefetch: %s%s%s\n", input->source != NULL ? cli->input : "",
-                input->source != NULL ? ": " : "", err);
+        fprintf(stderr, "edgefetch: %s\n", err);
         return rc;
     }
     if (input->source != NULL)
@@ -606,6 +605,14 @@ int main(int argc, char **argv)
             goto out;
         input.list = input_list;
         input.source = &source;
+        /* As for a whole list, an empty one is said before any run. */
+        int first = list_source_first(input_list);
+        if (first < 0)
+            goto out;
+        if (first == 0 && list_source_rows(input_list) == 0)
+            goto no_urls;
+        /* The list and its wake-up stay open through the run: not a leak. */
+        cli.fds_at_start = count_open_fds();
     } else {
         rc_read = list_read_whole(&cli, &urls, &filter);
         /* The fingerprints are needed only while the list is read. */
@@ -633,12 +640,6 @@ int main(int argc, char **argv)
         cli.pl.gate_user = cli.json_out;
     }
     status = cli.mode == CLI_MODE_COMPARE ? run_compare(&cli, &input) : run_single(&cli, &input);
-    /* A streamed list turns out to be empty only once read: said as for a
-     * whole one (a shard that keeps none of its rows is not empty). */
-    if (streamed && list_source_complete(input.list) && list_source_rows(input.list) == 0) {
-        fprintf(stderr, "edgefetch: no URLs given (use -i FILE, -i - or URL arguments)\n");
-        status = EXIT_USAGE;
-    }
     /* Blocks until the reader has it all (or is gone): the run is over. */
     int written = output_destroy(cli.json_out);
     if (written < 0) {
