@@ -60,14 +60,14 @@ static int open_list(const struct cli *cli, FILE **in_out, struct io_list_option
         list->compression = gzip ? IO_LIST_GZIP : IO_LIST_COMPRESSION_AUTO;
     }
     bool tabular = list->format == IO_LIST_CSV || list->format == IO_LIST_TSV;
-    const char *misplaced = cli->url_column != NULL && !tabular ? "--url-column"
+    const char *misplaced = cli->url_column != NULL && !tabular         ? "--url-column"
                             : cli->list.name_column != NULL && !tabular ? "--name-column"
                             : cli->url_field != NULL && list->format != IO_LIST_JSONL
                                 ? "--url-field"
                                 : NULL;
     if (misplaced != NULL) {
-        fprintf(stderr, "edgefetch: %s: %s is for %s lists, this one is read as %s\n",
-                cli->input, misplaced, strcmp(misplaced, "--url-field") != 0 ? "csv and tsv" : "jsonl",
+        fprintf(stderr, "edgefetch: %s: %s is for %s lists, this one is read as %s\n", cli->input,
+                misplaced, strcmp(misplaced, "--url-field") != 0 ? "csv and tsv" : "jsonl",
                 list_format_name(list->format));
         if (in != stdin)
             fclose(in);
@@ -118,17 +118,17 @@ int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_
 struct list_source {
     const struct cli *cli;
     struct row_filter *filter;
-    FILE *in;                     /* NULL: URL arguments only */
+    FILE *in; /* NULL: URL arguments only */
     struct io_list_reader *reader;
-    int wake_fd;                  /* eventfd: written by cancel, polled by the reader */
-    uint64_t lines_read;          /* of the list, once it ended */
+    int wake_fd;         /* eventfd: written by cancel, polled by the reader */
+    uint64_t lines_read; /* of the list, once it ended */
     bool list_done;
     size_t next_arg;
-    uint64_t rows;                /* read, kept or not */
+    uint64_t rows; /* read, kept or not */
     bool complete;
-    struct pl_row first;          /* list_source_first's, handed out first */
+    struct pl_row first; /* list_source_first's, handed out first */
     bool has_first;
-    bool ended_first;             /* list_source_first found none */
+    bool ended_first; /* list_source_first found none */
 };
 
 /* pl_source.next, on the run's reader thread (list_source_first's call
@@ -203,8 +203,8 @@ static void cancel_rows(void *user)
     }
 }
 
-int list_source_create(const struct cli *cli, struct row_filter *filter,
-                       struct list_source **out, struct pl_source *source)
+int list_source_create(const struct cli *cli, struct row_filter *filter, struct list_source **out,
+                       struct pl_source *source)
 {
     char err[256];
     int rc;

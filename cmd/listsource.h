@@ -34,8 +34,8 @@ int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_
  * code: nothing has run) and fills `source` for pl_run_stream; the URL
  * arguments come after the list's last row, numbered on after it. */
 struct list_source;
-int list_source_create(const struct cli *cli, struct row_filter *filter,
-                       struct list_source **out, struct pl_source *source);
+int list_source_create(const struct cli *cli, struct row_filter *filter, struct list_source **out,
+                       struct pl_source *source);
 /* Reads up to the first row kept (blocking: a pipe's producer may take its
  * time), which the run then gets first: 1 with one, 0 when there is none
  * (the list and the arguments gave no row, or the shard keeps none of

@@ -207,8 +207,7 @@ struct run_input {
 
 /* One run of the pipeline into `dir`; returns 0 or a negative setup error. */
 static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
-                    const struct run_input *input, struct item_log *log,
-                    struct pl_report *report)
+                    const struct run_input *input, struct item_log *log, struct pl_report *report)
 {
     char err[512];
     struct pl_options opts = cli->pl;

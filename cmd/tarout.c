@@ -33,8 +33,8 @@ struct tar_out {
     unsigned shard_count;
     mode_t mode;
     bool sync;
-    bool force;       /* --force: complete tars are written again */
-    uint64_t rows;    /* rows numbered so far */
+    bool force;             /* --force: complete tars are written again */
+    uint64_t rows;          /* rows numbered so far */
     struct shard_tar *tars; /* by tar index */
     size_t tar_count;
     uint64_t checked_tar; /* the last tar whose completeness was looked up, +1 */

@@ -120,8 +120,7 @@ static bool triage_row(struct run *run, struct pl_row *row, size_t index)
         job_init_row(run, &job, row, index);
         job.named = false;
         fail_unstarted(run, &job, refused, PL_STAGE_URL,
-                       refused == -EPROTONOSUPPORT ? PL_KIND_UNSUPPORTED_SCHEME
-                                                   : PL_KIND_BAD_URL,
+                       refused == -EPROTONOSUPPORT ? PL_KIND_UNSUPPORTED_SCHEME : PL_KIND_BAD_URL,
                        why);
         job_finish_unstarted(&job);
         return false;

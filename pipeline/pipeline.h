@@ -278,9 +278,8 @@ struct pl_source {
  * ends it early: the rows queued are reported cancelled, rows not yet read
  * are not (the source is cancelled). pl_progress.total counts the items
  * taken so far. */
-int pl_run_stream(const struct pl_options *opts, const struct pl_source *source,
-                  pl_item_cb on_item, void *user, struct pl_report *report, char *err,
-                  size_t err_size);
+int pl_run_stream(const struct pl_options *opts, const struct pl_source *source, pl_item_cb on_item,
+                  void *user, struct pl_report *report, char *err, size_t err_size);
 
 /* --dry-run: what pl_run would do with an item. */
 enum pl_plan_action {

@@ -21,7 +21,8 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
     size_t valid_count = 0;
     int rc = -ENOMEM;
 
-    if (repeat == NULL || valid == NULL || givens == NULL || levels == NULL || find_duplicates(urls, repeat) < 0)
+    if (repeat == NULL || valid == NULL || givens == NULL || levels == NULL ||
+        find_duplicates(urls, repeat) < 0)
         goto out;
     for (size_t i = 0; i < count; i++) {
         char why[256];
@@ -73,8 +74,8 @@ int pl_plan(const struct pl_options *opts, const struct io_url_list *urls, pl_pl
             io_layout_name(opts->layout, url, level, item.line, name, sizeof(name));
             resume = io_layout_resume(opts->output_dir, url, opts->force, name);
         } else {
-            resume = io_resume_named(opts->output_dir, url, given, opts->force, names, &level,
-                                     name, sizeof(name));
+            resume = io_resume_named(opts->output_dir, url, given, opts->force, names, &level, name,
+                                     sizeof(name));
         }
         if (resume == -ENOMEM) {
             rc = resume;

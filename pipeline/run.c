@@ -133,8 +133,7 @@ static int run_items(const struct pl_options *opts, const struct io_url_list *ur
         run.created_ns = started;
         /* Rows enough to refill every slot and worker twice over. */
         size_t wanted = 2 * ((size_t)opts->max_downloads + opts->workers);
-        rc = pl_row_queue_create(wanted > PL_ROW_QUEUE_MIN ? wanted : PL_ROW_QUEUE_MIN,
-                                 &run.rows);
+        rc = pl_row_queue_create(wanted > PL_ROW_QUEUE_MIN ? wanted : PL_ROW_QUEUE_MIN, &run.rows);
         if (rc < 0) {
             snprintf(err, err_size, "out of memory for the list's queue");
             goto fail_loop;
@@ -281,9 +280,8 @@ int pl_run(const struct pl_options *opts, const struct io_url_list *urls, pl_ite
     return run_items(opts, urls, NULL, on_item, user, report, err, err_size);
 }
 
-int pl_run_stream(const struct pl_options *opts, const struct pl_source *source,
-                  pl_item_cb on_item, void *user, struct pl_report *report, char *err,
-                  size_t err_size)
+int pl_run_stream(const struct pl_options *opts, const struct pl_source *source, pl_item_cb on_item,
+                  void *user, struct pl_report *report, char *err, size_t err_size)
 {
     if (opts->layout != IO_LAYOUT_POSITIONAL) {
         memset(report, 0, sizeof(*report));

@@ -102,17 +102,17 @@ struct job {
     struct io_list all; /* run->jobs: every job allocated, for a signal's walk */
     struct run *run;
     enum job_state state;
-    size_t entry;         /* its entry in the URL list (pl_run only) */
-    size_t index;         /* its number among the list's unique items */
+    size_t entry; /* its entry in the URL list (pl_run only) */
+    size_t index; /* its number among the list's unique items */
     /* Its row: from the URL list (pl_run: the list owns it) or the streamed
      * row (pl_run_stream: url_owned). */
     const char *url;
     char *url_owned;
     uint64_t line;
     uint64_t tag;
-    const char *given; /* --name-column: its name's stem (the list owns it), or NULL */
-    unsigned level;    /* of its readable name */
-    bool named;     /* has an output name: its URL passed its check, the name is not held */
+    const char *given;    /* --name-column: its name's stem (the list owns it), or NULL */
+    unsigned level;       /* of its readable name */
+    bool named;           /* has an output name: its URL passed its check, the name is not held */
     struct pl_host *host; /* NULL when its URL has no usable host key */
     uint8_t *body;        /* owned from download end until decoded */
     size_t body_size;
@@ -165,13 +165,13 @@ struct run {
     bool feed_thread_on;
     uv_async_t feed_wakeup; /* the reader queued a row into an empty queue, or ended */
     bool feed_wakeup_on;
-    bool list_open;         /* the source may give more rows */
-    int feed_status;        /* the source's end: 0 or its error */
-    char feed_err[256];     /* its reason, written by the reader thread before it ends */
-    struct pl_row held;     /* taken from the queue and startable, not a job yet */
+    bool list_open;     /* the source may give more rows */
+    int feed_status;    /* the source's end: 0 or its error */
+    char feed_err[256]; /* its reason, written by the reader thread before it ends */
+    struct pl_row held; /* taken from the queue and startable, not a job yet */
     size_t held_index;
     bool held_valid;
-    uint64_t swept_folder;  /* the last positional folder swept of stale temps, + 1 */
+    uint64_t swept_folder; /* the last positional folder swept of stale temps, + 1 */
 
     struct io_list jobs;  /* struct job, through job->all */
     struct io_list ready; /* JOB_READY, first in first out */

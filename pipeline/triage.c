@@ -183,10 +183,10 @@ void report_up_front(struct run *run)
         const char *url = run->urls->entries[entry].url;
         if (positional)
             item_name(run, entry, name);
-        int resume = positional ? io_layout_resume(opts->output_dir, url, opts->force, name)
-                                : io_resume_named(opts->output_dir, url,
-                                                  run->urls->entries[entry].name, opts->force,
-                                                  run->names, &level, name, sizeof(name));
+        int resume = positional
+                         ? io_layout_resume(opts->output_dir, url, opts->force, name)
+                         : io_resume_named(opts->output_dir, url, run->urls->entries[entry].name,
+                                           opts->force, run->names, &level, name, sizeof(name));
         if (resume < 0) {
             *flags |= ITEM_NAME_HELD;
             report_unstarted(run, entry, item_index, resume, PL_STAGE_WRITE,
