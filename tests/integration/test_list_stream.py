@@ -6,6 +6,8 @@ tar shards) the list is read as the run takes its rows, never whole.
                      closes: items are written and reported (--json) while it
                      still writes; SIGTERM then ends the run (exit 143), no
                      temporary file left, each item reported once
+  reader_gone        the --json reader closes its end while the producer is
+                     silent, its pipe open: the run stops (exit 141)
   producer_closes    a producer writes N lines and closes: all N done, each
                      once, one request each
   memory             a 2,000,000-line list, --shard 0/4 (~500,000 rows kept,
@@ -122,6 +124,35 @@ def test_endless_producer():
         check(not any(os.path.basename(f).startswith(".") for f in files), f"left {files}")
         ok = [i for i in items if i["status"] == "ok"]
         check(len(files) == len(ok) and len(ok) >= 3, f"{files} for {len(ok)} ok items")
+
+
+def test_reader_gone():
+    """The --json reader closes its end while the list's producer is silent
+    with its pipe open: the gate's STOP ends the run (exit 141) and stops the
+    list reader too, which a blocked read must not keep alive."""
+    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+        proc = start(["--json", "-q", "--layout", "positional", "-i", "-", "-o", ws.out])
+        for n in range(3):
+            proc.stdin.write((server.url(PHOTOS[0]) + f"?n={n}\n").encode())
+        proc.stdin.flush()
+        first = proc.stdout.readline()
+        check(json.loads(first)["type"] == "item", f"first line {first!r}")
+        proc.stdout.close()
+        # More rows, so that a line is written to the closed pipe (EPIPE).
+        for n in range(3, 6):
+            proc.stdin.write((server.url(PHOTOS[0]) + f"?n={n}\n").encode())
+        proc.stdin.flush()
+        try:
+            rc = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            check(False, "a gone reader did not end a run waiting for its list")
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stdin.close()
+        check(rc == 141, f"exit {rc}: {err}")
+        files = tree(ws.out)
+        check(not any(os.path.basename(f).startswith(".") for f in files), f"left {files}")
 
 
 def test_producer_closes():
