@@ -35,7 +35,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, FixtureServer, Workspace,  # noqa: E402
-                      Failure, check, main_for, run, tree)
+                      Failure, check, env_for_rss, main_for, run, tree)
 from test_lists import items_of  # noqa: E402
 
 
@@ -206,7 +206,8 @@ def streamed_peak_kib(args, count, server):
     has been taken and before the end of the list, when a run that holds
     the list holds all of it; then the pipe is closed and the run ends."""
     proc = subprocess.Popen([EDGEFETCH] + args, stdin=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env=env_for_rss())
     try:
         for piece in list_lines(count, server):
             proc.stdin.write(piece)
