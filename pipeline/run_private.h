@@ -12,7 +12,9 @@
  * list: repeats, refused URLs, shards, names, resume), retry.c (backoff
  * timers), workers.c (the CPU stage, the pool and the way back), cancel.c
  * (a signal: one walk over the jobs by state), hosts.c (per-host caps and
- * health), budget.c (--max-memory, shared by the workers). */
+ * health), budget.c (--max-memory, shared by the workers), feed.c (a
+ * streamed list, pl_run_stream: the reader thread and the rows it queues in
+ * rowqueue.c's bounded queue, triaged as they are taken). */
 #ifndef EDGEFETCH_PIPELINE_RUN_PRIVATE_H
 #define EDGEFETCH_PIPELINE_RUN_PRIVATE_H
 

@@ -74,9 +74,9 @@ int build_items(struct run *run, const struct io_url_list *urls, char *err, size
         if (*flags & ITEM_DUPLICATE)
             continue;
         char why[256];
-        if (io_url_check(url, why, sizeof(why)) < 0)
+        if (io_url_check(url, why, sizeof(why)) < 0) {
             *flags |= ITEM_REFUSED;
-        else {
+        } else {
             valid_givens[valid_count] = urls->entries[i].name;
             valid_urls[valid_count++] = url;
         }
