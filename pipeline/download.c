@@ -268,7 +268,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
     struct run *run = job->run;
 
     job->download_s += result->seconds;
-    job->http_status = result->http_status;
+    job->http_status = (int)result->http_status;
     if (result->final_url != NULL) {
         free(job->final_url);
         job->final_url = result->final_url; /* taken */

@@ -42,7 +42,6 @@ void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t i
 {
     job_init(run, job, index);
     uint8_t flags = run->item_flags[entry];
-    job->entry = entry;
     job->url = run->urls->entries[entry].url;
     job->line = run->urls->entries[entry].line;
     job->given = run->urls->entries[entry].name;
@@ -53,9 +52,9 @@ void job_init_unstarted(struct run *run, struct job *job, size_t entry, size_t i
 void job_init_row(struct run *run, struct job *job, struct pl_row *row, size_t index)
 {
     job_init(run, job, index);
-    job->url_owned = row->url;
+    job->url = row->url;
+    job->owns_url = true;
     row->url = NULL;
-    job->url = job->url_owned;
     job->line = row->line;
     job->tag = row->tag;
     job->named = true;
@@ -64,7 +63,8 @@ void job_init_row(struct run *run, struct job *job, struct pl_row *row, size_t i
 void job_finish_unstarted(struct job *job)
 {
     free(job->message);
-    free(job->url_owned);
+    if (job->owns_url)
+        free((char *)job->url);
 }
 
 /* Links a job made by one of the inits into the run, in JOB_NEW. */
@@ -222,7 +222,8 @@ void job_destroy(struct job *job)
     free(job->body);
     free(job->final_url);
     free(job->message);
-    free(job->url_owned);
+    if (job->owns_url)
+        free((char *)job->url);
     free(job);
 }
 

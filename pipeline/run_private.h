@@ -99,43 +99,44 @@ struct job_provenance {
 
 struct job {
     /* First: the worker queue hands back &job->node. Links the job into the
-     * one list its state names (see enum job_state), or none. */
+     * one list its state names (see enum job_state), or none. Fields are
+     * ordered by size so that a job asleep stays small (test_job_is_small). */
     struct pl_queue_node node;
     struct io_list all; /* run->jobs: every job allocated, for a signal's walk */
     struct run *run;
-    enum job_state state;
-    size_t entry; /* its entry in the URL list (pl_run only) */
     size_t index; /* its number among the list's unique items */
     /* Its row: from the URL list (pl_run: the list owns it) or the streamed
-     * row (pl_run_stream: url_owned). */
+     * row (pl_run_stream: the job owns it, owns_url). */
     const char *url;
-    char *url_owned;
     uint64_t line;
     uint64_t tag;
     const char *given;    /* --name-column: its name's stem (the list owns it), or NULL */
-    unsigned level;       /* of its readable name */
-    bool named;           /* has an output name: its URL passed its check, the name is not held */
     struct pl_host *host; /* NULL when its URL has no usable host key */
     uint8_t *body;        /* owned from download end until decoded */
     size_t body_size;
     char *final_url;                   /* owned; the last response's URL after redirects */
     char *message;                     /* owned; the failure's reason, NULL when none */
     struct job_provenance *provenance; /* owned; NULL until a body was downloaded */
-    long http_status;
     uint64_t started_ns; /* first download */
     uint64_t due_ns;     /* BACKOFF: when it may start again */
+    /* Seconds per stage: float is ample for a report in milliseconds. */
+    float download_s;
+    float decode_s;
+    float edge_s;
+    float encode_s;
+    enum job_state state;
+    int http_status;
     unsigned attempts;   /* downloads started */
     int error;           /* 0, or negative errno-style */
     enum pl_stage stage; /* of the failure */
     enum pl_kind kind;
-    bool skipped; /* its output exists already (resume): never a live job */
     int width;
     int height;
     unsigned edge_threads; /* threads that ran part of the operator */
-    double download_s;
-    double decode_s;
-    double edge_s;
-    double encode_s;
+    uint8_t level; /* of its readable name, at most IO_NAME_LEVEL_MAX */
+    bool owns_url; /* url is the streamed row's, freed with the job */
+    bool named;   /* has an output name: its URL passed its check, the name is not held */
+    bool skipped; /* its output exists already (resume): never a live job */
 };
 
 struct run {
