@@ -57,6 +57,13 @@ struct img_canny_options;
 int img__canny_generic(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
                        int width, int height, const struct img_canny_options *opts);
 
+/* The PNG Paeth filter of one row (encode.c; `prev` the row above, zeros
+ * above row 0): `out[x] = row[x] - paeth(left, up, up_left)`. `simd` false
+ * takes the portable code only, for the tests' bit-for-bit comparison with
+ * the SSE2/AVX2 paths. */
+void img__png_filter_paeth(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width,
+                           bool simd);
+
 /* ---- row bands (bands.c) -----------------------------------------------
  *
  * Output rows [y0, y1) of the whole-image kernel: `src` and `dst` point at
