@@ -346,6 +346,10 @@ int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_b
  * inside, by PNG's rule Latin-1: the bytes are written as given) before the
  * first IDAT; without it the PNG has no text chunk. */
 void img_png_bands_set_source(struct img_png_bands *bands, const char *source);
+/* Polls `cancel` (borrowed until finish; NULL: never) before each block of
+ * rows (about 64 KiB of them): once it reads non-zero, img_png_bands_run
+ * stops with -ECANCELED. May be set from any thread. */
+void img_png_bands_set_cancel(struct img_png_bands *bands, const atomic_int *cancel);
 int img_png_bands_count(const struct img_png_bands *bands);
 int img_png_bands_run(struct img_png_bands *bands, int band);
 int img_png_bands_finish(struct img_png_bands *bands, uint8_t **png, size_t *png_size);

@@ -64,6 +64,12 @@ int img__canny_generic(const uint8_t *src, size_t src_stride, uint8_t *dst, size
 void img__png_filter_paeth(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width,
                            bool simd);
 
+/* For tests: png_rle bands get `room` bytes of data each in the file
+ * (chunk frame apart) instead of their bound, so that they outgrow it and
+ * take the path of a band in a buffer of its own. Before any band runs. */
+struct img_png_bands;
+void img__png_bands_set_room(struct img_png_bands *bands, size_t room);
+
 /* ---- row bands (bands.c) -----------------------------------------------
  *
  * Output rows [y0, y1) of the whole-image kernel: `src` and `dst` point at

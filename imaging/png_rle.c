@@ -133,9 +133,19 @@ static int reserve(struct img__rle_stream *s, size_t more)
     if (need <= s->capacity)
         return 0;
     size_t grown = s->capacity * 2 > need ? s->capacity * 2 : need;
-    uint8_t *bigger = realloc(s->out, grown);
-    if (bigger == NULL)
-        return -ENOMEM;
+    uint8_t *bigger;
+    if (s->borrowed) {
+        /* The caller's buffer is full: go on in one of our own. */
+        bigger = malloc(grown);
+        if (bigger == NULL)
+            return -ENOMEM;
+        memcpy(bigger, s->out, s->used);
+        s->borrowed = false;
+    } else {
+        bigger = realloc(s->out, grown);
+        if (bigger == NULL)
+            return -ENOMEM;
+    }
     s->out = bigger;
     s->capacity = grown;
     return 0;
@@ -709,6 +719,21 @@ int img__rle_init(struct img__rle_stream *s, size_t head, size_t expected, size_
     return 0;
 }
 
+int img__rle_init_in(struct img__rle_stream *s, uint8_t *buffer, size_t capacity, size_t head,
+                     size_t symbols_per_block)
+{
+    memset(s, 0, sizeof(*s));
+    if (capacity < head + WRITE_SLACK)
+        return -EINVAL;
+    s->symbols_per_block = symbols_per_block;
+    s->out = buffer;
+    s->borrowed = true;
+    s->capacity = capacity;
+    s->head = head;
+    s->used = head;
+    return 0;
+}
+
 int img__rle_block(struct img__rle_stream *s, const uint8_t *data, size_t size, bool final)
 {
     while (size > 0) {
@@ -752,7 +777,8 @@ int img__rle_end(struct img__rle_stream *s, bool final)
 
 void img__rle_finish(struct img__rle_stream *s)
 {
-    free(s->out);
+    if (!s->borrowed)
+        free(s->out);
     free(s->runs);
     s->out = NULL;
     s->runs = NULL;
