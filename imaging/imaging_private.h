@@ -100,6 +100,10 @@ int img__canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride);
 /* For tests: the hysteresis stack's entries (0: the default, a sixteenth of
  * the pixels), so that a small image exercises the overflow path. */
 void img__canny_set_stack_limit(struct img__canny *canny, size_t limit);
+/* Polls `cancel` (NULL: never) every few dozen rows of each pass, the
+ * hysteresis included: -ECANCELED from img__canny_rows and
+ * img__canny_edges once it reads non-zero. */
+void img__canny_set_cancel(struct img__canny *canny, const atomic_int *cancel);
 
 /* ---- what the probe learns (decode.c), for the decoders and the estimate */
 
