@@ -23,6 +23,12 @@ void img__fail(enum img_error_kind *kind, enum img_error_kind why, char *err, si
 int img__encode_png_with(const struct img_buf *gray, int level, int filters, int strategy,
                          uint8_t **png, size_t *png_size, char *err, size_t err_size);
 
+/* Asks the kernel for the pages of data[0, size) that are whole pages
+ * (MADV_POPULATE_WRITE where there is one; a hint, nothing otherwise), for
+ * memory about to be written whole: one call instead of a page fault per
+ * page (buf.c). */
+void img__populate(uint8_t *data, size_t size);
+
 /* ---- SIMD dispatch ----------------------------------------------------
  *
  * The kernels are portable C the compiler vectorises (SSE2 on x86-64). On

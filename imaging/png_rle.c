@@ -9,6 +9,8 @@
  * RFC 1951, sections 3.2.3 to 3.2.7. */
 #include "png_rle.h"
 
+#include "imaging_private.h" /* img__populate */
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,11 +127,22 @@ static void align_to_byte(struct bit_writer *w)
     }
 }
 
+/* The caller's buffer (encode.c's file) is fresh pages: they are asked for
+ * this far ahead of the writer at a time, a syscall per 256 KiB instead of
+ * a page fault per 4 KiB. At most that much is asked for and not written. */
+#define POPULATE_AHEAD ((size_t)256 << 10)
+
 static int reserve(struct img__rle_stream *s, size_t more)
 {
     if (more > SIZE_MAX / 2 - WRITE_SLACK - s->used)
         return -ENOMEM;
     size_t need = s->used + more + WRITE_SLACK;
+    if (s->borrowed && need <= s->capacity && need > s->populated) {
+        size_t end = s->populated + POPULATE_AHEAD > need ? s->populated + POPULATE_AHEAD : need;
+        end = end < s->capacity ? end : s->capacity;
+        img__populate(s->out + s->populated, end - s->populated);
+        s->populated = end;
+    }
     if (need <= s->capacity)
         return 0;
     size_t grown = s->capacity * 2 > need ? s->capacity * 2 : need;

@@ -35,7 +35,8 @@ struct img__rle_stream {
     size_t capacity; /* of `out` */
     uint64_t bits;   /* pending bits, LSB first */
     unsigned bit_count;
-    bool borrowed; /* `out` is the caller's (img__rle_init_in) until it must grow */
+    bool borrowed;            /* `out` is the caller's (img__rle_init_in) until it must grow */
+    size_t populated;         /* borrowed: out[0, populated) was asked for (img__populate) */
     size_t symbols_per_block; /* 0: one block per call */
     uint32_t *runs;           /* per call: start, length pairs of the runs found */
     size_t run_count;
