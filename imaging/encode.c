@@ -13,11 +13,14 @@
  * (adler32_combine) and in the PNG chunks (RFC 1950, RFC 1951; PNG spec,
  * section 5).
  *
- * libpng writes the file: signature and IHDR (png_write_info), the tEXt
+ * The finish writes the file itself (PNG spec, section 5; the bytes libpng's
+ * png_write_info and png_write_chunk wrote before issue 16, checked by
+ * libpng, stb_image and pngcheck in the tests): signature and IHDR, the tEXt
  * "Source" when the caller set one, then each band's compressed data as an
- * IDAT chunk, a 4-byte IDAT with the adler32,
- * and IEND, through png_write_chunk, since libpng 1.6 has no other way to
- * take IDAT data it did not compress itself. */
+ * IDAT chunk, a 4-byte IDAT with the adler32, and IEND, each chunk's CRC-32
+ * by libdeflate (PCLMUL). png_rle bands write their data straight into the
+ * file (img_png_bands's `file`), so nothing is copied; zlib bands are
+ * copied in. */
 #include <errno.h>
 #include <libdeflate.h>
 #include <png.h>
