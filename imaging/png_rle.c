@@ -331,11 +331,14 @@ struct block_stats {
     size_t run_count;
 };
 
-/* Counts every byte of data[0, size) into freq[0, 256): four tables, so
- * that a byte repeated (zero, mostly) does not wait on its own count. */
+/* Counts every byte of data[0, size) into freq[0, 256): eight tables, one
+ * per byte of a 64-bit word, so that a byte repeated (zero, mostly, in
+ * filtered edge maps) waits on its own count (a store, then a load of the
+ * same place) once per word, not twice (four tables were 2x slower on the
+ * Sobel maps). */
 static void count_bytes(const uint8_t *data, size_t size, uint32_t *freq)
 {
-    uint32_t tables[4][256];
+    uint32_t tables[8][256];
     memset(tables, 0, sizeof(tables));
     size_t i = 0;
     for (; i + 8 <= size; i += 8) {
@@ -344,15 +347,16 @@ static void count_bytes(const uint8_t *data, size_t size, uint32_t *freq)
         tables[1][(word >> 8) & 0xff]++;
         tables[2][(word >> 16) & 0xff]++;
         tables[3][(word >> 24) & 0xff]++;
-        tables[0][(word >> 32) & 0xff]++;
-        tables[1][(word >> 40) & 0xff]++;
-        tables[2][(word >> 48) & 0xff]++;
-        tables[3][word >> 56]++;
+        tables[4][(word >> 32) & 0xff]++;
+        tables[5][(word >> 40) & 0xff]++;
+        tables[6][(word >> 48) & 0xff]++;
+        tables[7][word >> 56]++;
     }
     for (; i < size; i++)
         tables[0][data[i]]++;
     for (int b = 0; b < 256; b++)
-        freq[b] += tables[0][b] + tables[1][b] + tables[2][b] + tables[3][b];
+        freq[b] += tables[0][b] + tables[1][b] + tables[2][b] + tables[3][b] + tables[4][b] +
+                   tables[5][b] + tables[6][b] + tables[7][b];
 }
 
 /* Finds the runs of data[0, size) into s->runs (start, length pairs),
