@@ -17,7 +17,13 @@ struct img_bands {
     const struct img_buf *src;
     struct img_buf *dst;
     struct img__canny *canny; /* IMG_OP_CANNY only */
+    const atomic_int *cancel; /* borrowed; NULL: never cancelled */
 };
+
+/* The 3x3 kernels read the cancel flag before each block of this many rows
+ * (a few hundred microseconds of work on a 4000-pixel row; Canny polls in
+ * its own passes, canny.c). */
+#define CANCEL_POLL_ROWS 64
 
 int img_bands_create(enum img_operator op, const struct img_canny_options *canny,
                      const struct img_buf *src, struct img_buf *dst, struct img_bands **out)
@@ -59,12 +65,23 @@ fail_bands:
     return ret;
 }
 
-int img_bands_run(struct img_bands *bands, int y0, int y1)
+void img_bands_set_cancel(struct img_bands *bands, const atomic_int *cancel)
+{
+    bands->cancel = cancel;
+    if (bands->canny != NULL)
+        img__canny_set_cancel(bands->canny, cancel);
+}
+
+static bool cancelled(const struct img_bands *bands)
+{
+    return bands->cancel != NULL && atomic_load_explicit(bands->cancel, memory_order_relaxed) != 0;
+}
+
+/* Rows [y0, y1) of the operator, in one piece. */
+static int run_rows(struct img_bands *bands, int y0, int y1)
 {
     const struct img_buf *src = bands->src;
     struct img_buf *dst = bands->dst;
-    if (y0 < 0 || y0 >= y1 || y1 > src->height)
-        return -EINVAL;
     switch (bands->op) {
     case IMG_OP_SOBEL:
         img__sobel_rows(src->data, src->stride, dst->data, dst->stride, src->width, src->height, y0,
@@ -85,6 +102,25 @@ int img_bands_run(struct img_bands *bands, int y0, int y1)
     case IMG_OP_CANNY:
         return img__canny_rows(bands->canny, src->data, src->stride, dst->data, dst->stride, y0,
                                y1);
+    }
+    return 0;
+}
+
+int img_bands_run(struct img_bands *bands, int y0, int y1)
+{
+    if (y0 < 0 || y0 >= y1 || y1 > bands->src->height)
+        return -EINVAL;
+    /* Canny in one call (a band has a blur halo to recompute; it polls the
+     * flag itself); the others in blocks of rows, the flag read before
+     * each. Any split gives the same bytes. */
+    if (bands->op == IMG_OP_CANNY || bands->cancel == NULL)
+        return run_rows(bands, y0, y1);
+    for (int y = y0; y < y1; y += CANCEL_POLL_ROWS) {
+        if (cancelled(bands))
+            return -ECANCELED;
+        int rc = run_rows(bands, y, y1 - y < CANCEL_POLL_ROWS ? y1 : y + CANCEL_POLL_ROWS);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }

@@ -618,8 +618,20 @@ struct img__canny {
     int32_t high;
     uint8_t *map; /* (width + 2) × (height + 2), with a MAP_NOT_EDGE frame */
     size_t map_stride;
-    size_t stack_limit; /* hysteresis stack entries; 0 = canny_stack_limit's */
+    size_t stack_limit;       /* hysteresis stack entries; 0 = canny_stack_limit's */
+    const atomic_int *cancel; /* borrowed; NULL: never cancelled */
 };
+
+/* The cancel flag is read once per this many rows of each pass: an atomic
+ * load per block, nothing per pixel, and a 100 MP image still stops within
+ * a few milliseconds of work. */
+#define CANCEL_POLL_ROWS 64
+
+static bool cancelled_at(const struct img__canny *canny, int y)
+{
+    return y % CANCEL_POLL_ROWS == 0 && canny->cancel != NULL &&
+           atomic_load_explicit(canny->cancel, memory_order_relaxed) != 0;
+}
 
 static void canny_map_finish(struct img__canny *canny)
 {
@@ -687,6 +699,10 @@ static int canny_blur_band(const struct img__canny *canny, const uint8_t *src, s
         return ret;
     state.kernels = canny->kernels;
     for (int y = first; y < end; y++) {
+        if (cancelled_at(canny, y - first)) {
+            blur_state_finish(&state);
+            return -ECANCELED;
+        }
         uint8_t *out = y < smooth->own_first || y >= smooth->own_end ? smooth_halo_row(smooth, y)
                                                                      : dst + (size_t)y * dst_stride;
         blur_output_row(&state, src, src_stride, y, out);
@@ -739,6 +755,10 @@ static int canny_band(const struct img__canny *canny, const uint8_t *src, size_t
      * magnitudes of the rows above and below; a band starts one row early
      * for the row above its first. */
     for (int y = y0 > 0 ? y0 - 1 : 0; y <= y1; y++) {
+        if (cancelled_at(canny, y - y0)) {
+            ret = -ECANCELED;
+            goto out;
+        }
         if (y < height) {
             int slot = y % 3;
             int y_above = y > 0 ? y - 1 : 0;
@@ -783,6 +803,10 @@ static int canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride
     while (stack.overflowed) {
         stack.overflowed = false;
         for (int y = 0; y < height; y++) {
+            if (cancelled_at(canny, y)) {
+                ret = -ECANCELED;
+                goto out;
+            }
             uint8_t *map_row = canny->map + map_stride * ((size_t)y + 1) + 1;
             uint8_t *end = map_row + width;
             uint8_t *seed = memchr(map_row, MAP_SEED, (size_t)width);
@@ -850,6 +874,11 @@ int img__canny_rows(struct img__canny *canny, const uint8_t *src, size_t src_str
                     size_t dst_stride, int y0, int y1)
 {
     return canny_band(canny, src, src_stride, dst, dst_stride, y0, y1);
+}
+
+void img__canny_set_cancel(struct img__canny *canny, const atomic_int *cancel)
+{
+    canny->cancel = cancel;
 }
 
 void img__canny_set_stack_limit(struct img__canny *canny, size_t limit)

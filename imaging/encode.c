@@ -13,16 +13,20 @@
  * (adler32_combine) and in the PNG chunks (RFC 1950, RFC 1951; PNG spec,
  * section 5).
  *
- * libpng writes the file: signature and IHDR (png_write_info), the tEXt
+ * The finish writes the file itself (PNG spec, section 5; the bytes libpng's
+ * png_write_info and png_write_chunk wrote before issue 16, checked by
+ * libpng, stb_image and pngcheck in the tests): signature and IHDR, the tEXt
  * "Source" when the caller set one, then each band's compressed data as an
- * IDAT chunk, a 4-byte IDAT with the adler32,
- * and IEND, through png_write_chunk, since libpng 1.6 has no other way to
- * take IDAT data it did not compress itself. */
+ * IDAT chunk, a 4-byte IDAT with the adler32, and IEND, each chunk's CRC-32
+ * by libdeflate (PCLMUL). png_rle bands write their data straight into the
+ * file (img_png_bands's `file`), so nothing is copied; zlib bands are
+ * copied in. */
 #include <errno.h>
 #include <libdeflate.h>
 #include <png.h>
-#include <zlib.h>
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <zlib.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +105,18 @@ static int png_strategy_for_level(int level)
 enum { FILTER_NONE, FILTER_SUB, FILTER_UP, FILTER_AVG, FILTER_PAETH, FILTER_COUNT };
 
 struct png_band {
-    uint8_t *out;    /* 8 bytes of room, then this band's compressed data */
+    /* Where the compressed data is: in the file (in_place, at the band's
+     * region) or in `out` (8 bytes of room, then the data; malloc'd). */
+    uint8_t *out;
+    bool in_place;
+    bool done;
+    size_t at; /* in_place: offset of its chunk header in the file */
+    /* Once an in-place band is done: where the next band's chunk may start
+     * (after this one's CRC); 0 until then. The next band, run after it,
+     * starts there instead of at its own region, so that bands run in
+     * order on one thread leave no gaps to close (the finish then moves
+     * nothing, and no slack pages are touched). */
+    atomic_size_t next_at;
     size_t size;     /* of the data */
     size_t raw_size; /* filtered bytes, filter bytes included */
     uint32_t adler;  /* of those */
@@ -116,7 +131,18 @@ struct img_png_bands {
     int band_rows;
     int band_count;
     struct png_band *bands;
-    const char *source; /* borrowed; NULL: no tEXt */
+    const char *source;       /* borrowed; NULL: no tEXt */
+    const atomic_int *cancel; /* borrowed; NULL: never cancelled */
+    /* png_rle bands write their data straight into the file, each at its
+     * region, so that the finish only moves them down over the slack and
+     * frames them (no second buffer, no copy into fresh pages). NULL for
+     * the zlib bands, whose finish allocates the file. */
+    uint8_t *file;
+    size_t file_capacity;
+    /* region[i], i < band_count: where band i's chunk starts when band i - 1
+     * is not done when it starts (threads); region[band_count]: the end. */
+    size_t *region;
+    atomic_bool started; /* a band has run: the layout no longer moves */
 };
 
 static void put_be32(uint8_t *out, uint32_t value)
@@ -190,10 +216,11 @@ static inline __m128i paeth_predictor_x8(__m128i left, __m128i up, __m128i up_le
     return _mm_or_si128(_mm_andnot_si128(not_left, left), _mm_and_si128(not_left, up_or_up_left));
 }
 
-static int filter_paeth_sse2(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
+/* From pixel x (>= 1) on; returns where the scalar code takes over. */
+static int filter_paeth_sse2(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width,
+                             int x)
 {
     const __m128i zero = _mm_setzero_si128();
-    int x = 1;
     for (; x + 16 <= width; x += 16) {
         __m128i left = _mm_loadu_si128((const __m128i *)(row + x - 1));
         __m128i up = _mm_loadu_si128((const __m128i *)(prev + x));
@@ -211,15 +238,79 @@ static int filter_paeth_sse2(const uint8_t *row, const uint8_t *prev, uint8_t *o
 }
 #endif
 
-static void filter_paeth(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
+#if IMG_HAVE_AVX2_VARIANTS
+#include <immintrin.h>
+
+/* paeth_predictor_x8 on sixteen 16-bit lanes. */
+IMG_TARGET_AVX2 static inline __m256i paeth_predictor_x16(__m256i left, __m256i up, __m256i up_left)
+{
+    __m256i to_up = _mm256_sub_epi16(up, up_left);
+    __m256i to_left = _mm256_sub_epi16(left, up_left);
+    __m256i distance_left = _mm256_abs_epi16(to_up);
+    __m256i distance_up = _mm256_abs_epi16(to_left);
+    __m256i distance_up_left = _mm256_abs_epi16(_mm256_add_epi16(to_up, to_left));
+    __m256i not_left = _mm256_or_si256(_mm256_cmpgt_epi16(distance_left, distance_up),
+                                       _mm256_cmpgt_epi16(distance_left, distance_up_left));
+    __m256i not_up = _mm256_cmpgt_epi16(distance_up, distance_up_left);
+    /* The masks are whole 16-bit lanes, so a byte blend selects lanes. */
+    __m256i up_or_up_left = _mm256_blendv_epi8(up, up_left, not_up);
+    return _mm256_blendv_epi8(left, up_or_up_left, not_left);
+}
+
+/* filter_paeth_sse2 32 pixels a step. unpack and pack work within 128-bit
+ * lanes, so packing the two halves restores the pixel order. */
+IMG_TARGET_AVX2 static int filter_paeth_avx2(const uint8_t *row, const uint8_t *prev, uint8_t *out,
+                                             int width)
+{
+    const __m256i zero = _mm256_setzero_si256();
+    int x = 1;
+    for (; x + 32 <= width; x += 32) {
+        __m256i left = _mm256_loadu_si256((const __m256i *)(row + x - 1));
+        __m256i up = _mm256_loadu_si256((const __m256i *)(prev + x));
+        __m256i up_left = _mm256_loadu_si256((const __m256i *)(prev + x - 1));
+        __m256i low =
+            paeth_predictor_x16(_mm256_unpacklo_epi8(left, zero), _mm256_unpacklo_epi8(up, zero),
+                                _mm256_unpacklo_epi8(up_left, zero));
+        __m256i high =
+            paeth_predictor_x16(_mm256_unpackhi_epi8(left, zero), _mm256_unpackhi_epi8(up, zero),
+                                _mm256_unpackhi_epi8(up_left, zero));
+        __m256i predictor = _mm256_packus_epi16(low, high);
+        __m256i pixels = _mm256_loadu_si256((const __m256i *)(row + x));
+        _mm256_storeu_si256((__m256i *)(out + x), _mm256_sub_epi8(pixels, predictor));
+    }
+    return x;
+}
+#endif
+
+/* `simd` false: the portable code only (for the tests' comparison). */
+static void filter_paeth_with(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width,
+                              bool simd)
 {
     out[0] = (uint8_t)(row[0] - prev[0]);
     int x = 1;
-#if defined(__SSE2__)
-    x = filter_paeth_sse2(row, prev, out, width);
+#if IMG_HAVE_AVX2_VARIANTS
+    if (simd && img__cpu_has_avx2())
+        x = filter_paeth_avx2(row, prev, out, width);
 #endif
+#if defined(__SSE2__)
+    /* The rest (all, without AVX2) 16 at a time. */
+    if (simd)
+        x = filter_paeth_sse2(row, prev, out, width, x);
+#endif
+    (void)simd;
     for (; x < width; x++)
         out[x] = (uint8_t)(row[x] - paeth_predictor(row[x - 1], prev[x], prev[x - 1]));
+}
+
+static void filter_paeth(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
+{
+    filter_paeth_with(row, prev, out, width, true);
+}
+
+void img__png_filter_paeth(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width,
+                           bool simd)
+{
+    filter_paeth_with(row, prev, out, width, simd);
 }
 
 static void filter_row(int filter, const uint8_t *row, const uint8_t *prev, uint8_t *out, int width)
@@ -311,6 +402,65 @@ static int plan_bands(const struct img_buf *gray, int *band_rows, int *band_coun
     return 0;
 }
 
+/* The file's layout before the finish frames it: the signature, IHDR and
+ * the tEXt "Source" (img_png_bands_set_source moves the regions up by its
+ * size; set later, the finish moves the bands instead), then per band a
+ * region of chunk header (8), the data's bound and CRC (4), then the
+ * adler32's IDAT and IEND. */
+#define PNG_SIGNATURE_BYTES 8
+#define PNG_IHDR_CHUNK_BYTES (12 + 13)
+#define PNG_CHUNK_FRAME_BYTES 12 /* length, type, CRC */
+#define PNG_TAIL_BYTES (PNG_CHUNK_FRAME_BYTES + 4 + PNG_CHUNK_FRAME_BYTES)
+/* "Source", its NUL separator, the text: a tEXt chunk's data (PNG spec,
+ * 11.3.4.3). */
+#define SOURCE_KEYWORD_BYTES sizeof("Source")
+
+static size_t text_chunk_bytes(const char *source)
+{
+    return PNG_CHUNK_FRAME_BYTES + SOURCE_KEYWORD_BYTES + strlen(source);
+}
+
+static void band_rows_of(const struct img_png_bands *b, int index, int *y0, int *y1)
+{
+    *y0 = index * b->band_rows;
+    *y1 = index == b->band_count - 1 ? b->gray.height : *y0 + b->band_rows;
+}
+
+/* The most png_rle writes for `raw` bytes coded in blocks of about
+ * PNG_RLE_BLOCK_BYTES (each block is at most its stored form: 5 bytes per
+ * 65535 and a byte of padding), plus what its reserve() keeps free (a
+ * block's header bound and the writer's slack) and the end marker. Should
+ * the data still not fit, the band goes on in a buffer of its own. */
+static size_t rle_region_bound(size_t raw)
+{
+    size_t blocks = raw / (PNG_RLE_BLOCK_BYTES / 2) + 2;
+    return raw + 16 * blocks + 1024;
+}
+
+static int plan_file(struct img_png_bands *b)
+{
+    b->region = calloc((size_t)b->band_count + 1, sizeof(*b->region));
+    if (b->region == NULL)
+        return -ENOMEM;
+    size_t row_bytes = (size_t)b->gray.width + 1;
+    size_t at = PNG_SIGNATURE_BYTES + PNG_IHDR_CHUNK_BYTES;
+    for (int i = 0; i < b->band_count; i++) {
+        int y0, y1;
+        band_rows_of(b, i, &y0, &y1);
+        /* Each band's raw size is under PNG_BAND_MAX_RAW (plan_bands). */
+        size_t bytes = 8 + 2 + rle_region_bound(row_bytes * (size_t)(y1 - y0)) + 4;
+        if (bytes > SIZE_MAX / 4 - at)
+            return -EFBIG;
+        b->region[i] = at;
+        at += bytes;
+    }
+    b->region[b->band_count] = at;
+    b->file_capacity = at + PNG_TAIL_BYTES;
+    /* Only the pages the bands write are ever touched. */
+    b->file = malloc(b->file_capacity);
+    return b->file == NULL ? -ENOMEM : 0;
+}
+
 static int create_with(const struct img_buf *gray, int level, int filters, int strategy,
                        struct img_png_bands **out)
 {
@@ -336,6 +486,13 @@ static int create_with(const struct img_buf *gray, int level, int filters, int s
     b->strategy = strategy;
     b->band_rows = band_rows;
     b->band_count = band_count;
+    if (strategy == IMG__STRATEGY_FAST_RLE) {
+        rc = plan_file(b);
+        if (rc < 0) {
+            img_png_bands_destroy(b);
+            return rc;
+        }
+    }
     *out = b;
     return 0;
 }
@@ -358,12 +515,48 @@ int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_b
 
 void img_png_bands_set_source(struct img_png_bands *b, const char *source)
 {
+    size_t old_size = b->source != NULL ? text_chunk_bytes(b->source) : 0;
+    size_t new_size = source != NULL ? text_chunk_bytes(source) : 0;
     b->source = source;
+    /* Once a band has started the layout stays (the finish moves the bands
+     * up instead). Before, the regions move up to make room in front. */
+    if (b->region == NULL || new_size <= old_size ||
+        atomic_load_explicit(&b->started, memory_order_relaxed))
+        return;
+    size_t grow = new_size - old_size;
+    size_t need = b->region[b->band_count] + grow + PNG_TAIL_BYTES;
+    if (need > b->file_capacity) {
+        uint8_t *grown = realloc(b->file, need);
+        if (grown == NULL)
+            return; /* the finish moves the bands, or fails there */
+        b->file = grown;
+        b->file_capacity = need;
+    }
+    for (int i = 0; i <= b->band_count; i++)
+        b->region[i] += grow;
+}
+
+void img__png_bands_set_room(struct img_png_bands *b, size_t room)
+{
+    if (b->region == NULL || atomic_load_explicit(&b->started, memory_order_relaxed))
+        return;
+    for (int i = 1; i <= b->band_count; i++)
+        b->region[i] = b->region[0] + (size_t)i * (room + 12);
+}
+
+void img_png_bands_set_cancel(struct img_png_bands *b, const atomic_int *cancel)
+{
+    b->cancel = cancel;
 }
 
 int img_png_bands_count(const struct img_png_bands *b)
 {
     return b->band_count;
+}
+
+static bool cancelled(const atomic_int *cancel)
+{
+    return cancel != NULL && atomic_load_explicit(cancel, memory_order_relaxed) != 0;
 }
 
 /* Compresses what is in `strm` with `flush` into band->out, growing it when
@@ -407,163 +600,195 @@ static void filter_rows(const struct img_png_bands *b, int y, size_t rows, uint8
     }
 }
 
+/* What both coders need for one band: its rows, the rows filtered per
+ * chunk (about `chunk_bytes`), the zlib header in front of band 0, and the
+ * buffers: filtered rows plus one trial row per filter when the level picks
+ * per row, zeros as the row above row 0. */
+struct band_setup {
+    int y0, y1;
+    size_t row_bytes;
+    size_t chunk_rows;
+    size_t header;
+    bool last;
+    uint8_t *scratch;
+    uint8_t *trial;
+    uint8_t *zero_row;
+};
+
+static int band_setup(const struct img_png_bands *b, int index, size_t chunk_bytes,
+                      struct png_band *band, struct band_setup *setup)
+{
+    memset(setup, 0, sizeof(*setup));
+    int width = b->gray.width;
+    band_rows_of(b, index, &setup->y0, &setup->y1);
+    setup->last = index == b->band_count - 1;
+    setup->row_bytes = (size_t)width + 1;
+    setup->chunk_rows = chunk_bytes / setup->row_bytes;
+    if (setup->chunk_rows < 1)
+        setup->chunk_rows = 1;
+    setup->header = index == 0 ? 2 : 0;
+    band->raw_size = setup->row_bytes * (size_t)(setup->y1 - setup->y0);
+    band->adler = 1; /* adler32 of nothing (RFC 1950, 8.2) */
+
+    size_t trial_bytes =
+        (b->filters & (b->filters - 1)) != 0 ? (size_t)FILTER_COUNT * (size_t)width : 0;
+    setup->scratch = malloc(setup->chunk_rows * setup->row_bytes + trial_bytes);
+    if (setup->scratch == NULL)
+        return -ENOMEM;
+    setup->trial = setup->scratch + setup->chunk_rows * setup->row_bytes;
+    if (setup->y0 == 0) {
+        setup->zero_row = calloc(1, (size_t)width);
+        if (setup->zero_row == NULL)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+static void band_setup_finish(struct band_setup *setup)
+{
+    free(setup->zero_row);
+    free(setup->scratch);
+    setup->zero_row = NULL;
+    setup->scratch = NULL;
+}
+
+/* CMF 0x78: deflate, 32 KiB window; FLG 0x01: no dictionary, "fastest"
+ * (zlib writes the same for Z_RLE and level 0), and 0x7801 is a multiple of
+ * 31 (RFC 1950, 2.2). */
+static void put_zlib_header(uint8_t *out)
+{
+    out[0] = 0x78;
+    out[1] = 0x01;
+}
+
 /* zlib's deflate, raw, with the level and strategy chosen (level 0; two-level
  * maps). */
 static int run_band_zlib(const struct img_png_bands *b, int index, struct png_band *band)
 {
-    const struct img_buf *gray = &b->gray;
-    int width = gray->width;
-    int y0 = index * b->band_rows;
-    int y1 = index == b->band_count - 1 ? gray->height : y0 + b->band_rows;
-    size_t row_bytes = (size_t)width + 1;
-    size_t chunk_rows = PNG_CHUNK_BYTES / row_bytes;
-    if (chunk_rows < 1)
-        chunk_rows = 1;
-    /* The zlib header goes in front of the first band's data. */
-    size_t header = index == 0 ? 2 : 0;
-    band->raw_size = row_bytes * (size_t)(y1 - y0);
-    band->adler = 1; /* adler32 of nothing (RFC 1950, 8.2) */
-
+    struct band_setup setup;
     z_stream strm = {0};
-    uint8_t *scratch = NULL;
-    uint8_t *zero_row = NULL;
-    int rc;
-    if (deflateInit2(&strm, b->level, Z_DEFLATED, -15, 8, b->strategy) != Z_OK)
-        return -ENOMEM;
+    int rc = band_setup(b, index, PNG_CHUNK_BYTES, band, &setup);
+    if (rc < 0)
+        goto fail;
+    if (deflateInit2(&strm, b->level, Z_DEFLATED, -15, 8, b->strategy) != Z_OK) {
+        rc = -ENOMEM;
+        goto fail_setup;
+    }
     /* deflateBound covers a Z_FINISH; a sync marker and the chunk's 12
      * bytes come on top. */
-    size_t capacity = 8 + header + (size_t)deflateBound(&strm, (uLong)band->raw_size) + 64 + 4;
+    size_t capacity =
+        8 + setup.header + (size_t)deflateBound(&strm, (uLong)band->raw_size) + 64 + 4;
     band->out = malloc(capacity);
-    size_t trial_bytes =
-        (b->filters & (b->filters - 1)) != 0 ? (size_t)FILTER_COUNT * (size_t)width : 0;
-    scratch = malloc(chunk_rows * row_bytes + trial_bytes);
-    if (band->out == NULL || scratch == NULL) {
+    if (band->out == NULL) {
         rc = -ENOMEM;
-        goto fail;
+        goto fail_stream;
     }
-    if (y0 == 0) {
-        zero_row = calloc(1, (size_t)width);
-        if (zero_row == NULL) {
-            rc = -ENOMEM;
-            goto fail;
-        }
-    }
-    if (header > 0) {
-        /* CMF 0x78: deflate, 32 KiB window; FLG 0x01: no dictionary,
-         * "fastest" (zlib writes the same for Z_RLE and level 0), and
-         * 0x7801 is a multiple of 31 (RFC 1950, 2.2). */
-        band->out[8] = 0x78;
-        band->out[9] = 0x01;
-    }
-    strm.next_out = band->out + 8 + header;
-    strm.avail_out = (uInt)(capacity - 8 - header - 4);
+    if (setup.header > 0)
+        put_zlib_header(band->out + 8);
+    strm.next_out = band->out + 8 + setup.header;
+    strm.avail_out = (uInt)(capacity - 8 - setup.header - 4);
 
-    uint8_t *trial = scratch + chunk_rows * row_bytes;
-    for (int y = y0; y < y1;) {
-        size_t rows = (size_t)(y1 - y) < chunk_rows ? (size_t)(y1 - y) : chunk_rows;
-        filter_rows(b, y, rows, scratch, trial, zero_row);
+    for (int y = setup.y0; y < setup.y1;) {
+        if (cancelled(b->cancel)) {
+            rc = -ECANCELED;
+            goto fail_stream;
+        }
+        size_t rows =
+            (size_t)(setup.y1 - y) < setup.chunk_rows ? (size_t)(setup.y1 - y) : setup.chunk_rows;
+        filter_rows(b, y, rows, setup.scratch, setup.trial, setup.zero_row);
         y += (int)rows;
-        size_t bytes = rows * row_bytes;
-        band->adler = libdeflate_adler32(band->adler, scratch, bytes);
-        strm.next_in = scratch;
+        size_t bytes = rows * setup.row_bytes;
+        band->adler = libdeflate_adler32(band->adler, setup.scratch, bytes);
+        strm.next_in = setup.scratch;
         strm.avail_in = (uInt)bytes;
         rc = deflate_into(&strm, Z_NO_FLUSH, band, &capacity);
         if (rc < 0)
-            goto fail;
+            goto fail_stream;
     }
-    rc = deflate_into(&strm, index == b->band_count - 1 ? Z_FINISH : Z_SYNC_FLUSH, band, &capacity);
+    rc = deflate_into(&strm, setup.last ? Z_FINISH : Z_SYNC_FLUSH, band, &capacity);
     if (rc < 0)
-        goto fail;
+        goto fail_stream;
 
-    /* libpng frames the data (length, type, CRC) when it writes the chunk. */
-    band->size = header + (size_t)strm.total_out;
+    band->size = setup.header + (size_t)strm.total_out;
     deflateEnd(&strm);
-    free(zero_row);
-    free(scratch);
-    uint8_t *shrunk = realloc(band->out, 8 + band->size);
+    band_setup_finish(&setup);
+    uint8_t *shrunk = realloc(band->out, 8 + band->size + 4);
     if (shrunk != NULL)
         band->out = shrunk;
     return 0;
 
-fail:
+fail_stream:
     deflateEnd(&strm);
-    free(zero_row);
-    free(scratch);
+fail_setup:
     free(band->out);
     band->out = NULL;
+fail:
+    band_setup_finish(&setup);
     return rc;
 }
 
 /* The literals-and-runs encoder (png_rle.c; levels 1-9): a chunk of rows is
  * one deflate block, so the blocks, like the bands, depend on the image
  * size only, never on threads. The band ends as zlib's would: on a byte
- * boundary after an empty stored block, or with the final block. */
+ * boundary after an empty stored block, or with the final block. The data
+ * goes straight into the band's region of the file. */
 static int run_band_rle(const struct img_png_bands *b, int index, struct png_band *band)
 {
-    const struct img_buf *gray = &b->gray;
-    int width = gray->width;
-    int y0 = index * b->band_rows;
-    int y1 = index == b->band_count - 1 ? gray->height : y0 + b->band_rows;
-    bool last = index == b->band_count - 1;
-    size_t row_bytes = (size_t)width + 1;
-    size_t chunk_rows = PNG_RLE_BLOCK_BYTES / row_bytes;
-    if (chunk_rows < 1)
-        chunk_rows = 1;
-    size_t header = index == 0 ? 2 : 0;
-    band->raw_size = row_bytes * (size_t)(y1 - y0);
-    band->adler = 1; /* adler32 of nothing (RFC 1950, 8.2) */
-
+    struct band_setup setup;
     struct img__rle_stream stream;
-    uint8_t *scratch = NULL;
-    uint8_t *zero_row = NULL;
-    /* Sobel maps come to about half their raw size. */
-    int rc = img__rle_init(&stream, 8 + header, band->raw_size / 2 + 64, 0);
-    if (rc < 0)
+    size_t after_previous =
+        index > 0 ? atomic_load_explicit(&b->bands[index - 1].next_at, memory_order_acquire) : 0;
+    size_t at = after_previous != 0 ? after_previous : b->region[index];
+    /* Up to the next band's region (where it starts if it runs before this
+     * one is done), less 4 bytes for the CRC. */
+    size_t room = b->region[index + 1] - at - 4;
+    uint8_t *region = b->file + at;
+    int rc = band_setup(b, index, PNG_RLE_BLOCK_BYTES, band, &setup);
+    if (rc < 0) {
+        band_setup_finish(&setup);
         return rc;
-    size_t trial_bytes =
-        (b->filters & (b->filters - 1)) != 0 ? (size_t)FILTER_COUNT * (size_t)width : 0;
-    scratch = malloc(chunk_rows * row_bytes + trial_bytes);
-    if (scratch == NULL) {
-        rc = -ENOMEM;
-        goto fail;
     }
-    if (y0 == 0) {
-        zero_row = calloc(1, (size_t)width);
-        if (zero_row == NULL) {
-            rc = -ENOMEM;
+    rc = img__rle_init_in(&stream, region, room, 8 + setup.header, 0);
+    if (rc < 0) {
+        band_setup_finish(&setup);
+        return rc;
+    }
+    if (setup.header > 0)
+        put_zlib_header(stream.out + 8);
+    for (int y = setup.y0; y < setup.y1;) {
+        if (cancelled(b->cancel)) {
+            rc = -ECANCELED;
             goto fail;
         }
-    }
-    if (header > 0) {
-        /* As zlib writes for level 1 (RFC 1950, 2.2; see run_band_zlib). */
-        stream.out[8] = 0x78;
-        stream.out[9] = 0x01;
-    }
-    uint8_t *trial = scratch + chunk_rows * row_bytes;
-    for (int y = y0; y < y1;) {
-        size_t rows = (size_t)(y1 - y) < chunk_rows ? (size_t)(y1 - y) : chunk_rows;
-        filter_rows(b, y, rows, scratch, trial, zero_row);
+        size_t rows =
+            (size_t)(setup.y1 - y) < setup.chunk_rows ? (size_t)(setup.y1 - y) : setup.chunk_rows;
+        filter_rows(b, y, rows, setup.scratch, setup.trial, setup.zero_row);
         y += (int)rows;
-        size_t bytes = rows * row_bytes;
-        band->adler = libdeflate_adler32(band->adler, scratch, bytes);
-        rc = img__rle_block(&stream, scratch, bytes, last && y == y1);
+        size_t bytes = rows * setup.row_bytes;
+        band->adler = libdeflate_adler32(band->adler, setup.scratch, bytes);
+        rc = img__rle_block(&stream, setup.scratch, bytes, setup.last && y == setup.y1);
         if (rc < 0)
             goto fail;
     }
-    rc = img__rle_end(&stream, last);
+    rc = img__rle_end(&stream, setup.last);
     if (rc < 0)
         goto fail;
-    free(zero_row);
-    free(scratch);
+    band_setup_finish(&setup);
     band->size = stream.used - 8;
-    band->out = stream.out;
-    stream.out = NULL;
+    band->in_place = stream.out == region;
+    band->at = at;
+    if (band->in_place) {
+        atomic_store_explicit(&band->next_at, at + 8 + band->size + 4, memory_order_release);
+    } else {
+        /* It outgrew its region: the finish copies it from its own buffer. */
+        band->out = stream.out;
+        stream.out = NULL;
+    }
     img__rle_finish(&stream);
     return 0;
 
 fail:
-    free(zero_row);
-    free(scratch);
+    band_setup_finish(&setup);
     img__rle_finish(&stream);
     return rc;
 }
@@ -573,137 +798,122 @@ int img_png_bands_run(struct img_png_bands *b, int band)
     if (band < 0 || band >= b->band_count)
         return -EINVAL;
     struct png_band *out = &b->bands[band];
+    atomic_store_explicit(&b->started, true, memory_order_relaxed);
     out->error = b->strategy == IMG__STRATEGY_FAST_RLE ? run_band_rle(b, band, out)
                                                        : run_band_zlib(b, band, out);
+    out->done = out->error == 0;
     return out->error;
 }
 
-/* The finished file, in memory; its size is known before libpng starts. */
-struct png_sink {
-    uint8_t *data;
-    size_t size;
-    size_t used;
-};
+/* ---- the file (PNG spec, section 5) -------------------------------------- */
 
-static void sink_write(png_structp png, png_bytep bytes, size_t length)
+/* Frames the `size` bytes of chunk data at at + 8 (already there): length
+ * and type in front, the CRC of type and data after (5.3). Returns the
+ * offset after the chunk. */
+static size_t frame_chunk(uint8_t *file, size_t at, const char type[4], size_t size)
 {
-    struct png_sink *sink = png_get_io_ptr(png);
-    if (length > sink->size - sink->used)
-        png_error(png, "PNG larger than planned");
-    memcpy(sink->data + sink->used, bytes, length);
-    sink->used += length;
-}
-
-static void sink_flush(png_structp png)
-{
-    (void)png;
-}
-
-static void on_png_error(png_structp png, png_const_charp message)
-{
-    (void)message;
-    png_longjmp(png, 1);
-}
-
-static void on_png_warning(png_structp png, png_const_charp message)
-{
-    (void)png;
-    (void)message;
-}
-
-/* "Source", its NUL separator, the text: a tEXt chunk's data (PNG spec,
- * 11.3.4.3). */
-#define SOURCE_KEYWORD_BYTES sizeof("Source")
-
-/* Only the setjmp's own arguments are live across the longjmp (C17
- * 7.13.2.1): everything else is read through them. `text` is the tEXt's
- * data (NULL: none), `text_size` its size. */
-static int write_container(png_structp png, png_infop info, const struct img_png_bands *b,
-                           const uint8_t trailer[4], const uint8_t *text, size_t text_size)
-{
-    if (setjmp(png_jmpbuf(png)))
-        return -EIO;
-    png_set_IHDR(png, info, (png_uint_32)b->gray.width, (png_uint_32)b->gray.height, 8,
-                 PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
-                 PNG_FILTER_TYPE_DEFAULT);
-    png_write_info(png, info);
-    /* Before the first IDAT, so a reader finds it without the image data
-     * (io/resume.c reads no further). */
-    if (text != NULL)
-        png_write_chunk(png, (png_const_bytep) "tEXt", text, text_size);
-    for (int i = 0; i < b->band_count; i++)
-        png_write_chunk(png, (png_const_bytep) "IDAT", b->bands[i].out + 8, b->bands[i].size);
-    png_write_chunk(png, (png_const_bytep) "IDAT", trailer, 4);
-    png_write_chunk(png, (png_const_bytep) "IEND", NULL, 0);
-    return 0;
+    put_be32(file + at, (uint32_t)size);
+    memcpy(file + at + 4, type, 4);
+    uint32_t crc = (uint32_t)libdeflate_crc32(0, file + at + 4, size + 4);
+    put_be32(file + at + 8 + size, crc);
+    return at + PNG_CHUNK_FRAME_BYTES + size;
 }
 
 int img_png_bands_finish(struct img_png_bands *b, uint8_t **png_out, size_t *png_size)
 {
     *png_out = NULL;
     *png_size = 0;
-    /* signature, IHDR, the adler32's IDAT, IEND; each band's IDAT adds 12. */
-    size_t total = 8 + 25 + 16 + 12;
     uint32_t adler = 0;
     for (int i = 0; i < b->band_count; i++) {
         const struct png_band *band = &b->bands[i];
         if (band->error < 0)
             return band->error;
-        if (band->out == NULL)
+        if (!band->done)
             return -EINVAL; /* a band was never run */
         adler = i == 0 ? band->adler
                        : (uint32_t)adler32_combine(adler, band->adler, (z_off_t)band->raw_size);
-        total += band->size + 12;
     }
-    uint8_t trailer[4];
-    put_be32(trailer, adler);
+    size_t text_size = b->source != NULL ? text_chunk_bytes(b->source) - PNG_CHUNK_FRAME_BYTES : 0;
+    size_t prefix = PNG_SIGNATURE_BYTES + PNG_IHDR_CHUNK_BYTES +
+                    (b->source != NULL ? text_chunk_bytes(b->source) : 0);
+    size_t *final_at = malloc((size_t)b->band_count * sizeof(*final_at));
+    if (final_at == NULL)
+        return -ENOMEM;
+    size_t total = prefix;
+    for (int i = 0; i < b->band_count; i++) {
+        final_at[i] = total;
+        total += PNG_CHUNK_FRAME_BYTES + b->bands[i].size;
+    }
+    total += PNG_TAIL_BYTES;
 
-    int rc = -ENOMEM;
-    uint8_t *text = NULL;
-    size_t text_size = 0;
-    if (b->source != NULL) {
-        text_size = SOURCE_KEYWORD_BYTES + strlen(b->source);
-        total += text_size + 12;
+    if (b->file == NULL || total > b->file_capacity) {
+        /* zlib bands (no file yet), or a band outgrew its region, or the
+         * source is longer than the room in front. */
+        uint8_t *grown = realloc(b->file, total);
+        if (grown == NULL) {
+            free(final_at);
+            return -ENOMEM;
+        }
+        b->file = grown;
+        b->file_capacity = total;
     }
-    struct png_sink sink = {.data = malloc(total), .size = total};
-    png_structp png = NULL;
-    png_infop info = NULL;
-    if (sink.data == NULL)
-        goto out;
+    uint8_t *file = b->file;
+    /* Bands in the file move to their final place (none move when they ran
+     * in order on one thread and the source was set first): those moving up
+     * last first, then those moving down first first, so none overwrites
+     * data not yet moved (in the file as in the final layout, the bands are
+     * in order and do not overlap, so a band's destination ends before the
+     * next band's destination and source). Bands in a buffer of their own
+     * are copied in after that. */
+    for (int i = b->band_count - 1; i >= 0; i--)
+        if (b->bands[i].in_place && final_at[i] > b->bands[i].at)
+            memmove(file + final_at[i] + 8, file + b->bands[i].at + 8, b->bands[i].size);
+    for (int i = 0; i < b->band_count; i++)
+        if (b->bands[i].in_place && final_at[i] < b->bands[i].at)
+            memmove(file + final_at[i] + 8, file + b->bands[i].at + 8, b->bands[i].size);
+    for (int i = 0; i < b->band_count; i++)
+        if (!b->bands[i].in_place)
+            memcpy(file + final_at[i] + 8, b->bands[i].out + 8, b->bands[i].size);
+
+    memcpy(file, "\x89PNG\r\n\x1a\n", PNG_SIGNATURE_BYTES);
+    uint8_t *ihdr = file + PNG_SIGNATURE_BYTES + 8;
+    put_be32(ihdr, (uint32_t)b->gray.width);
+    put_be32(ihdr + 4, (uint32_t)b->gray.height);
+    /* 8-bit gray, deflate, adaptive filtering, not interlaced (11.2.2). */
+    memcpy(ihdr + 8, "\x08\x00\x00\x00\x00", 5);
+    size_t at = frame_chunk(file, PNG_SIGNATURE_BYTES, "IHDR", 13);
     if (b->source != NULL) {
-        text = malloc(text_size);
-        if (text == NULL)
-            goto out;
-        memcpy(text, "Source", SOURCE_KEYWORD_BYTES); /* with its NUL */
-        memcpy(text + SOURCE_KEYWORD_BYTES, b->source, text_size - SOURCE_KEYWORD_BYTES);
+        /* Before the first IDAT, so a reader finds it without the image data
+         * (io/resume.c reads no further). */
+        memcpy(file + at + 8, "Source", SOURCE_KEYWORD_BYTES); /* with its NUL */
+        memcpy(file + at + 8 + SOURCE_KEYWORD_BYTES, b->source, text_size - SOURCE_KEYWORD_BYTES);
+        at = frame_chunk(file, at, "tEXt", text_size);
     }
-    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, on_png_error, on_png_warning);
-    if (png == NULL)
-        goto out;
-    info = png_create_info_struct(png);
-    if (info == NULL)
-        goto out;
-    png_set_write_fn(png, &sink, sink_write, sink_flush);
-    rc = write_container(png, info, b, trailer, text, text_size);
-    if (rc < 0)
-        goto out;
-    *png_out = sink.data;
-    *png_size = sink.used;
-    sink.data = NULL;
-out:
-    png_destroy_write_struct(&png, &info);
-    free(text);
-    free(sink.data);
-    return rc;
+    for (int i = 0; i < b->band_count; i++)
+        at = frame_chunk(file, final_at[i], "IDAT", b->bands[i].size);
+    put_be32(file + at + 8, adler);
+    at = frame_chunk(file, at, "IDAT", 4);
+    at = frame_chunk(file, at, "IEND", 0);
+    free(final_at);
+
+    /* Give back the regions' slack (the untouched pages were never used). */
+    uint8_t *shrunk = realloc(file, at);
+    *png_out = shrunk != NULL ? shrunk : file;
+    *png_size = at;
+    b->file = NULL;
+    return 0;
 }
 
 void img_png_bands_destroy(struct img_png_bands *b)
 {
     if (b == NULL)
         return;
-    for (int i = 0; i < b->band_count; i++)
-        free(b->bands[i].out);
+    if (b->bands != NULL)
+        for (int i = 0; i < b->band_count; i++)
+            free(b->bands[i].out);
     free(b->bands);
+    free(b->file);
+    free(b->region);
     free(b);
 }
 

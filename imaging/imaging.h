@@ -311,19 +311,26 @@ int img_decode_limited(const uint8_t *data, size_t size, int channels,
  * When every row has been run exactly once, img_bands_finish (one thread)
  * completes `dst`: Canny's hysteresis follows edges across the whole image,
  * the other operators have nothing left to do. Any split into bands gives
- * the bytes img_apply_with gives. Each call returns 0, -EINVAL or -ENOMEM. */
+ * the bytes img_apply_with gives. Each call returns 0, -EINVAL or -ENOMEM
+ * (or -ECANCELED, img_bands_set_cancel). */
 struct img_bands;
 int img_bands_create(enum img_operator op, const struct img_canny_options *canny,
                      const struct img_buf *src, struct img_buf *dst, struct img_bands **out);
 int img_bands_run(struct img_bands *bands, int y0, int y1);
+/* Polls `cancel` (borrowed; NULL: never) every few dozen rows of the
+ * operator (Canny: of each of its passes, the hysteresis in
+ * img_bands_finish included): once it reads non-zero, img_bands_run and
+ * img_bands_finish stop with -ECANCELED (dst is then incomplete). May be set
+ * from any thread. */
+void img_bands_set_cancel(struct img_bands *bands, const atomic_int *cancel);
 int img_bands_finish(struct img_bands *bands);
 /* Accepts NULL. Does not finish `dst`. */
 void img_bands_destroy(struct img_bands *bands);
 
 /* Encodes a one-channel image as an 8-bit grayscale PNG in memory at
  * `level` (0–9; row filter and deflate coder per level, and no filter for
- * maps of only 0 and 255, see PNG_SETTINGS.md). Deterministic: the same pixels and level give the same
- * bytes. On success `*png` (malloc'd, caller frees) holds `*png_size` bytes. */
+ * maps of only 0 and 255, see PNG_SETTINGS.md). Deterministic: the same pixels and level give the
+ * same bytes. On success `*png` (malloc'd, caller frees) holds `*png_size` bytes. */
 int img_encode_png(const struct img_buf *gray, int level, uint8_t **png, size_t *png_size,
                    char *err, size_t err_size);
 
@@ -346,6 +353,10 @@ int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_b
  * inside, by PNG's rule Latin-1: the bytes are written as given) before the
  * first IDAT; without it the PNG has no text chunk. */
 void img_png_bands_set_source(struct img_png_bands *bands, const char *source);
+/* Polls `cancel` (borrowed until finish; NULL: never) before each block of
+ * rows (about 64 KiB of them): once it reads non-zero, img_png_bands_run
+ * stops with -ECANCELED. May be set from any thread. */
+void img_png_bands_set_cancel(struct img_png_bands *bands, const atomic_int *cancel);
 int img_png_bands_count(const struct img_png_bands *bands);
 int img_png_bands_run(struct img_png_bands *bands, int band);
 int img_png_bands_finish(struct img_png_bands *bands, uint8_t **png, size_t *png_size);

@@ -23,6 +23,12 @@ void img__fail(enum img_error_kind *kind, enum img_error_kind why, char *err, si
 int img__encode_png_with(const struct img_buf *gray, int level, int filters, int strategy,
                          uint8_t **png, size_t *png_size, char *err, size_t err_size);
 
+/* Asks the kernel for the pages of data[0, size) that are whole pages
+ * (MADV_POPULATE_WRITE where there is one; a hint, nothing otherwise), for
+ * memory about to be written whole: one call instead of a page fault per
+ * page (buf.c). */
+void img__populate(uint8_t *data, size_t size);
+
 /* ---- SIMD dispatch ----------------------------------------------------
  *
  * The kernels are portable C the compiler vectorises (SSE2 on x86-64). On
@@ -57,6 +63,19 @@ struct img_canny_options;
 int img__canny_generic(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
                        int width, int height, const struct img_canny_options *opts);
 
+/* The PNG Paeth filter of one row (encode.c; `prev` the row above, zeros
+ * above row 0): `out[x] = row[x] - paeth(left, up, up_left)`. `simd` false
+ * takes the portable code only, for the tests' bit-for-bit comparison with
+ * the SSE2/AVX2 paths. */
+void img__png_filter_paeth(const uint8_t *row, const uint8_t *prev, uint8_t *out, int width,
+                           bool simd);
+
+/* For tests: png_rle bands get `room` bytes of data each in the file
+ * (chunk frame apart) instead of their bound, so that they outgrow it and
+ * take the path of a band in a buffer of its own. Before any band runs. */
+struct img_png_bands;
+void img__png_bands_set_room(struct img_png_bands *bands, size_t room);
+
 /* ---- row bands (bands.c) -----------------------------------------------
  *
  * Output rows [y0, y1) of the whole-image kernel: `src` and `dst` point at
@@ -87,6 +106,10 @@ int img__canny_edges(struct img__canny *canny, uint8_t *dst, size_t dst_stride);
 /* For tests: the hysteresis stack's entries (0: the default, a sixteenth of
  * the pixels), so that a small image exercises the overflow path. */
 void img__canny_set_stack_limit(struct img__canny *canny, size_t limit);
+/* Polls `cancel` (NULL: never) every few dozen rows of each pass, the
+ * hysteresis included: -ECANCELED from img__canny_rows and
+ * img__canny_edges once it reads non-zero. */
+void img__canny_set_cancel(struct img__canny *canny, const atomic_int *cancel);
 
 /* ---- what the probe learns (decode.c), for the decoders and the estimate */
 

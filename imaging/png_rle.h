@@ -35,6 +35,8 @@ struct img__rle_stream {
     size_t capacity; /* of `out` */
     uint64_t bits;   /* pending bits, LSB first */
     unsigned bit_count;
+    bool borrowed;            /* `out` is the caller's (img__rle_init_in) until it must grow */
+    size_t populated;         /* borrowed: out[0, populated) was asked for (img__populate) */
     size_t symbols_per_block; /* 0: one block per call */
     uint32_t *runs;           /* per call: start, length pairs of the runs found */
     size_t run_count;
@@ -49,6 +51,14 @@ struct img__rle_stream {
  * two-level maps). 0 or -ENOMEM. */
 int img__rle_init(struct img__rle_stream *s, size_t head, size_t expected,
                   size_t symbols_per_block);
+/* img__rle_init writing into the caller's `buffer` of `capacity` bytes
+ * (the first `head` are the caller's) instead of a buffer of its own. The
+ * stream never frees it; if the data outgrows it, the stream moves to a
+ * malloc'd copy of its own (s->out then differs from `buffer`, and is the
+ * caller's to free as with img__rle_init). 0 or -EINVAL (capacity under
+ * head plus the writer's slack). */
+int img__rle_init_in(struct img__rle_stream *s, uint8_t *buffer, size_t capacity, size_t head,
+                     size_t symbols_per_block);
 /* Codes `size` (> 0) bytes: the blocks depend on the bytes, on
  * `symbols_per_block` and on where the calls begin and end, nothing else.
  * 0 or -ENOMEM. */
@@ -56,7 +66,8 @@ int img__rle_block(struct img__rle_stream *s, const uint8_t *data, size_t size, 
 /* Ends the stream (see above); `final` as in the last img__rle_block call.
  * 0 or -ENOMEM. The data is s->out[head, used). */
 int img__rle_end(struct img__rle_stream *s, bool final);
-/* Frees the buffers (out included, unless the caller took it: set it NULL). */
+/* Frees the buffers (out included, unless the caller took it: set it NULL,
+ * or it is still the buffer given to img__rle_init_in). */
 void img__rle_finish(struct img__rle_stream *s);
 
 #endif

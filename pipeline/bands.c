@@ -280,6 +280,13 @@ int pl_bands_apply(struct pl_bands *bands, enum img_operator op,
                    const struct img_canny_options *canny, const struct img_buf *src,
                    struct img_buf *dst, unsigned *threads)
 {
+    return pl_bands_apply_cancel(bands, op, canny, NULL, src, dst, threads);
+}
+
+int pl_bands_apply_cancel(struct pl_bands *bands, enum img_operator op,
+                          const struct img_canny_options *canny, const atomic_int *cancel,
+                          const struct img_buf *src, struct img_buf *dst, unsigned *threads)
+{
     *threads = 1;
     unsigned planned = src != NULL && src->width > 0 ? threads_for(bands, src) : 1;
     int band_rows = 0, band_count = 1;
@@ -290,13 +297,24 @@ int pl_bands_apply(struct pl_bands *bands, enum img_operator op,
             band_rows = MIN_BAND_ROWS;
         band_count = (src->height + band_rows - 1) / band_rows;
     }
-    if (band_count < 2)
+    if (band_count < 2 && cancel == NULL)
         return img_apply_with(op, canny, src, dst);
 
     struct img_bands *work;
     int rc = img_bands_create(op, canny, src, dst, &work);
     if (rc < 0)
         return rc;
+    img_bands_set_cancel(work, cancel);
+    if (band_count < 2) {
+        /* On this thread alone, as img_apply_with, but stoppable. */
+        rc = img_bands_run(work, 0, src->height);
+        if (rc == 0)
+            rc = img_bands_finish(work);
+        img_bands_destroy(work);
+        if (rc < 0)
+            img_buf_finish(dst);
+        return rc;
+    }
     struct split split = {
         .run = run_operator_band,
         .work = work,
@@ -317,6 +335,14 @@ int pl_bands_encode_png(struct pl_bands *bands, const struct img_buf *gray, int 
                         const char *source, uint8_t **png, size_t *png_size, unsigned *threads,
                         char *err, size_t err_size)
 {
+    return pl_bands_encode_png_cancel(bands, gray, level, source, NULL, png, png_size, threads, err,
+                                      err_size);
+}
+
+int pl_bands_encode_png_cancel(struct pl_bands *bands, const struct img_buf *gray, int level,
+                               const char *source, const atomic_int *cancel, uint8_t **png,
+                               size_t *png_size, unsigned *threads, char *err, size_t err_size)
+{
     unsigned used = 1;
     *png = NULL;
     *png_size = 0;
@@ -326,6 +352,7 @@ int pl_bands_encode_png(struct pl_bands *bands, const struct img_buf *gray, int 
         goto out;
     if (source != NULL)
         img_png_bands_set_source(work, source);
+    img_png_bands_set_cancel(work, cancel);
     int band_count = img_png_bands_count(work);
     unsigned planned = band_count > 1 ? threads_for(bands, gray) : 1;
     if (planned > 1) {
@@ -348,9 +375,10 @@ out:
         *threads = used;
     if (rc < 0 && err != NULL && err_size > 0)
         snprintf(err, err_size, "PNG encoder: %s",
-                 rc == -ENOMEM   ? "out of memory"
-                 : rc == -EFBIG  ? "image too large"
-                 : rc == -EINVAL ? "invalid image or level"
-                                 : "zlib failed");
+                 rc == -ENOMEM      ? "out of memory"
+                 : rc == -EFBIG     ? "image too large"
+                 : rc == -EINVAL    ? "invalid image or level"
+                 : rc == -ECANCELED ? "cancelled"
+                                    : "zlib failed");
     return rc;
 }

@@ -49,6 +49,12 @@ bool pl_bands_drop_token(struct pl_bands *bands, struct pl_queue_node *node);
 int pl_bands_apply(struct pl_bands *bands, enum img_operator op,
                    const struct img_canny_options *canny, const struct img_buf *src,
                    struct img_buf *dst, unsigned *threads);
+/* pl_bands_apply that polls `cancel` (NULL: never) every few dozen rows of
+ * every band (img_bands_set_cancel) and returns -ECANCELED, `dst` finished,
+ * once it reads non-zero. */
+int pl_bands_apply_cancel(struct pl_bands *bands, enum img_operator op,
+                          const struct img_canny_options *canny, const atomic_int *cancel,
+                          const struct img_buf *src, struct img_buf *dst, unsigned *threads);
 
 /* img_encode_png's bytes for `gray` at `level`, its bands (imaging's
  * img_png_bands_*) shared with idle workers as pl_bands_apply shares an
@@ -61,5 +67,10 @@ int pl_bands_apply(struct pl_bands *bands, enum img_operator op,
 int pl_bands_encode_png(struct pl_bands *bands, const struct img_buf *gray, int level,
                         const char *source, uint8_t **png, size_t *png_size, unsigned *threads,
                         char *err, size_t err_size);
+/* pl_bands_encode_png that polls `cancel` (NULL: never) per block of rows
+ * of every band (img_png_bands_set_cancel): -ECANCELED, nothing returned. */
+int pl_bands_encode_png_cancel(struct pl_bands *bands, const struct img_buf *gray, int level,
+                               const char *source, const atomic_int *cancel, uint8_t **png,
+                               size_t *png_size, unsigned *threads, char *err, size_t err_size);
 
 #endif

@@ -201,8 +201,10 @@ struct run {
      * the same way by the sequential mode); budget_on once initialised. */
     struct pl_budget budget;
     bool budget_on;
-    /* Set by stop_run (a signal, the gate's STOP): every decode running
-     * polls it and stops (imaging's img_decode_limits.cancel). */
+    /* Set by stop_run (a signal, the gate's STOP): every decode, operator
+     * and encode running polls it and stops (imaging's
+     * img_decode_limits.cancel, img_bands_set_cancel,
+     * img_png_bands_set_cancel). */
     atomic_int decode_cancel;
 
     uint64_t bytes_received;

@@ -140,9 +140,17 @@ void process_job(struct job *job, struct run *run, struct pl_bands *bands)
     job->height = pixels.height;
 
     uint64_t t1 = uv_hrtime();
-    rc = pl_bands_apply(bands, opts->op, &opts->canny, &pixels, &edges, &job->edge_threads);
+    /* The operator and the encoder poll the signal's flag too (every few
+     * dozen rows), so a large Canny or encode does not hold the exit up. */
+    rc = pl_bands_apply_cancel(bands, opts->op, &opts->canny, &run->decode_cancel, &pixels, &edges,
+                               &job->edge_threads);
     img_buf_finish(&pixels);
     job->edge_s = seconds_since(t1);
+    if (rc == -ECANCELED) {
+        job_fail(job, -ECANCELED, PL_STAGE_EDGE, PL_KIND_CANCELLED,
+                 "cancelled by signal while running the operator");
+        goto out;
+    }
     if (rc < 0) {
         job_fail(job, rc, PL_STAGE_EDGE, PL_KIND_OPERATOR, "out of memory running the operator");
         goto out;
@@ -151,8 +159,14 @@ void process_job(struct job *job, struct run *run, struct pl_bands *bands)
     uint64_t t2 = uv_hrtime();
     /* Shared with idle workers like the operator; the same bytes either way. */
     const char *url = job->url;
-    rc = pl_bands_encode_png(bands, &edges, opts->png_level, url, &png, &png_size, NULL, err,
-                             sizeof(err));
+    rc = pl_bands_encode_png_cancel(bands, &edges, opts->png_level, url, &run->decode_cancel, &png,
+                                    &png_size, NULL, err, sizeof(err));
+    if (rc == -ECANCELED) {
+        job->encode_s = seconds_since(t2);
+        job_fail(job, -ECANCELED, PL_STAGE_ENCODE, PL_KIND_CANCELLED,
+                 "cancelled by signal while encoding");
+        goto out;
+    }
     if (rc < 0) {
         job->encode_s = seconds_since(t2);
         job_fail(job, rc, PL_STAGE_ENCODE, PL_KIND_ENCODE, err);
@@ -166,8 +180,8 @@ void process_job(struct job *job, struct run *run, struct pl_bands *bands)
         png = NULL;
         rc = 0;
     } else {
-        rc = io_write_output(opts->output_dir, name, png, png_size, run->file_mode,
-                             run->dir_sync, err, sizeof(err));
+        rc = io_write_output(opts->output_dir, name, png, png_size, run->file_mode, run->dir_sync,
+                             err, sizeof(err));
     }
     job->encode_s = seconds_since(t2);
     if (rc < 0)
