@@ -120,6 +120,7 @@ struct job {
     bool skipped; /* its output exists already (resume): never a live job */
     int width;
     int height;
+    enum img_format format; /* imaging's probe of the body; UNKNOWN before */
     unsigned edge_threads; /* threads that ran part of the operator */
     double download_s;
     double decode_s;
