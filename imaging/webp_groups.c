@@ -264,9 +264,27 @@ static int read_subimage(struct bits *br, uint32_t xsize, uint32_t ysize, struct
         read_code(br, NUM_LITERALS, &g->alpha, g->lengths) < 0 ||
         read_code(br, NUM_DISTANCE_CODES, &g->distance, g->lengths) < 0)
         return -EINVAL;
+    uint64_t total = (uint64_t)xsize * ysize;
+    /* Codes of one symbol take no bits: every pixel is the same one (a
+     * literal, or from the cache, which then only ever held 0), however
+     * many the header claims; skipped at no cost, not pixel by pixel. A
+     * lone length code cannot start an image (nothing to copy from). */
+    int lone = g->green.single;
+    if (lone >= NUM_LITERALS + NUM_LENGTH_CODES ||
+        (lone >= 0 && lone < NUM_LITERALS && g->red.single >= 0 && g->blue.single >= 0 &&
+         g->alpha.single >= 0)) {
+        uint32_t argb = lone >= NUM_LITERALS ? 0
+                                             : (uint32_t)g->alpha.single << 24 |
+                                                   (uint32_t)g->red.single << 16 |
+                                                   (uint32_t)lone << 8 | (uint32_t)g->blue.single;
+        if (values != NULL)
+            note_value(values, 0, argb);
+        return 0;
+    }
+    if (lone >= NUM_LITERALS)
+        return -EINVAL;
     if (values != NULL && cache_bits)
         memset(cache, 0, sizeof(uint32_t) * cache_size);
-    uint64_t total = (uint64_t)xsize * ysize;
     uint64_t pos = 0;
     while (pos < total) {
         if (br->overrun)
