@@ -192,6 +192,8 @@ int img__bmp_probe(const uint8_t *data, size_t size, struct img__header *header,
 int img__bmp_decode(const uint8_t *data, size_t size, const struct img__header *header,
                     int channels, const struct img_decode_limits *limits, struct img_buf *out,
                     enum img_error_kind *kind, char *err, size_t err_size);
+/* stb's raster of one band of a BMP `width` wide (decode_bmp.c). */
+size_t img__bmp_band_bytes(int width);
 int img__tiff_probe(const uint8_t *data, size_t size, struct img__header *header,
                     enum img_error_kind *kind, char *err, size_t err_size);
 int img__tiff_decode(const uint8_t *data, size_t size, const struct img__header *header,
