@@ -293,7 +293,7 @@ int img__bmp_decode(const uint8_t *data, size_t size, const struct img__header *
             prefix[20] = (uint8_t)band;
             prefix[21] = (uint8_t)(band >> 8);
         } else {
-            uint32_t field = top_down ? (uint32_t)-(int32_t)band : band;
+            uint32_t field = top_down ? (uint32_t) - (int32_t)band : band;
             for (int i = 0; i < 4; i++)
                 prefix[22 + i] = (uint8_t)(field >> (8 * i));
         }

@@ -144,7 +144,7 @@ static int read_code(struct bits *br, unsigned alphabet, struct code *code, uint
         return br->overrun ? -EINVAL : code_build(code, lengths, alphabet);
     }
     /* The code-length code's lengths, in the specification's order. */
-    static const uint8_t order[19] = {17, 18, 0, 1, 2, 3, 4, 5, 16, 6,
+    static const uint8_t order[19] = {17, 18, 0, 1,  2,  3,  4,  5,  16, 6,
                                       7,  8,  9, 10, 11, 12, 13, 14, 15};
     uint8_t length_lengths[19] = {0};
     unsigned listed = read_bits(br, 4) + 4;
@@ -273,10 +273,10 @@ static int read_subimage(struct bits *br, uint32_t xsize, uint32_t ysize, struct
     if (lone >= NUM_LITERALS + NUM_LENGTH_CODES ||
         (lone >= 0 && lone < NUM_LITERALS && g->red.single >= 0 && g->blue.single >= 0 &&
          g->alpha.single >= 0)) {
-        uint32_t argb = lone >= NUM_LITERALS ? 0
-                                             : (uint32_t)g->alpha.single << 24 |
-                                                   (uint32_t)g->red.single << 16 |
-                                                   (uint32_t)lone << 8 | (uint32_t)g->blue.single;
+        uint32_t argb = lone >= NUM_LITERALS
+                            ? 0
+                            : (uint32_t)g->alpha.single << 24 | (uint32_t)g->red.single << 16 |
+                                  (uint32_t)lone << 8 | (uint32_t)g->blue.single;
         if (values != NULL)
             note_value(values, 0, argb);
         return 0;
@@ -297,8 +297,8 @@ static int read_subimage(struct bits *br, uint32_t xsize, uint32_t ysize, struct
             int blue = code_read(&g->blue, br);
             int alpha = code_read(&g->alpha, br);
             if (values != NULL) {
-                uint32_t argb = (uint32_t)alpha << 24 | (uint32_t)red << 16 |
-                                (uint32_t)green << 8 | (uint32_t)blue;
+                uint32_t argb = (uint32_t)alpha << 24 | (uint32_t)red << 16 | (uint32_t)green << 8 |
+                                (uint32_t)blue;
                 note_value(values, pos, argb);
                 if (cache_bits)
                     cache[(0x1e35a7bdu * argb) >> (32 - cache_bits)] = argb;

@@ -58,7 +58,7 @@ static void check_layouts(void)
     enum { W = 1500, H = 700 };
     CHECK_LT(img__bmp_band_bytes(W), (size_t)3 * W * H / 2);
     const struct bmp_make specs[] = {
-        {W, H, 24, 0, 1, false}, {W, H, 24, 0, 1, true}, {W, H, 32, 0, 1, false},
+        {W, H, 24, 0, 1, false},    {W, H, 24, 0, 1, true},   {W, H, 32, 0, 1, false},
         {W, H, 8, 256, 256, false}, {W, H, 8, 10, 256, true}, {W, H, 4, 16, 16, false},
         {W, H, 1, 2, 2, true},
     };

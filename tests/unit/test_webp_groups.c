@@ -37,8 +37,8 @@ static void check_estimate(const char *name, const struct mem_image *file)
     struct img_buf out;
     int ret = img_decode_limited(file->data, file->size, 1, &limits, &out, &kind, err, sizeof(err));
     size_t peak = alloc_peak_since(base);
-    printf("%-34s %5dx%-5d %7zu bytes: decode peak %10zu, estimate %10zu\n", name,
-           probe.info.width, probe.info.height, file->size, peak, probe.decode_bytes);
+    printf("%-34s %5dx%-5d %7zu bytes: decode peak %10zu, estimate %10zu\n", name, probe.info.width,
+           probe.info.height, file->size, peak, probe.decode_bytes);
     if (ret != 0)
         fprintf(stderr, "%s: %s\n", name, err);
     CHECK_EQ(ret, 0);
