@@ -78,35 +78,6 @@ static double ms(double seconds)
     return seconds * 1000.0;
 }
 
-/* The format's name of an unsupported_format failure, into `name`: imaging's
- * reasons for that kind are "unsupported format (NAME)" (recognised by its
- * magic bytes, not decoded: JPEG XL, HEIF, SVG...) and "unsupported NAME
- * (what of it)" (a decoded format's unsupported variant: arithmetic JPEG, RLE
- * BMP...). pl_item carries imaging's kind but not the format: it is read
- * back from the reason here. */
-static bool unsupported_format(const struct pl_item *item, char *name, size_t name_size)
-{
-    static const char prefix[] = "unsupported ";
-    static const char generic[] = "format (";
-    const char *message = item->message;
-    if (item->kind != PL_KIND_UNSUPPORTED_FORMAT || message == NULL ||
-        strncmp(message, prefix, sizeof(prefix) - 1) != 0)
-        return false;
-    const char *start = message + sizeof(prefix) - 1;
-    const char *end;
-    if (strncmp(start, generic, sizeof(generic) - 1) == 0) {
-        start += sizeof(generic) - 1;
-        end = strchr(start, ')');
-    } else {
-        end = strstr(start, " (");
-    }
-    if (end == NULL || end == start)
-        return false;
-    if (name != NULL && name_size > 0)
-        snprintf(name, name_size, "%.*s", (int)(end - start), start);
-    return true;
-}
-
 static const char *status_name(enum pl_status status)
 {
     switch (status) {
@@ -158,12 +129,10 @@ void json_write_item(FILE *out, const struct pl_item *item, const char *output_d
     } else {
         fputs("null", out);
     }
-    char format[32];
+    /* The value imaging decided (pl_item.format), never read back from a
+     * message. */
     fputs(",\"format\":", out);
-    put_string(out,
-               item->status == PL_ITEM_FAILED && unsupported_format(item, format, sizeof(format))
-                   ? format
-                   : NULL);
+    put_string(out, item->format != IMG_FORMAT_UNKNOWN ? img_format_name(item->format) : NULL);
     fprintf(out, ",\"attempts\":%u,\"bytes\":%zu,\"operator_threads\":%u", item->attempts,
             item->bytes, item->edge_threads);
     if (item->width > 0 && item->height > 0)
@@ -306,9 +275,10 @@ void json_write_summary(FILE *out, const struct pl_report *report, const struct 
      * first run. */
     fprintf(out,
             ",\"process_cpu_ms\":{\"user\":%.3f,\"system\":%.3f},\"peak_rss_bytes\":%llu,"
-            "\"peak_items_held\":%zu,\"fds_leaked\":",
+            "\"peak_items_held\":%zu,\"memory_budget_bytes\":%zu,\"peak_reserved_bytes\":%zu,"
+            "\"fds_leaked\":",
             timeval_ms(usage.ru_utime), timeval_ms(usage.ru_stime), peak_rss_bytes(&usage),
-            report->peak_held);
+            report->peak_held, report->memory_budget, report->peak_reserved);
     if (info->fds_counted)
         fprintf(out, "%ld", info->fds_leaked);
     else

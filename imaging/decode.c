@@ -148,44 +148,45 @@ static bool is_bmp(const uint8_t *data, size_t size)
 }
 
 /* Names image formats we recognise but do not decode, so the message says
- * "unsupported format (JPEG XL)" rather than "not an image". */
-static const char *unsupported_format(const uint8_t *data, size_t size)
+ * "unsupported format (JPEG XL)" rather than "not an image"; UNKNOWN for
+ * anything else. */
+static enum img_format unsupported_format(const uint8_t *data, size_t size)
 {
     /* Formats this build was configured without (meson options). */
     if (!IMG_HAVE_GIF && is_gif(data, size))
-        return "GIF";
+        return IMG_FORMAT_GIF;
     if (!IMG_HAVE_WEBP && is_webp(data, size))
-        return "WebP";
+        return IMG_FORMAT_WEBP;
     if (!IMG_HAVE_AVIF && is_avif(data, size))
-        return "AVIF";
+        return IMG_FORMAT_AVIF;
     if (!IMG_HAVE_TIFF && is_tiff(data, size))
-        return "TIFF";
+        return IMG_FORMAT_TIFF;
     if (!IMG_HAVE_BMP && is_bmp(data, size))
-        return "BMP";
+        return IMG_FORMAT_BMP;
     if (size >= 12 && memcmp(data + 4, "ftyp", 4) == 0) {
         const uint8_t *brand = data + 8;
         if (memcmp(brand, "heic", 4) == 0 || memcmp(brand, "heix", 4) == 0 ||
             memcmp(brand, "hevc", 4) == 0 || memcmp(brand, "hevx", 4) == 0 ||
             memcmp(brand, "mif1", 4) == 0 || memcmp(brand, "msf1", 4) == 0)
-            return "HEIF";
+            return IMG_FORMAT_HEIF;
     }
     if (has_prefix(data, size, jxl_codestream, sizeof(jxl_codestream)) ||
         has_prefix(data, size, jxl_container, sizeof(jxl_container)))
-        return "JPEG XL";
+        return IMG_FORMAT_JPEG_XL;
     if (has_prefix(data, size, jp2_codestream, sizeof(jp2_codestream)) ||
         has_prefix(data, size, jp2_container, sizeof(jp2_container)))
-        return "JPEG 2000";
+        return IMG_FORMAT_JPEG_2000;
     if (has_prefix(data, size, "8BPS", 4))
-        return "PSD";
+        return IMG_FORMAT_PSD;
     if (has_prefix(data, size, "qoif", 4))
-        return "QOI";
+        return IMG_FORMAT_QOI;
     /* ICO: reserved 0, type 1, then a non-zero image count. */
     if (size >= 6 && data[0] == 0 && data[1] == 0 && data[2] == 1 && data[3] == 0 &&
         (data[4] | data[5]) != 0)
-        return "ICO";
+        return IMG_FORMAT_ICO;
     if (is_svg(data, size))
-        return "SVG";
-    return NULL;
+        return IMG_FORMAT_SVG;
+    return IMG_FORMAT_UNKNOWN;
 }
 
 /* Text is what `file` calls text: no C0 controls other than the usual white
@@ -700,40 +701,59 @@ int img__probe(const uint8_t *data, size_t size, struct img__header *header,
         img__fail(kind, IMG_ERROR_NOT_AN_IMAGE, err, err_size, "empty body");
         return -EINVAL;
     }
-    if (has_prefix(data, size, png_signature, sizeof(png_signature)))
+    /* The format is known from here on, also when its probe fails (the
+     * item's `format`, whatever went wrong with it). */
+    struct img_info *info = &header->info;
+    if (has_prefix(data, size, png_signature, sizeof(png_signature))) {
+        info->format = IMG_FORMAT_PNG;
         return probe_png(data, size, header, kind, err, err_size);
-    if (has_prefix(data, size, jpeg_soi, sizeof(jpeg_soi)))
+    }
+    if (has_prefix(data, size, jpeg_soi, sizeof(jpeg_soi))) {
+        info->format = IMG_FORMAT_JPEG;
         return probe_jpeg(data, size, header, kind, err, err_size);
+    }
     if (is_cut_signature(data, size, png_signature, sizeof(png_signature))) {
+        info->format = IMG_FORMAT_PNG;
         img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated PNG header (%zu bytes)",
                   size);
         return -EINVAL;
     }
     if (is_cut_signature(data, size, jpeg_soi, sizeof(jpeg_soi))) {
+        info->format = IMG_FORMAT_JPEG;
         img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size, "truncated JPEG header (%zu bytes)",
                   size);
         return -EINVAL;
     }
     /* The other decoders, those this build has (meson options). */
 #if IMG_HAVE_GIF
-    if (is_gif(data, size))
+    if (is_gif(data, size)) {
+        info->format = IMG_FORMAT_GIF;
         return img__gif_probe(data, size, header, kind, err, err_size);
+    }
 #endif
 #if IMG_HAVE_WEBP
-    if (is_webp(data, size))
+    if (is_webp(data, size)) {
+        info->format = IMG_FORMAT_WEBP;
         return img__webp_probe(data, size, header, kind, err, err_size);
+    }
 #endif
 #if IMG_HAVE_AVIF
-    if (is_avif(data, size))
+    if (is_avif(data, size)) {
+        info->format = IMG_FORMAT_AVIF;
         return img__avif_probe(data, size, header, kind, err, err_size);
+    }
 #endif
 #if IMG_HAVE_TIFF
-    if (is_tiff(data, size))
+    if (is_tiff(data, size)) {
+        info->format = IMG_FORMAT_TIFF;
         return img__tiff_probe(data, size, header, kind, err, err_size);
+    }
 #endif
 #if IMG_HAVE_BMP
-    if (is_bmp(data, size))
+    if (is_bmp(data, size)) {
+        info->format = IMG_FORMAT_BMP;
         return img__bmp_probe(data, size, header, kind, err, err_size);
+    }
 #endif
     if (is_cut_signature(data, size, "RIFF", 4) ||
         (size < 12 && has_prefix(data, size, "RIFF", 4))) {
@@ -746,10 +766,10 @@ int img__probe(const uint8_t *data, size_t size, struct img__header *header,
                   "truncated ISO-BMFF (AVIF/HEIF) header (%zu bytes)", size);
         return -EINVAL;
     }
-    const char *other = unsupported_format(data, size);
-    if (other != NULL)
+    info->format = unsupported_format(data, size);
+    if (info->format != IMG_FORMAT_UNKNOWN)
         img__fail(kind, IMG_ERROR_UNSUPPORTED_FORMAT, err, err_size, "unsupported format (%s)",
-                  other);
+                  img_format_name(info->format));
     else
         describe_non_image(data, size, kind, err, err_size);
     return -EINVAL;

@@ -14,7 +14,9 @@
  * workers are the parallelism); the orientation from irot/imir (the EXIF
  * in an AVIF is ignored, as the spec says the boxes rule). libavif has no
  * allocator hook and no progress callback: the budget is checked on the
- * estimate, and the cancel flag is seen before and after the AV1 decode. */
+ * estimate, and the cancel flag is seen before and after the AV1 decode
+ * (how long that can be is measured in DECODE.md: about 1 s for a 100 MP
+ * photo, 5 s for a 64 MiB near-lossless body). */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>

@@ -12,15 +12,17 @@
  * - the file must hold every row the header promises: stb reads past the
  *   end of a buffer as zeros (stbi__get8), so a truncated BMP would decode
  *   "successfully" with black rows;
- * - a palette shorter than 2^bpp entries is copied into a file whose palette
- *   has all 256, the rest black: stb keeps its palette in an uninitialised
+ * - a palette shorter than 2^bpp entries is given to stb as a palette of
+ *   all 256, the rest black: stb keeps its palette in an uninitialised
  *   stack array (pal[256][4] in stbi__bmp_load) and fills only the file's
  *   entries, so an index past them would put stack bytes into the pixels
  *   (nothings/stb#1929, open, present in 2.27). Black is what libpng gives
  *   a short PNG palette.
  *
- * The cancel flag is seen before stb runs, not during (stb decodes in one
- * call; BMP decoding is a copy, at memory speed). */
+ * stb decodes a whole image per call, so it is called once per band of
+ * rows (about 1 MiB of RGB), each behind the file's header rewritten to
+ * the band's height: the cancel flag is polled between bands, and stb's
+ * raster is one band. */
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -164,35 +166,93 @@ int img__bmp_probe(const uint8_t *data, size_t size, struct img__header *header,
     header->bit_depth = bmp.bpp;
     header->info.channels = bmp.bpp == 32 ? 4 : 3;
     size_t pixels = (size_t)bmp.width * (size_t)bmp.height;
-    /* stb's RGB (3 B/px: stbi__malloc_mad3; the allocator rounds it up),
-     * and for a palette file our copy with the full palette. */
-    header->raster_work_bytes = 3 * pixels + ((size_t)4 << 10);
-    if (bmp.bpp <= 8)
-        header->raster_work_bytes += full_palette_offset(&bmp) + (size_t)pixel_bytes;
+    /* stb's RGB of one band (img__bmp_decode), its 4 KiB, and our copy of
+     * the headers (with the full palette for a palette file). */
+    (void)pixels;
+    header->raster_work_bytes = img__bmp_band_bytes((int)bmp.width) + ((size_t)8 << 10) +
+                                (bmp.bpp <= 8 ? full_palette_offset(&bmp) : bmp.offset);
     return 0;
 }
 
-/* The file again with a 256-entry palette: the file's entries, then black. */
-static uint8_t *with_full_palette(const uint8_t *data, const struct bmp_header *bmp,
-                                  size_t *copy_size)
+/* What stb reads of one band: `prefix` (the file's headers and palette,
+ * its height rewritten to the band's) then the band's rows, straight from
+ * the body. */
+struct band_stream {
+    const uint8_t *prefix;
+    size_t prefix_size;
+    const uint8_t *rows;
+    size_t rows_size;
+    size_t pos;
+};
+
+static int stream_read(void *user, char *data, int size)
+{
+    struct band_stream *s = user;
+    size_t total = s->prefix_size + s->rows_size;
+    size_t want = (size_t)size < total - s->pos ? (size_t)size : total - s->pos;
+    size_t done = 0;
+    if (s->pos < s->prefix_size) {
+        size_t part = s->prefix_size - s->pos < want ? s->prefix_size - s->pos : want;
+        memcpy(data, s->prefix + s->pos, part);
+        done = part;
+    }
+    if (done < want)
+        memcpy(data + done, s->rows + (s->pos + done - s->prefix_size), want - done);
+    s->pos += want;
+    return (int)want;
+}
+
+static void stream_skip(void *user, int n)
+{
+    struct band_stream *s = user;
+    size_t total = s->prefix_size + s->rows_size;
+    if (n < 0)
+        s->pos = total; /* stb's own convention for a backwards skip: the end */
+    else
+        s->pos = (size_t)n < total - s->pos ? s->pos + (size_t)n : total;
+}
+
+static int stream_eof(void *user)
+{
+    const struct band_stream *s = user;
+    return s->pos >= s->prefix_size + s->rows_size;
+}
+
+/* The headers up to the pixels, for the bands; for a palette file with a
+ * 256-entry palette: the file's entries, then black. */
+static uint8_t *make_prefix(const uint8_t *data, const struct bmp_header *bmp, size_t *prefix_size)
 {
     size_t start = palette_start(bmp);
-    size_t offset = full_palette_offset(bmp);
-    size_t pixel_bytes = (size_t)(bmp->row_bytes * bmp->height);
-    uint8_t *copy = calloc(offset + pixel_bytes, 1);
-    if (copy == NULL)
+    size_t offset = bmp->bpp <= 8 ? full_palette_offset(bmp) : bmp->offset;
+    uint8_t *prefix = calloc(offset, 1);
+    if (prefix == NULL)
         return NULL;
-    size_t palette = bmp->offset - start;
-    if (palette > offset - start)
-        palette = offset - start;
-    memcpy(copy, data, start);
-    memcpy(copy + start, data + start, palette);
-    memcpy(copy + offset, data + bmp->offset, pixel_bytes);
-    uint32_t new_offset = (uint32_t)offset;
-    for (int i = 0; i < 4; i++)
-        copy[10 + i] = (uint8_t)(new_offset >> (8 * i));
-    *copy_size = offset + pixel_bytes;
-    return copy;
+    if (bmp->bpp > 8) {
+        memcpy(prefix, data, offset);
+    } else {
+        size_t palette = bmp->offset - start;
+        if (palette > offset - start)
+            palette = offset - start;
+        memcpy(prefix, data, start);
+        memcpy(prefix + start, data + start, palette);
+        uint32_t new_offset = (uint32_t)offset;
+        for (int i = 0; i < 4; i++)
+            prefix[10 + i] = (uint8_t)(new_offset >> (8 * i));
+    }
+    *prefix_size = offset;
+    return prefix;
+}
+
+/* Rows per band: about 1 MiB of stb's RGB, the cancel flag polled between. */
+static uint64_t band_rows(uint64_t width)
+{
+    uint64_t rows = ((uint64_t)1 << 20) / (3 * width);
+    return rows > 0 ? rows : 1;
+}
+
+size_t img__bmp_band_bytes(int width)
+{
+    return 3 * (size_t)width * (size_t)band_rows((uint64_t)width);
 }
 
 int img__bmp_decode(const uint8_t *data, size_t size, const struct img__header *header,
@@ -200,54 +260,79 @@ int img__bmp_decode(const uint8_t *data, size_t size, const struct img__header *
                     enum img_error_kind *kind, char *err, size_t err_size)
 {
     memset(out, 0, sizeof(*out));
-    /* stb decodes in one call: the flag is seen before it. */
-    if (img__cancelled(limits)) {
-        img__fail(kind, IMG_ERROR_CANCELLED, err, err_size, "cancelled");
-        return -ECANCELED;
-    }
     struct bmp_header bmp;
     int ret = read_header(data, size, &bmp, kind, err, err_size);
     if (ret < 0)
         return ret;
-    uint8_t *copy = NULL;
-    const uint8_t *input = data;
-    size_t input_size = size;
-    if (bmp.bpp <= 8) {
-        copy = with_full_palette(data, &bmp, &input_size);
-        if (copy == NULL) {
-            img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory (BMP)");
-            return -ENOMEM;
+    bool top_down = bmp.info_size != OS2_HEADER && (int32_t)le32(data + 22) < 0;
+    size_t prefix_size = 0;
+    uint8_t *prefix = make_prefix(data, &bmp, &prefix_size);
+    if (prefix == NULL || img_buf_init(out, (int)bmp.width, (int)bmp.height, channels) < 0) {
+        free(prefix);
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory (BMP)");
+        return -ENOMEM;
+    }
+    /* stb decodes a whole image in one call: it is given one band of rows
+     * at a time, each behind the file's header with the band's height, so
+     * that the cancel flag is seen between bands (about 1 MiB of RGB each),
+     * and stb's raster is a band, not the image. File rows [first, end)
+     * are image rows [first, end) top-down, [height - end, height - first)
+     * bottom-up (stb flips each band). */
+    int width = header->stored_width; /* the probe's reading of the same header */
+    uint64_t rows_per_band = band_rows(bmp.width);
+    struct img__stb_io io = {stream_read, stream_skip, stream_eof};
+    for (uint64_t first = 0; first < bmp.height; first += rows_per_band) {
+        if (img__cancelled(limits)) {
+            img__fail(kind, IMG_ERROR_CANCELLED, err, err_size, "cancelled");
+            ret = -ECANCELED;
+            goto fail;
         }
-        input = copy;
-    }
-    if (input_size > INT_MAX) {
-        free(copy);
-        img__fail(kind, IMG_ERROR_TOO_LARGE, err, err_size, "BMP of %zu bytes, too large",
-                  input_size);
-        return -EFBIG;
-    }
-    int width = 0, height = 0;
-    const char *reason = NULL;
-    uint8_t *rgb = img__stb_bmp_load(input, (int)input_size, &width, &height, &reason);
-    free(copy);
-    if (rgb == NULL) {
-        bool oom = reason != NULL && strcmp(reason, "outofmem") == 0;
-        img__fail(kind, oom ? IMG_ERROR_OUT_OF_MEMORY : IMG_ERROR_CORRUPT, err, err_size,
-                  "%s BMP (stb_image: %s)", oom ? "out of memory for a" : "corrupt",
-                  reason != NULL ? reason : "unknown");
-        return oom ? -ENOMEM : -EINVAL;
-    }
-    if (width != header->stored_width || height != header->stored_height) {
+        uint64_t end = first + rows_per_band < bmp.height ? first + rows_per_band : bmp.height;
+        uint32_t band = (uint32_t)(end - first);
+        if (bmp.info_size == OS2_HEADER) {
+            prefix[20] = (uint8_t)band;
+            prefix[21] = (uint8_t)(band >> 8);
+        } else {
+            uint32_t field = top_down ? (uint32_t) - (int32_t)band : band;
+            for (int i = 0; i < 4; i++)
+                prefix[22 + i] = (uint8_t)(field >> (8 * i));
+        }
+        struct band_stream stream = {prefix, prefix_size, data + bmp.offset + first * bmp.row_bytes,
+                                     (size_t)(band * bmp.row_bytes), 0};
+        int got_width = 0, got_height = 0;
+        const char *reason = NULL;
+        uint8_t *rgb = img__stb_bmp_load_io(&io, &stream, &got_width, &got_height, &reason);
+        if (rgb == NULL) {
+            bool oom = reason != NULL && strcmp(reason, "outofmem") == 0;
+            img__fail(kind, oom ? IMG_ERROR_OUT_OF_MEMORY : IMG_ERROR_CORRUPT, err, err_size,
+                      "%s BMP (stb_image: %s)", oom ? "out of memory for a" : "corrupt",
+                      reason != NULL ? reason : "unknown");
+            ret = oom ? -ENOMEM : -EINVAL;
+            goto fail;
+        }
+        if (got_width != width || (uint32_t)got_height != band) {
+            img__stb_free(rgb);
+            img__fail(kind, IMG_ERROR_CORRUPT, err, err_size,
+                      "corrupt BMP (stb_image read %dx%d, the header says %dx%u)", got_width,
+                      got_height, width, band);
+            ret = -EINVAL;
+            goto fail;
+        }
+        uint64_t top = top_down ? first : bmp.height - end;
+        uint8_t *dst = out->data + (size_t)top * out->stride;
+        if (channels == 3) {
+            for (uint32_t y = 0; y < band; y++)
+                memcpy(dst + (size_t)y * out->stride, rgb + (size_t)y * 3 * (size_t)width,
+                       3 * (size_t)width);
+        } else {
+            img_rgb_to_luma(rgb, 3 * (size_t)width, dst, out->stride, width, (int)band);
+        }
         img__stb_free(rgb);
-        img__fail(kind, IMG_ERROR_CORRUPT, err, err_size,
-                  "corrupt BMP (stb_image read %dx%d, the header says %dx%d)", width, height,
-                  header->stored_width, header->stored_height);
-        return -EINVAL;
     }
-    ret = img__raster_deliver(rgb, 3 * (size_t)width, 3, width, height, 1, channels, out);
-    img__stb_free(rgb);
-    if (ret < 0)
-        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory for a %dx%d image",
-                  width, height);
+    free(prefix);
+    return 0;
+fail:
+    free(prefix);
+    img_buf_finish(out);
     return ret;
 }

@@ -28,6 +28,20 @@ const char *img_format_name(enum img_format format)
         return "BMP";
     case IMG_FORMAT_TIFF:
         return "TIFF";
+    case IMG_FORMAT_JPEG_XL:
+        return "JPEG XL";
+    case IMG_FORMAT_HEIF:
+        return "HEIF";
+    case IMG_FORMAT_JPEG_2000:
+        return "JPEG 2000";
+    case IMG_FORMAT_PSD:
+        return "PSD";
+    case IMG_FORMAT_QOI:
+        return "QOI";
+    case IMG_FORMAT_ICO:
+        return "ICO";
+    case IMG_FORMAT_SVG:
+        return "SVG";
     case IMG_FORMAT_UNKNOWN:
         break;
     }

@@ -60,6 +60,56 @@ static int webp_orientation(const uint8_t *data, size_t size)
     return 1;
 }
 
+static uint32_t le24(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16;
+}
+
+/* One lossless stream's Huffman groups and sub-images (webp_groups.c), or
+ * their bound when it cannot be read that far (libwebp may allocate the
+ * groups' tables before it finds what is wrong later on). */
+static size_t stream_bytes(const uint8_t *data, size_t size, uint32_t width, uint32_t height,
+                           bool header)
+{
+    struct img__vp8l_scan scan;
+    if (img__vp8l_scan(data, size, width, height, header, &scan) == 0)
+        return img__vp8l_bytes(&scan);
+    return img__vp8l_bound_bytes(width, height);
+}
+
+/* What libwebp's lossless decoder holds besides the pixels, for the still
+ * image or an animation's first frame: its VP8L chunk, and the stream of a
+ * lossless ALPH chunk (the alpha of a lossy image). Chunks in RIFF order,
+ * a frame's inside its ANMF (16 bytes of frame header first); a cut chunk
+ * is scanned as far as it goes. */
+static size_t lossless_bytes(const uint8_t *data, size_t size, uint32_t width, uint32_t height)
+{
+    size_t total = 0;
+    size_t offset = 12, end = size;
+    bool in_frame = false;
+    while (offset <= end && end - offset >= 8) {
+        uint32_t length = le32(data + offset + 4);
+        const uint8_t *payload = data + offset + 8;
+        size_t have = end - offset - 8 < length ? end - offset - 8 : length;
+        if (!in_frame && memcmp(data + offset, "ANMF", 4) == 0) {
+            if (have < 16)
+                break;
+            width = 1 + le24(payload + 6);
+            height = 1 + le24(payload + 9);
+            end = offset + 8 + have; /* frame 1's chunks only */
+            offset += 8 + 16;
+            in_frame = true;
+            continue;
+        }
+        if (memcmp(data + offset, "VP8L", 4) == 0)
+            total += stream_bytes(payload, have, width, height, true);
+        if (memcmp(data + offset, "ALPH", 4) == 0 && have >= 1 && (payload[0] & 3) == 1)
+            total += stream_bytes(payload + 1, have - 1, width, height, false);
+        offset += 8 + (size_t)length + (length & 1);
+    }
+    return total;
+}
+
 /* The RIFF header says how long the file is: a failure in a body shorter
  * than that is a cut download, whatever libwebp called it. */
 static bool body_cut(const uint8_t *data, size_t size)
@@ -120,9 +170,10 @@ int img__webp_probe(const uint8_t *data, size_t size, struct img__header *header
      * itself decoded by VP8L when compressed (ARGB again: 5 B/px). For an
      * animation, what frame 1 is (the demuxer's frame index is a few dozen
      * bytes per frame, bounded by the body). Each gets a fixed
-     * 256 KiB for contexts and Huffman tables: libwebp allocates about
-     * 12 KiB per Huffman group of a lossless image, and the group count is
-     * not in the header (DECODE.md: the gap). */
+     * 256 KiB for contexts and the Huffman tables of sub-images; a
+     * lossless stream's groups (12 to 20 KiB each, up to 65536 of them)
+     * and the sub-images libwebp keeps are read from the bitstream
+     * (lossless_bytes). */
     if (features.has_animation) {
         WebPData whole = {data, size};
         WebPDemuxer *demux = WebPDemux(&whole);
@@ -143,6 +194,7 @@ int img__webp_probe(const uint8_t *data, size_t size, struct img__header *header
         library += 4 * pixels + 17 * 4 * width;
     if (lossy && features.has_alpha)
         library += 5 * pixels;
+    library += lossless_bytes(data, size, (uint32_t)features.width, (uint32_t)features.height);
     header->raster_work_bytes = 3 * pixels + library;
     return 0;
 }

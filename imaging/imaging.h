@@ -47,9 +47,18 @@ enum img_format {
     IMG_FORMAT_AVIF,
     IMG_FORMAT_BMP,
     IMG_FORMAT_TIFF,
+    /* Recognised by their magic bytes, not decoded (unsupported_format). */
+    IMG_FORMAT_JPEG_XL,
+    IMG_FORMAT_HEIF,
+    IMG_FORMAT_JPEG_2000,
+    IMG_FORMAT_PSD,
+    IMG_FORMAT_QOI,
+    IMG_FORMAT_ICO,
+    IMG_FORMAT_SVG,
 };
 
-/* "JPEG", "PNG", "WebP", "GIF", "AVIF", "BMP", "TIFF"; "unknown" otherwise. */
+/* "JPEG", "PNG", "WebP", "GIF", "AVIF", "BMP", "TIFF", "JPEG XL", "HEIF",
+ * "JPEG 2000", "PSD", "QOI", "ICO", "SVG"; "unknown" otherwise. */
 const char *img_format_name(enum img_format format);
 
 /* The media types this build decodes, as an HTTP Accept value with
@@ -231,8 +240,8 @@ struct img_decode_limits {
      * per-allocation cap) (-ENOMEM, over_budget). */
     size_t max_bytes;
     /* Polled while decoding (each JPEG iMCU row, each PNG and GIF row,
-     * every 64 KiB fed to libwebp, between TIFF strip or tile bands; AVIF
-     * and BMP only before and after their library's one call): once it
+     * every 64 KiB fed to libwebp, between TIFF strip or tile bands and
+     * BMP row bands; AVIF only before and after libavif's one call): once it
      * reads non-zero the decode stops with -ECANCELED, kind cancelled. May
      * be set from any thread. */
     const atomic_int *cancel;
@@ -284,7 +293,10 @@ struct img_probe_info {
 
 /* img_probe plus the estimate for `item`. Returns 0, or -EINVAL/-EFBIG with
  * `*kind` (may be NULL) and the reason in `err`. Allocates nothing
- * image-sized. */
+ * image-sized. probe->info.format is the format the bytes were recognised
+ * as, also on failure (an unsupported variant, a corrupt, truncated or too
+ * large image of that format, or a format not decoded: JPEG XL...), and
+ * IMG_FORMAT_UNKNOWN only when they are no image format we know. */
 int img_probe_item(const uint8_t *data, size_t size, const struct img_item_options *item,
                    struct img_probe_info *probe, enum img_error_kind *kind, char *err,
                    size_t err_size);

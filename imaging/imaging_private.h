@@ -215,11 +215,37 @@ int img__bmp_probe(const uint8_t *data, size_t size, struct img__header *header,
 int img__bmp_decode(const uint8_t *data, size_t size, const struct img__header *header,
                     int channels, const struct img_decode_limits *limits, struct img_buf *out,
                     enum img_error_kind *kind, char *err, size_t err_size);
+/* stb's raster of one band of a BMP `width` wide (decode_bmp.c). */
+size_t img__bmp_band_bytes(int width);
 int img__tiff_probe(const uint8_t *data, size_t size, struct img__header *header,
                     enum img_error_kind *kind, char *err, size_t err_size);
 int img__tiff_decode(const uint8_t *data, size_t size, const struct img__header *header,
                      int channels, const struct img_decode_limits *limits, struct img_buf *out,
                      enum img_error_kind *kind, char *err, size_t err_size);
+
+/* What a lossless WebP stream (VP8L) makes libwebp allocate besides its
+ * pixels (webp_groups.c): the Huffman groups of its meta-prefix image, the
+ * main image's colour cache bits, the largest group index + 1, and the
+ * pixels of its transform and entropy sub-images. */
+struct img__vp8l_scan {
+    uint32_t groups;
+    uint32_t largest_index;
+    unsigned cache_bits;
+    uint64_t aux_pixels;
+};
+
+/* Walks a VP8L stream (with its 5-byte header when `header`, which then
+ * gives the size; without, as in a lossless ALPH chunk, of width x height)
+ * up to its entropy image, decoding that. 0, -EINVAL when the stream is not
+ * one libwebp would read that far, -ENOMEM. Holds at most 4 MiB. */
+int img__vp8l_scan(const uint8_t *data, size_t size, uint32_t width, uint32_t height, bool header,
+                   struct img__vp8l_scan *scan);
+/* libwebp's Huffman tables of one group with that colour cache. */
+size_t img__vp8l_group_bytes(unsigned cache_bits);
+/* The bytes of a scanned stream's groups, sub-images and index mapping. */
+size_t img__vp8l_bytes(const struct img__vp8l_scan *scan);
+/* The most those can be for a width x height stream, unread. */
+size_t img__vp8l_bound_bytes(uint32_t width, uint32_t height);
 
 /* Each side at most 2^16 and at most 2^30 pixels for every decoder (the
  * PNG decoder's bounds): refused from the header as too_large. */

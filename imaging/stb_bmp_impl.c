@@ -33,3 +33,16 @@ void img__stb_free(void *pixels)
 {
     stbi_image_free(pixels);
 }
+
+/* The same from stb's callback reader (a band of rows behind a header the
+ * caller rewrote: decode_bmp.c). */
+unsigned char *img__stb_bmp_load_io(const struct img__stb_io *io, void *user, int *width,
+                                    int *height, const char **reason)
+{
+    stbi_io_callbacks callbacks = {io->read, io->skip, io->eof};
+    int stored_channels;
+    unsigned char *rgb = stbi_load_from_callbacks(&callbacks, user, width, height,
+                                                  &stored_channels, 3);
+    *reason = rgb == NULL ? stbi_failure_reason() : NULL;
+    return rgb;
+}

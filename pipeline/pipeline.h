@@ -171,6 +171,10 @@ struct pl_item {
     size_t bytes;
     int width;
     int height;
+    /* What imaging recognised the body as (its probe, also when the decode
+     * then failed: unsupported variant, corrupt, too large...); UNKNOWN when
+     * no body reached the decoder or it is no image format. */
+    enum img_format format;
     double queued_s; /* waiting for a download slot */
     double download_s;
     double decode_s;

@@ -132,6 +132,7 @@ struct job {
     enum pl_kind kind;
     int width;
     int height;
+    enum img_format format; /* imaging's probe of the body; UNKNOWN before */
     unsigned edge_threads; /* threads that ran part of the operator */
     uint8_t level; /* of its readable name, at most IO_NAME_LEVEL_MAX */
     bool owns_url; /* url is the streamed row's, freed with the job */

@@ -58,7 +58,11 @@ static int reserve_memory(struct job *job, struct run *run, const struct pl_band
     struct img_probe_info probe;
     char err[256] = "";
     *reserved = 0;
-    if (img_probe_item(job->body, job->body_size, &item, &probe, NULL, err, sizeof(err)) < 0)
+    int probed = img_probe_item(job->body, job->body_size, &item, &probe, NULL, err, sizeof(err));
+    /* The item's format: the value the decoder's probe decided, also for a
+     * body it then refuses (the decode below probes the same bytes). */
+    job->format = probe.info.format;
+    if (probed < 0)
         return 0;
     uint64_t pixels = (uint64_t)probe.info.width * (uint64_t)probe.info.height;
     if (opts->max_pixels != 0 && pixels > opts->max_pixels)

@@ -335,10 +335,31 @@ static void check_limited(const uint8_t *data, size_t size, int channels, const 
     img_buf_finish(&reference);
 }
 
+/* The VP8L walk of the WebP estimate (webp_groups.c, pure C: in every
+ * build) on the input itself as a stream, with its header and headerless
+ * (a lossless ALPH chunk's, of a size from the first bytes); the probe of
+ * a WebP input runs it again on the file's chunks. */
+static void check_vp8l_scan(const uint8_t *data, size_t size)
+{
+    struct img__vp8l_scan scan;
+    if (img__vp8l_scan(data, size, 0, 0, true, &scan) == 0 &&
+        (scan.groups < 1 || scan.groups > 65536 || scan.cache_bits > 11))
+        fail("vp8l scan: impossible group count or cache", NULL);
+    if (size < 4)
+        return;
+    uint32_t width = 1 + ((uint32_t)data[0] | (uint32_t)(data[1] & 0x3f) << 8);
+    uint32_t height = 1 + ((uint32_t)data[2] | (uint32_t)(data[3] & 0x3f) << 8);
+    if (img__vp8l_scan(data + 4, size - 4, width, height, false, &scan) == 0 &&
+        (scan.groups < 1 || scan.groups > 65536 || scan.cache_bits > 11))
+        fail("vp8l scan: impossible group count or cache", NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct img_info info;
     char err[256] = "";
+
+    check_vp8l_scan(data, size);
 
     int probed = img_probe(data, size, &info, err, sizeof(err));
     if (probed < 0)

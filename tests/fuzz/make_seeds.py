@@ -10,6 +10,7 @@ fuzzer mutates small inputs much faster, and sizes come from headers anyway.
 import io
 import os
 import struct
+import sys
 import zlib
 
 import cv2
@@ -253,6 +254,20 @@ def make_formats():
     put(DECODE, "heic-ftyp.heic", struct.pack(">I", 24) + b"ftypheic\0\0\0\0mif1heic" + bytes(16))
 
 
+def make_vp8l_groups():
+    """Lossless WebPs of many Huffman groups (tests/integration/vp8lutil.py),
+    for the group walk of the estimate (imaging/webp_groups.c): whole, with
+    a colour cache, cut in the entropy image, and the bare VP8L stream
+    (fuzz_decode.c also walks the input itself as one)."""
+    sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+    from vp8lutil import vp8l_groups
+    many = vp8l_groups(100)
+    put(DECODE, "webp-vp8l-100-groups.webp", many)
+    put(DECODE, "webp-vp8l-300-groups-cache5.webp", vp8l_groups(300, 5))
+    put(DECODE, "webp-vp8l-groups-cut.webp", many[:300])
+    put(DECODE, "vp8l-stream-100-groups.bin", many[20:])
+
+
 def make_urls():
     seeds = {
         "list-basic.txt": "\ufeff# photos\r\n\r\n  http://127.0.0.1:8080/a/cat.jpg  \r\n"
@@ -341,3 +356,4 @@ if __name__ == "__main__":
     make_formats()
     make_urls()
     make_hostile()
+    make_vp8l_groups()

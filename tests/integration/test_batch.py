@@ -53,7 +53,8 @@ SUMMARY_FIELDS = {
     "items": int, "ok": int, "failed": int, "skipped": int, "cancelled": int, "duplicates": int,
     "retries": int, "stale_temps_removed": int, "bytes": int, "wall_ms": NUM, "network_ms": NUM,
     "cpu_ms": NUM, "stage_ms": dict, "process_cpu_ms": dict, "peak_rss_bytes": int,
-    "peak_items_held": int, "fds_leaked": (int, type(None)), "signal": (str, type(None)),
+    "peak_items_held": int, "memory_budget_bytes": int, "peak_reserved_bytes": int,
+    "fds_leaked": (int, type(None)), "signal": (str, type(None)),
     "exit_code": int,
 }
 ERROR_KINDS = {"bad_url", "unsupported_scheme", "timeout", "connect", "resolve", "http_status",
