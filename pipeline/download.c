@@ -304,8 +304,8 @@ static void on_downloaded(struct io_http_result *result, void *user)
         job->body = result->body; /* taken: the result must not free it */
         job->body_size = result->body_size;
         result->body = NULL;
-        /* NULL when out of memory: the report then lacks the body's type
-         * and digest, nothing else. */
+        /* NULL when out of memory: the report then lacks the body's type,
+         * digest and format, nothing else. */
         job->provenance = malloc(sizeof(*job->provenance));
         if (job->provenance != NULL) {
             memcpy(job->provenance->content_type, result->content_type,
@@ -313,6 +313,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
             memcpy(job->provenance->sha256, result->sha256, sizeof(job->provenance->sha256));
             job->provenance->output_bytes = 0;
             job->provenance->png = NULL;
+            job->provenance->format = IMG_FORMAT_UNKNOWN;
         }
         job_set_state(run, job, JOB_CPU);
         if (run->todo == NULL)

@@ -146,7 +146,7 @@ void report_item(struct run *run, const struct job *job)
         .bytes = job->body_size,
         .width = job->width,
         .height = job->height,
-        .format = job->format,
+        .format = job->provenance != NULL ? job->provenance->format : IMG_FORMAT_UNKNOWN,
         .queued_s = job->started_ns ? (double)(job->started_ns - run->created_ns) / 1e9 : 0,
         .download_s = job->download_s,
         .decode_s = job->decode_s,

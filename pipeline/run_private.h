@@ -95,6 +95,7 @@ struct job_provenance {
     uint8_t sha256[32];
     size_t output_bytes; /* of the PNG written; 0 when none */
     uint8_t *png;        /* png_to_caller: the PNG for on_item, owned */
+    enum img_format format; /* imaging's probe of the body; UNKNOWN before */
 };
 
 struct job {
@@ -132,7 +133,6 @@ struct job {
     enum pl_kind kind;
     int width;
     int height;
-    enum img_format format; /* imaging's probe of the body; UNKNOWN before */
     unsigned edge_threads; /* threads that ran part of the operator */
     uint8_t level; /* of its readable name, at most IO_NAME_LEVEL_MAX */
     bool owns_url; /* url is the streamed row's, freed with the job */

@@ -61,7 +61,8 @@ static int reserve_memory(struct job *job, struct run *run, const struct pl_band
     int probed = img_probe_item(job->body, job->body_size, &item, &probe, NULL, err, sizeof(err));
     /* The item's format: the value the decoder's probe decided, also for a
      * body it then refuses (the decode below probes the same bytes). */
-    job->format = probe.info.format;
+    if (job->provenance != NULL)
+        job->provenance->format = probe.info.format;
     if (probed < 0)
         return 0;
     uint64_t pixels = (uint64_t)probe.info.width * (uint64_t)probe.info.height;
