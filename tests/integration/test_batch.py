@@ -17,8 +17,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Failure, FixtureServer,  # noqa: E402
-                      Workspace, check, main_for, read, run, tree)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Failure, Fixture, Workspace, check,  # noqa: E402
+                     main_for, read, run, screen, tree, validate_run)
 
 
 def fnv1a32(text):
@@ -28,95 +28,12 @@ def fnv1a32(text):
     return h
 
 
-def ndjson(out):
-    lines = out.splitlines()
-    check(lines, "no JSON on stdout")
-    return [json.loads(line) for line in lines]
-
-
-# ---- the schema of docs/json.md, checked explicitly ----------------------
-
-NUM = (int, float)
-ITEM_FIELDS = {
-    "type": str, "schema_version": int, "mode": str, "line": (int, type(None)), "url": str,
-    "final_url": (str, type(None)), "status": str, "http_code": (int, type(None)),
-    "error": (dict, type(None)), "attempts": int, "bytes": int, "width": (int, type(None)),
-    "height": (int, type(None)), "output": (str, type(None)), "times_ms": dict,
-    "operator_threads": int, "content_type": (str, type(None)), "sha256": (str, type(None)),
-    "output_bytes": (int, type(None)), "format": (str, type(None)),
-}
-TIMES = ("queued", "download", "decode", "operator", "encode_write")
-SUMMARY_FIELDS = {
-    "type": str, "schema_version": int, "mode": str, "output_dir": str, "shard": (dict, type(None)),
-    "edgefetch_version": str, "started_at": str, "ended_at": str, "host": (str, type(None)),
-    "settings": dict,
-    "items": int, "ok": int, "failed": int, "skipped": int, "cancelled": int, "duplicates": int,
-    "retries": int, "stale_temps_removed": int, "bytes": int, "wall_ms": NUM, "network_ms": NUM,
-    "cpu_ms": NUM, "stage_ms": dict, "process_cpu_ms": dict, "peak_rss_bytes": int,
-    "peak_items_held": int, "fds_leaked": (int, type(None)), "signal": (str, type(None)),
-    "exit_code": int,
-}
-ERROR_KINDS = {"bad_url", "unsupported_scheme", "timeout", "connect", "resolve", "http_status",
-               "too_large", "too_many_redirects", "redirect_refused", "tls", "out_of_memory",
-               "network", "not_an_image", "too_many_pixels", "operator", "encode", "write",
-               "cancelled", "other", "headers_too_large",
-               "malformed_response", "unsupported_format", "corrupt", "truncated",
-               "too_much_work", "over_budget"}
-
-
-def check_fields(obj, fields, what):
-    check(set(obj) == set(fields), f"{what}: fields {sorted(obj)} != {sorted(fields)}")
-    for key, kind in fields.items():
-        check(isinstance(obj[key], kind) and not (kind is int and isinstance(obj[key], bool)),
-              f"{what}: {key}={obj[key]!r} is not {kind}")
-
-
-def validate_item(obj):
-    what = f"item {obj.get('url')}"
-    check_fields(obj, ITEM_FIELDS, what)
-    check(obj["type"] == "item" and obj["schema_version"] == 1, what)
-    check(obj["status"] in ("ok", "failed", "skipped", "cancelled"), f"{what}: status")
-    check(set(obj["times_ms"]) == set(TIMES), f"{what}: times {obj['times_ms']}")
-    check(all(isinstance(v, NUM) and v >= 0 for v in obj["times_ms"].values()), what)
-    check(obj["bytes"] >= 0 and obj["attempts"] >= 0, what)
-    if obj["status"] in ("failed", "cancelled"):
-        err = obj["error"]
-        check(err is not None and set(err) == {"kind", "stage", "message"}, f"{what}: {err}")
-        check(err["kind"] in ERROR_KINDS and isinstance(err["message"], str) and err["message"],
-              f"{what}: error {err}")
-        check(obj["output"] is None, f"{what}: failed item with an output")
-    else:
-        check(obj["error"] is None and obj["output"] is not None, f"{what}: {obj}")
-    if obj["status"] == "ok":
-        check(obj["http_code"] == 200 and obj["width"] > 0 and obj["height"] > 0, what)
-        check(obj["final_url"] is not None and obj["bytes"] > 0, what)
-        check(os.path.isfile(obj["output"]), f"{what}: output {obj['output']} missing")
-
-
-def validate_summary(obj):
-    check_fields(obj, SUMMARY_FIELDS, "summary")
-    check(obj["type"] == "summary" and obj["schema_version"] == 1, "summary type")
-    check(set(obj["stage_ms"]) == {"download", "decode", "operator", "encode_write"}, "stage_ms")
-    check(set(obj["process_cpu_ms"]) == {"user", "system"}, "process_cpu_ms")
-    check(obj["peak_rss_bytes"] > 1 << 20, f"peak RSS {obj['peak_rss_bytes']}")
-    check(obj["fds_leaked"] in (0, None), f"{obj['fds_leaked']} file descriptor(s) leaked")
-    check(obj["ok"] + obj["failed"] + obj["skipped"] + obj["cancelled"] == obj["items"], "counts")
-
-
-def validate_run(out):
-    objs = ndjson(out)
-    for obj in objs[:-1]:
-        validate_item(obj)
-    validate_summary(objs[-1])
-    return objs[:-1], objs[-1]
-
-
 # ---- the cases -------------------------------------------------------------
 
 def test_json():
     """Every line of a real run (ok, 404, refused scheme, not an image,
     redirect) is valid JSON of the documented schema; stdout is only JSON."""
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         ws.write("notes.jpg", b"<!DOCTYPE html><html>\xff\xfe not a photo</html>\n")
         hop = server.url("hop.jpg?redirect=/" + PHOTOS[2])
         urls = [server.url(PHOTOS[0]), server.url("missing.jpg"), "ftp://127.0.0.1/x.jpg",
@@ -153,7 +70,7 @@ def test_json_escaping():
     bytes they hold: control bytes (ESC, DEL, CR) are escaped, quotes and
     backslashes too, an invalid UTF-8 byte becomes U+FFFD; every line is
     strict UTF-8 JSON with no raw control byte."""
-    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:1]) as ws, Fixture(FIXTURE, ws.www) as server:
         base = f"http://127.0.0.1:{server.port}/"
         raw_urls = [base.encode() + b"esc\x1b[2J\x1b]0;t\x07x.jpg",
                     base.encode() + b"del\x7fx.jpg",
@@ -180,7 +97,7 @@ def test_json_escaping():
 def test_quiet_verbose():
     """-q: a line per failed item and nothing else; -s (--silent): nothing at
     all; default: failures and the report; -v: a line per item."""
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         urls = [server.url(n) for n in PHOTOS[:3]] + [server.url("missing.jpg")]
         lst = ws.list_file(urls)
         rc, out, err = run(["-q", "-i", lst, "-o", ws.out])
@@ -209,7 +126,7 @@ def test_quiet_verbose():
 
 def test_resume():
     """A rerun skips what exists (no request at all), --force redoes it."""
-    with Workspace(PHOTOS[:4]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:4]) as ws, Fixture(FIXTURE, ws.www) as server:
         lst = ws.list_file([server.url(n) for n in PHOTOS[:4]])
         rc, out, err = run(["--json", "-i", lst, "-o", ws.out])
         check(rc == 0, f"first run: {rc} {err}")
@@ -240,7 +157,7 @@ def test_resume_not_fooled():
     """Resume skips only a finished output: an empty file under the output's
     name is not one, so that item is fetched and the empty file replaced by
     the real output; a non-empty one is skipped."""
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         lst = ws.list_file([server.url(n) for n in PHOTOS[:3]])
         os.makedirs(ws.out)
         empty = PHOTOS[0][:-4] + ".png"
@@ -292,7 +209,7 @@ def _interrupted(ws, server, lst, reference, how):
 def test_interrupted_rerun():
     """SIGINT or kill -9 mid-run, then a rerun: exactly the uninterrupted tree,
     byte for byte, no temporary file left, finished items not fetched again."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="400") as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="400") as server:
         lst = ws.list_file([server.url(n) for n in PHOTOS])
         reference = os.path.join(ws.tmp, "reference")
         rc, _, err = run(["-q", "-i", lst, "-o", reference, "-j", "12"])
@@ -311,7 +228,7 @@ def test_interrupted_rerun():
 def test_shards():
     """N shards as separate processes = one run: each item exactly once, the
     same files, names independent of the shard, the documented hash."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www) as server:
         photo = read(os.path.join(SAMPLES, PHOTOS[0]))
         ws.write("a/cat.jpg", photo)
         ws.write("b/cat.jpg", photo)
@@ -348,37 +265,10 @@ def test_shards():
         check(rc == 2 and "--shard" in err, f"--shard 3/3: {rc} {err}")
 
 
-def screen(raw):
-    """The final screen of a terminal that got `raw`: \\r, \\n and ESC[K."""
-    lines, cur, col = [], [], 0
-    i = 0
-    text = raw.decode(errors="replace")
-    while i < len(text):
-        c = text[i]
-        if text.startswith("\033[K", i):
-            del cur[col:]
-            i += 3
-            continue
-        if c == "\r":
-            col = 0
-        elif c == "\n":
-            lines.append("".join(cur))
-            cur, col = [], 0
-        else:
-            if col < len(cur):
-                cur[col] = c
-            else:
-                cur.append(c)
-            col += 1
-        i += 1
-    lines.append("".join(cur))
-    return lines
-
-
 def test_progress_tty():
     """Under a pseudo-terminal the progress line updates in place and ends
     with the final counts; off when stderr is not a terminal."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="300") as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="300") as server:
         lst = ws.list_file([server.url(n) for n in PHOTOS] + [server.url("missing.jpg")])
         typescript = os.path.join(ws.tmp, "typescript")
         cmd = f"stty cols 200; exec {EDGEFETCH} -i {lst} -o {ws.out} -j 3"
@@ -409,7 +299,7 @@ def test_progress_tty():
 def test_max_per_host():
     """--max-per-host caps what the server sees in flight, and the wait for a
     host slot does not count in --timeout."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="300") as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="300") as server:
         lst = ws.list_file([server.url(n) for n in PHOTOS])
         rc, _, err = run(["-q", "-i", lst, "-o", ws.out, "-j", "6", "--max-per-host", "2"])
         check(rc == 0, f"exit {rc}: {err}")
@@ -425,7 +315,7 @@ def test_max_per_host():
         check(rc == 0, f"queueing counted in the timeout: exit {rc}: {err}")
         check(server.stats()["max_inflight"] == 1, f"max in flight {server.stats()}")
         # A host is host:port: another port is another host.
-        with FixtureServer(FIXTURE, ws.www, latency="300") as other:
+        with Fixture(FIXTURE, ws.www, latency="300") as other:
             urls = [server.url(n) for n in PHOTOS[:4]] + [other.url(n) for n in PHOTOS[4:8]]
             lst2 = ws.list_file(urls, name="two.txt")
             server.reset()
@@ -438,7 +328,7 @@ def test_max_per_host():
 
 def test_rate_limit():
     """--rate-limit bounds the whole run's download rate."""
-    with Workspace(PHOTOS[:4]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:4]) as ws, Fixture(FIXTURE, ws.www) as server:
         lst = ws.list_file([server.url(n) for n in PHOTOS[:4]])
         total = sum(os.path.getsize(os.path.join(ws.www, n)) for n in PHOTOS[:4])
         rate = 256 * 1024

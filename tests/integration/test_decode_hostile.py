@@ -14,11 +14,10 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-
-from test_hostile import (FAST_RETRY, FIXTURE, SAMPLES, Fixture, Workspace,  # noqa: E402
-                          expect_failed, per_path, run, run_measured)
-from test_cli import check, main_for, read  # noqa: E402
+from harness import (FAST_RETRY, FIXTURE, SAMPLES, Fixture, Workspace, check, expect_failed,  # noqa: E402
+                     main_for, per_path, read, run_measured, run_timed)
 from pngutil import read_gray_png  # noqa: E402
+
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -117,7 +116,7 @@ def test_palette_deterministic():
                 name = f"s{depth}-{copy}.png"
                 urls.append(server.url(f"{name}?file=short{depth}.png"))
                 copies.setdefault(depth, []).append(name)
-        rc, _, err, _ = run(["-i", ws.list_file(urls), "-o", ws.out, "-w", "2"])
+        rc, _, err, _ = run_timed(["-i", ws.list_file(urls), "-o", ws.out, "-w", "2"])
         check(rc == 0, f"exit {rc}: {err}")
         for depth, names in copies.items():
             # Compare pixels: every output carries its own URL (tEXt Source).
@@ -147,7 +146,7 @@ def test_progressive_scans():
         ws.write("many.jpg", many)
         ws.write("normal.jpg", normal)
         urls = [server.url("many.jpg"), server.url("normal.jpg")]
-        rc, _, err, _ = run(["-i", ws.list_file(urls), "-o", ws.out] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", ws.list_file(urls), "-o", ws.out] + FAST_RETRY)
         check(rc == 1, f"exit {rc}: {err}")
         expect_failed(err, urls[0], 1, "too much progressive scan work: 33 scans")
         ws.check_tree(["normal.png"])

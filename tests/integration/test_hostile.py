@@ -15,7 +15,6 @@ Needs EDGEFETCH, FIXTURE and SAMPLES in the environment.
 """
 import os
 import random
-import resource
 import select
 import shutil
 import signal
@@ -23,204 +22,17 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixture"))
-from fixture_server import FixtureServer  # noqa: E402
-from pngutil import _chunk, read_gray_png  # noqa: E402
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "world"))
-from certs import CertError, make_certs  # noqa: E402
-from test_cli import (Failure, Skip, check, free_port, in_netns, luma, main_for,  # noqa: E402
-                      read, sobel_ref)
-
-EDGEFETCH = os.environ.get("EDGEFETCH", "")
-FIXTURE = os.environ.get("FIXTURE", "")
-SAMPLES = os.environ.get("SAMPLES", "")
-PHOTOS = sorted(n for n in os.listdir(SAMPLES) if n.endswith(".jpg")) if SAMPLES else []
-DATA = os.path.join(HERE, "data")
-
-# Retries stay on (they are part of what is tested) but short, so a failing
-# transient item costs tens of milliseconds, not seconds.
-FAST_RETRY = ["--retry-delay", "0.02"]
-
-
-# ---- running the tool ---------------------------------------------------------
-
-def run(args, stdin=None, timeout=120):
-    """Runs edgefetch; returns (exit code, stdout, stderr, seconds)."""
-    start = time.monotonic()
-    proc = subprocess.run([EDGEFETCH] + args, input=stdin, capture_output=True, timeout=timeout)
-    return (proc.returncode, proc.stdout.decode(errors="replace"),
-            proc.stderr.decode(errors="replace"), time.monotonic() - start)
-
-
-def run_measured(args, timeout=120):
-    """Like run(), plus the child's peak RSS in MiB (its own, from wait4)."""
-    start = time.monotonic()
-    proc = subprocess.Popen([EDGEFETCH] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    # communicate() reaped it; Popen keeps no rusage, so ask the kernel for
-    # the largest of our waited children (this function runs first in its case).
-    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"),
-            time.monotonic() - start, peak_kib / 1024)
-
-
-def failed_lines(err):
-    return [line for line in err.splitlines() if "FAILED" in line]
-
-
-def failed_line(err, url):
-    """The one FAILED line naming `url` (exactly, as a whole word)."""
-    lines = [line for line in failed_lines(err) if f" {url}: " in line]
-    check(len(lines) == 1, f"want one FAILED line for {url}, got {len(lines)}:\n{err}")
-    return lines[0]
-
-
-def expect_failed(err, url, line_no, *words):
-    line = failed_line(err, url)
-    check(f"line {line_no}: " in line, f"{url}: no 'line {line_no}:' in {line!r}")
-    for word in words:
-        check(word.lower() in line.lower(), f"{url}: reason lacks {word!r}: {line!r}")
-    return line
-
-
-def tree(path):
-    """Every file below `path`, relative, sorted, hidden ones and symlinks included."""
-    found = []
-    for dirpath, dirnames, files in os.walk(path):
-        for name in files + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
-            found.append(os.path.relpath(os.path.join(dirpath, name), path))
-    return sorted(found)
-
-
-def is_complete_png(data):
-    return data[:8] == b"\x89PNG\r\n\x1a\n" and data[-12:-8] == b"\x00\x00\x00\x00" \
-        and data[-8:-4] == b"IEND"
-
-
-class Fixture(FixtureServer):
-    """The fixture server, whose own exit status is checked too: hostile
-    clients are its daily bread, and under ASan a report makes it exit non-zero."""
-
-    def __exit__(self, exc_type, exc, tb):
-        rc = self.stop()
-        if exc_type is None and rc != 0:
-            raise Failure(f"the fixture server exited with status {rc} (see its stderr)")
-
-
-class Workspace:
-    """A served folder, a scratch output folder, and the URL lists, all in one
-    temporary folder whose whole tree the cases check."""
-
-    def __init__(self, photos=()):
-        self.tmp = tempfile.mkdtemp(prefix="edgefetch-hostile-")
-        self.www = os.path.join(self.tmp, "www")
-        self.out = os.path.join(self.tmp, "out")
-        self.lists = []
-        os.makedirs(self.www)
-        for name in photos:
-            shutil.copy(os.path.join(SAMPLES, name), self.www)
-
-    def write(self, name, data):
-        path = os.path.join(self.www, name)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "wb") as f:
-            f.write(data)
-
-    def photo(self, name, source=None):
-        self.write(name, read(os.path.join(SAMPLES, source or PHOTOS[0])))
-
-    def list_file(self, lines, name="urls.txt", raw=None):
-        path = os.path.join(self.tmp, name)
-        with open(path, "wb") as f:
-            f.write(raw if raw is not None else ("\n".join(lines) + "\n").encode())
-        if name not in self.lists:
-            self.lists.append(name)
-        return path
-
-    def check_tree(self, expected_out):
-        """The whole workspace: served files, lists and exactly `expected_out`
-        in the output folder. Catches writes outside the output folder and
-        temporary files left behind."""
-        out = os.path.relpath(self.out, self.tmp)
-        want = sorted(["www/" + n for n in tree(self.www)] + self.lists
-                      + [out + "/" + n for n in expected_out])
-        got = tree(self.tmp)
-        check(got == want, f"workspace tree:\n  got  {got}\n  want {want}")
-        for name in expected_out:
-            check(is_complete_png(read(os.path.join(self.out, name))), f"{name} is not a whole PNG")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def per_path(server):
-    return server.stats()["per_path"]
-
-
-def times(server, path):
-    return server.stats()["per_path_times_ms"].get(path, [])
-
-
-# ---- image bytes built at test time ---------------------------------------------
-
-def make_png(width, height, depth, color_type, samples, palette=None, trns=None, interlace=False):
-    """samples[y][x] is a tuple of channel values at `depth` bits."""
-    def pack_row(values):
-        if depth == 16:
-            return b"".join(struct.pack(">H", v) for px in values for v in px)
-        if depth == 8:
-            return bytes(v for px in values for v in px)
-        bits = "".join(format(v, f"0{depth}b") for px in values for v in px)
-        bits += "0" * (-len(bits) % 8)
-        return bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
-
-    if interlace:
-        raw = b""
-        for x0, y0, dx, dy in ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4),
-                               (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)):
-            xs = range(x0, width, dx)
-            if not xs:
-                continue
-            for y in range(y0, height, dy):
-                raw += b"\x00" + pack_row([samples[y][x] for x in xs])
-    else:
-        raw = b"".join(b"\x00" + pack_row(samples[y]) for y in range(height))
-    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, depth,
-                                                               color_type, 0, 0, int(interlace)))
-    if palette is not None:
-        data += _chunk(b"PLTE", bytes(v for rgb in palette for v in rgb))
-    if trns is not None:
-        data += _chunk(b"tRNS", trns)
-    return data + _chunk(b"IDAT", zlib.compress(raw)) + _chunk(b"IEND", b"")
-
-
-def png_header_only(width, height):
-    """A valid-looking PNG that claims width x height over a tiny body."""
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + _chunk(b"IDAT", zlib.compress(b"\x00" * 256)) + _chunk(b"IEND", b""))
-
-
-def jpeg_claiming(data, width, height):
-    """The JPEG `data` with its frame header rewritten to claim width x height."""
-    sof = data.find(b"\xff\xc0")
-    if sof < 0:
-        sof = data.find(b"\xff\xc2")
-    out = bytearray(data)
-    out[sof + 5:sof + 9] = struct.pack(">HH", height, width)
-    return bytes(out)
+from harness import (DATA, EDGEFETCH, FAST_RETRY, FIXTURE, PHOTOS, SAMPLES, Failure, Fixture,  # noqa: E402
+                     Nginx, Skip, Workspace, check, expect_failed, failed_line, failed_lines,
+                     free_port, in_netns, main_for, per_path, read, run_measured, run_timed,
+                     times, tree)
+from pngutil import (_chunk, is_complete_png, jpeg_claiming, luma, make_png, png_header_only,  # noqa: E402
+                     read_gray_png, sobel_ref)
 
 
 # ---- Network / HTTP ----------------------------------------------------------------
@@ -232,7 +44,7 @@ def test_status_no_retry():
         urls = [server.url("missing.jpg"), server.url("gone.jpg?status=410"),
                 server.url("forbidden.jpg?status=403"), server.url("ok.jpg")]
         lst = ws.list_file(["# hostile statuses", ""] + urls)
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
         check(rc == 1, f"exit {rc}, want 1: {err}")
         expect_failed(err, urls[0], 3, "404")
         expect_failed(err, urls[1], 4, "410")
@@ -251,7 +63,7 @@ def test_error_body_not_buffered():
         urls = [server.url("page.jpg?status=404&endless=1"),
                 server.url("deny.jpg?status=403&endless=1&chunked=1")]
         lst = ws.list_file(urls)
-        rc, _, err, seconds = run(["-i", lst, "-o", ws.out, "--max-size", "50k", "--timeout", "20"]
+        rc, _, err, seconds = run_timed(["-i", lst, "-o", ws.out, "--max-size", "50k", "--timeout", "20"]
                                   + FAST_RETRY)
         check(rc == 1, f"exit {rc}: {err}")
         for i, code in enumerate(("404", "403")):
@@ -280,7 +92,7 @@ def test_5xx_retried():
         urls = [server.url(f"e{code}.jpg?status={code}") for code in (500, 502, 503)]
         urls.append(server.url("flaky.jpg?fail_times=2"))
         lst = ws.list_file(urls)
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out, "--retries", "2", "--retry-delay", "0.2"])
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out, "--retries", "2", "--retry-delay", "0.2"])
         check(rc == 1, f"exit {rc}, want 1: {err}")
         for line_no, code in enumerate((500, 502, 503), start=1):
             expect_failed(err, urls[line_no - 1], line_no, str(code), "3 attempts")
@@ -292,11 +104,11 @@ def test_5xx_retried():
         ws.check_tree(["flaky.png"])
 
         server.reset()
-        rc, _, err, _ = run(["-o", ws.out, "--retries", "0", server.url("zero.jpg?status=503")])
+        rc, _, err, _ = run_timed(["-o", ws.out, "--retries", "0", server.url("zero.jpg?status=503")])
         check(rc == 1 and per_path(server).get("/zero.jpg") == 1,
               f"--retries 0: exit {rc}, {per_path(server)}: {err}")
         server.reset()
-        rc, _, err, _ = run(["-o", ws.out, server.url("default.jpg?status=502")])
+        rc, _, err, _ = run_timed(["-o", ws.out, server.url("default.jpg?status=502")])
         check(rc == 1 and per_path(server).get("/default.jpg") == 3,
               f"default --retries 2: exit {rc}, {per_path(server)}: {err}")
 
@@ -316,7 +128,7 @@ def test_connection_errors_retried():
                 server.url("always.jpg?fail_times=100&fail=close"),
                 f"http://127.0.0.1:{dead}/refused.jpg"]
         lst = ws.list_file(urls)
-        rc, _, err, seconds = run(["-i", lst, "-o", ws.out, "--retries", "2", "--retry-delay", "0.2"])
+        rc, _, err, seconds = run_timed(["-i", lst, "-o", ws.out, "--retries", "2", "--retry-delay", "0.2"])
         check(rc == 1, f"exit {rc}, want 1: {err}")
         counts = per_path(server)
         check(counts.get("/drop.jpg") == 2, f"closed once: {counts.get('/drop.jpg')} requests, want 2")
@@ -342,7 +154,7 @@ def test_429_retry_after():
         lst = ws.list_file(urls)
         # One download slot: the others can only go on if the waiting item
         # does not hold it.
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out, "-j", "1"] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out, "-j", "1"] + FAST_RETRY)
         check(rc == 0, f"exit {rc}: {err}")
         t = times(server, "/limited.jpg")
         check(len(t) == 2, f"429 item requested {len(t)} times, want 2")
@@ -365,7 +177,7 @@ def test_429_retry_after():
                 server.url("clamped.jpg?status=429&retry_after=86400&fail_times=1"),
                 server.url("garbage.jpg?status=429&retry_after_raw=soon%21&fail_times=1")]
         lst = ws.list_file(urls)
-        rc, _, err, seconds = run(["-i", lst, "-o", ws.out, "--retry-max-wait", "1"] + FAST_RETRY,
+        rc, _, err, seconds = run_timed(["-i", lst, "-o", ws.out, "--retry-max-wait", "1"] + FAST_RETRY,
                                   timeout=60)
         check(rc == 0, f"exit {rc}: {err}")
         for name, low, high in (("dated", 900, 2600), ("clamped", 900, 2000), ("garbage", 0, 1500)):
@@ -385,7 +197,7 @@ def test_redirect_limits():
         urls = [server.url("five.jpg?hops=5"), server.url("six.jpg?hops=6"),
                 server.url("loop.jpg?loop=1")]
         lst = ws.list_file(urls)
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
         check(rc == 1, f"exit {rc}: {err}")
         expect_failed(err, urls[1], 2, "redirect")
         expect_failed(err, urls[2], 3, "redirect")
@@ -396,7 +208,7 @@ def test_redirect_limits():
         ws.check_tree(["five.png"])
 
         server.reset()
-        rc, _, err, _ = run(["-o", ws.out, "--max-redirs", "1", server.url("two.jpg?hops=2")])
+        rc, _, err, _ = run_timed(["-o", ws.out, "--max-redirs", "1", server.url("two.jpg?hops=2")])
         check(rc == 1 and per_path(server).get("/two.jpg") == 2,
               f"--max-redirs 1: exit {rc}, {per_path(server)}: {err}")
 
@@ -417,7 +229,7 @@ def test_redirect_schemes():
             urls = [server.url(f"r{i}.jpg?redirect=" + t.replace(":", "%3A").replace("/", "%2F"))
                     for i, t in enumerate(targets)]
             lst = ws.list_file(urls)
-            rc, _, err, _ = run(["-i", lst, "-o", ws.out] + FAST_RETRY)
+            rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
             check(rc == 1, f"exit {rc}: {err}")
             for i, url in enumerate(urls):
                 expect_failed(err, url, i + 1, "redirect")
@@ -441,7 +253,7 @@ def test_cut_bodies():
                 server.url(f"liar.jpg?fake_length={size + 100000}"),
                 server.url("healed.jpg?fail_times=1&short=100")]
         lst = ws.list_file(urls)
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out, "--retries", "2"] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out, "--retries", "2"] + FAST_RETRY)
         check(rc == 1, f"exit {rc}: {err}")
         for i, name in enumerate(("short", "cut", "liar")):
             expect_failed(err, urls[i], i + 1, "download")
@@ -457,7 +269,7 @@ def test_stall_timeout():
         ws.photo("fine.jpg")
         urls = [server.url("stall.jpg?stall=20000"), server.url("fine.jpg")]
         lst = ws.list_file(urls)
-        rc, _, err, seconds = run(["-i", lst, "-o", ws.out, "--timeout", "1", "--retries", "0"])
+        rc, _, err, seconds = run_timed(["-i", lst, "-o", ws.out, "--timeout", "1", "--retries", "0"])
         check(rc == 1, f"exit {rc}: {err}")
         expect_failed(err, urls[0], 1, "timed out")
         check(seconds < 6, f"a 1 s timeout took {seconds:.1f} s")
@@ -473,7 +285,7 @@ def test_low_speed_abort():
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
         ws.photo("drip.jpg")
         url = server.url("drip.jpg?drip=100")
-        rc, _, err, seconds = run(["-o", ws.out, "--low-speed-limit", "1000", "--low-speed-time", "1",
+        rc, _, err, seconds = run_timed(["-o", ws.out, "--low-speed-limit", "1000", "--low-speed-time", "1",
                                    "--timeout", "60", "--retries", "0", url])
         check(rc == 1, f"exit {rc}: {err}")
         line = failed_line(err, url)
@@ -491,7 +303,7 @@ def test_total_timeout():
         ws.photo("drip.jpg")
         urls = [server.url("late.jpg?delay=5000"), server.url("drip.jpg?drip=5")]
         lst = ws.list_file(urls)
-        rc, _, err, seconds = run(["-i", lst, "-o", ws.out, "--timeout", "1", "--retries", "0"])
+        rc, _, err, seconds = run_timed(["-i", lst, "-o", ws.out, "--timeout", "1", "--retries", "0"])
         check(rc == 1, f"exit {rc}: {err}")
         expect_failed(err, urls[0], 1, "timed out")
         expect_failed(err, urls[1], 2, "timed out")
@@ -517,7 +329,7 @@ def test_connect_timeout():
         time.sleep(0.2)
         with Workspace() as ws:
             url = f"http://127.0.0.1:{port}/a.jpg"
-            rc, _, err, seconds = run(["-o", ws.out, "--connect-timeout", "0.5", "--timeout", "30",
+            rc, _, err, seconds = run_timed(["-o", ws.out, "--connect-timeout", "0.5", "--timeout", "30",
                                        "--retries", "0", url])
             check(rc == 1, f"exit {rc}: {err}")
             line = failed_line(err, url)
@@ -541,7 +353,7 @@ def test_max_size_streaming():
                 server.url("huge.jpg?fake_length=100000000000"),
                 server.url("lie.jpg?endless=1&fake_length=1000")]
         lst = ws.list_file(urls)
-        rc, _, err, seconds = run(["-i", lst, "-o", ws.out, "--max-size", "50k", "--timeout", "20"]
+        rc, _, err, seconds = run_timed(["-i", lst, "-o", ws.out, "--max-size", "50k", "--timeout", "20"]
                                   + FAST_RETRY)
         check(rc == 1, f"exit {rc}: {err}")
         for i in (0, 1, 2, 3, 4):
@@ -555,7 +367,7 @@ def test_max_size_streaming():
         ws.check_tree([])
 
         # The same framings under a cap they fit: processed.
-        rc, _, err, _ = run(["-i", ws.list_file(urls[:2], name="fits.txt"), "-o", ws.out])
+        rc, _, err, _ = run_timed(["-i", ws.list_file(urls[:2], name="fits.txt"), "-o", ws.out])
         check(rc == 0, f"exit {rc}: {err}")
         ws.check_tree(["chunk.png", "nolen.png"])
 
@@ -567,7 +379,7 @@ def test_keepalive_closed():
         for name in names:
             ws.photo(name)
         lst = ws.list_file([server.url(n + "?close=1") for n in names])
-        rc, _, err, _ = run(["--sequential", "-i", lst, "-o", ws.out] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["--sequential", "-i", lst, "-o", ws.out] + FAST_RETRY)
         check(rc == 0, f"exit {rc}: {err}")
         stats = server.stats()
         check(stats["requests"] == 4, f"{stats['requests']} requests for 4 items")
@@ -584,7 +396,7 @@ def test_unresolvable_host():
         ws.photo("ok.jpg")
         urls = ["http://no-such-host.invalid/a.jpg", server.url("ok.jpg")]
         lst = ws.list_file(urls)
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
         check(rc == 1, f"exit {rc}: {err}")
         expect_failed(err, urls[0], 1, "resolve")
         ws.check_tree(["ok.png"])
@@ -604,7 +416,7 @@ def test_bodies_not_images():
                 server.url("err.png?file=err.json&type=image%2Fpng"), server.url("empty.jpg"),
                 server.url("esc.jpg?file=escape.txt&type=image%2Fjpeg")]
         lst = ws.list_file(urls)
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
         check(rc == 1, f"exit {rc}: {err}")
         expect_failed(err, urls[0], 1, 'not an image: starts with "<!DOCTYPE html>"')
         expect_failed(err, urls[1], 2, 'starts with "{\\"error\\"')
@@ -652,7 +464,7 @@ def test_images_refused():
 
         # A real photo over --max-pixels (1620x1080 = 1.75 MP).
         ws.photo("big.jpg")
-        rc, _, err, _ = run(["-o", ws.out, "--max-pixels", "1M", server.url("big.jpg")])
+        rc, _, err, _ = run_timed(["-o", ws.out, "--max-pixels", "1M", server.url("big.jpg")])
         check(rc == 1, f"--max-pixels: exit {rc}: {err}")
         line = failed_line(err, server.url("big.jpg"))
         check("1620x1080" in line and "limit" in line, f"--max-pixels reason: {line}")
@@ -671,7 +483,7 @@ def test_jpeg_bad_huffman():
         shutil.copy(os.path.join(HERE, "..", "fuzz", "crashes", "stb-build-huffman-dht-overflow.jpg"),
                     os.path.join(ws.www, "fuzzed.jpg"))
         urls = [server.url("badhuff.jpg"), server.url("fuzzed.jpg")]
-        rc, _, err, _ = run(["-i", ws.list_file(urls), "-o", ws.out] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", ws.list_file(urls), "-o", ws.out] + FAST_RETRY)
         check(rc == 1, f"exit {rc}, want 1 (a sanitizer report or crash?): {err[-3000:]}")
         expect_failed(err, urls[0], 1, "JPEG")
         expect_failed(err, urls[1], 2, "JPEG")
@@ -721,7 +533,7 @@ def test_images_accepted():
         shutil.copy(os.path.join(DATA, "cmyk-halves.jpg"), ws.www)
         names = sorted(cases) + ["cmyk-halves.jpg"]
         lst = ws.list_file([server.url(n) for n in names])
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out])
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out])
         check(rc == 0, f"exit {rc}: {err}")
         for name, (_, expected_luma) in sorted(cases.items()):
             ow, oh, rows = read_gray_png(read(os.path.join(ws.out, name[:-4] + ".png")))
@@ -773,7 +585,7 @@ def test_list_refusals():
             lines += ["# dup:", good, "\t" + good]
             raw = "\r\n".join(lines).encode("utf-8") + b"\r\n"
             lst = ws.list_file([], raw=raw)
-            rc, _, err, _ = run(["-i", lst, "-o", ws.out] + FAST_RETRY)
+            rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
             check(rc == 1, f"exit {rc}: {err}")
             check(len(failed_lines(err)) == len(bad), f"{len(failed_lines(err))} FAILED lines:\n{err}")
             for no, (url, word) in bad.items():
@@ -792,7 +604,7 @@ def test_list_binary():
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
         ws.photo("a.jpg")
         raw = (server.url("a.jpg") + "\n" + "http://127.0.0.1/b\x00.jpg\n").encode()
-        rc, _, err, _ = run(["-i", ws.list_file([], raw=raw), "-o", ws.out])
+        rc, _, err, _ = run_timed(["-i", ws.list_file([], raw=raw), "-o", ws.out])
         check(rc == 2, f"exit {rc}, want 2: {err}")
         check("line 2" in err and "NUL" in err, f"message: {err}")
         check(server.stats()["requests"] == 0, "downloaded from a list that was refused")
@@ -806,7 +618,7 @@ def test_list_control_chars():
         hostile = [server.url("x\x1b[31mred\x1b]0;title\x07.jpg"), server.url("a\rb.jpg"),
                    server.url("tab\there.jpg")]
         lst = ws.list_file([server.url("ok.jpg")] + hostile)
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
         check(rc == 1, f"exit {rc}: {err!r}")
         fails = failed_lines(err)
         check(len(fails) == 3, f"{len(fails)} FAILED lines: {err!r}")
@@ -852,7 +664,7 @@ def test_hostile_names():
         # escaped it (../../x) would show up in the tree.
         ws.out = os.path.join(ws.tmp, "a", "b", "out")
         lst = ws.list_file(urls)
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
         check(rc == 0, f"exit {rc}: {err}")
         first = tree(ws.out)
         check(len(first) == len(urls), f"{len(first)} outputs for {len(urls)} URLs: {first}")
@@ -862,7 +674,7 @@ def test_hostile_names():
         # Same set, other order: the same names.
         shutil.rmtree(ws.out)
         lst = ws.list_file(list(reversed(urls)))
-        rc, _, err, _ = run(["-i", lst, "-o", ws.out, "--sequential"] + FAST_RETRY)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out, "--sequential"] + FAST_RETRY)
         check(rc == 0 and tree(ws.out) == first, f"names depend on order: {tree(ws.out)} vs {first}")
 
 
@@ -873,10 +685,10 @@ def test_existing_output_kept():
         os.makedirs(ws.out)
         with open(os.path.join(ws.out, "p.png"), "wb") as f:
             f.write(b"mine, not edgefetch's")
-        rc, _, err, _ = run(["-o", ws.out, server.url("p.jpg")])
+        rc, _, err, _ = run_timed(["-o", ws.out, server.url("p.jpg")])
         check(rc == 0, f"exit {rc}: {err}")
         check(read(os.path.join(ws.out, "p.png")) == b"mine, not edgefetch's", "overwritten without --force")
-        rc, _, err, _ = run(["-o", ws.out, "--force", server.url("p.jpg")])
+        rc, _, err, _ = run_timed(["-o", ws.out, "--force", server.url("p.jpg")])
         check(rc == 0, f"--force: exit {rc}: {err}")
         ws.check_tree(["p.png"])
 
@@ -898,7 +710,7 @@ def test_output_dir_missing():
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
         ws.photo("p.jpg")
         out = os.path.join(ws.tmp, "out", "deep", "er")
-        rc, _, err, _ = run(["-o", out, server.url("p.jpg")])
+        rc, _, err, _ = run_timed(["-o", out, server.url("p.jpg")])
         check(rc == 0, f"exit {rc}: {err}")
         ws.check_tree(["deep/er/p.png"])
 
@@ -912,7 +724,7 @@ def test_output_dir_readonly():
         _mount(["--bind", ws.out, ws.out])
         try:
             _mount(["-o", "remount,ro,bind", ws.out])
-            rc, _, err, _ = run(["-o", ws.out, server.url("p.jpg")])
+            rc, _, err, _ = run_timed(["-o", ws.out, server.url("p.jpg")])
             check(rc == 2, f"exit {rc}, want 2: {err}")
             check(ws.out in err and "read-only" in err.lower(), f"message: {err}")
             check(server.stats()["requests"] == 0, "downloaded although the output is read-only")
@@ -935,7 +747,7 @@ def test_disk_full():
         try:
             names = PHOTOS[:2] + tiny
             lst = ws.list_file([server.url(n) for n in names])
-            rc, _, err, _ = run(["-i", lst, "-o", ws.out, "-w", "2"] + FAST_RETRY)
+            rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out, "-w", "2"] + FAST_RETRY)
             check(rc == 1, f"exit {rc}: {err}")
             for i, name in enumerate(PHOTOS[:2]):
                 expect_failed(err, server.url(name), i + 1, "write", "No space left")
@@ -959,7 +771,7 @@ def test_disk_full_keeps_old_output():
             with open(os.path.join(ws.out, final), "wb") as f:
                 f.write(old)
             url = server.url(name)
-            rc, _, err, _ = run(["-i", ws.list_file([url]), "-o", ws.out, "--force"] + FAST_RETRY)
+            rc, _, err, _ = run_timed(["-i", ws.list_file([url]), "-o", ws.out, "--force"] + FAST_RETRY)
             check(rc == 1, f"exit {rc}: {err}")
             expect_failed(err, url, 1, "write", "No space left")
             check(os.path.exists(os.path.join(ws.out, final)),
@@ -1053,108 +865,38 @@ def test_second_signal():
 
 # ---- HTTPS with a real nginx ----------------------------------------------------------------
 
-NGINX_CONF = """
-daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log info;
-events {{ worker_connections 64; }}
-http {{
-    log_format proto '$request_uri $server_protocol $status $body_bytes_sent';
-    access_log {tmp}/access.log proto;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    types {{ image/jpeg jpg; }}
-    server {{
-        listen 127.0.0.1:{port} ssl http2;
-        server_name localhost;
-        ssl_certificate {tmp}/server.pem;
-        ssl_certificate_key {tmp}/server.key;
-        root {root};
-    }}
-}}
-"""
-
-
-def _make_certs(tmp):
-    try:
-        make_certs(tmp)
-    except CertError as e:
-        raise Failure(str(e))
-
-
 def test_https_nginx():
     """Debian's nginx on 127.0.0.1 with a certificate made now: --cacert works
     over HTTP/2, no --cacert is a certificate error, --insecure works and says so."""
-    nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    if nginx is None or shutil.which("openssl") is None:
-        raise Skip("needs nginx (Debian nginx-light) and openssl: make test-deps installs them")
-    with Workspace() as ws:
-        tls = tempfile.mkdtemp(prefix="edgefetch-nginx-")
-        proc = None
-        try:
-            for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-                os.makedirs(os.path.join(tls, sub))
-            _make_certs(tls)
-            for name in PHOTOS[:3]:
-                ws.photo(name, name)
-            port = free_port()
-            conf = os.path.join(tls, "nginx.conf")
-            with open(conf, "w") as f:
-                f.write(NGINX_CONF.format(tmp=tls, port=port, root=ws.www))
-            proc = subprocess.Popen([nginx, "-e", os.path.join(tls, "error.log"), "-p", tls, "-c", conf],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            deadline = time.monotonic() + 10
-            while True:
-                if proc.poll() is not None:
-                    raise Failure(f"nginx exited: {proc.stderr.read().decode()}"
-                                  + read(os.path.join(tls, "error.log")).decode(errors="replace"))
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise Failure("nginx did not start listening")
-                    time.sleep(0.05)
-            urls = [f"https://127.0.0.1:{port}/{n}" for n in PHOTOS[:3]]
-            lst = ws.list_file(urls)
-            expected = sorted(n[:-4] + ".png" for n in PHOTOS[:3])
+    with Workspace() as ws, Nginx(ws.www) as nginx:
+        for name in PHOTOS[:3]:
+            ws.photo(name, name)
+        urls = [nginx.url(n) for n in PHOTOS[:3]]
+        lst = ws.list_file(urls)
+        expected = sorted(n[:-4] + ".png" for n in PHOTOS[:3])
 
-            rc, _, err, _ = run(["-i", lst, "-o", ws.out, "--cacert", os.path.join(tls, "ca.pem")])
-            check(rc == 0, f"--cacert: exit {rc}: {err}")
-            ws.check_tree(expected)
-            log = read(os.path.join(tls, "access.log")).decode().splitlines()
-            check(len(log) == 3 and all(" HTTP/2.0 200 " in line for line in log),
-                  f"nginx access log does not show 3 HTTP/2.0 requests: {log}")
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out, "--cacert", nginx.cacert])
+        check(rc == 0, f"--cacert: exit {rc}: {err}")
+        ws.check_tree(expected)
+        log = read(nginx.access_log).decode().splitlines()
+        check(len(log) == 3 and all(" HTTP/2.0 200 " in line for line in log),
+              f"nginx access log does not show 3 HTTP/2.0 requests: {log}")
 
-            shutil.rmtree(ws.out)
-            rc, _, err, _ = run(["-i", lst, "-o", ws.out, "--retries", "0"])
-            check(rc == 1, f"no --cacert: exit {rc}: {err}")
-            for url in urls:
-                line = failed_line(err, url)
-                check("certificate" in line.lower(), f"no certificate error: {line}")
-            ws.check_tree([])
+        shutil.rmtree(ws.out)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out, "--retries", "0"])
+        check(rc == 1, f"no --cacert: exit {rc}: {err}")
+        for url in urls:
+            line = failed_line(err, url)
+            check("certificate" in line.lower(), f"no certificate error: {line}")
+        ws.check_tree([])
 
-            shutil.rmtree(ws.out)
-            rc, _, err, _ = run(["-i", lst, "-o", ws.out, "--insecure"])
-            check(rc == 0, f"--insecure: exit {rc}: {err}")
-            check("--insecure" in err and "NOT verified" in err, f"--insecure is silent: {err}")
-            rc, _, err, _ = run(["-q", "-i", lst, "-o", ws.out, "--force", "--insecure"])
-            check(rc == 0 and "NOT verified" in err, f"-q --insecure is silent: {rc} {err}")
-            ws.check_tree(expected)
-        finally:
-            if proc is not None and proc.poll() is None:
-                proc.send_signal(signal.SIGQUIT)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            shutil.rmtree(tls, ignore_errors=True)
+        shutil.rmtree(ws.out)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out, "--insecure"])
+        check(rc == 0, f"--insecure: exit {rc}: {err}")
+        check("--insecure" in err and "NOT verified" in err, f"--insecure is silent: {err}")
+        rc, _, err, _ = run_timed(["-q", "-i", lst, "-o", ws.out, "--force", "--insecure"])
+        check(rc == 0 and "NOT verified" in err, f"-q --insecure is silent: {rc} {err}")
+        ws.check_tree(expected)
 
 
 if __name__ == "__main__":

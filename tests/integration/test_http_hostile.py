@@ -11,35 +11,12 @@ Run one case: test_http_hostile.py NAME. Needs EDGEFETCH, FIXTURE, SAMPLES.
 """
 import os
 import sys
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pngutil import write_png  # noqa: E402
-from test_cli import check, main_for  # noqa: E402
-from test_json_doc import doc_kinds, ndjson  # noqa: E402
-from test_hostile import (FAST_RETRY, FIXTURE, Fixture, Workspace, expect_failed, per_path,  # noqa: E402
-                          run, run_measured)
-
-
-def small_png():
-    """A 64x64 gray PNG (well under --max-size 100k)."""
-    return write_png(64, 64, [bytes((x * 4 + y) & 0xFF for x in range(64)) for y in range(64)])
-
-
-def items_by_url(out):
-    """The items of a --json run by URL; every failure's kind is one that
-    docs/json.md lists."""
-    kinds = doc_kinds()
-    items = [o for o in ndjson(out) if o["type"] == "item"]
-    for item in items:
-        check(item["error"] is None or item["error"]["kind"] in kinds,
-              f"{item['url']}: kind not in docs/json.md: {item['error']}")
-    return {i["url"]: i for i in items}
-
-
-def quoted(url):
-    return urllib.parse.quote(url, safe="")
+from harness import (FAST_RETRY, FIXTURE, Fixture, Workspace, check, expect_failed,  # noqa: E402
+                     items_by_url, main_for, per_path, quoted, run_measured, run_timed)
+from pngutil import small_png  # noqa: E402
 
 
 def test_endless_trailers():
@@ -86,7 +63,7 @@ def test_redirect_drops_headers():
         back = first.url("y.png?redirect=" + quoted(
             second.url("hop.png?redirect=" + quoted(first.url("c.png")))))
         lst = ws.list_file([cross, same, back])
-        rc, out, err, _ = run(["--json", "-q", "-i", lst, "-o", ws.out,
+        rc, out, err, _ = run_timed(["--json", "-q", "-i", lst, "-o", ws.out,
                                "-H", "X-Api-Key: s3cret", "-H", "X-Other: 1",
                                "--user-agent", "probe/2"])
         check(rc == 0, f"exit {rc}: {err}")
@@ -113,11 +90,11 @@ def test_user_agent_crlf():
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
         ws.write("a.png", small_png())
         for agent in ("probe\r\nX-Injected: 1", "probe\nX-Injected: 1", "probe\r"):
-            rc, _, err, _ = run(["-o", ws.out, "--user-agent", agent, server.url("a.png")])
+            rc, _, err, _ = run_timed(["-o", ws.out, "--user-agent", agent, server.url("a.png")])
             check(rc == 2, f"--user-agent {agent!r}: exit {rc}: {err}")
             check("--user-agent" in err, f"reason does not name the option: {err}")
         check(server.stats()["requests"] == 0, f"fetched anyway: {per_path(server)}")
-        rc, _, err, _ = run(["-q", "-o", ws.out, "--user-agent", "probe/1 (x)", server.url("a.png")])
+        rc, _, err, _ = run_timed(["-q", "-o", ws.out, "--user-agent", "probe/1 (x)", server.url("a.png")])
         check(rc == 0, f"a plain --user-agent: exit {rc}: {err}")
 
 
@@ -136,7 +113,7 @@ def test_malformed_reasons():
             "redirect": server.url("r.png?redirect=" + quoted("file:///etc/passwd")),
         }
         lst = ws.list_file(list(urls.values()))
-        rc, out, err, _ = run(["--json", "-i", lst, "-o", ws.out] + FAST_RETRY)
+        rc, out, err, _ = run_timed(["--json", "-i", lst, "-o", ws.out] + FAST_RETRY)
         check(rc == 1, f"exit {rc}: {err}")
         items = items_by_url(out)
         want = {
@@ -171,7 +148,7 @@ def test_cacert_checked_at_start():
         ws.lists.append("empty.pem")
         for cacert, reason in ((os.path.join(ws.tmp, "missing.pem"), "No such file"),
                                (ws.www, "directory"), (empty, "empty")):
-            rc, _, err, _ = run(["-o", ws.out, "--cacert", cacert, server.url("a.png")])
+            rc, _, err, _ = run_timed(["-o", ws.out, "--cacert", cacert, server.url("a.png")])
             check(rc == 2, f"--cacert {cacert}: exit {rc}: {err}")
             check("--cacert" in err and reason in err, f"--cacert {cacert}: {err}")
         check(server.stats()["requests"] == 0, f"downloads before the check: {per_path(server)}")

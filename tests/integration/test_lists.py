@@ -32,17 +32,15 @@ Run one case: test_lists.py NAME. Same environment as test_cli.py.
 import gzip
 import json
 import os
-import struct
 import subprocess
 import sys
 import tarfile
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, FixtureServer, Workspace,  # noqa: E402
-                      check, main_for, read, run, tree)
-from test_names import png_source, tagged_png  # noqa: E402
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Fixture, Workspace, check, main_for, read,  # noqa: E402
+                     run, tree)
+from pngutil import png_source  # noqa: E402
 
 
 def items_of(out):
@@ -55,7 +53,7 @@ def pngs(names):
 
 
 def test_csv_tsv():
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b, c = (server.url(n) for n in PHOTOS[:3])
         text = ("id,caption,URL\r\n"
                 f'1,"a cat, sleeping",{a}\r\n'
@@ -81,7 +79,7 @@ def test_csv_tsv():
 
 
 def test_jsonl():
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b = (server.url(n) for n in PHOTOS[:2])
         escaped = b.replace("/", "\\/")
         rows = [json.dumps({"key": "0001", "meta": {"w": [1, 2.5], "ok": True}, "link": a}),
@@ -97,7 +95,7 @@ def test_jsonl():
 
 
 def test_gzip_lists():
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b = (server.url(n) for n in PHOTOS[:2])
         path = ws.list_file(None, name="urls.csv.gz",
                             raw=gzip.compress(f"url\n{a}\n".encode()) +
@@ -131,7 +129,7 @@ def test_gzip_lists():
 
 
 def test_malformed_rows():
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b = (server.url(n) for n in PHOTOS[:2])
         text = f'url,n\n{a},1\n"{b}"x,2\n"{b}",3\n,4\n'
         path = ws.list_file(None, name="urls.csv", raw=text.encode())
@@ -163,7 +161,7 @@ def test_malformed_rows():
 
 
 def test_missing_column():
-    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:1]) as ws, Fixture(FIXTURE, ws.www) as server:
         a = server.url(PHOTOS[0])
         path = ws.list_file(None, name="urls.csv", raw=f"id,link\n1,{a}\n".encode())
         rc, _, err = run(["-i", path, "-o", ws.out])
@@ -180,7 +178,7 @@ def test_missing_column():
 
 
 def test_positional_layout():
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b, c = (server.url(n) for n in PHOTOS[:3])
         lines = [a, "# comment", b] + ["#"] * 9997 + [c, a]  # c on line 10001, a again
         path = ws.list_file(lines)
@@ -232,7 +230,7 @@ def test_positional_layout():
 
 
 def test_positional_shards():
-    with Workspace(PHOTOS) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www) as server:
         urls = [server.url(n) for n in PHOTOS] + [server.url(n + "?again") for n in PHOTOS]
         path = ws.list_file(urls)
         single = os.path.join(ws.tmp, "single")
@@ -265,7 +263,7 @@ def tar_entries(path):
 
 
 def test_tar_shards():
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b, c = (server.url(n) for n in PHOTOS[:3])
         missing = server.url("missing.jpg")
         # Rows refused before any I/O, so that c is row 10,000 (0-based; a's

@@ -35,10 +35,9 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check,  # noqa: E402
+                     env_for_rss, main_for, per_path)
 
-from test_hostile import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace,  # noqa: E402
-                          per_path, tree)
-from test_cli import check, env_for_rss, main_for  # noqa: E402
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MIB = 1 << 20

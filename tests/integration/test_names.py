@@ -27,9 +27,9 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pngutil import _chunk  # noqa: E402
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, Failure, FixtureServer,  # noqa: E402
-                      Workspace, check, main_for, read, run, tree)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check, main_for,  # noqa: E402
+                     read, run, tree)
+from pngutil import _chunk, png_source, tagged_png  # noqa: E402
 
 
 def fnv1a32(data, h=2166136261):
@@ -43,27 +43,6 @@ def fnv1a64(data):
     for b in data:
         h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
     return h
-
-
-def tagged_png(source):
-    """A 1×1 gray PNG carrying tEXt Source = `source`, as edgefetch writes."""
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-            + _chunk(b"tEXt", b"Source\0" + source.encode())
-            + _chunk(b"IDAT", zlib.compress(b"\0\0")) + _chunk(b"IEND", b""))
-
-
-def png_source(data):
-    """The text of the tEXt "Source" before the first IDAT, or None."""
-    pos = 8
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        if kind == b"IDAT":
-            return None
-        if kind == b"tEXt" and data[pos + 8:pos + 15] == b"Source\0":
-            return data[pos + 15:pos + 8 + length].decode("latin-1")
-        pos += 12 + length
-    return None
 
 
 def items_of(out):
@@ -101,7 +80,7 @@ def test_names_never_refuse():
     """The issue's three URLs (/x/cat.jpg, /y/cat.jpg, /z/cat-<hash of x>.png)
     and two CDN URLs with one FNV-1a-32 hash: exit 0, every item written
     under its own name; the same set in another order, the same names."""
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         x = server.url("x/cat.jpg?file=" + PHOTOS[0])
         y = server.url("y/cat.jpg?file=" + PHOTOS[1])
         z = server.url("z/cat-%08x.png?file=%s" % (fnv1a32(x.encode()), PHOTOS[0]))
@@ -127,7 +106,7 @@ def test_resume_checks_source():
     /b/cat.jpg, another image: it is fetched (not `skipped` with a's map)
     into cat-HASH.png, a's file untouched; rerunning either list skips with
     zero requests. An output of an older edgefetch (no Source) is kept."""
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         a = server.url("a/cat.jpg?file=" + PHOTOS[0])
         b = server.url("b/cat.jpg?file=" + PHOTOS[1])
         day1, day2 = ws.list_file([a], "day1.txt"), ws.list_file([b], "day2.txt")
@@ -266,7 +245,7 @@ def test_overlapping_runs():
     same folder (a cron run that outlasts its interval): run 2's sweep leaves
     run 1's temporary alone but removes an abandoned one (created and left
     unlocked); run 1, continued, still renames its output and exits 0."""
-    with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www) as server:
         ws.write("big.png", _noise_png(3000, 2500, 7))
         url = server.url("big.png")
         lst = ws.list_file([url])
@@ -324,7 +303,7 @@ def test_fsync_batched():
     if shutil.which("strace") is None:
         raise Failure("strace is missing (TEST_DEPS in the Makefile)")
     count = 600
-    with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www) as server:
         tiny = _noise_png(16, 16, 3)
         ws.write("t.png", tiny)
         urls = [server.url(f"i/{i}.png?file=t.png") for i in range(count)]

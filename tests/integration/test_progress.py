@@ -17,9 +17,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_batch import screen  # noqa: E402
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, FixtureServer, Workspace, check,  # noqa: E402
-                      main_for, read)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Fixture, Workspace, check, main_for, read)
 
 UNIT = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
 FIELDS = [
@@ -75,7 +73,7 @@ def amount(text):
 def test_narrow_terminal():
     """At 70 columns every drawn line fits in 69, holds only whole fields,
     and keeps done/total, failures, rate and ETA (they fit in 70)."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="200") as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="200") as server:
         lst = ws.list_file([server.url(n) for n in PHOTOS] + [server.url("missing.jpg")])
         rc, raw = under_script(ws, f"stty cols 70; exec {EDGEFETCH} -i {lst} -o {ws.out} -j 2")
         check(rc == 1, f"exit {rc}")
@@ -97,7 +95,7 @@ def test_narrow_terminal():
 def test_retry_bytes():
     """A body cut off half way and fetched again: the bytes shown never go
     down, and no rate is absurd (the old unsigned difference gave 27 EB/s)."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, bandwidth=1000000) as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, bandwidth=1000000) as server:
         rng = random.Random(7)
         with open(os.path.join(ws.www, "big.bin"), "wb") as f:
             f.write(bytes(rng.getrandbits(8) for _ in range(1500000)))
@@ -117,7 +115,7 @@ def test_retry_bytes():
 def test_interrupted():
     """SIGINT half way: the last line counts the cancelled items apart and
     does not call them done."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="1000") as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="1000") as server:
         urls = [server.url(f"p{i}.jpg?file={PHOTOS[i % len(PHOTOS)]}") for i in range(20)]
         lst = ws.list_file(urls)
         cmd = (f"stty cols 200; {EDGEFETCH} -i {lst} -o {ws.out} -j 2 & pid=$!; "
@@ -135,7 +133,7 @@ def test_eta_by_bytes():
     """One large file with a Content-Length: the ETA is by bytes and counts
     the seconds its bytes still need (not the near zero the items done so
     far suggest); chunked (no size): by items, never by bytes."""
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www, bandwidth=500000) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www, bandwidth=500000) as server:
         rng = random.Random(3)
         with open(os.path.join(ws.www, "big.bin"), "wb") as f:
             f.write(bytes(rng.getrandbits(8) for _ in range(2500000)))

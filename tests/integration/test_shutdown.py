@@ -16,10 +16,9 @@ import signal
 import subprocess
 import sys
 import time
-
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, Failure, FixtureServer, Workspace, check, main_for,
-                      read,
-                      run, tree)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check, main_for,  # noqa: E402
+                     read, run, tree)
 
 
 def _wait_for_first_output(proc, out, deadline_s=120):
@@ -36,7 +35,7 @@ def _wait_for_first_output(proc, out, deadline_s=120):
 def test_signals():
     """SIGINT and SIGTERM after the first output: exit 130/143, the outputs
     there are whole, no temporary file is left, the rest is cancelled."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="400") as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="400") as server:
         urls = ws.list_file([server.url(n) for n in PHOTOS])
         reference = os.path.join(ws.tmp, "reference")
         rc, _, err = run(["-i", urls, "-o", reference, "-j", "4"])
