@@ -325,34 +325,5 @@ def test_redirects():
         check(sorted(tree(ws.out)) == ["hop.png"], f"tree {tree(ws.out)}")
 
 
-def test_signals():
-    """SIGINT/SIGTERM mid-run: exit 130/143, finished outputs kept and whole,
-    no temporary files left, the rest cancelled."""
-    import signal
-    import time
-    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="400") as server:
-        urls = ws.list_file([server.url(n) for n in PHOTOS])
-        reference = os.path.join(ws.tmp, "reference")
-        rc, _, err = run(["-i", urls, "-o", reference, "-j", "12"])
-        check(rc == 0, f"reference run: {rc} {err}")
-        for sig, want in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
-            out = os.path.join(ws.tmp, f"out-{want}")
-            proc = subprocess.Popen([EDGEFETCH, "-i", urls, "-o", out, "-j", "2"],
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            # Two slots, 400 ms each: after ~1 s some items are done and most are not.
-            time.sleep(1.0)
-            proc.send_signal(sig)
-            _, err = proc.communicate(timeout=30)
-            err = err.decode(errors="replace")
-            check(proc.returncode == want, f"{sig.name}: exit {proc.returncode}, want {want}: {err}")
-            check("cancelled" in err, f"{sig.name}: no word of cancelled items: {err}")
-            produced = tree(out)
-            check(0 < len(produced) < len(PHOTOS), f"{sig.name}: produced {produced}")
-            for name in produced:
-                check(not name.startswith(".") and name.endswith(".png"), f"left {name}")
-                check(read(os.path.join(out, name)) == read(os.path.join(reference, name)),
-                      f"{sig.name}: {name} is not the complete output")
-
-
 if __name__ == "__main__":
     sys.exit(main_for(globals()))

@@ -17,9 +17,7 @@ import os
 import random
 import select
 import shutil
-import signal
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -27,11 +25,11 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (DATA, EDGEFETCH, FAST_RETRY, FIXTURE, PHOTOS, SAMPLES, Failure, Fixture,  # noqa: E402
+from harness import (DATA, EDGEFETCH, FAST_RETRY, FIXTURE, PHOTOS, SAMPLES, Fixture,  # noqa: E402
                      Nginx, Skip, Workspace, check, expect_failed, failed_line, failed_lines,
                      free_port, in_netns, main_for, per_path, read, run_measured, run_timed,
                      times, tree)
-from pngutil import (_chunk, is_complete_png, jpeg_claiming, luma, make_png, png_header_only,  # noqa: E402
+from pngutil import (jpeg_claiming, luma, make_png, png_header_only,  # noqa: E402
                      read_gray_png, sobel_ref)
 
 
@@ -781,86 +779,6 @@ def test_disk_full_keeps_old_output():
             ws.check_tree([final])
         finally:
             _umount(ws.out)
-
-
-def test_second_signal():
-    """SIGINT stops gracefully (a worker past its decode finishes the image
-    it holds); a second SIGINT exits at once with 130, leaving no
-    half-written final name."""
-    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
-        # An 80 MP noisy gray PNG: its encode at level 9 keeps the one worker
-        # busy for a second or more after its quick decode (0.3 s), which is
-        # when the first signal comes (a signal stops a decode: issue 10
-        # item 4, test_memory_budget.py).
-        width, height = 10000, 8000
-        noise = random.Random(7).randbytes(width * 64)
-        packer = zlib.compressobj(1)
-        idat = [packer.compress(b"\x00" + noise[(y % 64) * width:(y % 64 + 1) * width])
-                for y in range(height)]
-        idat.append(packer.flush())
-        big = (b"\x89PNG\r\n\x1a\n"
-               + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-               + _chunk(b"IDAT", b"".join(idat)) + _chunk(b"IEND", b""))
-        ws.write("big.png", big)
-        del idat
-        names = [f"s{i}.jpg" for i in range(6)]
-        for name in names:
-            ws.photo(name)
-        lst = ws.list_file([server.url("big.png")] + [server.url(n + "?delay=5000") for n in names])
-        args = [EDGEFETCH, "-v", "-i", lst, "-o", ws.out, "-w", "1", "-j", "2", "--png-level", "9",
-                "--max-size", "200M"]
-
-        # Setting the scene is a race on a loaded machine: the worker must
-        # hold big.png past its decode when the first signal comes. An
-        # attempt where it does not (the run ends within 0.2 s of the first
-        # signal, big.png cancelled) says nothing about the second signal
-        # and is made again, waiting longer for the decode.
-        missed = []
-        for decode_wait_s in (0.6, 1.0, 1.5):
-            server.reset()
-            shutil.rmtree(ws.out, ignore_errors=True)
-            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            # The server having sent big.png is not enough (the body may
-            # still sit in the socket, and the signal would abort its
-            # transfer): wait for the request that big.png's freed download
-            # slot starts (-j 2, the other slot waits 5 s on s0).
-            deadline = time.monotonic() + 60
-            while "/s1.jpg" not in per_path(server):
-                check(time.monotonic() < deadline and proc.poll() is None,
-                      "big.png was not downloaded")
-                time.sleep(0.01)
-            time.sleep(decode_wait_s)
-            proc.send_signal(signal.SIGINT)  # the worker now runs the operator or encodes
-            time.sleep(0.2)
-            if proc.poll() is None:
-                break
-            _, err = proc.communicate()
-            missed.append(f"after {decode_wait_s} s: exit {proc.returncode}, "
-                          f"outputs {tree(ws.out)}: "
-                          f"{err.decode(errors='replace')}")
-        else:
-            raise Failure("the first SIGINT ended the run within 0.2 s in 3 attempts although the"
-                          " worker held an 80 MP image: did it finish that image? "
-                          + " | ".join(missed))
-        if missed:
-            print(f"attempts where the worker did not hold big.png yet: {missed}")
-        second = time.monotonic()
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-        took = time.monotonic() - second
-        err = err.decode(errors="replace")
-        check(proc.returncode == 130, f"exit {proc.returncode}, want 130: {err}")
-        # Exiting at once means the worker never finished big.png: its
-        # decode and level-9 encode take seconds. (A bound on `took` alone
-        # flaked on a loaded machine; the missing output is what matters.)
-        check("big.png" not in tree(ws.out),
-              f"the second SIGINT waited for the worker ({took:.2f} s): big.png was written")
-        check(took < 5, f"the second SIGINT took {took:.2f} s to end the run")
-        for name in tree(ws.out):
-            if not name.startswith("."):
-                check(is_complete_png(read(os.path.join(ws.out, name))), f"half-written {name}")
-        leftovers = [n for n in tree(ws.out) if n.startswith(".")]
-        print(f"after the second signal: outputs {tree(ws.out)}, temporary files {leftovers}")
 
 
 # ---- HTTPS with a real nginx ----------------------------------------------------------------
