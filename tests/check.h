@@ -14,7 +14,8 @@
  * seen to run as many checks as the copies they replace. Atomic: workers check. */
 static unsigned long long check_count_;
 
-__attribute__((destructor)) static void check_count_report_(void) {
+__attribute__((destructor)) static void check_count_report_(void)
+{
     if (getenv("CHECK_COUNT") != NULL)
         fprintf(stderr, "checks executed: %llu\n", check_count_);
 }

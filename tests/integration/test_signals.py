@@ -44,7 +44,7 @@ def wait_for_first_output(proc, out, deadline_s=120):
 def signal_mid_run(ws, urls, reference, sig, want, extra=()):
     """Runs the list at -j 2, sends `sig` after the first output; checks the
     exit, the cancelled items and that every output left is whole and the
-    reference run's; returns (stdout, stderr)."""
+    reference run's; returns (stdout, stderr, the outputs written)."""
     out = os.path.join(ws.tmp, f"out-{want}")
     proc = start(["-i", urls, "-o", out, "-j", "2", *extra])
     try:
@@ -64,7 +64,7 @@ def signal_mid_run(ws, urls, reference, sig, want, extra=()):
         check(not name.startswith(".") and name.endswith(".png"), f"{sig.name}: left {name}")
         check(read(os.path.join(out, name)) == read(os.path.join(reference, name)),
               f"{sig.name}: {name} is not the complete output")
-    return stdout, err
+    return stdout, err, produced
 
 
 def test_signals():
@@ -77,9 +77,13 @@ def test_signals():
         rc, _, err = run(["-i", urls, "-o", reference, "-j", "12"])
         check(rc == 0, f"reference run: {rc} {err}")
         for sig, want in ((signal.SIGINT, 130), (signal.SIGTERM, 143)):
-            stdout, _ = signal_mid_run(ws, urls, reference, sig, want, ["--json"])
+            stdout, _, produced = signal_mid_run(ws, urls, reference, sig, want, ["--json"])
             objs = ndjson(stdout)
             summary = objs[-1]
+            check(all(o["type"] == "item" for o in objs[:-1]), f"{sig.name}: {objs[:-1]}")
+            check(summary["items"] == len(objs) - 1 == len(PHOTOS),
+                  f"{sig.name}: {len(objs) - 1} item lines for {len(PHOTOS)} URLs: {summary}")
+            check(summary["ok"] == len(produced), f"{sig.name}: ok {summary['ok']}, outputs {produced}")
             check(summary["type"] == "summary" and summary["signal"] == sig.name
                   and summary["exit_code"] == want, f"{sig.name}: summary {summary}")
             cancelled = [o for o in objs[:-1] if o["status"] == "cancelled"]
