@@ -17,7 +17,7 @@ BUILD_DEPS += libdeflate-dev   # imaging/encode.c: libdeflate_adler32 for the PN
 # (tests/opencv, never used at run time).
 TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # iproute2: `ip` brings loopback up in the network namespace of the
-# unresolvable-host test (tests/integration/test_hostile.py).
+# unresolvable-host test (tests/integration/test_http_hostile.py).
 TEST_DEPS  += iproute2
 # nftables: drops SYNs to a port inside the network namespace of the
 # dead-host test (tests/integration/test_scheduling.py).

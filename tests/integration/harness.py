@@ -30,10 +30,13 @@ API:
   figure for a child it forks itself; start(args, **popen) -> Popen and
   finish(proc, timeout) -> (rc, out, err) for runs a case signals or feeds;
   check_clean_exit(err, what) for a run started any other way.
-- Output: failed_lines(err), failed_line(err, url), expect_failed(err, url,
-  line_no, *words); ndjson(out); quoted(url); validate_item/validate_summary/validate_run
-  (docs/json.md's schema; validate_run returns (items, summary)); items_by_url(out) (kinds checked against the
-  page); doc_text/doc_table_fields/doc_list/doc_kinds/doc_stages (the page).
+- Output: ndjson(out); items_of(out) -> (items by URL, summary);
+  items_by_url(out) (kinds checked against docs/json.md); validate_item,
+  validate_summary, validate_run (the page's schema; validate_run returns
+  (items, summary)); failed_lines(err), failed_line(err, url),
+  expect_failed(err, url, line_no, *words); quoted(url); fnv1a32(bytes, h)
+  and fnv1a64(bytes) (io/names.c's hashes); doc_text, doc_table_fields,
+  doc_list, doc_kinds, doc_stages (what docs/json.md says).
 - Files: read(path), tree(path) (every file, hidden ones and symlinks too),
   Workspace(photos=()) (.www served, .out, list_file, photo, write,
   check_tree: the whole workspace tree is exactly what is expected).
@@ -78,6 +81,8 @@ DOC = os.path.join(os.path.dirname(TESTS), "docs", "json.md")
 FAST_RETRY = ["--retry-delay", "0.02"]
 
 
+# ---- outcomes of a case --------------------------------------------------------------
+
 class Failure(Exception):
     pass
 
@@ -114,6 +119,8 @@ def main_for(namespace, required=("EDGEFETCH", "FIXTURE", "SAMPLES")):
     print(f"ok {sys.argv[1]}")
     return 0
 
+
+# ---- running the binary --------------------------------------------------------------
 
 def check_clean_exit(err, what):
     """Whatever else a case checks: every run closes its event loop cleanly
@@ -222,6 +229,8 @@ def env_for_rss():
     return env
 
 
+# ---- what a run printed --------------------------------------------------------------
+
 def failed_lines(err):
     return [line for line in err.splitlines() if "FAILED" in line]
 
@@ -277,6 +286,30 @@ def screen(raw):
     lines.append("".join(cur))
     return lines
 
+
+def items_of(out):
+    """(items by URL, the summary) of a --json run."""
+    objs = ndjson(out)
+    return {o["url"]: o for o in objs if o["type"] == "item"}, objs[-1]
+
+
+# ---- output names' hashes, as io/names.c computes them ---------------------------
+
+def fnv1a32(data, h=2166136261):
+    """FNV-1a-32 of the bytes `data`, from the state `h` (to go on from a prefix)."""
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def fnv1a64(data):
+    h = 14695981039346656037
+    for b in data:
+        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+# ---- docs/json.md: what the page says ------------------------------------------------
 
 def doc_text():
     with open(DOC, encoding="utf-8") as f:
@@ -404,6 +437,8 @@ def validate_run(out):
     return objs[:-1], objs[-1]
 
 
+# ---- files ---------------------------------------------------------------------------
+
 def read(path):
     with open(path, "rb") as f:
         return f.read()
@@ -467,6 +502,8 @@ class Workspace:
     def __exit__(self, *exc):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+
+# ---- servers -------------------------------------------------------------------------
 
 class Fixture(FixtureServer):
     """The fixture server, whose own exit status is checked too: hostile
@@ -597,6 +634,8 @@ class Nginx:
         stop_process(self.proc, signal.SIGQUIT)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+
+# ---- the machine ---------------------------------------------------------------------
 
 def in_netns(script, case, tools=("unshare", "ip"), probe=("true",), unshare=("-n",)):
     """Runs `case` of `script` again inside a new network namespace with only

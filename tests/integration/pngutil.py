@@ -72,6 +72,8 @@ def read_gray_png(data):
     return width, height, rows
 
 
+# ---- images built at test time ---------------------------------------------------
+
 def is_complete_png(data):
     return data[:8] == b"\x89PNG\r\n\x1a\n" and data[-12:-8] == b"\x00\x00\x00\x00" \
         and data[-8:-4] == b"IEND"
@@ -150,6 +152,8 @@ def png_source(data):
         pos += 12 + length
     return None
 
+
+# ---- reference operators (the same definitions as imaging.h) -------------
 
 def luma(r, g, b):
     return (9798 * r + 19235 * g + 3735 * b + 16384) >> 15

@@ -18,7 +18,7 @@ import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check, items_by_url, main_for, quoted,  # noqa: E402
+from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check, items_by_url, main_for,  # noqa: E402
                      quoted, run_timed)
 from pngutil import small_png  # noqa: E402
 

@@ -23,7 +23,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, SAMPLES, Fixture, Workspace, check, expect_failed,  # noqa: E402
-                     main_for, read, run_timed, urllib)
+                     main_for, read, run_timed)
 from pngutil import read_gray_png  # noqa: E402
 
 

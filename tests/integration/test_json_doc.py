@@ -25,8 +25,7 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Fixture, Workspace, check, doc_kinds,  # noqa: E402
-                     doc_stages, doc_table_fields, free_port, main_for, ndjson, read, run,
-                     urllib)
+                     doc_stages, doc_table_fields, free_port, main_for, ndjson, read, run)
 from pngutil import png_size  # noqa: E402
 
 

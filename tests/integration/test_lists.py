@@ -32,14 +32,17 @@ Run one case: test_lists.py NAME. Same environment as test_cli.py.
 import gzip
 import json
 import os
+import select
+import socket
 import subprocess
 import sys
 import tarfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, FIXTURE, PHOTOS, Fixture, Workspace, check, main_for, read,  # noqa: E402
-                     run, tree)
+from harness import (EDGEFETCH, FAST_RETRY, FIXTURE, PHOTOS, Fixture, Workspace, check,  # noqa: E402
+                     expect_failed, failed_lines, main_for, per_path, read, run, run_timed,
+                     tree)
 from pngutil import png_source  # noqa: E402
 
 
@@ -375,6 +378,83 @@ def test_positional_memory():
         check(readable_grown > 10 * 1024, f"readable grew only {readable_grown} KiB: {rss}")
         check(grown < 2 * 1024, f"positional grew {grown} KiB with the list: {rss}")
         print(f"peak RSS KiB: {rss}")
+
+
+# ---- hostile lists (issue 4) ---------------------------------------------------------
+
+def test_list_refusals():
+    """Malformed URLs and file/ftp/gopher/dict/... are refused before any I/O,
+    with the list's line number; CRLF, a BOM, blanks, comments and padding are
+    tolerated; the same URL twice is fetched once."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    try:
+        with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+            ws.photo("good.jpg")
+            good = server.url("good.jpg")
+            bad = {
+                3: ("file:///etc/passwd", "scheme"),
+                4: (f"ftp://127.0.0.1:{port}/a.jpg", "scheme"),
+                5: (f"gopher://127.0.0.1:{port}/1", "scheme"),
+                6: (f"dict://127.0.0.1:{port}/d", "scheme"),
+                8: ("http//no-scheme.jpg", "malformed"),
+                9: ("http://", "malformed"),
+                10: (f"http://127.0.0.1:{port}/a b.jpg", "malformed"),
+                11: (f"ldap://127.0.0.1:{port}/x", "scheme"),
+            }
+            lines = ["\ufeff# BOM, then a comment", "   " + good + "  \t"]
+            for no in range(3, 12):
+                lines.append(bad[no][0] if no in bad else "")
+            lines += ["# dup:", good, "\t" + good]
+            raw = "\r\n".join(lines).encode("utf-8") + b"\r\n"
+            lst = ws.list_file([], raw=raw)
+            rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
+            check(rc == 1, f"exit {rc}: {err}")
+            check(len(failed_lines(err)) == len(bad), f"{len(failed_lines(err))} FAILED lines:\n{err}")
+            for no, (url, word) in bad.items():
+                expect_failed(err, url, no, word)
+            check(server.stats()["requests"] == 1, f"server requests {per_path(server)}")
+            ws.check_tree(["good.png"])
+        readable, _, _ = select.select([listener], [], [], 0)
+        check(not readable, "a refused scheme connected anyway")
+    finally:
+        listener.close()
+
+
+def test_list_binary():
+    """A list with a NUL byte is refused as a whole (exit 2) before any
+    download, naming the line."""
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+        ws.photo("a.jpg")
+        raw = (server.url("a.jpg") + "\n" + "http://127.0.0.1/b\x00.jpg\n").encode()
+        rc, _, err, _ = run_timed(["-i", ws.list_file([], raw=raw), "-o", ws.out])
+        check(rc == 2, f"exit {rc}, want 2: {err}")
+        check("line 2" in err and "NUL" in err, f"message: {err}")
+        check(server.stats()["requests"] == 0, "downloaded from a list that was refused")
+
+
+def test_list_control_chars():
+    """URLs with raw control characters (ESC sequences, BEL, a lone CR) are
+    refused with their line number, and never echoed raw to the terminal."""
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+        ws.photo("ok.jpg")
+        hostile = [server.url("x\x1b[31mred\x1b]0;title\x07.jpg"), server.url("a\rb.jpg"),
+                   server.url("tab\there.jpg")]
+        lst = ws.list_file([server.url("ok.jpg")] + hostile)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
+        check(rc == 1, f"exit {rc}: {err!r}")
+        fails = failed_lines(err)
+        check(len(fails) == 3, f"{len(fails)} FAILED lines: {err!r}")
+        for no in (2, 3, 4):
+            check(any(f"line {no}: " in line and "malformed" in line for line in fails),
+                  f"no 'line {no}: ... malformed' in {fails!r}")
+        for bad in ("\x1b", "\x07", "\r"):
+            check(bad not in err, f"a raw {bad!r} from the URL list reached stderr: {fails!r}")
+        check(per_path(server) == {"/ok.jpg": 1}, f"requests {per_path(server)}")
+        ws.check_tree(["ok.png"])
 
 
 if __name__ == "__main__":
