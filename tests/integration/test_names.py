@@ -28,7 +28,8 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FAST_RETRY, FIXTURE, PHOTOS, SAMPLES, Failure, Fixture,  # noqa: E402
-                     Workspace, check, fnv1a32, items_of, main_for, read, run, run_timed, tree)
+                     Workspace, check, failed_lines, fnv1a32, items_of, main_for, read, run,
+                     run_timed, tree)
 from pngutil import _chunk, png_source  # noqa: E402
 
 
@@ -255,13 +256,21 @@ def test_names_in_paths():
     with Workspace([]) as ws, Fixture(FIXTURE, ws.www) as server:
         ws.write("p.jpg", read(os.path.join(SAMPLES, PHOTOS[0])))
         base = server.url("p.jpg")
-        urls = [base + "?x=../../evil", server.url("%2e%2e%2fp.jpg"), server.url(".") ]
+        # The fixture refuses the first two tricks itself (400, 404); the
+        # others it serves (file=), so their names are edgefetch's to make.
+        urls = [base + "?x=../../evil", server.url("%2e%2e%2fp.jpg"), server.url("."),
+                server.url("q/%2e%2e%2f%2e%2e%2fevil.jpg?file=p.jpg"),
+                server.url("q/..%5c..%5cwin.jpg?file=p.jpg"),
+                server.url("q/.hidden.jpg?file=p.jpg"), server.url("q/a%00b.jpg?file=p.jpg")]
         lst = ws.list_file(urls)
         rc, _, err = run(["-i", lst, "-o", ws.out])
         outside = [n for n in os.listdir(ws.tmp) if n not in ("www", "out", "urls.txt")]
         check(outside == [], f"files outside the output folder: {outside}")
         for name in tree(ws.out):
             check("/" not in name and not name.startswith("."), f"unsafe name {name!r}")
+        check(rc == 1 and len(failed_lines(err)) == 2, f"exit {rc}, want 1 (two refused): {err}")
+        want = ["_.._evil.png", "_.._win.png", "a_b.png", "hidden.png", "p.png"]
+        check(tree(ws.out) == want, f"outputs {tree(ws.out)}, want {want}: {err}")
 
 
 # ---- hostile names -------------------------------------------------------------------
