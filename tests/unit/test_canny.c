@@ -259,22 +259,35 @@ static void test_blur(void)
 
 /* ---- Canny ------------------------------------------------------------ */
 
-/* Grids as strings, one row per line: '#' is an edge (255), '.' is not. */
-static void check_canny_grid(const uint8_t *src, int width, int height, double sigma, double low,
-                             double high, const char *expected)
+/* Grids as strings, one row per line: '#' is an edge (255), '.' is not. One
+ * case: img_canny with these thresholds on `src` gives `expected` (cv2.Canny's
+ * grid on the same bytes where the comment beside the data says so). The cases
+ * are a table: a new grid is a row. */
+struct canny_case {
+    const char *what;
+    const uint8_t *src;
+    int width, height;
+    double sigma, low, high;
+    const char *expected;
+};
+
+static void check_canny_grid(const struct canny_case *c)
 {
-    struct img_canny_options opts = {sigma, low, high};
+    int width = c->width, height = c->height;
+    struct img_canny_options opts = {c->sigma, c->low, c->high};
+    const char *expected = c->expected;
     uint8_t out[256], want[256];
     CHECK_LE(width * height, 255);
     memset(out, 0xab, sizeof(out));
-    CHECK_EQ(img_canny(src, (size_t)width, out, (size_t)width, width, height, &opts), 0);
+    CHECK_EQ(img_canny(c->src, (size_t)width, out, (size_t)width, width, height, &opts), 0);
     for (int i = 0; i < width * height; i++) {
         while (*expected == '\n')
             expected++;
         want[i] = *expected++ == '#' ? 255 : 0;
     }
     if (memcmp(out, want, (size_t)(width * height)) != 0) {
-        fprintf(stderr, "canny (sigma %g, low %g, high %g):\n", sigma, low, high);
+        fprintf(stderr, "canny \"%s\" (sigma %g, low %g, high %g):\n", c->what, c->sigma, c->low,
+                c->high);
         for (int y = 0; y < height; y++) {
             for (int x = 0; x < width; x++)
                 fputc(out[y * width + x] ? '#' : '.', stderr);
@@ -283,6 +296,12 @@ static void check_canny_grid(const uint8_t *src, int width, int height, double s
         CHECK_MEM_EQ(out, want, (size_t)(width * height));
     }
     CHECK_EQ(out[width * height], 0xab);
+}
+
+static void check_canny_cases(const struct canny_case *cases, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        check_canny_grid(&cases[i]);
 }
 
 static void test_canny_pinned(void)
@@ -299,13 +318,6 @@ static void test_canny_pinned(void)
         0, 0, 0, 0, 100, 100, 100, 100,
         0, 0, 0, 0, 100, 100, 100, 100,
     };
-    check_canny_grid(step, 8, 4, 0, 100, 300,
-                     "...#....\n"
-                     "...#....\n"
-                     "...#....\n"
-                     "...#....\n");
-    /* Magnitude 400 is not > 400: no strong pixel, nothing. */
-    check_canny_grid(step, 8, 4, 0, 100, 400, "................................");
 
     /* Hysteresis. A bar (columns 3-5) whose top two rows step by 100 (L1
      * magnitude 400, strong for high 300) and the rest by 50 (200, weak),
@@ -322,35 +334,6 @@ static void test_canny_pinned(void)
         0, 0, 0,  50,  50,  50, 0, 0, 0, 0, 50, 50, 50, 50,
         0, 0, 0,  50,  50,  50, 0, 0, 0, 0, 50, 50, 50, 50,
     };
-    check_canny_grid(bar, 14, 8, 0, 100, 300,
-                     "..#..#........\n"
-                     "...###........\n"
-                     "...#.#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n");
-    /* 200 > 199: the isolated step is strong now. */
-    check_canny_grid(bar, 14, 8, 0, 100, 199,
-                     "..#..#...#....\n"
-                     "...###...#....\n"
-                     "...#.#...#....\n"
-                     "..#..#...#....\n"
-                     "..#..#...#....\n"
-                     "..#..#...#....\n"
-                     "..#..#...#....\n"
-                     "..#..#...#....\n");
-    /* 200 is not > 200: weak again (the high threshold is strict too). */
-    check_canny_grid(bar, 14, 8, 0, 100, 200,
-                     "..#..#........\n"
-                     "...###........\n"
-                     "...#.#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n");
     /* 200 is not > low 200: the weak sides are gone, only the strong top
      * and what exceeds 200 near it remain. Thresholds are floored as cv2
      * does, so 200.9 and 300.5 give the same. */
@@ -362,20 +345,6 @@ static void test_canny_pinned(void)
                                   "..............\n"
                                   "..............\n"
                                   "..............\n";
-    check_canny_grid(bar, 14, 8, 0, 200, 300, top_only);
-    check_canny_grid(bar, 14, 8, 0, 200.9, 300.5, top_only);
-
-    /* Floored, not rounded: 199.6 is 199, and 200 > 199 keeps the weak
-     * sides as low 100 did. */
-    check_canny_grid(bar, 14, 8, 0, 199.6, 300,
-                     "..#..#........\n"
-                     "...###........\n"
-                     "...#.#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n"
-                     "..#..#........\n");
 
     /* The sector boundary at 22.5°, to cv2's constant: at the centre, gx =
      * 2 * 169 = 338 and gy = 2 * 70 = 140, so |gy| * 2^15 = 4587520 lies
@@ -390,17 +359,74 @@ static void test_canny_pinned(void)
          11,   0,  70,   0, 255,
          48, 167, 192,  60,  72,
     };
-    check_canny_grid(boundary, 5, 5, 0, 0, 0,
-                     ".####\n"
-                     "##...\n"
-                     "..###\n"
-                     "....#\n"
-                     "###.#\n");
 
     /* Flat images and single pixels have no gradient at all. */
     static const uint8_t flat[9] = {9, 9, 9, 9, 9, 9, 9, 9, 9};
-    check_canny_grid(flat, 3, 3, 1.4, 0, 0, ".........");
-    check_canny_grid(flat, 1, 1, 0, 0, 0, ".");
+    const struct canny_case cases[] = {
+        {"step 8x4, sigma 0, thresholds 100/300", step, 8, 4, 0, 100, 300,
+         "...#....\n"
+         "...#....\n"
+         "...#....\n"
+         "...#....\n"},
+        /* Magnitude 400 is not > 400: no strong pixel, nothing. */
+        {"step 8x4, sigma 0, thresholds 100/400", step, 8, 4, 0, 100, 400,
+         "................................"},
+        {"bar 14x8, sigma 0, thresholds 100/300", bar, 14, 8, 0, 100, 300,
+         "..#..#........\n"
+         "...###........\n"
+         "...#.#........\n"
+         "..#..#........\n"
+         "..#..#........\n"
+         "..#..#........\n"
+         "..#..#........\n"
+         "..#..#........\n"},
+        /* 200 > 199: the isolated step is strong now. */
+        {"bar 14x8, sigma 0, thresholds 100/199", bar, 14, 8, 0, 100, 199,
+         "..#..#...#....\n"
+         "...###...#....\n"
+         "...#.#...#....\n"
+         "..#..#...#....\n"
+         "..#..#...#....\n"
+         "..#..#...#....\n"
+         "..#..#...#....\n"
+         "..#..#...#....\n"},
+        /* 200 is not > 200: weak again (the high threshold is strict too). */
+        {"bar 14x8, sigma 0, thresholds 100/200", bar, 14, 8, 0, 100, 200,
+         "..#..#........\n"
+         "...###........\n"
+         "...#.#........\n"
+         "..#..#........\n"
+         "..#..#........\n"
+         "..#..#........\n"
+         "..#..#........\n"
+         "..#..#........\n"},
+        {"bar 14x8, sigma 0, thresholds 200/300", bar, 14, 8, 0, 200, 300,
+         top_only},
+        {"bar 14x8, sigma 0, thresholds 200.9/300.5", bar, 14, 8, 0, 200.9, 300.5,
+         top_only},
+        /* Floored, not rounded: 199.6 is 199, and 200 > 199 keeps the weak
+         * sides as low 100 did. */
+        {"bar 14x8, sigma 0, thresholds 199.6/300", bar, 14, 8, 0, 199.6, 300,
+         "..#..#........\n"
+         "...###........\n"
+         "...#.#........\n"
+         "..#..#........\n"
+         "..#..#........\n"
+         "..#..#........\n"
+         "..#..#........\n"
+         "..#..#........\n"},
+        {"boundary 5x5, sigma 0, thresholds 0/0", boundary, 5, 5, 0, 0, 0,
+         ".####\n"
+         "##...\n"
+         "..###\n"
+         "....#\n"
+         "###.#\n"},
+        {"flat 3x3, sigma 1.4, thresholds 0/0", flat, 3, 3, 1.4, 0, 0,
+         "........."},
+        {"flat 1x1, sigma 0, thresholds 0/0", flat, 1, 1, 0, 0, 0,
+         "."},
+    };
+    check_canny_cases(cases, sizeof(cases) / sizeof(cases[0]));
     // clang-format on
 }
 

@@ -21,6 +21,31 @@ static void check_pinned(kernel_fn kernel, const uint8_t *src, int channels, int
     CHECK_EQ(out[width * height], 0xab);
 }
 
+/* One grid computed by hand (the comments beside the data say how): `kernel`
+ * on `src` (width x height, `channels` bytes a pixel, tight) gives `expected`.
+ * The cases are tables: a new grid is a row. */
+struct pinned_case {
+    const char *what;
+    kernel_fn kernel;
+    const uint8_t *src;
+    int channels, width, height;
+    const uint8_t *expected;
+};
+
+static void check_pinned_cases(const struct pinned_case *cases, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const struct pinned_case *c = &cases[i];
+        uint8_t out[64];
+        CHECK_LE(c->width * c->height, 64);
+        run_tight(c->kernel, c->src, c->channels, c->width, c->height, out);
+        /* Name the case that fails; check_pinned says where and how. */
+        if (memcmp(out, c->expected, (size_t)(c->width * c->height)) != 0)
+            fprintf(stderr, "pinned grid \"%s\" differs\n", c->what);
+        check_pinned(c->kernel, c->src, c->channels, c->width, c->height, c->expected);
+    }
+}
+
 /* ---- kernels pinned by hand ------------------------------------------- */
 
 static void test_sobel_pinned(void)
@@ -42,7 +67,6 @@ static void test_sobel_pinned(void)
         100, 212, 224, 200,
           0, 200, 100,   0,
     };
-    check_pinned(img_sobel, step, 1, 4, 3, step_sobel);
 
     /* One bright pixel (10) at (1,1) of 4x3. With reflect-101 row 1 is also
      * read as rows -1 and 3, and column 1 as column -1, so the windows of
@@ -61,7 +85,6 @@ static void test_sobel_pinned(void)
           0,   0,  20,   0,
           0,   0,  20,   0,
     };
-    check_pinned(img_sobel, dot, 1, 4, 3, dot_sobel);
 
     /* One bright pixel in the middle of 5x5: diagonals gx = gy = 10
      * (sqrt(200) = 14.1), straight neighbours 2*10 on one axis. */
@@ -79,23 +102,28 @@ static void test_sobel_pinned(void)
           0,  14,  20,  14,   0,
           0,   0,   0,   0,   0,
     };
-    check_pinned(img_sobel, centre, 1, 5, 5, centre_sobel);
 
     /* One row: the row mirrors onto itself, gy = 0 and gx = 4 * (right -
      * left). x=2: 4 * (30 - 60) = -120; x=3: 4 * 200 = 800, saturates; the
      * ends mirror symmetric, 0. A column is the transpose. */
     static const uint8_t line[5] = {0, 60, 0, 30, 200};
     static const uint8_t line_sobel[5] = {0, 0, 120, 255, 0};
-    check_pinned(img_sobel, line, 1, 5, 1, line_sobel);
-    check_pinned(img_sobel, line, 1, 1, 5, line_sobel);
 
     /* 2x2: every window is symmetric under reflect-101. */
     static const uint8_t square[4] = {10, 50, 90, 130};
     static const uint8_t zeros[4] = {0, 0, 0, 0};
-    check_pinned(img_sobel, square, 1, 2, 2, zeros);
 
     static const uint8_t single[1] = {77};
-    check_pinned(img_sobel, single, 1, 1, 1, zeros);
+    const struct pinned_case cases[] = {
+        {"sobel step 4x3", img_sobel, step, 1, 4, 3, step_sobel},
+        {"sobel dot 4x3", img_sobel, dot, 1, 4, 3, dot_sobel},
+        {"sobel centre 5x5", img_sobel, centre, 1, 5, 5, centre_sobel},
+        {"sobel line 5x1", img_sobel, line, 1, 5, 1, line_sobel},
+        {"sobel line 1x5", img_sobel, line, 1, 1, 5, line_sobel},
+        {"sobel square 2x2", img_sobel, square, 1, 2, 2, zeros},
+        {"sobel single 1x1", img_sobel, single, 1, 1, 1, zeros},
+    };
+    check_pinned_cases(cases, sizeof(cases) / sizeof(cases[0]));
     // clang-format on
 }
 
@@ -124,8 +152,6 @@ static void test_scharr_prewitt_pinned(void)
         100, 141, 158, 150,
           0, 150, 100,   0,
     };
-    check_pinned(img_scharr, step, 1, 4, 3, step_scharr);
-    check_pinned(img_prewitt, step, 1, 4, 3, step_prewitt);
 
     /* One bright pixel (4) in the middle of 5x5: Scharr's diagonal taps are
      * 3 (gx = gy = 12, sqrt(288) = 17.0), its straight ones 10 (40);
@@ -151,8 +177,13 @@ static void test_scharr_prewitt_pinned(void)
           0,   6,   4,   6,   0,
           0,   0,   0,   0,   0,
     };
-    check_pinned(img_scharr, centre, 1, 5, 5, centre_scharr);
-    check_pinned(img_prewitt, centre, 1, 5, 5, centre_prewitt);
+    const struct pinned_case cases[] = {
+        {"scharr step 4x3", img_scharr, step, 1, 4, 3, step_scharr},
+        {"prewitt step 4x3", img_prewitt, step, 1, 4, 3, step_prewitt},
+        {"scharr centre 5x5", img_scharr, centre, 1, 5, 5, centre_scharr},
+        {"prewitt centre 5x5", img_prewitt, centre, 1, 5, 5, centre_prewitt},
+    };
+    check_pinned_cases(cases, sizeof(cases) / sizeof(cases[0]));
     // clang-format on
 }
 
@@ -176,7 +207,6 @@ static void test_tutorial_pinned(void)
         255,   0, 255,
         255,   0,   0,
     };
-    check_pinned(img_tutorial, rgb, 3, 3, 2, expected);
 
     /* 2x2 on the other side of the thresholds:
      *   A(0,0,0)   B(30,0,0)
@@ -192,17 +222,21 @@ static void test_tutorial_pinned(void)
           0, 255,
         255,   0,
     };
-    check_pinned(img_tutorial, rgb2, 3, 2, 2, expected2);
 
     /* One row (right only) and one column (down only): 30 is not > 30. */
     static const uint8_t row3[9] = {0, 0, 0, 10, 10, 10, 20, 20, 21};
     static const uint8_t row3_expected[3] = {0, 255, 0};
-    check_pinned(img_tutorial, row3, 3, 3, 1, row3_expected);
-    check_pinned(img_tutorial, row3, 3, 1, 3, row3_expected);
 
     static const uint8_t single[3] = {255, 255, 255};
     static const uint8_t zero[1] = {0};
-    check_pinned(img_tutorial, single, 3, 1, 1, zero);
+    const struct pinned_case cases[] = {
+        {"tutorial rgb 3x2", img_tutorial, rgb, 3, 3, 2, expected},
+        {"tutorial rgb2 2x2", img_tutorial, rgb2, 3, 2, 2, expected2},
+        {"tutorial row3 3x1", img_tutorial, row3, 3, 3, 1, row3_expected},
+        {"tutorial row3 1x3", img_tutorial, row3, 3, 1, 3, row3_expected},
+        {"tutorial single 1x1", img_tutorial, single, 3, 1, 1, zero},
+    };
+    check_pinned_cases(cases, sizeof(cases) / sizeof(cases[0]));
     // clang-format on
 }
 
