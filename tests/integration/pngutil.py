@@ -74,6 +74,23 @@ def read_gray_png(data):
 
 # ---- images built at test time ---------------------------------------------------
 
+def parse_ppm(data):
+    """(width, height, RGB bytes) of an 8-bit binary PPM (P6, as djpeg writes)."""
+    fields = []
+    pos = 0
+    while len(fields) < 4:  # magic, width, height, maxval
+        while data[pos:pos + 1].isspace():
+            pos += 1
+        start = pos
+        while not data[pos:pos + 1].isspace():
+            pos += 1
+        fields.append(data[start:pos])
+    if fields[0] != b"P6" or fields[3] != b"255":
+        raise ValueError(f"not an 8-bit binary PPM: header {fields}")
+    width, height = int(fields[1]), int(fields[2])
+    return width, height, data[pos + 1:pos + 1 + width * height * 3]
+
+
 def is_complete_png(data):
     return data[:8] == b"\x89PNG\r\n\x1a\n" and data[-12:-8] == b"\x00\x00\x00\x00" \
         and data[-8:-4] == b"IEND"
