@@ -42,7 +42,8 @@ API:
   check_tree: the whole workspace tree is exactly what is expected).
 - Servers: Fixture(binary, root, ...) (tests/fixture; its exit status is
   checked at the end of the with-block), per_path(server), times(server,
-  path); free_port(); nginx_binary(), Nginx (HTTPS + HTTP/2 nginx on
+  path); free_port(); Tripwire (a listening port that must not be connected
+  to: .port, touched()); nginx_binary(), Nginx (HTTPS + HTTP/2 nginx on
   127.0.0.1 with a certificate made now), nginx_conf(tmp, body, ...) and
   stop_process(proc, sig) for the world's own nginx set-ups.
 - Machine: in_netns(script, case) (the case again in a network namespace
@@ -53,6 +54,7 @@ import json
 import os
 import re
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -528,6 +530,26 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Tripwire:
+    """A socket on 127.0.0.1 that listens and never accepts (.port): for a
+    URL that must not be connected to; touched() says whether anything did."""
+
+    def __enter__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+        return self
+
+    def touched(self):
+        readable, _, _ = select.select([self.sock], [], [], 0)
+        return bool(readable)
+
+    def __exit__(self, *exc):
+        self.sock.close()
 
 
 def stop_process(proc, sig=signal.SIGTERM, timeout=10):

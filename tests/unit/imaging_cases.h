@@ -100,6 +100,14 @@ static inline uint32_t rng_next(void)
     return (uint32_t)((rng_state * 0x2545f4914f6cdd1du) >> 32);
 }
 
+/* Odd sizes for the fast kernels against the obvious ones: one pixel, one
+ * row, one column, smaller than the 3x3 window, and the SIMD widths' tails. */
+static const int odd_sizes[][2] = {
+    {1, 1},  {1, 7},  {7, 1},     {2, 2}, {3, 3}, {17, 13},
+    {64, 1}, {1, 64}, {301, 199}, {2, 5}, {5, 2}, {33, 2},
+};
+#define ODD_SIZES_COUNT (sizeof(odd_sizes) / sizeof(odd_sizes[0]))
+
 static inline void fill_random(uint8_t *data, size_t size)
 {
     for (size_t i = 0; i < size; i++)

@@ -484,10 +484,6 @@ static void compare_canny(int width, int height, const struct img_canny_options 
 
 static void test_canny_matches_reference(void)
 {
-    static const int sizes[][2] = {
-        {1, 1},  {1, 7},  {7, 1},     {2, 2}, {3, 3}, {17, 13},
-        {64, 1}, {1, 64}, {301, 199}, {2, 5}, {5, 2}, {33, 2},
-    };
     static const struct img_canny_options options[] = {
         {IMG_CANNY_SIGMA_DEFAULT, IMG_CANNY_LOW_DEFAULT, IMG_CANNY_HIGH_DEFAULT},
         {0, 100, 300},     /* no blur: random bytes give big gradients */
@@ -495,9 +491,9 @@ static void test_canny_matches_reference(void)
         {2.5, 20.5, 20.9}, /* floored to 20 and 20 */
         {7.0, 10, 50},     /* 43 taps: wider than most of these images */
     };
-    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+    for (size_t i = 0; i < ODD_SIZES_COUNT; i++) {
         for (size_t j = 0; j < sizeof(options) / sizeof(options[0]); j++) {
-            int width = sizes[i][0], height = sizes[i][1];
+            int width = odd_sizes[i][0], height = odd_sizes[i][1];
             if (width * height > 10000 && options[j].sigma > 3)
                 continue; /* the 2-D reference blur is slow; covered by test_blur */
             for (int kind = 0; kind < 2; kind++)

@@ -270,12 +270,8 @@ static void compare_with_reference(kernel_fn fast, kernel_fn reference, int chan
 
 static void test_kernels_match_reference(void)
 {
-    static const int sizes[][2] = {
-        {1, 1},  {1, 7},  {7, 1},     {2, 2}, {3, 3}, {17, 13},
-        {64, 1}, {1, 64}, {301, 199}, {2, 5}, {5, 2}, {33, 2},
-    };
-    for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-        int width = sizes[i][0], height = sizes[i][1];
+    for (size_t i = 0; i < ODD_SIZES_COUNT; i++) {
+        int width = odd_sizes[i][0], height = odd_sizes[i][1];
         for (int round_index = 0; round_index < 3; round_index++) {
             /* First round tight, then random strides wider than a row. */
             size_t src_padding = round_index == 0 ? 0 : 1 + rng_next() % 37;
