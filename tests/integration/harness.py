@@ -126,7 +126,12 @@ def main_for(namespace, required=("EDGEFETCH", "FIXTURE", "SAMPLES")):
 
 def check_clean_exit(err, what):
     """Whatever else a case checks: every run closes its event loop cleanly
-    (pl_run reports a handle left open as an internal error, exit 2)."""
+    (pl_run reports a handle left open as an internal error, exit 2). `err`:
+    the run's stderr, bytes or text (None when it was not captured)."""
+    if err is None:
+        return
+    if isinstance(err, bytes):
+        err = err.decode(errors="replace")
     check("event loop not closed cleanly" not in err, f"{what}: {err}")
 
 

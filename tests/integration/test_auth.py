@@ -18,8 +18,8 @@ import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check, items_by_url, main_for,  # noqa: E402
-                     quoted, run_timed)
+from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
+                     items_by_url, main_for, quoted, run_timed)
 from pngutil import small_png  # noqa: E402
 
 
@@ -130,18 +130,21 @@ def test_netrc_per_host():
         env = dict(os.environ, HOME=home)
         proc = subprocess.run([EDGEFETCH, "-q", "--force", "-o", ws.out, "--netrc", "--no-config", away],
                               env=env, capture_output=True, timeout=60)
+        check_clean_exit(proc.stderr, "edgefetch")
         check(proc.returncode == 0, f"--netrc: {proc.stderr}")
         check(Recorder.seen == [("/b.png", basic("carol", "two"))], f"{Recorder.seen}")
         # Without --netrc nothing is read.
         Recorder.seen.clear()
         proc = subprocess.run([EDGEFETCH, "-q", "--force", "-o", ws.out, "--no-config", other.url("c.png")],
                               env=env, capture_output=True, timeout=60)
+        check_clean_exit(proc.stderr, "edgefetch")
         check(proc.returncode == 0 and Recorder.seen == [("/c.png", None)], f"{Recorder.seen}")
         # -u wins over the file on the listed origin.
         Recorder.seen.clear()
         proc = subprocess.run([EDGEFETCH, "-q", "--force", "-o", ws.out, "--netrc", "-u", "dave:x",
                                "--no-config", other.url("d.png")], env=env, capture_output=True,
                               timeout=60)
+        check_clean_exit(proc.stderr, "edgefetch")
         check(proc.returncode == 0 and Recorder.seen == [("/d.png", basic("dave", "x"))],
               f"{Recorder.seen}")
 
@@ -157,6 +160,7 @@ def test_proxy_option():
                                    f"http://127.0.0.1:{proxy.port}",
                                    "http://images.invalid/p/b.png"], env=env,
                                   capture_output=True, timeout=60)
+            check_clean_exit(proc.stderr, "edgefetch")
             check(proc.returncode == 0, f"{flag}: exit {proc.returncode}: {proc.stderr}")
             check(Recorder.seen == [("http://images.invalid/p/b.png", None)], f"{Recorder.seen}")
         check(os.path.exists(os.path.join(ws.out, "b.png")), "no output through the proxy")

@@ -18,7 +18,7 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Failure, Fixture, Workspace, check,  # noqa: E402
-                     fnv1a32, main_for, read, run, tree, validate_run)
+                     check_clean_exit, fnv1a32, main_for, read, run, tree, validate_run)
 
 
 # ---- the cases -------------------------------------------------------------
@@ -73,6 +73,7 @@ def test_json_escaping():
         lst = ws.list_file([], raw=b"\n".join(raw_urls) + b"\n")
         proc = subprocess.run([EDGEFETCH, "--json", "-q", "-i", lst, "-o", ws.out],
                               capture_output=True, timeout=120)
+        check_clean_exit(proc.stderr, "edgefetch")
         check(proc.returncode == 1, f"exit {proc.returncode}: {proc.stderr!r}")
         out = proc.stdout
         check(all(b >= 0x20 and b != 0x7f for b in out.replace(b"\n", b"")),
@@ -199,6 +200,7 @@ def test_headers_and_proxy():
             proc = subprocess.run([EDGEFETCH, "-q", "-o", ws.out, "--force",
                                    "http://images.invalid/p/b.jpg"], env=env, capture_output=True,
                                   timeout=60)
+            check_clean_exit(proc.stderr, "edgefetch")
             check(proc.returncode == 0, f"via proxy: exit {proc.returncode}: {proc.stderr}")
             check(_Recorder.seen[-1][0] == "http://images.invalid/p/b.jpg",
                   f"proxy saw {_Recorder.seen[-1][0]}")
@@ -208,6 +210,7 @@ def test_headers_and_proxy():
             proc = subprocess.run([EDGEFETCH, "-q", "--json", "-o", ws.out, "--force",
                                    "--retries", "0", "http://images.invalid/p/c.jpg"], env=env,
                                   capture_output=True, timeout=60)
+            check_clean_exit(proc.stderr, "edgefetch")
             check(proc.returncode == 1, f"no_proxy: exit {proc.returncode}")
             check(_Recorder.seen[-1][0] != "http://images.invalid/p/c.jpg", "no_proxy ignored")
     finally:

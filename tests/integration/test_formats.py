@@ -22,8 +22,8 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, FIXTURE, SAMPLES, Fixture, Workspace, check, expect_failed,  # noqa: E402
-                     main_for, read, run_timed)
+from harness import (EDGEFETCH, FIXTURE, SAMPLES, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
+                     expect_failed, main_for, read, run_timed)
 from pngutil import read_gray_png  # noqa: E402
 
 
@@ -373,6 +373,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 def version_decoders():
     proc = subprocess.run([EDGEFETCH, "--version"], capture_output=True, timeout=30)
+    check_clean_exit(proc.stderr, "edgefetch")
     return proc.stdout.decode()
 
 

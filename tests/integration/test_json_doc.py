@@ -24,8 +24,9 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Fixture, Workspace, check, doc_kinds,  # noqa: E402
-                     doc_stages, doc_table_fields, free_port, main_for, ndjson, read, run)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Fixture, Workspace, check,  # noqa: E402
+                     check_clean_exit, doc_kinds, doc_stages, doc_table_fields, free_port,
+                     main_for, ndjson, read, run)
 from pngutil import png_size  # noqa: E402
 
 
@@ -330,6 +331,7 @@ def test_json_doc_rules():
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
+        check_clean_exit(err, "edgefetch")
         check(proc.returncode == 143, f"SIGTERM: exit {proc.returncode}: {err}")
         check_run(out.decode(), None, proc.returncode, {stall: {
             "status": "cancelled", "kind": "cancelled", "stage": "download", "attempts": 1,

@@ -21,8 +21,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, FIXTURE, Failure, Fixture, Workspace, check, main_for, read,  # noqa: E402
-                     tree)
+from harness import (EDGEFETCH, FIXTURE, Failure, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
+                     main_for, read, tree)
 from pngutil import read_gray_png, small_png  # noqa: E402
 
 
@@ -39,6 +39,7 @@ def test_closed_reader():
         names, urls = items(ws, server, 300)
         reference = os.path.join(ws.tmp, "reference")
         one = subprocess.run([EDGEFETCH, "-q", "-o", reference, urls[0]], capture_output=True)
+        check_clean_exit(one.stderr, "edgefetch")
         check(one.returncode == 0, f"reference: {one.stderr}")
         expected = read(os.path.join(reference, names[0]))
         server.reset()

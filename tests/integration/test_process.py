@@ -17,8 +17,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, FIXTURE, PHOTOS, Fixture, Workspace, check, main_for, read,  # noqa: E402
-                     tree)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
+                     main_for, read, tree)
 from pngutil import small_png  # noqa: E402
 
 # A list line longer than this fails alone (io/urllist.c).
@@ -68,6 +68,7 @@ def test_std_fds_closed():
         want = sorted(p[:-4] + ".png" for p in PHOTOS[:3])
         reference = os.path.join(ws.tmp, "reference")
         proc = subprocess.run([EDGEFETCH, "-i", lst, "-o", reference], capture_output=True)
+        check_clean_exit(proc.stderr, "edgefetch")
         check(proc.returncode == 0, f"reference run: {proc.stderr.decode()}")
         for closed in ((0,), (1,), (2,), (0, 1, 2)):
             out = os.path.join(ws.tmp, "out-" + "".join(map(str, closed)))

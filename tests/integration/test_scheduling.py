@@ -20,8 +20,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check, env_for_rss, free_port,  # noqa: E402
-                     in_netns, main_for, run_timed)
+from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
+                     env_for_rss, free_port, in_netns, main_for, run_timed)
 from pngutil import write_png  # noqa: E402
 
 
@@ -146,6 +146,7 @@ def test_thousands_asleep():
             proc = subprocess.run([EDGEFETCH, "--json", "-q", "-j", "64", "-w", "2", "-i", lst,
                                    "-o", out_dir], capture_output=True, timeout=300,
                                   env=env_for_rss())
+            check_clean_exit(proc.stderr, "edgefetch")
             rc, out, err = proc.returncode, proc.stdout.decode(), proc.stderr.decode()
             check(rc == 0, f"{label}: exit {rc}: {err[-2000:]}")
             summary = [json.loads(line) for line in out.splitlines()

@@ -18,8 +18,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
-from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check, free_port,  # noqa: E402
-                     read, tree)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check,  # noqa: E402
+                     check_clean_exit, free_port, read, tree)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 SKIP = 77
@@ -146,6 +146,7 @@ def array_matches_single(ws, server, cluster, layout):
     single = os.path.join(ws.tmp, f"single-{layout}")
     proc = subprocess.run([EDGEFETCH, "-q", "--json", "--layout", layout, "-i", lst, "-o",
                            single], capture_output=True, text=True, timeout=120)
+    check_clean_exit(proc.stderr, "edgefetch")
     check(proc.returncode == 1, f"single run: {proc.returncode} {proc.stderr}")
     single_items = [json.loads(x) for x in proc.stdout.splitlines()][:-1]
     server.reset()
