@@ -17,7 +17,7 @@ BUILD_DEPS += libdeflate-dev   # imaging/encode.c: libdeflate_adler32 for the PN
 # (tests/opencv, never used at run time).
 TEST_DEPS  := python3 openssl nginx-light python3-opencv
 # iproute2: `ip` brings loopback up in the network namespace of the
-# unresolvable-host test (tests/integration/test_hostile.py).
+# unresolvable-host test (tests/integration/test_http_hostile.py).
 TEST_DEPS  += iproute2
 # nftables: drops SYNs to a port inside the network namespace of the
 # dead-host test (tests/integration/test_scheduling.py).
@@ -56,6 +56,7 @@ BENCH_DEPS += libspng-dev libjpeg-turbo-progs
 
 .PHONY: all deps test-deps bench-deps build build-asan test demo bench clean
 .PHONY: bench-world bench-world-quick
+.PHONY: defences
 
 all: build
 
@@ -162,3 +163,8 @@ fuzz: fuzz-build
 
 fuzz-smoke: fuzz-build
 	meson test -C $(FUZZ_BUILD) --suite fuzz --print-errorlogs --num-processes 2 --verbose
+
+# Take a defence out and check that its tests go red (tests/DEFENCES.md):
+# `make defences ENTRY=name` (one entry), `make defences` (every entry; slow).
+defences:
+	python3 tests/defences.py $(if $(ENTRY),$(ENTRY),--all)

@@ -9,8 +9,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* With CHECK_COUNT set in the environment, the number of checks run is printed
+ * at exit: tests/count_checks.py sums it, so that cases turned into a table are
+ * seen to run as many checks as the copies they replace. Atomic: workers check. */
+static unsigned long long check_count_;
+
+__attribute__((destructor)) static void check_count_report_(void)
+{
+    if (getenv("CHECK_COUNT") != NULL)
+        fprintf(stderr, "checks executed: %llu\n", check_count_);
+}
+
+#define CHECK_COUNTED_() __atomic_fetch_add(&check_count_, 1, __ATOMIC_RELAXED)
+
 #define CHECK(expr)                                                                                \
     do {                                                                                           \
+        CHECK_COUNTED_();                                                                          \
         if (!(expr)) {                                                                             \
             fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #expr);               \
             abort();                                                                               \
@@ -19,6 +33,7 @@
 
 #define CHECK_INT_OP(a, op, b)                                                                     \
     do {                                                                                           \
+        CHECK_COUNTED_();                                                                          \
         long long check_a_ = (long long)(a);                                                       \
         long long check_b_ = (long long)(b);                                                       \
         if (!(check_a_ op check_b_)) {                                                             \
@@ -37,6 +52,7 @@
 
 #define CHECK_STR_EQ(a, b)                                                                         \
     do {                                                                                           \
+        CHECK_COUNTED_();                                                                          \
         const char *check_sa_ = (a);                                                               \
         const char *check_sb_ = (b);                                                               \
         if (check_sa_ == NULL || check_sb_ == NULL || strcmp(check_sa_, check_sb_) != 0) {         \
@@ -49,6 +65,7 @@
 
 #define CHECK_MEM_EQ(a, b, len)                                                                    \
     do {                                                                                           \
+        CHECK_COUNTED_();                                                                          \
         const unsigned char *check_ma_ = (const unsigned char *)(a);                               \
         const unsigned char *check_mb_ = (const unsigned char *)(b);                               \
         size_t check_len_ = (len);                                                                 \

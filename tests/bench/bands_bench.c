@@ -23,54 +23,19 @@
 
 #include <uv.h>
 
+#include "bench_util.h"
 #include "bands.h"
 #include "imaging.h"
 #include "pipeline.h"
 
-#define MAX_FILE_BYTES (512 * 1024 * 1024)
 #define MAX_PIXELS UINT64_C(1000000000)
 #define MAX_REPEAT 101
 #define MAX_THREADS 64
 
-static double wall_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
-}
-
-static double process_cpu_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *values, int count)
 {
-    qsort(values, (size_t)count, sizeof(*values), compare_doubles);
+    qsort(values, (size_t)count, sizeof(*values), bench_compare_doubles);
     return count % 2 ? values[count / 2] : (values[count / 2 - 1] + values[count / 2]) / 2;
-}
-
-static int read_file(const char *path, uint8_t **data, size_t *size)
-{
-    FILE *file = fopen(path, "rb");
-    if (file == NULL)
-        return -errno;
-    uint8_t *buffer = malloc(MAX_FILE_BYTES);
-    size_t got = buffer != NULL ? fread(buffer, 1, MAX_FILE_BYTES, file) : 0;
-    fclose(file);
-    if (buffer == NULL)
-        return -ENOMEM;
-    *data = buffer;
-    *size = got;
-    return 0;
 }
 
 /* An idle worker of the pipeline: waits for jobs (none come) and runs the
@@ -99,9 +64,9 @@ static double serial_tail_ms(enum img_operator op, const struct img_buf *src)
     if (img_bands_create(op, NULL, src, &dst, &work) < 0)
         return -1;
     img_bands_run(work, 0, src->height);
-    double t0 = wall_ms();
+    double t0 = bench_wall_ms();
     img_bands_finish(work);
-    double tail = wall_ms() - t0;
+    double tail = bench_wall_ms() - t0;
     img_bands_destroy(work);
     img_buf_finish(&dst);
     return tail;
@@ -149,7 +114,7 @@ int main(int argc, char **argv)
     size_t file_size = 0;
     struct img_buf src = {0};
     char err[256] = "";
-    if (read_file(path, &file, &file_size) < 0 ||
+    if (bench_read_file(path, &file, &file_size) < 0 ||
         img_decode(file, file_size, img_operator_channels(op), MAX_PIXELS, &src, err, sizeof(err)) <
             0) {
         fprintf(stderr, "edgefetch-bands-bench: %s: cannot read or decode %s\n", path, err);
@@ -173,11 +138,11 @@ int main(int argc, char **argv)
     for (int r = 0; r < repeat; r++) {
         struct img_buf a, b;
         unsigned used;
-        double t0 = wall_ms();
+        double t0 = bench_wall_ms();
         img_apply_with(op, NULL, &src, &a);
-        double t1 = wall_ms(), cpu1 = process_cpu_ms();
+        double t1 = bench_wall_ms(), cpu1 = bench_process_cpu_ms();
         pl_bands_apply(bands, op, NULL, &src, &b, &used);
-        double t2 = wall_ms(), cpu2 = process_cpu_ms();
+        double t2 = bench_wall_ms(), cpu2 = bench_process_cpu_ms();
         parallel[r] = (cpu2 - cpu1) / (t2 - t1);
         one[r] = t1 - t0;
         split[r] = t2 - t1;

@@ -39,7 +39,9 @@ import zlib
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fixture"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 from fixture_server import FixtureServer  # noqa: E402
+from pngutil import parse_ppm, write_png  # noqa: E402
 
 # The demo's settings (samples/demo.py): keep them identical so the README's
 # numbers describe what `make demo` shows.
@@ -165,32 +167,10 @@ sys.exit(0 if cv2.imwrite(out, image, [cv2.IMWRITE_JPEG_QUALITY, 90]) else 1)
 def read_ppm(path):
     with open(path, "rb") as f:
         data = f.read()
-    fields = []
-    pos = 0
-    while len(fields) < 4:  # magic, width, height, maxval
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        start = pos
-        while not data[pos:pos + 1].isspace():
-            pos += 1
-        fields.append(data[start:pos])
-    if fields[0] != b"P6" or fields[3] != b"255":
-        raise RuntimeError(f"{path}: not an 8-bit binary PPM")
-    width, height = int(fields[1]), int(fields[2])
-    pixels = data[pos + 1:pos + 1 + width * height * 3]
-    return width, height, pixels
-
-
-def write_png_rgb(path, width, height, rows):
-    def chunk(kind, payload):
-        body = kind + payload
-        return (len(payload).to_bytes(4, "big") + body
-                + (zlib.crc32(body) & 0xFFFFFFFF).to_bytes(4, "big"))
-    raw = b"".join(b"\x00" + row for row in rows)  # filter type 0 on every row
-    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 2, 0, 0, 0])
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
-                + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
+    try:
+        return parse_ppm(data)
+    except ValueError as e:
+        raise RuntimeError(f"{path}: {e}")
 
 
 def make_large_image(stage_bin, photos, workdir):
@@ -227,7 +207,8 @@ def make_large_image(stage_bin, photos, workdir):
                         for c in range(cols))
         rows.append(line[:width * 3])
     out = os.path.join(workdir, "mosaic-12mp.png")
-    write_png_rgb(out, width, height, rows)
+    with open(out, "wb") as f:
+        f.write(write_png(width, height, rows, channels=3))
     return out, f"{width}×{height} RGB PNG (zlib 6), mosaic of {len(tiles)} samples (no cv2)"
 
 

@@ -17,41 +17,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "../unit/alloc_peak.h"
 #include "imaging.h"
 
 unsigned char *bench_stb_gif_load(const unsigned char *data, int size, int *width, int *height);
 void bench_stb_free(void *pixels);
-
-#define MAX_FILE_BYTES ((size_t)512 << 20)
-
-static int read_file(const char *path, uint8_t **data, size_t *size)
-{
-    FILE *in = fopen(path, "rb");
-    if (in == NULL)
-        return -errno;
-    uint8_t *buffer = malloc(MAX_FILE_BYTES);
-    size_t length = buffer != NULL ? fread(buffer, 1, MAX_FILE_BYTES, in) : 0;
-    fclose(in);
-    if (buffer == NULL)
-        return -ENOMEM;
-    *data = buffer;
-    *size = length;
-    return 0;
-}
-
-static double cpu_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* One decode with `stb` or imaging; 0 and the pixel count, or -1. */
 static int decode_once(bool stb, const uint8_t *data, size_t size, uint64_t *pixels, char *why,
@@ -90,11 +61,11 @@ static void run(const char *name, bool stb, const uint8_t *data, size_t size, in
     }
     size_t peak = alloc_peak_since(base);
     for (int r = 0; r < repeats; r++) {
-        double start = cpu_seconds();
+        double start = bench_cpu_seconds();
         decode_once(stb, data, size, &pixels, why, sizeof(why));
-        times[r] = cpu_seconds() - start;
+        times[r] = bench_cpu_seconds() - start;
     }
-    qsort(times, (size_t)repeats, sizeof(*times), compare_doubles);
+    qsort(times, (size_t)repeats, sizeof(*times), bench_compare_doubles);
     printf("  %-10s %8.2f ms/MP  peak %6.2f B/px\n", name,
            times[repeats / 2] * 1e3 / ((double)pixels / 1e6), (double)peak / (double)pixels);
     free(times);
@@ -112,7 +83,7 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         uint8_t *data = NULL;
         size_t size = 0;
-        if (read_file(argv[i], &data, &size) < 0) {
+        if (bench_read_file(argv[i], &data, &size) < 0) {
             fprintf(stderr, "%s: cannot read\n", argv[i]);
             return 1;
         }

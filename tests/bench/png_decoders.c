@@ -19,36 +19,13 @@
 
 #include <spng.h>
 
+#include "bench_util.h"
 #include "../unit/alloc_peak.h"
 #include "imaging.h"
 #include "imaging_stbi.h"
 
-#define MAX_FILE_BYTES ((size_t)512 << 20)
-
 enum decoder { DECODER_STB = 0, DECODER_LIBPNG, DECODER_SPNG, DECODER_COUNT };
 static const char *const decoder_names[DECODER_COUNT] = {"stb_image", "libpng", "libspng"};
-
-static int read_file(const char *path, uint8_t **data, size_t *size)
-{
-    FILE *in = fopen(path, "rb");
-    if (in == NULL)
-        return -errno;
-    uint8_t *buffer = malloc(MAX_FILE_BYTES);
-    size_t length = buffer != NULL ? fread(buffer, 1, MAX_FILE_BYTES, in) : 0;
-    fclose(in);
-    if (buffer == NULL)
-        return -ENOMEM;
-    *data = buffer;
-    *size = length;
-    return 0;
-}
-
-static double cpu_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 /* One decode; returns 0 and the pixel count, or -1 (refused) with `why`. */
 static int decode_once(enum decoder decoder, const uint8_t *data, size_t size, uint64_t *pixels,
@@ -102,12 +79,6 @@ static int decode_once(enum decoder decoder, const uint8_t *data, size_t size, u
     return ret == 0 ? 0 : -1;
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -121,7 +92,7 @@ int main(int argc, char **argv)
     for (int f = 2; f < argc; f++) {
         uint8_t *data = NULL;
         size_t size = 0;
-        if (read_file(argv[f], &data, &size) < 0) {
+        if (bench_read_file(argv[f], &data, &size) < 0) {
             fprintf(stderr, "cannot read %s\n", argv[f]);
             return 1;
         }
@@ -139,11 +110,11 @@ int main(int argc, char **argv)
                 continue;
             }
             for (int r = 0; r < repeats; r++) {
-                double start = cpu_seconds();
+                double start = bench_cpu_seconds();
                 decode_once((enum decoder)d, data, size, &pixels, why, sizeof(why));
-                times[r] = cpu_seconds() - start;
+                times[r] = bench_cpu_seconds() - start;
             }
-            qsort(times, (size_t)repeats, sizeof(times[0]), compare_doubles);
+            qsort(times, (size_t)repeats, sizeof(times[0]), bench_compare_doubles);
             double mp = (double)pixels / 1e6;
             printf("%-28s %-10s %10.2f %10.2f  ok\n", name, decoder_names[d],
                    1000.0 * times[repeats / 2] / mp, (double)peak / (double)pixels);

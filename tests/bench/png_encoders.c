@@ -25,6 +25,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "bench_util.h"
 #include "imaging.h"
 #include "png_rle.h"
 
@@ -44,19 +45,6 @@ struct map {
     size_t filtered_size;
     size_t band_bytes; /* whole rows */
 };
-
-static double thread_cpu_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int read_file(const char *path, uint8_t **data, size_t *size)
 {
@@ -251,7 +239,7 @@ int main(int argc, char **argv)
             size_t bytes = 0;
             for (int r = 0; r < repeat; r++) {
                 bytes = 0;
-                double start = thread_cpu_ms();
+                double start = bench_thread_cpu_ms();
                 for (int i = 0; i < files; i++) {
                     const struct map *m = &maps[i];
                     size_t bands = m->filtered_size / m->band_bytes;
@@ -268,9 +256,9 @@ int main(int argc, char **argv)
                         bytes += got;
                     }
                 }
-                samples[r] = thread_cpu_ms() - start;
+                samples[r] = bench_thread_cpu_ms() - start;
             }
-            qsort(samples, (size_t)repeat, sizeof(samples[0]), compare_doubles);
+            qsort(samples, (size_t)repeat, sizeof(samples[0]), bench_compare_doubles);
             char name[16];
             if (methods[k] < 0)
                 snprintf(name, sizeof(name), "zlib");

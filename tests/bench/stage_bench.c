@@ -22,10 +22,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "imaging.h"
 
 /* Files bigger than this are not images we benchmark; it also bounds the read. */
-#define MAX_FILE_BYTES (256 * 1024 * 1024)
 /* The bench's 12 MP image must pass; the tool's own default is 100M. */
 #define MAX_PIXELS UINT64_C(1000000000)
 #define MAX_REPEAT 1000
@@ -76,31 +76,10 @@ static void usage(FILE *out)
             MAX_REPEAT);
 }
 
-static double thread_cpu_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
-    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
-}
-
-static double wall_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
-}
-
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a;
-    double y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Sorts `values` in place; the mean of the two middle ones when `count` is even. */
 static double median(double *values, int count)
 {
-    qsort(values, (size_t)count, sizeof(*values), compare_doubles);
+    qsort(values, (size_t)count, sizeof(*values), bench_compare_doubles);
     if (count % 2 == 1)
         return values[count / 2];
     return (values[count / 2 - 1] + values[count / 2]) / 2.0;
@@ -119,7 +98,7 @@ static int read_file(const char *path, uint8_t **data, size_t *size)
         return -errno;
     for (;;) {
         if (length == capacity) {
-            if (capacity >= MAX_FILE_BYTES) {
+            if (capacity >= BENCH_MAX_FILE_BYTES) {
                 rc = -EFBIG;
                 goto fail;
             }
@@ -162,24 +141,24 @@ static int run_once(const struct bench_options *opts, const uint8_t *data, size_
     uint8_t *png = NULL;
     size_t png_size = 0;
 
-    double wall_start = wall_ms();
-    double t0 = thread_cpu_ms();
+    double wall_start = bench_wall_ms();
+    double t0 = bench_thread_cpu_ms();
     int rc =
         img_decode(data, size, img_operator_channels(opts->op), MAX_PIXELS, &pixels, err, err_size);
-    double t1 = thread_cpu_ms();
+    double t1 = bench_thread_cpu_ms();
     if (rc < 0)
         goto out;
     rc = img_apply(opts->op, &pixels, &edges);
-    double t2 = thread_cpu_ms();
+    double t2 = bench_thread_cpu_ms();
     if (rc < 0) {
         snprintf(err, err_size, "operator: %s", strerror(-rc));
         goto out;
     }
     rc = img_encode_png(&edges, opts->png_level, &png, &png_size, err, err_size);
-    double t3 = thread_cpu_ms();
+    double t3 = bench_thread_cpu_ms();
     if (rc < 0)
         goto out;
-    *wall_total = wall_ms() - wall_start;
+    *wall_total = bench_wall_ms() - wall_start;
 
     cpu_ms[STAGE_DECODE] = t1 - t0;
     cpu_ms[STAGE_OPERATOR] = t2 - t1;

@@ -18,9 +18,9 @@ import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import check, main_for  # noqa: E402
-from test_hostile import EDGEFETCH, FIXTURE, Fixture, Workspace, run  # noqa: E402
-from test_http_hostile import items_by_url, quoted, small_png  # noqa: E402
+from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
+                     items_by_url, main_for, quoted, run_timed)
+from pngutil import small_png  # noqa: E402
 
 
 def basic(user, password):
@@ -80,7 +80,7 @@ def test_user_origin_only():
         back = first.url("y.png?redirect=" + quoted(
             second.url("hop.png?redirect=" + quoted(first.url("c.png")))))
         lst = ws.list_file([cross, same, back])
-        rc, out, err, _ = run(["--json", "-q", "-i", lst, "-o", ws.out, "-u", "alice:s3cret"])
+        rc, out, err, _ = run_timed(["--json", "-q", "-i", lst, "-o", ws.out, "-u", "alice:s3cret"])
         check(rc == 0, f"exit {rc}: {err}")
         items = items_by_url(out)
         check(items[cross]["final_url"] == second.url("b.png"), f"cross: {items[cross]}")
@@ -92,7 +92,7 @@ def test_user_origin_only():
               f"credentials lost on the listed origin: {one['request_headers']}")
         check("s3cret" not in err, "the password on stderr")
     with Workspace() as ws, Recording("127.0.0.1") as rec:
-        rc, _, err, _ = run(["-q", "-o", ws.out, "--user", "alice:s3cret", rec.url("p.png")])
+        rc, _, err, _ = run_timed(["-q", "-o", ws.out, "--user", "alice:s3cret", rec.url("p.png")])
         check(rc == 0, f"exit {rc}: {err}")
         check(Recorder.seen == [("/p.png", basic("alice", "s3cret"))], f"{Recorder.seen}")
 
@@ -114,7 +114,7 @@ def test_netrc_per_host():
         ws.lists.append("netrc")
         write_netrc(netrc, [("127.0.0.1", "bob", "one")])
         away = first.url("r.png?redirect=" + quoted(other.url("b.png")))
-        rc, out, err, _ = run(["--json", "-q", "-o", ws.out, "--netrc-file", netrc, away,
+        rc, out, err, _ = run_timed(["--json", "-q", "-o", ws.out, "--netrc-file", netrc, away,
                                first.url("a.png")])
         check(rc == 0, f"exit {rc}: {err}")
         check(first.stats()["request_headers"].get("authorization") == 2,
@@ -130,18 +130,21 @@ def test_netrc_per_host():
         env = dict(os.environ, HOME=home)
         proc = subprocess.run([EDGEFETCH, "-q", "--force", "-o", ws.out, "--netrc", "--no-config", away],
                               env=env, capture_output=True, timeout=60)
+        check_clean_exit(proc.stderr, "edgefetch")
         check(proc.returncode == 0, f"--netrc: {proc.stderr}")
         check(Recorder.seen == [("/b.png", basic("carol", "two"))], f"{Recorder.seen}")
         # Without --netrc nothing is read.
         Recorder.seen.clear()
         proc = subprocess.run([EDGEFETCH, "-q", "--force", "-o", ws.out, "--no-config", other.url("c.png")],
                               env=env, capture_output=True, timeout=60)
+        check_clean_exit(proc.stderr, "edgefetch")
         check(proc.returncode == 0 and Recorder.seen == [("/c.png", None)], f"{Recorder.seen}")
         # -u wins over the file on the listed origin.
         Recorder.seen.clear()
         proc = subprocess.run([EDGEFETCH, "-q", "--force", "-o", ws.out, "--netrc", "-u", "dave:x",
                                "--no-config", other.url("d.png")], env=env, capture_output=True,
                               timeout=60)
+        check_clean_exit(proc.stderr, "edgefetch")
         check(proc.returncode == 0 and Recorder.seen == [("/d.png", basic("dave", "x"))],
               f"{Recorder.seen}")
 
@@ -157,6 +160,7 @@ def test_proxy_option():
                                    f"http://127.0.0.1:{proxy.port}",
                                    "http://images.invalid/p/b.png"], env=env,
                                   capture_output=True, timeout=60)
+            check_clean_exit(proc.stderr, "edgefetch")
             check(proc.returncode == 0, f"{flag}: exit {proc.returncode}: {proc.stderr}")
             check(Recorder.seen == [("http://images.invalid/p/b.png", None)], f"{Recorder.seen}")
         check(os.path.exists(os.path.join(ws.out, "b.png")), "no output through the proxy")

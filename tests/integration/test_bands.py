@@ -11,10 +11,9 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from harness import (FIXTURE, Fixture, Workspace, check, main_for, ndjson, read, run,  # noqa: E402
+                     validate_item)
 from pngutil import write_png  # noqa: E402
-from test_batch import ndjson, validate_item  # noqa: E402
-from test_cli import (FIXTURE, Failure, FixtureServer, Workspace, check, main_for, read,  # noqa: E402
-                      run)
 
 # 4.3 MP: above the 1 MP bar for splitting (pipeline/bands.h).
 WIDTH, HEIGHT = 2400, 1800
@@ -35,7 +34,7 @@ def big_png():
 def test_one_big_image():
     """Alone on 2 workers, the operator of one image runs on 2 threads; on
     1 worker or --sequential on 1; the PNGs are the same bytes every way."""
-    with Workspace(photos=[]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(photos=[]) as ws, Fixture(FIXTURE, ws.www) as server:
         ws.write("big.png", big_png())
         url = server.url("big.png")
         for operator in ("sobel", "canny", "tutorial"):

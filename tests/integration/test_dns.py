@@ -20,10 +20,8 @@ import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import check, in_netns, main_for  # noqa: E402
-from test_hostile import Fixture, Workspace, run  # noqa: E402
+from harness import FIXTURE, Fixture, Workspace, check, in_netns, main_for, run_timed  # noqa: E402
 
-FIXTURE = os.environ.get("FIXTURE", "")
 TYPE_A = 1
 
 
@@ -111,7 +109,7 @@ def test_name_resolved_once():
             urls = [f"http://img.test:{server.port}/{n}" for n in names]
             urls += [f"http://other.test:{server.port}/{n}" for n in others]
             lst = ws.list_file(urls)
-            rc, _, err, _ = run(["-q", "-j", "4", "-i", lst, "-o", ws.out], timeout=120)
+            rc, _, err, _ = run_timed(["-q", "-j", "4", "-i", lst, "-o", ws.out], timeout=120)
             check(rc == 0, f"exit {rc}: {err}")
             img, other = dns.queries("img.test"), dns.queries("other.test")
             print(f"A queries: img.test {img} for 40 URLs, other.test {other} for 10 URLs")

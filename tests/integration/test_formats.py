@@ -22,12 +22,9 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-
-from test_hostile import FIXTURE, SAMPLES, Fixture, Workspace, expect_failed, run  # noqa: E402
-from test_cli import check, main_for, read  # noqa: E402
+from harness import (EDGEFETCH, FIXTURE, SAMPLES, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
+                     expect_failed, main_for, read, run_timed)
 from pngutil import read_gray_png  # noqa: E402
-
-EDGEFETCH = os.environ.get("EDGEFETCH", "")
 
 
 def tool(*args, cwd):
@@ -50,7 +47,7 @@ def exif_orientation(value):
 def fetch(ws, server, names, extra=()):
     """Runs edgefetch on the served `names`; returns (rc, stderr, json items by name)."""
     urls = [server.url(n) for n in names]
-    rc, out, err, _ = run(["--json", "-i", ws.list_file(urls), "-o", ws.out, "--force",
+    rc, out, err, _ = run_timed(["--json", "-i", ws.list_file(urls), "-o", ws.out, "--force",
                            "--retries", "0"] + list(extra))
     items = {}
     for line in out.splitlines():
@@ -376,6 +373,7 @@ class _Recorder(http.server.BaseHTTPRequestHandler):
 
 def version_decoders():
     proc = subprocess.run([EDGEFETCH, "--version"], capture_output=True, timeout=30)
+    check_clean_exit(proc.stderr, "edgefetch")
     return proc.stdout.decode()
 
 
@@ -392,7 +390,7 @@ def test_accept():
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{httpd.server_address[1]}/a.webp"
         try:
-            rc, _, err, _ = run(["-q", "-o", ws.out, url])
+            rc, _, err, _ = run_timed(["-q", "-o", ws.out, url])
             check(rc == 0, f"exit {rc}: {err}")
             lines = _Recorder.seen[-1]
             check(len(lines) == 1, f"Accept lines: {lines}")
@@ -406,14 +404,14 @@ def test_accept():
             check(sorted(types) == sorted(names), f"Accept {types}")
             for media, fmt in names.items():
                 check(f"({fmt})" in version, f"{media} accepted, no {fmt} decoder in {version}")
-            rc, _, err, _ = run(["-q", "-o", ws.out, "--force", "-H", "accept: image/png", url])
+            rc, _, err, _ = run_timed(["-q", "-o", ws.out, "--force", "-H", "accept: image/png", url])
             check(rc == 0, f"exit {rc}: {err}")
             check(_Recorder.seen[-1] == ["image/png"], f"with -H: {_Recorder.seen[-1]}")
             ours = lines[0]
             hop = server.url("b.webp?redirect=" + urllib.parse.quote(url, safe=""))
             for extra, want in (([], [ours]), (["-H", "Accept: image/gif", "-H", "X-Key: 1"],
                                                 ["image/gif"])):
-                rc, _, err, _ = run(["-q", "-o", ws.out, "--force"] + extra + [hop])
+                rc, _, err, _ = run_timed(["-q", "-o", ws.out, "--force"] + extra + [hop])
                 check(rc == 0, f"redirect: exit {rc}: {err}")
                 check(_Recorder.seen[-1] == want,
                       f"redirect to another origin with {extra}: {_Recorder.seen[-1]}")

@@ -24,56 +24,13 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Fixture, Workspace, check,  # noqa: E402
+                     check_clean_exit, doc_kinds, doc_stages, doc_table_fields, free_port,
+                     main_for, ndjson, read, run)
 from pngutil import png_size  # noqa: E402
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, FixtureServer, Workspace,  # noqa: E402
-                      check, free_port, main_for, read, run)
-
-DOC = os.path.join(os.path.dirname(os.path.dirname(HERE)), "docs", "json.md")
-
-
-# ---- what the page says ------------------------------------------------------
-
-def doc_text():
-    with open(DOC, encoding="utf-8") as f:
-        return f.read()
-
-
-def doc_table_fields(section):
-    """The field names of the table under '## `section`' ("`a`, `b`" rows
-    name several fields)."""
-    text = doc_text()
-    start = text.index(f"## `{section}`")
-    end = text.find("\n## ", start + 1)
-    fields = []
-    for line in text[start:end if end > 0 else None].splitlines():
-        if not line.startswith("| `"):
-            continue
-        first = line.split("|")[1]
-        fields += re.findall(r"`([a-z_0-9]+)`", first)
-    return fields
-
-
-def doc_list(after, until):
-    """The backticked words between `after` and `until` in the page."""
-    text = doc_text()
-    start = text.index(after) + len(after)
-    return re.findall(r"`([a-z_]+)`", text[start:text.index(until, start)])
-
-
-def doc_kinds():
-    # `http_code` is named in passing (options are written `--name` and do
-    # not match a bare word).
-    return set(doc_list("`error.kind` is one of:", "`error.message`")) - {"http_code"}
-
-
-def doc_stages():
-    return set(doc_list("`error.stage` is where it failed:", "`error.kind`"))
 
 
 # ---- running -------------------------------------------------------------------
-
-def ndjson(out):
-    return [json.loads(line) for line in out.splitlines()]
 
 
 def failed_reasons(err):
@@ -267,7 +224,7 @@ def test_json_doc_rules():
     kinds = doc_kinds()
     check({"connect", "http_status", "malformed_response", "headers_too_large", "cancelled"} <=
           kinds, f"kinds not read from docs/json.md: {kinds}")
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         photo, other = PHOTOS[0], PHOTOS[1]
         photo_body = read(os.path.join(SAMPLES, photo))
         other_body = read(os.path.join(SAMPLES, other))
@@ -374,6 +331,7 @@ def test_json_doc_rules():
             time.sleep(0.05)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
+        check_clean_exit(err, "edgefetch")
         check(proc.returncode == 143, f"SIGTERM: exit {proc.returncode}: {err}")
         check_run(out.decode(), None, proc.returncode, {stall: {
             "status": "cancelled", "kind": "cancelled", "stage": "download", "attempts": 1,

@@ -32,17 +32,16 @@ Run one case: test_lists.py NAME. Same environment as test_cli.py.
 import gzip
 import json
 import os
-import struct
 import subprocess
 import sys
 import tarfile
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, FixtureServer, Workspace,  # noqa: E402
-                      check, main_for, read, run, tree)
-from test_names import png_source, tagged_png  # noqa: E402
+from harness import (EDGEFETCH, FAST_RETRY, FIXTURE, PHOTOS, Fixture, Tripwire, Workspace,  # noqa: E402
+                     check, expect_failed, failed_lines, main_for, per_path, read, run,
+                     run_timed, tree)
+from pngutil import png_source  # noqa: E402
 
 
 def items_of(out):
@@ -55,7 +54,7 @@ def pngs(names):
 
 
 def test_csv_tsv():
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b, c = (server.url(n) for n in PHOTOS[:3])
         text = ("id,caption,URL\r\n"
                 f'1,"a cat, sleeping",{a}\r\n'
@@ -81,7 +80,7 @@ def test_csv_tsv():
 
 
 def test_jsonl():
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b = (server.url(n) for n in PHOTOS[:2])
         escaped = b.replace("/", "\\/")
         rows = [json.dumps({"key": "0001", "meta": {"w": [1, 2.5], "ok": True}, "link": a}),
@@ -97,7 +96,7 @@ def test_jsonl():
 
 
 def test_gzip_lists():
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b = (server.url(n) for n in PHOTOS[:2])
         path = ws.list_file(None, name="urls.csv.gz",
                             raw=gzip.compress(f"url\n{a}\n".encode()) +
@@ -131,7 +130,7 @@ def test_gzip_lists():
 
 
 def test_malformed_rows():
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b = (server.url(n) for n in PHOTOS[:2])
         text = f'url,n\n{a},1\n"{b}"x,2\n"{b}",3\n,4\n'
         path = ws.list_file(None, name="urls.csv", raw=text.encode())
@@ -163,7 +162,7 @@ def test_malformed_rows():
 
 
 def test_missing_column():
-    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:1]) as ws, Fixture(FIXTURE, ws.www) as server:
         a = server.url(PHOTOS[0])
         path = ws.list_file(None, name="urls.csv", raw=f"id,link\n1,{a}\n".encode())
         rc, _, err = run(["-i", path, "-o", ws.out])
@@ -180,7 +179,7 @@ def test_missing_column():
 
 
 def test_positional_layout():
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b, c = (server.url(n) for n in PHOTOS[:3])
         lines = [a, "# comment", b] + ["#"] * 9997 + [c, a]  # c on line 10001, a again
         path = ws.list_file(lines)
@@ -232,7 +231,7 @@ def test_positional_layout():
 
 
 def test_positional_shards():
-    with Workspace(PHOTOS) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www) as server:
         urls = [server.url(n) for n in PHOTOS] + [server.url(n + "?again") for n in PHOTOS]
         path = ws.list_file(urls)
         single = os.path.join(ws.tmp, "single")
@@ -265,7 +264,7 @@ def tar_entries(path):
 
 
 def test_tar_shards():
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b, c = (server.url(n) for n in PHOTOS[:3])
         missing = server.url("missing.jpg")
         # Rows refused before any I/O, so that c is row 10,000 (0-based; a's
@@ -377,6 +376,76 @@ def test_positional_memory():
         check(readable_grown > 10 * 1024, f"readable grew only {readable_grown} KiB: {rss}")
         check(grown < 2 * 1024, f"positional grew {grown} KiB with the list: {rss}")
         print(f"peak RSS KiB: {rss}")
+
+
+# ---- hostile lists (issue 4) ---------------------------------------------------------
+
+def test_list_refusals():
+    """Malformed URLs and file/ftp/gopher/dict/... are refused before any I/O,
+    with the list's line number; CRLF, a BOM, blanks, comments and padding are
+    tolerated; the same URL twice is fetched once."""
+    with Tripwire() as wire:
+        port = wire.port
+        with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+            ws.photo("good.jpg")
+            good = server.url("good.jpg")
+            bad = {
+                3: ("file:///etc/passwd", "scheme"),
+                4: (f"ftp://127.0.0.1:{port}/a.jpg", "scheme"),
+                5: (f"gopher://127.0.0.1:{port}/1", "scheme"),
+                6: (f"dict://127.0.0.1:{port}/d", "scheme"),
+                8: ("http//no-scheme.jpg", "malformed"),
+                9: ("http://", "malformed"),
+                10: (f"http://127.0.0.1:{port}/a b.jpg", "malformed"),
+                11: (f"ldap://127.0.0.1:{port}/x", "scheme"),
+            }
+            lines = ["\ufeff# BOM, then a comment", "   " + good + "  \t"]
+            for no in range(3, 12):
+                lines.append(bad[no][0] if no in bad else "")
+            lines += ["# dup:", good, "\t" + good]
+            raw = "\r\n".join(lines).encode("utf-8") + b"\r\n"
+            lst = ws.list_file([], raw=raw)
+            rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
+            check(rc == 1, f"exit {rc}: {err}")
+            check(len(failed_lines(err)) == len(bad), f"{len(failed_lines(err))} FAILED lines:\n{err}")
+            for no, (url, word) in bad.items():
+                expect_failed(err, url, no, word)
+            check(server.stats()["requests"] == 1, f"server requests {per_path(server)}")
+            ws.check_tree(["good.png"])
+        check(not wire.touched(), "a refused scheme connected anyway")
+
+
+def test_list_binary():
+    """A list with a NUL byte is refused as a whole (exit 2) before any
+    download, naming the line."""
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+        ws.photo("a.jpg")
+        raw = (server.url("a.jpg") + "\n" + "http://127.0.0.1/b\x00.jpg\n").encode()
+        rc, _, err, _ = run_timed(["-i", ws.list_file([], raw=raw), "-o", ws.out])
+        check(rc == 2, f"exit {rc}, want 2: {err}")
+        check("line 2" in err and "NUL" in err, f"message: {err}")
+        check(server.stats()["requests"] == 0, "downloaded from a list that was refused")
+
+
+def test_list_control_chars():
+    """URLs with raw control characters (ESC sequences, BEL, a lone CR) are
+    refused with their line number, and never echoed raw to the terminal."""
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+        ws.photo("ok.jpg")
+        hostile = [server.url("x\x1b[31mred\x1b]0;title\x07.jpg"), server.url("a\rb.jpg"),
+                   server.url("tab\there.jpg")]
+        lst = ws.list_file([server.url("ok.jpg")] + hostile)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
+        check(rc == 1, f"exit {rc}: {err!r}")
+        fails = failed_lines(err)
+        check(len(fails) == 3, f"{len(fails)} FAILED lines: {err!r}")
+        for no in (2, 3, 4):
+            check(any(f"line {no}: " in line and "malformed" in line for line in fails),
+                  f"no 'line {no}: ... malformed' in {fails!r}")
+        for bad in ("\x1b", "\x07", "\r"):
+            check(bad not in err, f"a raw {bad!r} from the URL list reached stderr: {fails!r}")
+        check(per_path(server) == {"/ok.jpg": 1}, f"requests {per_path(server)}")
+        ws.check_tree(["ok.png"])
 
 
 if __name__ == "__main__":

@@ -14,19 +14,14 @@ Needs EDGEFETCH and FIXTURE in the environment.
 import collections
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixture"))
-from fixture_server import FixtureServer  # noqa: E402
-from pngutil import write_png  # noqa: E402
-from test_cli import Failure, Workspace, check, main_for, tree  # noqa: E402
+sys.path.insert(0, HERE)
+from harness import FIXTURE, Fixture, Workspace, check, main_for, run_rss, tree  # noqa: E402
+from pngutil import small_png  # noqa: E402
 
-EDGEFETCH = os.environ.get("EDGEFETCH", "")
-FIXTURE = os.environ.get("FIXTURE", "")
 
 SMALL, LARGE = 2000, 20000
 # Peak RSS of the 20k run over the 2k run. Measured on the release build
@@ -38,48 +33,6 @@ SMALL, LARGE = 2000, 20000
 # room for noise and for ~200 bytes per item, under a third of the old cost.
 RSS_RATIO_MAX = 1.25
 
-# GNU time reports the peak RSS of a child it forked itself (as
-# tests/bench/contenders.py measures). os.wait4's ru_maxrss would not do:
-# Linux carries the high-water mark of the image a process exec'd from, and
-# Python's subprocess spawns through vfork, so that is this test's own peak
-# (40 MB and more), not edgefetch's.
-GNU_TIME = "/usr/bin/time"
-
-
-def small_png():
-    rows = [bytes(((x * 7 + y * 13) ^ (x * y)) & 255 for x in range(64)) for y in range(64)]
-    return write_png(64, 64, rows)
-
-
-def run_measured(args, timeout):
-    """Runs edgefetch; returns (exit code, stdout, stderr, peak RSS in KiB
-    and where that number comes from)."""
-    env = dict(os.environ)
-    # ASan's quarantine holds freed memory back (up to 256 MiB) and would
-    # grow with the number of items processed whatever edgefetch keeps: off,
-    # so that the sanitised build measures the same thing. Ignored by the
-    # release build.
-    quarantine_off = "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"
-    env["ASAN_OPTIONS"] = ":".join(filter(None, [env.get("ASAN_OPTIONS"), quarantine_off]))
-    use_time = os.access(GNU_TIME, os.X_OK)
-    with tempfile.NamedTemporaryFile(prefix="edgefetch-load-rss-") as rss_file:
-        cmd = ([GNU_TIME, "-f", "%M", "-o", rss_file.name] if use_time else []) + [EDGEFETCH] + args
-        proc = subprocess.run(cmd, capture_output=True, timeout=timeout, env=env)
-        measured = rss_file.read().decode().strip()
-    out = proc.stdout.decode(errors="replace")
-    err = proc.stderr.decode(errors="replace")
-    rss_kib, source = None, None
-    if use_time:
-        check(measured.isdigit(), f"no peak RSS from {GNU_TIME}: {measured!r}")
-        rss_kib, source = int(measured), GNU_TIME
-    else:
-        # edgefetch's own VmHWM (see docs/json.md), the same number without
-        # the spawn's.
-        summaries = [json.loads(line) for line in out.splitlines() if '"summary"' in line]
-        if summaries:
-            rss_kib, source = summaries[-1]["peak_rss_bytes"] // 1024, "peak_rss_bytes"
-    return proc.returncode, out, err, rss_kib, source
-
 
 def run_list(ws, server, count):
     """Fetches `count` distinct URLs of one small image and checks the run;
@@ -89,7 +42,7 @@ def run_list(ws, server, count):
     out_dir = os.path.join(ws.tmp, f"out{count}")
     server.reset()
     started = time.monotonic()
-    code, out, err, rss_kib, source = run_measured(
+    code, out, err, rss_kib, source = run_rss(
         ["-i", ws.list_file(urls, name=f"urls{count}.txt"), "-o", out_dir, "-j", "64", "--json",
          "-q"], timeout=480)
     took = time.monotonic() - started
@@ -122,7 +75,7 @@ def run_list(ws, server, count):
 
 
 def test_small_images():
-    with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www) as server:
         ws.write("img.png", small_png())
         small_kib, source = run_list(ws, server, SMALL)
         large_kib, _ = run_list(ws, server, LARGE)

@@ -35,10 +35,9 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check,  # noqa: E402
+                     check_clean_exit, env_for_rss, main_for, per_path)
 
-from test_hostile import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace,  # noqa: E402
-                          per_path, tree)
-from test_cli import check, env_for_rss, main_for  # noqa: E402
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MIB = 1 << 20
@@ -66,6 +65,7 @@ def large_gray_png(width, height, seed=0):
 def run_json(args, timeout=300):
     proc = subprocess.run([EDGEFETCH, "--json"] + args, capture_output=True, timeout=timeout,
                           env=env_for_rss())
+    check_clean_exit(proc.stderr, "edgefetch")
     lines = [json.loads(line) for line in proc.stdout.decode().splitlines() if line.strip()]
     items = {rec["url"]: rec for rec in lines if rec.get("type") == "item"}
     summary = [rec for rec in lines if rec.get("type") == "summary"]
@@ -168,6 +168,7 @@ def sigterm_mid_decode(mode_args, copies):
             proc.send_signal(signal.SIGTERM)
             try:
                 out, err = proc.communicate(timeout=60)
+                check_clean_exit(err, "edgefetch")
             except subprocess.TimeoutExpired:
                 raise Failure("no exit 60 s after SIGTERM")
             took = time.monotonic() - sent

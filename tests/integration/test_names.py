@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
-"""Names and resume in batch jobs (issue 10, items 5-8), on real runs:
+"""Output names (issue 10, items 5-8), on real runs (resume: test_resume.py):
 
   names_never_refuse   a clash of names (the crafted three, a real FNV-1a-32
                        collision) never refuses the run; names follow the set
-  resume_checks_source resume skips a name only when it holds this URL's
-                       output (the PNG's tEXt "Source")
   overlapping_runs     a second run into the same folder leaves the first's
                        temporary alone and still sweeps an abandoned one
   fsync_batched        every output is synced before its rename, the folder
                        once per batch and at the end (strace counts)
+  names_in_paths,      hostile names ("../../x", "%2e%2e%2f", NUL, escapes,
+  hostile_names        300 bytes, no path): every output lands inside -o
+  duplicates_and_collisions  two URLs, one name: names move up a level
 
 Run one case: test_names.py NAME. Same environment as test_cli.py.
 """
-import hashlib
 import json
 import os
 import random
@@ -27,48 +27,10 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from pngutil import _chunk  # noqa: E402
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, Failure, FixtureServer,  # noqa: E402
-                      Workspace, check, main_for, read, run, tree)
-
-
-def fnv1a32(data, h=2166136261):
-    for b in data:
-        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
-    return h
-
-
-def fnv1a64(data):
-    h = 14695981039346656037
-    for b in data:
-        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return h
-
-
-def tagged_png(source):
-    """A 1×1 gray PNG carrying tEXt Source = `source`, as edgefetch writes."""
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0))
-            + _chunk(b"tEXt", b"Source\0" + source.encode())
-            + _chunk(b"IDAT", zlib.compress(b"\0\0")) + _chunk(b"IEND", b""))
-
-
-def png_source(data):
-    """The text of the tEXt "Source" before the first IDAT, or None."""
-    pos = 8
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos:pos + 4])
-        kind = data[pos + 4:pos + 8]
-        if kind == b"IDAT":
-            return None
-        if kind == b"tEXt" and data[pos + 8:pos + 15] == b"Source\0":
-            return data[pos + 15:pos + 8 + length].decode("latin-1")
-        pos += 12 + length
-    return None
-
-
-def items_of(out):
-    objs = [json.loads(line) for line in out.splitlines()]
-    return {o["url"]: o for o in objs if o["type"] == "item"}, objs[-1]
+from harness import (EDGEFETCH, FAST_RETRY, FIXTURE, PHOTOS, SAMPLES, Failure, Fixture,  # noqa: E402
+                     Workspace, check, failed_lines, fnv1a32, items_of, main_for, read, run,
+                     run_timed, tree)
+from pngutil import _chunk, png_source  # noqa: E402
 
 
 def check_written(ws, items, urls):
@@ -101,7 +63,7 @@ def test_names_never_refuse():
     """The issue's three URLs (/x/cat.jpg, /y/cat.jpg, /z/cat-<hash of x>.png)
     and two CDN URLs with one FNV-1a-32 hash: exit 0, every item written
     under its own name; the same set in another order, the same names."""
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         x = server.url("x/cat.jpg?file=" + PHOTOS[0])
         y = server.url("y/cat.jpg?file=" + PHOTOS[1])
         z = server.url("z/cat-%08x.png?file=%s" % (fnv1a32(x.encode()), PHOTOS[0]))
@@ -120,83 +82,6 @@ def test_names_never_refuse():
         rc, out, err = run(["--json", "-q", "-i", ws.list_file(urls[::-1]), "-o", ws.out,
                             "--sequential"])
         check(rc == 0 and tree(ws.out) == first, f"order changed names: {tree(ws.out)} {first}")
-
-
-def test_resume_checks_source():
-    """Day 1 fetches /a/cat.jpg into cat.png; day 2's list holds only
-    /b/cat.jpg, another image: it is fetched (not `skipped` with a's map)
-    into cat-HASH.png, a's file untouched; rerunning either list skips with
-    zero requests. An output of an older edgefetch (no Source) is kept."""
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
-        a = server.url("a/cat.jpg?file=" + PHOTOS[0])
-        b = server.url("b/cat.jpg?file=" + PHOTOS[1])
-        day1, day2 = ws.list_file([a], "day1.txt"), ws.list_file([b], "day2.txt")
-        rc, out, err = run(["--json", "-q", "-i", day1, "-o", ws.out])
-        check(rc == 0 and tree(ws.out) == ["cat.png"], f"day 1: {rc} {tree(ws.out)} {err}")
-        a_map = read(os.path.join(ws.out, "cat.png"))
-        check(png_source(a_map) == a, f"cat.png Source {png_source(a_map)!r}")
-
-        server.reset()
-        rc, out, err = run(["--json", "-q", "-i", day2, "-o", ws.out])
-        check(rc == 0, f"day 2: exit {rc}: {err}")
-        items, _ = items_of(out)
-        check(items[b]["status"] == "ok", f"day 2 reported {items[b]['status']}: {items[b]}")
-        b_name = "cat-%08x.png" % fnv1a32(b.encode())
-        check(os.path.basename(items[b]["output"]) == b_name, f"day 2 output {items[b]['output']}")
-        check(server.stats()["requests"] == 1, f"day 2 requests {server.stats()}")
-        check(read(os.path.join(ws.out, "cat.png")) == a_map, "a's output was changed")
-        check(png_source(read(os.path.join(ws.out, b_name))) == b, f"{b_name} Source")
-
-        # Same URLs again: skipped, not one request, the same names.
-        for lst, url, name in ((day2, b, b_name), (day1, a, "cat.png")):
-            server.reset()
-            rc, out, err = run(["--json", "-q", "-i", lst, "-o", ws.out])
-            items, summary = items_of(out)
-            check(rc == 0 and items[url]["status"] == "skipped" and
-                  os.path.basename(items[url]["output"]) == name, f"rerun {url}: {items[url]}")
-            check(server.stats()["requests"] == 0, f"rerun {url}: {server.stats()['requests']} requests")
-        check(tree(ws.out) == sorted(["cat.png", b_name]), f"tree {tree(ws.out)}")
-
-        # Both days' outputs byte-identical between the modes (Source included).
-        seq = os.path.join(ws.tmp, "seq")
-        rc, _, err = run(["-q", "--sequential", "-i", day2, "-o", seq])
-        check(rc == 0 and read(os.path.join(seq, "cat.png")) == read(os.path.join(ws.out, b_name)),
-              f"--sequential output differs: {rc} {err}")
-
-        # Every level of c's name held by other URLs' outputs: c alone fails,
-        # those files untouched, the others of the list go on.
-        c = server.url("c/dog.jpg?file=" + PHOTOS[0])
-        c_names = ["dog.png", "dog-%08x.png" % fnv1a32(c.encode()),
-                   "dog-%016x.png" % fnv1a64(c.encode()),
-                   "dog-%s.png" % hashlib.sha256(c.encode()).hexdigest()]
-        held = tagged_png(server.url("someone/else.jpg"))
-        for name in c_names:
-            with open(os.path.join(ws.out, name), "wb") as f:
-                f.write(held)
-        server.reset()
-        rc, out, err = run(["--json", "-q", "-i", ws.list_file([c, a], "day3.txt"), "-o", ws.out])
-        items, summary = items_of(out)
-        check(rc == 1 and items[c]["status"] == "failed" and items[a]["status"] == "skipped",
-              f"all levels held: exit {rc}, {items[c]}")
-        check("another URL's output" in items[c]["error"]["message"] and
-              items[c]["error"]["kind"] == "write", f"{items[c]['error']}")
-        check(all(read(os.path.join(ws.out, n)) == held for n in c_names), "a held file changed")
-        check(server.stats()["requests"] == 0, f"requests {server.stats()['requests']}")
-
-        # An output without Source (an older edgefetch's): kept, counted done.
-        old = os.path.join(ws.tmp, "old")
-        os.makedirs(old)
-        untagged = b"\x89PNG\r\n\x1a\n" + _chunk(
-            b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)) + _chunk(
-            b"IDAT", zlib.compress(b"\0\0")) + _chunk(b"IEND", b"")
-        with open(os.path.join(old, "cat.png"), "wb") as f:
-            f.write(untagged)
-        server.reset()
-        rc, out, err = run(["--json", "-q", "-i", day2, "-o", old])
-        items, _ = items_of(out)
-        check(rc == 0 and items[b]["status"] == "skipped", f"untagged: {items[b]}")
-        check(read(os.path.join(old, "cat.png")) == untagged and server.stats()["requests"] == 0,
-              "an untagged output was replaced")
 
 
 def _noise_png(width, height, seed):
@@ -266,7 +151,7 @@ def test_overlapping_runs():
     same folder (a cron run that outlasts its interval): run 2's sweep leaves
     run 1's temporary alone but removes an abandoned one (created and left
     unlocked); run 1, continued, still renames its output and exits 0."""
-    with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www) as server:
         ws.write("big.png", _noise_png(3000, 2500, 7))
         url = server.url("big.png")
         lst = ws.list_file([url])
@@ -324,7 +209,7 @@ def test_fsync_batched():
     if shutil.which("strace") is None:
         raise Failure("strace is missing (TEST_DEPS in the Makefile)")
     count = 600
-    with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www) as server:
         tiny = _noise_png(16, 16, 3)
         ws.write("t.png", tiny)
         urls = [server.url(f"i/{i}.png?file=t.png") for i in range(count)]
@@ -342,6 +227,99 @@ def test_fsync_batched():
             ["-q", "--no-fsync", "-i", lst, "-o", out2])
         check(rc == 0 and renames == count and datasyncs == 0 and syncs == 0,
               f"--no-fsync: exit {rc}, {datasyncs} fdatasync, {syncs} fsync")
+
+
+# ---- names in paths and collisions ---------------------------------------------------
+
+def test_duplicates_and_collisions():
+    """The same URL twice is fetched once; same basenames get distinct names."""
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www) as server:
+        photo = read(os.path.join(SAMPLES, PHOTOS[0]))
+        ws.write("a/cat.jpg", photo)
+        ws.write("b/cat.jpg", photo)
+        urls = [server.url("a/cat.jpg"), server.url("b/cat.jpg"), server.url("a/cat.jpg")]
+        lst = ws.list_file(urls)
+        rc, _, err = run(["-i", lst, "-o", ws.out])
+        check(rc == 0, f"exit {rc}: {err}")
+        first = tree(ws.out)
+        check(len(first) == 2 and all(n.startswith("cat-") for n in first), f"names {first}")
+        check(server.stats()["per_path"].get("/a/cat.jpg") == 1, "duplicate fetched twice")
+        # Deterministic: a second run (other order) gives the same names.
+        shutil.rmtree(ws.out)
+        lst = ws.list_file(list(reversed(urls)))
+        rc, _, err = run(["--sequential", "-i", lst, "-o", ws.out])
+        check(rc == 0 and tree(ws.out) == first, f"names changed: {tree(ws.out)} vs {first}")
+
+
+def test_names_in_paths():
+    """Whatever the URL's path says, outputs land inside the output folder."""
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www) as server:
+        ws.write("p.jpg", read(os.path.join(SAMPLES, PHOTOS[0])))
+        base = server.url("p.jpg")
+        # The fixture refuses the first two tricks itself (400, 404); the
+        # others it serves (file=), so their names are edgefetch's to make.
+        urls = [base + "?x=../../evil", server.url("%2e%2e%2fp.jpg"), server.url("."),
+                server.url("q/%2e%2e%2f%2e%2e%2fevil.jpg?file=p.jpg"),
+                server.url("q/..%5c..%5cwin.jpg?file=p.jpg"),
+                server.url("q/.hidden.jpg?file=p.jpg"), server.url("q/a%00b.jpg?file=p.jpg")]
+        lst = ws.list_file(urls)
+        rc, _, err = run(["-i", lst, "-o", ws.out])
+        outside = [n for n in os.listdir(ws.tmp) if n not in ("www", "out", "urls.txt")]
+        check(outside == [], f"files outside the output folder: {outside}")
+        for name in tree(ws.out):
+            check("/" not in name and not name.startswith("."), f"unsafe name {name!r}")
+        check(rc == 1 and len(failed_lines(err)) == 2, f"exit {rc}, want 1 (two refused): {err}")
+        want = ["_.._evil.png", "_.._win.png", "a_b.png", "hidden.png", "p.png"]
+        check(tree(ws.out) == want, f"outputs {tree(ws.out)}, want {want}: {err}")
+
+
+# ---- hostile names -------------------------------------------------------------------
+
+def _check_safe_name(name):
+    check("/" not in name and "\\" not in name and not name.startswith("."), f"unsafe name {name!r}")
+    check(all(c.isascii() and (c.isalnum() or c in "._-") for c in name), f"unsafe name {name!r}")
+    check(name.endswith(".png") and len(name.encode()) <= 255, f"bad name {name!r}")
+
+
+def test_hostile_names():
+    """Whatever a URL's path says, outputs land inside the output folder with
+    safe, distinct, order-independent names (the whole tree is listed)."""
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+        ws.photo("p.jpg")
+        base = f"http://127.0.0.1:{server.port}"
+        q = "?file=p.jpg"
+        urls = [
+            base + "/a/../../x.jpg" + q,
+            base + "/%2e%2e%2f%2e%2e%2fevil.jpg" + q,
+            base + "/..%5c..%5cwin.jpg" + q,
+            base + "/a%00b.jpg" + q,
+            base + "/%0d%0aSet-Cookie:%20x.jpg" + q,
+            base + "/%1b%5b2J%1b%5d0%3bt%07.jpg" + q,
+            base + "/" + "n" * 300 + ".jpg" + q,
+            base + "/%2e%2e" + q,
+            base + "/.hidden.jpg" + q,
+            base + q,
+            base + "/?id=3&file=p.jpg",
+            base + "/" + q,
+            base + "/caf%C3%A9.jpg" + q,
+            base + "/dir/" + q,
+        ]
+        # The output folder is deep inside the workspace, so a name that
+        # escaped it (../../x) would show up in the tree.
+        ws.out = os.path.join(ws.tmp, "a", "b", "out")
+        lst = ws.list_file(urls)
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out] + FAST_RETRY)
+        check(rc == 0, f"exit {rc}: {err}")
+        first = tree(ws.out)
+        check(len(first) == len(urls), f"{len(first)} outputs for {len(urls)} URLs: {first}")
+        for name in first:
+            _check_safe_name(name)
+        ws.check_tree(first)
+        # Same set, other order: the same names.
+        shutil.rmtree(ws.out)
+        lst = ws.list_file(list(reversed(urls)))
+        rc, _, err, _ = run_timed(["-i", lst, "-o", ws.out, "--sequential"] + FAST_RETRY)
+        check(rc == 0 and tree(ws.out) == first, f"names depend on order: {tree(ws.out)} vs {first}")
 
 
 if __name__ == "__main__":

@@ -15,8 +15,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import (FIXTURE, PHOTOS, FixtureServer, Workspace, check, main_for, run,  # noqa: E402
-                      tree)
+from harness import FIXTURE, PHOTOS, Fixture, Workspace, check, main_for, run, tree  # noqa: E402
 
 SOURCE_ROOT = os.environ.get("SOURCE_ROOT", os.path.dirname(os.path.dirname(HERE)))
 OPTIONS_DUMP = os.environ.get("EDGEFETCH_OPTIONS", "")
@@ -181,7 +180,7 @@ def test_whole_names():
     --max-download are refused (exit 2, nothing fetched) with the nearest
     name suggested; --user is -u, never --user-agent: the credentials go as
     Authorization, the User-Agent stays ours."""
-    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:1]) as ws, Fixture(FIXTURE, ws.www) as server:
         url = server.url(PHOTOS[0])
         for given, near in (("--out", "--output"), ("--comp", "--compare"),
                             ("--user-agen", "--user-agent"), ("--max-download", "--max-downloads"),
@@ -208,7 +207,7 @@ def test_usage_mistakes():
     --sequential --compare together, -o - (a folder named '-'), a URL or an
     option where a file or folder is expected (--cacert URL, -i URL,
     --cacert -k), a value missing at the end."""
-    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:1]) as ws, Fixture(FIXTURE, ws.www) as server:
         url = server.url(PHOTOS[0])
         cases = [
             (["--sequential", "--compare", url], "--sequential and --compare together"),
@@ -244,7 +243,7 @@ def test_short_forms():
     """-k is --insecure (its warning), -A --user-agent, -u --user, -x
     --proxy (checked in test_auth.py against a proxy); bundled flags (-qv)
     and attached values (-j2) as in GNU and curl."""
-    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:1]) as ws, Fixture(FIXTURE, ws.www) as server:
         url = server.url(PHOTOS[0])
         rc, _, err = run(["-s", "-k", "-o", ws.out, url])
         check(rc == 0 and "--insecure: https certificates are NOT verified" in err, f"-k: {err}")
@@ -268,7 +267,7 @@ def test_config_file():
     values and comments; the command line overrides it; the default file
     under $XDG_CONFIG_HOME is read unless --no-config; errors name the file
     and the line (exit 2, nothing fetched)."""
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         urls = [server.url(n) for n in PHOTOS[:2]]
         lst = ws.list_file(urls)
         conf = os.path.join(ws.tmp, "edgefetch.conf")
@@ -358,7 +357,7 @@ def test_dry_run():
     output the run would write, the URL's shard and the URL; it sends no
     request (the fixture counts none) and creates nothing; the names and
     decisions are those of the real run that follows."""
-    with Workspace(PHOTOS[:4]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:4]) as ws, Fixture(FIXTURE, ws.www) as server:
         urls = [server.url(n) for n in PHOTOS[:4]]
         lst = ws.list_file(urls[:2])
         rc, _, err = run(["-q", "-i", lst, "-o", ws.out])

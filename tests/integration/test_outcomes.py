@@ -12,13 +12,10 @@ import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from test_cli import check, free_port, main_for  # noqa: E402
-from test_hostile import Fixture, Workspace, run  # noqa: E402
+from harness import FIXTURE, Fixture, Workspace, check, free_port, main_for, run_timed  # noqa: E402
 from pngutil import write_png  # noqa: E402
-
-FIXTURE = os.environ.get("FIXTURE", "")
+ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
 def source(path):
@@ -58,7 +55,7 @@ def test_kinds_and_stages_on_real_runs():
                 f"http://127.0.0.1:{free_port()}/refused.jpg", server.url("cut.png"),
                 server.url("bad.gif"), server.url("x.jxl")]
         lst = ws.list_file(urls)
-        rc, out, err, _ = run(["--json", "-q", "--retries", "0", "-i", lst, "-o", ws.out])
+        rc, out, err, _ = run_timed(["--json", "-q", "--retries", "0", "-i", lst, "-o", ws.out])
         check(rc == 1, f"exit {rc}: {err}")
         got = {o["url"]: (o["error"]["stage"], o["error"]["kind"])
                for o in map(json.loads, out.splitlines()) if o["type"] == "item"}

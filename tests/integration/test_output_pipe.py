@@ -21,10 +21,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import (EDGEFETCH, FIXTURE, Failure, FixtureServer, Workspace, check,  # noqa: E402
-                      main_for, read, tree)
-from test_load import small_png  # noqa: E402
-from pngutil import read_gray_png  # noqa: E402
+from harness import (EDGEFETCH, FIXTURE, Failure, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
+                     main_for, read, tree)
+from pngutil import read_gray_png, small_png  # noqa: E402
 
 
 def items(ws, server, count, pad=0):
@@ -36,10 +35,11 @@ def items(ws, server, count, pad=0):
 
 def test_closed_reader():
     """300 items at 30 ms each, -j 4; the reader reads one line and closes."""
-    with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www, latency=30) as server:
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www, latency=30) as server:
         names, urls = items(ws, server, 300)
         reference = os.path.join(ws.tmp, "reference")
         one = subprocess.run([EDGEFETCH, "-q", "-o", reference, urls[0]], capture_output=True)
+        check_clean_exit(one.stderr, "edgefetch")
         check(one.returncode == 0, f"reference: {one.stderr}")
         expected = read(os.path.join(reference, names[0]))
         server.reset()
@@ -74,7 +74,7 @@ def test_slow_reader():
     of the pause the server had not seen every request (the gate held new
     transfers while the output buffer was full)."""
     count = 600
-    with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www, latency=20) as server, \
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www, latency=20) as server, \
             tempfile.TemporaryFile() as err_file:
         names, urls = items(ws, server, count, pad=1500)
         proc = subprocess.Popen([EDGEFETCH, "--json", "-q", "-j", "8", "--timeout", "5",

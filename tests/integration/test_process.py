@@ -17,9 +17,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, Failure, FixtureServer,  # noqa: E402
-                      Workspace, check, main_for, read, tree)
-from test_load import small_png  # noqa: E402
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
+                     main_for, read, tree)
+from pngutil import small_png  # noqa: E402
 
 # A list line longer than this fails alone (io/urllist.c).
 MAX_LINE = 64 * 1024
@@ -63,11 +63,12 @@ def test_std_fds_closed():
     behaves as with them open: exit 0, every output complete, the report on
     stderr when stderr is there. Before: libuv's assert (its epoll fd landed
     on 0-2), SIGABRT."""
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         lst = ws.list_file([server.url(p) for p in PHOTOS[:3]])
         want = sorted(p[:-4] + ".png" for p in PHOTOS[:3])
         reference = os.path.join(ws.tmp, "reference")
         proc = subprocess.run([EDGEFETCH, "-i", lst, "-o", reference], capture_output=True)
+        check_clean_exit(proc.stderr, "edgefetch")
         check(proc.returncode == 0, f"reference run: {proc.stderr.decode()}")
         for closed in ((0,), (1,), (2,), (0, 1, 2)):
             out = os.path.join(ws.tmp, "out-" + "".join(map(str, closed)))
@@ -98,7 +99,7 @@ def test_std_fds_closed():
 # ---- item 15: the descriptor limit -------------------------------------------
 
 def _limited_run(soft, hard, jobs, count, workers=2):
-    with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www, latency=50) as server:
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www, latency=50) as server:
         names, urls = small_items(ws, server, count)
         proc = spawn(["-i", ws.list_file(urls), "-o", ws.out, "-j", str(jobs), "-w", str(workers),
                       "--json"],
@@ -161,7 +162,7 @@ def test_list_long_line():
     line number, the two others are fetched, peak RSS stays far below the
     line's size. Before: the line was read whole (its size in RSS) and the
     whole list refused."""
-    with Workspace(PHOTOS[:2]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:2]) as ws, Fixture(FIXTURE, ws.www) as server:
         long_size = 256 << 20
         piece = b"a" * (1 << 20)
         chunks = ([server.url(PHOTOS[0]).encode() + b"\n", b"http://127.0.0.1/"] +

@@ -12,14 +12,14 @@ import os
 import random
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_batch import screen  # noqa: E402
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, FixtureServer, Workspace, check,  # noqa: E402
-                      main_for, read)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Fixture, Workspace, check, main_for, read,  # noqa: E402
+                     run, screen)
 
 UNIT = {"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
 FIELDS = [
@@ -75,7 +75,7 @@ def amount(text):
 def test_narrow_terminal():
     """At 70 columns every drawn line fits in 69, holds only whole fields,
     and keeps done/total, failures, rate and ETA (they fit in 70)."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="200") as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="200") as server:
         lst = ws.list_file([server.url(n) for n in PHOTOS] + [server.url("missing.jpg")])
         rc, raw = under_script(ws, f"stty cols 70; exec {EDGEFETCH} -i {lst} -o {ws.out} -j 2")
         check(rc == 1, f"exit {rc}")
@@ -97,7 +97,7 @@ def test_narrow_terminal():
 def test_retry_bytes():
     """A body cut off half way and fetched again: the bytes shown never go
     down, and no rate is absurd (the old unsigned difference gave 27 EB/s)."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, bandwidth=1000000) as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, bandwidth=1000000) as server:
         rng = random.Random(7)
         with open(os.path.join(ws.www, "big.bin"), "wb") as f:
             f.write(bytes(rng.getrandbits(8) for _ in range(1500000)))
@@ -117,7 +117,7 @@ def test_retry_bytes():
 def test_interrupted():
     """SIGINT half way: the last line counts the cancelled items apart and
     does not call them done."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="1000") as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="1000") as server:
         urls = [server.url(f"p{i}.jpg?file={PHOTOS[i % len(PHOTOS)]}") for i in range(20)]
         lst = ws.list_file(urls)
         cmd = (f"stty cols 200; {EDGEFETCH} -i {lst} -o {ws.out} -j 2 & pid=$!; "
@@ -135,7 +135,7 @@ def test_eta_by_bytes():
     """One large file with a Content-Length: the ETA is by bytes and counts
     the seconds its bytes still need (not the near zero the items done so
     far suggest); chunked (no size): by items, never by bytes."""
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www, bandwidth=500000) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www, bandwidth=500000) as server:
         rng = random.Random(3)
         with open(os.path.join(ws.www, "big.bin"), "wb") as f:
             f.write(bytes(rng.getrandbits(8) for _ in range(2500000)))
@@ -155,6 +155,37 @@ def test_eta_by_bytes():
         etas = [fields_of(line)["eta"] for line in drawn(raw)]
         check(not any(e.endswith("by bytes") for e in etas), f"by bytes without sizes: {etas}")
         check(any(e.endswith("by items") for e in etas), f"no ETA by items: {etas}")
+
+
+def test_progress_tty():
+    """Under a pseudo-terminal the progress line updates in place and ends
+    with the final counts; off when stderr is not a terminal."""
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="300") as server:
+        lst = ws.list_file([server.url(n) for n in PHOTOS] + [server.url("missing.jpg")])
+        typescript = os.path.join(ws.tmp, "typescript")
+        cmd = f"stty cols 200; exec {EDGEFETCH} -i {lst} -o {ws.out} -j 3"
+        proc = subprocess.run(["script", "-q", "-e", "-c", cmd, typescript],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        check(proc.returncode == 1, f"script: exit {proc.returncode} {proc.stderr}")
+        raw = read(typescript)
+        updates = raw.count(b"\r") - raw.count(b"\r\n")
+        check(updates >= 3, f"only {updates} progress updates in {raw[:400]!r}")
+        lines = screen(raw)
+        final = [line for line in lines if " done | " in line]
+        n = len(PHOTOS) + 1
+        check(len(final) == 1, f"want one progress line on the final screen, got {final}")
+        check(final[0].startswith(f"{n}/{n} done | 1 failed | ") and
+              final[0].endswith(" | 0 skipped | dl 0, 0 waiting | cpu 0 queued, 0 busy"),
+              f"final line: {final[0]!r}")
+        check("took" in final[0], final[0])
+        check(any("FAILED" in line and "missing.jpg" in line for line in lines), "FAILED line lost")
+        check(any("images ok" in line for line in lines), "no report")
+        # Not a terminal: no progress; --no-progress on one: none either.
+        shutil.rmtree(ws.out)
+        rc, _, err = run(["-i", lst, "-o", ws.out])
+        check("\r" not in err and " done | " not in err, "progress written to a pipe")
+        rc, _, err = run(["--progress", "-i", lst, "-o", ws.out, "--force"])
+        check("\r" in err and f"{n}/{n} done" in err, "--progress not honoured on a pipe")
 
 
 if __name__ == "__main__":

@@ -20,12 +20,9 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import check, env_for_rss, free_port, in_netns, main_for  # noqa: E402
-from test_hostile import Fixture, Workspace, run  # noqa: E402
+from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
+                     env_for_rss, free_port, in_netns, main_for, run_timed)
 from pngutil import write_png  # noqa: E402
-
-EDGEFETCH = os.environ.get("EDGEFETCH", "")
-FIXTURE = os.environ.get("FIXTURE", "")
 
 
 def records(out):
@@ -73,7 +70,7 @@ def test_rate_limited_host_delays_no_other():
         for name in names:
             ws.photo("b/" + name)
         lst = ws.list_file(urls)
-        rc, out, err, _ = run(["--json", "-q", "-i", lst, "-o", ws.out], timeout=120)
+        rc, out, err, _ = run_timed(["--json", "-q", "-i", lst, "-o", ws.out], timeout=120)
         check(rc == 0, f"exit {rc}: {err}")
         a = arrivals(host_a)
         b = arrivals(host_b)
@@ -114,7 +111,7 @@ def test_backoff_holds_no_room():
         urls = [host_a.url(f"{n}?status=503&retry_after=5&fail_times=1") for n in a_names]
         urls += [host_b.url(n) for n in b_names]
         lst = ws.list_file(urls)
-        rc, out, err, _ = run(["--json", "-q", "-j", "2", "-w", "1", "-i", lst, "-o", ws.out],
+        rc, out, err, _ = run_timed(["--json", "-q", "-j", "2", "-w", "1", "-i", lst, "-o", ws.out],
                               timeout=120)
         check(rc == 0, f"exit {rc}: {err}")
         a = arrivals(host_a)
@@ -149,6 +146,7 @@ def test_thousands_asleep():
             proc = subprocess.run([EDGEFETCH, "--json", "-q", "-j", "64", "-w", "2", "-i", lst,
                                    "-o", out_dir], capture_output=True, timeout=300,
                                   env=env_for_rss())
+            check_clean_exit(proc.stderr, "edgefetch")
             rc, out, err = proc.returncode, proc.stdout.decode(), proc.stderr.decode()
             check(rc == 0, f"{label}: exit {rc}: {err[-2000:]}")
             summary = [json.loads(line) for line in out.splitlines()
@@ -189,7 +187,7 @@ def fetch_past_failing_host(port, bad_count, good_count, reason, kind, extra_arg
         for i, name in enumerate(good):
             urls.insert(i * (step + 1) + step // 2, server.url(name))
         lst = ws.list_file(urls)
-        rc, out, err, seconds = run(["--json", "-q", "-i", lst, "-o", ws.out, *extra_args],
+        rc, out, err, seconds = run_timed(["--json", "-q", "-i", lst, "-o", ws.out, *extra_args],
                                     timeout=300)
         check(rc == 1, f"exit {rc}: {err}")
         attempts, unreachable = failing_host(out, port, bad_count, reason, kind)

@@ -19,33 +19,12 @@ Prints the agreement figures. Exit 0 pass, 1 fail, 77 skip (no Python with cv2).
 Needs OP_DUMP, EDGEFETCH, FIXTURE and SAMPLES in the environment (meson sets them).
 """
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 
-SKIP = 77
-
-
-def reexec_with_cv2():
-    """Debian's python3-opencv is in /usr/bin/python3's path, which may not be
-    the python3 meson found first (pyenv, venvs)."""
-    try:
-        import cv2  # noqa: F401
-        import numpy  # noqa: F401
-        return
-    except ImportError as exc:
-        reason = str(exc)
-    if os.environ.get("EDGEFETCH_OPENCV_REEXEC") != "1":
-        for candidate in ("/usr/bin/python3", shutil.which("python3")):
-            if candidate and os.path.exists(candidate) and \
-                    os.path.realpath(candidate) != os.path.realpath(sys.executable):
-                env = dict(os.environ, EDGEFETCH_OPENCV_REEXEC="1")
-                os.execve(candidate, [candidate] + sys.argv, env)
-    print(f"SKIP: cannot import cv2/numpy ({reason}); install Debian's python3-opencv "
-          "(make test-deps does)")
-    sys.exit(SKIP)
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cv2env import reexec_with_cv2  # noqa: E402
 
 reexec_with_cv2()
 
@@ -53,7 +32,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fixture"))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 OP_DUMP = os.environ["OP_DUMP"]
 EDGEFETCH = os.environ.get("EDGEFETCH", "")
@@ -187,16 +166,17 @@ def end_to_end(workdir):
     if not (EDGEFETCH and FIXTURE and os.access(EDGEFETCH, os.X_OK) and os.access(FIXTURE, os.X_OK)):
         check(False, "EDGEFETCH/FIXTURE not set or not executable")
         return
-    from fixture_server import FixtureServer
+    from harness import Fixture, check_clean_exit
     photos = PHOTOS[:3]
     sigma, low, high = 2.0, 20.0, 60.0
-    with FixtureServer(FIXTURE, SAMPLES) as server:
+    with Fixture(FIXTURE, SAMPLES) as server:
         urls = [server.url(p) for p in photos]
         for op, extra in (("scharr", []),
                           ("canny", ["--sigma", str(sigma), "--low", str(low), "--high", str(high)])):
             out = os.path.join(workdir, "e2e-" + op)
             proc = subprocess.run([EDGEFETCH, "-q", "--operator", op, *extra, "-o", out, *urls],
                                   capture_output=True, text=True, timeout=300)
+            check_clean_exit(proc.stderr, f"edgefetch --operator {op}")
             check(proc.returncode == 0, f"edgefetch --operator {op}: exit {proc.returncode}: "
                                         f"{proc.stderr.strip()}")
             if proc.returncode != 0:

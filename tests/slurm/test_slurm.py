@@ -14,24 +14,17 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integration"))
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check,  # noqa: E402
+                     check_clean_exit, free_port, read, tree)
 ROOT = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Failure, FixtureServer,  # noqa: E402
-                      Workspace, check, read, tree)
 
 SKIP = 77
 SBATCH = os.path.join(ROOT, "samples", "slurm", "edgefetch-array.sbatch")
 MERGE = os.path.join(ROOT, "samples", "slurm", "merge-summaries.py")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def skip_reason():
@@ -136,7 +129,7 @@ def test_array():
     """Two arrays on one cluster: the sample as it is (readable names), then
     with EDGEFETCH_LAYOUT=positional (names by list line, each task keeping
     only its shard's rows); each against a single run of its layout."""
-    with Workspace() as ws, FixtureServer(FIXTURE, ws.www, latency="50") as server:
+    with Workspace(PHOTOS) as ws, Fixture(FIXTURE, ws.www, latency="50") as server:
         cluster = Cluster(os.path.join(ws.tmp, "slurm"), os.cpu_count() or 1)
         try:
             cluster.start()
@@ -153,6 +146,7 @@ def array_matches_single(ws, server, cluster, layout):
     single = os.path.join(ws.tmp, f"single-{layout}")
     proc = subprocess.run([EDGEFETCH, "-q", "--json", "--layout", layout, "-i", lst, "-o",
                            single], capture_output=True, text=True, timeout=120)
+    check_clean_exit(proc.stderr, "edgefetch")
     check(proc.returncode == 1, f"single run: {proc.returncode} {proc.stderr}")
     single_items = [json.loads(x) for x in proc.stdout.splitlines()][:-1]
     server.reset()

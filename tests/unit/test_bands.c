@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "band_pool.h"
 #include "bands.h"
 #include "check.h"
 #include "imaging.h"
@@ -209,35 +210,15 @@ struct test_job {
     int done; /* times a worker returned it: must be 1 */
 };
 
-struct test_pool {
-    struct pl_queue *todo;
-    struct pl_bands *bands;
-    uv_mutex_t lock;
-    uv_cond_t finished;
-    int finished_count;
-};
-
-static void worker(void *arg)
+static void run_job(struct pl_bands *bands, struct pl_queue_node *node)
 {
-    struct test_pool *pool = arg;
-    struct pl_queue_node *node;
-    while ((node = pl_bands_next_job(pool->bands)) != NULL) {
-        struct test_job *job = (struct test_job *)node;
-        job->rc = pl_bands_apply(pool->bands, job->op, NULL, &job->src, &job->dst, &job->threads);
-        uv_mutex_lock(&pool->lock);
-        job->done++;
-        pool->finished_count++;
-        uv_cond_signal(&pool->finished);
-        uv_mutex_unlock(&pool->lock);
-    }
+    struct test_job *job = (struct test_job *)node;
+    job->rc = pl_bands_apply(bands, job->op, NULL, &job->src, &job->dst, &job->threads);
 }
 
-static void wait_finished(struct test_pool *pool, int count)
+static void mark_done(struct pl_queue_node *node)
 {
-    uv_mutex_lock(&pool->lock);
-    while (pool->finished_count < count)
-        uv_cond_wait(&pool->finished, &pool->lock);
-    uv_mutex_unlock(&pool->lock);
+    ((struct test_job *)node)->done++;
 }
 
 static void check_job(struct test_job *job)
@@ -252,24 +233,16 @@ static void check_job(struct test_job *job)
     img_buf_finish(&want);
 }
 
-#define POOL_WORKERS 3
-
 /* One large image alone on a pool of idle workers is run by more than one
  * of them; many images of mixed sizes, pushed while splits are under way,
  * each come back exactly once (wake tokens are never handed out as jobs)
  * with the same bytes as on one thread. */
 static void test_pool(void)
 {
-    struct test_pool pool = {0};
-    uv_thread_t threads[POOL_WORKERS];
+    struct band_pool pool;
     uint64_t rng = 99;
-    CHECK_EQ(pl_queue_create(&pool.todo), 0);
     /* A low bar, so that the test images are split. */
-    CHECK_EQ(pl_bands_create(pool.todo, POOL_WORKERS, 100000, &pool.bands), 0);
-    CHECK_EQ(uv_mutex_init(&pool.lock), 0);
-    CHECK_EQ(uv_cond_init(&pool.finished), 0);
-    for (int i = 0; i < POOL_WORKERS; i++)
-        CHECK_EQ(uv_thread_create(&threads[i], worker, &pool), 0);
+    band_pool_start(&pool, 100000, run_job, mark_done);
 
     /* Alone: the other workers are idle (blocked in the queue) by the time
      * the job comes; retried a few times in case the machine stalls them. */
@@ -280,11 +253,11 @@ static void test_pool(void)
         struct test_job job = {.op = attempt % 2 ? IMG_OP_CANNY : IMG_OP_SOBEL};
         make_image(&job.src, 1200, 800, 1, &rng);
         pl_queue_push(pool.todo, &job.node);
-        wait_finished(&pool, ++pushed);
+        band_pool_wait(&pool, ++pushed);
         check_job(&job);
         if (job.threads > most_threads)
             most_threads = job.threads;
-        CHECK_LE(job.threads, POOL_WORKERS);
+        CHECK_LE(job.threads, BAND_POOL_WORKERS);
         img_buf_finish(&job.dst);
         free(job.src.data);
     }
@@ -305,7 +278,7 @@ static void test_pool(void)
         if (i % 4 == 0)
             uv_sleep(1);
     }
-    wait_finished(&pool, pushed + BURST);
+    band_pool_wait(&pool, pushed + BURST);
     for (int i = 0; i < BURST; i++) {
         check_job(&jobs[i]);
         CHECK_GE(jobs[i].threads, 1);
@@ -314,14 +287,7 @@ static void test_pool(void)
     }
     free(jobs);
 
-    pl_queue_close(pool.todo);
-    for (int i = 0; i < POOL_WORKERS; i++)
-        CHECK_EQ(uv_thread_join(&threads[i]), 0);
-    CHECK_EQ(pl_queue_length(pool.todo), 0);
-    pl_bands_destroy(pool.bands);
-    pl_queue_destroy(pool.todo);
-    uv_cond_destroy(&pool.finished);
-    uv_mutex_destroy(&pool.lock);
+    band_pool_stop(&pool);
 }
 
 /* Without a board (sequential mode) and below the size bar, nothing is

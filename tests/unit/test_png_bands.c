@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include "band_pool.h"
 #include "bands.h"
 #include "check.h"
 #include "imaging.h"
@@ -240,29 +241,17 @@ struct test_job {
     int done;
 };
 
-struct test_pool {
-    struct pl_queue *todo;
-    struct pl_bands *bands;
-    uv_mutex_t lock;
-    uv_cond_t finished;
-    int finished_count;
-};
-
-static void worker(void *arg)
+static void run_job(struct pl_bands *bands, struct pl_queue_node *node)
 {
-    struct test_pool *pool = arg;
-    struct pl_queue_node *node;
-    while ((node = pl_bands_next_job(pool->bands)) != NULL) {
-        struct test_job *job = (struct test_job *)node;
-        char err[256] = "";
-        job->rc = pl_bands_encode_png(pool->bands, &job->gray, job->level, NULL, &job->png,
-                                      &job->png_size, &job->threads, err, sizeof(err));
-        uv_mutex_lock(&pool->lock);
-        job->done++;
-        pool->finished_count++;
-        uv_cond_signal(&pool->finished);
-        uv_mutex_unlock(&pool->lock);
-    }
+    struct test_job *job = (struct test_job *)node;
+    char err[256] = "";
+    job->rc = pl_bands_encode_png(bands, &job->gray, job->level, NULL, &job->png, &job->png_size,
+                                  &job->threads, err, sizeof(err));
+}
+
+static void mark_done(struct pl_queue_node *node)
+{
+    ((struct test_job *)node)->done++;
 }
 
 static void check_job(struct test_job *job)
@@ -279,19 +268,11 @@ static void check_job(struct test_job *job)
     free(job->gray.data);
 }
 
-#define POOL_WORKERS 3
-
 static void test_pool(void)
 {
-    struct test_pool pool = {0};
-    uv_thread_t threads[POOL_WORKERS];
+    struct band_pool pool;
     uint64_t rng = 99;
-    CHECK_EQ(pl_queue_create(&pool.todo), 0);
-    CHECK_EQ(pl_bands_create(pool.todo, POOL_WORKERS, 100000, &pool.bands), 0);
-    CHECK_EQ(uv_mutex_init(&pool.lock), 0);
-    CHECK_EQ(uv_cond_init(&pool.finished), 0);
-    for (int i = 0; i < POOL_WORKERS; i++)
-        CHECK_EQ(uv_thread_create(&threads[i], worker, &pool), 0);
+    band_pool_start(&pool, 100000, run_job, mark_done);
 
     unsigned most_threads = 0;
     int pushed = 0;
@@ -300,25 +281,15 @@ static void test_pool(void)
         struct test_job job = {.level = attempt % 3};
         make_image(&job.gray, 2500, 2000, (enum pattern)(attempt % PATTERN_COUNT), &rng);
         pl_queue_push(pool.todo, &job.node);
-        uv_mutex_lock(&pool.lock);
-        pushed++;
-        while (pool.finished_count < pushed)
-            uv_cond_wait(&pool.finished, &pool.lock);
-        uv_mutex_unlock(&pool.lock);
+        band_pool_wait(&pool, ++pushed);
         if (job.threads > most_threads)
             most_threads = job.threads;
-        CHECK_LE(job.threads, POOL_WORKERS);
+        CHECK_LE(job.threads, BAND_POOL_WORKERS);
         check_job(&job);
     }
     CHECK_GE(most_threads, 2);
 
-    pl_queue_close(pool.todo);
-    for (int i = 0; i < POOL_WORKERS; i++)
-        CHECK_EQ(uv_thread_join(&threads[i]), 0);
-    pl_bands_destroy(pool.bands);
-    pl_queue_destroy(pool.todo);
-    uv_cond_destroy(&pool.finished);
-    uv_mutex_destroy(&pool.lock);
+    band_pool_stop(&pool);
 
     /* Without a board (sequential mode): on this thread, same bytes. */
     struct test_job alone = {.level = 1, .done = 1};

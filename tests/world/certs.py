@@ -1,5 +1,5 @@
 """A throwaway CA and a server certificate made with openssl at test time, for
-the HTTPS tests (tests/integration/test_hostile.py, the many-host world)."""
+the HTTPS tests (tests/integration/harness.py's Nginx, the many-host world)."""
 import os
 import subprocess
 

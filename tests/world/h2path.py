@@ -104,26 +104,12 @@ def start_nginx(path, tmp, photos, rate="2m", lifetime=1800):
     """nginx in the server namespace, HTTPS + HTTP/2 on SERVER_ADDR:443,
     `limit_rate` per request; returns (proc, ca.pem, access log)."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
-        os.makedirs(os.path.join(tmp, sub), exist_ok=True)
     make_certs(tmp, dns_names=(), ips=(SERVER_ADDR,), common_name=SERVER_ADDR)
     log = os.path.join(tmp, "access.log")
     conf = os.path.join(tmp, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(f"""daemon off;
-master_process off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    log_format path '$msec $connection $connection_requests $server_protocol $status $body_bytes_sent $request_uri';
+        f.write(world.nginx_conf(tmp, f"""    log_format path '$msec $connection $connection_requests $server_protocol $status $body_bytes_sent $request_uri';
     access_log {log} path;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
     types {{ image/jpeg jpg; }}
     keepalive_timeout 30s;
     server {{
@@ -132,9 +118,7 @@ http {{
         ssl_certificate_key {tmp}/server.key;
         root {photos};
         location / {{ limit_rate {rate}; }}
-    }}
-}}
-""")
+    }}""", error_level="warn", worker_connections=1024))
     proc = subprocess.Popen(["timeout", "-k", "5", str(lifetime)]
                             + path.in_server([nginx, "-e", f"{tmp}/error.log", "-p", tmp, "-c", conf]),
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,

@@ -6,7 +6,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
-from pngutil import write_png  # noqa: E402
+from pngutil import parse_ppm, write_png  # noqa: E402
 
 IMAGE_SCALES = ("1/8", "1/4")
 IMAGE_CACHE_VERSION = "v1"
@@ -14,23 +14,6 @@ IMAGE_CACHE_VERSION = "v1"
 
 class ImageError(Exception):
     pass
-
-
-def _parse_ppm(data):
-    fields = []
-    pos = 0
-    while len(fields) < 4:
-        while data[pos:pos + 1].isspace():
-            pos += 1
-        start = pos
-        while not data[pos:pos + 1].isspace():
-            pos += 1
-        fields.append(data[start:pos])
-    magic, width, height, maxval = fields
-    if magic != b"P6" or maxval != b"255":
-        raise ImageError(f"djpeg wrote an unexpected PPM header {fields}")
-    width, height = int(width), int(height)
-    return width, height, data[pos + 1:pos + 1 + width * height * 3]
 
 
 def make_images(cache=None):
@@ -51,7 +34,10 @@ def make_images(cache=None):
                                  capture_output=True, check=True).stdout
             jpeg = subprocess.run(["cjpeg", "-quality", "85"], input=ppm,
                                   capture_output=True, check=True).stdout
-            width, height, rgb = _parse_ppm(ppm)
+            try:
+                width, height, rgb = parse_ppm(ppm)
+            except ValueError as e:
+                raise ImageError(f"djpeg: {e}")
             rows = [rgb[y * width * 3:(y + 1) * width * 3] for y in range(height)]
             for path, data in ((jpg, jpeg), (png, write_png(width, height, rows, channels=3))):
                 tmp = f"{path}.{os.getpid()}.tmp"

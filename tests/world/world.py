@@ -65,7 +65,7 @@ sys.path.insert(0, HERE)
 from certs import make_certs  # noqa: E402
 from images import make_images  # noqa: E402,F401
 from traffic import HostTraffic, Traffic, max_overlap  # noqa: E402,F401
-from test_cli import Failure, Skip, check, main_for  # noqa: E402,F401
+from harness import Failure, Skip, check, main_for, nginx_conf  # noqa: E402,F401
 
 # By-hand runs need only EDGEFETCH; meson sets SAMPLES too.
 os.environ.setdefault("SAMPLES", os.path.join(os.path.dirname(TESTS), "samples", "photos"))
@@ -358,8 +358,7 @@ class World:
         if not os.path.exists(nginx):
             raise Skip("needs nginx (Debian nginx-light): make test-deps installs it")
         tls = os.path.join(self.tmp, "nginx")
-        for sub in ("", "body", "proxy", "fastcgi", "uwsgi", "scgi"):
-            os.makedirs(os.path.join(tls, sub), exist_ok=True)
+        os.makedirs(tls, exist_ok=True)
         https = [h for h in self.hosts if h.kind == "https"]
         make_certs(tls, dns_names=[h.name for h in https], ips=(), common_name=https[0].name)
         self.cacert = os.path.join(tls, "ca.pem")
@@ -375,25 +374,11 @@ class World:
         root {self.image_dir};
         location / {{ rewrite ^/[^/]*_([^/_]+)$ /$1 break; {f'limit_rate {rate};' if rate else ''} }}
     }}""")
-        conf = f"""daemon off;
-master_process off;
-worker_processes 1;
-pid {tls}/nginx.pid;
-error_log {tls}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    log_format world '$msec $server_name $connection $connection_requests $server_protocol $status $body_bytes_sent $request_uri';
+        conf = nginx_conf(tls, f"""    log_format world '$msec $server_name $connection $connection_requests $server_protocol $status $body_bytes_sent $request_uri';
     access_log {self.nginx_log} world;
-    client_body_temp_path {tls}/body;
-    proxy_temp_path {tls}/proxy;
-    fastcgi_temp_path {tls}/fastcgi;
-    uwsgi_temp_path {tls}/uwsgi;
-    scgi_temp_path {tls}/scgi;
     types {{ image/jpeg jpg; image/png png; }}
     keepalive_timeout 30s;
-{chr(10).join(servers)}
-}}
-"""
+{chr(10).join(servers)}""", error_level="warn", worker_connections=4096)
         path = os.path.join(tls, "nginx.conf")
         with open(path, "w") as f:
             f.write(conf)
