@@ -46,6 +46,10 @@ API:
   to: .port, touched()); nginx_binary(), Nginx (HTTPS + HTTP/2 nginx on
   127.0.0.1 with a certificate made now), nginx_conf(tmp, body, ...) and
   stop_process(proc, sig) for the world's own nginx set-ups.
+- Other tools: tool(*args, cwd) (runs one, checked), source_png(ws, name,
+  size) (a sample photo scaled, as PNG, by ImageMagick), fetch(ws, server,
+  names, extra) -> (rc, stderr, items by file name) (a --json run over served
+  files).
 - Machine: in_netns(script, case) (the case again in a network namespace
   with only loopback), env_for_rss() (ASan's quarantine off), screen(raw)
   (a terminal's last screen).
@@ -689,3 +693,29 @@ def in_netns(script, case, tools=("unshare", "ip"), probe=("true",), unshare=("-
         raise Failure(f"in the namespace: exit {proc.returncode}\n"
                       + proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace"))
     return False
+
+
+# ---- images made by other tools, runs over served files ------------------
+
+def tool(*args, cwd):
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, timeout=120)
+    check(proc.returncode == 0, f"{' '.join(args)}: {proc.stderr.decode(errors='replace')}")
+
+
+def source_png(ws, name="src.png", size="160x120"):
+    """A sample photo, scaled down, as PNG: the pixels every encoder gets."""
+    photo = sorted(n for n in os.listdir(SAMPLES) if n.endswith(".jpg"))[0]
+    tool("convert", os.path.join(SAMPLES, photo), "-resize", size + "!", name, cwd=ws.www)
+
+
+def fetch(ws, server, names, extra=()):
+    """Runs edgefetch on the served `names`; returns (rc, stderr, json items by name)."""
+    urls = [server.url(n) for n in names]
+    rc, out, err, _ = run_timed(["--json", "-i", ws.list_file(urls), "-o", ws.out, "--force",
+                           "--retries", "0"] + list(extra))
+    items = {}
+    for line in out.splitlines():
+        item = json.loads(line)
+        if item["type"] == "item":
+            items[item["url"].rsplit("/", 1)[1]] = item
+    return rc, err, items

@@ -212,3 +212,12 @@ def tutorial_ref(rgb, w, h):
             row[x] = 255 if diffs and sum(diffs) // len(diffs) > 30 else 0
         out.append(bytes(row))
     return out
+
+
+def large_gray_png(width, height, seed=0):
+    """A textured gray PNG; quick to make (rows are slices of one pattern)
+    and small to send (a few hundred KiB for 41 MP)."""
+    pattern = bytes(((x * 7 + seed) ^ (x >> 3)) & 255 for x in range(width + 512))
+    raw = b"".join(b"\0" + pattern[(y * 3) % 512:(y * 3) % 512 + width] for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + _chunk(b"IDAT", zlib.compress(raw, 6)) + _chunk(b"IEND", b""))

@@ -33,9 +33,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from test_hostile import EDGEFETCH, FIXTURE, Failure, Fixture, Workspace  # noqa: E402
-from test_cli import check, main_for  # noqa: E402
-from test_memory_budget import large_gray_png  # noqa: E402
+from harness import (EDGEFETCH, FIXTURE, Failure, Fixture, Workspace, check,  # noqa: E402
+                     check_clean_exit, main_for)
+from pngutil import large_gray_png  # noqa: E402
 
 SIDE = 4000
 ARGS = ["--operator", "canny", "--sigma", "8"]
@@ -53,6 +53,7 @@ def reference(ws, server, url, mode_args):
                            "-o", ws.out]
                           + ARGS + mode_args, capture_output=True, timeout=300)
     check(proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-2000:]!r}")
+    check_clean_exit(proc.stderr, "edgefetch")
     items = items_of(proc.stdout)
     check(len(items) == 1 and items[0]["status"] == "ok", f"{items}")
     times = items[0]["times_ms"]
@@ -90,6 +91,7 @@ def signalled(ws, server, url, mode_args, delay, attempt):
         if proc.poll() is None:
             proc.kill()
             proc.communicate()
+    check_clean_exit(err, "edgefetch")
     return proc.returncode, items_of(out), took, err.decode(errors="replace")
 
 

@@ -13,9 +13,8 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from test_hostile import FIXTURE, Fixture, Workspace  # noqa: E402
-from test_cli import check, main_for, read  # noqa: E402
-from test_formats import fetch, source_png, tool  # noqa: E402
+from harness import (FIXTURE, Fixture, Workspace, check, fetch, main_for, read,  # noqa: E402
+                     source_png, tool)
 
 
 def test_every_item():

@@ -23,38 +23,14 @@ import urllib.parse
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, SAMPLES, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
-                     expect_failed, main_for, read, run_timed)
+                     expect_failed, fetch, main_for, read, run_timed, source_png, tool)
 from pngutil import read_gray_png  # noqa: E402
-
-
-def tool(*args, cwd):
-    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, timeout=120)
-    check(proc.returncode == 0, f"{' '.join(args)}: {proc.stderr.decode(errors='replace')}")
-
-
-def source_png(ws, name="src.png", size="160x120"):
-    """A sample photo, scaled down, as PNG: the pixels every encoder gets."""
-    photo = sorted(n for n in os.listdir(SAMPLES) if n.endswith(".jpg"))[0]
-    tool("convert", os.path.join(SAMPLES, photo), "-resize", size + "!", name, cwd=ws.www)
 
 
 def exif_orientation(value):
     """Big-endian TIFF data with IFD0 holding Orientation = value."""
     return (b"MM\0\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
             + struct.pack(">HHIHH", 0x112, 3, 1, value, 0) + b"\0\0\0\0")
-
-
-def fetch(ws, server, names, extra=()):
-    """Runs edgefetch on the served `names`; returns (rc, stderr, json items by name)."""
-    urls = [server.url(n) for n in names]
-    rc, out, err, _ = run_timed(["--json", "-i", ws.list_file(urls), "-o", ws.out, "--force",
-                           "--retries", "0"] + list(extra))
-    items = {}
-    for line in out.splitlines():
-        item = json.loads(line)
-        if item["type"] == "item":
-            items[item["url"].rsplit("/", 1)[1]] = item
-    return rc, err, items
 
 
 def stem(name):

@@ -11,9 +11,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from test_hostile import FIXTURE, Fixture, Workspace, run  # noqa: E402
-from test_cli import check, main_for  # noqa: E402
-from test_formats import source_png  # noqa: E402
+from harness import FIXTURE, Fixture, Workspace, check, main_for, run_timed as run, source_png  # noqa: E402
 
 MIB = 1 << 20
 

@@ -34,9 +34,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from test_cli import (EDGEFETCH, FIXTURE, PHOTOS, FixtureServer, Workspace,  # noqa: E402
-                      Failure, check, env_for_rss, main_for, run, tree)
-from test_lists import items_of  # noqa: E402
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check,  # noqa: E402
+                     check_clean_exit, env_for_rss, fnv1a32, items_of, main_for, run, tree)
 
 
 class Lines:
@@ -73,7 +72,7 @@ def start(args):
 
 
 def test_endless_producer():
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         proc = start(["--json", "-q", "--layout", "positional", "-i", "-", "-o", ws.out])
         out = Lines(proc.stdout)
         stop = threading.Event()
@@ -113,6 +112,7 @@ def test_endless_producer():
         out.thread.join(timeout=10)
         err = proc.stderr.read().decode(errors="replace")
         proc.stdin.close()
+        check_clean_exit(err, "edgefetch")
         check(proc.returncode == 143, f"exit {proc.returncode}: {err}")
         items = out.items()
         urls = [i["url"] for i in items]
@@ -130,7 +130,7 @@ def test_reader_gone():
     """The --json reader closes its end while the list's producer is silent
     with its pipe open: the gate's STOP ends the run (exit 141) and stops the
     list reader too, which a blocked read must not keep alive."""
-    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:1]) as ws, Fixture(FIXTURE, ws.www) as server:
         proc = start(["--json", "-q", "--layout", "positional", "-i", "-", "-o", ws.out])
         for n in range(3):
             proc.stdin.write((server.url(PHOTOS[0]) + f"?n={n}\n").encode())
@@ -149,6 +149,7 @@ def test_reader_gone():
             proc.wait()
             check(False, "a gone reader did not end a run waiting for its list")
         err = proc.stderr.read().decode(errors="replace")
+        check_clean_exit(err, "edgefetch")
         proc.stdin.close()
         check(rc == 141, f"exit {rc}: {err}")
         files = tree(ws.out)
@@ -156,7 +157,7 @@ def test_reader_gone():
 
 
 def test_producer_closes():
-    with Workspace(PHOTOS[:3]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:3]) as ws, Fixture(FIXTURE, ws.www) as server:
         count = 40
         urls = [server.url(PHOTOS[n % 3]) + f"?n={n}" for n in range(count)]
         proc = start(["--json", "-q", "--layout", "positional", "-i", "-", "-o", ws.out])
@@ -170,6 +171,7 @@ def test_producer_closes():
         rc = proc.wait(timeout=60)
         out.thread.join(timeout=10)
         err = proc.stderr.read().decode(errors="replace")
+        check_clean_exit(err, "edgefetch")
         check(rc == 0, f"exit {rc}: {err}")
         items = out.items()
         check(sorted(i["url"] for i in items) == sorted(urls), f"{len(items)} items")
@@ -221,7 +223,7 @@ def streamed_peak_kib(args, count, server):
 
 
 def test_memory():
-    with Workspace([]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace([]) as ws, Fixture(FIXTURE, ws.www) as server:
         args = ["-s", "--layout", "positional", "--shard", "0/4", "--no-fsync", "-i", "-",
                 "-o", ws.out]
         small_lines, big_lines = 4000, 2000000
@@ -240,7 +242,7 @@ def test_memory():
 
 
 def test_back_pressure():
-    with Workspace(PHOTOS[:1]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:1]) as ws, Fixture(FIXTURE, ws.www) as server:
         proc = start(["-q", "-j", "2", "-w", "1", "--layout", "positional", "-i", "-",
                       "-o", ws.out])
         pad = "x" * 500
@@ -275,21 +277,15 @@ def test_back_pressure():
                 proc.kill()
                 proc.wait()
         err = proc.stderr.read().decode(errors="replace")
+        check_clean_exit(err, "edgefetch")
         print(f"the producer's writes blocked after {accepted} of {offered} lines")
         check(rc == 143, f"exit {rc}: {err[-500:]}")
         # 1,024 queued + 3 taken + 64 KiB of pipe + 64 KiB read ahead (~240 lines).
         check(1000 <= accepted < 2000, f"{accepted} lines taken with every download held")
 
 
-def fnv1a_32(text):
-    h = 0x811C9DC5
-    for byte in text.encode():
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
 def test_name_column():
-    with Workspace(PHOTOS[:5]) as ws, FixtureServer(FIXTURE, ws.www) as server:
+    with Workspace(PHOTOS[:5]) as ws, Fixture(FIXTURE, ws.www) as server:
         a, b, c, d, e = (server.url(n) for n in PHOTOS[:5])
         rows = [("url", "title"), (a, "My Cat.jpg"), (b, "My Cat"), (c, ""), (d, "..."),
                 (e, "../../evil/x"), (a, "another name")]
@@ -298,11 +294,11 @@ def test_name_column():
         rc, out, err = run(args)
         check(rc == 0, f"exit {rc}: {err}")
         items, summary = items_of(out)
-        got = {i["url"]: os.path.relpath(i["output"], ws.out) for i in items}
+        got = {url: os.path.relpath(i["output"], ws.out) for url, i in items.items()}
         stem = lambda n: n.rsplit(".", 1)[0]  # noqa: E731
         # Two items given one name clash as two URLs of one last segment
         # would: both move up a level, their URLs' hashes appended.
-        want = {a: f"My_Cat-{fnv1a_32(a):08x}.png", b: f"My_Cat-{fnv1a_32(b):08x}.png",
+        want = {a: f"My_Cat-{fnv1a32(a.encode()):08x}.png", b: f"My_Cat-{fnv1a32(b.encode()):08x}.png",
                 c: stem(PHOTOS[2]) + ".png", d: stem(PHOTOS[3]) + ".png",
                 e: "_.._evil_x.png"}
         check(got == want, f"outputs {got}, want {want}")

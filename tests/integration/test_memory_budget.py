@@ -27,39 +27,23 @@ import json
 import os
 import shutil
 import signal
-import struct
 import subprocess
 import sys
 import time
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check,  # noqa: E402
                      check_clean_exit, env_for_rss, main_for, per_path)
+from pngutil import large_gray_png  # noqa: E402
 
 
-SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MIB = 1 << 20
 # What the budget does not count, besides the bodies: the binary, its
 # libraries, libcurl and libuv, the list, the threads' stacks and allocator
 # slack. The README's constant (Safety, "memory"): measured 15 MiB for a run
 # of small photos with -w 4, about twice that documented.
 BASE_MIB = 32
-
-
-def chunk(kind, data):
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(
-        ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-
-def large_gray_png(width, height, seed=0):
-    """A textured gray PNG; quick to make (rows are slices of one pattern)
-    and small to send (a few hundred KiB for 41 MP)."""
-    pattern = bytes(((x * 7 + seed) ^ (x >> 3)) & 255 for x in range(width + 512))
-    raw = b"".join(b"\0" + pattern[(y * 3) % 512:(y * 3) % 512 + width] for y in range(height))
-    return (SIGNATURE + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
 
 
 def run_json(args, timeout=300):
