@@ -8,7 +8,8 @@ servers saw: edgefetch run with no concurrency or timeout flag at all.
   16 at once over all hosts), never more than -j (32), and each host at most 4;
 - dead_host: a connect timeout is not retried: a dead host's only URL fails
   after one attempt, of about one --connect-timeout (5 s), its kind timeout;
-  a dead host with 12 URLs costs its first burst of 4 attempts and no more.
+  a dead host with 12 URLs costs its first burst of 4 attempts and no more;
+- compare_lesson: --compare still runs the lesson's 4 in flight without -j.
 
 The numbers (32, 4, 5 s) are the defaults of pipeline/options.c, measured in
 tests/bench/results/world_defaults.md. Run one case as root:
@@ -16,6 +17,7 @@ test_defaults.py NAME (without root it exits 77, SKIP).
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
@@ -120,6 +122,28 @@ def test_dead_host():
         check(all(i["status"] == "failed" for i in many_items), "a dead host's item not failed")
         check(many_attempts <= DEFAULT_PER_HOST, f"{many_attempts} attempts on a dead host with "
               f"12 URLs, want at most {DEFAULT_PER_HOST}")
+
+
+def test_compare_lesson():
+    """--compare keeps the lesson's 4 in flight without -j, even on a
+    many-host list where the default would run 32: 12 URLs over 12 hosts,
+    at most 4 requests in flight over all hosts in its concurrent run (and
+    4 reached), and its report says 4; with -j 6 it runs 6."""
+    with world.World() as w:
+        hosts = w.add("http", 12, latency_ms=(150, 250), bandwidth=1_000_000)
+        w.start()
+        urls = w.urls(hosts, 1)
+        for args, want in (([], 4), (["-j", "6"], 6)):
+            w.reset_faults()
+            since = time.monotonic()
+            run = w.run_edgefetch(urls, ["--compare"] + args)
+            check(run.rc == 0, f"{run.describe()}\n{run.stderr[-1500:]}")
+            overall = _overall_in_flight(w.traffic(since=since), hosts)
+            line = [ln for ln in run.stderr.splitlines() if "downloads in flight" in ln]
+            print(f"{run.describe()}; {overall} requests in flight at once; {line}")
+            check(overall == want, f"--compare {args}: {overall} requests in flight, want {want}")
+            check(line and line[0].split()[-3:] == [str(want), "/", line[0].split()[-1]],
+                  f"--compare {args}: report {line}")
 
 
 if __name__ == "__main__":
