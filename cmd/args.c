@@ -556,6 +556,15 @@ out:
     return rc;
 }
 
+/* Whether the command line or a config file set option `id`. */
+static bool given(const struct cli_settings *settings, enum opt_id id)
+{
+    for (size_t i = 0; i < settings->count; i++)
+        if (settings->items[i].opt->id == id)
+            return true;
+    return false;
+}
+
 int cli_parse(int argc, char **argv, struct cli *cli)
 {
     bool canny_tuned = false;
@@ -605,6 +614,8 @@ int cli_parse(int argc, char **argv, struct cli *cli)
             break;
         }
     }
+    if (cli->mode == CLI_MODE_COMPARE && !given(&cli->settings, OPT_MAX_DOWNLOADS))
+        cli->pl.max_downloads = PL_LESSON_DOWNLOADS;
     cli->pl.http.headers = cli->headers;
     /* A speed floor with no window would never apply: give it curl's usual 30 s. */
     if (cli->pl.http.low_speed_limit > 0 && cli->pl.http.low_speed_time_s == 0)

@@ -38,7 +38,7 @@ const struct opt_spec options_table[OPT_COUNT] = {
          "one item at a time: download, process, next"),
     FLAG(OPT_COMPARE, "compare", 0, OPT_GROUP_MODE,
          "run sequential then concurrent into DIR/sequential and DIR/concurrent, check the "
-         "outputs match, print both reports"),
+         "outputs match, print both reports; -j 4 (the lesson's) unless -j is given"),
     FLAG(OPT_DRY_RUN, "dry-run", 0, OPT_GROUP_MODE,
          "print each URL with its output name, its shard and whether resume would skip it; "
          "send no request, write nothing"),
@@ -48,8 +48,8 @@ const struct opt_spec options_table[OPT_COUNT] = {
     VALUE(OPT_WORKERS, "workers", 'w', "N", OPT_VALUE_OTHER, OPT_GROUP_CONCURRENCY,
           "processing threads, 1-1024"),
     VALUE(OPT_MAX_PER_HOST, "max-per-host", 0, "N", OPT_VALUE_OTHER, OPT_GROUP_CONCURRENCY,
-          "transfers in flight per host:port of the listed URL; the wait for a host slot does "
-          "not count in --timeout"),
+          "transfers in flight per host:port of the listed URL, at most -j; the wait for a "
+          "host slot does not count in --timeout"),
     VALUE(OPT_RATE_LIMIT, "rate-limit", 0, "BYTES", OPT_VALUE_OTHER, OPT_GROUP_CONCURRENCY,
           "bytes per second for the whole run, all transfers together (k/M/G, powers of "
           "1024)"),
@@ -116,8 +116,9 @@ const struct opt_spec options_table[OPT_COUNT] = {
     VALUE(OPT_MAX_REDIRS, "max-redirs", 0, "N", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "redirects followed at most, to http and https only"),
     VALUE(OPT_RETRIES, "retries", 0, "N", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
-          "tries again after a refused or reset connection, a timeout, a cut-off body, 408, "
-          "429, 500, 502, 503 or 504; 404 and the like fail at once"),
+          "tries again after a refused or reset connection, a timeout once connected, a "
+          "cut-off body, 408, 429, 500, 502, 503 or 504; 404, a connect timeout and the like "
+          "fail at once"),
     VALUE(OPT_RETRY_DELAY, "retry-delay", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "first backoff, doubled each try, with jitter"),
     VALUE(OPT_RETRY_MAX_WAIT, "retry-max-wait", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,

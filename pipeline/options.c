@@ -63,8 +63,13 @@ void pl_options_init(struct pl_options *opts)
 
     memset(opts, 0, sizeof(*opts));
     opts->mode = PL_CONCURRENT;
-    /* The lesson's 4: enough to hide latency, polite to one server. */
-    opts->max_downloads = 4;
+    /* Chosen on the many-host test world (tests/bench/results/world_defaults.md):
+     * 32 in flight keep a list spread over many hosts busy where 4 left the
+     * link idle; 4 per host keep a one-host list as polite as the lesson's 4
+     * in flight (2 per host was slower: a dead host then takes two connect
+     * timeouts to find; 8 was no faster). */
+    opts->max_downloads = 32;
+    opts->max_per_host = 4;
     opts->workers = online > 0 ? (unsigned)online : 1;
     opts->op = IMG_OP_SOBEL;
     img_canny_options_init(&opts->canny);
@@ -73,7 +78,9 @@ void pl_options_init(struct pl_options *opts)
     opts->max_memory = default_max_memory();
     opts->output_dir = "edges";
     opts->http.timeout_ms = 60 * 1000;
-    opts->http.connect_timeout_ms = 10 * 1000;
+    /* Three SYNs (at 0, 1 and 3 s) and a slow handshake fit; a dead host
+     * costs one of these (retry.c does not retry it), not 10 s. */
+    opts->http.connect_timeout_ms = 5 * 1000;
     opts->http.max_body = 64 * 1024 * 1024;
     opts->http.max_redirs = 5;
     opts->http.user_agent = "edgefetch/" EDGEFETCH_VERSION;

@@ -87,12 +87,15 @@ struct pl_options {
     void *gate_user;
 };
 
-/* The defaults of every field: concurrent, -j 4, a worker per online CPU,
+/* The defaults of every field: concurrent, -j 32 with 4 per host, a worker per online CPU,
  * sobel, PNG level 1, 100 M pixels, a memory budget of half the physical
  * RAM at most 4 GiB and at most the cgroup's memory.max, into "edges", 60 s for a whole transfer
- * (redirects included), 10 s to connect, 64 MiB bodies, 5 redirects, 2
+ * (redirects included), 5 s to connect, 64 MiB bodies, 5 redirects, 2
  * retries from 0.5 s, Retry-After capped at 60 s; everything else off. */
 void pl_options_init(struct pl_options *opts);
+/* --compare's transfers in flight unless -j is given: the asyncio lesson's 4,
+ * which the comparison reproduces (make demo). */
+#define PL_LESSON_DOWNLOADS 4
 
 enum pl_status {
     PL_ITEM_OK = 0,

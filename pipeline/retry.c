@@ -21,6 +21,13 @@ double retry_delay(struct run *run, const struct job *job, const struct io_http_
 {
     if (!result->transient || job->attempts > run->opts->retries || run->stop_signal != 0)
         return -1;
+    /* A connect timeout is not tried again: the kernel already resent the
+     * SYN within it (at 1 s and 3 s), and its host's health (hosts.c) decides
+     * whether the host gets another connect, from its next URL. A retry made
+     * a dead host with one URL cost 3 timeouts where it needs one
+     * (tests/bench/results/world_defaults.md). */
+    if (result->kind == IO_HTTP_CONNECT_TIMEOUT)
+        return -1;
     double delay_s = -1;
     if ((result->http_status == 429 || result->http_status == 503) && result->retry_after_s >= 0) {
         delay_s = (double)result->retry_after_s;

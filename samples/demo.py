@@ -42,7 +42,8 @@ def main():
                 f.write(server.url(name) + "\n")
         print(f"fixture server on 127.0.0.1:{server.port}: {len(names)} photos, "
               f"{LATENCY} ms to first byte, {BANDWIDTH / 1e6:.1f} MB/s per connection")
-        cmd = [edgefetch, "--compare", "-i", url_list, "-o", output]
+        # -j 4: the lesson's 4 in flight (also --compare's default; plain runs default to 32).
+        cmd = [edgefetch, "--compare", "-j", "4", "-i", url_list, "-o", output]
         print("$ " + " ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c
                               for c in cmd), flush=True)
         rc = subprocess.call(cmd)

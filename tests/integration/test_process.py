@@ -101,8 +101,9 @@ def test_std_fds_closed():
 def _limited_run(soft, hard, jobs, count, workers=2):
     with Workspace([]) as ws, Fixture(FIXTURE, ws.www, latency=50) as server:
         names, urls = small_items(ws, server, count)
+        # One host: --max-per-host as -j, or its default of 4 would hide -j.
         proc = spawn(["-i", ws.list_file(urls), "-o", ws.out, "-j", str(jobs), "-w", str(workers),
-                      "--json"],
+                      "--max-per-host", str(jobs), "--json"],
                      preexec=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)))
         stdout, stderr = proc.communicate(timeout=300)
         err = stderr.decode(errors="replace")

@@ -53,7 +53,11 @@ static void test_defaults_from_pipeline(void)
     char text[128];
     pl_options_init(&d);
     options_default_text(OPT_MAX_DOWNLOADS, &d, text, sizeof(text));
+    CHECK_STR_EQ(text, "32");
+    options_default_text(OPT_MAX_PER_HOST, &d, text, sizeof(text));
     CHECK_STR_EQ(text, "4");
+    options_default_text(OPT_CONNECT_TIMEOUT, &d, text, sizeof(text));
+    CHECK_STR_EQ(text, "5");
     options_default_text(OPT_MAX_SIZE, &d, text, sizeof(text));
     CHECK_STR_EQ(text, "64M");
     options_default_text(OPT_MAX_PIXELS, &d, text, sizeof(text));

@@ -2,9 +2,10 @@
 """World tests that need issue 12's scheduler (waits that hold no capacity,
 host health). dead_host_cost, rate_limited_host, refused_and_good and
 rate_limited_world are registered (tests/world/meson.build) since the
-scheduler landed; dead_hosts_world waits for issue 11's defaults (it passes at
--j 32 --max-per-host 4). reuse_many_hosts moved to test_world.py with the
-connection-cache change (io/http.c).
+scheduler landed; dead_hosts_world since issue 11's defaults (-j 32
+--max-per-host 4; at the old -j 4 its dead hosts added 3.8 connect timeouts).
+reuse_many_hosts moved to test_world.py with the connection-cache change
+(io/http.c).
 
 Run one by hand, as root, against any binary:
 
