@@ -240,7 +240,7 @@ struct img_decode_limits {
      * per-allocation cap) (-ENOMEM, over_budget). */
     size_t max_bytes;
     /* Polled while decoding (each JPEG iMCU row, each PNG and GIF row,
-     * every 64 KiB fed to libwebp, between TIFF strip or tile bands and
+     * every step fed to libwebp (64 KiB doubling to 4 MiB), between TIFF strip or tile bands and
      * BMP row bands; AVIF only before and after libavif's one call): once it
      * reads non-zero the decode stops with -ECANCELED, kind cancelled. May
      * be set from any thread. */

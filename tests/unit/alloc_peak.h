@@ -17,9 +17,11 @@
 
 static atomic_size_t alloc_live;
 static atomic_size_t alloc_peak;
+static atomic_size_t alloc_total; /* every byte ever allocated: work redone shows here */
 
 static void alloc_note_added(size_t size)
 {
+    atomic_fetch_add(&alloc_total, size);
     size_t live = atomic_fetch_add(&alloc_live, size) + size;
     size_t peak = atomic_load(&alloc_peak);
     while (live > peak && !atomic_compare_exchange_weak(&alloc_peak, &peak, live)) {

@@ -10,6 +10,7 @@
 #ifndef EDGEFETCH_MAKE_VP8L_H
 #define EDGEFETCH_MAKE_VP8L_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +72,11 @@ static void vp8l_flat256(struct vp8l_bits *w, unsigned alphabet)
 }
 
 /* The RIFF/WEBP/VP8L file of `groups` groups (1..65536) with a colour
- * cache of `cache_bits` (0 = none, 1..11) in the main image. */
-static struct mem_image make_vp8l_groups(unsigned groups, unsigned cache_bits)
+ * cache of `cache_bits` (0 = none, 1..11) in the main image. With `wide`,
+ * each group's green, red, blue and alpha codes are normal codes of 256
+ * symbols of 8 bits (about 190 bytes a group, pixels 32 bits each): a long
+ * header for the memory its tables take. */
+static struct mem_image make_vp8l_file(unsigned groups, unsigned cache_bits, bool wide)
 {
     struct vp8l_bits w = {NULL, 0, 0};
     unsigned strip = groups < 4096 ? groups : 4096; /* entropy pixels per row */
@@ -105,11 +109,20 @@ static struct mem_image make_vp8l_groups(unsigned groups, unsigned cache_bits)
         vp8l_put_code(&w, group >> 8, 8);
     }
     /* Each group: five one-symbol codes (green 0, red, blue, alpha 0,
-     * distance 0). */
-    for (unsigned g = 0; g < groups; g++)
-        for (int c = 0; c < 5; c++)
-            vp8l_simple1(&w, c == 1 ? g & 0xff : 0);
-    /* The pixels cost nothing: every code has one symbol. */
+     * distance 0), or with `wide` four 8-bit codes and the distance's. */
+    for (unsigned g = 0; g < groups; g++) {
+        for (int c = 0; c < 5; c++) {
+            if (wide && c < 4)
+                vp8l_flat256(&w, c == 0 ? 256 + 24 + (cache_bits ? 1u << cache_bits : 0) : 256);
+            else
+                vp8l_simple1(&w, c == 1 ? g & 0xff : 0);
+        }
+    }
+    /* The pixels cost nothing (every code has one symbol), or with `wide`
+     * four 8-bit words of zeros (symbol 0 of each flat code is code 0). */
+    if (wide)
+        for (size_t i = 0; i < (size_t)width * height; i++)
+            vp8l_put(&w, 0, 32);
     size_t vp8l_size = (w.bits + 7) / 8;
     size_t padded = vp8l_size + (vp8l_size & 1);
     struct mem_image out = {calloc(1, 20 + padded), 20 + padded};
@@ -125,6 +138,11 @@ static struct mem_image make_vp8l_groups(unsigned groups, unsigned cache_bits)
     memcpy(out.data + 20, w.data, vp8l_size);
     free(w.data);
     return out;
+}
+
+static struct mem_image make_vp8l_groups(unsigned groups, unsigned cache_bits)
+{
+    return make_vp8l_file(groups, cache_bits, false);
 }
 
 #endif
