@@ -43,8 +43,8 @@ def run_list(ws, server, count):
     server.reset()
     started = time.monotonic()
     code, out, err, rss_kib, source = run_rss(
-        ["-i", ws.list_file(urls, name=f"urls{count}.txt"), "-o", out_dir, "-j", "64", "--json",
-         "-q"], timeout=480)
+        ["-i", ws.list_file(urls, name=f"urls{count}.txt"), "-o", out_dir, "-j", "64",
+         "--max-per-host", "64", "--json", "-q"], timeout=480)
     took = time.monotonic() - started
     check(code == 0, f"{count} items: exit {code}: {err[-2000:]}")
     check(err == "", f"{count} items: stderr under -q: {err[-2000:]}")
