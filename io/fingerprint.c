@@ -16,16 +16,26 @@
  * Growing 1.5x at 0.8 keeps the load between 0.53 and 0.8 (10 to 15 bytes).
  *
  * Why segments: while a table grows, the old one and the new one (1.5x) both
- * exist, 25 bytes a member at that moment for a single table. The set is 256
- * independent tables chosen by the fingerprint's top 8 bits, each growing on
- * its own, so only one segment's old table is held beside the rest: 1/256 of
- * the set, and the peak stays near 15 bytes a member (plus the 6 KiB of
- * segment headers). The slot within a segment is from the next bits, scaled
- * to its capacity ((bits * capacity) >> 64), which any capacity allows, not
- * only powers of 2. A segment's table is allocated at its first member. */
+ * exist, 25 bytes a member at that moment for a single table. The set is 32
+ * independent tables chosen by the fingerprint's top 5 bits, each growing on
+ * its own, so only one segment's old table is held beside the rest: 1/32 of
+ * the set, and the peak stays under 16 bytes a member (about 15.5). The slot
+ * within a segment is from the next bits, scaled to its capacity
+ * ((bits * capacity) >> 64), which any capacity allows, not only powers of
+ * 2. A segment's table is allocated at its first member.
+ *
+ * Why mmap for the large tables: a freed table must go back to the system,
+ * or the old generations stay resident and the set costs their sum (about
+ * 3x). A malloc that keeps freed blocks in per-size lists (ASan's, jemalloc)
+ * or glibc's raised mmap threshold would keep them; munmap does not. Only
+ * 32 segments, so that tables pass 64 KiB while the set is small (about
+ * 200k members); below that calloc, whose waste is then a few MiB at most. A
+ * mapped table is a whole number of pages, rounded down from 1.5x. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fingerprint_private.h"
 #include "io.h"
@@ -75,11 +85,14 @@ uint64_t io_fingerprint64(const void *data, size_t len)
  * fingerprints in 2^64 is taken as one). */
 #define EMPTY_SLOT 0
 
-#define SEGMENT_BITS 8
+#define SEGMENT_BITS 5
 #define SEGMENT_COUNT (1u << SEGMENT_BITS)
-/* A segment's first table: small, as 256 of them are made for a set of a
- * few thousand members. */
-#define FIRST_CAPACITY 16
+/* A segment's first table: small, as 32 of them are made for a set of a few
+ * hundred members. */
+#define FIRST_CAPACITY 32
+/* Tables of at least this many bytes are mapped (a multiple of any page
+ * size in use, so the rounding down to pages keeps them at least this). */
+#define MAPPED_TABLE_BYTES (64u * 1024)
 /* Grow at 4/5 full, to 3/2 the slots. */
 #define LOAD_NUMERATOR 4
 #define LOAD_DENOMINATOR 5
@@ -97,7 +110,38 @@ struct io_fp_set {
      * (a growth holds the segment's old table and its new one). */
     size_t bytes;
     size_t peak_bytes;
+    size_t page_size;
 };
+
+/* Whether a table of `capacity` slots was mapped (table_alloc's rule). */
+static int table_is_mapped(size_t capacity)
+{
+    return capacity * sizeof(uint64_t) >= MAPPED_TABLE_BYTES;
+}
+
+/* A zeroed table of about `*capacity` slots, the capacity it got in
+ * `*capacity`; NULL when there is no memory. */
+static uint64_t *table_alloc(size_t *capacity, size_t page_size)
+{
+    if (!table_is_mapped(*capacity))
+        return calloc(*capacity, sizeof(uint64_t));
+    size_t bytes = *capacity * sizeof(uint64_t) / page_size * page_size;
+    void *table = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (table == MAP_FAILED)
+        return NULL;
+    *capacity = bytes / sizeof(uint64_t);
+    return table;
+}
+
+static void table_free(uint64_t *slots, size_t capacity)
+{
+    if (slots == NULL)
+        return;
+    if (table_is_mapped(capacity))
+        munmap(slots, capacity * sizeof(uint64_t));
+    else
+        free(slots);
+}
 
 static size_t home_slot(uint64_t fingerprint, size_t capacity)
 {
@@ -127,16 +171,21 @@ int io_fp_set_create(struct io_fp_set **out)
         return -ENOMEM;
     set->bytes = sizeof(*set);
     set->peak_bytes = set->bytes;
+    long page_size = sysconf(_SC_PAGESIZE);
+    /* Pages larger than the mapped minimum would round a table to nothing. */
+    set->page_size = page_size > 0 && (size_t)page_size <= MAPPED_TABLE_BYTES ? (size_t)page_size
+                                                                              : MAPPED_TABLE_BYTES;
     *out = set;
     return 0;
 }
 
-/* The segment's table to 3/2 its slots (its first table when it has none). */
+/* The segment's table to 3/2 its slots, or its first table when it has none
+ * (table_alloc may round the capacity down to whole pages). */
 static int grow(struct io_fp_set *set, struct segment *segment)
 {
     size_t capacity =
         segment->capacity == 0 ? FIRST_CAPACITY : segment->capacity + segment->capacity / 2;
-    uint64_t *slots = calloc(capacity, sizeof(*slots));
+    uint64_t *slots = table_alloc(&capacity, set->page_size);
     if (slots == NULL)
         return -ENOMEM;
     size_t old_bytes = segment->capacity * sizeof(*slots);
@@ -146,7 +195,7 @@ static int grow(struct io_fp_set *set, struct segment *segment)
     for (size_t i = 0; i < segment->capacity; i++)
         if (segment->slots[i] != EMPTY_SLOT)
             place(slots, capacity, segment->slots[i]);
-    free(segment->slots);
+    table_free(segment->slots, segment->capacity);
     segment->slots = slots;
     segment->capacity = capacity;
     set->bytes = set->bytes - old_bytes + new_bytes;
@@ -189,6 +238,6 @@ void io_fp_set_destroy(struct io_fp_set *set)
     if (set == NULL)
         return;
     for (size_t i = 0; i < SEGMENT_COUNT; i++)
-        free(set->segments[i].slots);
+        table_free(set->segments[i].slots, set->segments[i].capacity);
     free(set);
 }

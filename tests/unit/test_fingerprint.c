@@ -100,24 +100,25 @@ static void test_set(void)
 }
 
 /* Members whose top bits are all equal (one segment takes them all, grows
- * alone and many times) and members that differ only in their top bits (one
- * in each segment, same slot bits): all kept, none taken for another. */
+ * alone and many times, past the size of a mapped table) and members that
+ * differ only in their top 5 bits (one in each segment, same slot bits):
+ * all kept, none taken for another. */
 static void test_set_skewed(void)
 {
     struct io_fp_set *set = NULL;
     CHECK_EQ(io_fp_set_create(&set), 0);
     enum { ONE_SEGMENT = 200000 };
     for (uint64_t i = 0; i < ONE_SEGMENT; i++) {
-        uint64_t fp = io_fingerprint64(&i, sizeof(i)) >> 8;
+        uint64_t fp = io_fingerprint64(&i, sizeof(i)) >> 5;
         CHECK_EQ(io_fp_set_insert(set, fp), 1);
     }
     for (uint64_t i = 0; i < ONE_SEGMENT; i += 3)
-        CHECK_EQ(io_fp_set_insert(set, io_fingerprint64(&i, sizeof(i)) >> 8), 0);
-    for (uint64_t top = 1; top < 256; top++)
-        CHECK_EQ(io_fp_set_insert(set, top << 56 | 12345), 1);
-    for (uint64_t top = 1; top < 256; top++)
-        CHECK_EQ(io_fp_set_insert(set, top << 56 | 12345), 0);
-    CHECK_EQ(io_fp_set_count(set), ONE_SEGMENT + 255);
+        CHECK_EQ(io_fp_set_insert(set, io_fingerprint64(&i, sizeof(i)) >> 5), 0);
+    for (uint64_t top = 1; top < 32; top++)
+        CHECK_EQ(io_fp_set_insert(set, top << 59 | 12345), 1);
+    for (uint64_t top = 1; top < 32; top++)
+        CHECK_EQ(io_fp_set_insert(set, top << 59 | 12345), 0);
+    CHECK_EQ(io_fp_set_count(set), ONE_SEGMENT + 31);
     io_fp_set_destroy(set);
 }
 
