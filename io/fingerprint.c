@@ -29,7 +29,7 @@
  * 3x). A malloc that keeps freed blocks in per-size lists (ASan's, jemalloc)
  * or glibc's raised mmap threshold would keep them; munmap does not. Only
  * 32 segments, so that tables pass 64 KiB while the set is small (about
- * 200k members); below that calloc, whose waste is then a few MiB at most. A
+ * 160k members); below that calloc, whose waste is then a few MiB at most. A
  * mapped table is a whole number of pages, rounded down from 1.5x. */
 #include <errno.h>
 #include <stdlib.h>
