@@ -156,7 +156,7 @@ int io_fp_set_create(struct io_fp_set **out);
 /* 1 when `fingerprint` is new (now a member), 0 when it was one, -ENOMEM. */
 int io_fp_set_insert(struct io_fp_set *set, uint64_t fingerprint);
 size_t io_fp_set_count(const struct io_fp_set *set);
-/* Bytes of table held now. */
+/* Bytes the set holds now: its tables and its header. */
 size_t io_fp_set_bytes(const struct io_fp_set *set);
 /* Accepts NULL. */
 void io_fp_set_destroy(struct io_fp_set *set);
