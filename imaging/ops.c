@@ -5,7 +5,7 @@
  * output row (mirroring at the top and bottom), the first and last columns
  * are done one pixel at a time with mirrored indices, and the interior loop
  * has no branches and only integer math up to the square root, so the
- * compiler vectorises it. tests/unit/test_imaging.c holds the obvious
+ * compiler vectorises it. tests/unit/test_ops.c holds the obvious
  * per-pixel versions and checks these against them bit for bit. */
 #include <errno.h>
 #include <math.h>
