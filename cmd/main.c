@@ -57,18 +57,49 @@ struct item_log {
     struct progress *progress; /* NULL when not shown */
 };
 
+/* Other threads write to stderr too (a decoder library's own messages,
+ * such as dav1d's): an item's line is composed in memory and written in one
+ * call, so that theirs cannot land inside ours (stderr is unbuffered: each
+ * piece of a line would be a write of its own). Without memory for it, the
+ * pieces go straight to stderr. */
+struct line {
+    char *text;
+    size_t size;
+    FILE *mem;
+};
+
+static FILE *line_begin(struct line *line)
+{
+    line->text = NULL;
+    line->size = 0;
+    line->mem = open_memstream(&line->text, &line->size);
+    return line->mem != NULL ? line->mem : stderr;
+}
+
+static void line_end(struct line *line)
+{
+    if (line->mem == NULL)
+        return;
+    if (fclose(line->mem) == 0 && line->text != NULL)
+        fwrite(line->text, 1, line->size, stderr);
+    free(line->text);
+}
+
 static void print_item_line(const char *where, const char *what, const struct pl_item *item,
                             const char *stage)
 {
-    fprintf(stderr, "edgefetch: %s%s ", where, what);
-    printable_write(stderr, item->url);
+    struct line line;
+    FILE *out = line_begin(&line);
+    fprintf(out, "edgefetch: %s%s ", where, what);
+    printable_write(out, item->url);
     if (stage != NULL) {
-        fputs(": ", stderr);
-        fputs(stage, stderr);
+        fputs(": ", out);
+        fputs(stage, out);
     }
-    fputs(": ", stderr);
-    printable_write(stderr, item->message);
-    fputc('\n', stderr);
+    fputs(": ", out);
+    printable_write(out, item->message);
+    fputc('\n', out);
+    line_end(&line);
 }
 
 /* Hands one NDJSON line (or the summary) to the buffered writer: formatted in
@@ -153,10 +184,13 @@ static void on_item(const struct pl_item *item, void *user)
     }
     if (item->status == PL_ITEM_SKIPPED) {
         if (log->cli->verbose > CLI_NORMAL) {
-            fprintf(stderr, "edgefetch: %sskipped ", where);
-            printable_write(stderr, item->url);
-            fprintf(stderr, ": %s/%s exists (--force redoes it)\n", log->cli->output_dir,
+            struct line line;
+            FILE *out = line_begin(&line);
+            fprintf(out, "edgefetch: %sskipped ", where);
+            printable_write(out, item->url);
+            fprintf(out, ": %s/%s exists (--force redoes it)\n", log->cli->output_dir,
                     item->output_name);
+            line_end(&line);
         }
         return;
     }
@@ -169,13 +203,16 @@ static void on_item(const struct pl_item *item, void *user)
             produced->runs[item->index] |= log->produced_by;
     }
     if (log->cli->verbose > CLI_NORMAL) {
-        fprintf(stderr, "edgefetch: %sok ", where);
-        printable_write(stderr, item->url);
-        fprintf(stderr,
+        struct line line;
+        FILE *out = line_begin(&line);
+        fprintf(out, "edgefetch: %sok ", where);
+        printable_write(out, item->url);
+        fprintf(out,
                 " -> %s/%s (%dx%d, %zu bytes; download %.3f s, decode %.3f s, edge %.3f s, "
                 "encode+write %.3f s)\n",
                 log->cli->output_dir, item->output_name, item->width, item->height, item->bytes,
                 item->download_s, item->decode_s, item->edge_s, item->encode_s);
+        line_end(&line);
     }
 }
 

@@ -9,7 +9,9 @@ test_output_pipe.py. Run one case: test_process.py NAME.
 import http.server
 import json
 import os
+import re
 import resource
+import shutil
 import subprocess
 import sys
 import threading
@@ -17,8 +19,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, FIXTURE, PHOTOS, Fixture, Workspace, check, check_clean_exit,  # noqa: E402
-                     main_for, read, tree)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check,  # noqa: E402
+                     check_clean_exit, main_for, read, tree)
 from pngutil import small_png  # noqa: E402
 
 # A list line longer than this fails alone (io/urllist.c).
@@ -249,6 +251,46 @@ def test_c1_controls():
               b"z\\x9b[31m.jpg" in failed[2], f"escapes: {failed}")
         check("caf\u00e9.jpg".encode() in failed[3], f"UTF-8 mangled: {failed[3]!r}")
         check(b"ok/w\\xc2\\x9b2J.png" in ok[0] and b"ok/v\\x9d.png" in ok[1], f"-v ok lines: {ok}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_item_lines_one_write():
+    """Every item line on stderr (FAILED, -v ok and skipped) is one write(2)
+    of the whole line: other threads write to stderr too (dav1d prints its
+    own messages from a worker), and a line written piece by piece (stderr
+    is unbuffered) had one of theirs land in the middle of a URL."""
+    if shutil.which("strace") is None:
+        raise Failure("strace is missing (TEST_DEPS in the Makefile)")
+    _AnyPath.png = small_png()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _AnyPath)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/"
+        urls = [base + f"missing/m{i}\u009b.jpg" for i in range(4)] + \
+               [base + f"ok/o{i}.png" for i in range(4)]
+        with Workspace([]) as ws:
+            lst = ws.list_file(urls)
+            for rerun in (False, True):  # the rerun's ok items are skipped lines
+                log = os.path.join(ws.tmp, f"strace-{rerun}.log")
+                proc = subprocess.run(["strace", "-f", "-qq", "-e", "trace=write", "-e",
+                                       "signal=none", "-xx", "-s", "65536", "-o", log, EDGEFETCH,
+                                       "-v", "--no-progress", "-i", lst, "-o", ws.out],
+                                      capture_output=True, timeout=120)
+                check_clean_exit(proc.stderr, "edgefetch")
+                check(proc.returncode == 1, f"exit {proc.returncode}: {proc.stderr!r}")
+                item_lines = [line for line in proc.stderr.split(b"\n")
+                              if re.match(rb"edgefetch: line \d+: (FAILED|ok|skipped) ", line)]
+                check(len(item_lines) == 8, f"{len(item_lines)} item lines: {proc.stderr!r}")
+                writes = []
+                for entry in read(log).split(b"\n"):
+                    m = re.search(rb'write\(2, "((?:\\x[0-9a-f]{2})*)"', entry)
+                    if m:
+                        writes.append(bytes.fromhex(m.group(1).replace(b"\\x", b"").decode()))
+                for line in item_lines:
+                    check(line + b"\n" in writes,
+                          f"not written in one call: {line!r}; writes {writes[:12]!r}")
     finally:
         server.shutdown()
         server.server_close()
