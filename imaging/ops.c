@@ -198,15 +198,9 @@ gradient_row_avx2(const uint8_t *restrict above, const uint8_t *restrict row,
         __m256i bytes = _mm256_permute4x64_epi64(_mm256_packus_epi16(first, second), 0xd8);
         _mm256_storeu_si256((__m256i *)(out + x), bytes);
     }
-    for (; x < width - 1; x++) {
-        int gx = side_weight * (above[x + 1] - above[x - 1]) +
-                 centre_weight * (row[x + 1] - row[x - 1]) +
-                 side_weight * (below[x + 1] - below[x - 1]);
-        int gy = side_weight * (below[x - 1] - above[x - 1]) +
-                 centre_weight * (below[x] - above[x]) +
-                 side_weight * (below[x + 1] - above[x + 1]);
-        out[x] = gradient_magnitude(gx, gy);
-    }
+    /* The last pixels of the row, fewer than a vector. */
+    for (; x < width - 1; x++)
+        out[x] = gradient_at(above, row, below, x - 1, x, x + 1, side_weight, centre_weight);
     out[width - 1] =
         gradient_at(above, row, below, width - 2, width - 1, width - 2, side_weight, centre_weight);
 }
