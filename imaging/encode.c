@@ -143,6 +143,7 @@ struct img_png_bands {
      * is not done when it starts (threads); region[band_count]: the end. */
     size_t *region;
     atomic_bool started; /* a band has run: the layout no longer moves */
+    bool portable;       /* png_rle without its AVX2 paths (tests) */
 };
 
 static void put_be32(uint8_t *out, uint32_t value)
@@ -544,6 +545,11 @@ void img__png_bands_set_room(struct img_png_bands *b, size_t room)
         b->region[i] = b->region[0] + (size_t)i * (room + 12);
 }
 
+void img__png_bands_set_portable(struct img_png_bands *b, bool portable)
+{
+    b->portable = portable;
+}
+
 void img_png_bands_set_cancel(struct img_png_bands *b, const atomic_int *cancel)
 {
     b->cancel = cancel;
@@ -753,6 +759,7 @@ static int run_band_rle(const struct img_png_bands *b, int index, struct png_ban
         band_setup_finish(&setup);
         return rc;
     }
+    stream.portable = b->portable;
     if (setup.header > 0)
         put_zlib_header(stream.out + 8);
     for (int y = setup.y0; y < setup.y1;) {

@@ -75,6 +75,9 @@ void img__png_filter_paeth(const uint8_t *row, const uint8_t *prev, uint8_t *out
  * take the path of a band in a buffer of its own. Before any band runs. */
 struct img_png_bands;
 void img__png_bands_set_room(struct img_png_bands *bands, size_t room);
+/* For tests: png_rle bands take the portable code only (`portable` true),
+ * not the AVX2 paths the CPU check picks; the bytes must be the same. */
+void img__png_bands_set_portable(struct img_png_bands *bands, bool portable);
 
 /* ---- row bands (bands.c) -----------------------------------------------
  *

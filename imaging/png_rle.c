@@ -164,6 +164,100 @@ static int reserve(struct img__rle_stream *s, size_t more)
     return 0;
 }
 
+/* ---- AVX2 paths ----------------------------------------------------------
+ *
+ * Chosen per call by the CPU check (s->portable forces the portable code);
+ * both give the same bits, which tests/unit/test_png_rle_simd.c checks. */
+#if IMG_HAVE_AVX2_VARIANTS
+#include <immintrin.h>
+
+/* The writer's variable shifts take BMI2's shlx/shrx (no shift count in
+ * CL, fewer moves); every CPU with AVX2 has it, but it is asked for too. */
+#define RLE_TARGET_AVX2_BMI2 __attribute__((target("avx2,bmi2")))
+static inline bool rle_has_avx2(void)
+{
+    return img__cpu_has_avx2() && __builtin_cpu_supports("bmi2");
+}
+
+/* next_run_start_avx2 reads data[i - 1, i + RUN_SCAN_AVX2_REACH). */
+#define RUN_SCAN_AVX2_REACH 34
+
+/* The first run start at or after i (data[j - 1] equal to data[j, j + 3)),
+ * 32 candidates a step; or, when there is none before it, the first j it
+ * could not check (j + RUN_SCAN_AVX2_REACH > size). Needs i >= 1. */
+IMG_TARGET_AVX2 static size_t next_run_start_avx2(const uint8_t *data, size_t i, size_t size)
+{
+    for (; i + RUN_SCAN_AVX2_REACH <= size; i += 32) {
+        __m256i before = _mm256_loadu_si256((const __m256i *)(data + i - 1));
+        __m256i same0 = _mm256_cmpeq_epi8(before, _mm256_loadu_si256((const __m256i *)(data + i)));
+        __m256i same1 =
+            _mm256_cmpeq_epi8(before, _mm256_loadu_si256((const __m256i *)(data + i + 1)));
+        __m256i same2 =
+            _mm256_cmpeq_epi8(before, _mm256_loadu_si256((const __m256i *)(data + i + 2)));
+        unsigned starts =
+            (unsigned)_mm256_movemask_epi8(_mm256_and_si256(same0, _mm256_and_si256(same1, same2)));
+        if (starts != 0)
+            return i + (size_t)__builtin_ctz(starts);
+    }
+    return i;
+}
+
+/* In each 64-bit lane, two table entries (code | length << 16, the first in
+ * the low half) joined: the first code, then the second after it. */
+RLE_TARGET_AVX2_BMI2 static inline __attribute__((always_inline)) void
+join_pairs(__m256i entries, __m256i *codes, __m256i *lengths)
+{
+    const __m256i low16 = _mm256_set1_epi64x(0xffff);
+    const __m256i low8 = _mm256_set1_epi64x(0xff);
+    __m256i first_length = _mm256_and_si256(_mm256_srli_epi64(entries, 16), low8);
+    __m256i second_code = _mm256_and_si256(_mm256_srli_epi64(entries, 32), low16);
+    *codes = _mm256_or_si256(_mm256_and_si256(entries, low16),
+                             _mm256_sllv_epi64(second_code, first_length));
+    *lengths = _mm256_add_epi64(first_length, _mm256_srli_epi64(entries, 48));
+}
+
+/* write_literals for data[from, to) 16 literals a step: their entries in
+ * `table` (code | length << 16, by byte) gathered, joined in SIMD lanes to
+ * four pieces of four codes (at most 56 bits, what put_bits takes between
+ * flushes), each put and flushed. Returns where it stopped (fewer than 16
+ * literals left), for write_literals to finish. */
+RLE_TARGET_AVX2_BMI2 static size_t write_literals_avx2(struct bit_writer *writer,
+                                                       const uint32_t *table, const uint8_t *data,
+                                                       size_t from, size_t to)
+{
+    struct bit_writer w = *writer;
+    const int *entries = (const int *)table;
+    size_t i = from;
+    for (; i + 16 <= to; i += 16) {
+        __m128i bytes = _mm_loadu_si128((const __m128i *)(data + i));
+        __m256i first = _mm256_i32gather_epi32(entries, _mm256_cvtepu8_epi32(bytes), 4);
+        __m256i second =
+            _mm256_i32gather_epi32(entries, _mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)), 4);
+        __m256i first_codes, first_lengths, second_codes, second_lengths;
+        join_pairs(first, &first_codes, &first_lengths);
+        join_pairs(second, &second_codes, &second_lengths);
+        /* Pairs (0, 1) and (2, 3) of each half: lanes of literals 0-3, 8-11,
+         * 4-7, 12-15. */
+        __m256i low_lengths = _mm256_unpacklo_epi64(first_lengths, second_lengths);
+        __m256i codes = _mm256_or_si256(
+            _mm256_unpacklo_epi64(first_codes, second_codes),
+            _mm256_sllv_epi64(_mm256_unpackhi_epi64(first_codes, second_codes), low_lengths));
+        __m256i lengths =
+            _mm256_add_epi64(low_lengths, _mm256_unpackhi_epi64(first_lengths, second_lengths));
+        uint64_t piece[4], piece_bits[4];
+        _mm256_storeu_si256((__m256i *)piece, codes);
+        _mm256_storeu_si256((__m256i *)piece_bits, lengths);
+        static const int order[4] = {0, 2, 1, 3};
+        for (int k = 0; k < 4; k++) {
+            put_bits(&w, piece[order[k]], (unsigned)piece_bits[order[k]]);
+            flush_bits(&w);
+        }
+    }
+    *writer = w;
+    return i;
+}
+#endif
+
 /* ---- Huffman code lengths ------------------------------------------------ */
 
 /* Moffat and Katajainen's in-place computation of minimum-redundancy code
@@ -332,25 +426,26 @@ struct block_stats {
 };
 
 /* Counts every byte of data[0, size) into freq[0, 256): eight tables, one
- * per byte of a 64-bit word, so that a byte repeated (zero, mostly, in
+ * per byte of an 8-byte step, so that a byte repeated (zero, mostly, in
  * filtered edge maps) waits on its own count (a store, then a load of the
- * same place) once per word, not twice (four tables were 2x slower on the
- * Sobel maps). */
+ * same place) once per step, not twice (four tables were 2x slower on the
+ * Sobel maps). Each byte is loaded on its own and indexes its table
+ * directly: a load and an add per byte (shifting the bytes out of one 64-bit
+ * load took four instructions a byte). */
 static void count_bytes(const uint8_t *data, size_t size, uint32_t *freq)
 {
     uint32_t tables[8][256];
     memset(tables, 0, sizeof(tables));
     size_t i = 0;
     for (; i + 8 <= size; i += 8) {
-        uint64_t word = load_le64(data + i);
-        tables[0][word & 0xff]++;
-        tables[1][(word >> 8) & 0xff]++;
-        tables[2][(word >> 16) & 0xff]++;
-        tables[3][(word >> 24) & 0xff]++;
-        tables[4][(word >> 32) & 0xff]++;
-        tables[5][(word >> 40) & 0xff]++;
-        tables[6][(word >> 48) & 0xff]++;
-        tables[7][word >> 56]++;
+        tables[0][data[i]]++;
+        tables[1][data[i + 1]]++;
+        tables[2][data[i + 2]]++;
+        tables[3][data[i + 3]]++;
+        tables[4][data[i + 4]]++;
+        tables[5][data[i + 5]]++;
+        tables[6][data[i + 6]]++;
+        tables[7][data[i + 7]]++;
     }
     for (; i < size; i++)
         tables[0][data[i]]++;
@@ -365,7 +460,24 @@ static void count_bytes(const uint8_t *data, size_t size, uint32_t *freq)
 static int find_runs(struct img__rle_stream *s, const uint8_t *data, size_t size)
 {
     size_t i = 1, count = 0;
+#if IMG_HAVE_AVX2_VARIANTS
+    bool avx2 = !s->portable && rle_has_avx2();
+#endif
     while (i < size) {
+#if IMG_HAVE_AVX2_VARIANTS
+        if (avx2 && i + RUN_SCAN_AVX2_REACH <= size) {
+            i = next_run_start_avx2(data, i, size);
+            /* Where the scan stopped short of the end, the code below checks
+             * the rest. (A start it found is one: the step is only there so
+             * that no mistake of the scan could loop.) */
+            if (i + MIN_RUN > size || data[i] != data[i - 1] || data[i + 1] != data[i - 1] ||
+                data[i + 2] != data[i - 1]) {
+                i += i + RUN_SCAN_AVX2_REACH <= size ? 1 : 0;
+                continue;
+            }
+            goto start;
+        }
+#endif
         if (i + 10 <= size) {
             /* Byte k of `differ` is zero when data[i+k-1] equals the three
              * bytes after it: a run starts at i+k. */
@@ -385,6 +497,9 @@ static int find_runs(struct img__rle_stream *s, const uint8_t *data, size_t size
             i++;
             continue;
         }
+#if IMG_HAVE_AVX2_VARIANTS
+    start:;
+#endif
         /* A run of data[i - 1] starts at i, at least MIN_RUN long. */
         size_t limit = size - i < MAX_RUN ? size - i : MAX_RUN;
         size_t length = MIN_RUN;
@@ -575,11 +690,36 @@ static inline void write_literals(struct bit_writer *w, const struct block_code 
     }
 }
 
+/* The literals data[from, to): with `table` (AVX2 machines) 16 a step as
+ * far as they go, the rest as write_literals writes them. */
+static inline void write_span(struct bit_writer *w, const struct block_code *bc,
+                              const uint32_t *table, const uint8_t *data, size_t from, size_t to)
+{
+#if IMG_HAVE_AVX2_VARIANTS
+    if (table != NULL && to - from >= 16)
+        from = write_literals_avx2(w, table, data, from, to);
+#else
+    (void)table;
+#endif
+    write_literals(w, bc, data, from, to);
+}
+
 /* A Huffman block, dynamic (with its header) or fixed. */
 static void write_huffman(struct img__rle_stream *s, const struct block_code *bc, bool fixed,
                           const uint8_t *data, size_t from, size_t to, const uint32_t *runs,
                           size_t run_count, bool final)
 {
+    /* The literals' codes and lengths in one entry each, for the AVX2
+     * writer's gathers. */
+    uint32_t entries[256];
+    const uint32_t *table = NULL;
+#if IMG_HAVE_AVX2_VARIANTS
+    if (!s->portable && rle_has_avx2()) {
+        for (int b = 0; b < 256; b++)
+            entries[b] = (uint32_t)bc->codes[b] | (uint32_t)bc->lengths[b] << 16;
+        table = entries;
+    }
+#endif
     struct bit_writer w = writer_begin(s);
     if (fixed) {
         put_bits(&w, final ? 1 : 0, 1);
@@ -593,7 +733,7 @@ static void write_huffman(struct img__rle_stream *s, const struct block_code *bc
     size_t at = from;
     for (size_t r = 0; r < run_count; r++) {
         size_t start = runs[2 * r], length = runs[2 * r + 1];
-        write_literals(&w, bc, data, at, start);
+        write_span(&w, bc, table, data, at, start);
         int index = length_index((unsigned)length);
         int sym = 257 + index;
         put_bits(&w, bc->codes[sym], bc->lengths[sym]);
@@ -602,7 +742,7 @@ static void write_huffman(struct img__rle_stream *s, const struct block_code *bc
         flush_bits(&w);
         at = start + length;
     }
-    write_literals(&w, bc, data, at, to);
+    write_span(&w, bc, table, data, at, to);
     put_bits(&w, bc->codes[END_OF_BLOCK], bc->lengths[END_OF_BLOCK]);
     flush_bits(&w);
     writer_end(s, &w);

@@ -41,6 +41,9 @@ struct img__rle_stream {
     uint32_t *runs;           /* per call: start, length pairs of the runs found */
     size_t run_count;
     size_t run_capacity; /* pairs */
+    /* The portable code only, not the AVX2 paths the CPU check picks (for
+     * the tests, which compare the two bit for bit); img__rle_init* clear it. */
+    bool portable;
 };
 
 /* Allocates room for about `expected` bytes of output after `head` reserved
