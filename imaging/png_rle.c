@@ -116,6 +116,25 @@ static inline void flush_bits(struct bit_writer *w)
     w->count &= 7;
 }
 
+/* Appends `count` (at most 112) bits, low then high, and flushes: two
+ * 8-byte stores (WRITE_SLACK covers the second). Expects at most 7 bits
+ * pending, as every flush leaves (so the shifts stay under 64; low's top
+ * bits go to the high word by two shifts, which give 0 for no pending bits);
+ * the ones left pending are those of the last byte not yet whole, from the
+ * low or the high word. */
+static inline void put_bits_wide(struct bit_writer *w, uint64_t low, uint64_t high, unsigned count)
+{
+    unsigned pending = w->count;
+    uint64_t value_low = low << pending | w->bits;
+    uint64_t value_high = high << pending | (low >> 1) >> (63 - pending);
+    store_le64(w->out, value_low);
+    store_le64(w->out + 8, value_high);
+    unsigned total = pending + count;
+    w->out += total >> 3;
+    w->bits = ((total & 64) != 0 ? value_high : value_low) >> (total & 56);
+    w->count = total & 7;
+}
+
 /* Flushes and pads the pending bits to a whole byte. */
 static void align_to_byte(struct bit_writer *w)
 {
@@ -218,8 +237,8 @@ join_pairs(__m256i entries, __m256i *codes, __m256i *lengths)
 
 /* write_literals for data[from, to) 16 literals a step: their entries in
  * `table` (code | length << 16, by byte) gathered, joined in SIMD lanes to
- * four pieces of four codes (at most 56 bits, what put_bits takes between
- * flushes), each put and flushed. Returns where it stopped (fewer than 16
+ * four pieces of four codes (at most 56 bits), then to two of eight (at most
+ * 112), each put and flushed with put_bits_wide. Returns where it stopped (fewer than 16
  * literals left), for write_literals to finish. */
 RLE_TARGET_AVX2_BMI2 static size_t write_literals_avx2(struct bit_writer *writer,
                                                        const uint32_t *table, const uint8_t *data,
@@ -244,14 +263,20 @@ RLE_TARGET_AVX2_BMI2 static size_t write_literals_avx2(struct bit_writer *writer
             _mm256_sllv_epi64(_mm256_unpackhi_epi64(first_codes, second_codes), low_lengths));
         __m256i lengths =
             _mm256_add_epi64(low_lengths, _mm256_unpackhi_epi64(first_lengths, second_lengths));
-        uint64_t piece[4], piece_bits[4];
-        _mm256_storeu_si256((__m256i *)piece, codes);
-        _mm256_storeu_si256((__m256i *)piece_bits, lengths);
-        static const int order[4] = {0, 2, 1, 3};
-        for (int k = 0; k < 4; k++) {
-            put_bits(&w, piece[order[k]], (unsigned)piece_bits[order[k]]);
-            flush_bits(&w);
-        }
+        /* Then literals 0-3 with 4-7 and 8-11 with 12-15: two pieces of at
+         * most 112 bits, each a low and a high word (a shift right by 64,
+         * for a first half of no bits, gives 0). */
+        __m128i first_half = _mm256_castsi256_si128(codes);
+        __m128i second_half = _mm256_extracti128_si256(codes, 1);
+        __m128i first_bits = _mm256_castsi256_si128(lengths);
+        __m128i second_bits = _mm256_extracti128_si256(lengths, 1);
+        __m128i low = _mm_or_si128(first_half, _mm_sllv_epi64(second_half, first_bits));
+        __m128i high = _mm_srlv_epi64(second_half, _mm_sub_epi64(_mm_set1_epi64x(64), first_bits));
+        __m128i bits = _mm_add_epi64(first_bits, second_bits);
+        put_bits_wide(&w, (uint64_t)_mm_cvtsi128_si64(low), (uint64_t)_mm_cvtsi128_si64(high),
+                      (unsigned)_mm_cvtsi128_si64(bits));
+        put_bits_wide(&w, (uint64_t)_mm_extract_epi64(low, 1), (uint64_t)_mm_extract_epi64(high, 1),
+                      (unsigned)_mm_extract_epi64(bits, 1));
     }
     *writer = w;
     return i;

@@ -15,7 +15,9 @@
  * and the PNG we write decodes back to exactly the pixels we encoded; and the
  * portable kernels (img__*_generic) give the same bytes as the ones the CPU
  * dispatch picks (AVX2 on most x86-64 machines), which would otherwise go
- * unfuzzed on the machine that runs the fuzzer.
+ * unfuzzed on the machine that runs the fuzzer; likewise png_rle's portable
+ * code against its AVX2 paths, on the edge maps' PNGs and on the input's own
+ * bytes as a deflate stream.
  *
  * Built two ways (tests/fuzz/meson.build): with clang and -fsanitize=fuzzer
  * for real fuzzing, and with any compiler plus replay_main.c to replay the
@@ -29,6 +31,7 @@
 
 #include "imaging.h"
 #include "imaging_private.h"
+#include "png_rle.h"
 
 /* Small enough that one input costs at most a few tens of milliseconds, large
  * enough that the pixel limit is reached by inputs the fuzzer can find. */
@@ -61,6 +64,67 @@ static void check_message(const char *err, size_t err_size)
     }
 }
 
+/* The PNG of `edges` with png_rle's portable code only (not its AVX2
+ * paths): it must be the same bytes as img_encode_png's. */
+static void check_portable_png(const struct img_buf *edges, int level, const uint8_t *png,
+                               size_t png_size)
+{
+    struct img_png_bands *bands = NULL;
+    uint8_t *portable = NULL;
+    size_t portable_size = 0;
+    if (img_png_bands_create(edges, level, &bands) < 0)
+        return; /* out of memory */
+    img__png_bands_set_portable(bands, true);
+    for (int i = 0; i < img_png_bands_count(bands); i++)
+        if (img_png_bands_run(bands, i) < 0)
+            goto out;
+    if (img_png_bands_finish(bands, &portable, &portable_size) < 0)
+        goto out;
+    if (portable_size != png_size || memcmp(portable, png, png_size) != 0)
+        fail("png_rle's portable code and its AVX2 paths give other PNGs", NULL);
+out:
+    free(portable);
+    img_png_bands_destroy(bands);
+}
+
+/* png_rle on the input's own bytes (as if they were filtered rows), in calls
+ * cut where `cut` says and with a symbol limit from it: the portable code
+ * and the AVX2 paths give the same stream. What the stream decodes to is
+ * checked through the PNG round trips. */
+static void check_rle_variants(const uint8_t *data, size_t size, uint8_t cut)
+{
+    uint8_t *streams[2] = {NULL, NULL};
+    size_t sizes[2] = {0, 0};
+    size_t piece = 1 + (size_t)cut * 97;
+    size_t symbol_limit = cut % 3 == 0 ? 1 + cut : 0;
+    for (int portable = 0; portable < 2; portable++) {
+        struct img__rle_stream s;
+        if (img__rle_init(&s, 0, 64, symbol_limit) < 0)
+            goto out;
+        s.portable = portable == 1;
+        int rc = 0;
+        for (size_t at = 0; rc == 0 && at < size; at += piece) {
+            size_t take = size - at < piece ? size - at : piece;
+            rc = img__rle_block(&s, data + at, take, at + take == size);
+        }
+        if (rc == 0)
+            rc = img__rle_end(&s, true);
+        if (rc < 0) {
+            img__rle_finish(&s);
+            goto out;
+        }
+        streams[portable] = s.out;
+        sizes[portable] = s.used;
+        s.out = NULL;
+        img__rle_finish(&s);
+    }
+    if (sizes[0] != sizes[1] || memcmp(streams[0], streams[1], sizes[0]) != 0)
+        fail("png_rle's portable code and its AVX2 paths give other streams", NULL);
+out:
+    free(streams[0]);
+    free(streams[1]);
+}
+
 static void check_round_trip(const struct img_buf *edges, int level)
 {
     uint8_t *png = NULL;
@@ -72,6 +136,7 @@ static void check_round_trip(const struct img_buf *edges, int level)
         check_message(err, sizeof(err));
         return; /* only out of memory is a legitimate reason */
     }
+    check_portable_png(edges, level, png, png_size);
     if (img_decode(png, png_size, 1, (uint64_t)edges->width * (uint64_t)edges->height, &back, err,
                    sizeof(err)) < 0)
         fail("our own PNG does not decode", err);
@@ -360,6 +425,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char err[256] = "";
 
     check_vp8l_scan(data, size);
+    if (size > 0)
+        check_rle_variants(data, size, data[0]);
 
     int probed = img_probe(data, size, &info, err, sizeof(err));
     if (probed < 0)
