@@ -235,51 +235,47 @@ join_pairs(__m256i entries, __m256i *codes, __m256i *lengths)
     *lengths = _mm256_add_epi64(first_length, _mm256_srli_epi64(entries, 48));
 }
 
-/* write_literals for data[from, to) 16 literals a step: their entries in
- * `table` (code | length << 16, by byte) gathered, joined in SIMD lanes to
- * four pieces of four codes (at most 56 bits), then to two of eight (at most
- * 112), each put and flushed with put_bits_wide. Returns where it stopped (fewer than 16
- * literals left), for write_literals to finish. */
-RLE_TARGET_AVX2_BMI2 static size_t write_literals_avx2(struct bit_writer *writer,
-                                                       const uint32_t *table, const uint8_t *data,
-                                                       size_t from, size_t to)
+/* Puts the literals data[0, count), count 1-16, as their codes in `table`
+ * (code | length << 16, by byte) say: the 16 entries gathered (those past
+ * `count` cleared: data[count, 16) is read, not written), joined in SIMD
+ * lanes to four pieces of four codes (at most 56 bits), then to two of
+ * eight (at most 112), each put with put_bits_wide. */
+RLE_TARGET_AVX2_BMI2 static inline __attribute__((always_inline)) void
+put_literals_avx2(struct bit_writer *w, const int *table, const uint8_t *data, size_t count)
 {
-    struct bit_writer w = *writer;
-    const int *entries = (const int *)table;
-    size_t i = from;
-    for (; i + 16 <= to; i += 16) {
-        __m128i bytes = _mm_loadu_si128((const __m128i *)(data + i));
-        __m256i first = _mm256_i32gather_epi32(entries, _mm256_cvtepu8_epi32(bytes), 4);
-        __m256i second =
-            _mm256_i32gather_epi32(entries, _mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)), 4);
-        __m256i first_codes, first_lengths, second_codes, second_lengths;
-        join_pairs(first, &first_codes, &first_lengths);
-        join_pairs(second, &second_codes, &second_lengths);
-        /* Pairs (0, 1) and (2, 3) of each half: lanes of literals 0-3, 8-11,
-         * 4-7, 12-15. */
-        __m256i low_lengths = _mm256_unpacklo_epi64(first_lengths, second_lengths);
-        __m256i codes = _mm256_or_si256(
-            _mm256_unpacklo_epi64(first_codes, second_codes),
-            _mm256_sllv_epi64(_mm256_unpackhi_epi64(first_codes, second_codes), low_lengths));
-        __m256i lengths =
-            _mm256_add_epi64(low_lengths, _mm256_unpackhi_epi64(first_lengths, second_lengths));
-        /* Then literals 0-3 with 4-7 and 8-11 with 12-15: two pieces of at
-         * most 112 bits, each a low and a high word (a shift right by 64,
-         * for a first half of no bits, gives 0). */
-        __m128i first_half = _mm256_castsi256_si128(codes);
-        __m128i second_half = _mm256_extracti128_si256(codes, 1);
-        __m128i first_bits = _mm256_castsi256_si128(lengths);
-        __m128i second_bits = _mm256_extracti128_si256(lengths, 1);
-        __m128i low = _mm_or_si128(first_half, _mm_sllv_epi64(second_half, first_bits));
-        __m128i high = _mm_srlv_epi64(second_half, _mm_sub_epi64(_mm_set1_epi64x(64), first_bits));
-        __m128i bits = _mm_add_epi64(first_bits, second_bits);
-        put_bits_wide(&w, (uint64_t)_mm_cvtsi128_si64(low), (uint64_t)_mm_cvtsi128_si64(high),
-                      (unsigned)_mm_cvtsi128_si64(bits));
-        put_bits_wide(&w, (uint64_t)_mm_extract_epi64(low, 1), (uint64_t)_mm_extract_epi64(high, 1),
-                      (unsigned)_mm_extract_epi64(bits, 1));
-    }
-    *writer = w;
-    return i;
+    const __m256i lanes_low = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i lanes_high = _mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15);
+    __m256i wanted = _mm256_set1_epi32((int)count);
+    __m128i bytes = _mm_loadu_si128((const __m128i *)data);
+    __m256i first = _mm256_and_si256(_mm256_i32gather_epi32(table, _mm256_cvtepu8_epi32(bytes), 4),
+                                     _mm256_cmpgt_epi32(wanted, lanes_low));
+    __m256i second = _mm256_and_si256(
+        _mm256_i32gather_epi32(table, _mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)), 4),
+        _mm256_cmpgt_epi32(wanted, lanes_high));
+    __m256i first_codes, first_lengths, second_codes, second_lengths;
+    join_pairs(first, &first_codes, &first_lengths);
+    join_pairs(second, &second_codes, &second_lengths);
+    /* Pairs (0, 1) and (2, 3) of each half: lanes of literals 0-3, 8-11,
+     * 4-7, 12-15. */
+    __m256i low_lengths = _mm256_unpacklo_epi64(first_lengths, second_lengths);
+    __m256i codes = _mm256_or_si256(
+        _mm256_unpacklo_epi64(first_codes, second_codes),
+        _mm256_sllv_epi64(_mm256_unpackhi_epi64(first_codes, second_codes), low_lengths));
+    __m256i lengths =
+        _mm256_add_epi64(low_lengths, _mm256_unpackhi_epi64(first_lengths, second_lengths));
+    /* Then literals 0-3 with 4-7 and 8-11 with 12-15, each a low and a high
+     * word (a shift right by 64, for a first half of no bits, gives 0). */
+    __m128i first_half = _mm256_castsi256_si128(codes);
+    __m128i second_half = _mm256_extracti128_si256(codes, 1);
+    __m128i first_bits = _mm256_castsi256_si128(lengths);
+    __m128i second_bits = _mm256_extracti128_si256(lengths, 1);
+    __m128i low = _mm_or_si128(first_half, _mm_sllv_epi64(second_half, first_bits));
+    __m128i high = _mm_srlv_epi64(second_half, _mm_sub_epi64(_mm_set1_epi64x(64), first_bits));
+    __m128i bits = _mm_add_epi64(first_bits, second_bits);
+    put_bits_wide(w, (uint64_t)_mm_cvtsi128_si64(low), (uint64_t)_mm_cvtsi128_si64(high),
+                  (unsigned)_mm_cvtsi128_si64(bits));
+    put_bits_wide(w, (uint64_t)_mm_extract_epi64(low, 1), (uint64_t)_mm_extract_epi64(high, 1),
+                  (unsigned)_mm_extract_epi64(bits, 1));
 }
 #endif
 
@@ -715,36 +711,72 @@ static inline void write_literals(struct bit_writer *w, const struct block_code 
     }
 }
 
-/* The literals data[from, to): with `table` (AVX2 machines) 16 a step as
- * far as they go, the rest as write_literals writes them. */
-static inline void write_span(struct bit_writer *w, const struct block_code *bc,
-                              const uint32_t *table, const uint8_t *data, size_t from, size_t to)
+/* A run: its length code and extra bits, then distance 1 (code 0, of
+ * `distance_bits` bits). */
+static inline void put_run(struct bit_writer *w, const struct block_code *bc, size_t length,
+                           unsigned distance_bits)
 {
-#if IMG_HAVE_AVX2_VARIANTS
-    if (table != NULL && to - from >= 16)
-        from = write_literals_avx2(w, table, data, from, to);
-#else
-    (void)table;
-#endif
-    write_literals(w, bc, data, from, to);
+    int index = length_index((unsigned)length);
+    int sym = 257 + index;
+    put_bits(w, bc->codes[sym], bc->lengths[sym]);
+    put_bits(w, length - length_base[index], length_extra[index]);
+    put_bits(w, 0, distance_bits);
+    flush_bits(w);
 }
+
+/* The portable symbol writer: literals between the runs, then each run. */
+static void write_symbols(struct bit_writer *w, const struct block_code *bc, const uint8_t *data,
+                          size_t from, size_t to, const uint32_t *runs, size_t run_count,
+                          unsigned distance_bits)
+{
+    size_t at = from;
+    for (size_t r = 0; r < run_count; r++) {
+        size_t start = runs[2 * r], length = runs[2 * r + 1];
+        write_literals(w, bc, data, at, start);
+        put_run(w, bc, length, distance_bits);
+        at = start + length;
+    }
+    write_literals(w, bc, data, at, to);
+}
+
+#if IMG_HAVE_AVX2_VARIANTS
+/* write_symbols with the literals 16 a step (put_literals_avx2), the last
+ * step before a run or the end cut short; only the literals within 16 bytes
+ * of the block's end, which the steps may not read past, go one by one. */
+RLE_TARGET_AVX2_BMI2 static void write_symbols_avx2(struct bit_writer *writer,
+                                                    const struct block_code *bc,
+                                                    const uint32_t *table, const uint8_t *data,
+                                                    size_t from, size_t to, const uint32_t *runs,
+                                                    size_t run_count, unsigned distance_bits)
+{
+    struct bit_writer w = *writer;
+    const int *entries = (const int *)table;
+    size_t at = from;
+    for (size_t r = 0;; r++) {
+        size_t stop = r < run_count ? runs[2 * r] : to;
+        while (at < stop) {
+            if (at + 16 > to) {
+                write_literals(&w, bc, data, at, stop);
+                break;
+            }
+            size_t count = stop - at < 16 ? stop - at : 16;
+            put_literals_avx2(&w, entries, data + at, count);
+            at += count;
+        }
+        if (r == run_count)
+            break;
+        put_run(&w, bc, runs[2 * r + 1], distance_bits);
+        at = runs[2 * r] + runs[2 * r + 1];
+    }
+    *writer = w;
+}
+#endif
 
 /* A Huffman block, dynamic (with its header) or fixed. */
 static void write_huffman(struct img__rle_stream *s, const struct block_code *bc, bool fixed,
                           const uint8_t *data, size_t from, size_t to, const uint32_t *runs,
                           size_t run_count, bool final)
 {
-    /* The literals' codes and lengths in one entry each, for the AVX2
-     * writer's gathers. */
-    uint32_t entries[256];
-    const uint32_t *table = NULL;
-#if IMG_HAVE_AVX2_VARIANTS
-    if (!s->portable && rle_has_avx2()) {
-        for (int b = 0; b < 256; b++)
-            entries[b] = (uint32_t)bc->codes[b] | (uint32_t)bc->lengths[b] << 16;
-        table = entries;
-    }
-#endif
     struct bit_writer w = writer_begin(s);
     if (fixed) {
         put_bits(&w, final ? 1 : 0, 1);
@@ -755,19 +787,20 @@ static void write_huffman(struct img__rle_stream *s, const struct block_code *bc
     /* Distance 1 is code 0: one 0 bit in our dynamic blocks, five in a
      * fixed one. */
     unsigned distance_bits = fixed ? 5 : 1;
-    size_t at = from;
-    for (size_t r = 0; r < run_count; r++) {
-        size_t start = runs[2 * r], length = runs[2 * r + 1];
-        write_span(&w, bc, table, data, at, start);
-        int index = length_index((unsigned)length);
-        int sym = 257 + index;
-        put_bits(&w, bc->codes[sym], bc->lengths[sym]);
-        put_bits(&w, length - length_base[index], length_extra[index]);
-        put_bits(&w, 0, distance_bits);
-        flush_bits(&w);
-        at = start + length;
+    bool portable = true;
+#if IMG_HAVE_AVX2_VARIANTS
+    if (!s->portable && rle_has_avx2()) {
+        /* The literals' codes and lengths in one entry each, for the
+         * gathers. */
+        uint32_t entries[256];
+        for (int b = 0; b < 256; b++)
+            entries[b] = (uint32_t)bc->codes[b] | (uint32_t)bc->lengths[b] << 16;
+        write_symbols_avx2(&w, bc, entries, data, from, to, runs, run_count, distance_bits);
+        portable = false;
     }
-    write_span(&w, bc, table, data, at, to);
+#endif
+    if (portable)
+        write_symbols(&w, bc, data, from, to, runs, run_count, distance_bits);
     put_bits(&w, bc->codes[END_OF_BLOCK], bc->lengths[END_OF_BLOCK]);
     flush_bits(&w);
     writer_end(s, &w);
