@@ -6,7 +6,9 @@
  * (Huffman, limited to 14 bits); the block is written as a dynamic Huffman
  * block, or with the fixed code or stored when either is smaller (tiny
  * images; noise), so the output is never much larger than the input.
- * RFC 1951, sections 3.2.3 to 3.2.7. */
+ * RFC 1951, sections 3.2.3 to 3.2.7. On x86 with AVX2 the run search and
+ * the literal writer have SIMD versions that give the same bits (the AVX2
+ * paths section). */
 #include "png_rle.h"
 
 #include "imaging_private.h" /* img__populate */
