@@ -372,8 +372,9 @@ void pl_queue_push(struct pl_queue *queue, struct pl_queue_node *node);
 struct pl_queue_node *pl_queue_pop(struct pl_queue *queue);
 /* Returns a node without waiting, or NULL. */
 struct pl_queue_node *pl_queue_try_pop(struct pl_queue *queue);
-/* Takes `node` out if it is still queued (no worker popped it yet): true
- * then, false when it was popped already. */
+/* Takes `node` out if it is still in this queue (no worker popped it yet):
+ * true then, false when it was popped already, whatever list the taker has
+ * linked it into since. O(length). */
 bool pl_queue_remove(struct pl_queue *queue, struct pl_queue_node *node);
 /* Wakes every waiting pop; later pops return NULL once the queue is empty. */
 void pl_queue_close(struct pl_queue *queue);
