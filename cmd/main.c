@@ -203,6 +203,14 @@ static void on_item(const struct pl_item *item, void *user)
             produced->runs[item->index] |= log->produced_by;
     }
     if (log->cli->verbose > CLI_NORMAL) {
+        /* A tar shard's item is an entry of its tar, as --json names it:
+         * its positional name is never written. */
+        char in_tar[IO_OUTPUT_NAME_SIZE];
+        const char *name = item->output_name;
+        if (log->cli->tar != NULL) {
+            tar_out_item_name(log->cli->tar, item, in_tar, sizeof(in_tar));
+            name = in_tar;
+        }
         struct line line;
         FILE *out = line_begin(&line);
         fprintf(out, "edgefetch: %sok ", where);
@@ -210,7 +218,7 @@ static void on_item(const struct pl_item *item, void *user)
         fprintf(out,
                 " -> %s/%s (%dx%d, %zu bytes; download %.3f s, decode %.3f s, edge %.3f s, "
                 "encode+write %.3f s)\n",
-                log->cli->output_dir, item->output_name, item->width, item->height, item->bytes,
+                log->cli->output_dir, name, item->width, item->height, item->bytes,
                 item->download_s, item->decode_s, item->edge_s, item->encode_s);
         line_end(&line);
     }

@@ -127,15 +127,19 @@ def outputs(out):
         if os.path.isdir(out) else []
 
 
-def plain_lines(err):
-    """{url: status} from -v's item lines, and the report's "images ok"."""
+def plain_lines(err, paths=None):
+    """{url: status} from -v's item lines, and the report's "images ok";
+    fills `paths` with {url: the output an ok line names}."""
     status = {}
     for line in err.splitlines():
-        m = re.match(r"edgefetch: (?:line \d+: )?(ok|cancelled|FAILED|skipped) (\S+)", line)
+        m = re.match(r"edgefetch: (?:line \d+: )?(ok|cancelled|FAILED|skipped) (\S+)"
+                     r"(?: -> (\S+) \()?", line)
         if m:
             url = m.group(2).rstrip(":")
             check(url not in status, f"{url} reported twice: {err}")
             status[url] = m.group(1)
+            if paths is not None and m.group(3):
+                paths[url] = m.group(3)
     m = re.search(r"^  images ok +(\d+)$", err, re.M)
     check(m is not None, f"no report: {err}")
     return status, int(m.group(1))
@@ -207,6 +211,103 @@ def test_gate_readable():
         check(all(s == "cancelled" for n, s in named.items() if n not in reported_ok), f"{named}")
         check(not any(os.path.basename(n).startswith(".") for n in tree(ws.out)),
               f"left {tree(ws.out)}")
+
+
+def quiescent(pid, samples=3, interval_s=0.2, deadline_s=120):
+    """Returns once no thread of `pid` runs or waits to run and its CPU time
+    stands still over `samples` looks: its worker has nothing left to do."""
+    def look():
+        states, ticks = [], 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue  # a thread that just ended
+            states.append(fields[0])
+            ticks += int(fields[11]) + int(fields[12])
+        return "R" not in states, ticks
+
+    deadline = time.monotonic() + deadline_s
+    still, last = 0, None
+    while still < samples:
+        check(time.monotonic() < deadline, f"edgefetch kept running for {deadline_s} s")
+        idle, ticks = look()
+        still = still + 1 if idle and ticks == last else 0
+        last = ticks
+        time.sleep(interval_s)
+
+
+def test_gate_tar():
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+        ws.write("big.png", noise_png())
+        held = PHOTOS[:2]
+        for name in held:
+            ws.photo(name, name)
+        # Tar 00000 is rows 0-9,999: refused rows (reported as they are
+        # taken, before any download), then big.png and the two photos on
+        # its last rows; the stalled rows open 00001.
+        refused = [f"ftp://127.0.0.1/{n}" for n in range(9997)]
+        kept = [server.url("big.png")] + [server.url(n) for n in held]
+        stalled = [server.url(f"{n}?delay=60000") for n in PHOTOS[2:4]]
+        lst = ws.list_file(refused + kept + stalled)
+        read_fd, write_fd = os.pipe()
+        fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096)
+        args = [EDGEFETCH, "-v", "--json", "-j", "1", "-w", "1", "--layout", "positional",
+                "--output-format", "tar", "-i", lst, "-o", ws.out]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=write_fd)
+        try:
+            # The refused rows' lines, read as they come, both streams.
+            failed_lines = 0
+            tail = b""
+            records = []
+            reader = threading.Thread(
+                target=lambda: records.extend(proc.stdout.readline() for _ in refused),
+                daemon=True)
+            reader.start()
+            while failed_lines < len(refused):
+                chunk = os.read(read_fd, 65536)
+                check(chunk, f"stderr ended (exit {proc.poll()})")
+                # Counted across the chunks' edges.
+                failed_lines += (tail + chunk).count(b" FAILED ")
+                tail = chunk[-7:]
+            reader.join(60)
+            check(len(records) == len(refused) and all(b'"failed"' in r for r in records),
+                  f"{len(records)} records of {len(refused)} refused rows")
+            # Then the --json reader goes and the stderr pipe is filled:
+            # big.png's line (its download and CPU stage are still to come,
+            # held rows) holds the loop thread, and the loop's next
+            # admission stops the run, while the photos queued behind it
+            # are finished by the worker (which then sleeps).
+            proc.stdout.close()
+            fill(write_fd)
+            os.close(write_fd)
+            quiescent(proc.pid)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        drain = Drain(read_fd)
+        rc, err = finish_held(proc, drain)
+        check(rc == 141, f"exit {rc}, want 141: {err}")
+        paths = {}
+        status, ok_count = plain_lines(err, paths)
+        files = tree(ws.out)
+        check(files == ["00000.tar"], f"the tree {files}: {err}")
+        with tarfile.open(os.path.join(ws.out, "00000.tar")) as t:
+            entries = {m.name: t.extractfile(m).read() for m in t.getmembers()}
+        in_tar = sorted(json.loads(v)["url"] for k, v in entries.items() if k.endswith(".json"))
+        check(len(entries) == 2 * len(in_tar), f"entries {sorted(entries)}")
+        reported_ok = sorted(u for u, s in status.items() if s == "ok")
+        check(in_tar == reported_ok == sorted(kept), f"in the tar {in_tar}, ok {reported_ok}")
+        check(ok_count == len(kept), f"images ok {ok_count}")
+        # -v names the entry in its tar, as --json does (not the positional
+        # name, which a tar shard never writes).
+        for url, path in paths.items():
+            key = os.path.basename(path)
+            check(os.path.dirname(path) == os.path.join(ws.out, "00000.tar") and key in entries,
+                  f"{url}: -v says {path}")
+        check(all(status.get(u) == "cancelled" for u in stalled), f"{status}")
 
 
 def test_signal_held():
