@@ -50,7 +50,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check,  # noqa: E402
-                     check_clean_exit, main_for, tree)
+                     check_clean_exit, main_for, quiescent, tree)
 from pngutil import write_png  # noqa: E402
 
 FILLER = b"~"
@@ -211,31 +211,6 @@ def test_gate_readable():
         check(all(s == "cancelled" for n, s in named.items() if n not in reported_ok), f"{named}")
         check(not any(os.path.basename(n).startswith(".") for n in tree(ws.out)),
               f"left {tree(ws.out)}")
-
-
-def quiescent(pid, samples=3, interval_s=0.2, deadline_s=120):
-    """Returns once no thread of `pid` runs or waits to run and its CPU time
-    stands still over `samples` looks: its worker has nothing left to do."""
-    def look():
-        states, ticks = [], 0
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            try:
-                with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue  # a thread that just ended
-            states.append(fields[0])
-            ticks += int(fields[11]) + int(fields[12])
-        return "R" not in states, ticks
-
-    deadline = time.monotonic() + deadline_s
-    still, last = 0, None
-    while still < samples:
-        check(time.monotonic() < deadline, f"edgefetch kept running for {deadline_s} s")
-        idle, ticks = look()
-        still = still + 1 if idle and ticks == last else 0
-        last = ticks
-        time.sleep(interval_s)
 
 
 def test_gate_tar():
