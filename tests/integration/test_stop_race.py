@@ -25,7 +25,9 @@ on timing:
                  cancelled would make that tar incomplete (not written) while
                  its other items were reported ok. The tar must be there,
                  holding exactly the items reported ok, and the second tar
-                 (its rows cancelled) must not.
+                 (its rows cancelled) must not. (In tar output the worker
+                 writes nothing: its end is seen as every thread of the
+                 process asleep, harness.quiescent.)
   signal_held    SIGINT while the loop is held that way, --json read: the
                  plain and the --json report and the disk agree. (libuv runs
                  a signal's callback after the wake-ups of the same poll,
@@ -145,7 +147,7 @@ def plain_lines(err, paths=None):
     return status, int(m.group(1))
 
 
-def held_run(ws, server, extra, stdout, tar=False):
+def held_run(ws, server, extra, stdout):
     """Starts the run of the list big, small, small, stalled, stalled at
     -j 1 -w 1 with its stderr a full pipe; returns once the two small items'
     outputs exist while the loop thread is held on its first item line.
@@ -166,10 +168,9 @@ def held_run(ws, server, extra, stdout, tar=False):
     # are downloaded and queued behind it (-j 1: one transfer at a time, the
     # stalled ones last). Its line (-v) then holds the loop thread, which can
     # take nothing back while the worker finishes the photos.
-    if not tar:
-        wait_for("the held items' outputs",
-                 lambda: {os.path.splitext(n)[0] for n in outputs(ws.out)} >=
-                 {os.path.splitext(n)[0] for n in held}, proc)
+    wait_for("the held items' outputs",
+             lambda: {os.path.splitext(n)[0] for n in outputs(ws.out)} >=
+             {os.path.splitext(n)[0] for n in held}, proc)
     return proc, drain, urls
 
 
