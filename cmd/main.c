@@ -717,6 +717,7 @@ no_urls:
                     "Try 'edgefetch --help' for more information.\n");
 out:
     list_source_destroy(input_list);
+    pl_signals_finish();
     io_fp_set_destroy(filter.seen);
     tar_out_destroy(cli.tar);
     io_url_list_finish(&urls);

@@ -307,6 +307,8 @@ int pl_signal_pending(void);
 /* For a run, once its own handlers are in place: the pending signal (then
  * no longer pending), or 0. */
 int pl_signal_take(void);
+/* At the end: the signals' default actions back, the eventfd closed. */
+void pl_signals_finish(void);
 
 /* --dry-run: what pl_run would do with an item. */
 enum pl_plan_action {

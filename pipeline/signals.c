@@ -71,3 +71,19 @@ int pl_signal_take(void)
         taken_signal = signum;
     return signum;
 }
+
+void pl_signals_finish(void)
+{
+    /* The default actions first: no handler may write to the eventfd once
+     * it is closed (or its number given to another file). A run's libuv
+     * handlers, once closed, left them so already. */
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    if (wake_fd >= 0)
+        close(wake_fd);
+    wake_fd = -1;
+}
