@@ -56,6 +56,9 @@ from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, ch
 from pngutil import write_png  # noqa: E402
 
 FILLER = b"~"
+# big.png's CPU stage must outlast the two photos' downloads (a few ms on
+# loopback): Canny on its noise takes about 0.2 s here, Sobel 0.08 s.
+SLOW_CPU = ["--operator", "canny"]
 
 
 def full_pipe():
@@ -160,7 +163,7 @@ def held_run(ws, server, extra, stdout):
         [server.url(f"{n}?delay=60000") for n in PHOTOS[2:4]]
     lst = ws.list_file(urls)
     read_fd, write_fd = full_pipe()
-    args = [EDGEFETCH, "-v", "-j", "1", "-w", "1", "-i", lst, "-o", ws.out, *extra]
+    args = [EDGEFETCH, "-v", "-j", "1", "-w", "1", *SLOW_CPU, "-i", lst, "-o", ws.out, *extra]
     proc = subprocess.Popen(args, stdout=stdout, stderr=write_fd)
     os.close(write_fd)
     drain = Drain(read_fd)
@@ -168,7 +171,7 @@ def held_run(ws, server, extra, stdout):
     # are downloaded and queued behind it (-j 1: one transfer at a time, the
     # stalled ones last). Its line (-v) then holds the loop thread, which can
     # take nothing back while the worker finishes the photos.
-    wait_for("the held items' outputs",
+    wait_for("the held items' outputs (downloaded while big.png was on the worker?)",
              lambda: {os.path.splitext(n)[0] for n in outputs(ws.out)} >=
              {os.path.splitext(n)[0] for n in held}, proc)
     return proc, drain, urls
@@ -229,8 +232,8 @@ def test_gate_tar():
         lst = ws.list_file(refused + kept + stalled)
         read_fd, write_fd = os.pipe()
         fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096)
-        args = [EDGEFETCH, "-v", "--json", "-j", "1", "-w", "1", "--layout", "positional",
-                "--output-format", "tar", "-i", lst, "-o", ws.out]
+        args = [EDGEFETCH, "-v", "--json", "-j", "1", "-w", "1", *SLOW_CPU, "--layout",
+                "positional", "--output-format", "tar", "-i", lst, "-o", ws.out]
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=write_fd)
         try:
             # The refused rows' lines, read as they come, both streams.
