@@ -266,7 +266,7 @@ struct pl_row {
  * run; pl_run_stream then returns that code). `cancel` runs on the loop
  * thread when the run stops early: it must make a `next` blocked in a read
  * (a pipe whose producer never ends) return soon, e.g. by writing an
- * eventfd its reader polls (io_list_reader_set_wakeup); NULL when `next`
+ * eventfd its reader polls (io_list_options.wake_fd); NULL when `next`
  * never blocks. */
 struct pl_source {
     int (*next)(void *user, struct pl_row *row, char *err, size_t err_size);
@@ -287,6 +287,28 @@ struct pl_source {
  * taken so far. */
 int pl_run_stream(const struct pl_options *opts, const struct pl_source *source, pl_item_cb on_item,
                   void *user, struct pl_report *report, char *err, size_t err_size);
+
+/* SIGINT and SIGTERM before a run (signals.c). From this call on, a signal
+ * that comes while no run has its own handlers (the list is being read, the
+ * run is being set up) is kept rather than fatal: it makes
+ * pl_signal_wake_fd() readable, so a read of the URL list that waits on a
+ * pipe ends (-ECANCELED: give that descriptor to the list reader), and the
+ * next pl_run or pl_run_stream takes it as soon as its own handlers are in
+ * place: it starts stopped, its items cancelled, report->signal set. A
+ * second signal exits at once with 128 + its number, as during a run. Once
+ * a run has started, its handlers replace this one (and the signals' default
+ * action is back when it ends). Call once, before anything can block;
+ * -errno when the eventfd or a handler cannot be set up. */
+int pl_signals_catch(void);
+/* The eventfd a caught signal makes readable; -1 before pl_signals_catch. */
+int pl_signal_wake_fd(void);
+/* The signal caught and not yet taken by a run, or 0. */
+int pl_signal_pending(void);
+/* For a run, once its own handlers are in place: the pending signal (then
+ * no longer pending), or 0. */
+int pl_signal_take(void);
+/* At the end: the signals' default actions back, the eventfd closed. */
+void pl_signals_finish(void);
 
 /* --dry-run: what pl_run would do with an item. */
 enum pl_plan_action {
@@ -372,8 +394,9 @@ void pl_queue_push(struct pl_queue *queue, struct pl_queue_node *node);
 struct pl_queue_node *pl_queue_pop(struct pl_queue *queue);
 /* Returns a node without waiting, or NULL. */
 struct pl_queue_node *pl_queue_try_pop(struct pl_queue *queue);
-/* Takes `node` out if it is still queued (no worker popped it yet): true
- * then, false when it was popped already. */
+/* Takes `node` out if it is still in this queue (no worker popped it yet):
+ * true then, false when it was popped already, whatever list the taker has
+ * linked it into since. O(length). */
 bool pl_queue_remove(struct pl_queue *queue, struct pl_queue_node *node);
 /* Wakes every waiting pop; later pops return NULL once the queue is empty. */
 void pl_queue_close(struct pl_queue *queue);

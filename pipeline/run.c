@@ -203,6 +203,10 @@ static int run_items(const struct pl_options *opts, const struct io_url_list *ur
     /* Signal handles must not keep the loop alive on their own. */
     uv_unref((uv_handle_t *)&run.sigint);
     uv_unref((uv_handle_t *)&run.sigterm);
+    /* A signal that came before the handles above (the list being read,
+     * this setup): the run starts stopped by it. Taken after them, so that
+     * none falls between. */
+    int early_signal = pl_signal_take();
     /* Without its timer a held gate would never be asked again: run open. */
     if (opts->gate != NULL && uv_timer_init(&run.loop, &run.gate_timer) == 0) {
         run.gate_timer.data = &run;
@@ -221,6 +225,8 @@ static int run_items(const struct pl_options *opts, const struct io_url_list *ur
         feed_start(&run);
     else
         report_up_front(&run);
+    if (early_signal != 0)
+        stop_run(&run, early_signal);
     pump(&run);
     maybe_close(&run);
     uv_run(&run.loop, UV_RUN_DEFAULT);

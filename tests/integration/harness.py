@@ -45,7 +45,8 @@ API:
   path); free_port(); Tripwire (a listening port that must not be connected
   to: .port, touched()); nginx_binary(), Nginx (HTTPS + HTTP/2 nginx on
   127.0.0.1 with a certificate made now), nginx_conf(tmp, body, ...) and
-  stop_process(proc, sig) for the world's own nginx set-ups.
+  stop_process(proc, sig) for the world's own nginx set-ups; quiescent(pid)
+  (returns once the process is blocked, every thread asleep).
 - Other tools: tool(*args, cwd) (runs one, checked), source_png(ws, name,
   size) (a sample photo scaled, as PNG, by ImageMagick), fetch(ws, server,
   names, extra) -> (rc, stderr, items by file name) (a --json run over served
@@ -572,6 +573,32 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=10):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def quiescent(pid, samples=3, interval_s=0.2, deadline_s=120):
+    """Returns once no thread of process `pid` runs or waits to run and its
+    CPU time stands still over `samples` looks: it is blocked (a read of a
+    silent pipe, a full stderr) and its workers have nothing left to do."""
+    def look():
+        states, ticks = [], 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue  # a thread that just ended
+            states.append(fields[0])
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return "R" not in states, ticks
+
+    deadline = time.monotonic() + deadline_s
+    still, last = 0, None
+    while still < samples:
+        check(time.monotonic() < deadline, f"process {pid} kept running for {deadline_s} s")
+        idle, ticks = look()
+        still = still + 1 if idle and ticks == last else 0
+        last = ticks
+        time.sleep(interval_s)
 
 
 NGINX_TEMPS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
