@@ -538,6 +538,12 @@ static void fit_downloads(struct cli *cli, long fd_limit)
                     cli->pl.workers, fd_limit, workers);
         cli->pl.workers = workers;
     }
+    if (cli->pl.cap_mode == PL_CAP_ADAPTIVE) {
+        /* The ceiling fits quietly (nobody asked for it); the start, below
+         * it, then fits too unless the limit is tiny (the warning below). */
+        cli->pl.max_downloads_ceiling = process_fit_downloads(
+            fd_limit, cli->fds_at_start, cli->pl.workers, cli->pl.max_downloads_ceiling);
+    }
     unsigned wanted = cli->pl.max_downloads;
     unsigned fit = process_fit_downloads(fd_limit, cli->fds_at_start, cli->pl.workers, wanted);
     if (fit >= wanted)
