@@ -4,7 +4,7 @@ what the world's servers saw: connections open at once over all hosts, from
 the per-host logs. Hosts close after each response (keepalive off), so a
 connection open is a transfer in flight.
 
-- latency_bound: 100 hosts x 4 URLs, 200-300 ms to first byte, small
+- latency_bound: 100 hosts x 4 URLs, 400-500 ms to first byte, small
   images: at the defaults more than 32 connections open at once, never more
   than 4 at one host; the summary's peak cap over 32;
 - fixed_j: the same world with an explicit -j 32: never more than 32, and
@@ -43,7 +43,7 @@ def _overall_open(traffic, hosts):
 
 
 def _latency_world(w):
-    hosts = w.add("http", 100, latency_ms=(200, 300), bandwidth=1_000_000, keepalive=False)
+    hosts = w.add("http", 100, latency_ms=(400, 500), bandwidth=1_000_000, keepalive=False)
     w.start()
     return hosts, w.urls(hosts, 4, ext="jpg")
 
@@ -129,10 +129,14 @@ def test_falls_back():
     cache, photos = _full_size_cache()
     try:
         with world.World(cache=cache) as w:
-            slow = w.add("http", 100, latency_ms=(200, 300), bandwidth=1_000_000, keepalive=False)
+            slow = w.add("http", 100, latency_ms=(400, 500), bandwidth=1_000_000, keepalive=False)
             fast = w.add("http", 40, latency_ms=(0, 1), bandwidth=50_000_000, keepalive=False)
             w.start()
-            urls = w.urls(slow, 4, ext="jpg") + _full_size_urls(fast, 6, photos, 0)
+            # The small photos only (w.urls would cycle through the full-size ones too).
+            small = [n for n in w.image_names if n.endswith(".jpg") and n not in photos]
+            urls = [f"http://{h.name}/s{k:05d}-{i}_{small[(k + i) % len(small)]}"
+                    for k in range(4) for i, h in enumerate(slow)]
+            urls += _full_size_urls(fast, 6, photos, 0)
             run = w.run_edgefetch(urls, [])
             downloads = _checked(run)
             print(f"{run.describe()}; summary {downloads}")
