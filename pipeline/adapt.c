@@ -4,11 +4,13 @@ enum pl_adapt_step pl_adapt_decide(enum pl_cap_mode mode, const struct pl_adapt_
 {
     if (mode == PL_CAP_FIXED || window->samples == 0)
         return PL_ADAPT_HOLD;
-    if (2 * window->backlog > window->samples)
+    /* A backlog in all samples but one: the workers are behind for the whole
+     * window, not in one burst (bodies come in clusters). */
+    if (window->backlog + 1 >= window->samples && window->backlog > 0)
         return PL_ADAPT_FALL;
-    /* All but one: a single sample taken between two transfers' ends is
-     * noise, two in five are not. */
-    if (window->starved_saturated + 1 >= window->samples && window->starved_saturated > 0)
+    /* Starved in most samples and behind in none: more bodies would be
+     * taken at once. */
+    if (2 * window->starved_saturated > window->samples && window->backlog == 0)
         return PL_ADAPT_RISE;
     return PL_ADAPT_HOLD;
 }
@@ -19,14 +21,13 @@ unsigned pl_adapt_next_cap(enum pl_cap_mode mode, unsigned cap,
 {
     if (mode == PL_CAP_FIXED)
         return cap;
-    unsigned step = cap / 4 > 0 ? cap / 4 : 1;
     unsigned next = cap;
     switch (pl_adapt_decide(mode, window)) {
     case PL_ADAPT_RISE:
-        next = cap + step;
+        next = cap + (cap / 2 > 0 ? cap / 2 : 1);
         break;
     case PL_ADAPT_FALL:
-        next = cap > step ? cap - step : 0;
+        next = cap - (cap / 4 > 0 ? cap / 4 : 1);
         break;
     case PL_ADAPT_HOLD:
         break;

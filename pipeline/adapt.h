@@ -24,7 +24,9 @@ struct pl_adapt_window {
      * and a job that could start (a ready retry, a host with per-host room
      * and waiting jobs, lines of the list left). */
     unsigned starved_saturated;
-    /* At least one body waiting per worker: the CPU stage is the bound. */
+    /* As many bodies waiting as the room keeps for the workers (3 each):
+     * the CPU stage is the bound, its queue is eating the room for
+     * downloads. */
     unsigned backlog;
 };
 
@@ -50,15 +52,18 @@ enum pl_adapt_step {
 
 /* The rules, in order:
  * 1. FIXED (an explicit -j, --compare, --sequential): HOLD, always;
- * 2. most samples (more than half) saw a backlog: FALL;
- * 3. nearly every sample (all but one) was starved and saturated: RISE;
+ * 2. all samples but one saw a backlog: FALL;
+ * 3. most samples (more than half) were starved and saturated, none saw a
+ *    backlog: RISE;
  * 4. HOLD.
  * A backlog wins over starvation: a stage that is behind must not be fed
  * faster. */
 enum pl_adapt_step pl_adapt_decide(enum pl_cap_mode mode, const struct pl_adapt_window *window);
 
-/* The cap after `step`: a rise adds a quarter (at least 1), a fall takes a
- * quarter away (at least 1), within [start, ceiling]; a cap found above the
+/* The cap after the window's step: a rise adds a half (at least 1), a fall
+ * takes a quarter away (at least 1), within [start, ceiling] (fast up: a
+ * latency-bound run of a few seconds reaches 256 in 0.6 s; slower down, so
+ * that it does not swing); a cap found above the
  * ceiling (it was lowered) comes down to it whatever the step. FIXED
  * returns `cap` unchanged. Pure. */
 unsigned pl_adapt_next_cap(enum pl_cap_mode mode, unsigned cap,

@@ -69,7 +69,7 @@ static void take_sample(struct run *run)
     run->cap_window.samples++;
     if (starved && saturated)
         run->cap_window.starved_saturated++;
-    if (queued >= run->thread_count)
+    if (queued >= 3 * (size_t)run->thread_count)
         run->cap_window.backlog++;
 }
 

@@ -23,16 +23,20 @@ static void test_rises_when_starved_and_saturated(void)
 {
     struct pl_adapt_window w = starved();
     CHECK_EQ(pl_adapt_decide(PL_CAP_ADAPTIVE, &w), PL_ADAPT_RISE);
-    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 40u);
-    /* All but one sample is enough; two missing is not. */
-    w.starved_saturated = PL_ADAPT_WINDOW - 1;
-    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 40u);
-    w.starved_saturated = PL_ADAPT_WINDOW - 2;
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 48u);
+    /* More than half the samples is enough (3 of 5); 2 of 5 is not, nor a
+     * single sample of backlog beside them. */
+    w.starved_saturated = PL_ADAPT_WINDOW / 2 + 1;
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 48u);
+    w.starved_saturated = PL_ADAPT_WINDOW / 2;
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 32u);
-    /* Windows in a row: 32 → 40 → 50 → 62 → ... */
+    w = starved();
+    w.backlog = 1;
+    CHECK_EQ(pl_adapt_decide(PL_CAP_ADAPTIVE, &w), PL_ADAPT_HOLD);
+    /* Windows in a row: 32 → 48 → 72 → ... */
     w = starved();
     unsigned cap = 32;
-    unsigned expected[] = {40, 50, 62, 77, 96, 120, 150, 187, 233, 256};
+    unsigned expected[] = {48, 72, 108, 162, 243, 256, 256};
     for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
         cap = pl_adapt_next_cap(PL_CAP_ADAPTIVE, cap, &limits, &w);
         CHECK_EQ(cap, expected[i]);
@@ -44,6 +48,7 @@ static void test_holds_at_the_ceiling(void)
     struct pl_adapt_window w = starved();
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 256, &limits, &w), 256u);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 256u);
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 1, &(struct pl_adapt_limits){1, 256}, &w), 2u);
     /* A ceiling lowered under the cap (the memory bound) brings it down,
      * whatever the window says, but never under the start. */
     struct pl_adapt_limits low = {.start = 32, .ceiling = 48};
@@ -61,10 +66,10 @@ static void test_falls_with_a_backlog(void)
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 256, &limits, &w), 192u);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 40, &limits, &w), 32u);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 32u); /* not under the start */
-    /* More than half the samples: 3 of 5 falls, 2 of 5 does not. */
-    w.backlog = PL_ADAPT_WINDOW / 2 + 1;
+    /* All but one sample: 4 of 5 falls, 3 of 5 holds. */
+    w.backlog = PL_ADAPT_WINDOW - 1;
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 100, &limits, &w), 75u);
-    w.backlog = PL_ADAPT_WINDOW / 2;
+    w.backlog = PL_ADAPT_WINDOW - 2;
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 100, &limits, &w), 100u);
     /* A backlog wins over starvation in the same window. */
     struct pl_adapt_window both = {.samples = PL_ADAPT_WINDOW,
