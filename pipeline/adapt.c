@@ -1,12 +1,17 @@
 #include "adapt.h"
 
+bool pl_adapt_behind(const struct pl_adapt_window *window)
+{
+    /* All samples but one: the workers were behind for the whole window,
+     * not in one burst. */
+    return window->backlog > 0 && window->backlog + 1 >= window->samples;
+}
+
 enum pl_adapt_step pl_adapt_decide(enum pl_cap_mode mode, const struct pl_adapt_window *window)
 {
     if (mode == PL_CAP_FIXED || window->samples == 0)
         return PL_ADAPT_HOLD;
-    /* A backlog in all samples but one: the workers are behind for the whole
-     * window, not in one burst (bodies come in clusters). */
-    if (window->backlog + 1 >= window->samples && window->backlog > 0)
+    if (pl_adapt_behind(window) && window->behind_before > 0)
         return PL_ADAPT_FALL;
     /* Starved in most samples and behind in none: more bodies would be
      * taken at once. */

@@ -13,6 +13,7 @@
 #ifndef EDGEFETCH_PIPELINE_ADAPT_H
 #define EDGEFETCH_PIPELINE_ADAPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "pipeline.h"
@@ -28,6 +29,9 @@ struct pl_adapt_window {
      * the CPU stage is the bound, its queue is eating the room for
      * downloads. */
     unsigned backlog;
+    /* Windows just before this one that were behind (a backlog in all
+     * samples but one), in a row: the loop carries it over. */
+    unsigned behind_before;
 };
 
 /* The bounds of the cap, the run's for its whole length except `ceiling`,
@@ -52,13 +56,18 @@ enum pl_adapt_step {
 
 /* The rules, in order:
  * 1. FIXED (an explicit -j, --compare, --sequential): HOLD, always;
- * 2. all samples but one saw a backlog: FALL;
+ * 2. all samples but one saw a backlog, and so did the window before: FALL
+ *    (a burst of bodies from a latency-bound list puts the workers behind
+ *    for one window, a CPU-bound list for all of them);
  * 3. most samples (more than half) were starved and saturated, none saw a
  *    backlog: RISE;
  * 4. HOLD.
  * A backlog wins over starvation: a stage that is behind must not be fed
  * faster. */
 enum pl_adapt_step pl_adapt_decide(enum pl_cap_mode mode, const struct pl_adapt_window *window);
+
+/* True when the window was behind: a backlog in all samples but one. */
+bool pl_adapt_behind(const struct pl_adapt_window *window);
 
 /* The cap after the window's step: a rise adds a half (at least 1), a fall
  * takes a quarter away (at least 1), within [start, ceiling] (fast up: a

@@ -85,7 +85,8 @@ static void on_sample(uv_timer_t *timer)
     limits.ceiling = memory_ceiling(run);
     unsigned cap = run->slots.capacity;
     unsigned next = pl_adapt_next_cap(run->cap_mode, cap, &limits, &run->cap_window);
-    run->cap_window = (struct pl_adapt_window){0};
+    unsigned behind = pl_adapt_behind(&run->cap_window) ? run->cap_window.behind_before + 1 : 0;
+    run->cap_window = (struct pl_adapt_window){.behind_before = behind};
     if (next == cap)
         return;
     set_cap(run, next);

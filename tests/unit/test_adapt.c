@@ -15,8 +15,10 @@ static struct pl_adapt_window starved(void)
 
 static struct pl_adapt_window backlogged(void)
 {
-    return (struct pl_adapt_window){
-        .samples = PL_ADAPT_WINDOW, .starved_saturated = 0, .backlog = PL_ADAPT_WINDOW};
+    return (struct pl_adapt_window){.samples = PL_ADAPT_WINDOW,
+                                    .starved_saturated = 0,
+                                    .backlog = PL_ADAPT_WINDOW,
+                                    .behind_before = 1};
 }
 
 static void test_rises_when_starved_and_saturated(void)
@@ -71,10 +73,18 @@ static void test_falls_with_a_backlog(void)
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 100, &limits, &w), 75u);
     w.backlog = PL_ADAPT_WINDOW - 2;
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 100, &limits, &w), 100u);
+    /* The first window behind holds (a burst); the second in a row falls. */
+    w = backlogged();
+    w.behind_before = 0;
+    CHECK(pl_adapt_behind(&w));
+    CHECK_EQ(pl_adapt_decide(PL_CAP_ADAPTIVE, &w), PL_ADAPT_HOLD);
+    w.behind_before = 3;
+    CHECK_EQ(pl_adapt_decide(PL_CAP_ADAPTIVE, &w), PL_ADAPT_FALL);
     /* A backlog wins over starvation in the same window. */
     struct pl_adapt_window both = {.samples = PL_ADAPT_WINDOW,
                                    .starved_saturated = PL_ADAPT_WINDOW,
-                                   .backlog = PL_ADAPT_WINDOW};
+                                   .backlog = PL_ADAPT_WINDOW,
+                                   .behind_before = 1};
     CHECK_EQ(pl_adapt_decide(PL_CAP_ADAPTIVE, &both), PL_ADAPT_FALL);
     /* From the ceiling back to the start in windows of backlog. */
     w = backlogged();
