@@ -466,6 +466,10 @@ static int run_single(struct cli *cli, const struct run_input *input)
             mode == PL_SEQUENTIAL ? 1 : cli->pl.workers,
         };
         report_print(stderr, &column, 1);
+        if (report.cap_mode == PL_CAP_ADAPTIVE && report.peak_cap > report.cap_start)
+            fprintf(stderr,
+                    "  download cap adapted: from %u up to %u (ceiling %u), %u in flight at most\n",
+                    report.cap_start, report.peak_cap, report.cap_ceiling, report.peak_in_flight);
         if (report.duplicates > 0)
             fprintf(stderr, "  %zu repeated URL(s) fetched once\n", report.duplicates);
         if (report.skipped > 0)
