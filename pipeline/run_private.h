@@ -160,6 +160,9 @@ struct run {
     struct pl_adapt_window cap_window;
     uv_timer_t sample_timer;
     bool sample_on;
+    /* Workers started (thread_count drops to 0 when they are joined at the
+     * end, before the report's ceiling is taken). */
+    unsigned cap_workers;
     size_t bodies_received; /* downloads that brought a body: the mean for the memory bound */
 
     /* the list (triage.c) */

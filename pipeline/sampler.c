@@ -14,7 +14,7 @@
 static void set_cap(struct run *run, unsigned cap)
 {
     pl_sem_set_capacity(&run->slots, cap);
-    run->pipeline_cap = (size_t)cap + 3 * (size_t)run->thread_count;
+    run->pipeline_cap = (size_t)cap + 3 * (size_t)run->cap_workers;
     if (cap > run->report->peak_cap)
         run->report->peak_cap = cap;
     if (run->pipeline_cap > run->report->held_limit)
@@ -31,7 +31,7 @@ static unsigned memory_ceiling(const struct run *run)
     if (body == 0)
         body = 1;
     uint64_t bodies = (uint64_t)run->opts->max_memory / body;
-    uint64_t workers_room = 3 * (uint64_t)run->thread_count;
+    uint64_t workers_room = 3 * (uint64_t)run->cap_workers;
     uint64_t fit = bodies > workers_room ? bodies - workers_room : 0;
     if (fit < run->cap_limits.start)
         return run->cap_limits.start;
@@ -64,12 +64,12 @@ static void take_sample(struct run *run)
     size_t queued = pl_queue_length(run->todo);
     size_t cpu = run->in_state[JOB_CPU];
     size_t busy = cpu > queued ? cpu - queued : 0; /* on a worker, or on their way back */
-    bool starved = queued == 0 && busy < run->thread_count;
+    bool starved = queued == 0 && busy < run->cap_workers;
     bool saturated = pl_sem_free(&run->slots) == 0 && runnable_waiting(run);
     run->cap_window.samples++;
     if (starved && saturated)
         run->cap_window.starved_saturated++;
-    if (queued >= 3 * (size_t)run->thread_count)
+    if (queued >= 3 * (size_t)run->cap_workers)
         run->cap_window.backlog++;
 }
 
@@ -97,6 +97,7 @@ static void on_sample(uv_timer_t *timer)
 void sampler_start(struct run *run, enum pl_cap_mode mode, unsigned start, unsigned ceiling)
 {
     run->cap_mode = mode;
+    run->cap_workers = run->thread_count;
     run->cap_limits.start = ceiling < start ? ceiling : start;
     run->cap_limits.ceiling = mode == PL_CAP_FIXED ? run->cap_limits.start : ceiling;
     pl_sem_init(&run->slots, run->cap_limits.start);

@@ -11,6 +11,8 @@ connection open is a transfer in flight.
   the summary says fixed, peak cap 32;
 - one_host: 40 URLs on one host at the defaults: 4 open at most and 4
   reached, the cap never rose (nothing could use it);
+- memory_bound: that world with one body size and --max-memory for 100 of
+  them: the cap stops at 100 - 3 x 2 workers = 94;
 - falls_back: that list, then full-size photos (1620x1080) from 40 fast
   hosts: the cap rose, and was back at 32 when the run ended;
 - cpu_bound: 40 hosts (150-200 ms) serving the full-size photos: the CPU
@@ -102,6 +104,32 @@ def test_one_host():
         check(worst == PER_HOST, f"{worst} connections open at once to one host, want {PER_HOST}")
         check(downloads["peak_cap"] == START and downloads["peak_in_flight"] == PER_HOST,
               f"{downloads}")
+
+
+def test_memory_bound():
+    """The latency-bound world with every body the same photo and a
+    --max-memory of 100 such bodies (2.8 MB: an item's CPU stage fits): the
+    room the cap may bring (cap + 3 per worker, at the mean body) fits in
+    it, so the cap stops at 100 - 3 x 2 = 94 where it would go on to 256;
+    the summary's ceiling says 94."""
+    with world.World() as w:
+        hosts = w.add("http", 100, latency_ms=(400, 500), bandwidth=1_000_000, keepalive=False)
+        w.start()
+        name = "dune-s4.jpg"
+        body = os.path.getsize(os.path.join(w.image_dir, name))
+        urls = [f"http://{h.name}/m{k:05d}-{i}_{name}" for k in range(4) for i, h in enumerate(hosts)]
+        workers = 2
+        bodies = 100
+        ceiling = bodies - 3 * workers
+        run = w.run_edgefetch(urls, ["-w", str(workers), "--max-memory", str(bodies * body)])
+        downloads = _checked(run)
+        overall, worst = _overall_open(w.traffic(), hosts)
+        print(f"{run.describe()}; {overall} open at once; body {body} B; summary {downloads}; "
+              f"peak reserved {run.summary['peak_reserved_bytes']} B")
+        check(downloads["ceiling"] == ceiling, f"ceiling {downloads['ceiling']}, want {ceiling}")
+        check(START < downloads["peak_cap"] <= ceiling, f"peak cap {downloads}, bound {ceiling}")
+        check(overall <= ceiling, f"{overall} connections open at once, bound {ceiling}")
+        check(worst <= PER_HOST, f"{worst} connections open at once to one host")
 
 
 def _full_size_cache():
