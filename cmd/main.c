@@ -474,6 +474,10 @@ static int run_single(struct cli *cli, const struct run_input *input)
             mode == PL_SEQUENTIAL ? 1 : cli->pl.workers,
         };
         report_print(stderr, &column, 1);
+        if (report.cap_mode == PL_CAP_ADAPTIVE && report.peak_cap > report.cap_start)
+            fprintf(stderr,
+                    "  download cap adapted: from %u up to %u (ceiling %u), %u in flight at most\n",
+                    report.cap_start, report.peak_cap, report.cap_ceiling, report.peak_in_flight);
         if (report.duplicates > 0)
             fprintf(stderr, "  %zu repeated URL(s) fetched once\n", report.duplicates);
         if (report.skipped > 0)
@@ -545,6 +549,12 @@ static void fit_downloads(struct cli *cli, long fd_limit)
                     "running -w %u\n",
                     cli->pl.workers, fd_limit, workers);
         cli->pl.workers = workers;
+    }
+    if (cli->pl.cap_mode == PL_CAP_ADAPTIVE) {
+        /* The ceiling fits quietly (nobody asked for it); the start, below
+         * it, then fits too unless the limit is tiny (the warning below). */
+        cli->pl.max_downloads_ceiling = process_fit_downloads(
+            fd_limit, cli->fds_at_start, cli->pl.workers, cli->pl.max_downloads_ceiling);
     }
     unsigned wanted = cli->pl.max_downloads;
     unsigned fit = process_fit_downloads(fd_limit, cli->fds_at_start, cli->pl.workers, wanted);

@@ -391,6 +391,7 @@ SUMMARY_FIELDS = {
     "retries": int, "stale_temps_removed": int, "bytes": int, "wall_ms": NUM, "network_ms": NUM,
     "cpu_ms": NUM, "stage_ms": dict, "process_cpu_ms": dict, "peak_rss_bytes": int,
     "peak_items_held": int, "memory_budget_bytes": int, "peak_reserved_bytes": int,
+    "downloads": dict,
     "fds_leaked": (int, type(None)), "signal": (str, type(None)),
     "exit_code": int,
 }
@@ -436,6 +437,8 @@ def validate_summary(obj):
     check(obj["type"] == "summary" and obj["schema_version"] == 1, "summary type")
     check(set(obj["stage_ms"]) == {"download", "decode", "operator", "encode_write"}, "stage_ms")
     check(set(obj["process_cpu_ms"]) == {"user", "system"}, "process_cpu_ms")
+    check(set(obj["downloads"]) == {"adaptive", "start", "ceiling", "peak_cap", "final_cap",
+                                    "peak_in_flight"}, f"downloads {obj['downloads']}")
     check(obj["peak_rss_bytes"] > 1 << 20, f"peak RSS {obj['peak_rss_bytes']}")
     check(obj["fds_leaked"] in (0, None), f"{obj['fds_leaked']} file descriptor(s) leaked")
     check(obj["ok"] + obj["failed"] + obj["skipped"] + obj["cancelled"] == obj["items"], "counts")
