@@ -616,6 +616,11 @@ int cli_parse(int argc, char **argv, struct cli *cli)
     }
     if (cli->mode == CLI_MODE_COMPARE && !given(&cli->settings, OPT_MAX_DOWNLOADS))
         cli->pl.max_downloads = PL_LESSON_DOWNLOADS;
+    /* The cap adapts only when nobody chose it: an explicit -j (command
+     * line or config) is kept exactly, and --compare reproduces the
+     * lesson's fixed 4. */
+    if (given(&cli->settings, OPT_MAX_DOWNLOADS) || cli->mode != CLI_MODE_CONCURRENT)
+        cli->pl.cap_mode = PL_CAP_FIXED;
     cli->pl.http.headers = cli->headers;
     /* A speed floor with no window would never apply: give it curl's usual 30 s. */
     if (cli->pl.http.low_speed_limit > 0 && cli->pl.http.low_speed_time_s == 0)

@@ -275,10 +275,17 @@ void json_write_summary(FILE *out, const struct pl_report *report, const struct 
      * first run. */
     fprintf(out,
             ",\"process_cpu_ms\":{\"user\":%.3f,\"system\":%.3f},\"peak_rss_bytes\":%llu,"
-            "\"peak_items_held\":%zu,\"memory_budget_bytes\":%zu,\"peak_reserved_bytes\":%zu,"
-            "\"fds_leaked\":",
+            "\"peak_items_held\":%zu,\"memory_budget_bytes\":%zu,\"peak_reserved_bytes\":%zu",
             timeval_ms(usage.ru_utime), timeval_ms(usage.ru_stime), peak_rss_bytes(&usage),
             report->peak_held, report->memory_budget, report->peak_reserved);
+    /* The download cap: where it started, how high it could and did go,
+     * and the most transfers in flight at once. */
+    fprintf(out,
+            ",\"downloads\":{\"adaptive\":%s,\"start\":%u,\"ceiling\":%u,\"peak_cap\":%u,"
+            "\"final_cap\":%u,\"peak_in_flight\":%u}",
+            report->cap_mode == PL_CAP_ADAPTIVE ? "true" : "false", report->cap_start,
+            report->cap_ceiling, report->peak_cap, report->final_cap, report->peak_in_flight);
+    fputs(",\"fds_leaked\":", out);
     if (info->fds_counted)
         fprintf(out, "%ld", info->fds_leaked);
     else

@@ -3,7 +3,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "listsource.h"
@@ -78,7 +77,8 @@ static int open_list(const struct cli *cli, FILE **in_out, struct io_list_option
     return 0;
 }
 
-int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_filter *filter)
+int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_filter *filter,
+                    int wake_fd)
 {
     char err[256];
     unsigned lines_read = 0;
@@ -90,11 +90,14 @@ int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_
         rc = open_list(cli, &in, &list);
         if (rc < 0)
             return rc;
+        list.wake_fd = wake_fd;
         rc = io_url_list_read_rows(urls, in, &list, filtering(filter) ? keep_row : NULL, filter,
                                    err, sizeof(err));
         lines_read = urls->lines_read;
         if (in != stdin)
             fclose(in);
+        if (rc == -ECANCELED)
+            return rc; /* a signal: the run that follows says so */
         if (rc < 0) {
             fprintf(stderr, "edgefetch: %s: %s\n", cli->input, err);
             return rc;
@@ -118,9 +121,10 @@ int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_
 struct list_source {
     const struct cli *cli;
     struct row_filter *filter;
-    FILE *in; /* NULL: URL arguments only */
-    struct io_list_reader *reader;
-    int wake_fd;         /* eventfd: written by cancel, polled by the reader */
+    FILE *in;                      /* NULL: URL arguments only */
+    struct io_list_reader *reader; /* NULL: URL arguments only, or stopped (cancelled) */
+    int wake_fd;         /* not ours: written by cancel (and a signal), polled by the reader */
+    bool cancelled;      /* stopped before the reader existed: no row */
     uint64_t lines_read; /* of the list, once it ended */
     bool list_done;
     size_t next_arg;
@@ -144,6 +148,10 @@ static int next_row(void *user, struct pl_row *row, char *err, size_t err_size)
     }
     if (list->ended_first)
         return 0;
+    if (list->cancelled) {
+        snprintf(err, err_size, "reading the URL list: %s", strerror(ECANCELED));
+        return -ECANCELED;
+    }
     while (!list->list_done) {
         struct io_list_row read;
         int got = io_list_reader_next(list->reader, &read, err, err_size);
@@ -203,8 +211,8 @@ static void cancel_rows(void *user)
     }
 }
 
-int list_source_create(const struct cli *cli, struct row_filter *filter, struct list_source **out,
-                       struct pl_source *source)
+int list_source_create(const struct cli *cli, struct row_filter *filter, int wake_fd,
+                       struct list_source **out, struct pl_source *source)
 {
     char err[256];
     int rc;
@@ -215,25 +223,22 @@ int list_source_create(const struct cli *cli, struct row_filter *filter, struct 
     }
     list->cli = cli;
     list->filter = filter;
-    list->wake_fd = -1;
+    list->wake_fd = wake_fd;
     list->list_done = cli->input == NULL;
     if (cli->input != NULL) {
         struct io_list_options opts;
         rc = open_list(cli, &list->in, &opts);
         if (rc < 0)
             goto fail;
+        opts.wake_fd = wake_fd;
         rc = io_list_reader_create(list->in, &opts, &list->reader, err, sizeof(err));
-        if (rc < 0) {
+        if (rc == -ECANCELED) {
+            /* A signal while the header was awaited: no row, the run says so. */
+            list->cancelled = true;
+        } else if (rc < 0) {
             fprintf(stderr, "edgefetch: %s: %s\n", cli->input, err);
             goto fail;
         }
-        list->wake_fd = eventfd(0, EFD_CLOEXEC);
-        if (list->wake_fd < 0) {
-            rc = -errno;
-            fprintf(stderr, "edgefetch: creating an eventfd: %s\n", strerror(-rc));
-            goto fail;
-        }
-        io_list_reader_set_wakeup(list->reader, list->wake_fd);
     }
     *source = (struct pl_source){.next = next_row, .cancel = cancel_rows, .user = list};
     *out = list;
@@ -248,6 +253,8 @@ int list_source_first(struct list_source *list)
 {
     char err[512];
     int got = next_row(list, &list->first, err, sizeof(err));
+    if (got == -ECANCELED)
+        return got; /* a signal: the run that follows says so */
     if (got < 0) {
         fprintf(stderr, "edgefetch: %s\n", err);
         return got;
@@ -276,7 +283,5 @@ void list_source_destroy(struct list_source *list)
     io_list_reader_destroy(list->reader);
     if (list->in != NULL && list->in != stdin)
         fclose(list->in);
-    if (list->wake_fd >= 0)
-        close(list->wake_fd);
     free(list);
 }

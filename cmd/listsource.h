@@ -27,19 +27,26 @@ struct row_filter {
 };
 
 /* The list (any format of io's reader, whole) and the URL arguments after
- * it; errors are printed. */
-int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_filter *filter);
+ * it; errors are printed. A read that waits also polls `wake_fd` (-1: none;
+ * pl_signal_wake_fd): once it is readable, -ECANCELED, not printed, with the
+ * rows read so far in `urls`. */
+int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_filter *filter,
+                    int wake_fd);
 
 /* A streamed list: opens it, reads its header (errors printed, a negative
  * code: nothing has run) and fills `source` for pl_run_stream; the URL
- * arguments come after the list's last row, numbered on after it. */
+ * arguments come after the list's last row, numbered on after it. Its
+ * reads poll `wake_fd` (not closed here; -1: none), which source.cancel
+ * writes: once it is readable (a signal, a stop), the list gives no more
+ * rows, -ECANCELED. */
 struct list_source;
-int list_source_create(const struct cli *cli, struct row_filter *filter, struct list_source **out,
-                       struct pl_source *source);
+int list_source_create(const struct cli *cli, struct row_filter *filter, int wake_fd,
+                       struct list_source **out, struct pl_source *source);
 /* Reads up to the first row kept (blocking: a pipe's producer may take its
  * time), which the run then gets first: 1 with one, 0 when there is none
  * (the list and the arguments gave no row, or the shard keeps none of
- * them), or a negative code, printed (the list could not be read: nothing
+ * them), -ECANCELED, not printed, when `wake_fd` stopped the read first,
+ * or another negative code, printed (the list could not be read: nothing
  * has run). */
 int list_source_first(struct list_source *list);
 /* Rows the list and the arguments gave (kept or dropped): 0 for an empty

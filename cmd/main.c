@@ -203,6 +203,14 @@ static void on_item(const struct pl_item *item, void *user)
             produced->runs[item->index] |= log->produced_by;
     }
     if (log->cli->verbose > CLI_NORMAL) {
+        /* A tar shard's item is an entry of its tar, as --json names it:
+         * its positional name is never written. */
+        char in_tar[IO_OUTPUT_NAME_SIZE];
+        const char *name = item->output_name;
+        if (log->cli->tar != NULL) {
+            tar_out_item_name(log->cli->tar, item, in_tar, sizeof(in_tar));
+            name = in_tar;
+        }
         struct line line;
         FILE *out = line_begin(&line);
         fprintf(out, "edgefetch: %sok ", where);
@@ -210,7 +218,7 @@ static void on_item(const struct pl_item *item, void *user)
         fprintf(out,
                 " -> %s/%s (%dx%d, %zu bytes; download %.3f s, decode %.3f s, edge %.3f s, "
                 "encode+write %.3f s)\n",
-                log->cli->output_dir, item->output_name, item->width, item->height, item->bytes,
+                log->cli->output_dir, name, item->width, item->height, item->bytes,
                 item->download_s, item->decode_s, item->edge_s, item->encode_s);
         line_end(&line);
     }
@@ -466,6 +474,10 @@ static int run_single(struct cli *cli, const struct run_input *input)
             mode == PL_SEQUENTIAL ? 1 : cli->pl.workers,
         };
         report_print(stderr, &column, 1);
+        if (report.cap_mode == PL_CAP_ADAPTIVE && report.peak_cap > report.cap_start)
+            fprintf(stderr,
+                    "  download cap adapted: from %u up to %u (ceiling %u), %u in flight at most\n",
+                    report.cap_start, report.peak_cap, report.cap_ceiling, report.peak_in_flight);
         if (report.duplicates > 0)
             fprintf(stderr, "  %zu repeated URL(s) fetched once\n", report.duplicates);
         if (report.skipped > 0)
@@ -538,6 +550,12 @@ static void fit_downloads(struct cli *cli, long fd_limit)
                     cli->pl.workers, fd_limit, workers);
         cli->pl.workers = workers;
     }
+    if (cli->pl.cap_mode == PL_CAP_ADAPTIVE) {
+        /* The ceiling fits quietly (nobody asked for it); the start, below
+         * it, then fits too unless the limit is tiny (the warning below). */
+        cli->pl.max_downloads_ceiling = process_fit_downloads(
+            fd_limit, cli->fds_at_start, cli->pl.workers, cli->pl.max_downloads_ceiling);
+    }
     unsigned wanted = cli->pl.max_downloads;
     unsigned fit = process_fit_downloads(fd_limit, cli->fds_at_start, cli->pl.workers, wanted);
     if (fit >= wanted)
@@ -592,6 +610,14 @@ int main(int argc, char **argv)
     uv_loop_t first_loop;
     if (uv_loop_init(&first_loop) == 0)
         uv_loop_close(&first_loop);
+    /* Before anything can wait on the list (a pipe may stay silent): from
+     * here on SIGINT and SIGTERM stop gracefully, the run that follows
+     * reporting what was read as cancelled. Its eventfd is in the baseline. */
+    int caught = pl_signals_catch();
+    if (caught < 0) {
+        fprintf(stderr, "edgefetch: setting up signal handling: %s\n", strerror(-caught));
+        goto out;
+    }
     cli.fds_at_start = count_open_fds();
     struct row_filter filter = {
         .pl = &cli.pl,
@@ -637,27 +663,36 @@ int main(int argc, char **argv)
     if (streamed) {
         if (cli.input == NULL && cli.url_count == 0)
             goto no_urls;
-        if (list_source_create(&cli, &filter, &input_list, &source) < 0)
+        if (list_source_create(&cli, &filter, pl_signal_wake_fd(), &input_list, &source) < 0)
             goto out;
         input.list = input_list;
         input.source = &source;
-        /* As for a whole list, an empty one is said before any run. */
+        /* As for a whole list, an empty one is said before any run. A
+         * signal while it waits: the run starts stopped and reports it. */
         int first = list_source_first(input_list);
-        if (first < 0)
+        if (first < 0 && first != -ECANCELED)
             goto out;
-        if (first == 0 && list_source_rows(input_list) == 0)
+        if (first == 0 && list_source_rows(input_list) == 0 && pl_signal_pending() == 0)
             goto no_urls;
         /* The list and its wake-up stay open through the run: not a leak. */
         cli.fds_at_start = count_open_fds();
     } else {
-        rc_read = list_read_whole(&cli, &urls, &filter);
+        rc_read = list_read_whole(&cli, &urls, &filter, pl_signal_wake_fd());
         /* The fingerprints are needed only while the list is read. */
         io_fp_set_destroy(filter.seen);
         filter.seen = NULL;
-        if (rc_read < 0)
+        /* -ECANCELED: a signal while it waited; the run starts stopped. */
+        if (rc_read < 0 && rc_read != -ECANCELED)
             goto out;
-        if (urls.count == 0)
+        if (urls.count == 0 && pl_signal_pending() == 0)
             goto no_urls;
+    }
+    if (cli.dry_run && pl_signal_pending() != 0) {
+        /* No plan for a list cut short: stopped before it was printed. */
+        if (cli.verbose >= CLI_QUIET)
+            fprintf(stderr, "edgefetch: stopped by %s\n", strsignal(pl_signal_pending()));
+        status = 128 + pl_signal_pending();
+        goto out;
     }
     if (cli.dry_run) {
         status = run_dry(&cli, &urls);
@@ -692,6 +727,7 @@ no_urls:
                     "Try 'edgefetch --help' for more information.\n");
 out:
     list_source_destroy(input_list);
+    pl_signals_finish();
     io_fp_set_destroy(filter.seen);
     tar_out_destroy(cli.tar);
     io_url_list_finish(&urls);

@@ -43,7 +43,9 @@ const struct opt_spec options_table[OPT_COUNT] = {
          "print each URL with its output name, its shard and whether resume would skip it; "
          "send no request, write nothing"),
     VALUE(OPT_MAX_DOWNLOADS, "max-downloads", 'j', "N", OPT_VALUE_OTHER, OPT_GROUP_CONCURRENCY,
-          "transfers in flight at most, 1-1024; lowered with a warning when the descriptor "
+          "transfers in flight at most, 1-1024, fixed; without -j the cap starts at 32 and "
+          "rises to 256 while the CPU stage waits for bodies, less when --max-memory cannot "
+          "hold their bodies (cap + 3 per worker); lowered with a warning when the descriptor "
           "limit cannot hold them"),
     VALUE(OPT_WORKERS, "workers", 'w', "N", OPT_VALUE_OTHER, OPT_GROUP_CONCURRENCY,
           "processing threads, 1-1024"),

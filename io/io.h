@@ -81,9 +81,17 @@ struct io_list_options {
     enum io_list_compression compression;
     const char *url_column;  /* csv/tsv column, jsonl field of the URL; NULL: "url" */
     const char *name_column; /* of the output name; NULL: none */
+    /* Polled with the list's descriptor by a read that waits (an eventfd or
+     * a pipe's read end, never read by the reader), from the first read on:
+     * once it is readable, io_list_reader_create and io_list_reader_next
+     * return -ECANCELED, "reading the URL list: Operation canceled", and
+     * keep returning it. A stopped run, or a signal before it, is then never
+     * held by a producer that writes nothing. Streams without a descriptor
+     * ignore it. -1: none. */
+    int wake_fd;
 };
 
-/* plain, auto compression, "url", no name column. */
+/* plain, auto compression, "url", no name column, no wake-up. */
 void io_list_options_init(struct io_list_options *opts);
 
 /* The format a list's file name implies: ".csv", ".tsv"/".tab",
@@ -122,14 +130,6 @@ int io_list_reader_create(FILE *in, const struct io_list_options *opts, struct i
  * (a binary file), a corrupt or cut-short gzip stream, a read error. */
 int io_list_reader_next(struct io_list_reader *reader, struct io_list_row *row, char *err,
                         size_t err_size);
-
-/* From now on, a read that waits for the list also watches `wake_fd` (an
- * eventfd or a pipe's read end, not read by the reader): once it is
- * readable, io_list_reader_next returns -ECANCELED, "reading the URL list:
- * Operation canceled", and keeps returning it. A stopped run is then never
- * held by a producer that writes nothing. Streams without a descriptor
- * ignore it. */
-void io_list_reader_set_wakeup(struct io_list_reader *reader, int wake_fd);
 
 /* Lines read so far. */
 uint64_t io_list_reader_line(const struct io_list_reader *reader);

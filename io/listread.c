@@ -34,6 +34,7 @@ void io_list_options_init(struct io_list_options *opts)
     opts->compression = IO_LIST_COMPRESSION_AUTO;
     opts->url_column = "url";
     opts->name_column = NULL;
+    opts->wake_fd = -1;
 }
 
 static bool ends_with(const char *text, size_t len, const char *suffix)
@@ -298,7 +299,8 @@ int io_list_reader_create(FILE *in, const struct io_list_options *opts, struct i
         reader->opts.url_column = "url";
     reader->in = in;
     reader->fd = fileno(in);
-    reader->wake_fd = -1;
+    /* Before the header's first bytes are read: that read may wait too. */
+    reader->wake_fd = opts->wake_fd;
     reader->name_column = SIZE_MAX;
     reader->raw = malloc(CHUNK_BYTES);
     reader->line = malloc(MAX_LINE_BYTES + 1);
@@ -385,11 +387,6 @@ int io_list_reader_next(struct io_list_reader *reader, struct io_list_row *row, 
     if (rc < 0)
         snprintf(err, err_size, "%s", reader->message);
     return rc;
-}
-
-void io_list_reader_set_wakeup(struct io_list_reader *reader, int wake_fd)
-{
-    reader->wake_fd = wake_fd;
 }
 
 uint64_t io_list_reader_line(const struct io_list_reader *reader)

@@ -24,7 +24,7 @@ struct io_list_reader {
     struct io_list_options opts;
     FILE *in;
     int fd; /* fileno(in), or -1 for a stream with no descriptor (fmemopen) */
-    int wake_fd; /* io_list_reader_set_wakeup's, or -1 */
+    int wake_fd; /* opts.wake_fd */
     bool raw_eof;
     bool gzip;
     bool gzip_member_done; /* a member ended: more input is another member, none is the end */

@@ -42,8 +42,11 @@ static void cancel_jobs(struct run *run)
         case JOB_BACKOFF:
             break;
         case JOB_CPU:
+            /* Not in the queue: on a worker, or finished and on the way
+             * back (run->done): its own outcome is reported when it comes
+             * back, an output it wrote is ok. */
             if (run->todo == NULL || !pl_queue_remove(run->todo, &job->node))
-                continue; /* on a worker now */
+                continue;
             break;
         case JOB_DOWNLOADING:
         case JOB_DONE:

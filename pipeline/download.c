@@ -215,7 +215,7 @@ void pump(struct run *run)
         struct pl_admit_state state = {
             .gate = ask_gate(run),
             .stopping = run->closing || run->stop_signal != 0,
-            .slots_free = run->slots.capacity - run->slots.in_use,
+            .slots_free = pl_sem_free(&run->slots),
             .room_free =
                 run->pipeline_cap > run->in_pipeline ? run->pipeline_cap - run->in_pipeline : 0,
             .retry_ready = !io_list_empty(&run->ready),
@@ -304,6 +304,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
         job->body = result->body; /* taken: the result must not free it */
         job->body_size = result->body_size;
         result->body = NULL;
+        run->bodies_received++;
         /* NULL when out of memory: the report then lacks the body's type,
          * digest and format, nothing else. */
         job->provenance = malloc(sizeof(*job->provenance));

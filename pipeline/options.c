@@ -69,6 +69,10 @@ void pl_options_init(struct pl_options *opts)
      * in flight (2 per host was slower: a dead host then takes two connect
      * timeouts to find; 8 was no faster). */
     opts->max_downloads = 32;
+    /* ...and from there up to PL_ADAPT_CEILING while the CPU stage waits
+     * for bodies on a latency-bound list (adapt.h; world_adaptive.md). */
+    opts->cap_mode = PL_CAP_ADAPTIVE;
+    opts->max_downloads_ceiling = PL_ADAPT_CEILING;
     opts->max_per_host = 4;
     opts->workers = online > 0 ? (unsigned)online : 1;
     opts->op = IMG_OP_SOBEL;

@@ -34,9 +34,29 @@ enum pl_gate {
  * caller whose output cannot keep up says HOLD rather than block on_item. */
 typedef enum pl_gate (*pl_gate_cb)(void *user);
 
+/* How the download cap (max_downloads) behaves over a run. */
+enum pl_cap_mode {
+    /* Starts at max_downloads and moves between it and
+     * max_downloads_ceiling (pipeline/adapt.h says when); the default. */
+    PL_CAP_ADAPTIVE = 0,
+    PL_CAP_FIXED, /* max_downloads throughout: an explicit -j, --compare */
+};
+
+/* The highest the adaptive cap rises to by default (8 × the default start):
+ * the room for bodies grows with the cap (cap + 3 × workers), so this also
+ * bounds the bodies held; measured in tests/bench/results/world_adaptive.md. */
+#define PL_ADAPT_CEILING 256
+
 struct pl_options {
     enum pl_mode mode;
     unsigned max_downloads; /* transfers in flight at most (concurrent mode) */
+    /* ADAPTIVE: max_downloads is where the cap starts, and the least it
+     * falls to; it rises to max_downloads_ceiling at most (lowered by the
+     * caller to fit the descriptor limit), and only while the bodies the
+     * room would hold at the raised cap, at the mean body size seen so
+     * far, fit in max_memory. Sequential mode is always fixed at 1. */
+    enum pl_cap_mode cap_mode;
+    unsigned max_downloads_ceiling;
     unsigned workers;       /* CPU-stage threads (concurrent mode) */
     enum img_operator op;
     struct img_canny_options canny; /* used when op is IMG_OP_CANNY */
@@ -87,7 +107,8 @@ struct pl_options {
     void *gate_user;
 };
 
-/* The defaults of every field: concurrent, -j 32 with 4 per host, a worker per online CPU,
+/* The defaults of every field: concurrent, -j 32 adaptive up to
+ * PL_ADAPT_CEILING with 4 per host, a worker per online CPU,
  * sobel, PNG level 1, 100 M pixels, a memory budget of half the physical
  * RAM at most 4 GiB and at most the cgroup's memory.max, into "edges", 60 s for a whole transfer
  * (redirects included), 5 s to connect, 64 MiB bodies, 5 redirects, 2
@@ -211,7 +232,13 @@ struct pl_report {
     double edge_s;
     double encode_s;
     size_t peak_held;  /* most items between download start and CPU-stage end */
-    size_t held_limit; /* the back-pressure bound on that */
+    size_t held_limit; /* the back-pressure bound on that (its highest, as the cap moved) */
+    enum pl_cap_mode cap_mode;     /* the run's (FIXED in sequential mode) */
+    unsigned cap_start;            /* the download cap it started at */
+    unsigned cap_ceiling;          /* the most it could rise to (fds; memory at the end) */
+    unsigned peak_cap;             /* the highest the cap was */
+    unsigned final_cap;            /* where it was when the run ended */
+    unsigned peak_in_flight;       /* most transfers in flight at once */
     size_t memory_budget; /* max_memory */
     size_t peak_reserved; /* most bytes of it reserved at once */
     int signal;        /* the signal that stopped the run, or 0; SIGPIPE: the gate said STOP */
@@ -266,7 +293,7 @@ struct pl_row {
  * run; pl_run_stream then returns that code). `cancel` runs on the loop
  * thread when the run stops early: it must make a `next` blocked in a read
  * (a pipe whose producer never ends) return soon, e.g. by writing an
- * eventfd its reader polls (io_list_reader_set_wakeup); NULL when `next`
+ * eventfd its reader polls (io_list_options.wake_fd); NULL when `next`
  * never blocks. */
 struct pl_source {
     int (*next)(void *user, struct pl_row *row, char *err, size_t err_size);
@@ -287,6 +314,28 @@ struct pl_source {
  * taken so far. */
 int pl_run_stream(const struct pl_options *opts, const struct pl_source *source, pl_item_cb on_item,
                   void *user, struct pl_report *report, char *err, size_t err_size);
+
+/* SIGINT and SIGTERM before a run (signals.c). From this call on, a signal
+ * that comes while no run has its own handlers (the list is being read, the
+ * run is being set up) is kept rather than fatal: it makes
+ * pl_signal_wake_fd() readable, so a read of the URL list that waits on a
+ * pipe ends (-ECANCELED: give that descriptor to the list reader), and the
+ * next pl_run or pl_run_stream takes it as soon as its own handlers are in
+ * place: it starts stopped, its items cancelled, report->signal set. A
+ * second signal exits at once with 128 + its number, as during a run. Once
+ * a run has started, its handlers replace this one (and the signals' default
+ * action is back when it ends). Call once, before anything can block;
+ * -errno when the eventfd or a handler cannot be set up. */
+int pl_signals_catch(void);
+/* The eventfd a caught signal makes readable; -1 before pl_signals_catch. */
+int pl_signal_wake_fd(void);
+/* The signal caught and not yet taken by a run, or 0. */
+int pl_signal_pending(void);
+/* For a run, once its own handlers are in place: the pending signal (then
+ * no longer pending), or 0. */
+int pl_signal_take(void);
+/* At the end: the signals' default actions back, the eventfd closed. */
+void pl_signals_finish(void);
 
 /* --dry-run: what pl_run would do with an item. */
 enum pl_plan_action {
@@ -330,6 +379,10 @@ struct pl_sem {
 void pl_sem_init(struct pl_sem *sem, unsigned capacity);
 bool pl_sem_try_acquire(struct pl_sem *sem);
 void pl_sem_release(struct pl_sem *sem);
+/* Slots free now: 0 while more are taken than a lowered capacity allows. */
+unsigned pl_sem_free(const struct pl_sem *sem);
+/* A new capacity; slots taken beyond it are kept until released. */
+void pl_sem_set_capacity(struct pl_sem *sem, unsigned capacity);
 
 /* The streamed list's rows between the reader thread and the loop: push
  * blocks while `capacity` rows wait (back-pressure on the list's producer),
@@ -372,8 +425,9 @@ void pl_queue_push(struct pl_queue *queue, struct pl_queue_node *node);
 struct pl_queue_node *pl_queue_pop(struct pl_queue *queue);
 /* Returns a node without waiting, or NULL. */
 struct pl_queue_node *pl_queue_try_pop(struct pl_queue *queue);
-/* Takes `node` out if it is still queued (no worker popped it yet): true
- * then, false when it was popped already. */
+/* Takes `node` out if it is still in this queue (no worker popped it yet):
+ * true then, false when it was popped already, whatever list the taker has
+ * linked it into since. O(length). */
 bool pl_queue_remove(struct pl_queue *queue, struct pl_queue_node *node);
 /* Wakes every waiting pop; later pops return NULL once the queue is empty. */
 void pl_queue_close(struct pl_queue *queue);

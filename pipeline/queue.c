@@ -83,10 +83,20 @@ struct pl_queue_node *pl_queue_try_pop(struct pl_queue *queue)
 
 bool pl_queue_remove(struct pl_queue *queue, struct pl_queue_node *node)
 {
+    /* Membership is looked up, not read off the node: a popped node's link
+     * is its taker's to reuse (a worker links a finished job into the run's
+     * done list with it), so "linked" does not mean "queued here", and the
+     * link may be changing under another lock. The queue is short (at most
+     * the run's room) and this runs only when a run stops. */
+    bool queued = false;
     uv_mutex_lock(&queue->lock);
-    /* A popped node was unlinked under this lock (io_list_remove leaves it
-     * pointing at itself), so "linked" means "still queued here". */
-    bool queued = io_list_linked(&node->link);
+    struct io_list *link;
+    IO_LIST_FOREACH(link, &queue->nodes) {
+        if (link == &node->link) {
+            queued = true;
+            break;
+        }
+    }
     if (queued) {
         io_list_remove(&node->link);
         queue->length--;

@@ -7,7 +7,8 @@
  * Back-pressure: a download starts only while fewer than `pipeline_cap`
  * jobs are between "download started" and "CPU stage finished", so bodies
  * held in memory stay bounded however long the list is; jobs that wait
- * (backoff, Retry-After, a busy or failing host) do not count. */
+ * (backoff, Retry-After, a busy or failing host) do not count. The cap
+ * moves with it when it adapts (sampler.c). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -67,6 +68,7 @@ void maybe_close(struct run *run)
     io_http_destroy(run->http);
     run->http = NULL;
     retry_close(run);
+    sampler_close(run);
     uv_close((uv_handle_t *)&run->sigint, NULL);
     uv_close((uv_handle_t *)&run->sigterm, NULL);
     if (run->gate_on) {
@@ -155,13 +157,7 @@ static int run_items(const struct pl_options *opts, const struct io_url_list *ur
     }
 
     bool sequential = opts->mode == PL_SEQUENTIAL;
-    unsigned max_downloads = sequential ? 1 : opts->max_downloads;
     unsigned workers = sequential ? 0 : opts->workers;
-    pl_sem_init(&run.slots, max_downloads);
-    /* Downloads in flight, plus two waiting bodies per worker, plus the ones
-     * being processed: enough to keep every worker fed, no more. */
-    run.pipeline_cap = sequential ? 1 : (size_t)max_downloads + 3 * (size_t)workers;
-    report->held_limit = run.pipeline_cap;
 
     /* Always: besides --max-per-host, the hosts carry their health. */
     rc = pl_hosts_create(&run.hosts);
@@ -203,6 +199,10 @@ static int run_items(const struct pl_options *opts, const struct io_url_list *ur
     /* Signal handles must not keep the loop alive on their own. */
     uv_unref((uv_handle_t *)&run.sigint);
     uv_unref((uv_handle_t *)&run.sigterm);
+    /* A signal that came before the handles above (the list being read,
+     * this setup): the run starts stopped by it. Taken after them, so that
+     * none falls between. */
+    int early_signal = pl_signal_take();
     /* Without its timer a held gate would never be asked again: run open. */
     if (opts->gate != NULL && uv_timer_init(&run.loop, &run.gate_timer) == 0) {
         run.gate_timer.data = &run;
@@ -217,14 +217,27 @@ static int run_items(const struct pl_options *opts, const struct io_url_list *ur
         uv_unref((uv_handle_t *)&run.progress_timer);
     }
 
+    /* The cap and its room: downloads in flight, plus two waiting bodies
+     * per worker, plus the ones being processed: enough to keep every
+     * worker fed, no more (sequential: one item at a time). */
+    if (sequential)
+        sampler_start(&run, PL_CAP_FIXED, 1, 1);
+    else
+        sampler_start(&run, opts->cap_mode, opts->max_downloads,
+                      opts->cap_mode == PL_CAP_FIXED ? opts->max_downloads
+                                                     : opts->max_downloads_ceiling);
+
     if (source != NULL)
         feed_start(&run);
     else
         report_up_front(&run);
+    if (early_signal != 0)
+        stop_run(&run, early_signal);
     pump(&run);
     maybe_close(&run);
     uv_run(&run.loop, UV_RUN_DEFAULT);
 
+    sampler_finish(&run);
     finish_workers(&run);
     pl_budget_reserved(&run.budget, &report->peak_reserved);
     pl_budget_finish(&run.budget);

@@ -14,7 +14,9 @@
  * (a signal: one walk over the jobs by state), hosts.c (per-host caps and
  * health), budget.c (--max-memory, shared by the workers), feed.c (a
  * streamed list, pl_run_stream: the reader thread and the rows it queues in
- * rowqueue.c's bounded queue, triaged as they are taken). */
+ * rowqueue.c's bounded queue, triaged as they are taken), adapt.c (the
+ * adaptive download cap's policy) and sampler.c (its timer and the one
+ * place the cap changes). */
 #ifndef EDGEFETCH_PIPELINE_RUN_PRIVATE_H
 #define EDGEFETCH_PIPELINE_RUN_PRIVATE_H
 
@@ -26,6 +28,7 @@
 
 #include <uv.h>
 
+#include "adapt.h"
 #include "bands.h"
 #include "budget.h"
 #include "hosts.h"
@@ -149,6 +152,18 @@ struct run {
     size_t pipeline_cap; /* bodies held at most (the back-pressure bound) */
     size_t in_pipeline;  /* jobs in DOWNLOADING or CPU */
     size_t in_state[JOB_STATE_COUNT];
+    /* The download cap's mode and bounds, set once at setup; its samples
+     * (sampler.c: the timer, the window, set_cap the one writer of
+     * slots.capacity and pipeline_cap after setup). */
+    enum pl_cap_mode cap_mode;
+    struct pl_adapt_limits cap_limits;
+    struct pl_adapt_window cap_window;
+    uv_timer_t sample_timer;
+    bool sample_on;
+    /* Workers started (thread_count drops to 0 when they are joined at the
+     * end, before the report's ceiling is taken). */
+    unsigned cap_workers;
+    size_t bodies_received; /* downloads that brought a body: the mean for the memory bound */
 
     /* the list (triage.c) */
     const struct io_url_list *urls;
@@ -333,6 +348,17 @@ void run_sequential_job(struct run *run, struct job *job);
 void on_signal(uv_signal_t *handle, int signum);
 /* A signal, or the gate's STOP (signum SIGPIPE): ends the run early. */
 void stop_run(struct run *run, int signum);
+
+/* ---- sampler.c ---------------------------------------------------------- */
+
+/* Sets the download cap and its room for bodies (after the workers
+ * started: the room counts them) and, when `mode` is ADAPTIVE, starts the
+ * sampling timer; a timer that cannot be made leaves the cap fixed. */
+void sampler_start(struct run *run, enum pl_cap_mode mode, unsigned start, unsigned ceiling);
+/* maybe_close's part: closes the timer. */
+void sampler_close(struct run *run);
+/* After the loop: the report's peaks and the final ceiling. */
+void sampler_finish(struct run *run);
 
 /* ---- run.c -------------------------------------------------------------- */
 

@@ -24,3 +24,13 @@ void pl_sem_release(struct pl_sem *sem)
     assert(sem->in_use > 0);
     sem->in_use--;
 }
+
+unsigned pl_sem_free(const struct pl_sem *sem)
+{
+    return sem->in_use < sem->capacity ? sem->capacity - sem->in_use : 0;
+}
+
+void pl_sem_set_capacity(struct pl_sem *sem, unsigned capacity)
+{
+    sem->capacity = capacity;
+}

@@ -45,7 +45,8 @@ API:
   path); free_port(); Tripwire (a listening port that must not be connected
   to: .port, touched()); nginx_binary(), Nginx (HTTPS + HTTP/2 nginx on
   127.0.0.1 with a certificate made now), nginx_conf(tmp, body, ...) and
-  stop_process(proc, sig) for the world's own nginx set-ups.
+  stop_process(proc, sig) for the world's own nginx set-ups; quiescent(pid)
+  (returns once the process is blocked, every thread asleep).
 - Other tools: tool(*args, cwd) (runs one, checked), source_png(ws, name,
   size) (a sample photo scaled, as PNG, by ImageMagick), fetch(ws, server,
   names, extra) -> (rc, stderr, items by file name) (a --json run over served
@@ -390,6 +391,7 @@ SUMMARY_FIELDS = {
     "retries": int, "stale_temps_removed": int, "bytes": int, "wall_ms": NUM, "network_ms": NUM,
     "cpu_ms": NUM, "stage_ms": dict, "process_cpu_ms": dict, "peak_rss_bytes": int,
     "peak_items_held": int, "memory_budget_bytes": int, "peak_reserved_bytes": int,
+    "downloads": dict,
     "fds_leaked": (int, type(None)), "signal": (str, type(None)),
     "exit_code": int,
 }
@@ -435,6 +437,8 @@ def validate_summary(obj):
     check(obj["type"] == "summary" and obj["schema_version"] == 1, "summary type")
     check(set(obj["stage_ms"]) == {"download", "decode", "operator", "encode_write"}, "stage_ms")
     check(set(obj["process_cpu_ms"]) == {"user", "system"}, "process_cpu_ms")
+    check(set(obj["downloads"]) == {"adaptive", "start", "ceiling", "peak_cap", "final_cap",
+                                    "peak_in_flight"}, f"downloads {obj['downloads']}")
     check(obj["peak_rss_bytes"] > 1 << 20, f"peak RSS {obj['peak_rss_bytes']}")
     check(obj["fds_leaked"] in (0, None), f"{obj['fds_leaked']} file descriptor(s) leaked")
     check(obj["ok"] + obj["failed"] + obj["skipped"] + obj["cancelled"] == obj["items"], "counts")
@@ -572,6 +576,32 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=10):
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def quiescent(pid, samples=3, interval_s=0.2, deadline_s=120):
+    """Returns once no thread of process `pid` runs or waits to run and its
+    CPU time stands still over `samples` looks: it is blocked (a read of a
+    silent pipe, a full stderr) and its workers have nothing left to do."""
+    def look():
+        states, ticks = [], 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except FileNotFoundError:
+                continue  # a thread that just ended
+            states.append(fields[0])
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return "R" not in states, ticks
+
+    deadline = time.monotonic() + deadline_s
+    still, last = 0, None
+    while still < samples:
+        check(time.monotonic() < deadline, f"process {pid} kept running for {deadline_s} s")
+        idle, ticks = look()
+        still = still + 1 if idle and ticks == last else 0
+        last = ticks
+        time.sleep(interval_s)
 
 
 NGINX_TEMPS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")

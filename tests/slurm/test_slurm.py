@@ -135,6 +135,12 @@ def test_array():
             cluster.start()
             for layout in ("readable", "positional"):
                 array_matches_single(ws, server, cluster, layout)
+        except (Failure, subprocess.TimeoutExpired) as e:
+            # Whatever failed, the daemons' logs go with it: a failure seen
+            # once under load left no cause to read.
+            if "--- slurmctld" in str(e):
+                raise
+            raise Failure(f"{e}\n{cluster.logs()}") from e
         finally:
             cluster.stop()
 

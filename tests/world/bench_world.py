@@ -20,8 +20,8 @@ Full: 2,000 hosts, 100,000 URLs, each contender cut off at 1,200 s; --quick:
 
 Contenders, each run once, one after the other on the same world, each cut
 off after --cutoff seconds (DNF, with how far it got):
-    edgefetch at its defaults (-j 32 --max-per-host 4); edgefetch -j 4 (the
-    old default, the lesson's);
+    edgefetch at its defaults (-j 32 adaptive up to 256, --max-per-host 4);
+    edgefetch -j 4 (the old default, the lesson's);
     curl --parallel (default --parallel-max 50; and 32), aria2c (default -j 5;
     and -j 32), wget2 (default 5 threads; and 32): these only download (no
     decode, no edge map), so they do less work than edgefetch; and the
@@ -53,6 +53,10 @@ Measuring a choice: --variant ARGS (repeatable) adds a row "edgefetch ARGS",
 --only PREFIXES keeps the rows whose names start so, --mix good|issue11|web
 picks the hosts' mix (issue11: 95 good, 5 dead per 100, the issue's first
 list), --others-cutoff S cuts the other tools off sooner than edgefetch.
+
+Each edgefetch row also gives its process CPU time (user + system, from its
+--json summary) and the CPU floor it sets (that over the cores), and how far
+its download cap went (summary.downloads: peak cap, peak in flight).
 
 Results: a Markdown table on stdout, also written to --out (default
 tests/bench/results/world-quick.md, or world.md for the full size), with a
@@ -385,7 +389,20 @@ def main():
                             per_item.append((t["decode"] + t["operator"] + t["encode_write"]) / 1000)
                 if per_item:
                     cpu_s = sum(per_item) / len(per_item) * len(good_paths)
+            # edgefetch's own summary: its process CPU time (the CPU floor of
+            # this run is that over the cores) and how far its download cap went.
+            summary = {}
+            if name.startswith("edgefetch"):
+                with open(stdout_path, errors="replace") as f:
+                    for line in f:
+                        if line.startswith('{"type":"summary"'):
+                            summary = json.loads(line)
+            cpu_ms = summary.get("process_cpu_ms", {})
+            cpu_run = (cpu_ms["user"] + cpu_ms["system"]) / 1000 if cpu_ms else None
+            downloads = summary.get("downloads", {})
             row = {"name": name, "wall": wall, "rc": rc, "cutoff": limit, "rss": rss,
+                   "cpu_run": cpu_run, "peak_cap": downloads.get("peak_cap"),
+                   "peak_in_flight": downloads.get("peak_in_flight"),
                    "fetched": fetched,
                    "items_s": fetched / wall, "t99": t99, "t90": t90, "requests": requests,
                    "conns_per_host": sum(conns) / len(conns) if conns else 0, "worst": worst}
@@ -394,7 +411,10 @@ def main():
                   f"{len(good_paths)} servable fetched, 90 % at {fmt_s(t90)}, 99 % at {fmt_s(t99)}, "
                   f"{row['items_s']:.0f} items/s, "
                   f"peak RSS {fmt_rss(rss)} MiB, {row['conns_per_host']:.1f} connections/host, "
-                  f"max {worst} open to one host", flush=True)
+                  f"max {worst} open to one host"
+                  + (f", CPU {cpu_run:.2f} s (floor {cpu_run / (os.cpu_count() or 1):.2f} s), "
+                     f"peak cap {row['peak_cap']}, peak in flight {row['peak_in_flight']}"
+                     if cpu_run is not None else ""), flush=True)
             if os.environ.get("BENCH_KEEP"):
                 print(open(os.path.join(work, f"run{len(results) - 1}.stderr")).read()[-800:],
                       open(stdout_path, errors="replace").read()[-800:])
@@ -432,9 +452,18 @@ def main():
                 med = {k: median([r[k] for r in mine if r[k] is not None])
                        for k in ("wall", "items_s", "t90", "t99")}
                 dnf = sum(1 for r in mine if r["rc"] is None)
+                cpu_runs = [r["cpu_run"] for r in mine if r.get("cpu_run") is not None]
+                floor = ""
+                if cpu_runs:
+                    # The CPU floor of the run: its measured CPU time over the cores.
+                    floor_s = median(cpu_runs) / cores
+                    floor = (f", CPU {median(cpu_runs):.2f} s, floor {floor_s:.2f} s, wall/floor "
+                             f"{med['wall'] / floor_s:.2f}x, peak cap "
+                             f"{median([r['peak_cap'] for r in mine])}, peak in flight "
+                             f"{median([r['peak_in_flight'] for r in mine])}")
                 lines.append(f"- {name}: wall {fmt_s(med['wall'])} s"
                              f"{f' ({dnf} DNF)' if dnf else ''}, {med['items_s']:.0f} items/s, "
-                             f"90 % at {fmt_s(med['t90'])} s, 99 % at {fmt_s(med['t99'])} s")
+                             f"90 % at {fmt_s(med['t90'])} s, 99 % at {fmt_s(med['t99'])} s{floor}")
             lines.append("")
         for (slots, cap), (bound, parts) in bounds.items():
             detail = ", ".join(f"{k} {v:.1f} s" for k, v in parts.items())

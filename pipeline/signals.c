@@ -1,0 +1,89 @@
+/* SIGINT and SIGTERM outside a run (pipeline.h, pl_signals_catch). A run
+ * takes the two signals with its own libuv handles (cancel.c), but only once
+ * it has started: before it the process reads its list, which may wait on a
+ * pipe for ever, and the signals' default action would end it without a
+ * report. This handler keeps the first signal for the run to come and wakes
+ * the list's reader; libuv's handlers replace it when the run starts them
+ * (and put back the default action when the run closes them). */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "pipeline.h"
+
+/* Written by the handler, read by the loop thread once the run's own
+ * handlers are in place (so no signal comes between). */
+static volatile sig_atomic_t caught_signal;
+static int taken_signal;
+static int wake_fd = -1; /* set before the handler is installed, never after */
+
+static void on_early_signal(int signum)
+{
+    if (caught_signal != 0) {
+        /* A second signal: the user means it, as during a run. */
+        _exit(128 + signum);
+    }
+    caught_signal = signum;
+    int saved = errno;
+    uint64_t one = 1;
+    if (write(wake_fd, &one, sizeof(one)) < 0) {
+        /* An eventfd's counter does not overflow at 1: nothing to do. */
+    }
+    errno = saved;
+}
+
+int pl_signals_catch(void)
+{
+    if (wake_fd < 0) {
+        wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (wake_fd < 0)
+            return -errno;
+    }
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_early_signal;
+    /* Restarted: the reads that must end poll the eventfd too (a poll is
+     * never restarted), every other call just goes on. */
+    action.sa_flags = SA_RESTART;
+    sigfillset(&action.sa_mask);
+    if (sigaction(SIGINT, &action, NULL) < 0 || sigaction(SIGTERM, &action, NULL) < 0)
+        return -errno;
+    return 0;
+}
+
+int pl_signal_wake_fd(void)
+{
+    return wake_fd;
+}
+
+int pl_signal_pending(void)
+{
+    return taken_signal != 0 ? 0 : caught_signal;
+}
+
+int pl_signal_take(void)
+{
+    int signum = pl_signal_pending();
+    if (signum != 0)
+        taken_signal = signum;
+    return signum;
+}
+
+void pl_signals_finish(void)
+{
+    /* The default actions first: no handler may write to the eventfd once
+     * it is closed (or its number given to another file). A run's libuv
+     * handlers, once closed, left them so already. */
+    struct sigaction action;
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = SIG_DFL;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    if (wake_fd >= 0)
+        close(wake_fd);
+    wake_fd = -1;
+}
