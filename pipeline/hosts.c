@@ -144,13 +144,16 @@ enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome ou
         host->times_down = 0;
         return was == PL_HOST_UP ? PL_HOST_SAME : PL_HOST_CAME_UP;
     }
-    if (host->health == PL_HOST_DOWN)
-        return PL_HOST_SAME; /* started before the down: already counted in its cost */
     host->connect_failures++;
     if (outcome == PL_HOST_REFUSED)
         host->refused++;
     else
         host->timed_out++;
+    /* One that started before the down (at the same time as the one that
+     * took it down) is counted in the reason but does not stretch the
+     * cool-down. */
+    if (host->health == PL_HOST_DOWN)
+        return PL_HOST_SAME;
     if (outcome == PL_HOST_TIMED_OUT || host->connect_failures >= PL_HOST_DOWN_AFTER) {
         take_down(host, outcome, now_ms, cooldown_ms);
         return PL_HOST_WENT_DOWN;

@@ -90,7 +90,8 @@ enum pl_host_change {
  * cool-down of `cooldown_ms` doubled once per earlier down since it last
  * connected (at most PL_HOST_COOLDOWN_DOUBLINGS times; `cooldown_ms` 0 =
  * down for the rest of the run). A failure while down (a transfer started
- * before) changes nothing, nor does no verdict. */
+ * before) is counted for the reason and changes nothing else; no verdict
+ * changes nothing. */
 enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome outcome,
                                    uint64_t now_ms, uint64_t cooldown_ms);
 

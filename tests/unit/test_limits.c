@@ -189,10 +189,11 @@ static void test_host_health(void)
     CHECK_STR_EQ(reason, "host unreachable: 1 connect timed out (tried again after a 30 s "
                          "cool-down)");
     /* A transfer started before the down that times out after it: counted
-     * in nothing, and it does not stretch the cool-down. */
+     * for the reason, but it does not stretch the cool-down. */
     CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, 2000, cool), PL_HOST_SAME);
-    CHECK_EQ(h->timed_out, 1);
+    CHECK_EQ(h->timed_out, 2);
     CHECK_EQ(h->down_until_ms, 1000 + cool);
+    CHECK_EQ(h->cooldown_ms, cool);
 
     /* Down until the cool-down ends; then one probe. */
     CHECK_EQ(pl_host_check(h, 1000 + cool - 1), PL_HOST_DOWN);
@@ -213,7 +214,7 @@ static void test_host_health(void)
         CHECK_EQ(pl_host_check(h, now), PL_HOST_PROBING);
     }
     pl_host_down_reason(h, reason, sizeof(reason));
-    CHECK_STR_EQ(reason, "host unreachable: 6 connects timed out (tried again after a 240 s "
+    CHECK_STR_EQ(reason, "host unreachable: 7 connects timed out (tried again after a 240 s "
                          "cool-down)");
 
     /* The probe connects: up at its full cap, the counts and the cool-down
