@@ -118,9 +118,8 @@ enum pl_host_health pl_host_check(struct pl_host *host, uint64_t now_ms)
 static void take_down(struct pl_host *host, enum pl_host_outcome outcome, uint64_t now_ms,
                       uint64_t cooldown_ms)
 {
-    unsigned doublings = host->times_down < PL_HOST_COOLDOWN_DOUBLINGS
-                             ? host->times_down
-                             : PL_HOST_COOLDOWN_DOUBLINGS;
+    unsigned doublings = host->times_down < PL_HOST_COOLDOWN_DOUBLINGS ? host->times_down
+                                                                       : PL_HOST_COOLDOWN_DOUBLINGS;
     host->health = PL_HOST_DOWN;
     host->down_kind = outcome;
     host->times_down++;

@@ -25,9 +25,9 @@
 #define PL_HOST_COOLDOWN_DOUBLINGS 3
 
 enum pl_host_health {
-    PL_HOST_UP = 0,   /* no connect failure since the last that connected */
-    PL_HOST_PROBING,  /* after a refusal, or a cool-down: one transfer at a time */
-    PL_HOST_DOWN,     /* cooling down until down_until_ms: its jobs fail at once */
+    PL_HOST_UP = 0,  /* no connect failure since the last that connected */
+    PL_HOST_PROBING, /* after a refusal, or a cool-down: one transfer at a time */
+    PL_HOST_DOWN,    /* cooling down until down_until_ms: its jobs fail at once */
 };
 
 /* What a finished transfer says about its host. */
