@@ -125,8 +125,8 @@ const struct opt_spec options_table[OPT_COUNT] = {
           "cap on a server's Retry-After"),
     VALUE(OPT_HOST_COOLDOWN, "host-cooldown", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "after a connect timeout (or 3 refusals in a row) a host's items fail at once for "
-          "SECS, then one is tried as a probe; doubled after each failed probe, at most 8 "
-          "times; 0 = the host stays down for the run"),
+          "SECS, then one is tried as a probe; after each failed probe twice as long, up to "
+          "8 times SECS; 0 = the host stays down for the run"),
     VALUE(OPT_LOW_SPEED_LIMIT, "low-speed-limit", 0, "BYTES", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "abort a transfer slower than BYTES/s for --low-speed-time (k/M/G)"),
     [OPT_LOW_SPEED_TIME] = {OPT_LOW_SPEED_TIME, "low-speed-time", 0, "SECS", OPT_VALUE_OTHER,

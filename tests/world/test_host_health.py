@@ -2,11 +2,13 @@
 """A host's health on the test world (pipeline/hosts.c; issue 11's goal "dead
 hosts cost about one connect timeout per host, not per URL, not per try"):
 
-- dead_one_at_a_time: a dead host (SYNs dropped) whose 6 URLs come one at a
+- dead_one_at_a_time: a dead host (SYNs dropped) whose 7 URLs come one at a
   time, each more than a connect timeout after the last, among 120 slow good
-  URLs: ONE connect attempt in all (the nft rule's SYN counter and the items'
-  attempts), its other 5 items fail at once as host unreachable; before, each
-  came alone to a host on probation and the host cost 3 connect timeouts;
+  URLs, the last one last in the list: ONE connect attempt in all (the nft
+  rule's SYN counter and the items' attempts), its other 6 items fail at once
+  as host unreachable, and the run ends without waiting for the host's
+  cool-down; before, each came alone to a host on probation and the host
+  cost 3 connect timeouts;
 - reprobe: a served host whose SYNs are dropped at first (an nft rule of the
   test's own), the rule deleted as soon as its first item fails: its items
   listed during the cool-down (--host-cooldown 2) fail at once, and after
@@ -40,22 +42,29 @@ def _host_of(w, url):
 
 
 def test_dead_one_at_a_time():
-    """6 URLs of a dead host, each followed by 20 good URLs (10 hosts, 300-400 ms
-    to first byte) at -j 4 --connect-timeout 1: the next dead URL is admitted
+    """7 URLs of a dead host, 6 followed by 20 good URLs each (10 hosts, 300-400
+    ms to first byte), the 7th last, at -j 4 --connect-timeout 1
+    --host-cooldown 600: the next dead URL is admitted
     only after the 20 good ones before it have started, over >= 1.8 s on the
     3 other slots, so the dead host's URLs come one at a time (checked from
-    the servers' log). One connect attempt in all; the other 5 items fail as
-    host unreachable having made none; the good items are all ok."""
+    the servers' log). One connect attempt in all; the other 6 items fail as
+    host unreachable having made none, the last too: the run does not wait
+    for the probe (a run held for the cool-down would pass the 100 s
+    timeout); the good items are all ok."""
     with world.World() as w:
         good = _good(w, 10, latency_ms=(300, 400))
         dead = w.add("dead", 1)
         w.start()
         good_urls = w.urls(good, 12)
-        dead_urls = w.urls(dead, 6)
+        dead_urls = w.urls(dead, 7)
         urls = []
-        for i, url in enumerate(dead_urls):
+        for i, url in enumerate(dead_urls[:6]):
             urls += [url] + good_urls[i * 20:(i + 1) * 20]
-        run = w.run_edgefetch(urls, ["-j", "4", "--connect-timeout", "1"] + FAST_RETRY)
+        # The list ends with the dead host: the run must not wait for its
+        # cool-down (600 s, past run_edgefetch's timeout) to end.
+        urls.append(dead_urls[6])
+        run = w.run_edgefetch(urls, ["-j", "4", "--connect-timeout", "1", "--host-cooldown", "600"]
+                              + FAST_RETRY, timeout=100)
         run.check_each_item_once()
         run.check_outputs()
         check(run.rc == 1, run.describe())
@@ -66,7 +75,7 @@ def test_dead_one_at_a_time():
         # much later: admission follows the list).
         traffic = w.traffic()
         after = []
-        for i in range(len(dead_urls)):
+        for i in range(6):
             nxt = urls[i * 21 + 1]
             after.append(min(traffic.host(_host_of(w, nxt)).request_times(_path(nxt))))
         gaps = [b - a for a, b in zip(after, after[1:])]
@@ -76,7 +85,7 @@ def test_dead_one_at_a_time():
         dead_items = [items[u] for u in dead_urls]
         attempts = sum(i["attempts"] for i in dead_items)
         syns = w.syn_counters().get(dead[0].name, 0)
-        print(f"{run.describe()}; dead host: {attempts} connect attempt(s) for 6 URLs, "
+        print(f"{run.describe()}; dead host: {attempts} connect attempt(s) for 7 URLs, "
               f"{syns} SYN(s) dropped; arrival gaps {min(gaps):.2f}-{max(gaps):.2f} s")
         for item in dead_items:
             err = item["error"] or {}
@@ -86,7 +95,7 @@ def test_dead_one_at_a_time():
         check(first["attempts"] == 1 and "Failed to connect" in first["error"]["message"],
               f"the first dead URL: {first['attempts']} attempts, {first['error']}")
         for item in rest:
-            check(item["attempts"] == 0 and item["error"]["message"] == UNREACHABLE.format(30),
+            check(item["attempts"] == 0 and item["error"]["message"] == UNREACHABLE.format(600),
                   f"{item['url']}: {item['attempts']} attempts, {item['error']['message']!r}")
         check(attempts == 1, f"{attempts} connect attempts on a dead host whose URLs came one "
               "at a time, want 1")
