@@ -35,6 +35,7 @@ struct transfer {
     struct io_http *http;
     CURL *easy;
     io_http_done_cb done;
+    io_http_connected_cb connected_cb; /* NULL once called, or when none */
     void *user;
     uint8_t *body;
     size_t body_size;
@@ -58,7 +59,8 @@ struct transfer {
     int64_t announced;          /* the final response's Content-Length, -1 unknown */
     struct io__sha256_ctx hash; /* of the body so far */
     char curl_error[CURL_ERROR_SIZE];
-    struct io_list link; /* in http->transfers */
+    struct io_list link;           /* in http->transfers */
+    struct io_list connected_link; /* in http->just_connected until reported */
 };
 
 /* One per socket curl asks us to watch; freed in the poll's close callback. */
@@ -85,6 +87,9 @@ struct io_http {
     uv_timer_t unpause;         /* resumes paused transfers once out of debt */
     struct io_list transfers;   /* running, for abort */
     struct io_list watches;     /* sockets being polled, for destroy */
+    /* Transfers whose first hop connected inside libcurl, to be told after
+     * curl_multi_socket_action returns (report_connected). */
+    struct io_list just_connected;
     size_t running;
     size_t peak_running;   /* the most transfers running at once so far */
     long fd_limit;         /* RLIMIT_NOFILE at create; -1 when unknown */
@@ -287,6 +292,7 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
     curl_multi_remove_handle(http->multi, t->easy);
     curl_easy_cleanup(t->easy);
     io_list_remove(&t->link);
+    io_list_remove(&t->connected_link); /* ends without being told: it is over */
     http->running--;
 
     io_http_done_cb done = t->done;
@@ -336,6 +342,7 @@ static bool follow_redirect(struct transfer *t, const char *location, enum io_ht
 
     curl_multi_remove_handle(t->http->multi, t->easy);
     t->redirects++;
+    curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 0L); /* the listed host's alone */
     /* -H headers only to the listed URL's origin: they often carry a key
      * meant for that server alone (libcurl would send them to every hop). */
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, same_origin ? t->http->headers : t->http->accept);
@@ -387,9 +394,25 @@ static void hop_done(struct transfer *t, CURLcode code)
     finish_transfer(t, kind == IO_HTTP_TIMEOUT ? CURLE_OPERATION_TIMEDOUT : CURLE_OK, kind);
 }
 
+/* Tells the transfers that connected during the last curl call, before
+ * their ends are drained (a small body may connect and end in one call).
+ * One at a time off the list: a callback may abort others, which unlinks
+ * them. */
+static void report_connected(struct io_http *http)
+{
+    struct io_list *node;
+    while ((node = io_list_pop_first(&http->just_connected)) != NULL) {
+        struct transfer *t = IO_LIST_ENTRY(node, struct transfer, connected_link);
+        io_http_connected_cb connected = t->connected_cb;
+        t->connected_cb = NULL;
+        connected(t->user);
+    }
+}
+
 static void drain_messages(struct io_http *http)
 {
     CURLMsg *msg;
+    report_connected(http);
     int pending;
     while ((msg = curl_multi_info_read(http->multi, &pending)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
@@ -601,6 +624,10 @@ static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, in
     (void)conn_primary_port;
     (void)conn_local_port;
     t->connected = true;
+    /* The listed URL's host answered (a later hop's may be another host):
+     * told once libcurl has returned, as it forbids calls into it here. */
+    if (t->redirects == 0 && t->connected_cb != NULL && !io_list_linked(&t->connected_link))
+        io_list_insert_tail(&t->http->just_connected, &t->connected_link);
     return CURL_PREREQFUNC_OK;
 }
 
@@ -681,6 +708,7 @@ int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct i
     http->opts = *opts;
     io_list_init(&http->transfers);
     io_list_init(&http->watches);
+    io_list_init(&http->just_connected);
     if (opts->cacert != NULL) {
         http->cacert = strdup(opts->cacert);
         if (http->cacert == NULL)
@@ -808,7 +836,8 @@ static int start_hop(struct transfer *t, const char *url)
     return 0;
 }
 
-int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, void *user)
+int io_http_start(struct io_http *http, const char *url, unsigned flags, io_http_done_cb done,
+                  io_http_connected_cb connected, void *user)
 {
     char scheme[HTTP_SCHEME_SIZE];
 
@@ -819,7 +848,10 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
         return -ENOMEM;
     t->http = http;
     t->done = done;
+    t->connected_cb = connected;
     t->user = user;
+    io_list_init(&t->link);
+    io_list_init(&t->connected_link);
     /* No origin (an unparsable URL, which curl then refuses): no -H headers. */
     if (http_origin(url, scheme, &t->origin) == -ENOMEM) {
         free(t);
@@ -884,6 +916,8 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     }
     if (o->proxy != NULL)
         curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+    if (flags & IO_HTTP_NEW_CONNECTION)
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     t->announced = -1;
     io__sha256_init(&t->hash); /* an empty 200 body calls on_body never */
 

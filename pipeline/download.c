@@ -29,6 +29,7 @@ static enum pl_gate ask_gate(struct run *run)
 }
 
 static void on_downloaded(struct io_http_result *result, void *user);
+static void on_connected(void *user);
 
 /* The item's kind for io's: the one mapping point. The JSON names stay
  * those docs/json.md gave before io had kinds: a refused connection is
@@ -101,7 +102,10 @@ static enum pl_host_outcome host_outcome(enum io_http_kind kind)
 static void start_transfer(struct run *run, struct job *job)
 {
     job_set_state(run, job, JOB_DOWNLOADING);
-    int rc = io_http_start(run->http, job->url, on_downloaded, job);
+    unsigned flags = 0;
+    if (job->host != NULL && pl_host_new_connection(job->host, run->opts->max_per_host))
+        flags |= IO_HTTP_NEW_CONNECTION;
+    int rc = io_http_start(run->http, job->url, flags, on_downloaded, on_connected, job);
     if (rc < 0) {
         /* The transfer never started: no io kind. */
         job_fail(job, rc, PL_STAGE_DOWNLOAD,
@@ -269,6 +273,23 @@ static bool note_host_health(struct run *run, struct job *job, const struct io_h
     else if (change == PL_HOST_CAME_UP)
         pl_hosts_mark_runnable(run->hosts, host); /* healthy again: its full cap */
     return host->health == PL_HOST_DOWN;
+}
+
+/* A transfer's connection to its host is up: a host that was new (or
+ * probing, or down) is up now, and its waiting jobs may start at its full
+ * cap without waiting for this transfer's body. */
+static void on_connected(void *user)
+{
+    struct job *job = user;
+    struct run *run = job->run;
+    struct pl_host *host = job->host;
+    if (host == NULL)
+        return;
+    if (pl_host_record(host, PL_HOST_CONNECTED, uv_now(&run->loop), run->opts->host_cooldown_ms) ==
+        PL_HOST_CAME_UP) {
+        pl_hosts_mark_runnable(run->hosts, host);
+        pump(run);
+    }
 }
 
 static void on_downloaded(struct io_http_result *result, void *user)

@@ -100,6 +100,7 @@ unsigned pl_host_capacity(const struct pl_host *host, unsigned max_per_host)
     switch (host->health) {
     case PL_HOST_DOWN:
         return 0;
+    case PL_HOST_NEW:
     case PL_HOST_PROBING:
         return 1;
     case PL_HOST_UP:
@@ -108,23 +109,37 @@ unsigned pl_host_capacity(const struct pl_host *host, unsigned max_per_host)
     return max_per_host > 0 ? max_per_host : UINT_MAX;
 }
 
+/* The one place a host's health changes. */
+static enum pl_host_change set_health(struct pl_host *host, enum pl_host_health to)
+{
+    enum pl_host_health from = host->health;
+    host->health = to;
+    if (from == to)
+        return PL_HOST_SAME;
+    if (to == PL_HOST_DOWN)
+        return PL_HOST_WENT_DOWN;
+    if (to == PL_HOST_UP)
+        return PL_HOST_CAME_UP;
+    return PL_HOST_SAME; /* new → probing, down → probing: still one at a time */
+}
+
 enum pl_host_health pl_host_check(struct pl_host *host, uint64_t now_ms)
 {
     if (host->health == PL_HOST_DOWN && host->cooldown_ms > 0 && now_ms >= host->down_until_ms)
-        host->health = PL_HOST_PROBING;
+        set_health(host, PL_HOST_PROBING);
     return host->health;
 }
 
-static void take_down(struct pl_host *host, enum pl_host_outcome outcome, uint64_t now_ms,
-                      uint64_t cooldown_ms)
+static enum pl_host_change take_down(struct pl_host *host, enum pl_host_outcome outcome,
+                                     uint64_t now_ms, uint64_t cooldown_ms)
 {
     unsigned doublings = host->times_down < PL_HOST_COOLDOWN_DOUBLINGS ? host->times_down
                                                                        : PL_HOST_COOLDOWN_DOUBLINGS;
-    host->health = PL_HOST_DOWN;
     host->down_kind = outcome;
     host->times_down++;
     host->cooldown_ms = cooldown_ms << doublings;
     host->down_until_ms = now_ms + host->cooldown_ms;
+    return set_health(host, PL_HOST_DOWN);
 }
 
 enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome outcome,
@@ -135,13 +150,11 @@ enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome ou
     if (outcome == PL_HOST_CONNECTED) {
         /* Even from a transfer that started before the host went down: it
          * answers now, and that is all a probe would have learnt. */
-        enum pl_host_health was = host->health;
-        host->health = PL_HOST_UP;
         host->connect_failures = 0;
         host->refused = 0;
         host->timed_out = 0;
         host->times_down = 0;
-        return was == PL_HOST_UP ? PL_HOST_SAME : PL_HOST_CAME_UP;
+        return set_health(host, PL_HOST_UP);
     }
     host->connect_failures++;
     if (outcome == PL_HOST_REFUSED)
@@ -153,12 +166,22 @@ enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome ou
      * cool-down. */
     if (host->health == PL_HOST_DOWN)
         return PL_HOST_SAME;
-    if (outcome == PL_HOST_TIMED_OUT || host->connect_failures >= PL_HOST_DOWN_AFTER) {
-        take_down(host, outcome, now_ms, cooldown_ms);
-        return PL_HOST_WENT_DOWN;
+    if (outcome == PL_HOST_TIMED_OUT || host->connect_failures >= PL_HOST_DOWN_AFTER)
+        return take_down(host, outcome, now_ms, cooldown_ms);
+    return set_health(host, PL_HOST_PROBING);
+}
+
+bool pl_host_new_connection(struct pl_host *host, unsigned max_per_host)
+{
+    unsigned cap = max_per_host > 0 ? max_per_host : UINT_MAX;
+    if (host->connections == 0) {
+        host->connections = 1; /* the first: nothing to reuse */
+        return false;
     }
-    host->health = PL_HOST_PROBING;
-    return PL_HOST_SAME;
+    if (host->in_flight <= host->connections || host->connections >= cap)
+        return false;
+    host->connections++;
+    return true;
 }
 
 void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size)

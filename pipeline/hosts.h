@@ -14,7 +14,13 @@
 #include "list.h"
 #include "pipeline.h"
 
-/* A host's health. A connect that times out costs a whole --connect-timeout
+/* A host's health. A host never connected to runs one transfer until it
+ * connects: its URLs that come together would otherwise all be in flight
+ * before the first connect times out, each holding a slot for a whole
+ * --connect-timeout. Its other transfers start when the first connection is
+ * up (io's connected callback, before the request goes out), not when the
+ * first transfer ends, so a good host pays one handshake, not a body. A
+ * connect that times out costs a whole --connect-timeout
  * of one slot, so one is enough to take the host down; a refusal costs a
  * round trip and a restarting server refuses for a moment, so refusals
  * take it down only after PL_HOST_DOWN_AFTER in a row (one probe at a time
@@ -25,7 +31,8 @@
 #define PL_HOST_COOLDOWN_DOUBLINGS 3
 
 enum pl_host_health {
-    PL_HOST_UP = 0,  /* no connect failure since the last that connected */
+    PL_HOST_NEW = 0, /* nothing connected nor failed yet: one transfer at a time */
+    PL_HOST_UP,      /* no connect failure since the last that connected */
     PL_HOST_PROBING, /* after a refusal, or a cool-down: one transfer at a time */
     PL_HOST_DOWN,    /* cooling down until down_until_ms: its jobs fail at once */
 };
@@ -43,7 +50,8 @@ struct pl_host {
     unsigned in_flight;
     struct io_list waiting;  /* jobs in JOB_WAIT_HOST, oldest first */
     struct io_list runnable; /* linked while in pl_hosts' runnable FIFO */
-    /* Health, changed only by pl_host_record and pl_host_check. The counts
+    /* Health, changed only by set_health in hosts.c (through pl_host_record
+     * and pl_host_check). The counts
      * are of connect failures since the last transfer that connected (for
      * the reason given to the items); down_kind is the outcome that took
      * the host down last; times_down counts the downs since it connected
@@ -56,6 +64,10 @@ struct pl_host {
     unsigned times_down;
     uint64_t cooldown_ms;   /* of the current down; 0 = down for the rest of the run */
     uint64_t down_until_ms; /* when the current cool-down ends */
+    /* Connections its transfers asked for (pl_host_new_connection): an
+     * estimate, as closes are not seen; it only decides whether a transfer
+     * asks for a connection of its own. */
+    unsigned connections;
 };
 
 struct pl_hosts;
@@ -68,7 +80,7 @@ void pl_hosts_destroy(struct pl_hosts *hosts);
 struct pl_host *pl_hosts_get(struct pl_hosts *hosts, const char *url);
 
 /* Transfers `host` may have in flight now: `max_per_host` (0 = no cap of its
- * own) while up, 1 (one probe at a time) while probing, 0 while down.
+ * own) while up, 1 while new or probing (one at a time), 0 while down.
  * Reads the state only: call pl_host_check first to end a cool-down. */
 unsigned pl_host_capacity(const struct pl_host *host, unsigned max_per_host);
 
@@ -81,11 +93,13 @@ enum pl_host_health pl_host_check(struct pl_host *host, uint64_t now_ms);
 enum pl_host_change {
     PL_HOST_SAME = 0,
     PL_HOST_WENT_DOWN, /* its waiting jobs are to fail now */
-    PL_HOST_CAME_UP,   /* from probing or down: its full cap again */
+    PL_HOST_CAME_UP,   /* from new, probing or down: its full cap again */
 };
 
-/* Records how a transfer to `host` ended at `now_ms`. A transfer that
- * connected brings the host up, whatever its state; a connect timeout, or
+/* Records what a transfer to `host` learnt at `now_ms`: that it connected
+ * (as soon as it did, and again when it ends), or how it failed to. A
+ * transfer that connected brings the host up, whatever its state; a
+ * connect timeout, or
  * the PL_HOST_DOWN_AFTER-th connect failure in a row, takes it down for a
  * cool-down of `cooldown_ms` doubled once per earlier down since it last
  * connected (at most PL_HOST_COOLDOWN_DOUBLINGS times; `cooldown_ms` 0 =
@@ -98,6 +112,18 @@ enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome ou
 /* The reason given to the items of a host that is down, e.g. "host
  * unreachable: 1 connect timed out (tried again after a 30 s cool-down)". */
 void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size);
+
+/* Called as a transfer of `host` starts (already counted in in_flight):
+ * true when it is to ask for a connection of its own (io's
+ * IO_HTTP_NEW_CONNECTION) rather than take one the host has. It does while
+ * every connection counted carries a transfer and fewer than `max_per_host`
+ * (0 = no cap) are counted: on an HTTP/2 host, transfers that start after
+ * its first connection is up would otherwise all become streams on it, and
+ * one TCP connection's slow start then carries them all
+ * (tests/bench/results/world_h2path.md); over HTTP/1.1 a busy connection
+ * cannot be shared, so it changes nothing. The host's first transfer opens
+ * its connection without asking. */
+bool pl_host_new_connection(struct pl_host *host, unsigned max_per_host);
 
 /* Hosts that have waiting jobs and just got room, FIFO (round robin). */
 void pl_hosts_mark_runnable(struct pl_hosts *hosts, struct pl_host *host);

@@ -164,9 +164,22 @@ static void test_host_health(void)
     CHECK(h != NULL);
     char reason[160];
 
+    /* Never connected: one transfer at a time (its URLs that come together
+     * would all be in flight before the first connect timed out), whatever
+     * the cap; a transfer without a verdict leaves it so; the first that
+     * connects brings it up at its full cap. */
+    CHECK_EQ(h->health, PL_HOST_NEW);
+    CHECK_EQ(pl_host_capacity(h, 4), 1);
+    CHECK_EQ(pl_host_capacity(h, 0), 1);
+    CHECK_EQ(pl_host_check(h, 0), PL_HOST_NEW);
+    CHECK_EQ(pl_host_record(h, PL_HOST_NO_VERDICT, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(h->health, PL_HOST_NEW);
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, 0, cool), PL_HOST_CAME_UP);
     CHECK_EQ(h->health, PL_HOST_UP);
     CHECK_EQ(pl_host_capacity(h, 4), 4);
     CHECK_EQ(pl_host_capacity(h, 0), UINT_MAX);
+    /* Its end, connected too, changes nothing. */
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, 5, cool), PL_HOST_SAME);
     CHECK_EQ(pl_host_record(h, PL_HOST_REFUSED, 0, cool), PL_HOST_SAME);
     CHECK_EQ(h->health, PL_HOST_PROBING);
     CHECK_EQ(pl_host_capacity(h, 4), 1); /* probing */
@@ -255,12 +268,56 @@ static void test_host_health(void)
     CHECK_STR_EQ(reason, "host unreachable: 2 connects failed, 1 refused and 1 timed out "
                          "(tried again after a 30 s cool-down)");
 
-    /* --host-cooldown 0: down for the run, never probed. */
+    /* A new host refused: probing, still one at a time. */
+    struct pl_host *n = pl_hosts_get(hosts, "http://new-refusing.example/1.jpg");
+    CHECK_EQ(pl_host_record(n, PL_HOST_REFUSED, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(n->health, PL_HOST_PROBING);
+    CHECK_EQ(pl_host_capacity(n, 4), 1);
+
+    /* --host-cooldown 0: down for the run, never probed. A new host's first
+     * connect timeout takes it down (its other URLs never started). */
     struct pl_host *z = pl_hosts_get(hosts, "http://never.example/1.jpg");
+    CHECK_EQ(z->health, PL_HOST_NEW);
     CHECK_EQ(pl_host_record(z, PL_HOST_TIMED_OUT, 0, 0), PL_HOST_WENT_DOWN);
     CHECK_EQ(pl_host_check(z, UINT64_MAX), PL_HOST_DOWN);
     pl_host_down_reason(z, reason, sizeof(reason));
     CHECK_STR_EQ(reason, "host unreachable: 1 connect timed out (not tried again in this run)");
+    pl_hosts_destroy(hosts);
+}
+
+/* Which transfers ask for a connection of their own (pl_host_new_connection,
+ * called with the transfer counted in in_flight): not the host's first;
+ * each that starts while every counted connection carries a transfer, up to
+ * the cap; none that could take an idle one. */
+static void test_host_connections(void)
+{
+    struct pl_hosts *hosts = NULL;
+    CHECK_EQ(pl_hosts_create(&hosts), 0);
+    struct pl_host *h = pl_hosts_get(hosts, "https://h2.example/1.jpg");
+    CHECK(h != NULL);
+    h->in_flight = 1;
+    CHECK(!pl_host_new_connection(h, 4)); /* the first opens one anyway */
+    CHECK_EQ(h->connections, 1);
+    for (unsigned k = 2; k <= 4; k++) {
+        h->in_flight = k; /* started while the first ones run */
+        CHECK(pl_host_new_connection(h, 4));
+        CHECK_EQ(h->connections, k);
+    }
+    h->in_flight = 5;
+    CHECK(!pl_host_new_connection(h, 4)); /* the cap: a stream on one of the 4 */
+    CHECK_EQ(h->connections, 4);
+    h->in_flight = 3; /* one ended: its connection is there to take */
+    CHECK(!pl_host_new_connection(h, 4));
+
+    /* No cap of its own (--max-per-host 0): one per transfer running at once. */
+    struct pl_host *u = pl_hosts_get(hosts, "https://uncapped.example/1.jpg");
+    u->in_flight = 1;
+    CHECK(!pl_host_new_connection(u, 0));
+    u->in_flight = 2;
+    CHECK(pl_host_new_connection(u, 0));
+    u->in_flight = 2;
+    CHECK(!pl_host_new_connection(u, 0));
+    CHECK_EQ(u->connections, 2);
     pl_hosts_destroy(hosts);
 }
 
@@ -272,6 +329,7 @@ int main(void)
     test_url_host();
     test_hosts_table();
     test_host_health();
+    test_host_connections();
     printf("limits: ok\n");
     return 0;
 }
