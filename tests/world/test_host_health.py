@@ -14,6 +14,14 @@ hosts cost about one connect timeout per host, not per URL, not per try"):
   listed during the cool-down (--host-cooldown 2) fail at once, and after
   it the next one probes, connects, and every later one is served.
 
+- dead_together: a dead host's 8 URLs first in the list at -j 32 (all
+  admitted at once): ONE connect attempt and one dropped SYN, its other 7
+  items fail at once as host unreachable, because a host never connected
+  to runs one transfer until that one connects; the good hosts behind it
+  lose one connection set-up to the same rule, not a body: each one's
+  second request reaches it before its first response has ended, and each
+  reaches --max-per-host requests in flight.
+
 Run one case as root: test_host_health.py NAME (without root it exits 77).
 """
 import json
@@ -101,6 +109,67 @@ def test_dead_one_at_a_time():
               "at a time, want 1")
         # One attempt of 1 s: its SYN, perhaps the kernel's one resend at 1 s.
         check(1 <= syns <= 2, f"nft dropped {syns} SYNs for one connect attempt")
+        _no_leftovers(w)
+
+
+def test_dead_together():
+    """8 URLs of a dead host (SYNs dropped) first in the list, then 6 good
+    hosts with 6 URLs each (400-500 ms to first byte, 100 kB/s), at -j 32
+    --connect-timeout 0.9 (under the kernel's 1 s SYN resend) and the
+    default --max-per-host 4: every URL is admitted at once, but a host
+    never connected to runs one transfer until it connects, so the dead
+    host costs one connect attempt (its item's attempts, one SYN in the nft
+    rule's counter) and its 7 others fail at once as host unreachable with
+    no attempt (before: 4 attempts, its 4 slots, 4 SYNs). A good host's
+    other transfers start as soon as its first connection is up, not when
+    its first body ends: its second request reaches it before its first
+    response has ended (before the early signal, after), and it reaches 4
+    requests in flight."""
+    with world.World() as w:
+        dead = w.add("dead", 1)
+        good = _good(w, 6, latency_ms=(400, 500), bandwidth=100_000)
+        w.start()
+        dead_urls = w.urls(dead, 8)
+        urls = dead_urls + w.urls(good, 6)
+        run = w.run_edgefetch(urls, ["-j", "32", "--connect-timeout", "0.9"] + FAST_RETRY,
+                              timeout=100)
+        run.check_each_item_once()
+        run.check_outputs()
+        check(run.rc == 1, run.describe())
+        _all_ok(run, good)
+        items = run.by_url()
+        dead_items = [items[u] for u in dead_urls]
+        attempts = sum(i["attempts"] for i in dead_items)
+        syns = w.syn_counters().get(dead[0].name, 0)
+        traffic = w.traffic()
+        lead = []
+        for h in good:
+            t = traffic.host(h)
+            first_done = min(rt for rt, _, _, _ in t.responses)
+            second = t.request_times()[1]
+            lead.append(first_done - second)
+        print(f"{run.describe()}; dead host: {attempts} connect attempt(s) for 8 URLs that came "
+              f"together, {syns} SYN(s) dropped; good hosts' second request "
+              f"{min(lead):.2f}-{max(lead):.2f} s before their first response ended")
+        for item in dead_items:
+            err = item["error"] or {}
+            check(item["status"] == "failed" and err.get("kind") == "timeout"
+                  and err.get("stage") == "download", f"{item['url']}: {item['status']} {err}")
+        tried = [i for i in dead_items if i["attempts"] > 0]
+        check(attempts == 1 and len(tried) == 1, f"{attempts} connect attempts on a dead host "
+              "whose 8 URLs came together, want 1")
+        check("Failed to connect" in tried[0]["error"]["message"], f"{tried[0]['error']}")
+        for item in dead_items:
+            if item["attempts"] == 0:
+                check(item["error"]["message"] == UNREACHABLE.format(30),
+                      f"{item['url']}: {item['error']['message']!r}")
+        check(syns == 1, f"nft dropped {syns} SYNs, want the one of the one connect attempt")
+        for h, ahead in zip(good, lead):
+            t = traffic.host(h)
+            check(ahead > 0, f"{h.name}: its second request came {-ahead:.2f} s after its first "
+                  "response ended: the others waited for the first body, not its connection")
+            check(t.max_requests_in_flight() == 4, f"{h.name}: {t.max_requests_in_flight()} "
+                  "requests in flight at most, want --max-per-host 4")
         _no_leftovers(w)
 
 
