@@ -897,8 +897,9 @@ static int start_hop(struct transfer *t, const char *url)
     /* Never wait for a connection still being set up to turn out to speak
      * HTTP/2 (CURLOPT_PIPEWAIT): transfers that start together on one host
      * each open their own connection, at most --max-per-host of them (the
-     * pipeline's cap); once a host's connection is known to multiplex, new
-     * transfers become streams on it. One TCP connection carrying every
+     * pipeline's cap; a new host's others start at its first's TCP connect,
+     * note_tcp_connect, in time for that); once a host's connection is known
+     * to multiplex, new transfers become streams on it. One TCP connection carrying every
      * stream of a burst pays its slow start alone: on a 100 ms / 100 Mbit/s
      * path, 12 photos at -j 12 were downloaded in 0.99 s on one multiplexed
      * connection and 0.67 s on 12 (tests/bench/results/world_h2path.md);

@@ -487,10 +487,14 @@ def test_h2_connections():
     """Transfers that start together on an HTTP/2 host each get a connection,
     up to --max-per-host, rather than all waiting for the first handshake to
     multiplex on one (io/http.c, CURLOPT_PIPEWAIT off: one TCP connection's
-    slow start carried every stream, tests/bench/results/world_h2path.md):
-    4 HTTPS hosts with 8 URLs each at -j 32 --max-per-host 4: every host saw
-    more than one connection (nginx's connection serials) and never more
-    than 4 in use at once, and every request was HTTP/2."""
+    slow start carried every stream, tests/bench/results/world_h2path.md).
+    A host never connected to runs its first transfer alone until its TCP
+    connect (pipeline/hosts.c); io tells it then, not after TLS, so the
+    others start during that handshake and open their own connections: had
+    they waited for TLS, libcurl would have made them streams on the first
+    (1 connection). 4 HTTPS hosts with 8 URLs each at -j 32 --max-per-host
+    4: every host saw more than one connection (nginx's connection serials)
+    and never more than 4 in use at once, and every request was HTTP/2."""
     with world.World() as w:
         h2 = w.add("https", 4, bandwidth=1_000_000)
         w.start()
