@@ -426,8 +426,11 @@ static void note_tcp_connect(struct io_http *http, curl_socket_t fd)
         struct transfer *t = IO_LIST_ENTRY(node, struct transfer, connected_link);
         struct sockaddr_storage peer;
         socklen_t peer_size = sizeof(peer);
+        /* AF_INET or AF_INET6 only: the threaded resolver's socketpair,
+         * watched for the same transfer while it resolves, has a peer too. */
         if (t->connect_fd == fd && !t->tcp_connected &&
-            getpeername(fd, (struct sockaddr *)&peer, &peer_size) == 0)
+            getpeername(fd, (struct sockaddr *)&peer, &peer_size) == 0 &&
+            (peer.ss_family == AF_INET || peer.ss_family == AF_INET6))
             t->tcp_connected = true;
     }
 }
