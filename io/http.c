@@ -53,7 +53,7 @@ struct transfer {
     bool headers_too_big;
     bool connected;
     bool out_of_memory;
-    /* The first hop's TCP connect is done (note_tcp_connect), on connect_fd. */
+    /* The first hop's TCP connect is done (first_hop_up), on connect_fd. */
     bool tcp_connected;
     curl_socket_t connect_fd;
     bool redirect_cut; /* a redirect's body was over REDIRECT_BODY_MAX */
@@ -402,37 +402,30 @@ static void hop_done(struct transfer *t, CURLcode code)
 
 /* Whether the first hop of `t` has its host's connection: the request is
  * ready to go (CURLOPT_PREREQFUNCTION ran), or its TCP connect is done
- * (note_tcp_connect) while TLS may still be under way. */
-static bool first_hop_up(const struct transfer *t)
+ * while TLS may still be under way: the socket libcurl asked us to watch
+ * for it has a peer. Without a proxy that is the URL's own host answering,
+ * a handshake's round trip or two before CURLOPT_PREREQFUNCTION (libcurl
+ * 7.88 fills CURLINFO_CONNECT_TIME_T only once TLS is done too): told
+ * then, the host's other transfers start during the handshake and each
+ * opens a connection of its own, as when they all started together
+ * (tests/bench/results/world_h2path.md), instead of becoming streams on
+ * this one once it is known to speak HTTP/2. Asked after each curl call,
+ * not on the socket's events: libcurl may connect and send its
+ * ClientHello in one call, and the next event would be the server's
+ * answer, with the handshake done. */
+static bool first_hop_up(struct transfer *t)
 {
-    return t->connected || t->tcp_connected;
-}
-
-/* Called for each socket event before libcurl sees it: a transfer still
- * connecting on `fd` (the socket libcurl asked us to watch for it) whose
- * socket now has a peer has its TCP connection up. Without a proxy that is
- * the URL's own host answering, a handshake's round trip or two before
- * CURLOPT_PREREQFUNCTION (libcurl 7.88 fills CURLINFO_CONNECT_TIME_T only
- * once TLS is done too): told then, the host's other transfers start during
- * the handshake and each opens a connection of its own, as when they all
- * started together (tests/bench/results/world_h2path.md), instead of
- * becoming streams on this one once it is known to speak HTTP/2. */
-static void note_tcp_connect(struct io_http *http, curl_socket_t fd)
-{
-    if (!http->direct)
-        return;
-    struct io_list *node;
-    IO_LIST_FOREACH(node, &http->connecting) {
-        struct transfer *t = IO_LIST_ENTRY(node, struct transfer, connected_link);
-        struct sockaddr_storage peer;
-        socklen_t peer_size = sizeof(peer);
-        /* AF_INET or AF_INET6 only: the threaded resolver's socketpair,
-         * watched for the same transfer while it resolves, has a peer too. */
-        if (t->connect_fd == fd && !t->tcp_connected &&
-            getpeername(fd, (struct sockaddr *)&peer, &peer_size) == 0 &&
-            (peer.ss_family == AF_INET || peer.ss_family == AF_INET6))
-            t->tcp_connected = true;
-    }
+    if (t->connected || t->tcp_connected)
+        return true;
+    if (!t->http->direct || t->connect_fd == CURL_SOCKET_BAD)
+        return false;
+    struct sockaddr_storage peer;
+    socklen_t peer_size = sizeof(peer);
+    /* AF_INET or AF_INET6 only: the threaded resolver's socketpair, watched
+     * for the same transfer while it resolves, has a peer too. */
+    t->tcp_connected = getpeername(t->connect_fd, (struct sockaddr *)&peer, &peer_size) == 0 &&
+                       (peer.ss_family == AF_INET || peer.ss_family == AF_INET6);
+    return t->tcp_connected;
 }
 
 /* Tells the transfers whose first hop got its connection during the last
@@ -490,7 +483,6 @@ static void on_poll(uv_poll_t *poll, int status, int events)
         if (events & UV_WRITABLE)
             flags |= CURL_CSELECT_OUT;
     }
-    note_tcp_connect(http, watch->fd);
     curl_multi_socket_action(http->multi, watch->fd, flags, &still_running);
     drain_messages(http);
 }
@@ -551,12 +543,12 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
         http->open_handles++;
         curl_multi_assign(http->multi, fd, watch);
     }
-    /* The socket of a transfer still connecting: note_tcp_connect's. */
+    /* The socket of a transfer still connecting: first_hop_up's. */
     char *private_data = NULL;
     if (easy != NULL && curl_easy_getinfo(easy, CURLINFO_PRIVATE, &private_data) == CURLE_OK &&
         private_data != NULL) {
         struct transfer *t = (struct transfer *)private_data;
-        if (io_list_linked(&t->connected_link) && !first_hop_up(t))
+        if (io_list_linked(&t->connected_link) && !t->connected && !t->tcp_connected)
             t->connect_fd = fd;
     }
     int events = 0;
@@ -901,7 +893,7 @@ static int start_hop(struct transfer *t, const char *url)
      * HTTP/2 (CURLOPT_PIPEWAIT): transfers that start together on one host
      * each open their own connection, at most --max-per-host of them (the
      * pipeline's cap; a new host's others start at its first's TCP connect,
-     * note_tcp_connect, in time for that); once a host's connection is known
+     * first_hop_up, in time for that); once a host's connection is known
      * to multiplex, new transfers become streams on it. One TCP connection carrying every
      * stream of a burst pays its slow start alone: on a 100 ms / 100 Mbit/s
      * path, 12 photos at -j 12 were downloaded in 0.99 s on one multiplexed
