@@ -348,7 +348,8 @@ static bool follow_redirect(struct transfer *t, const char *location, enum io_ht
 
     curl_multi_remove_handle(t->http->multi, t->easy);
     t->redirects++;
-    io_list_remove(&t->connected_link); /* told already: a response came */
+    curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 0L); /* the listed host's alone */
+    io_list_remove(&t->connected_link);                   /* told already: a response came */
     /* -H headers only to the listed URL's origin: they often carry a key
      * meant for that server alone (libcurl would send them to every hop). */
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, same_origin ? t->http->headers : t->http->accept);
@@ -910,7 +911,7 @@ static int start_hop(struct transfer *t, const char *url)
     return 0;
 }
 
-int io_http_start(struct io_http *http, const char *url, io_http_done_cb done,
+int io_http_start(struct io_http *http, const char *url, unsigned flags, io_http_done_cb done,
                   io_http_connected_cb connected, void *user)
 {
     char scheme[HTTP_SCHEME_SIZE];
@@ -991,6 +992,8 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done,
     }
     if (o->proxy != NULL)
         curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+    if (flags & IO_HTTP_NEW_CONNECTION)
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     t->announced = -1;
     io__sha256_init(&t->hash); /* an empty 200 body calls on_body never */
 

@@ -102,7 +102,10 @@ static enum pl_host_outcome host_outcome(enum io_http_kind kind)
 static void start_transfer(struct run *run, struct job *job)
 {
     job_set_state(run, job, JOB_DOWNLOADING);
-    int rc = io_http_start(run->http, job->url, on_downloaded, on_connected, job);
+    unsigned flags = 0;
+    if (job->host != NULL && pl_host_new_connection(job->host, run->opts->max_per_host))
+        flags |= IO_HTTP_NEW_CONNECTION;
+    int rc = io_http_start(run->http, job->url, flags, on_downloaded, on_connected, job);
     if (rc < 0) {
         /* The transfer never started: no io kind. */
         job_fail(job, rc, PL_STAGE_DOWNLOAD,

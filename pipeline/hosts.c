@@ -171,6 +171,19 @@ enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome ou
     return set_health(host, PL_HOST_PROBING);
 }
 
+bool pl_host_new_connection(struct pl_host *host, unsigned max_per_host)
+{
+    unsigned cap = max_per_host > 0 ? max_per_host : UINT_MAX;
+    if (host->connections == 0) {
+        host->connections = 1; /* the first: nothing to reuse */
+        return false;
+    }
+    if (host->in_flight <= host->connections || host->connections >= cap)
+        return false;
+    host->connections++;
+    return true;
+}
+
 void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size)
 {
     char what[96];

@@ -64,6 +64,10 @@ struct pl_host {
     unsigned times_down;
     uint64_t cooldown_ms;   /* of the current down; 0 = down for the rest of the run */
     uint64_t down_until_ms; /* when the current cool-down ends */
+    /* Connections its transfers opened or asked for (pl_host_new_connection):
+     * an estimate, as closes are not seen; it only decides whether a
+     * transfer asks for a connection of its own. */
+    unsigned connections;
 };
 
 struct pl_hosts;
@@ -108,6 +112,19 @@ enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome ou
 /* The reason given to the items of a host that is down, e.g. "host
  * unreachable: 1 connect timed out (tried again after a 30 s cool-down)". */
 void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size);
+
+/* Called as a transfer of `host` starts (already counted in in_flight):
+ * true when it is to ask for a connection of its own (io's
+ * IO_HTTP_NEW_CONNECTION) rather than take one the host has: while every
+ * connection counted carries a transfer and fewer than `max_per_host` (0 =
+ * no cap) are counted. The host's first transfer opens one without asking.
+ * Over HTTP/1.1 a busy connection cannot be shared, so this changes
+ * nothing; on an HTTP/2 host it keeps a burst on a connection per transfer
+ * (tests/bench/results/world_h2path.md) when the others start after the
+ * first's TLS is done (io tells the first's connect at its TCP connect, so
+ * they usually start during it; a loaded machine on a fast path can lose
+ * that race), rather than all becoming streams on the first. */
+bool pl_host_new_connection(struct pl_host *host, unsigned max_per_host);
 
 /* Hosts that have waiting jobs and just got room, FIFO (round robin). */
 void pl_hosts_mark_runnable(struct pl_hosts *hosts, struct pl_host *host);

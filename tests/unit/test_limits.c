@@ -285,6 +285,42 @@ static void test_host_health(void)
     pl_hosts_destroy(hosts);
 }
 
+/* Which transfers ask for a connection of their own (pl_host_new_connection,
+ * called with the transfer counted in in_flight): not the host's first;
+ * each that starts while every counted connection carries a transfer, up to
+ * the cap; none that could take an idle one. */
+static void test_host_connections(void)
+{
+    struct pl_hosts *hosts = NULL;
+    CHECK_EQ(pl_hosts_create(&hosts), 0);
+    struct pl_host *h = pl_hosts_get(hosts, "https://h2.example/1.jpg");
+    CHECK(h != NULL);
+    h->in_flight = 1;
+    CHECK(!pl_host_new_connection(h, 4)); /* the first opens one anyway */
+    CHECK_EQ(h->connections, 1);
+    for (unsigned k = 2; k <= 4; k++) {
+        h->in_flight = k; /* started while the first ones run */
+        CHECK(pl_host_new_connection(h, 4));
+        CHECK_EQ(h->connections, k);
+    }
+    h->in_flight = 5;
+    CHECK(!pl_host_new_connection(h, 4)); /* the cap: a stream on one of the 4 */
+    CHECK_EQ(h->connections, 4);
+    h->in_flight = 3; /* one ended: its connection is there to take */
+    CHECK(!pl_host_new_connection(h, 4));
+
+    /* No cap of its own (--max-per-host 0): one per transfer running at once. */
+    struct pl_host *u = pl_hosts_get(hosts, "https://uncapped.example/1.jpg");
+    u->in_flight = 1;
+    CHECK(!pl_host_new_connection(u, 0));
+    u->in_flight = 2;
+    CHECK(pl_host_new_connection(u, 0));
+    u->in_flight = 2;
+    CHECK(!pl_host_new_connection(u, 0));
+    CHECK_EQ(u->connections, 2);
+    pl_hosts_destroy(hosts);
+}
+
 int main(void)
 {
     test_bucket_debt();
@@ -293,6 +329,7 @@ int main(void)
     test_url_host();
     test_hosts_table();
     test_host_health();
+    test_host_connections();
     printf("limits: ok\n");
     return 0;
 }
