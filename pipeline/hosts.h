@@ -17,10 +17,12 @@
 /* A host's health. A host never connected to runs one transfer until it
  * connects: its URLs that come together would otherwise all be in flight
  * before the first connect times out, each holding a slot for a whole
- * --connect-timeout. Its other transfers start when the first connection is
- * up (io's connected callback, before the request goes out), not when the
- * first transfer ends, so a good host pays one handshake, not a body. A
- * connect that times out costs a whole --connect-timeout
+ * --connect-timeout. Its other transfers start as soon as io's connected
+ * callback says the first connection is up (its TCP connect, before TLS),
+ * not when the first transfer ends: a good host pays one TCP handshake, not
+ * a body. (A host that accepts TCP and then stalls TLS is up by then: its
+ * others start and time out too, as all did before this rule.) A connect
+ * that times out costs a whole --connect-timeout
  * of one slot, so one is enough to take the host down; a refusal costs a
  * round trip and a restarting server refuses for a moment, so refusals
  * take it down only after PL_HOST_DOWN_AFTER in a row (one probe at a time
@@ -51,11 +53,11 @@ struct pl_host {
     struct io_list waiting;  /* jobs in JOB_WAIT_HOST, oldest first */
     struct io_list runnable; /* linked while in pl_hosts' runnable FIFO */
     /* Health, changed only by set_health in hosts.c (through pl_host_record
-     * and pl_host_check). The counts
-     * are of connect failures since the last transfer that connected (for
-     * the reason given to the items); down_kind is the outcome that took
-     * the host down last; times_down counts the downs since it connected
-     * (each doubles the cool-down). Times are the loop's (uv_now, ms). */
+     * and pl_host_check). The counts are of connect failures since the
+     * last transfer that connected (for the reason given to the items);
+     * down_kind is the outcome that took the host down last; times_down
+     * counts the downs since it connected (each doubles the cool-down).
+     * Times are the loop's (uv_now, ms). */
     enum pl_host_health health;
     unsigned connect_failures;
     unsigned refused;
@@ -99,8 +101,7 @@ enum pl_host_change {
 /* Records what a transfer to `host` learnt at `now_ms`: that it connected
  * (as soon as it did, and again when it ends), or how it failed to. A
  * transfer that connected brings the host up, whatever its state; a
- * connect timeout, or
- * the PL_HOST_DOWN_AFTER-th connect failure in a row, takes it down for a
+ * connect timeout, or the PL_HOST_DOWN_AFTER-th connect failure in a row, takes it down for a
  * cool-down of `cooldown_ms` doubled once per earlier down since it last
  * connected (at most PL_HOST_COOLDOWN_DOUBLINGS times; `cooldown_ms` 0 =
  * down for the rest of the run). A failure while down (a transfer started
