@@ -436,10 +436,12 @@ def test_every_fault_once():
         _all_ok(run, ok_hosts + trickle)
         # Refusing hosts: a refusal costs a round trip, so the host is down
         # only after 3 in a row (pipeline/hosts.c), and its 2 URLs make 3
-        # attempts between them. Dead ones: a connect timeout is not retried,
-        # and the first takes the host down; its 2 URLs were in flight
-        # together (--max-per-host 3), so 1 attempt each.
-        expect = [(missing, "http_status", 1), (reset, "network", 3), (dead, "timeout", 1),
+        # attempts between them. Dead ones: a host never connected to runs
+        # one transfer until it connects, a connect timeout is not retried
+        # and takes the host down, so its 2 URLs make 1 attempt (before, both
+        # were in flight together at --max-per-host 3: 1 each) and the other
+        # fails untried as host unreachable.
+        expect = [(missing, "http_status", 1), (reset, "network", 3), (dead, "timeout", None),
                   (refuse, "connect", None), (nx, "resolve", 1)]
         for hosts, kind, attempts in expect:
             for item in _items_of(run, hosts):
@@ -448,7 +450,11 @@ def test_every_fault_once():
                       and (item["attempts"] == attempts or attempts is None),
                       f"{item['url']}: want {kind} after {attempts} attempts, got "
                       f"{item['status']} {err} after {item['attempts']}")
-        for hosts, want in ((dead, 2), (refuse, 3)):
+        for item in _items_of(run, dead):
+            check(item["attempts"] == 1 or item["error"]["message"].startswith(
+                "host unreachable: 1 connect timed out"), f"{item['url']}: {item['attempts']} "
+                f"attempts, {item['error']}")
+        for hosts, want in ((dead, 1), (refuse, 3)):
             for h in hosts:
                 attempts = sum(i["attempts"] for i in _items_of(run, [h]))
                 check(attempts == want, f"{h.name}: {attempts} attempts for its 2 URLs, want {want}")
