@@ -389,6 +389,11 @@ static int apply(struct cli *cli, const struct cli_setting *s, bool *canny_tuned
         else
             cli->pl.retry_after_max_s = (double)ms / 1000.0;
         break;
+    case OPT_HOST_COOLDOWN:
+        if (values_parse_seconds(v, &ms) < 0)
+            return cli_usage_error(s, "%s wants seconds, not '%s'", as, v);
+        cli->pl.host_cooldown_ms = (uint64_t)ms;
+        break;
     case OPT_LOW_SPEED_LIMIT:
         if (values_parse_size(v, true, &size) < 0 || size == 0 || size > LONG_MAX)
             return cli_usage_error(s, "%s wants bytes per second, not '%s'", as, v);

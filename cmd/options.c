@@ -125,6 +125,10 @@ const struct opt_spec options_table[OPT_COUNT] = {
           "first backoff, doubled each try, with jitter"),
     VALUE(OPT_RETRY_MAX_WAIT, "retry-max-wait", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "cap on a server's Retry-After"),
+    VALUE(OPT_HOST_COOLDOWN, "host-cooldown", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
+          "after a connect timeout (or 3 refusals in a row) a host's items fail at once for "
+          "SECS, then one is tried as a probe; after each failed probe twice as long, up to "
+          "8 times SECS; 0 = the host stays down for the run"),
     VALUE(OPT_LOW_SPEED_LIMIT, "low-speed-limit", 0, "BYTES", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "abort a transfer slower than BYTES/s for --low-speed-time (k/M/G)"),
     [OPT_LOW_SPEED_TIME] = {OPT_LOW_SPEED_TIME, "low-speed-time", 0, "SECS", OPT_VALUE_OTHER,
@@ -338,6 +342,9 @@ void options_default_text(enum opt_id id, const struct pl_options *d, char *text
         break;
     case OPT_RETRY_MAX_WAIT:
         snprintf(text, size, "%g", d->retry_after_max_s);
+        break;
+    case OPT_HOST_COOLDOWN:
+        snprintf(text, size, "%g", (double)d->host_cooldown_ms / 1000.0);
         break;
     case OPT_LOW_SPEED_LIMIT:
         if (d->http.low_speed_limit == 0)

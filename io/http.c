@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
@@ -35,6 +36,7 @@ struct transfer {
     struct io_http *http;
     CURL *easy;
     io_http_done_cb done;
+    io_http_connected_cb connected_cb; /* NULL once called, or when none */
     void *user;
     uint8_t *body;
     size_t body_size;
@@ -51,6 +53,9 @@ struct transfer {
     bool headers_too_big;
     bool connected;
     bool out_of_memory;
+    /* The first hop's TCP connect is done (first_hop_up), on connect_fd. */
+    bool tcp_connected;
+    curl_socket_t connect_fd;
     bool redirect_cut; /* a redirect's body was over REDIRECT_BODY_MAX */
     bool too_big;
     bool bad_status;
@@ -58,7 +63,8 @@ struct transfer {
     int64_t announced;          /* the final response's Content-Length, -1 unknown */
     struct io__sha256_ctx hash; /* of the body so far */
     char curl_error[CURL_ERROR_SIZE];
-    struct io_list link; /* in http->transfers */
+    struct io_list link;           /* in http->transfers */
+    struct io_list connected_link; /* in http->connecting until told */
 };
 
 /* One per socket curl asks us to watch; freed in the poll's close callback. */
@@ -85,6 +91,11 @@ struct io_http {
     uv_timer_t unpause;         /* resumes paused transfers once out of debt */
     struct io_list transfers;   /* running, for abort */
     struct io_list watches;     /* sockets being polled, for destroy */
+    /* Transfers with a connected callback not yet called (report_connected). */
+    struct io_list connecting;
+    /* No proxy can be in use (none given, none in the environment): a TCP
+     * connect is then to the URL's own host. */
+    bool direct;
     size_t running;
     size_t peak_running;   /* the most transfers running at once so far */
     long fd_limit;         /* RLIMIT_NOFILE at create; -1 when unknown */
@@ -287,6 +298,7 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
     curl_multi_remove_handle(http->multi, t->easy);
     curl_easy_cleanup(t->easy);
     io_list_remove(&t->link);
+    io_list_remove(&t->connected_link); /* ends without being told: it is over */
     http->running--;
 
     io_http_done_cb done = t->done;
@@ -336,6 +348,8 @@ static bool follow_redirect(struct transfer *t, const char *location, enum io_ht
 
     curl_multi_remove_handle(t->http->multi, t->easy);
     t->redirects++;
+    curl_easy_setopt(t->easy, CURLOPT_FRESH_CONNECT, 0L); /* the listed host's alone */
+    io_list_remove(&t->connected_link);                   /* told already: a response came */
     /* -H headers only to the listed URL's origin: they often carry a key
      * meant for that server alone (libcurl would send them to every hop). */
     curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, same_origin ? t->http->headers : t->http->accept);
@@ -387,9 +401,64 @@ static void hop_done(struct transfer *t, CURLcode code)
     finish_transfer(t, kind == IO_HTTP_TIMEOUT ? CURLE_OPERATION_TIMEDOUT : CURLE_OK, kind);
 }
 
+/* Whether the first hop of `t` has its host's connection: the request is
+ * ready to go (CURLOPT_PREREQFUNCTION ran), or its TCP connect is done
+ * while TLS may still be under way: the socket libcurl asked us to watch
+ * for it has a peer. Without a proxy that is the URL's own host answering,
+ * a handshake's round trip or two before CURLOPT_PREREQFUNCTION (libcurl
+ * 7.88 fills CURLINFO_CONNECT_TIME_T only once TLS is done too): told
+ * then, the host's other transfers start during the handshake and each
+ * opens a connection of its own, as when they all started together
+ * (tests/bench/results/world_h2path.md), instead of becoming streams on
+ * this one once it is known to speak HTTP/2. Asked after each curl call,
+ * not on the socket's events: libcurl may connect and send its
+ * ClientHello in one call, and the next event would be the server's
+ * answer, with the handshake done. */
+static bool first_hop_up(struct transfer *t)
+{
+    if (t->connected || t->tcp_connected)
+        return true;
+    if (!t->http->direct || t->connect_fd == CURL_SOCKET_BAD)
+        return false;
+    struct sockaddr_storage peer;
+    socklen_t peer_size = sizeof(peer);
+    /* AF_INET or AF_INET6 only: the threaded resolver's socketpair, watched
+     * for the same transfer while it resolves, has a peer too. */
+    t->tcp_connected = getpeername(t->connect_fd, (struct sockaddr *)&peer, &peer_size) == 0 &&
+                       (peer.ss_family == AF_INET || peer.ss_family == AF_INET6);
+    return t->tcp_connected;
+}
+
+/* Tells the transfers whose first hop got its connection during the last
+ * curl call, after it returned (libcurl forbids calls into it from its
+ * callbacks) and before their ends are drained (a small body may connect
+ * and end in one call). Moved to a list of their own first, then told one
+ * at a time: a callback may abort others, which unlinks them. */
+static void report_connected(struct io_http *http)
+{
+    struct io_list up;
+    struct io_list *node;
+    struct io_list *next;
+    io_list_init(&up);
+    IO_LIST_FOREACH_SAFE(node, next, &http->connecting) {
+        struct transfer *t = IO_LIST_ENTRY(node, struct transfer, connected_link);
+        if (first_hop_up(t)) {
+            io_list_remove(node);
+            io_list_insert_tail(&up, node);
+        }
+    }
+    while ((node = io_list_pop_first(&up)) != NULL) {
+        struct transfer *t = IO_LIST_ENTRY(node, struct transfer, connected_link);
+        io_http_connected_cb connected = t->connected_cb;
+        t->connected_cb = NULL;
+        connected(t->user);
+    }
+}
+
 static void drain_messages(struct io_http *http)
 {
     CURLMsg *msg;
+    report_connected(http);
     int pending;
     while ((msg = curl_multi_info_read(http->multi, &pending)) != NULL) {
         if (msg->msg != CURLMSG_DONE)
@@ -444,9 +513,16 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 {
     struct io_http *http = userp;
     struct socket_watch *watch = socketp;
-    (void)easy;
 
     if (what == CURL_POLL_REMOVE) {
+        /* Closed (a failed connect, or a happy-eyeballs loser): its number
+         * may come back for another connection. */
+        struct io_list *node;
+        IO_LIST_FOREACH(node, &http->connecting) {
+            struct transfer *t = IO_LIST_ENTRY(node, struct transfer, connected_link);
+            if (t->connect_fd == fd)
+                t->connect_fd = CURL_SOCKET_BAD;
+        }
         if (watch != NULL) {
             curl_multi_assign(http->multi, fd, NULL);
             close_watch(watch);
@@ -467,6 +543,14 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
         io_list_insert_head(&http->watches, &watch->link);
         http->open_handles++;
         curl_multi_assign(http->multi, fd, watch);
+    }
+    /* The socket of a transfer still connecting: first_hop_up's. */
+    char *private_data = NULL;
+    if (easy != NULL && curl_easy_getinfo(easy, CURLINFO_PRIVATE, &private_data) == CURLE_OK &&
+        private_data != NULL) {
+        struct transfer *t = (struct transfer *)private_data;
+        if (io_list_linked(&t->connected_link) && !t->connected && !t->tcp_connected)
+            t->connect_fd = fd;
     }
     int events = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
@@ -671,6 +755,22 @@ static int copy_optional(const char *text, char **copy)
     return *copy != NULL ? 0 : -ENOMEM;
 }
 
+/* Whether libcurl may take a proxy from the environment (the variables it
+ * reads when CURLOPT_PROXY is not set; no_proxy is not weighed: with any of
+ * them set, only a connection ready for its request tells that a host
+ * answers). */
+static bool proxy_in_environment(void)
+{
+    static const char *const names[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy",
+                                        "ALL_PROXY"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        const char *value = getenv(names[i]);
+        if (value != NULL && value[0] != '\0')
+            return true;
+    }
+    return false;
+}
+
 int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct io_http **out)
 {
     int rc = -ENOMEM;
@@ -681,6 +781,8 @@ int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct i
     http->opts = *opts;
     io_list_init(&http->transfers);
     io_list_init(&http->watches);
+    io_list_init(&http->connecting);
+    http->direct = opts->proxy == NULL && !proxy_in_environment();
     if (opts->cacert != NULL) {
         http->cacert = strdup(opts->cacert);
         if (http->cacert == NULL)
@@ -791,8 +893,9 @@ static int start_hop(struct transfer *t, const char *url)
     /* Never wait for a connection still being set up to turn out to speak
      * HTTP/2 (CURLOPT_PIPEWAIT): transfers that start together on one host
      * each open their own connection, at most --max-per-host of them (the
-     * pipeline's cap); once a host's connection is known to multiplex, new
-     * transfers become streams on it. One TCP connection carrying every
+     * pipeline's cap; a new host's others start at its first's TCP connect,
+     * first_hop_up, in time for that); once a host's connection is known
+     * to multiplex, new transfers become streams on it. One TCP connection carrying every
      * stream of a burst pays its slow start alone: on a 100 ms / 100 Mbit/s
      * path, 12 photos at -j 12 were downloaded in 0.99 s on one multiplexed
      * connection and 0.67 s on 12 (tests/bench/results/world_h2path.md);
@@ -808,7 +911,8 @@ static int start_hop(struct transfer *t, const char *url)
     return 0;
 }
 
-int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, void *user)
+int io_http_start(struct io_http *http, const char *url, unsigned flags, io_http_done_cb done,
+                  io_http_connected_cb connected, void *user)
 {
     char scheme[HTTP_SCHEME_SIZE];
 
@@ -819,7 +923,11 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
         return -ENOMEM;
     t->http = http;
     t->done = done;
+    t->connected_cb = connected;
     t->user = user;
+    io_list_init(&t->link);
+    io_list_init(&t->connected_link);
+    t->connect_fd = CURL_SOCKET_BAD;
     /* No origin (an unparsable URL, which curl then refuses): no -H headers. */
     if (http_origin(url, scheme, &t->origin) == -ENOMEM) {
         free(t);
@@ -884,6 +992,8 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
     }
     if (o->proxy != NULL)
         curl_easy_setopt(e, CURLOPT_PROXY, o->proxy);
+    if (flags & IO_HTTP_NEW_CONNECTION)
+        curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     t->announced = -1;
     io__sha256_init(&t->hash); /* an empty 200 body calls on_body never */
 
@@ -896,6 +1006,8 @@ int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, v
         return rc;
     }
     io_list_insert_head(&http->transfers, &t->link);
+    if (connected != NULL)
+        io_list_insert_tail(&http->connecting, &t->connected_link);
     http->running++;
     if (http->running > http->peak_running) {
         http->peak_running = http->running;

@@ -529,11 +529,28 @@ struct io_http;
  * Takes nothing: the callee may move `result->body` out (set it NULL). */
 typedef void (*io_http_done_cb)(struct io_http_result *result, void *user);
 
+/* Called on the loop thread, at most once and before `done`, when the
+ * first hop of a transfer has a connection to its host: its TCP connect is
+ * done (TLS may still be under way; with a proxy, given or from the
+ * environment, only once the connection is ready for the request), or it
+ * reuses one. Never from inside libcurl: it may start and abort transfers. */
+typedef void (*io_http_connected_cb)(void *user);
+
+/* io_http_start's flags. */
+enum {
+    /* The first hop opens a connection of its own (CURLOPT_FRESH_CONNECT)
+     * rather than taking one the cache holds, idle or multiplexing; the
+     * connection is cached afterwards as any other. */
+    IO_HTTP_NEW_CONNECTION = 1u << 0,
+};
+
 /* One curl multi handle driven by `loop` through the socket API. */
 int io_http_create(uv_loop_t *loop, const struct io_http_options *opts, struct io_http **out);
-/* Starts a GET of `url`; `done` fires exactly once (possibly after
- * io_http_abort_all with error -ECANCELED). */
-int io_http_start(struct io_http *http, const char *url, io_http_done_cb done, void *user);
+/* Starts a GET of `url` (`flags`: IO_HTTP_*); `done` fires exactly once
+ * (possibly after io_http_abort_all with error -ECANCELED); `connected`,
+ * which may be NULL, as said above. */
+int io_http_start(struct io_http *http, const char *url, unsigned flags, io_http_done_cb done,
+                  io_http_connected_cb connected, void *user);
 /* Aborts every running transfer; each one's callback fires with -ECANCELED. */
 void io_http_abort_all(struct io_http *http);
 /* Transfers still running. */

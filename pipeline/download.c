@@ -29,6 +29,7 @@ static enum pl_gate ask_gate(struct run *run)
 }
 
 static void on_downloaded(struct io_http_result *result, void *user);
+static void on_connected(void *user);
 
 /* The item's kind for io's: the one mapping point. The JSON names stay
  * those docs/json.md gave before io had kinds: a refused connection is
@@ -101,7 +102,10 @@ static enum pl_host_outcome host_outcome(enum io_http_kind kind)
 static void start_transfer(struct run *run, struct job *job)
 {
     job_set_state(run, job, JOB_DOWNLOADING);
-    int rc = io_http_start(run->http, job->url, on_downloaded, job);
+    unsigned flags = 0;
+    if (job->host != NULL && pl_host_new_connection(job->host, run->opts->max_per_host))
+        flags |= IO_HTTP_NEW_CONNECTION;
+    int rc = io_http_start(run->http, job->url, flags, on_downloaded, on_connected, job);
     if (rc < 0) {
         /* The transfer never started: no io kind. */
         job_fail(job, rc, PL_STAGE_DOWNLOAD,
@@ -110,16 +114,16 @@ static void start_transfer(struct run *run, struct job *job)
     }
 }
 
-/* Fails a job of a host that is down. Its kind is the host's failure
- * (connect or timeout, as if it had been tried); a job that was tried keeps
- * its own last reason and adds the host's. */
+/* Fails a job of a host that is down. Its kind is that of the failure that
+ * took the host down (connect or timeout, as if it had been tried); a job
+ * that was tried keeps its own last reason and adds the host's. */
 static void fail_host_down(struct run *run, struct job *job)
 {
     const struct pl_host *host = job->host;
-    char reason[128];
-    char message[384];
+    char reason[160];
+    char message[416];
     pl_host_down_reason(host, reason, sizeof(reason));
-    bool timed_out = host->timed_out >= host->refused;
+    bool timed_out = host->down_kind == PL_HOST_TIMED_OUT;
     int error = timed_out ? -ETIMEDOUT : -ECONNREFUSED;
     enum pl_kind kind = timed_out ? PL_KIND_TIMEOUT : PL_KIND_CONNECT;
     if (job->attempts > 0 && job->message != NULL) {
@@ -136,11 +140,19 @@ static void fail_host_down(struct run *run, struct job *job)
 }
 
 /* A job that may start (NEW or READY, a download slot and room free):
- * starts it, or parks it on its busy host, or fails it when the host is down. */
+ * starts it, or parks it on its busy host, or fails it when the host is down.
+ * A job of a host in its cool-down fails at once rather than waiting for the
+ * probe: parked, it would hold parking room (and the list behind it) and keep
+ * the run open for up to the whole cool-down after the list is done, for a
+ * host that most likely stays dead; the cost is that the items of a host
+ * that blinked, listed inside its cool-down, fail (a rerun fetches them). The
+ * first job after the cool-down is the probe; those behind it wait for it,
+ * as behind any probe (at most one connect timeout). No timer: the check is
+ * made when a job of the host comes, on the loop's clock. */
 static void admit_job(struct run *run, struct job *job)
 {
     struct pl_host *host = job->host;
-    if (host != NULL && host->down) {
+    if (host != NULL && pl_host_check(host, uv_now(&run->loop)) == PL_HOST_DOWN) {
         fail_host_down(run, job);
         return;
     }
@@ -254,12 +266,30 @@ static bool note_host_health(struct run *run, struct job *job, const struct io_h
     struct pl_host *host = job->host;
     if (host == NULL)
         return false;
-    bool was_probing = host->connect_failures > 0;
-    if (pl_host_record(host, host_outcome(result->kind)))
+    enum pl_host_change change = pl_host_record(host, host_outcome(result->kind),
+                                                uv_now(&run->loop), run->opts->host_cooldown_ms);
+    if (change == PL_HOST_WENT_DOWN)
         fail_host_jobs(run, host);
-    else if (was_probing && host->connect_failures == 0)
+    else if (change == PL_HOST_CAME_UP)
         pl_hosts_mark_runnable(run->hosts, host); /* healthy again: its full cap */
-    return host->down;
+    return host->health == PL_HOST_DOWN;
+}
+
+/* A transfer's connection to its host is up: a host that was new (or
+ * probing, or down) is up now, and its waiting jobs may start at its full
+ * cap without waiting for this transfer's body. */
+static void on_connected(void *user)
+{
+    struct job *job = user;
+    struct run *run = job->run;
+    struct pl_host *host = job->host;
+    if (host == NULL)
+        return;
+    if (pl_host_record(host, PL_HOST_CONNECTED, uv_now(&run->loop), run->opts->host_cooldown_ms) ==
+        PL_HOST_CAME_UP) {
+        pl_hosts_mark_runnable(run->hosts, host);
+        pump(run);
+    }
 }
 
 static void on_downloaded(struct io_http_result *result, void *user)

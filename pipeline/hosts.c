@@ -97,43 +97,112 @@ struct pl_host *pl_hosts_get(struct pl_hosts *hosts, const char *url)
 
 unsigned pl_host_capacity(const struct pl_host *host, unsigned max_per_host)
 {
-    if (host->down)
+    switch (host->health) {
+    case PL_HOST_DOWN:
         return 0;
-    if (host->connect_failures > 0)
+    case PL_HOST_NEW:
+    case PL_HOST_PROBING:
         return 1;
+    case PL_HOST_UP:
+        break;
+    }
     return max_per_host > 0 ? max_per_host : UINT_MAX;
 }
 
-bool pl_host_record(struct pl_host *host, enum pl_host_outcome outcome)
+/* The one place a host's health changes. */
+static enum pl_host_change set_health(struct pl_host *host, enum pl_host_health to)
 {
-    if (host->down || outcome == PL_HOST_NO_VERDICT)
-        return false;
+    enum pl_host_health from = host->health;
+    host->health = to;
+    if (from == to)
+        return PL_HOST_SAME;
+    if (to == PL_HOST_DOWN)
+        return PL_HOST_WENT_DOWN;
+    if (to == PL_HOST_UP)
+        return PL_HOST_CAME_UP;
+    return PL_HOST_SAME; /* new → probing, down → probing: still one at a time */
+}
+
+enum pl_host_health pl_host_check(struct pl_host *host, uint64_t now_ms)
+{
+    if (host->health == PL_HOST_DOWN && host->cooldown_ms > 0 && now_ms >= host->down_until_ms)
+        set_health(host, PL_HOST_PROBING);
+    return host->health;
+}
+
+static enum pl_host_change take_down(struct pl_host *host, enum pl_host_outcome outcome,
+                                     uint64_t now_ms, uint64_t cooldown_ms)
+{
+    unsigned doublings = host->times_down < PL_HOST_COOLDOWN_DOUBLINGS ? host->times_down
+                                                                       : PL_HOST_COOLDOWN_DOUBLINGS;
+    host->down_kind = outcome;
+    host->times_down++;
+    host->cooldown_ms = cooldown_ms << doublings;
+    host->down_until_ms = now_ms + host->cooldown_ms;
+    return set_health(host, PL_HOST_DOWN);
+}
+
+enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome outcome,
+                                   uint64_t now_ms, uint64_t cooldown_ms)
+{
+    if (outcome == PL_HOST_NO_VERDICT)
+        return PL_HOST_SAME;
     if (outcome == PL_HOST_CONNECTED) {
+        /* Even from a transfer that started before the host went down: it
+         * answers now, and that is all a probe would have learnt. */
         host->connect_failures = 0;
         host->refused = 0;
         host->timed_out = 0;
-        return false;
+        host->times_down = 0;
+        return set_health(host, PL_HOST_UP);
     }
     host->connect_failures++;
     if (outcome == PL_HOST_REFUSED)
         host->refused++;
     else
         host->timed_out++;
-    if (host->connect_failures < PL_HOST_DOWN_AFTER)
+    /* One that started before the down (at the same time as the one that
+     * took it down) is counted in the reason but does not stretch the
+     * cool-down. */
+    if (host->health == PL_HOST_DOWN)
+        return PL_HOST_SAME;
+    if (outcome == PL_HOST_TIMED_OUT || host->connect_failures >= PL_HOST_DOWN_AFTER)
+        return take_down(host, outcome, now_ms, cooldown_ms);
+    return set_health(host, PL_HOST_PROBING);
+}
+
+bool pl_host_new_connection(struct pl_host *host, unsigned max_per_host)
+{
+    unsigned cap = max_per_host > 0 ? max_per_host : UINT_MAX;
+    if (host->connections == 0) {
+        host->connections = 1; /* the first: nothing to reuse */
         return false;
-    host->down = true;
+    }
+    if (host->in_flight <= host->connections || host->connections >= cap)
+        return false;
+    host->connections++;
     return true;
 }
 
 void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size)
 {
+    char what[96];
+    char when[64];
     if (host->timed_out == 0)
-        snprintf(buf, size, "host unreachable: %u connections refused", host->refused);
+        snprintf(what, sizeof(what), "%u connection%s refused", host->refused,
+                 host->refused == 1 ? "" : "s");
     else if (host->refused == 0)
-        snprintf(buf, size, "host unreachable: %u connects timed out", host->timed_out);
+        snprintf(what, sizeof(what), "%u connect%s timed out", host->timed_out,
+                 host->timed_out == 1 ? "" : "s");
     else
-        snprintf(buf, size, "host unreachable: %u connects failed (%u refused, %u timed out)",
+        snprintf(what, sizeof(what), "%u connects failed, %u refused and %u timed out",
                  host->connect_failures, host->refused, host->timed_out);
+    if (host->cooldown_ms == 0)
+        snprintf(when, sizeof(when), "not tried again in this run");
+    else
+        snprintf(when, sizeof(when), "tried again after a %g s cool-down",
+                 (double)host->cooldown_ms / 1000.0);
+    snprintf(buf, size, "host unreachable: %s (%s)", what, when);
 }
 
 void pl_hosts_mark_runnable(struct pl_hosts *hosts, struct pl_host *host)

@@ -9,27 +9,67 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "list.h"
 #include "pipeline.h"
 
-/* Consecutive connect failures (refused, or connect timed out) after which a
- * host is taken for unreachable for the rest of the run: its waiting and
- * later items fail at once. Three: one is a blip, two in a row can be a
- * restart; the probe rule below makes each of them cost one transfer. */
+/* A host's health. A host never connected to runs one transfer until it
+ * connects: its URLs that come together would otherwise all be in flight
+ * before the first connect times out, each holding a slot for a whole
+ * --connect-timeout. Its other transfers start as soon as io's connected
+ * callback says the first connection is up (its TCP connect, before TLS),
+ * not when the first transfer ends: a good host pays one TCP handshake, not
+ * a body. (A host that accepts TCP and then stalls TLS is up by then: its
+ * others start and time out too, as all did before this rule.) A connect
+ * that times out costs a whole --connect-timeout
+ * of one slot, so one is enough to take the host down; a refusal costs a
+ * round trip and a restarting server refuses for a moment, so refusals
+ * take it down only after PL_HOST_DOWN_AFTER in a row (one probe at a time
+ * in between). Down is not for good: after a cool-down (--host-cooldown,
+ * doubled after each failed probe up to PL_HOST_COOLDOWN_DOUBLINGS times)
+ * the next job of the host goes through alone, as a probe, and decides. */
 #define PL_HOST_DOWN_AFTER 3
+#define PL_HOST_COOLDOWN_DOUBLINGS 3
+
+enum pl_host_health {
+    PL_HOST_NEW = 0, /* nothing connected nor failed yet: one transfer at a time */
+    PL_HOST_UP,      /* no connect failure since the last that connected */
+    PL_HOST_PROBING, /* after a refusal, or a cool-down: one transfer at a time */
+    PL_HOST_DOWN,    /* cooling down until down_until_ms: its jobs fail at once */
+};
+
+/* What a finished transfer says about its host. */
+enum pl_host_outcome {
+    PL_HOST_NO_VERDICT = 0, /* cancelled, name not resolved, out of memory: nothing */
+    PL_HOST_CONNECTED,      /* a connection was up: the host answers */
+    PL_HOST_REFUSED,        /* no connection: refused (or no route) */
+    PL_HOST_TIMED_OUT,      /* no connection within the connect timeout */
+};
 
 struct pl_host {
     char *key;
     unsigned in_flight;
     struct io_list waiting;  /* jobs in JOB_WAIT_HOST, oldest first */
     struct io_list runnable; /* linked while in pl_hosts' runnable FIFO */
-    /* Health: connect failures since the last transfer that connected, and
-     * which kind they were (for the reason given to the items). */
+    /* Health, changed only by set_health in hosts.c (through pl_host_record
+     * and pl_host_check). The counts are of connect failures since the
+     * last transfer that connected (for the reason given to the items);
+     * down_kind is the outcome that took the host down last; times_down
+     * counts the downs since it connected (each doubles the cool-down).
+     * Times are the loop's (uv_now, ms). */
+    enum pl_host_health health;
     unsigned connect_failures;
     unsigned refused;
     unsigned timed_out;
-    bool down;
+    enum pl_host_outcome down_kind;
+    unsigned times_down;
+    uint64_t cooldown_ms;   /* of the current down; 0 = down for the rest of the run */
+    uint64_t down_until_ms; /* when the current cool-down ends */
+    /* Connections its transfers opened or asked for (pl_host_new_connection):
+     * an estimate, as closes are not seen; it only decides whether a
+     * transfer asks for a connection of its own. */
+    unsigned connections;
 };
 
 struct pl_hosts;
@@ -42,27 +82,50 @@ void pl_hosts_destroy(struct pl_hosts *hosts);
 struct pl_host *pl_hosts_get(struct pl_hosts *hosts, const char *url);
 
 /* Transfers `host` may have in flight now: `max_per_host` (0 = no cap of its
- * own) while healthy, 1 (one probe at a time) after a connect failure until
- * a transfer connects again, 0 once down. */
+ * own) while up, 1 while new or probing (one at a time), 0 while down.
+ * Reads the state only: call pl_host_check first to end a cool-down. */
 unsigned pl_host_capacity(const struct pl_host *host, unsigned max_per_host);
 
-/* What a finished transfer says about its host. */
-enum pl_host_outcome {
-    PL_HOST_NO_VERDICT = 0, /* cancelled, name not resolved, out of memory: nothing */
-    PL_HOST_CONNECTED,      /* a connection was up: the host answers */
-    PL_HOST_REFUSED,        /* no connection: refused (or no route) */
-    PL_HOST_TIMED_OUT,      /* no connection within the connect timeout */
+/* Ends `host`'s cool-down when it is over at `now_ms` (down → probing, so
+ * the next job is the probe), unless the host is down for the run. Returns
+ * the health after that. */
+enum pl_host_health pl_host_check(struct pl_host *host, uint64_t now_ms);
+
+/* What pl_host_record did to the host. */
+enum pl_host_change {
+    PL_HOST_SAME = 0,
+    PL_HOST_WENT_DOWN, /* its waiting jobs are to fail now */
+    PL_HOST_CAME_UP,   /* from new, probing or down: its full cap again */
 };
 
-/* Records how a transfer to `host` ended: a connect failure counts towards
- * PL_HOST_DOWN_AFTER, a transfer that connected resets the count, no
- * verdict changes nothing. Returns true when this call took the host down.
- * A host that is down stays down for the rest of the run. */
-bool pl_host_record(struct pl_host *host, enum pl_host_outcome outcome);
+/* Records what a transfer to `host` learnt at `now_ms`: that it connected
+ * (as soon as it did, and again when it ends), or how it failed to. A
+ * transfer that connected brings the host up, whatever its state; a
+ * connect timeout, or the PL_HOST_DOWN_AFTER-th connect failure in a row, takes it down for a
+ * cool-down of `cooldown_ms` doubled once per earlier down since it last
+ * connected (at most PL_HOST_COOLDOWN_DOUBLINGS times; `cooldown_ms` 0 =
+ * down for the rest of the run). A failure while down (a transfer started
+ * before) is counted for the reason and changes nothing else; no verdict
+ * changes nothing. */
+enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome outcome,
+                                   uint64_t now_ms, uint64_t cooldown_ms);
 
 /* The reason given to the items of a host that is down, e.g. "host
- * unreachable: 3 connects timed out". */
+ * unreachable: 1 connect timed out (tried again after a 30 s cool-down)". */
 void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size);
+
+/* Called as a transfer of `host` starts (already counted in in_flight):
+ * true when it is to ask for a connection of its own (io's
+ * IO_HTTP_NEW_CONNECTION) rather than take one the host has: while every
+ * connection counted carries a transfer and fewer than `max_per_host` (0 =
+ * no cap) are counted. The host's first transfer opens one without asking.
+ * Over HTTP/1.1 a busy connection cannot be shared, so this changes
+ * nothing; on an HTTP/2 host it keeps a burst on a connection per transfer
+ * (tests/bench/results/world_h2path.md) when the others start after the
+ * first's TLS is done (io tells the first's connect at its TCP connect, so
+ * they usually start during it; a loaded machine on a fast path can lose
+ * that race), rather than all becoming streams on the first. */
+bool pl_host_new_connection(struct pl_host *host, unsigned max_per_host);
 
 /* Hosts that have waiting jobs and just got room, FIFO (round robin). */
 void pl_hosts_mark_runnable(struct pl_hosts *hosts, struct pl_host *host);

@@ -91,4 +91,8 @@ void pl_options_init(struct pl_options *opts)
     opts->retries = 2;
     opts->retry_base_s = 0.5;
     opts->retry_after_max_s = 60;
+    /* Long next to a connect timeout (a probe costs at most one per
+     * cool-down: 5 s in 30 s, then 60 s, ... 240 s, of one slot), short
+     * next to a long run, so a host that blinked comes back. */
+    opts->host_cooldown_ms = 30 * 1000;
 }

@@ -76,6 +76,11 @@ struct pl_options {
     unsigned retries;
     double retry_base_s;
     double retry_after_max_s;
+    /* A host taken for down (pipeline/hosts.h: its first connect timeout,
+     * or 3 refusals in a row) has its jobs failed at once for this long,
+     * doubled after each failed probe (at most 8 times this); then one job
+     * probes it. 0 = down for the rest of the run. */
+    uint64_t host_cooldown_ms;
     /* Resume: an item whose output already exists is reported as skipped
      * and not fetched, unless `force`. */
     bool force;
@@ -112,7 +117,8 @@ struct pl_options {
  * sobel, PNG level 1, 100 M pixels, a memory budget of half the physical
  * RAM at most 4 GiB and at most the cgroup's memory.max, into "edges", 60 s for a whole transfer
  * (redirects included), 5 s to connect, 64 MiB bodies, 5 redirects, 2
- * retries from 0.5 s, Retry-After capped at 60 s; everything else off. */
+ * retries from 0.5 s, Retry-After capped at 60 s, a down host probed again
+ * after 30 s; everything else off. */
 void pl_options_init(struct pl_options *opts);
 /* --compare's transfers in flight unless -j is given: the asyncio lesson's 4,
  * which the comparison reproduces (make demo). */

@@ -150,57 +150,174 @@ static void test_hosts_table(void)
     pl_hosts_destroy(NULL);
 }
 
-/* Host health (pipeline/hosts.c): one probe at a time after a connect
- * failure, healthy again after a transfer connects, down after
- * PL_HOST_DOWN_AFTER consecutive connect failures, for good. */
+/* Host health (pipeline/hosts.c): one probe at a time after a refusal,
+ * healthy again after a transfer connects; down at the FIRST connect
+ * timeout, or at the PL_HOST_DOWN_AFTER-th refusal in a row; down for a
+ * cool-down (doubled after each failed probe, capped), after which one job
+ * probes it and its outcome decides. Times are the loop's, in ms. */
 static void test_host_health(void)
 {
+    const uint64_t cool = 30 * 1000;
     struct pl_hosts *hosts = NULL;
     CHECK_EQ(pl_hosts_create(&hosts), 0);
     struct pl_host *h = pl_hosts_get(hosts, "http://dead.example/1.jpg");
     CHECK(h != NULL);
-    char reason[128];
+    char reason[160];
 
+    /* Never connected: one transfer at a time (its URLs that come together
+     * would all be in flight before the first connect timed out), whatever
+     * the cap; a transfer without a verdict leaves it so; the first that
+     * connects brings it up at its full cap. */
+    CHECK_EQ(h->health, PL_HOST_NEW);
+    CHECK_EQ(pl_host_capacity(h, 4), 1);
+    CHECK_EQ(pl_host_capacity(h, 0), 1);
+    CHECK_EQ(pl_host_check(h, 0), PL_HOST_NEW);
+    CHECK_EQ(pl_host_record(h, PL_HOST_NO_VERDICT, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(h->health, PL_HOST_NEW);
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, 0, cool), PL_HOST_CAME_UP);
+    CHECK_EQ(h->health, PL_HOST_UP);
     CHECK_EQ(pl_host_capacity(h, 4), 4);
     CHECK_EQ(pl_host_capacity(h, 0), UINT_MAX);
-    CHECK(!pl_host_record(h, PL_HOST_REFUSED));
+    /* Its end, connected too, changes nothing. */
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, 5, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(h, PL_HOST_REFUSED, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(h->health, PL_HOST_PROBING);
     CHECK_EQ(pl_host_capacity(h, 4), 1); /* probing */
     CHECK_EQ(pl_host_capacity(h, 0), 1);
-    CHECK(!pl_host_record(h, PL_HOST_CONNECTED)); /* it answered */
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, 10, cool), PL_HOST_CAME_UP); /* it answered */
     CHECK_EQ(pl_host_capacity(h, 4), 4);
     CHECK_EQ(h->connect_failures, 0);
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, 20, cool), PL_HOST_SAME);
 
     /* Neither connected nor a connect failure (cancelled, no name): nothing. */
-    CHECK(!pl_host_record(h, PL_HOST_NO_VERDICT));
+    CHECK_EQ(pl_host_record(h, PL_HOST_NO_VERDICT, 30, cool), PL_HOST_SAME);
     CHECK_EQ(pl_host_capacity(h, 4), 4);
 
-    for (unsigned i = 1; i < PL_HOST_DOWN_AFTER; i++) {
-        CHECK(!pl_host_record(h, PL_HOST_TIMED_OUT));
-        CHECK_EQ(pl_host_capacity(h, 4), 1);
-    }
-    CHECK(pl_host_record(h, PL_HOST_TIMED_OUT)); /* the one that takes it down */
-    CHECK(h->down);
+    /* One connect timeout takes it down: a second would cost another whole
+     * --connect-timeout of a slot. */
+    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, 1000, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(h->health, PL_HOST_DOWN);
     CHECK_EQ(pl_host_capacity(h, 4), 0);
     pl_host_down_reason(h, reason, sizeof(reason));
-    CHECK_STR_EQ(reason, "host unreachable: 3 connects timed out");
-    /* Down for good: later outcomes change nothing and never "re-down" it. */
-    CHECK(!pl_host_record(h, PL_HOST_CONNECTED));
-    CHECK(!pl_host_record(h, PL_HOST_TIMED_OUT));
+    CHECK_STR_EQ(reason, "host unreachable: 1 connect timed out (tried again after a 30 s "
+                         "cool-down)");
+    /* A transfer started before the down that times out after it: counted
+     * for the reason, but it does not stretch the cool-down. */
+    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, 2000, cool), PL_HOST_SAME);
+    CHECK_EQ(h->timed_out, 2);
+    CHECK_EQ(h->down_until_ms, 1000 + cool);
+    CHECK_EQ(h->cooldown_ms, cool);
+
+    /* Down until the cool-down ends; then one probe. */
+    CHECK_EQ(pl_host_check(h, 1000 + cool - 1), PL_HOST_DOWN);
     CHECK_EQ(pl_host_capacity(h, 4), 0);
+    CHECK_EQ(pl_host_check(h, 1000 + cool), PL_HOST_PROBING);
+    CHECK_EQ(pl_host_capacity(h, 4), 1);
+    CHECK_EQ(pl_host_check(h, 1000 + cool + 1), PL_HOST_PROBING); /* stays so until it ends */
 
+    /* The probe times out: down again for twice as long, then 4 and 8
+     * times, and no longer. */
+    uint64_t now = 36 * 1000;
+    const uint64_t want[] = {2 * cool, 4 * cool, 8 * cool, 8 * cool, 8 * cool};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, now, cool), PL_HOST_WENT_DOWN);
+        CHECK_EQ(h->cooldown_ms, want[i]);
+        CHECK_EQ(pl_host_check(h, now + want[i] - 1), PL_HOST_DOWN);
+        now += want[i];
+        CHECK_EQ(pl_host_check(h, now), PL_HOST_PROBING);
+    }
+    pl_host_down_reason(h, reason, sizeof(reason));
+    CHECK_STR_EQ(reason, "host unreachable: 7 connects timed out (tried again after a 240 s "
+                         "cool-down)");
+
+    /* The probe connects: up at its full cap, the counts and the cool-down
+     * back to the start. */
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, now + 50, cool), PL_HOST_CAME_UP);
+    CHECK_EQ(pl_host_capacity(h, 4), 4);
+    CHECK_EQ(h->timed_out, 0);
+    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, now + 100, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(h->cooldown_ms, cool);
+    /* A transfer that connected, started before the down, ends it at once
+     * (it is what a probe would learn). */
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, now + 200, cool), PL_HOST_CAME_UP);
+    CHECK_EQ(pl_host_capacity(h, 4), 4);
+
+    /* Refusals cost a round trip each: down at the third in a row, probing
+     * one at a time before; after the cool-down one more refusal (the
+     * probe's) takes it down again at once. */
     struct pl_host *r = pl_hosts_get(hosts, "http://refusing.example/1.jpg");
-    for (unsigned i = 0; i < PL_HOST_DOWN_AFTER; i++)
-        pl_host_record(r, PL_HOST_REFUSED);
+    for (unsigned i = 1; i < PL_HOST_DOWN_AFTER; i++) {
+        CHECK_EQ(pl_host_record(r, PL_HOST_REFUSED, i, cool), PL_HOST_SAME);
+        CHECK_EQ(pl_host_capacity(r, 4), 1);
+    }
+    CHECK_EQ(pl_host_record(r, PL_HOST_REFUSED, 10, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(r->down_kind, PL_HOST_REFUSED);
     pl_host_down_reason(r, reason, sizeof(reason));
-    CHECK_STR_EQ(reason, "host unreachable: 3 connections refused");
+    CHECK_STR_EQ(reason, "host unreachable: 3 connections refused (tried again after a 30 s "
+                         "cool-down)");
+    CHECK_EQ(pl_host_check(r, 10 + cool), PL_HOST_PROBING);
+    CHECK_EQ(pl_host_record(r, PL_HOST_REFUSED, 20 + cool, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(r->cooldown_ms, 2 * cool);
 
+    /* Mixed: a timeout after a refusal takes it down, and is its kind. */
     struct pl_host *m = pl_hosts_get(hosts, "http://mixed.example/1.jpg");
-    pl_host_record(m, PL_HOST_REFUSED);
-    pl_host_record(m, PL_HOST_TIMED_OUT);
-    CHECK(!m->down);
-    pl_host_record(m, PL_HOST_TIMED_OUT);
+    CHECK_EQ(pl_host_record(m, PL_HOST_REFUSED, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(m, PL_HOST_TIMED_OUT, 5, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(m->down_kind, PL_HOST_TIMED_OUT);
     pl_host_down_reason(m, reason, sizeof(reason));
-    CHECK_STR_EQ(reason, "host unreachable: 3 connects failed (1 refused, 2 timed out)");
+    CHECK_STR_EQ(reason, "host unreachable: 2 connects failed, 1 refused and 1 timed out "
+                         "(tried again after a 30 s cool-down)");
+
+    /* A new host refused: probing, still one at a time. */
+    struct pl_host *n = pl_hosts_get(hosts, "http://new-refusing.example/1.jpg");
+    CHECK_EQ(pl_host_record(n, PL_HOST_REFUSED, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(n->health, PL_HOST_PROBING);
+    CHECK_EQ(pl_host_capacity(n, 4), 1);
+
+    /* --host-cooldown 0: down for the run, never probed. A new host's first
+     * connect timeout takes it down (its other URLs never started). */
+    struct pl_host *z = pl_hosts_get(hosts, "http://never.example/1.jpg");
+    CHECK_EQ(z->health, PL_HOST_NEW);
+    CHECK_EQ(pl_host_record(z, PL_HOST_TIMED_OUT, 0, 0), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_check(z, UINT64_MAX), PL_HOST_DOWN);
+    pl_host_down_reason(z, reason, sizeof(reason));
+    CHECK_STR_EQ(reason, "host unreachable: 1 connect timed out (not tried again in this run)");
+    pl_hosts_destroy(hosts);
+}
+
+/* Which transfers ask for a connection of their own (pl_host_new_connection,
+ * called with the transfer counted in in_flight): not the host's first;
+ * each that starts while every counted connection carries a transfer, up to
+ * the cap; none that could take an idle one. */
+static void test_host_connections(void)
+{
+    struct pl_hosts *hosts = NULL;
+    CHECK_EQ(pl_hosts_create(&hosts), 0);
+    struct pl_host *h = pl_hosts_get(hosts, "https://h2.example/1.jpg");
+    CHECK(h != NULL);
+    h->in_flight = 1;
+    CHECK(!pl_host_new_connection(h, 4)); /* the first opens one anyway */
+    CHECK_EQ(h->connections, 1);
+    for (unsigned k = 2; k <= 4; k++) {
+        h->in_flight = k; /* started while the first ones run */
+        CHECK(pl_host_new_connection(h, 4));
+        CHECK_EQ(h->connections, k);
+    }
+    h->in_flight = 5;
+    CHECK(!pl_host_new_connection(h, 4)); /* the cap: a stream on one of the 4 */
+    CHECK_EQ(h->connections, 4);
+    h->in_flight = 3; /* one ended: its connection is there to take */
+    CHECK(!pl_host_new_connection(h, 4));
+
+    /* No cap of its own (--max-per-host 0): one per transfer running at once. */
+    struct pl_host *u = pl_hosts_get(hosts, "https://uncapped.example/1.jpg");
+    u->in_flight = 1;
+    CHECK(!pl_host_new_connection(u, 0));
+    u->in_flight = 2;
+    CHECK(pl_host_new_connection(u, 0));
+    u->in_flight = 2;
+    CHECK(!pl_host_new_connection(u, 0));
+    CHECK_EQ(u->connections, 2);
     pl_hosts_destroy(hosts);
 }
 
@@ -212,6 +329,7 @@ int main(void)
     test_url_host();
     test_hosts_table();
     test_host_health();
+    test_host_connections();
     printf("limits: ok\n");
     return 0;
 }

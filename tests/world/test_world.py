@@ -210,19 +210,23 @@ def test_politeness():
 
 
 def test_dead_hosts():
-    """5 dead hosts (SYNs dropped) among 45 good ones: every dead URL fails with
-    a connect timeout after one attempt (a connect timeout is not retried),
-    having waited the full --connect-timeout; after 3 connect timeouts in a
-    row (issue 12's host health) a dead host is down, so each dead host costs
-    3 attempts in all, not 3 URLs x (1 + --retries); the nft rules saw the
-    SYNs; every other item is ok."""
+    """5 dead hosts (SYNs dropped) among 45 good ones, 3 URLs each, at
+    --max-per-host 2: a dead URL that was tried fails with a connect timeout
+    after one attempt (a connect timeout is not retried), having waited the
+    full --connect-timeout; the first connect timeout takes its host down
+    (pipeline/hosts.c), and a host never connected to runs one transfer
+    until it connects, so each dead host costs ONE attempt, not 3 URLs x
+    (1 + --retries), and its other 2 URLs fail as host unreachable with no
+    attempt of their own (before: the attempts that started together, its
+    2 slots; before that, 3 timeouts took a host down, and the third was
+    tried); the nft rules saw the SYNs; every other item is ok."""
     with world.World() as w:
         good = _good(w, 45)
         dead = w.add("dead", 5)
         w.start()
         urls = w.urls(good, 4) + w.urls(dead, 3)
-        run = w.run_edgefetch(urls, ["-j", "32", "--connect-timeout", "1", "--retries", "1"]
-                              + FAST_RETRY)
+        run = w.run_edgefetch(urls, ["-j", "32", "--max-per-host", "2", "--connect-timeout", "1",
+                                     "--retries", "1"] + FAST_RETRY)
         run.check_each_item_once()
         run.check_outputs()
         check(run.rc == 1, f"{run.describe()}")
@@ -232,21 +236,28 @@ def test_dead_hosts():
         for item in dead_items:
             err = item["error"] or {}
             check(item["status"] == "failed" and err.get("kind") == "timeout"
-                  and err.get("stage") == "download"
-                  and "Failed to connect" in err.get("message", "")
+                  and err.get("stage") == "download", f"{item['url']}: {item['status']} {err}")
+            check(item["http_code"] is None, f"{item}")
+            if item["attempts"] == 0:
+                check(err.get("message", "").startswith("host unreachable: "),
+                      f"{item['url']}: failed untried, not as host unreachable: {err}")
+                continue
+            check("Failed to connect" in err.get("message", "")
                   and "Timeout" in err.get("message", ""),
                   f"{item['url']}: not a connect timeout: {item['status']} {err}")
             check(item["attempts"] == 1, f"{item['url']}: {item['attempts']} attempts, a connect "
                   "timeout is not retried")
-            check(item["http_code"] is None, f"{item}")
             check(item["times_ms"]["download"] >= item["attempts"] * 1000 * 0.95,
                   f"{item['url']}: {item['times_ms']['download']} ms for {item['attempts']} "
                   "connect timeouts of 1 s")
         syns = w.syn_counters()
         for h in dead:
             attempts = sum(i["attempts"] for i in _items_of(run, [h]))
-            # 3 connect timeouts take the host down (its 3 URLs were all in flight).
-            check(attempts == 3, f"{h.name}: {attempts} attempts for 3 URLs, want 3")
+            untried = sum(i["attempts"] == 0 for i in _items_of(run, [h]))
+            # One transfer until the host connects; its connect timeout
+            # takes the host down: the other 2 URLs are never tried.
+            check(attempts == 1 and untried == 2, f"{h.name}: {attempts} attempts for 3 "
+                  f"URLs ({untried} untried), want 1")
             check(syns.get(h.name, 0) >= attempts,
                   f"{h.name}: nft dropped {syns.get(h.name)} SYNs for {attempts} attempts")
         traffic = w.traffic()
@@ -423,10 +434,14 @@ def test_every_fault_once():
         run.check_outputs()
         check(run.rc == 1, run.describe())
         _all_ok(run, ok_hosts + trickle)
-        # Refusing hosts: after 3 connect failures in a row the host is down
-        # (issue 12), so its 2 URLs make 3 attempts between them. Dead ones:
-        # a connect timeout is not retried, so 1 attempt per URL.
-        expect = [(missing, "http_status", 1), (reset, "network", 3), (dead, "timeout", 1),
+        # Refusing hosts: a refusal costs a round trip, so the host is down
+        # only after 3 in a row (pipeline/hosts.c), and its 2 URLs make 3
+        # attempts between them. Dead ones: a host never connected to runs
+        # one transfer until it connects, a connect timeout is not retried
+        # and takes the host down, so its 2 URLs make 1 attempt (before, both
+        # were in flight together at --max-per-host 3: 1 each) and the other
+        # fails untried as host unreachable.
+        expect = [(missing, "http_status", 1), (reset, "network", 3), (dead, "timeout", None),
                   (refuse, "connect", None), (nx, "resolve", 1)]
         for hosts, kind, attempts in expect:
             for item in _items_of(run, hosts):
@@ -435,7 +450,11 @@ def test_every_fault_once():
                       and (item["attempts"] == attempts or attempts is None),
                       f"{item['url']}: want {kind} after {attempts} attempts, got "
                       f"{item['status']} {err} after {item['attempts']}")
-        for hosts, want in ((dead, 2), (refuse, 3)):
+        for item in _items_of(run, dead):
+            check(item["attempts"] == 1 or item["error"]["message"].startswith(
+                "host unreachable: 1 connect timed out"), f"{item['url']}: {item['attempts']} "
+                f"attempts, {item['error']}")
+        for hosts, want in ((dead, 1), (refuse, 3)):
             for h in hosts:
                 attempts = sum(i["attempts"] for i in _items_of(run, [h]))
                 check(attempts == want, f"{h.name}: {attempts} attempts for its 2 URLs, want {want}")
@@ -474,10 +493,14 @@ def test_h2_connections():
     """Transfers that start together on an HTTP/2 host each get a connection,
     up to --max-per-host, rather than all waiting for the first handshake to
     multiplex on one (io/http.c, CURLOPT_PIPEWAIT off: one TCP connection's
-    slow start carried every stream, tests/bench/results/world_h2path.md):
-    4 HTTPS hosts with 8 URLs each at -j 32 --max-per-host 4: every host saw
-    more than one connection (nginx's connection serials) and never more
-    than 4 in use at once, and every request was HTTP/2."""
+    slow start carried every stream, tests/bench/results/world_h2path.md).
+    A host never connected to runs its first transfer alone until its TCP
+    connect (pipeline/hosts.c); io tells it then, not after TLS, so the
+    others start during that handshake and open their own connections: had
+    they waited for TLS, libcurl would have made them streams on the first
+    (1 connection). 4 HTTPS hosts with 8 URLs each at -j 32 --max-per-host
+    4: every host saw more than one connection (nginx's connection serials)
+    and never more than 4 in use at once, and every request was HTTP/2."""
     with world.World() as w:
         h2 = w.add("https", 4, bandwidth=1_000_000)
         w.start()

@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""A host's health on the test world (pipeline/hosts.c; issue 11's goal "dead
+hosts cost about one connect timeout per host, not per URL, not per try"):
+
+- dead_one_at_a_time: a dead host (SYNs dropped) whose 7 URLs come one at a
+  time, each more than a connect timeout after the last, among 120 slow good
+  URLs, the last one last in the list: ONE connect attempt in all (the nft
+  rule's SYN counter and the items' attempts), its other 6 items fail at once
+  as host unreachable, and the run ends without waiting for the host's
+  cool-down; before, each came alone to a host on probation and the host
+  cost 3 connect timeouts;
+- reprobe: a served host whose SYNs are dropped at first (an nft rule of the
+  test's own), the rule deleted as soon as its first item fails: its items
+  listed during the cool-down (--host-cooldown 2) fail at once, and after
+  it the next one probes, connects, and every later one is served.
+
+- dead_together: a dead host's 8 URLs first in the list at -j 32 (all
+  admitted at once): ONE connect attempt and one dropped SYN, its other 7
+  items fail at once as host unreachable, because a host never connected
+  to runs one transfer until that one connects; the good hosts behind it
+  lose one connection set-up to the same rule, not a body: each one's
+  second request reaches it before its first response has ended, and each
+  reaches --max-per-host requests in flight.
+
+Run one case as root: test_host_health.py NAME (without root it exits 77).
+"""
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import types
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import world  # noqa: E402
+from test_world import FAST_RETRY, _all_ok, _good, _items_of, _no_leftovers  # noqa: E402
+from world import check  # noqa: E402
+
+UNREACHABLE = "host unreachable: 1 connect timed out (tried again after a {} s cool-down)"
+
+
+def _path(url):
+    return "/" + url.split("/", 3)[3]
+
+
+def _host_of(w, url):
+    name = url.split("/")[2]
+    return next(h for h in w.hosts if h.name == name)
+
+
+def test_dead_one_at_a_time():
+    """7 URLs of a dead host, 6 followed by 20 good URLs each (10 hosts, 300-400
+    ms to first byte), the 7th last, at -j 4 --connect-timeout 1
+    --host-cooldown 600: the next dead URL is admitted
+    only after the 20 good ones before it have started, over >= 1.8 s on the
+    3 other slots, so the dead host's URLs come one at a time (checked from
+    the servers' log). One connect attempt in all; the other 6 items fail as
+    host unreachable having made none, the last too: the run does not wait
+    for the probe (a run held for the cool-down would pass the 100 s
+    timeout); the good items are all ok."""
+    with world.World() as w:
+        good = _good(w, 10, latency_ms=(300, 400))
+        dead = w.add("dead", 1)
+        w.start()
+        good_urls = w.urls(good, 12)
+        dead_urls = w.urls(dead, 7)
+        urls = []
+        for i, url in enumerate(dead_urls[:6]):
+            urls += [url] + good_urls[i * 20:(i + 1) * 20]
+        # The list ends with the dead host: the run must not wait for its
+        # cool-down (600 s, past run_edgefetch's timeout) to end.
+        urls.append(dead_urls[6])
+        run = w.run_edgefetch(urls, ["-j", "4", "--connect-timeout", "1", "--host-cooldown", "600"]
+                              + FAST_RETRY, timeout=100)
+        run.check_each_item_once()
+        run.check_outputs()
+        check(run.rc == 1, run.describe())
+        _all_ok(run, good)
+
+        # The precondition: each dead URL came over a connect timeout after the
+        # one before (the good URL listed right after each was requested that
+        # much later: admission follows the list).
+        traffic = w.traffic()
+        after = []
+        for i in range(6):
+            nxt = urls[i * 21 + 1]
+            after.append(min(traffic.host(_host_of(w, nxt)).request_times(_path(nxt))))
+        gaps = [b - a for a, b in zip(after, after[1:])]
+        check(min(gaps) >= 1.0, f"dead URLs came closer than a connect timeout: gaps {gaps}")
+
+        items = run.by_url()
+        dead_items = [items[u] for u in dead_urls]
+        attempts = sum(i["attempts"] for i in dead_items)
+        syns = w.syn_counters().get(dead[0].name, 0)
+        print(f"{run.describe()}; dead host: {attempts} connect attempt(s) for 7 URLs, "
+              f"{syns} SYN(s) dropped; arrival gaps {min(gaps):.2f}-{max(gaps):.2f} s")
+        for item in dead_items:
+            err = item["error"] or {}
+            check(item["status"] == "failed" and err.get("kind") == "timeout"
+                  and err.get("stage") == "download", f"{item['url']}: {item['status']} {err}")
+        first, rest = dead_items[0], dead_items[1:]
+        check(first["attempts"] == 1 and "Failed to connect" in first["error"]["message"],
+              f"the first dead URL: {first['attempts']} attempts, {first['error']}")
+        for item in rest:
+            check(item["attempts"] == 0 and item["error"]["message"] == UNREACHABLE.format(600),
+                  f"{item['url']}: {item['attempts']} attempts, {item['error']['message']!r}")
+        check(attempts == 1, f"{attempts} connect attempts on a dead host whose URLs came one "
+              "at a time, want 1")
+        # One attempt of 1 s: its SYN, perhaps the kernel's one resend at 1 s.
+        check(1 <= syns <= 2, f"nft dropped {syns} SYNs for one connect attempt")
+        _no_leftovers(w)
+
+
+def test_dead_together():
+    """8 URLs of a dead host (SYNs dropped) first in the list, then 6 good
+    hosts with 6 URLs each (400-500 ms to first byte, 100 kB/s), at -j 32
+    --connect-timeout 0.9 (under the kernel's 1 s SYN resend) and the
+    default --max-per-host 4: every URL is admitted at once, but a host
+    never connected to runs one transfer until it connects, so the dead
+    host costs one connect attempt (its item's attempts, one SYN in the nft
+    rule's counter) and its 7 others fail at once as host unreachable with
+    no attempt (before: 4 attempts, its 4 slots, 4 SYNs). A good host's
+    other transfers start as soon as its first connection is up, not when
+    its first body ends: its second request reaches it before its first
+    response has ended (before the early signal, after), and it reaches 4
+    requests in flight."""
+    with world.World() as w:
+        dead = w.add("dead", 1)
+        good = _good(w, 6, latency_ms=(400, 500), bandwidth=100_000)
+        w.start()
+        dead_urls = w.urls(dead, 8)
+        urls = dead_urls + w.urls(good, 6)
+        run = w.run_edgefetch(urls, ["-j", "32", "--connect-timeout", "0.9"] + FAST_RETRY,
+                              timeout=100)
+        run.check_each_item_once()
+        run.check_outputs()
+        check(run.rc == 1, run.describe())
+        _all_ok(run, good)
+        items = run.by_url()
+        dead_items = [items[u] for u in dead_urls]
+        attempts = sum(i["attempts"] for i in dead_items)
+        syns = w.syn_counters().get(dead[0].name, 0)
+        traffic = w.traffic()
+        lead = []
+        for h in good:
+            t = traffic.host(h)
+            first_done = min(rt for rt, _, _, _ in t.responses)
+            second = t.request_times()[1]
+            lead.append(first_done - second)
+        print(f"{run.describe()}; dead host: {attempts} connect attempt(s) for 8 URLs that came "
+              f"together, {syns} SYN(s) dropped; good hosts' second request "
+              f"{min(lead):.2f}-{max(lead):.2f} s before their first response ended")
+        for item in dead_items:
+            err = item["error"] or {}
+            check(item["status"] == "failed" and err.get("kind") == "timeout"
+                  and err.get("stage") == "download", f"{item['url']}: {item['status']} {err}")
+        tried = [i for i in dead_items if i["attempts"] > 0]
+        check(attempts == 1 and len(tried) == 1, f"{attempts} connect attempts on a dead host "
+              "whose 8 URLs came together, want 1")
+        # libcurl's own words for a connect timeout ("Failed to connect ...
+        # Timeout was reached", or "Connection timeout after 900 ms").
+        check("host unreachable" not in tried[0]["error"]["message"]
+              and "imeout" in tried[0]["error"]["message"], f"{tried[0]['error']}")
+        for item in dead_items:
+            if item["attempts"] == 0:
+                check(item["error"]["message"] == UNREACHABLE.format(30),
+                      f"{item['url']}: {item['error']['message']!r}")
+        check(syns == 1, f"nft dropped {syns} SYNs, want the one of the one connect attempt")
+        for h, ahead in zip(good, lead):
+            t = traffic.host(h)
+            check(ahead > 0, f"{h.name}: its second request came {-ahead:.2f} s after its first "
+                  "response ended: the others waited for the first body, not its connection")
+            check(t.max_requests_in_flight() == 4, f"{h.name}: {t.max_requests_in_flight()} "
+                  "requests in flight at most, want --max-per-host 4")
+        _no_leftovers(w)
+
+
+def _nft(*args):
+    subprocess.run(["nft", *args], check=True, capture_output=True)
+
+
+def _flaky_syns():
+    proc = subprocess.run(["nft", "-j", "list", "table", "inet", "flaky"], capture_output=True,
+                          check=True)
+    for entry in json.loads(proc.stdout)["nftables"]:
+        for expr in (entry.get("rule") or {}).get("expr", []):
+            if "counter" in expr:
+                return expr["counter"]["packets"]
+    return 0
+
+
+def test_reprobe():
+    """A served host dead at first (its SYNs dropped by a rule of the test's
+    own, deleted as soon as its first item is reported failed) with a URL
+    after every 4 good ones (-j 2, 400-450 ms to first byte, so its second
+    URL comes after the first timed out; --connect-timeout 1
+    --host-cooldown 2): its first item times out; those
+    listed in the 2 s after fail at once as host unreachable, having made no
+    attempt (not held: the run would wait for the probe); the first after it
+    is the probe, connects and is served, and so is every later one (the
+    server's log has their requests); the dropped SYNs are those of the one
+    failed attempt."""
+    with world.World() as w:
+        good = _good(w, 6, latency_ms=(400, 450))
+        flaky = w.add("http", 1, label="flaky", latency_ms=(10, 20))
+        w.start()
+        addr = flaky[0].addr
+        _nft("add", "table", "inet", "flaky")
+        try:
+            _nft("add", "chain", "inet", "flaky", "input",
+                 "{ type filter hook input priority -10; policy accept; }")
+            _nft("add", "rule", "inet", "flaky", "input", "ip", "daddr", addr, "tcp", "flags",
+                 "&", "(syn", "|", "ack)", "==", "syn", "counter", "drop")
+            good_urls = w.urls(good, 11)
+            flaky_urls = w.urls(flaky, 16)
+            urls = []
+            for i, url in enumerate(flaky_urls):
+                urls += [url] + good_urls[i * 4:(i + 1) * 4]
+            run, syns, removed_at = _run_removing_rule(w, urls, flaky_urls[0],
+                                                       ["-j", "2", "--connect-timeout", "1",
+                                                        "--host-cooldown", "2"] + FAST_RETRY)
+        finally:
+            subprocess.run(["nft", "delete", "table", "inet", "flaky"], capture_output=True)
+        run.check_each_item_once()
+        run.check_outputs()
+        check(run.rc == 1, run.describe())
+        _all_ok(run, good)
+        check(removed_at is not None, "the first flaky item was never reported")
+        items = run.by_url()
+        flaky_items = [items[u] for u in flaky_urls]
+        states = [("ok" if i["status"] == "ok" else
+                   "down" if i["attempts"] == 0 else "tried") + f"/{i['attempts']}"
+                  for i in flaky_items]
+        served = {p for _, p, _ in w.traffic().host(flaky[0]).requests}
+        print(f"{run.describe()}; flaky host's items in list order: {' '.join(states)}; "
+              f"SYNs dropped {syns}; {len(served)} requests served")
+        first = flaky_items[0]
+        check(first["status"] == "failed" and first["error"]["kind"] == "timeout"
+              and first["attempts"] == 1, f"the first flaky item: {first}")
+        down = [i for i in flaky_items if i["status"] == "failed" and i["attempts"] == 0]
+        check(down, "no item failed during the cool-down: the test cannot see it")
+        for item in down:
+            check(item["error"]["kind"] == "timeout"
+                  and item["error"]["message"] == UNREACHABLE.format(2),
+                  f"{item['url']}: {item['error']}")
+        # In list order: the failed one, those of the cool-down, then served.
+        ok_from = next((k for k, i in enumerate(flaky_items) if i["status"] == "ok"), None)
+        check(ok_from is not None, "no item of the host was served after its cool-down")
+        check(flaky_items[1:ok_from] == down, f"items in list order: {states}")
+        check(all(i["status"] == "ok" for i in flaky_items[ok_from:]),
+              f"an item after the probe was not served: {states}")
+        check(len(flaky_items) - ok_from >= 4, f"only {len(flaky_items) - ok_from} items after "
+              f"the probe: {states}")
+        check({_path(i["url"]) for i in flaky_items[ok_from:]} <= served,
+              "a served item has no request in the host's log")
+        check(1 <= syns <= 2, f"nft dropped {syns} SYNs for one failed connect attempt")
+        _no_leftovers(w)
+
+
+def _run_removing_rule(w, urls, first_url, args):
+    """w.run_edgefetch, reading the --json lines as they come: when the item
+    of `first_url` is reported, the table 'flaky' loses its rule (its SYN
+    count read just before). Returns (Run, SYNs dropped, time removed)."""
+    binary = os.environ["EDGEFETCH"]
+    work = os.path.join(w.tmp, "reprobe")
+    os.makedirs(work)
+    lst = os.path.join(work, "urls.txt")
+    with open(lst, "w") as f:
+        f.write("\n".join(urls) + "\n")
+    out = os.path.join(work, "out")
+    cmd = [binary, "--json", "-i", lst, "-o", out] + list(args)
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    err = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))
+    reader.start()
+    lines, syns, removed_at = [], 0, None
+    timer = threading.Timer(120, proc.kill)
+    timer.start()
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if removed_at is None and first_url.encode() in line:
+                syns = _flaky_syns()
+                _nft("flush", "chain", "inet", "flaky", "input")
+                removed_at = time.monotonic()
+        proc.wait()
+    finally:
+        timer.cancel()
+        reader.join()
+    result = types.SimpleNamespace(returncode=proc.returncode, stdout=b"".join(lines),
+                                   stderr=err[0] if err else b"")
+    return world.Run(cmd, result, start, time.monotonic(), work, out, urls), syns, removed_at
+
+
+if __name__ == "__main__":
+    sys.exit(world.run_case(globals()))
