@@ -1,5 +1,6 @@
 /* The URL list as the run takes it (listsource.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,10 +44,36 @@ static bool filtering(const struct row_filter *filter)
     return filter->own_shard_only || filter->seen != NULL || filter->tar != NULL;
 }
 
-/* Opens the list and says how it is read; errors printed. */
-static int open_list(const struct cli *cli, FILE **in_out, struct io_list_options *list)
+/* The list's file. With a wake-up to poll, opened without waiting: the
+ * open of a FIFO waits for its writer, and the signal handler restarts it
+ * (SA_RESTART), so a SIGTERM would not end that wait. Without O_NONBLOCK
+ * again at once: the reader polls the FIFO beside `wake_fd` before each
+ * read (a FIFO that never had a writer is not readable, not at its end, on
+ * Linux), and reads block as they did. NULL with errno set. */
+static FILE *open_file(const char *path, int wake_fd)
 {
-    FILE *in = strcmp(cli->input, "-") == 0 ? stdin : fopen(cli->input, "r");
+    if (wake_fd < 0)
+        return fopen(path, "r");
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    int flags = fcntl(fd, F_GETFL);
+    FILE *in = NULL;
+    if (flags >= 0 && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) == 0)
+        in = fdopen(fd, "r");
+    if (in == NULL) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+    }
+    return in;
+}
+
+/* Opens the list and says how it is read; errors printed. */
+static int open_list(const struct cli *cli, int wake_fd, FILE **in_out,
+                     struct io_list_options *list)
+{
+    FILE *in = strcmp(cli->input, "-") == 0 ? stdin : open_file(cli->input, wake_fd);
     if (in == NULL) {
         int rc = -errno;
         fprintf(stderr, "edgefetch: cannot open URL list %s: %s\n", cli->input, strerror(-rc));
@@ -87,7 +114,7 @@ int list_read_whole(const struct cli *cli, struct io_url_list *urls, struct row_
     if (cli->input != NULL) {
         FILE *in;
         struct io_list_options list;
-        rc = open_list(cli, &in, &list);
+        rc = open_list(cli, wake_fd, &in, &list);
         if (rc < 0)
             return rc;
         list.wake_fd = wake_fd;
@@ -227,7 +254,7 @@ int list_source_create(const struct cli *cli, struct row_filter *filter, int wak
     list->list_done = cli->input == NULL;
     if (cli->input != NULL) {
         struct io_list_options opts;
-        rc = open_list(cli, &list->in, &opts);
+        rc = open_list(cli, wake_fd, &list->in, &opts);
         if (rc < 0)
             goto fail;
         opts.wake_fd = wake_fd;
