@@ -329,8 +329,11 @@ int pl_run_stream(const struct pl_options *opts, const struct pl_source *source,
  * next pl_run or pl_run_stream takes it as soon as its own handlers are in
  * place: it starts stopped, its items cancelled, report->signal set. A
  * second signal exits at once with 128 + its number, as during a run. Once
- * a run has started, its handlers replace this one (and the signals' default
- * action is back when it ends). Call once, before anything can block;
+ * a run has started, its handlers replace this one, and this one is back as
+ * the run closes them: a signal after a run (its --json output still being
+ * written, between --compare's runs) is kept for the next run or, with none,
+ * changes nothing; after a run a signal stopped, it is the second. Call
+ * once, before anything can block;
  * -errno when the eventfd or a handler cannot be set up. */
 int pl_signals_catch(void);
 /* The eventfd a caught signal makes readable; -1 before pl_signals_catch. */
@@ -340,7 +343,8 @@ int pl_signal_pending(void);
 /* For a run, once its own handlers are in place: the pending signal (then
  * no longer pending), or 0. */
 int pl_signal_take(void);
-/* At the end: the signals' default actions back, the eventfd closed. */
+/* At the end: the eventfd closed; the handler stays until the process
+ * exits (a signal then changes nothing, a second one exits at once). */
 void pl_signals_finish(void);
 
 /* --dry-run: what pl_run would do with an item. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "run_private.h"
+#include "signals_private.h"
 
 static void emit_progress(struct run *run, bool finished)
 {
@@ -71,6 +72,9 @@ void maybe_close(struct run *run)
     sampler_close(run);
     uv_close((uv_handle_t *)&run->sigint, NULL);
     uv_close((uv_handle_t *)&run->sigterm, NULL);
+    /* libuv put the default actions back: ours again at once, for the
+     * rest of this run and whatever the process still does after it. */
+    signals_rearm(run->stop_signal);
     if (run->gate_on) {
         uv_close((uv_handle_t *)&run->gate_timer, NULL);
         run->gate_on = false;

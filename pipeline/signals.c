@@ -3,8 +3,10 @@
  * it has started: before it the process reads its list, which may wait on a
  * pipe for ever, and the signals' default action would end it without a
  * report. This handler keeps the first signal for the run to come and wakes
- * the list's reader; libuv's handlers replace it when the run starts them
- * (and put back the default action when the run closes them). */
+ * the list's reader; libuv's handlers replace it when the run starts them,
+ * and it is put back as soon as the run closes them (libuv leaves the
+ * default action): after a run the process may still wait, on a --json
+ * reader or between --compare's runs, and a signal then must not kill it. */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -13,6 +15,7 @@
 #include <unistd.h>
 
 #include "pipeline.h"
+#include "signals_private.h"
 
 /* Written by the handler, read by the loop thread once the run's own
  * handlers are in place (so no signal comes between). */
@@ -29,19 +32,16 @@ static void on_early_signal(int signum)
     caught_signal = signum;
     int saved = errno;
     uint64_t one = 1;
-    if (write(wake_fd, &one, sizeof(one)) < 0) {
+    /* Read once: pl_signals_finish sets it to -1 before it closes it. */
+    int fd = wake_fd;
+    if (fd >= 0 && write(fd, &one, sizeof(one)) < 0) {
         /* An eventfd's counter does not overflow at 1: nothing to do. */
     }
     errno = saved;
 }
 
-int pl_signals_catch(void)
+static int install(void)
 {
-    if (wake_fd < 0) {
-        wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (wake_fd < 0)
-            return -errno;
-    }
     struct sigaction action;
     memset(&action, 0, sizeof(action));
     action.sa_handler = on_early_signal;
@@ -52,6 +52,30 @@ int pl_signals_catch(void)
     if (sigaction(SIGINT, &action, NULL) < 0 || sigaction(SIGTERM, &action, NULL) < 0)
         return -errno;
     return 0;
+}
+
+int pl_signals_catch(void)
+{
+    if (wake_fd < 0) {
+        wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (wake_fd < 0)
+            return -errno;
+    }
+    return install();
+}
+
+void signals_rearm(int stop_signal)
+{
+    if (wake_fd < 0)
+        return; /* never caught (a library caller): as libuv left them */
+    /* Nothing handles the two signals now (libuv's handlers are gone): no
+     * handler can race these stores. A run a signal stopped makes the next
+     * one the second, which exits at once, as during the run. */
+    if ((stop_signal == SIGINT || stop_signal == SIGTERM) && caught_signal == 0) {
+        caught_signal = stop_signal;
+        taken_signal = stop_signal;
+    }
+    install(); /* fails only for a bad signal number: not these */
 }
 
 int pl_signal_wake_fd(void)
@@ -74,16 +98,12 @@ int pl_signal_take(void)
 
 void pl_signals_finish(void)
 {
-    /* The default actions first: no handler may write to the eventfd once
-     * it is closed (or its number given to another file). A run's libuv
-     * handlers, once closed, left them so already. */
-    struct sigaction action;
-    memset(&action, 0, sizeof(action));
-    action.sa_handler = SIG_DFL;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-    if (wake_fd >= 0)
-        close(wake_fd);
+    /* The handler stays until the process exits (a signal while it frees
+     * and returns changes nothing; a second one exits at once); only its
+     * wake-up goes. A handler already past its read of wake_fd on another
+     * thread writes to a closed descriptor: nothing opens one after this. */
+    int fd = wake_fd;
     wake_fd = -1;
+    if (fd >= 0)
+        close(fd);
 }
