@@ -440,8 +440,8 @@ static int run_compare(struct cli *cli, const struct run_input *input)
     size_t differ = compare_outputs(dir_seq, dir_con, &produced, &checked);
     if (cli->verbose >= CLI_NORMAL) {
         struct report_column columns[2] = {
-            {"sequential", &seq_report, 1, 1},
-            {"concurrent", &con_report, cli->pl.max_downloads, cli->pl.workers},
+            {"sequential", &seq_report, 1},
+            {"concurrent", &con_report, cli->pl.workers},
         };
         report_print(stderr, columns, 2);
         fprintf(stderr, "  outputs byte-identical: %zu of %zu%s\n", checked - differ, checked,
@@ -470,7 +470,6 @@ static int run_single(struct cli *cli, const struct run_input *input)
         struct report_column column = {
             mode == PL_SEQUENTIAL ? "sequential" : "concurrent",
             &report,
-            mode == PL_SEQUENTIAL ? 1 : cli->pl.max_downloads,
             mode == PL_SEQUENTIAL ? 1 : cli->pl.workers,
         };
         report_print(stderr, &column, 1);

@@ -24,6 +24,16 @@ static void row_seconds(FILE *out, const char *label, const struct report_column
     fputc('\n', out);
 }
 
+void report_format_cap(char *buf, size_t size, const struct pl_report *report, unsigned workers)
+{
+    /* The run's own figures, not the options': -j may have been lowered to
+     * fit the descriptor limit, and an adaptive cap moves. */
+    if (report->cap_mode == PL_CAP_ADAPTIVE && report->peak_cap > report->cap_start)
+        snprintf(buf, size, "%u-%u / %u", report->cap_start, report->peak_cap, workers);
+    else
+        snprintf(buf, size, "%u / %u", report->cap_start, workers);
+}
+
 void report_print(FILE *out, const struct report_column *columns, size_t count)
 {
     char buf[32];
@@ -35,7 +45,7 @@ void report_print(FILE *out, const struct report_column *columns, size_t count)
 
     fprintf(out, "  %-28s", "downloads in flight / workers");
     for (size_t i = 0; i < count; i++) {
-        snprintf(buf, sizeof(buf), "%u / %u", columns[i].max_downloads, columns[i].workers);
+        report_format_cap(buf, sizeof(buf), columns[i].report, columns[i].workers);
         fprintf(out, " %14s", buf);
     }
     fputc('\n', out);
