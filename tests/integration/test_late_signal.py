@@ -12,6 +12,10 @@ until the process exits.
                 writer is blocked on a full pipe: nothing changes, the
                 output is whole once read, exit 0 as the summary says
   flush_twice   two SIGTERMs there: the second exits at once, 143
+  stopped_then_late  a run a SIGTERM stopped (its one transfer stalled),
+                the --json writer then blocked: one more SIGTERM is the
+                second and exits at once, 143 (it used to be killed by it;
+                taken as a first, it would wait for the reader)
 
 The --json pipe is filled by the case before the run (test_stop_race's
 full_pipe), so the writer blocks on its first write, whatever the timing;
@@ -83,6 +87,45 @@ def run_blocked_after_end(ws, server, signals):
             proc.wait()
         os.close(read_fd)
     return proc.returncode, out, open(err_path, "rb").read().decode(errors="replace")
+
+
+def test_stopped_then_late():
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+        ws.write("a.png", small_png())
+        read_fd, write_fd = full_pipe()
+        err_path = os.path.join(ws.tmp, "stderr")
+        with open(err_path, "wb") as err_file:
+            proc = subprocess.Popen([EDGEFETCH, "--json", "-o", ws.out,
+                                     server.url("a.png") + "?stall=0"],
+                                    stdout=write_fd, stderr=err_file)
+        os.close(write_fd)
+        try:
+            deadline = time.monotonic() + 120
+            while server.stats()["hanging"] != 1:
+                check(proc.poll() is None, f"ended before its transfer stalled: {proc.returncode}")
+                check(time.monotonic() < deadline, "the transfer never stalled")
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGTERM)  # the run's: it stops, reports, then flushes
+            while b"edge maps in" not in open(err_path, "rb").read():
+                check(proc.poll() is None, f"ended before its report: {proc.returncode}")
+                check(time.monotonic() < deadline, "no report in 120 s")
+                time.sleep(0.05)
+            quiescent(proc.pid)
+            proc.send_signal(signal.SIGTERM)
+            try:
+                # Not read: only the signal can end it.
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                check(False, "a second SIGTERM after a stopped run did not exit")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            os.close(read_fd)
+        err = open(err_path, "rb").read().decode(errors="replace")
+        check(proc.returncode == 143, f"returncode {proc.returncode}, want 143: {err}")
+        check("stopped by Terminated" in err, err)
+        check(tree(ws.out) == [], f"outputs {tree(ws.out)}")
 
 
 def test_flush_once():
