@@ -47,6 +47,9 @@ API:
   127.0.0.1 with a certificate made now), nginx_conf(tmp, body, ...) and
   stop_process(proc, sig) for the world's own nginx set-ups; quiescent(pid)
   (returns once the process is blocked, every thread asleep).
+- Pipes held full: full_pipe() -> (read fd, write fd) whose buffer is full
+  (a child's write to it blocks), fill(write fd), Drain(fd) (.start(),
+  .text(): reads it to its end on a thread).
 - Other tools: tool(*args, cwd) (runs one, checked), source_png(ws, name,
   size) (a sample photo scaled, as PNG, by ImageMagick), fetch(ws, server,
   names, extra) -> (rc, stderr, items by file name) (a --json run over served
@@ -55,6 +58,7 @@ API:
   with only loopback), env_for_rss() (ASan's quarantine off), screen(raw)
   (a terminal's last screen).
 """
+import fcntl
 import json
 import os
 import re
@@ -66,6 +70,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -749,3 +754,56 @@ def fetch(ws, server, names, extra=()):
         if item["type"] == "item":
             items[item["url"].rsplit("/", 1)[1]] = item
     return rc, err, items
+
+
+# ---- pipes a test holds full (a child's writes to them block) -------------
+
+FILLER = b"~"
+
+
+def full_pipe():
+    """A pipe of one page whose buffer the case has filled: a write to its
+    write end blocks until the read end is drained. (read fd, write fd)."""
+    read_fd, write_fd = os.pipe()
+    fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096)
+    fill(write_fd)
+    return read_fd, write_fd
+
+
+def fill(write_fd):
+    """Fills the pipe's buffer to the last byte (the descriptor is left
+    blocking: O_NONBLOCK belongs to the open file, which the child shares)."""
+    os.set_blocking(write_fd, False)
+    try:
+        for size in (4096, 512, 64, 8, 1):
+            try:
+                while True:
+                    os.write(write_fd, FILLER * size)
+            except BlockingIOError:
+                pass
+    finally:
+        os.set_blocking(write_fd, True)
+
+
+class Drain:
+    """Reads a descriptor to its end on a thread, once started."""
+
+    def __init__(self, fd):
+        self.fd = fd
+        self.chunks = []
+        self.thread = threading.Thread(target=self._read, daemon=True)
+
+    def start(self):
+        self.thread.start()
+
+    def _read(self):
+        while True:
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                break
+            self.chunks.append(chunk)
+
+    def text(self, timeout=60):
+        self.thread.join(timeout)
+        check(not self.thread.is_alive(), "the stream did not end")
+        return b"".join(self.chunks).lstrip(FILLER).decode(errors="replace")

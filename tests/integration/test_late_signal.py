@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check,  # noqa: E402
                      check_clean_exit, main_for, quiescent, tree)
 from pngutil import small_png  # noqa: E402
-from test_stop_race import Drain, full_pipe  # noqa: E402
+from harness import Drain, full_pipe  # noqa: E402
 
 
 def signals_pending(pid):

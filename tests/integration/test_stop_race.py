@@ -53,60 +53,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check,  # noqa: E402
                      check_clean_exit, main_for, quiescent, tree)
+from harness import Drain, fill, full_pipe  # noqa: E402
 from pngutil import write_png  # noqa: E402
 
-FILLER = b"~"
 # big.png's CPU stage must outlast the two photos' downloads (a few ms on
 # loopback): Canny on its noise takes about 0.2 s here, Sobel 0.08 s.
 SLOW_CPU = ["--operator", "canny"]
-
-
-def full_pipe():
-    """A pipe of one page whose buffer the case has filled: a write to its
-    write end blocks until the read end is drained. (read fd, write fd)."""
-    read_fd, write_fd = os.pipe()
-    fcntl.fcntl(write_fd, fcntl.F_SETPIPE_SZ, 4096)
-    fill(write_fd)
-    return read_fd, write_fd
-
-
-def fill(write_fd):
-    """Fills the pipe's buffer to the last byte (the descriptor is left
-    blocking: O_NONBLOCK belongs to the open file, which the child shares)."""
-    os.set_blocking(write_fd, False)
-    try:
-        for size in (4096, 512, 64, 8, 1):
-            try:
-                while True:
-                    os.write(write_fd, FILLER * size)
-            except BlockingIOError:
-                pass
-    finally:
-        os.set_blocking(write_fd, True)
-
-
-class Drain:
-    """Reads a descriptor to its end on a thread, once started."""
-
-    def __init__(self, fd):
-        self.fd = fd
-        self.chunks = []
-        self.thread = threading.Thread(target=self._read, daemon=True)
-
-    def start(self):
-        self.thread.start()
-
-    def _read(self):
-        while True:
-            chunk = os.read(self.fd, 65536)
-            if not chunk:
-                break
-            self.chunks.append(chunk)
-
-    def text(self, timeout=60):
-        self.thread.join(timeout)
-        check(not self.thread.is_alive(), "the stream did not end")
-        return b"".join(self.chunks).lstrip(FILLER).decode(errors="replace")
 
 
 def noise_png(width=2400, height=1800, seed=11):

@@ -28,9 +28,9 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
-from world import check  # noqa: E402
+from world import ADAPTIVE_START as START, check  # noqa: E402
+from world import checked_downloads as _checked, latency_world as _latency_world  # noqa: E402
 
-START = 32
 PER_HOST = 4
 
 
@@ -42,19 +42,6 @@ def _overall_open(traffic, hosts):
         intervals += [(when, t.conn_close.get(c, float("inf"))) for c, when in t.conn_open.items()]
         worst = max(worst, t.max_open_connections())
     return world.max_overlap(intervals), worst
-
-
-def _latency_world(w):
-    hosts = w.add("http", 100, latency_ms=(400, 500), bandwidth=1_000_000, keepalive=False)
-    w.start()
-    return hosts, w.urls(hosts, 4, ext="jpg")
-
-
-def _checked(run):
-    run.check_each_item_once()
-    run.check_outputs()
-    check(run.rc == 0, f"{run.describe()}\n{run.stderr[-1500:]}")
-    return run.summary["downloads"]
 
 
 def test_latency_bound():

@@ -16,7 +16,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
-from test_adaptive import START, _checked, _latency_world  # noqa: E402
+from world import ADAPTIVE_START as START  # noqa: E402
+from world import checked_downloads as _checked, latency_world as _latency_world  # noqa: E402
 from world import check  # noqa: E402
 
 FIGURE = re.compile(r"^  downloads in flight / workers +(\S+) / (\d+)$", re.M)

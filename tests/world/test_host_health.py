@@ -34,7 +34,8 @@ import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
-from test_world import FAST_RETRY, _all_ok, _good, _items_of, _no_leftovers  # noqa: E402
+from world import FAST_RETRY, all_ok as _all_ok, good_hosts as _good  # noqa: E402
+from world import items_of_hosts as _items_of, no_leftovers as _no_leftovers  # noqa: E402
 from world import check  # noqa: E402
 
 UNREACHABLE = "host unreachable: 1 connect timed out (tried again after a {} s cool-down)"

@@ -19,51 +19,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
 from world import Failure, check  # noqa: E402
-
-# Retries stay on but short, so transient faults cost little.
-FAST_RETRY = ["--retry-delay", "0.05"]
-
-
-def _good(w, count, **profile):
-    """Friendly hosts with a spread of latency and bandwidth."""
-    profile.setdefault("latency_ms", (10, 60))
-    profile.setdefault("bandwidth", 2_000_000)
-    return w.add("http", count, **profile)
-
-
-def _items_of(run, hosts):
-    names = {h.name for h in hosts}
-    return [item for item in run.items if item["url"].split("/")[2] in names]
-
-
-def _all_ok(run, hosts):
-    bad = [(i["url"], i["error"]) for i in _items_of(run, hosts) if i["status"] != "ok"]
-    check(not bad, f"{len(bad)} items of good hosts not ok, e.g. {bad[:3]}")
-
-
-def _no_leftovers(w):
-    """After stop(): no process of ours in this network namespace, no nft table,
-    no bind mount over /etc, no world folder."""
-    tmp = w.tmp
-    w.stop()
-    check(tmp is None or not os.path.exists(tmp), f"world folder {tmp} left behind")
-    me = os.readlink("/proc/self/ns/net")
-    others = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit() and int(pid) != os.getpid():
-            try:
-                if os.readlink(f"/proc/{pid}/ns/net") == me:
-                    with open(f"/proc/{pid}/cmdline", "rb") as f:
-                        others.append((pid, f.read().replace(b"\0", b" ")[:80]))
-            except OSError:
-                pass
-    check(not others, f"processes left in the world's namespace: {others}")
-    with open("/proc/self/mounts") as f:
-        mounts = [line for line in f if " /etc/" in line]
-    check(not mounts, f"mounts left: {mounts}")
-    rc = os.system("nft list table inet world >/dev/null 2>&1")
-    check(rc != 0, "nft table 'world' left")
-
+from world import FAST_RETRY, all_ok as _all_ok, good_hosts as _good  # noqa: E402
+from world import items_of_hosts as _items_of, no_leftovers as _no_leftovers  # noqa: E402
 
 def _get(host, path, timeout=5.0, conn=None):
     """One GET with the standard library; returns (status, headers, body, seconds)."""

@@ -575,3 +575,67 @@ class Run:
         check(self.rc == (1 if failed else 0), f"exit {self.rc} with {failed} failed items")
         check(self.summary["fds_leaked"] in (0, None), f"fds leaked: {self.summary['fds_leaked']}")
         check("event loop not closed cleanly" not in self.stderr, self.stderr)
+
+
+# ---- scenes and checks shared by the world's tests (tests import them from
+# here, never from one another) ----------------------------------------------
+
+# The adaptive download cap's start without -j (pipeline/options.c).
+ADAPTIVE_START = 32
+
+# Retries stay on but short, so transient faults cost little.
+FAST_RETRY = ["--retry-delay", "0.05"]
+
+
+def good_hosts(w, count, **profile):
+    """Friendly hosts with a spread of latency and bandwidth."""
+    profile.setdefault("latency_ms", (10, 60))
+    profile.setdefault("bandwidth", 2_000_000)
+    return w.add("http", count, **profile)
+
+
+def items_of_hosts(run, hosts):
+    names = {h.name for h in hosts}
+    return [item for item in run.items if item["url"].split("/")[2] in names]
+
+
+def all_ok(run, hosts):
+    bad = [(i["url"], i["error"]) for i in items_of_hosts(run, hosts) if i["status"] != "ok"]
+    check(not bad, f"{len(bad)} items of good hosts not ok, e.g. {bad[:3]}")
+
+
+def no_leftovers(w):
+    """After stop(): no process of ours in this network namespace, no nft table,
+    no bind mount over /etc, no world folder."""
+    tmp = w.tmp
+    w.stop()
+    check(tmp is None or not os.path.exists(tmp), f"world folder {tmp} left behind")
+    me = os.readlink("/proc/self/ns/net")
+    others = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                if os.readlink(f"/proc/{pid}/ns/net") == me:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        others.append((pid, f.read().replace(b"\0", b" ")[:80]))
+            except OSError:
+                pass
+    check(not others, f"processes left in the world's namespace: {others}")
+    with open("/proc/self/mounts") as f:
+        mounts = [line for line in f if " /etc/" in line]
+    check(not mounts, f"mounts left: {mounts}")
+    rc = os.system("nft list table inet world >/dev/null 2>&1")
+    check(rc != 0, "nft table 'world' left")
+
+
+def latency_world(w):
+    hosts = w.add("http", 100, latency_ms=(400, 500), bandwidth=1_000_000, keepalive=False)
+    w.start()
+    return hosts, w.urls(hosts, 4, ext="jpg")
+
+
+def checked_downloads(run):
+    run.check_each_item_once()
+    run.check_outputs()
+    check(run.rc == 0, f"{run.describe()}\n{run.stderr[-1500:]}")
+    return run.summary["downloads"]
