@@ -15,19 +15,9 @@
 #include "band_pool.h"
 #include "bands.h"
 #include "check.h"
+#include "test_random.h"
 #include "imaging.h"
 #include "pipeline.h"
-
-/* xorshift64*, state passed explicitly. */
-static uint32_t next_random(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return (uint32_t)((x * 2685821657736338717ull) >> 32);
-}
 
 enum pattern { NOISE, BLOCKS, TWO_LEVEL, SMOOTH, PATTERN_COUNT };
 

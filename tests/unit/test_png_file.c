@@ -21,18 +21,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "test_random.h"
 #include "imaging.h"
 #include "imaging_private.h"
-
-static uint32_t next_random(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return (uint32_t)((x * 2685821657736338717ull) >> 32);
-}
 
 /* Edge-map-like (mostly small values, some texture) or noise. */
 static void make_image(struct img_buf *image, int width, int height, bool noise, uint64_t *rng)

@@ -22,43 +22,13 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "test_random.h"
+#include "inflate_check.h"
 #include "imaging.h"
 #include "imaging_private.h" /* img__encode_png_with: the old level 1 */
 #include "png_rle.h"
 
-/* xorshift64*, state passed explicitly. */
-static uint32_t next_random(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return (uint32_t)((x * 2685821657736338717ull) >> 32);
-}
-
 /* ---- png_rle streams --------------------------------------------------- */
-
-/* Raw-inflates `size` bytes and checks they give want[0, want_size) and
- * end the stream. */
-static void check_inflates(const uint8_t *deflated, size_t size, const uint8_t *want,
-                           size_t want_size)
-{
-    uint8_t *got = malloc(want_size + 1);
-    CHECK(got != NULL);
-    z_stream strm = {0};
-    CHECK_EQ(inflateInit2(&strm, -15), Z_OK);
-    strm.next_in = (Bytef *)deflated;
-    strm.avail_in = (uInt)size;
-    strm.next_out = got;
-    strm.avail_out = (uInt)(want_size + 1);
-    CHECK_EQ(inflate(&strm, Z_FINISH), Z_STREAM_END);
-    CHECK_EQ(strm.total_out, want_size);
-    CHECK_EQ(strm.avail_in, 0);
-    CHECK_MEM_EQ(got, want, want_size);
-    inflateEnd(&strm);
-    free(got);
-}
 
 /* Codes data[0, size) in calls of random sizes; returns the stream's size
  * (the stream itself in *out, malloc'd) and in *blocks the stored blocks
