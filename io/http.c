@@ -262,6 +262,7 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
     result.final_url = t->responded_url;
     t->responded_url = NULL;
     result.seconds = (double)(uv_hrtime() - t->started_ns) / 1e9;
+    result.redirects = t->redirects;
 
     curl_off_t retry_after = 0;
     result.retry_after_s = -1;

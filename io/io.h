@@ -513,6 +513,9 @@ struct io_http_result {
     long retry_after_s; /* the response's Retry-After in seconds (delta or date), -1 if none */
     bool transient;     /* a failure worth retrying: 408/429/5xx gateway-ish, timeout, cut-off */
     double seconds;     /* from io_http_start to completion */
+    /* Redirects followed: more than 0 means the listed URL's host answered,
+     * whatever `kind` says of a later hop's (another host's) connection. */
+    unsigned redirects;
     /* Of the final response, when it succeeded: its Content-Type as sent
      * (printable ASCII, at most 127 bytes, "" when none), and the SHA-256
      * of the body, hashed as the bytes arrived. */

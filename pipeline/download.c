@@ -71,10 +71,15 @@ static enum pl_kind download_kind(enum io_http_kind kind)
     return PL_KIND_OTHER;
 }
 
-/* What a transfer's kind says about its host's health. */
-static enum pl_host_outcome host_outcome(enum io_http_kind kind)
+/* What a transfer says about its (listed URL's) host's health. A redirect
+ * is that host's answer: a later hop's connect failure is the target's, and
+ * must not count against it (a 302 to a dead host, listed on many URLs,
+ * would take down the host that sent it). */
+static enum pl_host_outcome host_outcome(const struct io_http_result *result)
 {
-    switch (kind) {
+    if (result->redirects > 0)
+        return PL_HOST_CONNECTED;
+    switch (result->kind) {
     case IO_HTTP_CONNECT_REFUSED:
         return PL_HOST_REFUSED;
     case IO_HTTP_CONNECT_TIMEOUT:
@@ -266,7 +271,7 @@ static bool note_host_health(struct run *run, struct job *job, const struct io_h
     struct pl_host *host = job->host;
     if (host == NULL)
         return false;
-    enum pl_host_change change = pl_host_record(host, host_outcome(result->kind),
+    enum pl_host_change change = pl_host_record(host, host_outcome(result),
                                                 uv_now(&run->loop), run->opts->host_cooldown_ms);
     if (change == PL_HOST_WENT_DOWN)
         fail_host_jobs(run, host);
