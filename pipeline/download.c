@@ -271,8 +271,8 @@ static bool note_host_health(struct run *run, struct job *job, const struct io_h
     struct pl_host *host = job->host;
     if (host == NULL)
         return false;
-    enum pl_host_change change = pl_host_record(host, host_outcome(result),
-                                                uv_now(&run->loop), run->opts->host_cooldown_ms);
+    enum pl_host_change change =
+        pl_host_record(host, host_outcome(result), uv_now(&run->loop), run->opts->host_cooldown_ms);
     if (change == PL_HOST_WENT_DOWN)
         fail_host_jobs(run, host);
     else if (change == PL_HOST_CAME_UP)
