@@ -271,6 +271,8 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
         result.retry_after_s = (long)retry_after;
 
     if (kind == IO_HTTP_OK) {
+        long proxy_connect_status = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_HTTP_CONNECTCODE, &proxy_connect_status);
         struct http_facts facts = {
             .code = code,
             .http_status = status,
@@ -280,6 +282,7 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
             .headers_done = t->headers_done,
             .connected = t->connected,
             .out_of_memory = t->out_of_memory,
+            .proxy_connect_status = proxy_connect_status,
         };
         kind = http_classify(&facts);
     }

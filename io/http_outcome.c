@@ -92,6 +92,17 @@ enum io_http_kind http_classify(const struct http_facts *f)
         return IO_HTTP_OUT_OF_MEMORY;
     if (f->bad_status || (f->code == CURLE_OK && (f->http_status < 200 || f->http_status > 299)))
         return IO_HTTP_STATUS;
+    /* A proxy that could not reach the host refuses the tunnel (libcurl:
+     * "CONNECT tunnel failed", CURLE_RECV_ERROR): 502 and 503 say the host's
+     * connect failed, 504 that it timed out. They are the host's connect
+     * failures, as without a proxy, so its health counts them (a "network"
+     * failure would be a connected host's, tried again for every URL). */
+    if (!f->connected && f->code != CURLE_OK) {
+        if (f->proxy_connect_status == 502 || f->proxy_connect_status == 503)
+            return IO_HTTP_CONNECT_REFUSED;
+        if (f->proxy_connect_status == 504)
+            return IO_HTTP_CONNECT_TIMEOUT;
+    }
     switch (f->code) {
     case CURLE_OK:
         return IO_HTTP_OK;

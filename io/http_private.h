@@ -19,6 +19,9 @@ struct http_facts {
     bool headers_done;    /* the final response's header block ended */
     bool connected;       /* a connection was up (CURLOPT_PREREQFUNCTION ran) */
     bool out_of_memory;   /* one of our own allocations failed */
+    /* CURLINFO_HTTP_CONNECTCODE: the proxy's answer to our CONNECT, 0 when
+     * none was sent. */
+    long proxy_connect_status;
 };
 
 /* The kind of a finished hop; IO_HTTP_OK for a 2xx response read whole.

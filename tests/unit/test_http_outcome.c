@@ -85,6 +85,19 @@ static void test_classify(void)
     CHECK_EQ(classify(CURLE_GOT_NOTHING, 0, true, false), IO_HTTP_CUT_SHORT);
     CHECK_EQ(classify(CURLE_RECV_ERROR, 200, true, true), IO_HTTP_NETWORK);
 
+    /* A proxy's refused CONNECT: the host's connect failed (502, 503) or
+     * timed out (504) at the proxy; other refusals (407, 403) stay network. */
+    struct http_facts tunnel = {.code = CURLE_RECV_ERROR, .proxy_connect_status = 502};
+    CHECK_EQ(http_classify(&tunnel), IO_HTTP_CONNECT_REFUSED);
+    tunnel.proxy_connect_status = 503;
+    CHECK_EQ(http_classify(&tunnel), IO_HTTP_CONNECT_REFUSED);
+    tunnel.proxy_connect_status = 504;
+    CHECK_EQ(http_classify(&tunnel), IO_HTTP_CONNECT_TIMEOUT);
+    tunnel.proxy_connect_status = 407;
+    CHECK_EQ(http_classify(&tunnel), IO_HTTP_NETWORK);
+    tunnel.proxy_connect_status = 200; /* the tunnel was up: the host's own */
+    CHECK_EQ(http_classify(&tunnel), IO_HTTP_NETWORK);
+
     /* Our own refusals win over the write error they make curl return. */
     struct http_facts facts = {.code = CURLE_WRITE_ERROR, .http_status = 200, .connected = true};
     facts.headers_too_big = true;
