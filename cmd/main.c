@@ -686,6 +686,10 @@ int main(int argc, char **argv)
         if (urls.count == 0 && pl_signal_pending() == 0)
             goto no_urls;
     }
+    /* No run takes a signal kept while the plan is printed (its write
+     * may wait on a reader for ever): one exits at once from here on. */
+    if (cli.dry_run)
+        pl_signals_no_run();
     if (cli.dry_run && pl_signal_pending() != 0) {
         /* No plan for a list cut short: stopped before it was printed. */
         if (cli.verbose >= CLI_QUIET)
