@@ -609,6 +609,11 @@ int main(int argc, char **argv)
     uv_loop_t first_loop;
     if (uv_loop_init(&first_loop) == 0)
         uv_loop_close(&first_loop);
+    /* Before the first goto out: that path frees its fingerprint set. */
+    struct row_filter filter = {
+        .pl = &cli.pl,
+        .own_shard_only = cli.pl.layout == IO_LAYOUT_POSITIONAL && cli.pl.shard_count > 1,
+    };
     /* Before anything can wait on the list (a pipe may stay silent): from
      * here on SIGINT and SIGTERM stop gracefully, the run that follows
      * reporting what was read as cancelled. Its eventfd is in the baseline. */
@@ -618,10 +623,6 @@ int main(int argc, char **argv)
         goto out;
     }
     cli.fds_at_start = count_open_fds();
-    struct row_filter filter = {
-        .pl = &cli.pl,
-        .own_shard_only = cli.pl.layout == IO_LAYOUT_POSITIONAL && cli.pl.shard_count > 1,
-    };
     if (cli.list.name_column != NULL && cli.pl.layout == IO_LAYOUT_POSITIONAL) {
         fprintf(stderr, "edgefetch: --name-column names readable outputs; --layout positional "
                         "names them by their line\n"
@@ -686,6 +687,10 @@ int main(int argc, char **argv)
         if (urls.count == 0 && pl_signal_pending() == 0)
             goto no_urls;
     }
+    /* No run takes a signal kept while the plan is printed (its write
+     * may wait on a reader for ever): one exits at once from here on. */
+    if (cli.dry_run)
+        pl_signals_no_run();
     if (cli.dry_run && pl_signal_pending() != 0) {
         /* No plan for a list cut short: stopped before it was printed. */
         if (cli.verbose >= CLI_QUIET)

@@ -336,6 +336,10 @@ int pl_run_stream(const struct pl_options *opts, const struct pl_source *source,
  * once, before anything can block;
  * -errno when the eventfd or a handler cannot be set up. */
 int pl_signals_catch(void);
+/* No run follows (--dry-run): from this call on a signal exits at once with
+ * 128 + its number, as a second one does; one caught before stays pending
+ * (pl_signal_pending), for the caller to say. */
+void pl_signals_no_run(void);
 /* The eventfd a caught signal makes readable; -1 before pl_signals_catch. */
 int pl_signal_wake_fd(void);
 /* The signal caught and not yet taken by a run, or 0. */

@@ -21,12 +21,16 @@
  * handlers are in place (so no signal comes between). */
 static volatile sig_atomic_t caught_signal;
 static int taken_signal;
+/* Set by pl_signals_no_run: no run will take a signal kept now. */
+static volatile sig_atomic_t no_run_to_come;
 static int wake_fd = -1; /* set before the handler is installed, never after */
 
 static void on_early_signal(int signum)
 {
-    if (caught_signal != 0) {
-        /* A second signal: the user means it, as during a run. */
+    if (caught_signal != 0 || no_run_to_come) {
+        /* A second signal: the user means it, as during a run. With no
+         * run to come, a kept one would change nothing (the process may
+         * wait on a write that SA_RESTART restarts): the first is enough. */
         _exit(128 + signum);
     }
     caught_signal = signum;
@@ -76,6 +80,11 @@ void signals_rearm(int stop_signal)
         taken_signal = stop_signal;
     }
     install(); /* fails only for a bad signal number: not these */
+}
+
+void pl_signals_no_run(void)
+{
+    no_run_to_come = 1;
 }
 
 int pl_signal_wake_fd(void)
