@@ -205,6 +205,15 @@ static int is_failed_row_stand_in(const char *url, const char **why, int *why_le
     if (strncmp(url, "(line ", 6) != 0 || url[len - 1] != ')' ||
         sscanf(url, "(line %u: %n", &line_no, &consumed) != 1 || consumed == 0)
         return 0;
+    /* The reason is echoed into the item's message: a line of this shape
+     * typed into the list with a control byte in it is no stand-in of ours
+     * (the reader's reasons are plain text), and is refused as any URL with
+     * one is, so no byte of the list reaches a terminal raw. */
+    for (size_t i = (size_t)consumed; i + 1 < len; i++) {
+        unsigned char c = (unsigned char)url[i];
+        if (c < 0x20 || c == 0x7f)
+            return 0;
+    }
     *why = url + consumed;
     *why_len = (int)(len - 1 - (size_t)consumed);
     return 1;

@@ -66,6 +66,16 @@ static void test_long_line_fails_alone(void)
     CHECK_EQ(io_url_check("(line 2: longer than 65536 bytes, not read)x", err, sizeof(err)),
              -EINVAL);
     CHECK_EQ(io_url_check("(line 2: longer than 1 bytes, not read)", err, sizeof(err)), -EINVAL);
+
+    /* A list line shaped like a failed row's stand-in, "(line N: why)", is
+     * refused with its reason; one with a control byte in it is not ours and
+     * must not have that byte echoed into the message (found by fuzz_urls). */
+    CHECK_EQ(io_url_check("(line 3: bad row)", err, sizeof(err)), -EINVAL);
+    CHECK_STR_EQ(err, "bad row");
+    CHECK_EQ(io_url_check("(line 712: no\xff\x05\x1b[2Jad)", err, sizeof(err)), -EINVAL);
+    for (const char *p = err; *p != '\0'; p++)
+        CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+    CHECK(strstr(err, "control character") != NULL);
 }
 
 /* A 64 MiB line through a pipe with no newline at its end: one entry, read
