@@ -47,6 +47,8 @@ API:
   127.0.0.1 with a certificate made now), nginx_conf(tmp, body, ...) and
   stop_process(proc, sig) for the world's own nginx set-ups; quiescent(pid)
   (returns once the process is blocked, every thread asleep).
+- Sockets: read_head(sock) (a request's bytes up to its blank line, or
+  what came before the peer closed).
 - Pipes held full: full_pipe() -> (read fd, write fd) whose buffer is full
   (a child's write to it blocks), fill(write fd), Drain(fd) (.start(),
   .text(): reads it to its end on a thread).
@@ -807,3 +809,16 @@ class Drain:
         self.thread.join(timeout)
         check(not self.thread.is_alive(), "the stream did not end")
         return b"".join(self.chunks).lstrip(FILLER).decode(errors="replace")
+
+
+def read_head(sock):
+    """Reads from `sock` until the end of an HTTP head (a blank line) or the
+    peer's close; returns the bytes read (the head is whole when they hold
+    b"\r\n\r\n")."""
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return head

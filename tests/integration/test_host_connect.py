@@ -27,7 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "world"))
-from harness import Skip, check, items_of, main_for, run  # noqa: E402
+from harness import Skip, check, items_of, main_for, read_head, run  # noqa: E402
 from pngutil import small_png  # noqa: E402
 
 HANDSHAKE_DELAY = 0.8
@@ -80,12 +80,8 @@ class SlowTlsServer:
             conn.settimeout(10)
             tls = self.ctx.wrap_socket(conn, server_side=True)
             entry[1] = time.monotonic()
-            head = b""
-            while b"\r\n\r\n" not in head:
-                chunk = tls.recv(4096)
-                if not chunk:
-                    return
-                head += chunk
+            if b"\r\n\r\n" not in read_head(tls):
+                return
             tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nConnection: close\r\n"
                         + f"Content-Length: {len(self.body)}\r\n\r\n".encode() + self.body)
             tls.close()

@@ -25,7 +25,8 @@ import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import Workspace, check, free_port, items_of, main_for, run_timed  # noqa: E402
+from harness import (Workspace, check, free_port, items_of, main_for, read_head,  # noqa: E402
+                     run_timed)
 
 
 class RefusingProxy:
@@ -49,12 +50,7 @@ class RefusingProxy:
             except OSError:
                 return
             with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    chunk = conn.recv(4096)
-                    if not chunk:
-                        break
-                    data += chunk
+                data = read_head(conn)
                 with self.lock:
                     self.requests.append(data.split(b"\r\n", 1)[0].decode(errors="replace"))
                 reason = {502: "Bad Gateway", 503: "Service Unavailable",

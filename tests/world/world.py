@@ -634,8 +634,13 @@ def latency_world(w):
     return hosts, w.urls(hosts, 4, ext="jpg")
 
 
-def checked_downloads(run):
+def checked_run(run):
+    """Each item reported once, the outputs as reported, exit 0."""
     run.check_each_item_once()
     run.check_outputs()
     check(run.rc == 0, f"{run.describe()}\n{run.stderr[-1500:]}")
+
+
+def checked_downloads(run):
+    checked_run(run)
     return run.summary["downloads"]
