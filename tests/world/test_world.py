@@ -302,6 +302,12 @@ def test_nxdomain():
         for h in good + missing:
             asked = queries.get(h.name, 0) - before.get(h.name, 0)
             check(asked >= 1, f"dnsmasq saw no query for {h.name}")
+        # README: a name that does not resolve is asked again for each of its
+        # URLs (libcurl keeps no failed answer; the host stays "new"): an A
+        # and an AAAA query per URL.
+        for h in missing:
+            asked = queries.get(h.name, 0) - before.get(h.name, 0)
+            check(asked == 2 * 4, f"{h.name}: {asked} queries for its 4 URLs, want 8 (A + AAAA each)")
         print(f"{run.describe()}; queries per name (A+AAAA) "
               f"good {sorted({queries.get(h.name, 0) for h in good})}, "
               f"missing {sorted({queries.get(h.name, 0) for h in missing})}; "
