@@ -347,8 +347,11 @@ def main():
             limit = cutoff
             if args.others_cutoff and not name.startswith("edgefetch"):
                 limit = args.others_cutoff
+            world_cpu0, busy0 = w.cpu_seconds(), machine_busy()
             start, wall, rc, rss = run_tool(f"run{len(results)}", make(out_dir), limit, work,
                                             stdout_path)
+            world_cpu = w.cpu_seconds() - world_cpu0
+            busy = machine_busy() - busy0
             traffic = w.traffic(settle=3.0, since=start)
             first_ok = {}  # servable path -> when its first full 200 was written
             conns, worst, requests = [], 0, 0
@@ -401,7 +404,8 @@ def main():
             cpu_run = (cpu_ms["user"] + cpu_ms["system"]) / 1000 if cpu_ms else None
             downloads = summary.get("downloads", {})
             row = {"name": name, "wall": wall, "rc": rc, "cutoff": limit, "rss": rss,
-                   "cpu_run": cpu_run, "peak_cap": downloads.get("peak_cap"),
+                   "cpu_run": cpu_run, "world_cpu": world_cpu, "busy": busy,
+                   "peak_cap": downloads.get("peak_cap"),
                    "peak_in_flight": downloads.get("peak_in_flight"),
                    "fetched": fetched,
                    "items_s": fetched / wall, "t99": t99, "t90": t90, "requests": requests,
@@ -414,6 +418,11 @@ def main():
                   f"max {worst} open to one host"
                   + (f", CPU {cpu_run:.2f} s (floor {cpu_run / (os.cpu_count() or 1):.2f} s), "
                      f"peak cap {row['peak_cap']}, peak in flight {row['peak_in_flight']}"
+                     if cpu_run is not None else "")
+                  + f"; the world's servers used {world_cpu:.1f} s of CPU, the machine was "
+                    f"busy {busy / (wall * (os.cpu_count() or 1)):.0%}"
+                  + (f" (machine floor: (CPU + world's) / cores = "
+                     f"{(cpu_run + world_cpu) / (os.cpu_count() or 1):.1f} s)"
                      if cpu_run is not None else ""), flush=True)
             if os.environ.get("BENCH_KEEP"):
                 print(open(os.path.join(work, f"run{len(results) - 1}.stderr")).read()[-800:],
@@ -435,14 +444,17 @@ def main():
         lines = [f"edgefetch measured: {label} (`{shown}`); {when}; the "
                  f"whole benchmark took {elapsed:.0f} s.", "", world_line, "",
                  "| contender | wall s | servable fetched | items/s | 90 % done s | 99 % done s "
-                 "| peak RSS MiB | connections/host | max open to one host | requests |",
-                 "|---|---|---|---|---|---|---|---|---|---|"]
+                 "| peak RSS MiB | connections/host | max open to one host | requests "
+                 "| CPU s | world's CPU s | machine busy |",
+                 "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in results:
             wall = f"DNF {r['wall']:.0f}" if r["rc"] is None else f"{r['wall']:.1f}"
             lines.append(f"| {r['name']} | {wall} | {r['fetched']}/{len(good_paths)} | "
                          f"{r['items_s']:.0f} | {fmt_s(r['t90'])} | {fmt_s(r['t99'])} | "
                          f"{fmt_rss(r['rss'])} | {r['conns_per_host']:.1f} | "
-                         f"{r['worst']} | {r['requests']} |")
+                         f"{r['worst']} | {r['requests']} | "
+                         f"{'' if r['cpu_run'] is None else format(r['cpu_run'], '.1f')} | "
+                         f"{r['world_cpu']:.1f} | {r['busy'] / (r['wall'] * cores):.0%} |")
         lines.append("")
         if args.repeat > 1:
             lines.append(f"Medians over {args.repeat} interleaved rounds:")
@@ -457,8 +469,12 @@ def main():
                 if cpu_runs:
                     # The CPU floor of the run: its measured CPU time over the cores.
                     floor_s = median(cpu_runs) / cores
+                    # With the world's servers on the same cores: the machine's floor.
+                    machine_s = median([r["cpu_run"] + r["world_cpu"] for r in mine
+                                        if r.get("cpu_run") is not None]) / cores
                     floor = (f", CPU {median(cpu_runs):.2f} s, floor {floor_s:.2f} s, wall/floor "
-                             f"{med['wall'] / floor_s:.2f}x, peak cap "
+                             f"{med['wall'] / floor_s:.2f}x, with the world's servers' CPU "
+                             f"{machine_s:.2f} s (wall/that {med['wall'] / machine_s:.2f}x), peak cap "
                              f"{median([r['peak_cap'] for r in mine])}, peak in flight "
                              f"{median([r['peak_in_flight'] for r in mine])}")
                 lines.append(f"- {name}: wall {fmt_s(med['wall'])} s"
@@ -474,7 +490,10 @@ def main():
                      "done: from the start until that share of the servable URLs had a full 200 "
                      "(the servers' logs); peak RSS of the process tree (GNU time); connections/host: "
                      "connections opened per host over the run, mean over hosts that saw any; max "
-                     "open to one host: the politeness figure.")
+                     "open to one host: the politeness figure; CPU: the contender's own (edgefetch's "
+                     "--json summary); world's CPU: the world's servers' over the run (they share "
+                     "the cores); machine busy: all CPU time spent on the machine over the run "
+                     "over wall x cores (other load included).")
         text = "\n".join(lines) + "\n"
         print("\n" + text)
         os.makedirs(os.path.dirname(os.path.abspath(out_md)), exist_ok=True)
@@ -491,6 +510,14 @@ def main():
             print(f"no chart: {chart.stderr.decode(errors='replace')[-300:]}", file=sys.stderr)
         print(f"wrote {out_md}, {stem}.csv{'' if chart.returncode else ', ' + stem + '.png'}")
     return 0
+
+
+def machine_busy():
+    """CPU seconds every core of the machine has spent not idle since boot
+    (/proc/stat's first line: all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def median(values):

@@ -260,6 +260,33 @@ class World:
         self.procs.append((name, proc))
         return proc
 
+    def cpu_seconds(self):
+        """CPU time (user + system) the world's servers have used so far: every
+        live process under each server (nginx's workers, the timeout wrapper)
+        plus what their reaped children used. A benchmark on one machine
+        shares its cores with these servers, so a run's CPU floor is the
+        client's CPU and theirs over the cores."""
+        tick = os.sysconf("SC_CLK_TCK")
+        total = 0
+        todo = [proc.pid for _, proc in self.procs if proc.poll() is None]
+        seen = set()
+        while todo:
+            pid = todo.pop()
+            if pid in seen:
+                continue
+            seen.add(pid)
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                # Fields 14-17 of stat(5), counted from the state (field 3).
+                total += sum(int(x) for x in fields[11:15])
+                for task in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        todo += [int(c) for c in f.read().split()]
+            except (OSError, ValueError, IndexError):
+                continue  # it exited meanwhile
+        return total / tick
+
     def _stderr_of(self, name):
         with open(os.path.join(self.tmp, f"{name}.stderr"), "rb") as f:
             return f.read().decode(errors="replace")
