@@ -20,7 +20,11 @@
  * IDAT chunk, a 4-byte IDAT with the adler32, and IEND, each chunk's CRC-32
  * by libdeflate (PCLMUL). png_rle bands write their data straight into the
  * file (img_png_bands's `file`), so nothing is copied; zlib bands are
- * copied in. */
+ * copied in.
+ *
+ * Fused bands (fused.c) have no image to read: each computes its rows of a
+ * 3x3 operator block by block (filter_fused_rows) and filters them from
+ * there; everything else is the same, so are the bytes. */
 #include <errno.h>
 #include <libdeflate.h>
 #include <png.h>

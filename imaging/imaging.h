@@ -11,6 +11,8 @@
  *   -ENOMEM     out of memory, or over the caller's memory budget
  *   -ECANCELED  the caller's cancel flag was set (img_decode_limited)
  *   -EIO        the encoder failed
+ *   -ENOTSUP    the fused pass does not take this operator
+ *               (img_png_bands_create_fused)
  * and, where they take `err`/`err_size`, write a one-line human reason there.
  * The decode and probe functions that take an `enum img_error_kind *` also
  * say which kind of failure it was (img_error_kind_name prints it).
