@@ -6,7 +6,8 @@
  * that are two-level (coded unfiltered) or only in their first rows, bands
  * run in any order, a tEXt source, a cancel flag; it refuses Canny and
  * tutorial with -ENOTSUP; and pipeline's pl_bands_fused_png_cancel gives
- * the same bytes as the operator and the encode apart. */
+ * the same bytes as the operator and the encode apart, and declines
+ * (-ENOTSUP) when idle workers would share the operator. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -14,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <uv.h>
+
+#include "band_pool.h"
 #include "bands.h"
 #include "check.h"
 #include "imaging.h"
@@ -285,11 +289,80 @@ static void test_pipeline_entry(void)
     free(image.data);
 }
 
+/* A worker's job: the fused entry, and when it declines the two apart as
+ * the worker runs them (pipeline/workers.c). */
+struct fused_job {
+    struct pl_queue_node node; /* first: the queue hands back this pointer */
+    struct img_buf image;
+    int fused_rc;
+    unsigned threads;
+    uint8_t *png;
+    size_t png_size;
+    int done;
+};
+
+static void run_fused_job(struct pl_bands *bands, struct pl_queue_node *node)
+{
+    struct fused_job *job = (struct fused_job *)node;
+    char err[256] = "";
+    uint64_t operator_time;
+    job->fused_rc =
+        pl_bands_fused_png_cancel(bands, IMG_OP_SOBEL, &job->image, 1, NULL, NULL, NULL, &job->png,
+                                  &job->png_size, &operator_time, err, sizeof(err));
+    if (job->fused_rc != -ENOTSUP)
+        return;
+    struct img_buf edges;
+    CHECK_EQ(pl_bands_apply(bands, IMG_OP_SOBEL, NULL, &job->image, &edges, &job->threads), 0);
+    CHECK_EQ(pl_bands_encode_png(bands, &edges, 1, NULL, &job->png, &job->png_size, NULL, err,
+                                 sizeof(err)),
+             0);
+    img_buf_finish(&edges);
+}
+
+static void mark_fused_done(struct pl_queue_node *node)
+{
+    ((struct fused_job *)node)->done++;
+}
+
+/* On a pool of three workers, a job's image over the board's size bar
+ * finds the other two idle (sooner or later: they must have reached the
+ * queue): the fused entry declines, the operator is split, and the bytes
+ * are those of the fused pass on one thread. */
+static void test_declines_for_a_split(void)
+{
+    struct band_pool pool;
+    uint64_t rng = 5;
+    band_pool_start(&pool, 100000, run_fused_job, mark_fused_done);
+    int pushed = 0;
+    unsigned most_threads = 0;
+    for (int attempt = 0; attempt < 20 && most_threads < 2; attempt++) {
+        uv_sleep(20);
+        struct fused_job job = {0};
+        make_image(&job.image, 1200, 900, NOISE, &rng);
+        pl_queue_push(pool.todo, &job.node);
+        band_pool_wait(&pool, ++pushed);
+        CHECK_EQ(job.done, 1);
+        if (job.fused_rc == -ENOTSUP && job.threads > most_threads)
+            most_threads = job.threads;
+        uint8_t *want;
+        size_t want_size;
+        encode_fused(IMG_OP_SOBEL, &job.image, 1, IN_ORDER, NULL, &want, &want_size);
+        CHECK_EQ(job.png_size, want_size);
+        CHECK_MEM_EQ(job.png, want, want_size);
+        free(want);
+        free(job.png);
+        free(job.image.data);
+    }
+    CHECK_GE(most_threads, 2);
+    band_pool_stop(&pool);
+}
+
 int main(void)
 {
     test_refusals();
     test_source();
     test_pipeline_entry();
+    test_declines_for_a_split();
     test_large();
     test_small_sizes();
     printf("fused: ok\n");
