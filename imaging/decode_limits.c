@@ -191,7 +191,9 @@ static size_t canny_bytes(size_t width, size_t height, double sigma, unsigned th
  * bytes (plus the IDAT framing), while running a raw-rows scratch, the trial
  * rows of the filter search and a zlib deflate state (~268 KiB at memLevel
  * 8); img_png_bands_finish then copies the bands into the PNG while they are
- * still held: at most twice the compressed bound, plus the map itself. */
+ * still held: at most twice the compressed bound, plus the map itself (or,
+ * fused with a 3x3 operator, the luma it reads instead: the same size, and
+ * a block of operator rows, about 64 KiB + a row, inside the thread bytes). */
 #define ENCODE_THREAD_BYTES ((size_t)400 << 10)
 #define ENCODE_FIXED_BYTES ((size_t)64 << 10)
 

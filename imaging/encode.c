@@ -20,7 +20,11 @@
  * IDAT chunk, a 4-byte IDAT with the adler32, and IEND, each chunk's CRC-32
  * by libdeflate (PCLMUL). png_rle bands write their data straight into the
  * file (img_png_bands's `file`), so nothing is copied; zlib bands are
- * copied in. */
+ * copied in.
+ *
+ * Fused bands (fused.c) have no image to read: each computes its rows of a
+ * 3x3 operator block by block (filter_fused_rows) and filters them from
+ * there; everything else is the same, so are the bytes. */
 #include <errno.h>
 #include <libdeflate.h>
 #include <png.h>
@@ -121,6 +125,7 @@ struct png_band {
     size_t raw_size; /* filtered bytes, filter bytes included */
     uint32_t adler;  /* of those */
     int error;
+    uint64_t operator_time; /* fused: the clock's ticks in the operator's rows */
 };
 
 struct img_png_bands {
@@ -144,6 +149,14 @@ struct img_png_bands {
     size_t *region;
     atomic_bool started; /* a band has run: the layout no longer moves */
     bool portable;       /* png_rle without its AVX2 paths (tests) */
+    /* Fused (fused.c): `gray` has no pixels; each band computes its rows of
+     * `op` on `src` (borrowed) itself. `now` times that (NULL: not timed);
+     * `probe_time` is what the two-level probe took. */
+    bool fused;
+    enum img_operator op;
+    struct img_buf src;
+    uint64_t (*now)(void);
+    uint64_t probe_time;
 };
 
 static void put_be32(uint8_t *out, uint32_t value)
@@ -462,12 +475,14 @@ static int plan_file(struct img_png_bands *b)
     return b->file == NULL ? -ENOMEM : 0;
 }
 
+/* `gray` without pixels (data NULL) for the fused bands, whose caller
+ * checked its source. */
 static int create_with(const struct img_buf *gray, int level, int filters, int strategy,
                        struct img_png_bands **out)
 {
     *out = NULL;
-    if (gray == NULL || gray->data == NULL || gray->channels != 1 || gray->width <= 0 ||
-        gray->height <= 0 || gray->stride < (size_t)gray->width || level < 0 || level > 9)
+    if (gray == NULL || gray->channels != 1 || gray->width <= 0 || gray->height <= 0 ||
+        gray->stride < (size_t)gray->width || level < 0 || level > 9)
         return -EINVAL;
     int band_rows, band_count;
     int rc = plan_bands(gray, &band_rows, &band_count);
@@ -498,6 +513,46 @@ static int create_with(const struct img_buf *gray, int level, int filters, int s
     return 0;
 }
 
+/* The filter and coder of `level` for a map, two-level or not. */
+static int create_for_level(const struct img_buf *gray, int level, bool two_level,
+                            struct img_png_bands **out)
+{
+    if (level > 0 && two_level)
+        return create_with(gray, level, PNG_FILTER_NONE, Z_RLE, out);
+    return create_with(gray, level, png_filters_for_level(level), png_strategy_for_level(level),
+                       out);
+}
+
+int img__png_bands_create_fused(enum img_operator op, const struct img_buf *src, int level,
+                                bool two_level, uint64_t (*now)(void), uint64_t probe_time,
+                                struct img_png_bands **out)
+{
+    struct img_buf shape = {
+        .data = NULL,
+        .stride = (size_t)src->width,
+        .width = src->width,
+        .height = src->height,
+        .channels = 1,
+    };
+    int rc = create_for_level(&shape, level, two_level, out);
+    if (rc < 0)
+        return rc;
+    (*out)->fused = true;
+    (*out)->op = op;
+    (*out)->src = *src;
+    (*out)->now = now;
+    (*out)->probe_time = probe_time;
+    return 0;
+}
+
+uint64_t img_png_bands_operator_time(const struct img_png_bands *b)
+{
+    uint64_t total = b->probe_time;
+    for (int i = 0; i < b->band_count; i++)
+        total += b->bands[i].operator_time;
+    return total;
+}
+
 int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_bands **out)
 {
     *out = NULL;
@@ -508,10 +563,7 @@ int img_png_bands_create(const struct img_buf *gray, int level, struct img_png_b
      * faster but, within a few bytes of zlib, not always smaller
      * (PNG_SETTINGS.md, "Level 1 (issue 16)"), and no level may get larger
      * than it was. */
-    if (level > 0 && is_two_level(gray))
-        return create_with(gray, level, PNG_FILTER_NONE, Z_RLE, out);
-    return create_with(gray, level, png_filters_for_level(level), png_strategy_for_level(level),
-                       out);
+    return create_for_level(gray, level, level > 0 && is_two_level(gray), out);
 }
 
 void img_png_bands_set_source(struct img_png_bands *b, const char *source)
@@ -592,20 +644,6 @@ static int deflate_into(z_stream *strm, int flush, struct png_band *band, size_t
     }
 }
 
-/* Filters rows [y, y + rows) into `out` (a filter byte, then the row, for
- * each), reading the row above from the image (zero_row above row 0). */
-static void filter_rows(const struct img_png_bands *b, int y, size_t rows, uint8_t *out,
-                        uint8_t *trial, const uint8_t *zero_row)
-{
-    const struct img_buf *gray = &b->gray;
-    size_t row_bytes = (size_t)gray->width + 1;
-    for (size_t i = 0; i < rows; i++, y++) {
-        const uint8_t *row = gray->data + (size_t)y * gray->stride;
-        const uint8_t *prev = y == 0 ? zero_row : row - gray->stride;
-        filter_best(b->filters, row, prev, out + i * row_bytes, trial, gray->width);
-    }
-}
-
 /* What both coders need for one band: its rows, the rows filtered per
  * chunk (about `chunk_bytes`), the zlib header in front of band 0, and the
  * buffers: filtered rows plus one trial row per filter when the level picks
@@ -619,7 +657,64 @@ struct band_setup {
     uint8_t *scratch;
     uint8_t *trial;
     uint8_t *zero_row;
+    /* Fused: the operator's rows of the chunk, after the row above it
+     * (chunk_rows + 1 rows of width bytes, in cache while the chunk is
+     * filtered); how many the last chunk had; the clock's ticks in them. */
+    uint8_t *edges;
+    size_t edge_rows;
+    uint64_t operator_time;
 };
+
+/* Filters rows [y, y + rows) into `out` (a filter byte, then the row, for
+ * each), reading the row above from the image (zero_row above row 0). */
+static void filter_image_rows(const struct img_png_bands *b, int y, size_t rows, uint8_t *out,
+                              uint8_t *trial, const uint8_t *zero_row)
+{
+    const struct img_buf *gray = &b->gray;
+    size_t row_bytes = (size_t)gray->width + 1;
+    for (size_t i = 0; i < rows; i++, y++) {
+        const uint8_t *row = gray->data + (size_t)y * gray->stride;
+        const uint8_t *prev = y == 0 ? zero_row : row - gray->stride;
+        filter_best(b->filters, row, prev, out + i * row_bytes, trial, gray->width);
+    }
+}
+
+/* The fused band's rows [y, y + rows) of the operator into setup->edges
+ * after the row above them: at the band's first chunk that row is computed
+ * too (zeros above row 0), later it is the previous chunk's last. Then the
+ * same filtering as filter_image_rows, from there. */
+static void filter_fused_rows(const struct img_png_bands *b, struct band_setup *setup, int y,
+                              size_t rows)
+{
+    const struct img_buf *src = &b->src;
+    size_t width = (size_t)src->width;
+    uint8_t *above = setup->edges;
+    uint64_t start = b->now != NULL ? b->now() : 0;
+    if (y > setup->y0)
+        memcpy(above, above + setup->edge_rows * width, width);
+    else if (y == 0)
+        memset(above, 0, width);
+    else
+        img__gradient_rows(b->op, src->data, src->stride, above, width, src->width, src->height,
+                           y - 1, y);
+    img__gradient_rows(b->op, src->data, src->stride, above + width, width, src->width, src->height,
+                       y, y + (int)rows);
+    if (b->now != NULL)
+        setup->operator_time += b->now() - start;
+    setup->edge_rows = rows;
+    for (size_t i = 0; i < rows; i++)
+        filter_best(b->filters, above + (i + 1) * width, above + i * width,
+                    setup->scratch + i * setup->row_bytes, setup->trial, src->width);
+}
+
+/* Rows [y, y + rows) of the band, filtered into setup->scratch. */
+static void filter_rows(const struct img_png_bands *b, struct band_setup *setup, int y, size_t rows)
+{
+    if (b->fused)
+        filter_fused_rows(b, setup, y, rows);
+    else
+        filter_image_rows(b, y, rows, setup->scratch, setup->trial, setup->zero_row);
+}
 
 static int band_setup(const struct img_png_bands *b, int index, size_t chunk_bytes,
                       struct png_band *band, struct band_setup *setup)
@@ -638,10 +733,13 @@ static int band_setup(const struct img_png_bands *b, int index, size_t chunk_byt
 
     size_t trial_bytes =
         (b->filters & (b->filters - 1)) != 0 ? (size_t)FILTER_COUNT * (size_t)width : 0;
-    setup->scratch = malloc(setup->chunk_rows * setup->row_bytes + trial_bytes);
+    size_t edge_bytes = b->fused ? (setup->chunk_rows + 1) * (size_t)width : 0;
+    setup->scratch = malloc(setup->chunk_rows * setup->row_bytes + trial_bytes + edge_bytes);
     if (setup->scratch == NULL)
         return -ENOMEM;
     setup->trial = setup->scratch + setup->chunk_rows * setup->row_bytes;
+    if (b->fused)
+        setup->edges = setup->trial + trial_bytes;
     if (setup->y0 == 0) {
         setup->zero_row = calloc(1, (size_t)width);
         if (setup->zero_row == NULL)
@@ -701,7 +799,7 @@ static int run_band_zlib(const struct img_png_bands *b, int index, struct png_ba
         }
         size_t rows =
             (size_t)(setup.y1 - y) < setup.chunk_rows ? (size_t)(setup.y1 - y) : setup.chunk_rows;
-        filter_rows(b, y, rows, setup.scratch, setup.trial, setup.zero_row);
+        filter_rows(b, &setup, y, rows);
         y += (int)rows;
         size_t bytes = rows * setup.row_bytes;
         band->adler = libdeflate_adler32(band->adler, setup.scratch, bytes);
@@ -716,6 +814,7 @@ static int run_band_zlib(const struct img_png_bands *b, int index, struct png_ba
         goto fail_stream;
 
     band->size = setup.header + (size_t)strm.total_out;
+    band->operator_time = setup.operator_time;
     deflateEnd(&strm);
     band_setup_finish(&setup);
     uint8_t *shrunk = realloc(band->out, 8 + band->size + 4);
@@ -769,7 +868,7 @@ static int run_band_rle(const struct img_png_bands *b, int index, struct png_ban
         }
         size_t rows =
             (size_t)(setup.y1 - y) < setup.chunk_rows ? (size_t)(setup.y1 - y) : setup.chunk_rows;
-        filter_rows(b, y, rows, setup.scratch, setup.trial, setup.zero_row);
+        filter_rows(b, &setup, y, rows);
         y += (int)rows;
         size_t bytes = rows * setup.row_bytes;
         band->adler = libdeflate_adler32(band->adler, setup.scratch, bytes);
@@ -780,6 +879,7 @@ static int run_band_rle(const struct img_png_bands *b, int index, struct png_ban
     rc = img__rle_end(&stream, setup.last);
     if (rc < 0)
         goto fail;
+    band->operator_time = setup.operator_time;
     band_setup_finish(&setup);
     band->size = stream.used - 8;
     band->in_place = stream.out == region;

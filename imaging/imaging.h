@@ -11,6 +11,8 @@
  *   -ENOMEM     out of memory, or over the caller's memory budget
  *   -ECANCELED  the caller's cancel flag was set (img_decode_limited)
  *   -EIO        the encoder failed
+ *   -ENOTSUP    the fused pass does not take this operator
+ *               (img_png_bands_create_fused)
  * and, where they take `err`/`err_size`, write a one-line human reason there.
  * The decode and probe functions that take an `enum img_error_kind *` also
  * say which kind of failure it was (img_error_kind_name prints it).
@@ -374,6 +376,28 @@ int img_png_bands_run(struct img_png_bands *bands, int band);
 int img_png_bands_finish(struct img_png_bands *bands, uint8_t **png, size_t *png_size);
 /* Accepts NULL. */
 void img_png_bands_destroy(struct img_png_bands *bands);
+
+/* ---- a 3x3 operator and the PNG encode in one pass ------------------
+ *
+ * img_apply (sobel, scharr, prewitt) and then img_png_bands_create on the
+ * edge map, without the map: each band computes the operator's rows a
+ * block at a time (about 64 KiB), with the row above the band that the
+ * filter reads, into a buffer of its own that stays in cache, and filters
+ * and compresses them from there. The same bands, blocks and filters as the
+ * map's encode, so the same bytes; img_png_bands_run, _finish, _set_source,
+ * _set_cancel and _destroy as for those bands (bands may run on several
+ * threads). `src` (luma) is borrowed until finish. Whether the map holds
+ * only 0 and 255 (coded unfiltered) is found first, by computing rows from
+ * the top until one holds another value (one row on a photo). `now` (NULL:
+ * not timed) is any clock; img_png_bands_operator_time is the sum of its
+ * ticks spent computing the operator's rows (that check included) in the
+ * bands run so far, for the caller's split of the pass into operator and
+ * encode time. Returns -ENOTSUP for another operator (Canny's hysteresis
+ * needs the whole map; tutorial's map is two-level), else as
+ * img_png_bands_create. */
+int img_png_bands_create_fused(enum img_operator op, const struct img_buf *src, int level,
+                               uint64_t (*now)(void), struct img_png_bands **out);
+uint64_t img_png_bands_operator_time(const struct img_png_bands *bands);
 
 /* "libpng/1.6.39 (PNG) libjpeg-turbo/2.1.5 (JPEG) libwebp/1.2.4 (WebP) ...":
  * the decoders and encoder behind this module, for --version. */

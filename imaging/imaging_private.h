@@ -75,6 +75,12 @@ void img__png_filter_paeth(const uint8_t *row, const uint8_t *prev, uint8_t *out
  * take the path of a band in a buffer of its own. Before any band runs. */
 struct img_png_bands;
 void img__png_bands_set_room(struct img_png_bands *bands, size_t room);
+/* img_png_bands_create_fused's bands once fused.c has probed the map:
+ * `two_level` whether it holds only 0 and 255, `probe_time` the clock's
+ * ticks that took (encode.c). */
+int img__png_bands_create_fused(enum img_operator op, const struct img_buf *src, int level,
+                                bool two_level, uint64_t (*now)(void), uint64_t probe_time,
+                                struct img_png_bands **out);
 /* For tests: png_rle bands take the portable code only (`portable` true),
  * not the AVX2 paths the CPU check picks; the bytes must be the same. */
 void img__png_bands_set_portable(struct img_png_bands *bands, bool portable);
@@ -92,6 +98,14 @@ void img__prewitt_rows(const uint8_t *src, size_t src_stride, uint8_t *dst, size
                        int width, int height, int y0, int y1);
 void img__tutorial_rows(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,
                         int width, int height, int y0, int y1);
+
+/* The fused pass's row source (fused.c): rows [y0, y1) of the 3x3 gradient
+ * operator `op` (sobel, scharr, prewitt) of the whole width×height image at
+ * `src`, the bytes img_apply writes there, written with row y0 at `dst`
+ * (rows dst_stride apart). Other operators write nothing. */
+bool img__is_gradient_operator(enum img_operator op);
+void img__gradient_rows(enum img_operator op, const uint8_t *src, size_t src_stride, uint8_t *dst,
+                        size_t dst_stride, int width, int height, int y0, int y1);
 
 /* Canny in bands (canny.c): img__canny_create checks the options and
  * allocates the shared edge map (a byte per pixel); img__canny_rows fills

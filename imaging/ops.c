@@ -108,7 +108,7 @@ gradient_rows(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_st
         gradient_row(src + (size_t)mirror_above(y, height) * src_stride,
                      src + (size_t)y * src_stride,
                      src + (size_t)mirror_below(y, height) * src_stride,
-                     dst + (size_t)y * dst_stride, width, side_weight, centre_weight);
+                     dst + (size_t)(y - y0) * dst_stride, width, side_weight, centre_weight);
 }
 
 #if IMG_HAVE_AVX2_VARIANTS
@@ -215,13 +215,14 @@ gradient_rows_avx2(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t d
         gradient_row_avx2(src + (size_t)mirror_above(y, height) * src_stride,
                           src + (size_t)y * src_stride,
                           src + (size_t)mirror_below(y, height) * src_stride,
-                          dst + (size_t)y * dst_stride, width, side_weight, centre_weight);
+                          dst + (size_t)(y - y0) * dst_stride, width, side_weight, centre_weight);
 }
 #endif
 
 /* img_NAME, its portable variant img__NAME_generic, the row-band entry
- * img__NAME_rows and, on x86, an AVX2 variant (intrinsics for the interior,
- * see gradient_row_avx2; imaging_private.h has the dispatch). */
+ * img__NAME_rows, NAME_rows_at (rows [y0, y1) with `dst` at row y0, for
+ * img__gradient_rows) and, on x86, an AVX2 variant (intrinsics for the
+ * interior, see gradient_row_avx2; imaging_private.h has the dispatch). */
 #if IMG_HAVE_AVX2_VARIANTS
 #define DEFINE_GRADIENT_OPERATOR(name, side_weight, centre_weight)                                 \
     static void name##_generic_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,           \
@@ -237,6 +238,14 @@ gradient_rows_avx2(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t d
         gradient_rows_avx2(src, src_stride, dst, dst_stride, width, height, y0, y1, side_weight,   \
                            centre_weight);                                                         \
     }                                                                                              \
+    static void name##_rows_at(const uint8_t *src, size_t src_stride, uint8_t *dst,                \
+                               size_t dst_stride, int width, int height, int y0, int y1)           \
+    {                                                                                              \
+        if (img__cpu_has_avx2())                                                                   \
+            name##_avx2_rows(src, src_stride, dst, dst_stride, width, height, y0, y1);             \
+        else                                                                                       \
+            name##_generic_rows(src, src_stride, dst, dst_stride, width, height, y0, y1);          \
+    }                                                                                              \
     void img__##name##_generic(const uint8_t *src, size_t src_stride, uint8_t *dst,                \
                                size_t dst_stride, int width, int height)                           \
     {                                                                                              \
@@ -245,10 +254,8 @@ gradient_rows_avx2(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t d
     void img__##name##_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,                   \
                             size_t dst_stride, int width, int height, int y0, int y1)              \
     {                                                                                              \
-        if (img__cpu_has_avx2())                                                                   \
-            name##_avx2_rows(src, src_stride, dst, dst_stride, width, height, y0, y1);             \
-        else                                                                                       \
-            name##_generic_rows(src, src_stride, dst, dst_stride, width, height, y0, y1);          \
+        name##_rows_at(src, src_stride, dst + (size_t)y0 * dst_stride, dst_stride, width, height,  \
+                       y0, y1);                                                                    \
     }                                                                                              \
     void img_##name(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,        \
                     int width, int height)                                                         \
@@ -257,11 +264,17 @@ gradient_rows_avx2(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t d
     }
 #else
 #define DEFINE_GRADIENT_OPERATOR(name, side_weight, centre_weight)                                 \
-    void img__##name##_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,                   \
-                            size_t dst_stride, int width, int height, int y0, int y1)              \
+    static void name##_rows_at(const uint8_t *src, size_t src_stride, uint8_t *dst,                \
+                               size_t dst_stride, int width, int height, int y0, int y1)           \
     {                                                                                              \
         gradient_rows(src, src_stride, dst, dst_stride, width, height, y0, y1, side_weight,        \
                       centre_weight);                                                              \
+    }                                                                                              \
+    void img__##name##_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,                   \
+                            size_t dst_stride, int width, int height, int y0, int y1)              \
+    {                                                                                              \
+        name##_rows_at(src, src_stride, dst + (size_t)y0 * dst_stride, dst_stride, width, height,  \
+                       y0, y1);                                                                    \
     }                                                                                              \
     void img__##name##_generic(const uint8_t *src, size_t src_stride, uint8_t *dst,                \
                                size_t dst_stride, int width, int height)                           \
@@ -278,6 +291,29 @@ gradient_rows_avx2(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t d
 DEFINE_GRADIENT_OPERATOR(sobel, 1, 2)
 DEFINE_GRADIENT_OPERATOR(scharr, 3, 10)
 DEFINE_GRADIENT_OPERATOR(prewitt, 1, 1)
+
+bool img__is_gradient_operator(enum img_operator op)
+{
+    return op == IMG_OP_SOBEL || op == IMG_OP_SCHARR || op == IMG_OP_PREWITT;
+}
+
+void img__gradient_rows(enum img_operator op, const uint8_t *src, size_t src_stride, uint8_t *dst,
+                        size_t dst_stride, int width, int height, int y0, int y1)
+{
+    switch (op) {
+    case IMG_OP_SOBEL:
+        sobel_rows_at(src, src_stride, dst, dst_stride, width, height, y0, y1);
+        break;
+    case IMG_OP_SCHARR:
+        scharr_rows_at(src, src_stride, dst, dst_stride, width, height, y0, y1);
+        break;
+    case IMG_OP_PREWITT:
+        prewitt_rows_at(src, src_stride, dst, dst_stride, width, height, y0, y1);
+        break;
+    default:
+        break; /* not a 3x3 gradient operator (img__is_gradient_operator) */
+    }
+}
 
 /* |ΔR| + |ΔG| + |ΔB| between two RGB pixels, 0..765. */
 static inline int rgb_distance(const uint8_t *a, const uint8_t *b)

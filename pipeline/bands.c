@@ -331,6 +331,18 @@ int pl_bands_apply_cancel(struct pl_bands *bands, enum img_operator op,
     return rc;
 }
 
+/* The encoder's failure, as a one-line reason in `err` (may be NULL). */
+static void encode_error(int rc, char *err, size_t err_size)
+{
+    if (rc < 0 && err != NULL && err_size > 0)
+        snprintf(err, err_size, "PNG encoder: %s",
+                 rc == -ENOMEM      ? "out of memory"
+                 : rc == -EFBIG     ? "image too large"
+                 : rc == -EINVAL    ? "invalid image or level"
+                 : rc == -ECANCELED ? "cancelled"
+                                    : "zlib failed");
+}
+
 int pl_bands_encode_png(struct pl_bands *bands, const struct img_buf *gray, int level,
                         const char *source, uint8_t **png, size_t *png_size, unsigned *threads,
                         char *err, size_t err_size)
@@ -373,12 +385,39 @@ int pl_bands_encode_png_cancel(struct pl_bands *bands, const struct img_buf *gra
 out:
     if (threads != NULL)
         *threads = used;
-    if (rc < 0 && err != NULL && err_size > 0)
-        snprintf(err, err_size, "PNG encoder: %s",
-                 rc == -ENOMEM      ? "out of memory"
-                 : rc == -EFBIG     ? "image too large"
-                 : rc == -EINVAL    ? "invalid image or level"
-                 : rc == -ECANCELED ? "cancelled"
-                                    : "zlib failed");
+    encode_error(rc, err, err_size);
+    return rc;
+}
+
+int pl_bands_fused_png_cancel(struct pl_bands *bands, enum img_operator op,
+                              const struct img_buf *src, int level, const char *source,
+                              const atomic_int *cancel, uint64_t (*now)(void), uint8_t **png,
+                              size_t *png_size, uint64_t *operator_time, char *err, size_t err_size)
+{
+    *png = NULL;
+    *png_size = 0;
+    *operator_time = 0;
+    /* Where idle workers would share the operator, it runs apart
+     * (pl_bands_apply_cancel): one thread's fused pass would take longer
+     * than the split. */
+    if (src == NULL || src->width <= 0 || threads_for(bands, src) > 1)
+        return -ENOTSUP;
+    struct img_png_bands *work;
+    int rc = img_png_bands_create_fused(op, src, level, now, &work);
+    if (rc == -ENOTSUP)
+        return rc;
+    if (rc < 0)
+        goto out;
+    if (source != NULL)
+        img_png_bands_set_source(work, source);
+    img_png_bands_set_cancel(work, cancel);
+    for (int band = 0; band < img_png_bands_count(work) && rc == 0; band++)
+        rc = img_png_bands_run(work, band);
+    if (rc == 0)
+        rc = img_png_bands_finish(work, png, png_size);
+    *operator_time = img_png_bands_operator_time(work);
+    img_png_bands_destroy(work);
+out:
+    encode_error(rc, err, err_size);
     return rc;
 }

@@ -73,4 +73,18 @@ int pl_bands_encode_png_cancel(struct pl_bands *bands, const struct img_buf *gra
                                const char *source, const atomic_int *cancel, uint8_t **png,
                                size_t *png_size, unsigned *threads, char *err, size_t err_size);
 
+/* The operator and the PNG encode in one pass (img_png_bands_create_fused:
+ * the edge map is never written whole), on this thread, for sobel, scharr
+ * and prewitt when pl_bands_apply would not split the image: the bytes of
+ * pl_bands_apply then pl_bands_encode_png. -ENOTSUP (nothing done, no
+ * reason in `err`) for another operator or when idle workers would share
+ * the operator; then the caller runs those two. `now` is the clock for
+ * `*operator_time`, the ticks spent computing the operator's rows inside
+ * the pass (see img_png_bands_operator_time). Otherwise as
+ * pl_bands_encode_png_cancel. */
+int pl_bands_fused_png_cancel(struct pl_bands *bands, enum img_operator op,
+                              const struct img_buf *src, int level, const char *source,
+                              const atomic_int *cancel, uint64_t (*now)(void), uint8_t **png,
+                              size_t *png_size, uint64_t *operator_time, char *err,
+                              size_t err_size);
 #endif

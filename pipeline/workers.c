@@ -145,27 +145,44 @@ void process_job(struct job *job, struct run *run, struct pl_bands *bands)
     job->height = pixels.height;
 
     uint64_t t1 = uv_hrtime();
-    /* The operator and the encoder poll the signal's flag too (every few
-     * dozen rows), so a large Canny or encode does not hold the exit up. */
-    rc = pl_bands_apply_cancel(bands, opts->op, &opts->canny, &run->decode_cancel, &pixels, &edges,
-                               &job->edge_threads);
-    img_buf_finish(&pixels);
-    job->edge_s = seconds_since(t1);
-    if (rc == -ECANCELED) {
-        job_fail(job, -ECANCELED, PL_STAGE_EDGE, PL_KIND_CANCELLED,
-                 "cancelled by signal while running the operator");
-        goto out;
-    }
-    if (rc < 0) {
-        job_fail(job, rc, PL_STAGE_EDGE, PL_KIND_OPERATOR, "out of memory running the operator");
-        goto out;
-    }
-
-    uint64_t t2 = uv_hrtime();
-    /* Shared with idle workers like the operator; the same bytes either way. */
+    uint64_t t2;
     const char *url = job->url;
-    rc = pl_bands_encode_png_cancel(bands, &edges, opts->png_level, url, &run->decode_cancel, &png,
-                                    &png_size, NULL, err, sizeof(err));
+    /* Sobel, Scharr and Prewitt on one thread: the operator and the encode
+     * in one pass that never writes the edge map whole (the same bytes).
+     * Its time is split as measured inside it: the operator's rows are
+     * `operator`, the rest is encode (docs/json.md, times_ms). */
+    uint64_t operator_ns = 0;
+    rc = pl_bands_fused_png_cancel(bands, opts->op, &pixels, opts->png_level, url,
+                                   &run->decode_cancel, uv_hrtime, &png, &png_size, &operator_ns,
+                                   err, sizeof(err));
+    if (rc != -ENOTSUP) {
+        img_buf_finish(&pixels);
+        job->edge_threads = 1;
+        job->edge_s = (double)operator_ns / 1e9;
+        t2 = t1 + operator_ns;
+    } else {
+        /* The operator and the encoder poll the signal's flag too (every few
+         * dozen rows), so a large Canny or encode does not hold the exit up. */
+        rc = pl_bands_apply_cancel(bands, opts->op, &opts->canny, &run->decode_cancel, &pixels,
+                                   &edges, &job->edge_threads);
+        img_buf_finish(&pixels);
+        job->edge_s = seconds_since(t1);
+        if (rc == -ECANCELED) {
+            job_fail(job, -ECANCELED, PL_STAGE_EDGE, PL_KIND_CANCELLED,
+                     "cancelled by signal while running the operator");
+            goto out;
+        }
+        if (rc < 0) {
+            job_fail(job, rc, PL_STAGE_EDGE, PL_KIND_OPERATOR,
+                     "out of memory running the operator");
+            goto out;
+        }
+
+        t2 = uv_hrtime();
+        /* Shared with idle workers like the operator; the same bytes either way. */
+        rc = pl_bands_encode_png_cancel(bands, &edges, opts->png_level, url, &run->decode_cancel,
+                                        &png, &png_size, NULL, err, sizeof(err));
+    }
     if (rc == -ECANCELED) {
         job->encode_s = seconds_since(t2);
         job_fail(job, -ECANCELED, PL_STAGE_ENCODE, PL_KIND_CANCELLED,

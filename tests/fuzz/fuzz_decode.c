@@ -6,7 +6,9 @@
  * make_seeds.py's make_formats),
  * every operator (Canny with options taken from the input), PNG encode, and a
  * round trip of that PNG through our own decoder; every operator also in row
- * bands (img_bands_*).
+ * bands (img_bands_*), and the 3x3 ones fused with the encode
+ * (img_png_bands_create_fused, bands run last first: the bytes of the two
+ * apart).
  *
  * Beyond "no crash, no sanitizer report" it checks the contracts callers rely
  * on: a decoded image has the probed size and never more pixels than the
@@ -22,6 +24,7 @@
  * Built two ways (tests/fuzz/meson.build): with clang and -fsanitize=fuzzer
  * for real fuzzing, and with any compiler plus replay_main.c to replay the
  * committed corpus as a regression test. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -84,6 +87,35 @@ static void check_portable_png(const struct img_buf *edges, int level, const uin
         fail("png_rle's portable code and its AVX2 paths give other PNGs", NULL);
 out:
     free(portable);
+    img_png_bands_destroy(bands);
+}
+
+/* The 3x3 operators fused with the encode (img_png_bands_create_fused):
+ * the same bytes as the operator's map encoded apart. */
+static void check_fused(enum img_operator op, const struct img_buf *pixels,
+                        const struct img_buf *edges, int level)
+{
+    struct img_png_bands *bands = NULL;
+    uint8_t *apart = NULL, *fused = NULL;
+    size_t apart_size = 0, fused_size = 0;
+    char err[256] = "";
+    int rc = img_png_bands_create_fused(op, pixels, level, NULL, &bands);
+    if (rc == -ENOTSUP)
+        return; /* Canny, tutorial */
+    if (rc < 0)
+        return; /* out of memory */
+    for (int i = img_png_bands_count(bands) - 1; i >= 0; i--)
+        if (img_png_bands_run(bands, i) < 0)
+            goto out;
+    if (img_png_bands_finish(bands, &fused, &fused_size) < 0)
+        goto out;
+    if (img_encode_png(edges, level, &apart, &apart_size, err, sizeof(err)) < 0)
+        goto out;
+    if (fused_size != apart_size || memcmp(fused, apart, apart_size) != 0)
+        fail("the operator fused with the encode gives another PNG", img_operator_name(op));
+out:
+    free(apart);
+    free(fused);
     img_png_bands_destroy(bands);
 }
 
@@ -325,6 +357,7 @@ static void decode_and_process(const uint8_t *data, size_t size, const struct im
             check_bands((enum img_operator)op, &canny, &pixels, &edges,
                         size > 4 ? data[size - 5] : 0);
             check_round_trip(&edges, level);
+            check_fused((enum img_operator)op, &pixels, &edges, level);
         }
         img_buf_finish(&edges);
     }
