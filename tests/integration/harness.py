@@ -46,7 +46,8 @@ API:
   to: .port, touched()); nginx_binary(), Nginx (HTTPS + HTTP/2 nginx on
   127.0.0.1 with a certificate made now), nginx_conf(tmp, body, ...) and
   stop_process(proc, sig) for the world's own nginx set-ups; quiescent(pid)
-  (returns once the process is blocked, every thread asleep).
+  (returns once the process is blocked, every thread asleep),
+  signals_pending(pid) (a signal sent is not yet delivered).
 - Sockets: read_head(sock) (a request's bytes up to its blank line, or
   what came before the peer closed).
 - Pipes held full: full_pipe() -> (read fd, write fd) whose buffer is full
@@ -609,6 +610,19 @@ def quiescent(pid, samples=3, interval_s=0.2, deadline_s=120):
         still = still + 1 if idle and ticks == last else 0
         last = ticks
         time.sleep(interval_s)
+
+
+def signals_pending(pid):
+    """True while a signal sent to `pid` is not yet delivered to a thread."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except FileNotFoundError:
+            continue
+        if int(fields["SigPnd"], 16) != 0 or int(fields["ShdPnd"], 16) != 0:
+            return True
+    return False
 
 
 NGINX_TEMPS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")

@@ -35,20 +35,7 @@ sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check,  # noqa: E402
                      check_clean_exit, main_for, quiescent, tree)
 from pngutil import small_png  # noqa: E402
-from harness import Drain, full_pipe  # noqa: E402
-
-
-def signals_pending(pid):
-    """True while a signal sent to `pid` is not yet delivered to a thread."""
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except FileNotFoundError:
-            continue
-        if int(fields["SigPnd"], 16) != 0 or int(fields["ShdPnd"], 16) != 0:
-            return True
-    return False
+from harness import Drain, full_pipe, signals_pending  # noqa: E402
 
 
 def run_blocked_after_end(ws, server, signals):
