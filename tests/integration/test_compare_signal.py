@@ -12,8 +12,12 @@ the full pipe, before the second run exists. The signal is sent there.
   one_signal   SIGTERM there: exit 143; the first run's two items ok and
                its summary exit_code 0; the second run's two items
                cancelled, its summary SIGTERM/143; its report column and
-               the stop said on stderr; no request after the first run's
+               the stop said on stderr, no speedup (of a run that did no
+               work), the comparison said to be of a stopped run; no request after the first run's
                two; outputs only in DIR/sequential, no temporary file
+  first_run    SIGTERM while the first run's last download is held: exit
+               143, its report (one column) and the stop on stderr, one
+               --json summary, no second run (no request, no line of it)
   two_signals  two SIGTERMs there (the first delivered before the second):
                the second exits at once (its stderr still full), 143; no
                request of a second run, nothing in DIR/concurrent
@@ -53,11 +57,14 @@ class HeldServer:
                 if self.path == held and not owner.arrived.is_set():
                     owner.arrived.set()
                     owner.released.wait(120)
-                self.send_response(200)
-                self.send_header("Content-Type", "image/png")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "image/png")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client gave up on a held request
 
             def log_message(self, *args):
                 pass
@@ -107,7 +114,7 @@ def signalled_between_runs(ws, server, signals):
         quiescent(proc.pid)  # on the "concurrent run into" line, the pipe full
         for n in range(signals):
             proc.send_signal(signal.SIGTERM)
-            while n + 1 < signals and signals_pending(proc.pid):
+            while n + 1 < signals and proc.poll() is None and signals_pending(proc.pid):
                 time.sleep(0.01)
         if signals == 1:
             drain.start()
@@ -150,8 +157,40 @@ def test_one_signal():
               f"second summary: {second[2]}")
         check("concurrent run into" in err and "stopped by Terminated: 2 item(s) cancelled" in err,
               f"stderr: {err}")
+        check("speedup" not in err and "outputs byte-identical: 0 of 0 (the concurrent run was "
+              "stopped" in err, f"stderr: {err}")
         check(sorted(server.paths) == ["/a.png", "/b.png"], f"requests: {server.paths}")
         check(sorted(outputs(os.path.join(ws.out, "sequential"))) == ["a.png", "b.png"]
+              and outputs(os.path.join(ws.out, "concurrent")) == [], f"outputs: {tree(ws.out)}")
+
+
+def test_first_run():
+    with Workspace() as ws, HeldServer(small_png(), "/b.png") as server:
+        urls = [server.url("a.png"), server.url("b.png")]
+        proc = subprocess.Popen([EDGEFETCH, "--compare", "--json", "-i", ws.list_file(urls),
+                                 "-o", ws.out], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            check(server.arrived.wait(120), "the first run's last download never came")
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err = err.decode(errors="replace")
+        check_clean_exit(err, "--compare")
+        check(proc.returncode == 143, f"returncode {proc.returncode}, want 143: {err}")
+        objs = [json.loads(line) for line in out.decode().splitlines()]
+        check([o["type"] for o in objs] == ["item", "item", "summary"]
+              and all(o["mode"] == "sequential" for o in objs), f"--json: {objs}")
+        summary = objs[-1]
+        check(summary["ok"] == 1 and summary["cancelled"] == 1 and summary["signal"] == "SIGTERM"
+              and summary["exit_code"] == 143, f"summary: {summary}")
+        check("images cancelled (signal)" in err and "sequential" in err
+              and "concurrent" not in err and "stopped by Terminated: 1 item(s) cancelled" in err,
+              f"stderr: {err}")
+        check(sorted(server.paths) == ["/a.png", "/b.png"], f"requests: {server.paths}")
+        check(outputs(os.path.join(ws.out, "sequential")) == ["a.png"]
               and outputs(os.path.join(ws.out, "concurrent")) == [], f"outputs: {tree(ws.out)}")
 
 
