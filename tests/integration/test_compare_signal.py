@@ -36,8 +36,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, Drain, Workspace, check, check_clean_exit, fill,  # noqa: E402
-                     main_for, quiescent, signals_pending, tree)
+from harness import (EDGEFETCH, Drain, Workspace, check, check_clean_exit,  # noqa: E402
+                     check_stopped, fill, main_for, quiescent, reaped, signal_and_finish,
+                     signals_pending, tree)
 from pngutil import small_png  # noqa: E402
 
 
@@ -169,17 +170,12 @@ def test_first_run():
         urls = [server.url("a.png"), server.url("b.png")]
         proc = subprocess.Popen([EDGEFETCH, "--compare", "--json", "-i", ws.list_file(urls),
                                  "-o", ws.out], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
+        with reaped(proc):
             check(server.arrived.wait(120), "the first run's last download never came")
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            out, err, _ = signal_and_finish(proc)
         err = err.decode(errors="replace")
         check_clean_exit(err, "--compare")
-        check(proc.returncode == 143, f"returncode {proc.returncode}, want 143: {err}")
+        check_stopped(proc.returncode, err, signal.SIGTERM, "first run", report=True)
         objs = [json.loads(line) for line in out.decode().splitlines()]
         check([o["type"] for o in objs] == ["item", "item", "summary"]
               and all(o["mode"] == "sequential" for o in objs), f"--json: {objs}")
