@@ -28,6 +28,7 @@ import fcntl
 import http.server
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -104,7 +105,9 @@ def signalled_between_runs(ws, server, signals):
         # Written before the first run began: read now, so that the filler
         # stands between it and what follows.
         while b"sequential run into" not in head:
-            head += os.read(err_r, 4096)
+            check(proc.poll() is None, f"ended (exit {proc.returncode}): {head}")
+            if select.select([err_r], [], [], 0.1)[0]:
+                head += os.read(err_r, 4096)
         fill(err_w)
         server.released.set()
         deadline = time.monotonic() + 120
