@@ -427,6 +427,11 @@ static int run_compare(struct cli *cli, const struct run_input *input)
     if (run_once(cli, PL_SEQUENTIAL, dir_seq, input, &seq_log, &seq_report) < 0)
         goto out;
     if (seq_report.signal != 0) {
+        /* Its report, as any stopped run's; no second run to compare. */
+        if (cli->verbose >= CLI_NORMAL) {
+            struct report_column column = {"sequential", &seq_report, 1};
+            report_print(stderr, &column, 1);
+        }
         say_stopped(cli, &seq_report);
         status = exit_status(&seq_report);
         goto out;
@@ -444,7 +449,9 @@ static int run_compare(struct cli *cli, const struct run_input *input)
             {"concurrent", &con_report, cli->pl.workers},
         };
         report_print(stderr, columns, 2);
-        fprintf(stderr, "  outputs byte-identical: %zu of %zu%s\n", checked - differ, checked,
+        fprintf(stderr, "  outputs byte-identical: %zu of %zu%s%s\n", checked - differ, checked,
+                con_report.signal != 0 ? " (the concurrent run was stopped: of the items both made)"
+                                       : "",
                 differ ? "  <-- MISMATCH" : "");
         fprintf(stderr, "  edge maps in %s and %s\n\n", dir_seq, dir_con);
     }

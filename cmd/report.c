@@ -99,7 +99,9 @@ void report_print(FILE *out, const struct report_column *columns, size_t count)
         fprintf(out, " %12.2f s", r->decode_s + r->edge_s + r->encode_s);
     }
     fputc('\n', out);
-    if (count == 2 && columns[1].report->wall_s > 0) {
+    /* A run a signal stopped did not do the work the other did: no ratio. */
+    if (count == 2 && columns[1].report->wall_s > 0 && columns[0].report->signal == 0 &&
+        columns[1].report->signal == 0) {
         fprintf(out, "  %-28s %14s %13.2fx\n", "speedup", "",
                 columns[0].report->wall_s / columns[1].report->wall_s);
     }

@@ -15,9 +15,13 @@
 
 #include "run_private.h"
 
+static void report_queued_cancelled(struct run *run);
+
 static void on_feed_wakeup(uv_async_t *handle)
 {
     struct run *run = handle->data;
+    if (run->stop_signal != 0 && run->source->cancel != NULL)
+        report_queued_cancelled(run); /* rows read before the reader saw the stop */
     pump(run);
     maybe_close(run);
 }
@@ -195,21 +199,35 @@ static void report_cancelled(struct run *run, struct pl_row *row, size_t index)
     job_finish_unstarted(&job);
 }
 
-void feed_stop(struct run *run)
+static void report_queued_cancelled(struct run *run)
 {
-    /* First closed, so that no row is queued after the ones drained below. */
-    pl_row_queue_close(run->rows);
-    if (run->source->cancel != NULL)
-        run->source->cancel(run->source->user);
-    if (run->held_valid) {
-        run->held_valid = false;
-        report_cancelled(run, &run->held, run->held_index);
-    }
     struct pl_row row;
     while (pl_row_queue_pop(run->rows, &row)) {
         run->job_count++;
         report_cancelled(run, &row, run->next_index++);
     }
+}
+
+void feed_stop(struct run *run)
+{
+    /* A row the reader has taken from the list is gone from it (a pipe
+     * gives it once): it must be reported, or a rerun cannot know to redo
+     * it. So the reader is woken, not cut off: what it holds (the row it
+     * pushes, the rest of what its last read brought, the first row read
+     * before the run) still comes through the queue and is reported
+     * cancelled as it comes (on_feed_wakeup); its next wait for the list
+     * ends it. A source that cannot be woken is cut off instead: the rows
+     * it yields from now on are not taken, or an endless one would hold
+     * the run for ever. */
+    if (run->source->cancel != NULL)
+        run->source->cancel(run->source->user);
+    else
+        pl_row_queue_close(run->rows);
+    if (run->held_valid) {
+        run->held_valid = false;
+        report_cancelled(run, &run->held, run->held_index);
+    }
+    report_queued_cancelled(run);
 }
 
 bool feed_ended(struct run *run)

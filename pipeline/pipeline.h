@@ -299,8 +299,10 @@ struct pl_row {
  * run; pl_run_stream then returns that code). `cancel` runs on the loop
  * thread when the run stops early: it must make a `next` blocked in a read
  * (a pipe whose producer never ends) return soon, e.g. by writing an
- * eventfd its reader polls (io_list_options.wake_fd); NULL when `next`
- * never blocks. */
+ * eventfd its reader polls (io_list_options.wake_fd), and make `next` end
+ * the list before it waits again: the rows it still hands over (read
+ * already) are each reported cancelled. NULL when `next` never blocks:
+ * then nothing it yields after the stop is taken. */
 struct pl_source {
     int (*next)(void *user, struct pl_row *row, char *err, size_t err_size);
     void (*cancel)(void *user);
@@ -315,7 +317,7 @@ struct pl_source {
  * Items are reported as they come: a refused URL or a resumed output when
  * its row is taken, not before the first download. The run ends once the
  * source said end and every item is reported; a signal or the gate's STOP
- * ends it early: the rows queued are reported cancelled, rows not yet read
+ * ends it early: the rows read are reported cancelled, rows not yet read
  * are not (the source is cancelled). pl_progress.total counts the items
  * taken so far. */
 int pl_run_stream(const struct pl_options *opts, const struct pl_source *source, pl_item_cb on_item,

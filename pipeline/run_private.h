@@ -311,8 +311,9 @@ void feed_start(struct run *run);
  * that never start (refused URL, output already there, name held) until one
  * can start (run->held) or none is queued. */
 bool feed_left(struct run *run);
-/* Stops the source: no more rows; the held and queued ones are reported
- * cancelled. */
+/* Stops the source: it is woken and ends at its next wait for the list;
+ * the held and queued rows, and those the reader still hands over (read
+ * before it saw the stop), are reported cancelled. */
 void feed_stop(struct run *run);
 /* True once the source ended and every row of it was taken. */
 bool feed_ended(struct run *run);

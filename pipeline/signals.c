@@ -6,7 +6,17 @@
  * the list's reader; libuv's handlers replace it when the run starts them,
  * and it is put back as soon as the run closes them (libuv leaves the
  * default action): after a run the process may still wait, on a --json
- * reader or between --compare's runs, and a signal then must not kill it. */
+ * reader or between --compare's runs, and a signal then must not kill it.
+ *
+ * Between libuv's putting the default action back (uv_close of the run's
+ * signal handles) and signals_rearm there are a few system calls in which
+ * a signal still ends the process by its default action (shown under gdb
+ * with SIGTERM sent at signals_rearm's entry; a loop of 2,200 runs
+ * signalled near their end never hit it). Blocking the two signals in the
+ * loop thread across the hand-over would not close it: the kernel then
+ * hands the signal to another thread (a worker, the --json writer, libuv's
+ * pool), where the default action kills as well; closing it means every
+ * other thread blocks them for its whole life. */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>

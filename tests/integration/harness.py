@@ -46,7 +46,12 @@ API:
   to: .port, touched()); nginx_binary(), Nginx (HTTPS + HTTP/2 nginx on
   127.0.0.1 with a certificate made now), nginx_conf(tmp, body, ...) and
   stop_process(proc, sig) for the world's own nginx set-ups; quiescent(pid)
-  (returns once the process is blocked, every thread asleep).
+  (returns once the process is blocked, every thread asleep),
+  signals_pending(pid) (a signal sent is not yet delivered);
+  signal_and_finish(proc, sig, timeout, still) -> (out, err, seconds) (a
+  signal must end the run), reaped(proc) (a with-block that kills what is
+  left of it) and check_stopped(rc, err, sig, what, said,
+  report, out) (exit 128 + N, the stop said, the report, nothing left).
 - Sockets: read_head(sock) (a request's bytes up to its blank line, or
   what came before the peer closed).
 - Pipes held full: full_pipe() -> (read fd, write fd) whose buffer is full
@@ -60,6 +65,7 @@ API:
   with only loopback), env_for_rss() (ASan's quarantine off), screen(raw)
   (a terminal's last screen).
 """
+import contextlib
 import fcntl
 import json
 import os
@@ -609,6 +615,66 @@ def quiescent(pid, samples=3, interval_s=0.2, deadline_s=120):
         still = still + 1 if idle and ticks == last else 0
         last = ticks
         time.sleep(interval_s)
+
+
+def signals_pending(pid):
+    """True while a signal sent to `pid` is not yet delivered to a thread."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if ":" in line)
+        except FileNotFoundError:
+            continue
+        if int(fields["SigPnd"], 16) != 0 or int(fields["ShdPnd"], 16) != 0:
+            return True
+    return False
+
+
+def signal_and_finish(proc, sig=signal.SIGTERM, timeout=60, still=None):
+    """Sends `sig` to `proc` and collects it as communicate() does, its
+    stdin left open (a list's producer that stays there): (stdout, stderr,
+    seconds from the signal to the exit), bytes or None for a stream not
+    piped. A signal must end it: still there after `timeout` s, it is killed
+    and the case fails (`still` says why that is wrong)."""
+    stdin, proc.stdin = proc.stdin, None
+    sent = time.monotonic()
+    try:
+        proc.send_signal(sig)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise Failure(still or f"still running {timeout} s after {sig.name}")
+    finally:
+        proc.stdin = stdin
+    return out, err, time.monotonic() - sent
+
+
+@contextlib.contextmanager
+def reaped(proc):
+    """A block a started process may outlive (a case failing half way): the
+    process is killed at its end if it still runs, and waited for."""
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def check_stopped(rc, err, sig, what, said=True, report=False, out=None):
+    """A run stopped by `sig`, as README's Exit status has it: exit 128 + its
+    number; when `said`, the stop on stderr ("stopped by Terminated"), with
+    the report when `report`; nothing in the folder `out` when given."""
+    want = 128 + sig
+    check(rc == want, f"{what}: returncode {rc}, want {want}: {err}")
+    if said:
+        check(f"stopped by {signal.strsignal(sig)}" in err, f"{what}: the stop not said: {err}")
+    if report:
+        check("images ok" in err, f"{what}: no report: {err}")
+    if out is not None:
+        check(tree(out) == [], f"{what}: left {tree(out)}")
 
 
 NGINX_TEMPS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")

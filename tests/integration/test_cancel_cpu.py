@@ -25,7 +25,6 @@ operator_sequential: --sequential.
 """
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from harness import (EDGEFETCH, FIXTURE, Failure, Fixture, Workspace, check,  # noqa: E402
-                     check_clean_exit, main_for)
+                     check_clean_exit, main_for, signal_and_finish)
 from pngutil import large_gray_png  # noqa: E402
 
 SIDE = 4000
@@ -80,13 +79,7 @@ def signalled(ws, server, url, mode_args, delay, attempt):
             time.sleep(0.005)
         time.sleep(delay)
         check(proc.poll() is None, f"ended (exit {proc.returncode}) before the signal")
-        sent = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            raise Failure("no exit 120 s after SIGTERM")
-        took = time.monotonic() - sent
+        out, err, took = signal_and_finish(proc, timeout=120, still="no exit 120 s after SIGTERM")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -21,8 +21,8 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, Workspace, check, full_pipe, main_for,  # noqa: E402
-                     quiescent, tree)
+from harness import (EDGEFETCH, Workspace, check_stopped, full_pipe, main_for,  # noqa: E402
+                     quiescent, read, reaped, signal_and_finish)
 
 
 def test_sigterm_blocked_print():
@@ -36,21 +36,13 @@ def test_sigterm_blocked_print():
             proc = subprocess.Popen([EDGEFETCH, "--dry-run", "-o", ws.out, "-i", list_path],
                                     stdout=write_fd, stderr=err_file)
         os.close(write_fd)
-        try:
+        with reaped(proc):
             quiescent(proc.pid)  # in the write of its plan, on the full pipe
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                check(False, "still in --dry-run's write 30 s after one SIGTERM")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            os.close(read_fd)
-        err = open(err_path, "rb").read().decode(errors="replace")
-        check(proc.returncode == 143, f"returncode {proc.returncode}, want 143: {err}")
-        check(not os.path.isdir(ws.out) or tree(ws.out) == [], f"wrote {tree(ws.out)}")
+            signal_and_finish(proc, timeout=30,
+                              still="still in --dry-run's write 30 s after one SIGTERM")
+        os.close(read_fd)
+        err = read(err_path).decode(errors="replace")
+        check_stopped(proc.returncode, err, signal.SIGTERM, "--dry-run", said=False, out=ws.out)
 
 
 if __name__ == "__main__":

@@ -35,20 +35,8 @@ sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check,  # noqa: E402
                      check_clean_exit, main_for, quiescent, tree)
 from pngutil import small_png  # noqa: E402
-from harness import Drain, full_pipe  # noqa: E402
-
-
-def signals_pending(pid):
-    """True while a signal sent to `pid` is not yet delivered to a thread."""
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/status") as f:
-                fields = dict(line.split(":", 1) for line in f if ":" in line)
-        except FileNotFoundError:
-            continue
-        if int(fields["SigPnd"], 16) != 0 or int(fields["ShdPnd"], 16) != 0:
-            return True
-    return False
+from harness import (Drain, check_stopped, full_pipe, read, reaped,  # noqa: E402
+                     signal_and_finish, signals_pending)
 
 
 def run_blocked_after_end(ws, server, signals):
@@ -99,7 +87,7 @@ def test_stopped_then_late():
                                      server.url("a.png") + "?stall=0"],
                                     stdout=write_fd, stderr=err_file)
         os.close(write_fd)
-        try:
+        with reaped(proc):
             deadline = time.monotonic() + 120
             while server.stats()["hanging"] != 1:
                 check(proc.poll() is None, f"ended before its transfer stalled: {proc.returncode}")
@@ -111,21 +99,12 @@ def test_stopped_then_late():
                 check(time.monotonic() < deadline, "no report in 120 s")
                 time.sleep(0.05)
             quiescent(proc.pid)
-            proc.send_signal(signal.SIGTERM)
-            try:
-                # Not read: only the signal can end it.
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                check(False, "a second SIGTERM after a stopped run did not exit")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            os.close(read_fd)
-        err = open(err_path, "rb").read().decode(errors="replace")
-        check(proc.returncode == 143, f"returncode {proc.returncode}, want 143: {err}")
-        check("stopped by Terminated" in err, err)
-        check(tree(ws.out) == [], f"outputs {tree(ws.out)}")
+            # Not read: only the signal can end it.
+            signal_and_finish(proc, timeout=30,
+                              still="a second SIGTERM after a stopped run did not exit")
+        os.close(read_fd)
+        err = read(err_path).decode(errors="replace")
+        check_stopped(proc.returncode, err, signal.SIGTERM, "stopped_then_late", out=ws.out)
 
 
 def test_flush_once():

@@ -33,8 +33,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (EDGEFETCH, FIXTURE, PHOTOS, Failure, Fixture, Workspace, check,  # noqa: E402
-                     check_clean_exit, env_for_rss, main_for, per_path)
+from harness import (EDGEFETCH, FIXTURE, PHOTOS, Fixture, Workspace, check,  # noqa: E402
+                     check_clean_exit, check_stopped, env_for_rss, main_for, per_path,
+                     signal_and_finish)
 from pngutil import large_gray_png  # noqa: E402
 
 
@@ -148,21 +149,15 @@ def sigterm_mid_decode(mode_args, copies):
                 check(time.monotonic() < deadline, f"the download did not end: {stats}")
                 time.sleep(0.01)
             time.sleep(0.3)
-            sent = time.monotonic()
-            proc.send_signal(signal.SIGTERM)
-            try:
-                out, err = proc.communicate(timeout=60)
-                check_clean_exit(err, "edgefetch")
-            except subprocess.TimeoutExpired:
-                raise Failure("no exit 60 s after SIGTERM")
-            took = time.monotonic() - sent
+            out, err, took = signal_and_finish(proc, timeout=60, still="no exit 60 s after SIGTERM")
+            check_clean_exit(err, "edgefetch")
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.communicate()
         print(f"SIGTERM to exit: {took:.3f} s")
         err = err.decode(errors="replace")
-        check(proc.returncode == 143, f"exit {proc.returncode}: {err}")
+        check_stopped(proc.returncode, err, signal.SIGTERM, "memory budget", said=False)
         check(took < 2.0, f"SIGTERM to exit took {took:.2f} s (the limit is 2 s)")
         records = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
         items = {r["url"]: r for r in records if r.get("type") == "item"}
