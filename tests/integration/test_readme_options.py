@@ -272,9 +272,13 @@ def test_defaults():
         for extra, want in (([], int(m.group(1))), (["-j", "6"], 6)):
             rc, out, err = run(["--json", "-q", "--compare", "-o", os.path.join(ws.tmp, "cmp"),
                                 "--force", server.url(PHOTOS[0])] + extra)
-            concurrent = [o for o in ndjson(out) if o["type"] == "summary" and
-                          o["mode"] == "concurrent"]
-            check(rc == 0 and len(concurrent) == 1, f"--compare {extra}: exit {rc}: {err}")
+            summaries = {o["mode"]: o for o in ndjson(out) if o["type"] == "summary"}
+            check(rc == 0 and set(summaries) == {"sequential", "concurrent"},
+                  f"--compare {extra}: exit {rc}: {err}")
+            concurrent = [summaries["concurrent"]]
+            # docs/json.md: `start` is 1 sequential.
+            check(summaries["sequential"]["downloads"]["start"] == 1,
+                  f"--compare {extra}: sequential {summaries['sequential']['downloads']}")
             got = concurrent[0]["downloads"]
             check(got["start"] == want and not got["adaptive"] and
                   concurrent[0]["settings"]["max_downloads"] == want,
