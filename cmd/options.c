@@ -130,7 +130,7 @@ const struct opt_spec options_table[OPT_COUNT] = {
           "SECS, then one is tried as a probe; after each failed probe twice as long, up to "
           "8 times SECS; 0 = the host stays down for the run"),
     VALUE(OPT_LOW_SPEED_LIMIT, "low-speed-limit", 0, "BYTES", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
-          "abort a transfer slower than BYTES/s for --low-speed-time (k/M/G)"),
+          "abort a transfer slower than BYTES/s for --low-speed-time (k/M/G, powers of 1024)"),
     [OPT_LOW_SPEED_TIME] = {OPT_LOW_SPEED_TIME, "low-speed-time", 0, "SECS", OPT_VALUE_OTHER,
                             OPT_GROUP_NETWORK, NULL, "30 with --low-speed-limit",
                             "the window of --low-speed-limit, whole seconds"},

@@ -163,9 +163,9 @@ def test_units():
     takes a body of `base` bytes and refuses `base`+1 as too_large;
     --max-pixels 1k decodes an image of `base` pixels and refuses `base`+1
     as too_many_pixels; --max-memory 1M is base² bytes of budget. Every
-    option whose help states a power is one of those, but --rate-limit (a
-    rate is seen only by the clock; it and --max-memory share one parser,
-    values_parse_size)."""
+    option whose help states a power is one of those, but --rate-limit and
+    --low-speed-limit (a rate is seen only by the clock; they and
+    --max-memory share one parser, values_parse_size with binary units)."""
     entries = help_entries()
     stated = {}
     for name, text in entries.items():
@@ -173,7 +173,7 @@ def test_units():
         if m:
             stated[name] = int(m.group(1))
     observed = {"max-size", "max-pixels", "max-memory"}
-    check(set(stated) == observed | {"rate-limit"},
+    check(set(stated) == observed | {"rate-limit", "low-speed-limit"},
           f"options stating a unit: {sorted(stated)}; observed here: {sorted(observed)}")
     with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
         base = stated["max-size"]
