@@ -306,6 +306,28 @@ def test_defaults():
               f"--max-pixels {pixels}: {width}x{height} {kinds[2]}, {width}x{height + 1} {kinds[3]}")
 
 
+def test_safety_defaults():
+    """The defaults README's Safety table gives in brackets ("`--timeout`
+    [60 s]", "`--max-size` [64 MiB]", ...) are --help's."""
+    entries = help_entries()
+    with open(os.path.join(os.path.dirname(os.path.dirname(HERE)), "README.md"),
+              encoding="utf-8") as f:
+        readme = f.read()
+    safety = readme[readme.index("## Safety"):readme.index("Memory stays bounded")]
+    stated = re.findall(r"`--([a-z-]+)` \[([^]]*)\]", safety)
+    check(len(stated) >= 10, f"Safety: {stated}")
+    for name, text in stated:
+        want = default_of(entries[name])
+        if name == "max-memory":
+            m = re.fullmatch(r"half the RAM or cgroup limit, at most (\d+)G", want)
+            ok = (m is not None and text.startswith("half of the RAM, or of the cgroup's") and
+                  text.endswith(f"at most {m.group(1)} GiB"))
+        else:
+            got = re.sub(r" (?:s|Mi?B?|M)$", lambda u: "M" if "M" in u.group(0) else "", text)
+            ok = got == want
+        check(ok, f"Safety says --{name} [{text}], --help's default is {want!r}")
+
+
 def parse_count(text, base):
     m = re.fullmatch(r"(\d+)([kMG]?)", text)
     check(m is not None, f"a count: {text!r}")
