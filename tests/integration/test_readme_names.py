@@ -4,7 +4,7 @@
 → `cat.png`, no segment → `image.png`, the two `cat.jpg` URLs and the hashed
 names they become, `--name-column`'s `My Cat.jpg` → `My_Cat.png`, and
 `--layout positional`'s line 123456 → `00012/000123456.png` (also the
-`--json` example's `"output"`).
+`--json` example's `"output"`), URL arguments numbered on after the list.
 
     test_readme_names.py CASE   (meson: readme_names_CASE)
 """
@@ -79,6 +79,17 @@ def test_examples():
             f.write("#\n" * (int(line) - 1) + f"{BASE}/p.jpg\n")
         got = planned(["-i", lst, "--layout", "positional"], out)
         check(got == {f"{BASE}/p.jpg": want}, f"line {line}: {got}, README says {want}")
+
+        # "URL arguments are numbered on after the list's last line": its
+        # last line, a comment or a blank one included.
+        check("URL arguments are numbered on after the list's last line" in text,
+              "README: the URL arguments' lines")
+        lst = os.path.join(ws.tmp, "short.txt")
+        with open(lst, "w", encoding="utf-8") as f:
+            f.write(f"{BASE}/a.jpg\n# a comment\n\n")
+        got = planned(["-i", lst, "--layout", "positional", f"{BASE}/b.jpg", f"{BASE}/c.jpg"], out)
+        check(got == {f"{BASE}/a.jpg": "00000/000000001.png", f"{BASE}/b.jpg": "00000/000000004.png",
+                      f"{BASE}/c.jpg": "00000/000000005.png"}, f"URL arguments after 3 lines: {got}")
 
 
 if __name__ == "__main__":
