@@ -208,21 +208,41 @@ def test_units():
 
 # ---- defaults ---------------------------------------------------------------------------
 
+def cgroup_limit():
+    """The lowest memory limit of this process's cgroup and its ancestors
+    (v2 memory.max, v1 memory.limit_in_bytes), as pipeline/options.c reads
+    them, or None."""
+    limits = []
+    with open("/proc/self/cgroup") as f:
+        for line in f.read().splitlines():
+            number, controllers, path = line.split(":", 2)
+            if number == "0" and controllers == "":
+                mount, name = "/sys/fs/cgroup", "memory.max"
+            elif "memory" in controllers.split(","):
+                mount, name = "/sys/fs/cgroup/memory", "memory.limit_in_bytes"
+            else:
+                continue
+            parts = [p for p in path.split("/") if p]
+            for depth in range(len(parts), -1, -1):
+                try:
+                    with open(os.path.join(mount, *parts[:depth], name)) as limit:
+                        text = limit.read().strip()
+                except OSError:
+                    continue
+                if text.isdigit() and int(text) > 0:
+                    limits.append(int(text))
+    return min(limits) if limits else None
+
+
 def memory_default(words):
     """"half the RAM or cgroup limit, at most 4G" as pipeline/options.c's
     default_max_memory is to compute it, from this machine."""
     m = re.fullmatch(r"half the RAM or cgroup limit, at most (\d+)G", words)
     check(m is not None, f"--max-memory's default reads {words!r}")
     available = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        try:
-            with open(path) as f:
-                text = f.read().strip()
-        except OSError:
-            continue
-        if text.isdigit() and int(text) > 0:
-            available = min(available, int(text))
-            break
+    limit = cgroup_limit()
+    if limit is not None:
+        available = min(available, limit)
     return min(available // 2, int(m.group(1)) << 30)
 
 
@@ -320,7 +340,8 @@ def test_safety_defaults():
         want = default_of(entries[name])
         if name == "max-memory":
             m = re.fullmatch(r"half the RAM or cgroup limit, at most (\d+)G", want)
-            ok = (m is not None and text.startswith("half of the RAM, or of the cgroup's") and
+            ok = (m is not None and text.startswith("half of the RAM, or of the limit of the "
+                                                     "process's cgroup") and
                   text.endswith(f"at most {m.group(1)} GiB"))
         else:
             got = re.sub(r" (?:s|Mi?B?|M)$", lambda u: "M" if "M" in u.group(0) else "", text)
