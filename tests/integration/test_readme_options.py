@@ -349,6 +349,33 @@ def test_safety_defaults():
         check(ok, f"Safety says --{name} [{text}], --help's default is {want!r}")
 
 
+def test_config_default_path():
+    """The default config file, as edgefetch(1) says: $XDG_CONFIG_HOME's
+    when that is an absolute path, else ~/.config's (XDG_CONFIG_HOME unset,
+    empty or relative); a file that says -j 0 shows which one was read."""
+    with open(os.path.join(os.path.dirname(os.path.dirname(HERE)), "docs", "edgefetch.1"),
+              encoding="utf-8") as f:
+        page = " ".join(f.read().split())
+    check("is unset, empty or not an absolute path" in page, "man page: the default config's rule")
+    with Workspace() as ws:
+        home, xdg = os.path.join(ws.tmp, "home"), os.path.join(ws.tmp, "xdg")
+        files = {"home": os.path.join(home, ".config", "edgefetch", "config"),
+                 "xdg": os.path.join(xdg, "edgefetch", "config")}
+        for path in files.values():
+            os.makedirs(os.path.dirname(path))
+            with open(path, "w") as f:
+                f.write("max-downloads 0\n")
+        env = dict(os.environ, HOME=home)
+        for value, want in ((xdg, "xdg"), (None, "home"), ("", "home"),
+                            (os.path.relpath(xdg), "home")):
+            env.pop("XDG_CONFIG_HOME", None)
+            if value is not None:
+                env["XDG_CONFIG_HOME"] = value
+            rc, _, err = run(["--dry-run", NOWHERE], env=env)
+            check(rc == 2 and f"{files[want]}:1: --max-downloads" in err,
+                  f"XDG_CONFIG_HOME={value!r}: want {files[want]} read: exit {rc}: {err}")
+
+
 def parse_count(text, base):
     m = re.fullmatch(r"(\d+)([kMG]?)", text)
     check(m is not None, f"a count: {text!r}")
