@@ -165,8 +165,8 @@ def test_units():
     --max-pixels 1k decodes an image of `base` pixels and refuses `base`+1
     as too_many_pixels; --max-memory 1M is base² bytes of budget. Every
     option whose help states a power is one of those, but --rate-limit and
-    --low-speed-limit (a rate is seen only by the clock; they and
-    --max-memory share one parser, values_parse_size with binary units)."""
+    --low-speed-limit (a rate is seen only by the clock: tests/unit/
+    test_cli_parse.c holds their units)."""
     entries = help_entries()
     stated = {}
     for name, text in entries.items():
