@@ -15,7 +15,9 @@ edit of the text or of the code that makes them part goes red:
   4G", "starts at 32 and rises to 256", --compare's "-j 4 unless -j is
   given"), and the numeric ones a run can show (-j, --max-per-host,
   --retries, --png-level, --operator in the summary; --max-size and
-  --max-pixels at their exact default on a body and an image).
+  --max-pixels at their exact default on a body and an image);
+- safety_defaults: the Safety table's bracketed defaults are --help's;
+- config_default_path: the default config file the man page describes.
 
     test_readme_options.py CASE   (meson: readme_options_CASE)
 """
