@@ -93,7 +93,7 @@ const struct opt_spec options_table[OPT_COUNT] = {
                       "sobel scharr prewitt canny tutorial", NULL,
                       "sobel, scharr, prewitt, canny or tutorial (the lesson's kernel)"},
     VALUE(OPT_SIGMA, "sigma", 0, "S", OPT_VALUE_OTHER, OPT_GROUP_PROCESSING,
-          "canny: Gaussian blur first, 0 = none"),
+          "canny: Gaussian blur first, 0-20, 0 = none"),
     VALUE(OPT_LOW, "low", 0, "T", OPT_VALUE_OTHER, OPT_GROUP_PROCESSING,
           "canny: low hysteresis threshold on |gx|+|gy| of the Sobel, 0-2040"),
     VALUE(OPT_HIGH, "high", 0, "T", OPT_VALUE_OTHER, OPT_GROUP_PROCESSING,
@@ -116,7 +116,7 @@ const struct opt_spec options_table[OPT_COUNT] = {
     VALUE(OPT_MAX_SIZE, "max-size", 0, "BYTES", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "largest body accepted, counted as bytes arrive (k/M/G, powers of 1024)"),
     VALUE(OPT_MAX_REDIRS, "max-redirs", 0, "N", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
-          "redirects followed at most, to http and https only"),
+          "redirects followed at most, 0-100, to http and https only"),
     VALUE(OPT_RETRIES, "retries", 0, "N", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "tries again after a refused or reset connection, a timeout once connected, a "
           "cut-off body, 408, 429, 500, 502, 503 or 504; 404, a connect timeout and the like "
@@ -130,7 +130,7 @@ const struct opt_spec options_table[OPT_COUNT] = {
           "SECS, then one is tried as a probe; after each failed probe twice as long, up to "
           "8 times SECS; 0 = the host stays down for the run"),
     VALUE(OPT_LOW_SPEED_LIMIT, "low-speed-limit", 0, "BYTES", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
-          "abort a transfer slower than BYTES/s for --low-speed-time (k/M/G)"),
+          "abort a transfer slower than BYTES/s for --low-speed-time (k/M/G, powers of 1024)"),
     [OPT_LOW_SPEED_TIME] = {OPT_LOW_SPEED_TIME, "low-speed-time", 0, "SECS", OPT_VALUE_OTHER,
                             OPT_GROUP_NETWORK, NULL, "30 with --low-speed-limit",
                             "the window of --low-speed-limit, whole seconds"},

@@ -13,26 +13,89 @@
 /* When neither the RAM nor a cgroup limit can be read. */
 #define MEMORY_BUDGET_FALLBACK ((uint64_t)1 << 30)
 
-/* A cgroup's memory limit in bytes, or UINT64_MAX when there is none
- * ("max") or it cannot be read: cgroup v2's memory.max, else v1's
- * limit_in_bytes (which says "no limit" with a huge number). */
+/* The limit in the file at `path` (a byte count), or UINT64_MAX when there
+ * is none ("max"), it cannot be read, or it is v1's "no limit" (a huge
+ * number, which is above any RAM and so never the lower). */
+static uint64_t limit_in_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return UINT64_MAX;
+    uint64_t limit = 0;
+    int got = fscanf(f, "%" SCNu64, &limit);
+    fclose(f);
+    return got == 1 && limit > 0 ? limit : UINT64_MAX;
+}
+
+/* The lowest limit in `file` of the cgroup `dir` (under `mount`) and of
+ * each of its ancestors up to the mount: a limit on a parent (a Slurm job's
+ * cgroup over its step's, a systemd slice) binds its children too. */
+static uint64_t lowest_up_the_path(const char *mount, const char *dir, const char *file)
+{
+    char path[4096];
+    uint64_t lowest = UINT64_MAX;
+    int n = snprintf(path, sizeof(path), "%s%s", mount, dir);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return UINT64_MAX;
+    size_t length = (size_t)n;
+    while (length > 0 && path[length - 1] == '/')
+        path[--length] = '\0';
+    for (;;) {
+        char at[4096 + 32];
+        snprintf(at, sizeof(at), "%s/%s", path, file);
+        uint64_t limit = limit_in_file(at);
+        if (limit < lowest)
+            lowest = limit;
+        if (length <= strlen(mount))
+            break;
+        char *slash = strrchr(path, '/');
+        if (slash == NULL || (size_t)(slash - path) < strlen(mount))
+            break;
+        *slash = '\0';
+        length = (size_t)(slash - path);
+    }
+    return lowest;
+}
+
+/* The memory limit of the cgroup this process is in, in bytes, or
+ * UINT64_MAX when there is none or it cannot be read. /proc/self/cgroup
+ * names the process's own cgroup ("0::/PATH" in v2, "N:memory:/PATH" in
+ * v1): its memory.max (v1: memory.limit_in_bytes) and its ancestors' count,
+ * not only the mount's top, which without a cgroup namespace (a Slurm step,
+ * a systemd service) is the root's, with no limit. */
 static uint64_t cgroup_memory_limit(void)
 {
-    static const char *const paths[] = {
-        "/sys/fs/cgroup/memory.max",
-        "/sys/fs/cgroup/memory/memory.limit_in_bytes",
-    };
-    for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-        FILE *f = fopen(paths[i], "r");
-        if (f == NULL)
-            continue;
-        uint64_t limit = 0;
-        int got = fscanf(f, "%" SCNu64, &limit);
-        fclose(f);
-        if (got == 1 && limit > 0)
-            return limit;
+    char line[4096];
+    uint64_t lowest = UINT64_MAX;
+    FILE *self = fopen("/proc/self/cgroup", "r");
+    if (self != NULL) {
+        while (fgets(line, sizeof(line), self) != NULL) {
+            line[strcspn(line, "\n")] = '\0';
+            char *controllers = strchr(line, ':');
+            char *dir = controllers != NULL ? strchr(controllers + 1, ':') : NULL;
+            if (dir == NULL || dir[1] != '/')
+                continue;
+            *dir++ = '\0';
+            *controllers++ = '\0';
+            uint64_t limit = UINT64_MAX;
+            if (strcmp(line, "0") == 0 && controllers[0] == '\0')
+                limit = lowest_up_the_path("/sys/fs/cgroup", dir, "memory.max");
+            else if (strstr(controllers, "memory") != NULL)
+                limit = lowest_up_the_path("/sys/fs/cgroup/memory", dir, "memory.limit_in_bytes");
+            if (limit < lowest)
+                lowest = limit;
+        }
+        fclose(self);
     }
-    return UINT64_MAX;
+    /* No limit found that way (or no /proc): the mount's top, as a
+     * container with its own cgroup namespace sees its own cgroup. */
+    if (lowest == UINT64_MAX) {
+        lowest = limit_in_file("/sys/fs/cgroup/memory.max");
+        uint64_t v1 = limit_in_file("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+        if (v1 < lowest)
+            lowest = v1;
+    }
+    return lowest;
 }
 
 /* Half of what this process may use (the physical RAM, or the cgroup's
