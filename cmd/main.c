@@ -292,10 +292,12 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
         tar_out_finish(cli->tar, err, sizeof(err)) < 0 && cli->verbose >= CLI_QUIET)
         fprintf(stderr, "edgefetch: %s (its rows are redone by a rerun)\n", err);
     log->cli = cli;
-    if (rc < 0) {
+    if (rc < 0)
         fprintf(stderr, "edgefetch: %s\n", err);
+    /* A list that broke off still ran what was read before: its report and
+     * summary are the run's, as any run's (exit 2). */
+    if (rc < 0 && !report->list_broke)
         return rc;
-    }
     if (input->source != NULL)
         report->duplicates += input->filter->repeats; /* dropped while read */
     if (cli->tar != NULL) {
@@ -327,6 +329,7 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
             .fds_counted = fds_counted,
             .fds_leaked = fds_leaked,
             .exit_code = report->signal != 0 ? 128 + report->signal
+                         : report->list_broke ? EXIT_USAGE
                          : report->failed > 0 ? EXIT_SOME_FAILED
                                               : EXIT_ALL_OK,
         };
@@ -471,7 +474,8 @@ static int run_single(struct cli *cli, const struct run_input *input)
     struct item_log log = {.cli = cli};
     enum pl_mode mode = cli->mode == CLI_MODE_SEQUENTIAL ? PL_SEQUENTIAL : PL_CONCURRENT;
 
-    if (run_once(cli, mode, cli->output_dir, input, &log, &report) < 0)
+    int rc = run_once(cli, mode, cli->output_dir, input, &log, &report);
+    if (rc < 0 && !report.list_broke)
         return EXIT_USAGE;
     if (cli->verbose >= CLI_NORMAL) {
         struct report_column column = {
@@ -495,7 +499,7 @@ static int run_single(struct cli *cli, const struct run_input *input)
         fprintf(stderr, "  edge maps in %s\n\n", cli->output_dir);
     }
     say_stopped(cli, &report);
-    return exit_status(&report);
+    return report.list_broke ? EXIT_USAGE : exit_status(&report);
 }
 
 /* --dry-run: a line per unique item on stdout, tab-separated: what the run

@@ -248,6 +248,10 @@ struct pl_report {
     size_t memory_budget; /* max_memory */
     size_t peak_reserved; /* most bytes of it reserved at once */
     int signal;        /* the signal that stopped the run, or 0; SIGPIPE: the gate said STOP */
+    /* pl_run_stream's list broke off (its source's error is the return
+     * code): the run still ran the rows read before, and this report is
+     * theirs, complete. */
+    bool list_broke;
 };
 
 /* A snapshot of a running run, counted in items (not transfers or

@@ -269,6 +269,7 @@ static int run_items(const struct pl_options *opts, const struct io_url_list *ur
         /* The list broke off (a NUL byte, a corrupt gzip stream): what was
          * read before ran, the reason is the run's. */
         snprintf(err, err_size, "%s", run.feed_err);
+        report->list_broke = true;
         return run.feed_status;
     }
     return 0;
