@@ -118,9 +118,9 @@ const struct opt_spec options_table[OPT_COUNT] = {
     VALUE(OPT_MAX_REDIRS, "max-redirs", 0, "N", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "redirects followed at most, 0-100, to http and https only"),
     VALUE(OPT_RETRIES, "retries", 0, "N", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
-          "tries again after a refused or reset connection, a timeout once connected, a "
-          "cut-off body, 408, 429, 500, 502, 503 or 504; 404, a connect timeout and the like "
-          "fail at once"),
+          "times it tries again, 0-100, after a refused or reset connection, a timeout once "
+          "connected, a cut-off body, 408, 429, 500, 502, 503 or 504; 404, a connect timeout "
+          "and the like fail at once"),
     VALUE(OPT_RETRY_DELAY, "retry-delay", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "first backoff, doubled each try, with jitter"),
     VALUE(OPT_RETRY_MAX_WAIT, "retry-max-wait", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,

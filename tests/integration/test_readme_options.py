@@ -104,7 +104,8 @@ def test_ranges():
     bounds = stated_bounds(entries)
     names = {b[0] for b in bounds}
     # What --help states today; a range dropped from the text shows here.
-    for want in ("max-downloads", "workers", "sigma", "low", "high", "png-level", "max-redirs"):
+    for want in ("max-downloads", "workers", "sigma", "low", "high", "png-level", "max-redirs",
+                 "retries"):
         check(want in names, f"--help states no range for --{want}: {entries.get(want)!r}")
     with Workspace() as ws:
         for name, low, high in bounds:
