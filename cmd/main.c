@@ -640,6 +640,13 @@ int main(int argc, char **argv)
                         "Try 'edgefetch --help' for more information.\n");
         goto out;
     }
+    if (cli.dry_run && cli.json) {
+        /* Its plan is text, one line per URL: a script asking for JSON must
+         * not take that for a run's (no summary would come). */
+        fprintf(stderr, "edgefetch: --dry-run prints its plan as text; --json reports a run\n"
+                        "Try 'edgefetch --help' for more information.\n");
+        goto out;
+    }
     if (cli.tar_output) {
         const char *wrong = cli.pl.layout != IO_LAYOUT_POSITIONAL ? "needs --layout positional"
                             : cli.mode == CLI_MODE_COMPARE        ? "does not go with --compare"

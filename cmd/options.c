@@ -41,7 +41,7 @@ const struct opt_spec options_table[OPT_COUNT] = {
          "outputs match, print both reports; -j 4 (the lesson's) unless -j is given"),
     FLAG(OPT_DRY_RUN, "dry-run", 0, OPT_GROUP_MODE,
          "print each URL with its output name, its shard and whether resume would skip it; "
-         "send no request, write nothing"),
+         "send no request, write nothing; not with --json (the plan is text)"),
     VALUE(OPT_MAX_DOWNLOADS, "max-downloads", 'j', "N", OPT_VALUE_OTHER, OPT_GROUP_CONCURRENCY,
           "transfers in flight at most, 1-1024, fixed; without -j the cap starts at 32 and "
           "rises to 256 while the CPU stage waits for bodies, less when --max-memory cannot "

@@ -383,6 +383,12 @@ def test_dry_run():
             if fields[0] != "refused":
                 want = "fetch" if fields[2] == "1/2" else "other-shard"
                 check(fields[0] == want and fields[2] in ("0/2", "1/2"), f"--shard: {fields}")
+        # Its plan is text: --json with it is refused, not ignored (a script
+        # would wait for a summary that never comes).
+        rc, out_json, err = run(["--dry-run", "--json", "-i", lst, "-o", ws.out])
+        check(rc == 2 and out_json == "" and "--json" in err and "--dry-run" in err,
+              f"--dry-run --json: exit {rc}: {out_json!r} {err!r}")
+        check(server.stats()["requests"] == 0, "--dry-run --json sent requests")
         # The real run fetches exactly the "fetch" lines.
         rc, _, err = run(["-q", "-i", lst, "-o", ws.out])
         check(rc == 1 and server.stats()["requests"] == 2, f"real run: {rc} {server.stats()['per_path']}")
