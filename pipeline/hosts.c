@@ -153,8 +153,17 @@ enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome ou
         host->connect_failures = 0;
         host->refused = 0;
         host->timed_out = 0;
+        host->unresolved = 0;
         host->times_down = 0;
         return set_health(host, PL_HOST_UP);
+    }
+    if (outcome == PL_HOST_UNRESOLVED) {
+        /* Every URL of the host would ask the resolver the same question:
+         * one answer is enough (libcurl keeps no failed lookup). */
+        host->unresolved++;
+        if (host->health == PL_HOST_DOWN)
+            return PL_HOST_SAME;
+        return take_down(host, outcome, now_ms, cooldown_ms);
     }
     host->connect_failures++;
     if (outcome == PL_HOST_REFUSED)
@@ -188,6 +197,18 @@ void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size)
 {
     char what[96];
     char when[64];
+    if (host->cooldown_ms == 0)
+        snprintf(when, sizeof(when), "not tried again in this run");
+    else
+        snprintf(when, sizeof(when), "tried again after a %g s cool-down",
+                 (double)host->cooldown_ms / 1000.0);
+    if (host->down_kind == PL_HOST_UNRESOLVED) {
+        /* The key is "name:port": the name alone is what did not resolve. */
+        const char *port = strrchr(host->key, ':');
+        int name_length = port != NULL ? (int)(port - host->key) : (int)strlen(host->key);
+        snprintf(buf, size, "name does not resolve: %.*s (%s)", name_length, host->key, when);
+        return;
+    }
     if (host->timed_out == 0)
         snprintf(what, sizeof(what), "%u connection%s refused", host->refused,
                  host->refused == 1 ? "" : "s");
@@ -197,11 +218,6 @@ void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size)
     else
         snprintf(what, sizeof(what), "%u connects failed, %u refused and %u timed out",
                  host->connect_failures, host->refused, host->timed_out);
-    if (host->cooldown_ms == 0)
-        snprintf(when, sizeof(when), "not tried again in this run");
-    else
-        snprintf(when, sizeof(when), "tried again after a %g s cool-down",
-                 (double)host->cooldown_ms / 1000.0);
     snprintf(buf, size, "host unreachable: %s (%s)", what, when);
 }
 

@@ -26,7 +26,11 @@
  * of one slot, so one is enough to take the host down; a refusal costs a
  * round trip and a restarting server refuses for a moment, so refusals
  * take it down only after PL_HOST_DOWN_AFTER in a row (one probe at a time
- * in between). Down is not for good: after a cool-down (--host-cooldown,
+ * in between). A name that does not resolve (or whose lookup timed out)
+ * has no address to connect to: its first failed lookup takes the host
+ * down too, so its other URLs fail at once instead of each asking the
+ * resolver again, one at a time, for the same answer (or the same
+ * timeout). Down is not for good: after a cool-down (--host-cooldown,
  * doubled after each failed probe up to PL_HOST_COOLDOWN_DOUBLINGS times)
  * the next job of the host goes through alone, as a probe, and decides. */
 #define PL_HOST_DOWN_AFTER 3
@@ -36,15 +40,17 @@ enum pl_host_health {
     PL_HOST_NEW = 0, /* nothing connected nor failed yet: one transfer at a time */
     PL_HOST_UP,      /* no connect failure since the last that connected */
     PL_HOST_PROBING, /* after a refusal, or a cool-down: one transfer at a time */
-    PL_HOST_DOWN,    /* cooling down until down_until_ms: its jobs fail at once */
+    PL_HOST_DOWN,    /* cooling down until down_until_ms: its jobs fail at once (down_kind
+                      * says why: a connect timeout, refusals, its name) */
 };
 
 /* What a finished transfer says about its host. */
 enum pl_host_outcome {
-    PL_HOST_NO_VERDICT = 0, /* cancelled, name not resolved, out of memory: nothing */
+    PL_HOST_NO_VERDICT = 0, /* cancelled, the proxy's name not resolved, out of memory */
     PL_HOST_CONNECTED,      /* a connection was up: the host answers */
     PL_HOST_REFUSED,        /* no connection: refused (or no route) */
     PL_HOST_TIMED_OUT,      /* no connection within the connect timeout */
+    PL_HOST_UNRESOLVED,     /* its name did not resolve, or the lookup timed out */
 };
 
 struct pl_host {
@@ -62,6 +68,7 @@ struct pl_host {
     unsigned connect_failures;
     unsigned refused;
     unsigned timed_out;
+    unsigned unresolved; /* failed lookups since it last connected */
     enum pl_host_outcome down_kind;
     unsigned times_down;
     uint64_t cooldown_ms;   /* of the current down; 0 = down for the rest of the run */
@@ -101,17 +108,19 @@ enum pl_host_change {
 /* Records what a transfer to `host` learnt at `now_ms`: that it connected
  * (as soon as it did, and again when it ends), or how it failed to. A
  * transfer that connected brings the host up, whatever its state; a
- * connect timeout, or the PL_HOST_DOWN_AFTER-th connect failure in a row, takes it down for a
- * cool-down of `cooldown_ms` doubled once per earlier down since it last
- * connected (at most PL_HOST_COOLDOWN_DOUBLINGS times; `cooldown_ms` 0 =
- * down for the rest of the run). A failure while down (a transfer started
- * before) is counted for the reason and changes nothing else; no verdict
- * changes nothing. */
+ * connect timeout, a failed lookup, or the PL_HOST_DOWN_AFTER-th connect
+ * failure in a row, takes it down for a cool-down of `cooldown_ms` doubled
+ * once per earlier down since it last connected (at most
+ * PL_HOST_COOLDOWN_DOUBLINGS times; `cooldown_ms` 0 = down for the rest of
+ * the run). A failure while down (a transfer started before) is counted
+ * for the reason and changes nothing else; no verdict changes nothing. */
 enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome outcome,
                                    uint64_t now_ms, uint64_t cooldown_ms);
 
 /* The reason given to the items of a host that is down, e.g. "host
- * unreachable: 1 connect timed out (tried again after a 30 s cool-down)". */
+ * unreachable: 1 connect timed out (tried again after a 30 s cool-down)",
+ * or "name does not resolve: cdn.example (tried again after a 30 s
+ * cool-down)". */
 void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size);
 
 /* Called as a transfer of `host` starts (already counted in in_flight):

@@ -282,6 +282,36 @@ static void test_host_health(void)
     CHECK_EQ(pl_host_check(z, UINT64_MAX), PL_HOST_DOWN);
     pl_host_down_reason(z, reason, sizeof(reason));
     CHECK_STR_EQ(reason, "host unreachable: 1 connect timed out (not tried again in this run)");
+
+    /* A name that does not resolve (or whose lookup timed out): down at the
+     * first failed lookup, from any state, as a dead host; its reason names
+     * it; probed after the cool-down, down twice as long when the probe's
+     * lookup fails too, up when a probe connects. */
+    struct pl_host *x = pl_hosts_get(hosts, "https://NX.example:8443/1.jpg");
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, 100, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(x->down_kind, PL_HOST_UNRESOLVED);
+    CHECK_EQ(pl_host_capacity(x, 4), 0);
+    pl_host_down_reason(x, reason, sizeof(reason));
+    CHECK_STR_EQ(reason, "name does not resolve: nx.example (tried again after a 30 s cool-down)");
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, 200, cool), PL_HOST_SAME); /* while down */
+    CHECK_EQ(x->unresolved, 2);
+    CHECK_EQ(pl_host_check(x, 100 + cool), PL_HOST_PROBING);
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, 200 + cool, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(x->cooldown_ms, 2 * cool);
+    CHECK_EQ(pl_host_check(x, 200 + 3 * cool), PL_HOST_PROBING);
+    CHECK_EQ(pl_host_record(x, PL_HOST_CONNECTED, 300 + 3 * cool, cool), PL_HOST_CAME_UP);
+    CHECK_EQ(x->unresolved, 0);
+    CHECK_EQ(x->times_down, 0);
+    /* Up, and a later lookup fails (its cache entry expired): down too. */
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, 400 + 3 * cool, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(x->cooldown_ms, cool);
+    /* A probing host (after a refusal) whose lookup fails: down, as a name. */
+    struct pl_host *p = pl_hosts_get(hosts, "http://refused-then-nx.example/1.jpg");
+    CHECK_EQ(pl_host_record(p, PL_HOST_REFUSED, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(p, PL_HOST_UNRESOLVED, 1, 0), PL_HOST_WENT_DOWN);
+    pl_host_down_reason(p, reason, sizeof(reason));
+    CHECK_STR_EQ(reason,
+                 "name does not resolve: refused-then-nx.example (not tried again in this run)");
     pl_hosts_destroy(hosts);
 }
 
