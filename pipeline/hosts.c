@@ -182,12 +182,18 @@ enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome ou
 
 bool pl_host_new_connection(struct pl_host *host, unsigned max_per_host)
 {
-    unsigned cap = max_per_host > 0 ? max_per_host : UINT_MAX;
+    /* No cap of its own: nothing bounds a burst's spread but the global
+     * cap, and every transfer that found the host's connections busy would
+     * open one more, even once one is known to multiplex (an HTTP/2 host
+     * then got a connection per transfer in flight). libcurl's own reuse
+     * and multiplexing decide instead. */
+    if (max_per_host == 0)
+        return false;
     if (host->connections == 0) {
         host->connections = 1; /* the first: nothing to reuse */
         return false;
     }
-    if (host->in_flight <= host->connections || host->connections >= cap)
+    if (host->in_flight <= host->connections || host->connections >= max_per_host)
         return false;
     host->connections++;
     return true;

@@ -126,8 +126,10 @@ void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size);
 /* Called as a transfer of `host` starts (already counted in in_flight):
  * true when it is to ask for a connection of its own (io's
  * IO_HTTP_NEW_CONNECTION) rather than take one the host has: while every
- * connection counted carries a transfer and fewer than `max_per_host` (0 =
- * no cap) are counted. The host's first transfer opens one without asking.
+ * connection counted carries a transfer and fewer than `max_per_host` are
+ * counted; never when `max_per_host` is 0 (no cap of its own: libcurl's
+ * reuse and HTTP/2 multiplexing decide, or each transfer in flight would
+ * get a connection). The host's first transfer opens one without asking.
  * Over HTTP/1.1 a busy connection cannot be shared, so this changes
  * nothing; on an HTTP/2 host it keeps a burst on a connection per transfer
  * (tests/bench/results/world_h2path.md) when the others start after the
