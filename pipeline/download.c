@@ -110,6 +110,8 @@ static enum pl_host_outcome host_outcome(const struct io_http_result *result)
 static void start_transfer(struct run *run, struct job *job)
 {
     job_set_state(run, job, JOB_DOWNLOADING);
+    if (job->host != NULL)
+        job->host_downs = job->host->down_count; /* what its outcome is judged by */
     unsigned flags = 0;
     if (job->host != NULL && pl_host_new_connection(job->host, run->opts->max_per_host))
         flags |= IO_HTTP_NEW_CONNECTION;
@@ -281,8 +283,8 @@ static bool note_host_health(struct run *run, struct job *job, const struct io_h
     struct pl_host *host = job->host;
     if (host == NULL)
         return false;
-    enum pl_host_change change =
-        pl_host_record(host, host_outcome(result), uv_now(&run->loop), run->opts->host_cooldown_ms);
+    enum pl_host_change change = pl_host_record(host, host_outcome(result), job->host_downs,
+                                                uv_now(&run->loop), run->opts->host_cooldown_ms);
     if (change == PL_HOST_WENT_DOWN)
         fail_host_jobs(run, host);
     else if (change == PL_HOST_CAME_UP)
@@ -300,8 +302,8 @@ static void on_connected(void *user)
     struct pl_host *host = job->host;
     if (host == NULL)
         return;
-    if (pl_host_record(host, PL_HOST_CONNECTED, uv_now(&run->loop), run->opts->host_cooldown_ms) ==
-        PL_HOST_CAME_UP) {
+    if (pl_host_record(host, PL_HOST_CONNECTED, job->host_downs, uv_now(&run->loop),
+                       run->opts->host_cooldown_ms) == PL_HOST_CAME_UP) {
         pl_hosts_mark_runnable(run->hosts, host);
         pump(run);
     }

@@ -137,15 +137,22 @@ static enum pl_host_change take_down(struct pl_host *host, enum pl_host_outcome 
                                                                        : PL_HOST_COOLDOWN_DOUBLINGS;
     host->down_kind = outcome;
     host->times_down++;
+    host->down_count++;
     host->cooldown_ms = cooldown_ms << doublings;
     host->down_until_ms = now_ms + host->cooldown_ms;
     return set_health(host, PL_HOST_DOWN);
 }
 
 enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome outcome,
-                                   uint64_t now_ms, uint64_t cooldown_ms)
+                                   uint8_t downs_at_start, uint64_t now_ms, uint64_t cooldown_ms)
 {
     if (outcome == PL_HOST_NO_VERDICT)
+        return PL_HOST_SAME;
+    /* A failure of a transfer older than the last down: while probing or
+     * up again, it is not the probe's (a connect that times out after the
+     * cool-down, started before it), and must not take the host down. */
+    bool stale = outcome != PL_HOST_CONNECTED && downs_at_start != host->down_count;
+    if (stale && host->health != PL_HOST_DOWN)
         return PL_HOST_SAME;
     if (outcome == PL_HOST_CONNECTED) {
         /* Even from a transfer that started before the host went down: it

@@ -32,7 +32,11 @@
  * resolver again, one at a time, for the same answer (or the same
  * timeout). Down is not for good: after a cool-down (--host-cooldown,
  * doubled after each failed probe up to PL_HOST_COOLDOWN_DOUBLINGS times)
- * the next job of the host goes through alone, as a probe, and decides. */
+ * the next job of the host goes through alone, as a probe, and decides;
+ * only the probe's outcome does: a transfer that started before the last
+ * down (with a cool-down shorter than --connect-timeout, its connect can
+ * time out after the probe started, or connected) is counted in the
+ * reason while the host is down and decides nothing. */
 #define PL_HOST_DOWN_AFTER 3
 #define PL_HOST_COOLDOWN_DOUBLINGS 3
 
@@ -71,6 +75,12 @@ struct pl_host {
     unsigned unresolved; /* failed lookups since it last connected */
     enum pl_host_outcome down_kind;
     unsigned times_down;
+    /* Downs in the whole run, never reset: a transfer notes it as it
+     * starts (pl_host_record's `downs_at_start`), so that the failure of
+     * one that started before the last down is known for a stale one.
+     * Only equality matters, so it may wrap: no transfer lives through 256
+     * downs of its host (each one after a cool-down and a probe). */
+    uint8_t down_count;
     uint64_t cooldown_ms;   /* of the current down; 0 = down for the rest of the run */
     uint64_t down_until_ms; /* when the current cool-down ends */
     /* Connections its transfers opened or asked for (pl_host_new_connection):
@@ -106,16 +116,19 @@ enum pl_host_change {
 };
 
 /* Records what a transfer to `host` learnt at `now_ms`: that it connected
- * (as soon as it did, and again when it ends), or how it failed to. A
+ * (as soon as it did, and again when it ends), or how it failed to;
+ * `downs_at_start` is host->down_count as the transfer started. A
  * transfer that connected brings the host up, whatever its state; a
  * connect timeout, a failed lookup, or the PL_HOST_DOWN_AFTER-th connect
  * failure in a row, takes it down for a cool-down of `cooldown_ms` doubled
  * once per earlier down since it last connected (at most
  * PL_HOST_COOLDOWN_DOUBLINGS times; `cooldown_ms` 0 = down for the rest of
- * the run). A failure while down (a transfer started before) is counted
- * for the reason and changes nothing else; no verdict changes nothing. */
+ * the run). A failure of a transfer that started before the last down
+ * changes nothing: while the host is down it is counted for the reason;
+ * while it is probing or up again it is ignored (the probe decides). No
+ * verdict changes nothing. */
 enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome outcome,
-                                   uint64_t now_ms, uint64_t cooldown_ms);
+                                   uint8_t downs_at_start, uint64_t now_ms, uint64_t cooldown_ms);
 
 /* The reason given to the items of a host that is down, e.g. "host
  * unreachable: 1 connect timed out (tried again after a 30 s cool-down)",
