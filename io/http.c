@@ -211,8 +211,8 @@ static bool is_transient(enum io_http_kind kind, CURLcode code, long status)
     if (kind == IO_HTTP_STATUS)
         return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
                status == 504;
-    if (kind == IO_HTTP_CANCELLED || kind == IO_HTTP_HEADERS_TOO_LARGE ||
-        kind == IO_HTTP_RESOLVE || kind == IO_HTTP_RESOLVE_PROXY)
+    if (kind == IO_HTTP_CANCELLED || kind == IO_HTTP_HEADERS_TOO_LARGE || kind == IO_HTTP_RESOLVE ||
+        kind == IO_HTTP_RESOLVE_PROXY)
         return false; /* a lookup that timed out is CURLE_OPERATION_TIMEDOUT too */
     switch (code) {
     case CURLE_COULDNT_CONNECT:

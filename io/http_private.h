@@ -21,8 +21,8 @@ struct http_facts {
     /* A socket was opened to connect (CURLOPT_SOCKOPTFUNCTION ran): the name
      * to connect to had resolved. A timeout before that was the lookup's. */
     bool socket_opened;
-    bool direct; /* no proxy: the name looked up is the URL's host's */
-    bool out_of_memory;   /* one of our own allocations failed */
+    bool direct;        /* no proxy: the name looked up is the URL's host's */
+    bool out_of_memory; /* one of our own allocations failed */
     /* CURLINFO_HTTP_CONNECTCODE: the proxy's answer to our CONNECT, 0 when
      * none was sent. */
     long proxy_connect_status;

@@ -184,7 +184,8 @@ static void test_host_health(void)
     CHECK_EQ(h->health, PL_HOST_PROBING);
     CHECK_EQ(pl_host_capacity(h, 4), 1); /* probing */
     CHECK_EQ(pl_host_capacity(h, 0), 1);
-    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, h->down_count, 10, cool), PL_HOST_CAME_UP); /* it answered */
+    /* It answered. */
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, h->down_count, 10, cool), PL_HOST_CAME_UP);
     CHECK_EQ(pl_host_capacity(h, 4), 4);
     CHECK_EQ(h->connect_failures, 0);
     CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, h->down_count, 20, cool), PL_HOST_SAME);
@@ -235,7 +236,8 @@ static void test_host_health(void)
     CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, h->down_count, now + 50, cool), PL_HOST_CAME_UP);
     CHECK_EQ(pl_host_capacity(h, 4), 4);
     CHECK_EQ(h->timed_out, 0);
-    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, h->down_count, now + 100, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, h->down_count, now + 100, cool),
+             PL_HOST_WENT_DOWN);
     CHECK_EQ(h->cooldown_ms, cool);
     /* A transfer that connected, started before the down, ends it at once
      * (it is what a probe would learn). */
@@ -293,17 +295,21 @@ static void test_host_health(void)
     CHECK_EQ(pl_host_capacity(x, 4), 0);
     pl_host_down_reason(x, reason, sizeof(reason));
     CHECK_STR_EQ(reason, "name does not resolve: nx.example (tried again after a 30 s cool-down)");
-    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, x->down_count, 200, cool), PL_HOST_SAME); /* while down */
+    /* While down: counted only. */
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, x->down_count, 200, cool), PL_HOST_SAME);
     CHECK_EQ(x->unresolved, 2);
     CHECK_EQ(pl_host_check(x, 100 + cool), PL_HOST_PROBING);
-    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, x->down_count, 200 + cool, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, x->down_count, 200 + cool, cool),
+             PL_HOST_WENT_DOWN);
     CHECK_EQ(x->cooldown_ms, 2 * cool);
     CHECK_EQ(pl_host_check(x, 200 + 3 * cool), PL_HOST_PROBING);
-    CHECK_EQ(pl_host_record(x, PL_HOST_CONNECTED, x->down_count, 300 + 3 * cool, cool), PL_HOST_CAME_UP);
+    CHECK_EQ(pl_host_record(x, PL_HOST_CONNECTED, x->down_count, 300 + 3 * cool, cool),
+             PL_HOST_CAME_UP);
     CHECK_EQ(x->unresolved, 0);
     CHECK_EQ(x->times_down, 0);
     /* Up, and a later lookup fails (its cache entry expired): down too. */
-    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, x->down_count, 400 + 3 * cool, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, x->down_count, 400 + 3 * cool, cool),
+             PL_HOST_WENT_DOWN);
     CHECK_EQ(x->cooldown_ms, cool);
     /* Only the probe decides (a cool-down shorter than --connect-timeout):
      * an up host's transfers all start at down_count 0; the first to time
