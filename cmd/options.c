@@ -126,7 +126,8 @@ const struct opt_spec options_table[OPT_COUNT] = {
     VALUE(OPT_RETRY_MAX_WAIT, "retry-max-wait", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
           "cap on a server's Retry-After"),
     VALUE(OPT_HOST_COOLDOWN, "host-cooldown", 0, "SECS", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,
-          "after a connect timeout (or 3 refusals in a row) a host's items fail at once for "
+          "after a connect timeout, 3 refusals in a row or a failed lookup of its name, a "
+          "host's items fail at once for "
           "SECS, then one is tried as a probe; after each failed probe twice as long, up to "
           "8 times SECS; 0 = the host stays down for the run"),
     VALUE(OPT_LOW_SPEED_LIMIT, "low-speed-limit", 0, "BYTES", OPT_VALUE_OTHER, OPT_GROUP_NETWORK,

@@ -52,6 +52,7 @@ struct transfer {
     bool headers_done;   /* the final (non-1xx) header block has ended */
     bool headers_too_big;
     bool connected;
+    bool socket_opened; /* the hop's name resolved: libcurl opened a socket to connect */
     bool out_of_memory;
     /* The first hop's TCP connect is done (first_hop_up), on connect_fd. */
     bool tcp_connected;
@@ -210,8 +211,9 @@ static bool is_transient(enum io_http_kind kind, CURLcode code, long status)
     if (kind == IO_HTTP_STATUS)
         return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
                status == 504;
-    if (kind == IO_HTTP_CANCELLED || kind == IO_HTTP_HEADERS_TOO_LARGE)
-        return false;
+    if (kind == IO_HTTP_CANCELLED || kind == IO_HTTP_HEADERS_TOO_LARGE || kind == IO_HTTP_RESOLVE ||
+        kind == IO_HTTP_RESOLVE_PROXY)
+        return false; /* a lookup that timed out is CURLE_OPERATION_TIMEDOUT too */
     switch (code) {
     case CURLE_COULDNT_CONNECT:
     case CURLE_OPERATION_TIMEDOUT:
@@ -281,6 +283,8 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
             .headers_too_big = t->headers_too_big,
             .headers_done = t->headers_done,
             .connected = t->connected,
+            .socket_opened = t->socket_opened,
+            .direct = http->direct,
             .out_of_memory = t->out_of_memory,
             .proxy_connect_status = proxy_connect_status,
         };
@@ -692,6 +696,18 @@ static int on_prereq(void *userp, char *conn_primary_ip, char *conn_local_ip, in
     return CURL_PREREQFUNC_OK;
 }
 
+/* libcurl calls this for each socket it opens to connect (the host's or
+ * the proxy's, never the threaded resolver's socketpair): the name had
+ * resolved, so a timeout after it is not the lookup's. */
+static int on_sockopt(void *userp, curl_socket_t fd, curlsocktype purpose)
+{
+    struct transfer *t = userp;
+    (void)fd;
+    (void)purpose;
+    t->socket_opened = true;
+    return CURL_SOCKOPT_OK;
+}
+
 /* The connection cache's size (CURLMOPT_MAXCONNECTS), from the most
  * transfers run at once. libcurl's default, 4 per easy handle in the multi,
  * follows the transfers running now, not the hosts a list comes back to: at
@@ -882,6 +898,7 @@ static int start_hop(struct transfer *t, const char *url)
     t->headers_done = false;
     t->headers_too_big = false;
     t->connected = false;
+    t->socket_opened = false;
     t->redirect_cut = false;
     t->bad_status = false;
     t->curl_error[0] = '\0';
@@ -955,6 +972,8 @@ int io_http_start(struct io_http *http, const char *url, unsigned flags, io_http
     curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
     curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, on_prereq);
     curl_easy_setopt(e, CURLOPT_PREREQDATA, t);
+    curl_easy_setopt(e, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+    curl_easy_setopt(e, CURLOPT_SOCKOPTDATA, t);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->curl_error);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     /* Only http(s). Redirects are followed by us (hop_done), not libcurl,

@@ -14,6 +14,8 @@ const char *io_http_kind_name(enum io_http_kind kind)
         return "cancelled";
     case IO_HTTP_RESOLVE:
         return "resolve";
+    case IO_HTTP_RESOLVE_PROXY:
+        return "resolve_proxy";
     case IO_HTTP_CONNECT_REFUSED:
         return "connect_refused";
     case IO_HTTP_CONNECT_TIMEOUT:
@@ -52,6 +54,7 @@ int http_kind_errno(enum io_http_kind kind)
     case IO_HTTP_CANCELLED:
         return -ECANCELED;
     case IO_HTTP_RESOLVE:
+    case IO_HTTP_RESOLVE_PROXY:
         return -EHOSTUNREACH;
     case IO_HTTP_CONNECT_REFUSED:
         return -ECONNREFUSED;
@@ -107,12 +110,22 @@ enum io_http_kind http_classify(const struct http_facts *f)
     case CURLE_OK:
         return IO_HTTP_OK;
     case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
+        /* Through an HTTP proxy libcurl never looks the host up (the proxy
+         * does, and answers with a status); through a SOCKS proxy that
+         * resolves locally it is the host's name that failed. */
         return IO_HTTP_RESOLVE;
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return IO_HTTP_RESOLVE_PROXY;
     case CURLE_COULDNT_CONNECT:
         return IO_HTTP_CONNECT_REFUSED;
     case CURLE_OPERATION_TIMEDOUT:
-        return f->connected ? IO_HTTP_TIMEOUT : IO_HTTP_CONNECT_TIMEOUT;
+        if (f->connected)
+            return IO_HTTP_TIMEOUT;
+        /* No socket yet: the time went on the lookup ("Resolving timed
+         * out"), the URL's host's without a proxy, else the proxy's. */
+        if (!f->socket_opened)
+            return f->direct ? IO_HTTP_RESOLVE : IO_HTTP_RESOLVE_PROXY;
+        return IO_HTTP_CONNECT_TIMEOUT;
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CONNECT_ERROR:

@@ -18,7 +18,11 @@ struct http_facts {
     bool headers_too_big; /* on_header counted past IO_HTTP_MAX_HEADER_BYTES */
     bool headers_done;    /* the final response's header block ended */
     bool connected;       /* a connection was up (CURLOPT_PREREQFUNCTION ran) */
-    bool out_of_memory;   /* one of our own allocations failed */
+    /* A socket was opened to connect (CURLOPT_SOCKOPTFUNCTION ran): the name
+     * to connect to had resolved. A timeout before that was the lookup's. */
+    bool socket_opened;
+    bool direct;        /* no proxy: the name looked up is the URL's host's */
+    bool out_of_memory; /* one of our own allocations failed */
     /* CURLINFO_HTTP_CONNECTCODE: the proxy's answer to our CONNECT, 0 when
      * none was sent. */
     long proxy_connect_status;

@@ -472,7 +472,8 @@ struct io_http_options {
 enum io_http_kind {
     IO_HTTP_OK = 0,
     IO_HTTP_CANCELLED,       /* io_http_abort_all */
-    IO_HTTP_RESOLVE,         /* the host name (or the proxy's) did not resolve */
+    IO_HTTP_RESOLVE,         /* the host's name did not resolve, or its lookup timed out */
+    IO_HTTP_RESOLVE_PROXY,   /* the proxy's name did not resolve (or timed out): not the host's */
     IO_HTTP_CONNECT_REFUSED, /* no connection: refused, or no route */
     IO_HTTP_CONNECT_TIMEOUT, /* no connection within the connect (or whole) timeout */
     IO_HTTP_TLS,             /* handshake, certificate or CA file */
@@ -489,7 +490,7 @@ enum io_http_kind {
     IO_HTTP_OUT_OF_MEMORY,
 };
 
-/* "ok", "cancelled", "resolve", "connect_refused", "connect_timeout", "tls",
+/* "ok", "cancelled", "resolve", "resolve_proxy", "connect_refused", "connect_timeout", "tls",
  * "http_status", "timeout", "too_large", "headers_too_large",
  * "malformed_response", "too_many_redirects", "redirect_refused",
  * "cut_short", "network", "out_of_memory"; "unknown" for other values. */

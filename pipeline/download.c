@@ -42,6 +42,7 @@ static enum pl_kind download_kind(enum io_http_kind kind)
     case IO_HTTP_CANCELLED:
         return PL_KIND_CANCELLED;
     case IO_HTTP_RESOLVE:
+    case IO_HTTP_RESOLVE_PROXY:
         return PL_KIND_RESOLVE;
     case IO_HTTP_CONNECT_REFUSED:
         return PL_KIND_CONNECT;
@@ -84,8 +85,10 @@ static enum pl_host_outcome host_outcome(const struct io_http_result *result)
         return PL_HOST_REFUSED;
     case IO_HTTP_CONNECT_TIMEOUT:
         return PL_HOST_TIMED_OUT;
-    case IO_HTTP_CANCELLED:
     case IO_HTTP_RESOLVE:
+        return PL_HOST_UNRESOLVED;
+    case IO_HTTP_CANCELLED:
+    case IO_HTTP_RESOLVE_PROXY: /* the proxy's name: nothing of the host's */
     case IO_HTTP_OUT_OF_MEMORY:
         return PL_HOST_NO_VERDICT;
     case IO_HTTP_OK:
@@ -107,6 +110,8 @@ static enum pl_host_outcome host_outcome(const struct io_http_result *result)
 static void start_transfer(struct run *run, struct job *job)
 {
     job_set_state(run, job, JOB_DOWNLOADING);
+    if (job->host != NULL)
+        job->host_downs = job->host->down_count; /* what its outcome is judged by */
     unsigned flags = 0;
     if (job->host != NULL && pl_host_new_connection(job->host, run->opts->max_per_host))
         flags |= IO_HTTP_NEW_CONNECTION;
@@ -120,17 +125,24 @@ static void start_transfer(struct run *run, struct job *job)
 }
 
 /* Fails a job of a host that is down. Its kind is that of the failure that
- * took the host down (connect or timeout, as if it had been tried); a job
- * that was tried keeps its own last reason and adds the host's. */
+ * took the host down (resolve, connect or timeout, as if it had been
+ * tried); a job that was tried keeps its own last reason and adds the
+ * host's. */
 static void fail_host_down(struct run *run, struct job *job)
 {
     const struct pl_host *host = job->host;
     char reason[160];
     char message[416];
     pl_host_down_reason(host, reason, sizeof(reason));
-    bool timed_out = host->down_kind == PL_HOST_TIMED_OUT;
-    int error = timed_out ? -ETIMEDOUT : -ECONNREFUSED;
-    enum pl_kind kind = timed_out ? PL_KIND_TIMEOUT : PL_KIND_CONNECT;
+    int error = -ECONNREFUSED;
+    enum pl_kind kind = PL_KIND_CONNECT;
+    if (host->down_kind == PL_HOST_TIMED_OUT) {
+        error = -ETIMEDOUT;
+        kind = PL_KIND_TIMEOUT;
+    } else if (host->down_kind == PL_HOST_UNRESOLVED) {
+        error = -EHOSTUNREACH;
+        kind = PL_KIND_RESOLVE;
+    }
     if (job->attempts > 0 && job->message != NULL) {
         /* Its last try's failure, recorded when it went to backoff. */
         error = job->error;
@@ -271,8 +283,8 @@ static bool note_host_health(struct run *run, struct job *job, const struct io_h
     struct pl_host *host = job->host;
     if (host == NULL)
         return false;
-    enum pl_host_change change =
-        pl_host_record(host, host_outcome(result), uv_now(&run->loop), run->opts->host_cooldown_ms);
+    enum pl_host_change change = pl_host_record(host, host_outcome(result), job->host_downs,
+                                                uv_now(&run->loop), run->opts->host_cooldown_ms);
     if (change == PL_HOST_WENT_DOWN)
         fail_host_jobs(run, host);
     else if (change == PL_HOST_CAME_UP)
@@ -290,8 +302,8 @@ static void on_connected(void *user)
     struct pl_host *host = job->host;
     if (host == NULL)
         return;
-    if (pl_host_record(host, PL_HOST_CONNECTED, uv_now(&run->loop), run->opts->host_cooldown_ms) ==
-        PL_HOST_CAME_UP) {
+    if (pl_host_record(host, PL_HOST_CONNECTED, job->host_downs, uv_now(&run->loop),
+                       run->opts->host_cooldown_ms) == PL_HOST_CAME_UP) {
         pl_hosts_mark_runnable(run->hosts, host);
         pump(run);
     }

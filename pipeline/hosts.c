@@ -137,15 +137,22 @@ static enum pl_host_change take_down(struct pl_host *host, enum pl_host_outcome 
                                                                        : PL_HOST_COOLDOWN_DOUBLINGS;
     host->down_kind = outcome;
     host->times_down++;
+    host->down_count++;
     host->cooldown_ms = cooldown_ms << doublings;
     host->down_until_ms = now_ms + host->cooldown_ms;
     return set_health(host, PL_HOST_DOWN);
 }
 
 enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome outcome,
-                                   uint64_t now_ms, uint64_t cooldown_ms)
+                                   uint8_t downs_at_start, uint64_t now_ms, uint64_t cooldown_ms)
 {
     if (outcome == PL_HOST_NO_VERDICT)
+        return PL_HOST_SAME;
+    /* A failure of a transfer older than the last down: while probing or
+     * up again, it is not the probe's (a connect that times out after the
+     * cool-down, started before it), and must not take the host down. */
+    bool stale = outcome != PL_HOST_CONNECTED && downs_at_start != host->down_count;
+    if (stale && host->health != PL_HOST_DOWN)
         return PL_HOST_SAME;
     if (outcome == PL_HOST_CONNECTED) {
         /* Even from a transfer that started before the host went down: it
@@ -153,8 +160,17 @@ enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome ou
         host->connect_failures = 0;
         host->refused = 0;
         host->timed_out = 0;
+        host->unresolved = 0;
         host->times_down = 0;
         return set_health(host, PL_HOST_UP);
+    }
+    if (outcome == PL_HOST_UNRESOLVED) {
+        /* Every URL of the host would ask the resolver the same question:
+         * one answer is enough (libcurl keeps no failed lookup). */
+        host->unresolved++;
+        if (host->health == PL_HOST_DOWN)
+            return PL_HOST_SAME;
+        return take_down(host, outcome, now_ms, cooldown_ms);
     }
     host->connect_failures++;
     if (outcome == PL_HOST_REFUSED)
@@ -173,12 +189,18 @@ enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome ou
 
 bool pl_host_new_connection(struct pl_host *host, unsigned max_per_host)
 {
-    unsigned cap = max_per_host > 0 ? max_per_host : UINT_MAX;
+    /* No cap of its own: nothing bounds a burst's spread but the global
+     * cap, and every transfer that found the host's connections busy would
+     * open one more, even once one is known to multiplex (an HTTP/2 host
+     * then got a connection per transfer in flight). libcurl's own reuse
+     * and multiplexing decide instead. */
+    if (max_per_host == 0)
+        return false;
     if (host->connections == 0) {
         host->connections = 1; /* the first: nothing to reuse */
         return false;
     }
-    if (host->in_flight <= host->connections || host->connections >= cap)
+    if (host->in_flight <= host->connections || host->connections >= max_per_host)
         return false;
     host->connections++;
     return true;
@@ -188,6 +210,18 @@ void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size)
 {
     char what[96];
     char when[64];
+    if (host->cooldown_ms == 0)
+        snprintf(when, sizeof(when), "not tried again in this run");
+    else
+        snprintf(when, sizeof(when), "tried again after a %g s cool-down",
+                 (double)host->cooldown_ms / 1000.0);
+    if (host->down_kind == PL_HOST_UNRESOLVED) {
+        /* The key is "name:port": the name alone is what did not resolve. */
+        const char *port = strrchr(host->key, ':');
+        int name_length = port != NULL ? (int)(port - host->key) : (int)strlen(host->key);
+        snprintf(buf, size, "name does not resolve: %.*s (%s)", name_length, host->key, when);
+        return;
+    }
     if (host->timed_out == 0)
         snprintf(what, sizeof(what), "%u connection%s refused", host->refused,
                  host->refused == 1 ? "" : "s");
@@ -197,11 +231,6 @@ void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size)
     else
         snprintf(what, sizeof(what), "%u connects failed, %u refused and %u timed out",
                  host->connect_failures, host->refused, host->timed_out);
-    if (host->cooldown_ms == 0)
-        snprintf(when, sizeof(when), "not tried again in this run");
-    else
-        snprintf(when, sizeof(when), "tried again after a %g s cool-down",
-                 (double)host->cooldown_ms / 1000.0);
     snprintf(buf, size, "host unreachable: %s (%s)", what, when);
 }
 

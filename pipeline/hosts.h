@@ -26,9 +26,17 @@
  * of one slot, so one is enough to take the host down; a refusal costs a
  * round trip and a restarting server refuses for a moment, so refusals
  * take it down only after PL_HOST_DOWN_AFTER in a row (one probe at a time
- * in between). Down is not for good: after a cool-down (--host-cooldown,
+ * in between). A name that does not resolve (or whose lookup timed out)
+ * has no address to connect to: its first failed lookup takes the host
+ * down too, so its other URLs fail at once instead of each asking the
+ * resolver again, one at a time, for the same answer (or the same
+ * timeout). Down is not for good: after a cool-down (--host-cooldown,
  * doubled after each failed probe up to PL_HOST_COOLDOWN_DOUBLINGS times)
- * the next job of the host goes through alone, as a probe, and decides. */
+ * the next job of the host goes through alone, as a probe, and decides;
+ * only the probe's outcome does: a transfer that started before the last
+ * down (with a cool-down shorter than --connect-timeout, its connect can
+ * time out after the probe started, or connected) is counted in the
+ * reason while the host is down and decides nothing. */
 #define PL_HOST_DOWN_AFTER 3
 #define PL_HOST_COOLDOWN_DOUBLINGS 3
 
@@ -36,15 +44,17 @@ enum pl_host_health {
     PL_HOST_NEW = 0, /* nothing connected nor failed yet: one transfer at a time */
     PL_HOST_UP,      /* no connect failure since the last that connected */
     PL_HOST_PROBING, /* after a refusal, or a cool-down: one transfer at a time */
-    PL_HOST_DOWN,    /* cooling down until down_until_ms: its jobs fail at once */
+    PL_HOST_DOWN,    /* cooling down until down_until_ms: its jobs fail at once (down_kind
+                      * says why: a connect timeout, refusals, its name) */
 };
 
 /* What a finished transfer says about its host. */
 enum pl_host_outcome {
-    PL_HOST_NO_VERDICT = 0, /* cancelled, name not resolved, out of memory: nothing */
+    PL_HOST_NO_VERDICT = 0, /* cancelled, the proxy's name not resolved, out of memory */
     PL_HOST_CONNECTED,      /* a connection was up: the host answers */
     PL_HOST_REFUSED,        /* no connection: refused (or no route) */
     PL_HOST_TIMED_OUT,      /* no connection within the connect timeout */
+    PL_HOST_UNRESOLVED,     /* its name did not resolve, or the lookup timed out */
 };
 
 struct pl_host {
@@ -62,8 +72,15 @@ struct pl_host {
     unsigned connect_failures;
     unsigned refused;
     unsigned timed_out;
+    unsigned unresolved; /* failed lookups since it last connected */
     enum pl_host_outcome down_kind;
     unsigned times_down;
+    /* Downs in the whole run, never reset: a transfer notes it as it
+     * starts (pl_host_record's `downs_at_start`), so that the failure of
+     * one that started before the last down is known for a stale one.
+     * Only equality matters, so it may wrap: no transfer lives through 256
+     * downs of its host (each one after a cool-down and a probe). */
+    uint8_t down_count;
     uint64_t cooldown_ms;   /* of the current down; 0 = down for the rest of the run */
     uint64_t down_until_ms; /* when the current cool-down ends */
     /* Connections its transfers opened or asked for (pl_host_new_connection):
@@ -99,26 +116,33 @@ enum pl_host_change {
 };
 
 /* Records what a transfer to `host` learnt at `now_ms`: that it connected
- * (as soon as it did, and again when it ends), or how it failed to. A
+ * (as soon as it did, and again when it ends), or how it failed to;
+ * `downs_at_start` is host->down_count as the transfer started. A
  * transfer that connected brings the host up, whatever its state; a
- * connect timeout, or the PL_HOST_DOWN_AFTER-th connect failure in a row, takes it down for a
- * cool-down of `cooldown_ms` doubled once per earlier down since it last
- * connected (at most PL_HOST_COOLDOWN_DOUBLINGS times; `cooldown_ms` 0 =
- * down for the rest of the run). A failure while down (a transfer started
- * before) is counted for the reason and changes nothing else; no verdict
- * changes nothing. */
+ * connect timeout, a failed lookup, or the PL_HOST_DOWN_AFTER-th connect
+ * failure in a row, takes it down for a cool-down of `cooldown_ms` doubled
+ * once per earlier down since it last connected (at most
+ * PL_HOST_COOLDOWN_DOUBLINGS times; `cooldown_ms` 0 = down for the rest of
+ * the run). A failure of a transfer that started before the last down
+ * changes nothing: while the host is down it is counted for the reason;
+ * while it is probing or up again it is ignored (the probe decides). No
+ * verdict changes nothing. */
 enum pl_host_change pl_host_record(struct pl_host *host, enum pl_host_outcome outcome,
-                                   uint64_t now_ms, uint64_t cooldown_ms);
+                                   uint8_t downs_at_start, uint64_t now_ms, uint64_t cooldown_ms);
 
 /* The reason given to the items of a host that is down, e.g. "host
- * unreachable: 1 connect timed out (tried again after a 30 s cool-down)". */
+ * unreachable: 1 connect timed out (tried again after a 30 s cool-down)",
+ * or "name does not resolve: cdn.example (tried again after a 30 s
+ * cool-down)". */
 void pl_host_down_reason(const struct pl_host *host, char *buf, size_t size);
 
 /* Called as a transfer of `host` starts (already counted in in_flight):
  * true when it is to ask for a connection of its own (io's
  * IO_HTTP_NEW_CONNECTION) rather than take one the host has: while every
- * connection counted carries a transfer and fewer than `max_per_host` (0 =
- * no cap) are counted. The host's first transfer opens one without asking.
+ * connection counted carries a transfer and fewer than `max_per_host` are
+ * counted; never when `max_per_host` is 0 (no cap of its own: libcurl's
+ * reuse and HTTP/2 multiplexing decide, or each transfer in flight would
+ * get a connection). The host's first transfer opens one without asking.
  * Over HTTP/1.1 a busy connection cannot be shared, so this changes
  * nothing; on an HTTP/2 host it keeps a burst on a connection per transfer
  * (tests/bench/results/world_h2path.md) when the others start after the

@@ -77,9 +77,10 @@ struct pl_options {
     double retry_base_s;
     double retry_after_max_s;
     /* A host taken for down (pipeline/hosts.h: its first connect timeout,
-     * or 3 refusals in a row) has its jobs failed at once for this long,
-     * doubled after each failed probe (at most 8 times this); then one job
-     * probes it. 0 = down for the rest of the run. */
+     * 3 refusals in a row, or its name's first failed lookup) has its jobs
+     * failed at once for this long, doubled after each failed probe (at
+     * most 8 times this); then one job probes it. 0 = down for the rest of
+     * the run. */
     uint64_t host_cooldown_ms;
     /* Resume: an item whose output already exists is reported as skipped
      * and not fetched, unless `force`. */

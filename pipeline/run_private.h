@@ -137,10 +137,12 @@ struct job {
     int width;
     int height;
     unsigned edge_threads; /* threads that ran part of the operator */
-    uint8_t level; /* of its readable name, at most IO_NAME_LEVEL_MAX */
-    bool owns_url; /* url is the streamed row's, freed with the job */
-    bool named;   /* has an output name: its URL passed its check, the name is not held */
-    bool skipped; /* its output exists already (resume): never a live job */
+    uint8_t level;      /* of its readable name, at most IO_NAME_LEVEL_MAX */
+    uint8_t host_downs; /* its host's down_count when its transfer started */
+    /* One byte for the three (the record stays within test_job_is_small). */
+    bool owns_url : 1; /* url is the streamed row's, freed with the job */
+    bool named : 1;    /* has an output name: its URL passed its check, the name is not held */
+    bool skipped : 1;  /* its output exists already (resume): never a live job */
 };
 
 struct run {

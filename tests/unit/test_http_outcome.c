@@ -71,8 +71,18 @@ static void test_classify(void)
     CHECK_EQ(classify(CURLE_OK, 404, true, true), IO_HTTP_STATUS);
     CHECK_EQ(classify(CURLE_COULDNT_RESOLVE_HOST, 0, false, false), IO_HTTP_RESOLVE);
     CHECK_EQ(classify(CURLE_COULDNT_CONNECT, 0, false, false), IO_HTTP_CONNECT_REFUSED);
-    CHECK_EQ(classify(CURLE_OPERATION_TIMEDOUT, 0, false, false), IO_HTTP_CONNECT_TIMEOUT);
+    CHECK_EQ(classify(CURLE_COULDNT_RESOLVE_PROXY, 0, false, false), IO_HTTP_RESOLVE_PROXY);
     CHECK_EQ(classify(CURLE_OPERATION_TIMEDOUT, 200, true, true), IO_HTTP_TIMEOUT);
+    /* A timeout before any socket was opened is the lookup's: the host's
+     * without a proxy, else the proxy's (the proxy resolves the host). */
+    struct http_facts waited = {.code = CURLE_OPERATION_TIMEDOUT, .direct = true};
+    CHECK_EQ(http_classify(&waited), IO_HTTP_RESOLVE);
+    waited.direct = false;
+    CHECK_EQ(http_classify(&waited), IO_HTTP_RESOLVE_PROXY);
+    waited.socket_opened = true; /* then the connect's */
+    CHECK_EQ(http_classify(&waited), IO_HTTP_CONNECT_TIMEOUT);
+    waited.direct = true;
+    CHECK_EQ(http_classify(&waited), IO_HTTP_CONNECT_TIMEOUT);
     CHECK_EQ(classify(CURLE_PEER_FAILED_VERIFICATION, 0, true, false), IO_HTTP_TLS);
     /* Never a redirect: we follow those ourselves. */
     CHECK_EQ(classify(CURLE_UNSUPPORTED_PROTOCOL, 0, true, false), IO_HTTP_MALFORMED);

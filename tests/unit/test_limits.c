@@ -172,30 +172,31 @@ static void test_host_health(void)
     CHECK_EQ(pl_host_capacity(h, 4), 1);
     CHECK_EQ(pl_host_capacity(h, 0), 1);
     CHECK_EQ(pl_host_check(h, 0), PL_HOST_NEW);
-    CHECK_EQ(pl_host_record(h, PL_HOST_NO_VERDICT, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(h, PL_HOST_NO_VERDICT, h->down_count, 0, cool), PL_HOST_SAME);
     CHECK_EQ(h->health, PL_HOST_NEW);
-    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, 0, cool), PL_HOST_CAME_UP);
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, h->down_count, 0, cool), PL_HOST_CAME_UP);
     CHECK_EQ(h->health, PL_HOST_UP);
     CHECK_EQ(pl_host_capacity(h, 4), 4);
     CHECK_EQ(pl_host_capacity(h, 0), UINT_MAX);
     /* Its end, connected too, changes nothing. */
-    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, 5, cool), PL_HOST_SAME);
-    CHECK_EQ(pl_host_record(h, PL_HOST_REFUSED, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, h->down_count, 5, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(h, PL_HOST_REFUSED, h->down_count, 0, cool), PL_HOST_SAME);
     CHECK_EQ(h->health, PL_HOST_PROBING);
     CHECK_EQ(pl_host_capacity(h, 4), 1); /* probing */
     CHECK_EQ(pl_host_capacity(h, 0), 1);
-    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, 10, cool), PL_HOST_CAME_UP); /* it answered */
+    /* It answered. */
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, h->down_count, 10, cool), PL_HOST_CAME_UP);
     CHECK_EQ(pl_host_capacity(h, 4), 4);
     CHECK_EQ(h->connect_failures, 0);
-    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, 20, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, h->down_count, 20, cool), PL_HOST_SAME);
 
     /* Neither connected nor a connect failure (cancelled, no name): nothing. */
-    CHECK_EQ(pl_host_record(h, PL_HOST_NO_VERDICT, 30, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(h, PL_HOST_NO_VERDICT, h->down_count, 30, cool), PL_HOST_SAME);
     CHECK_EQ(pl_host_capacity(h, 4), 4);
 
     /* One connect timeout takes it down: a second would cost another whole
      * --connect-timeout of a slot. */
-    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, 1000, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, h->down_count, 1000, cool), PL_HOST_WENT_DOWN);
     CHECK_EQ(h->health, PL_HOST_DOWN);
     CHECK_EQ(pl_host_capacity(h, 4), 0);
     pl_host_down_reason(h, reason, sizeof(reason));
@@ -203,7 +204,7 @@ static void test_host_health(void)
                          "cool-down)");
     /* A transfer started before the down that times out after it: counted
      * for the reason, but it does not stretch the cool-down. */
-    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, 2000, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, h->down_count, 2000, cool), PL_HOST_SAME);
     CHECK_EQ(h->timed_out, 2);
     CHECK_EQ(h->down_until_ms, 1000 + cool);
     CHECK_EQ(h->cooldown_ms, cool);
@@ -220,7 +221,7 @@ static void test_host_health(void)
     uint64_t now = 36 * 1000;
     const uint64_t want[] = {2 * cool, 4 * cool, 8 * cool, 8 * cool, 8 * cool};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-        CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, now, cool), PL_HOST_WENT_DOWN);
+        CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, h->down_count, now, cool), PL_HOST_WENT_DOWN);
         CHECK_EQ(h->cooldown_ms, want[i]);
         CHECK_EQ(pl_host_check(h, now + want[i] - 1), PL_HOST_DOWN);
         now += want[i];
@@ -232,14 +233,15 @@ static void test_host_health(void)
 
     /* The probe connects: up at its full cap, the counts and the cool-down
      * back to the start. */
-    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, now + 50, cool), PL_HOST_CAME_UP);
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, h->down_count, now + 50, cool), PL_HOST_CAME_UP);
     CHECK_EQ(pl_host_capacity(h, 4), 4);
     CHECK_EQ(h->timed_out, 0);
-    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, now + 100, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_record(h, PL_HOST_TIMED_OUT, h->down_count, now + 100, cool),
+             PL_HOST_WENT_DOWN);
     CHECK_EQ(h->cooldown_ms, cool);
     /* A transfer that connected, started before the down, ends it at once
      * (it is what a probe would learn). */
-    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, now + 200, cool), PL_HOST_CAME_UP);
+    CHECK_EQ(pl_host_record(h, PL_HOST_CONNECTED, h->down_count, now + 200, cool), PL_HOST_CAME_UP);
     CHECK_EQ(pl_host_capacity(h, 4), 4);
 
     /* Refusals cost a round trip each: down at the third in a row, probing
@@ -247,22 +249,22 @@ static void test_host_health(void)
      * probe's) takes it down again at once. */
     struct pl_host *r = pl_hosts_get(hosts, "http://refusing.example/1.jpg");
     for (unsigned i = 1; i < PL_HOST_DOWN_AFTER; i++) {
-        CHECK_EQ(pl_host_record(r, PL_HOST_REFUSED, i, cool), PL_HOST_SAME);
+        CHECK_EQ(pl_host_record(r, PL_HOST_REFUSED, r->down_count, i, cool), PL_HOST_SAME);
         CHECK_EQ(pl_host_capacity(r, 4), 1);
     }
-    CHECK_EQ(pl_host_record(r, PL_HOST_REFUSED, 10, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_record(r, PL_HOST_REFUSED, r->down_count, 10, cool), PL_HOST_WENT_DOWN);
     CHECK_EQ(r->down_kind, PL_HOST_REFUSED);
     pl_host_down_reason(r, reason, sizeof(reason));
     CHECK_STR_EQ(reason, "host unreachable: 3 connections refused (tried again after a 30 s "
                          "cool-down)");
     CHECK_EQ(pl_host_check(r, 10 + cool), PL_HOST_PROBING);
-    CHECK_EQ(pl_host_record(r, PL_HOST_REFUSED, 20 + cool, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_record(r, PL_HOST_REFUSED, r->down_count, 20 + cool, cool), PL_HOST_WENT_DOWN);
     CHECK_EQ(r->cooldown_ms, 2 * cool);
 
     /* Mixed: a timeout after a refusal takes it down, and is its kind. */
     struct pl_host *m = pl_hosts_get(hosts, "http://mixed.example/1.jpg");
-    CHECK_EQ(pl_host_record(m, PL_HOST_REFUSED, 0, cool), PL_HOST_SAME);
-    CHECK_EQ(pl_host_record(m, PL_HOST_TIMED_OUT, 5, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_record(m, PL_HOST_REFUSED, m->down_count, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(m, PL_HOST_TIMED_OUT, m->down_count, 5, cool), PL_HOST_WENT_DOWN);
     CHECK_EQ(m->down_kind, PL_HOST_TIMED_OUT);
     pl_host_down_reason(m, reason, sizeof(reason));
     CHECK_STR_EQ(reason, "host unreachable: 2 connects failed, 1 refused and 1 timed out "
@@ -270,7 +272,7 @@ static void test_host_health(void)
 
     /* A new host refused: probing, still one at a time. */
     struct pl_host *n = pl_hosts_get(hosts, "http://new-refusing.example/1.jpg");
-    CHECK_EQ(pl_host_record(n, PL_HOST_REFUSED, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(n, PL_HOST_REFUSED, n->down_count, 0, cool), PL_HOST_SAME);
     CHECK_EQ(n->health, PL_HOST_PROBING);
     CHECK_EQ(pl_host_capacity(n, 4), 1);
 
@@ -278,10 +280,75 @@ static void test_host_health(void)
      * connect timeout takes it down (its other URLs never started). */
     struct pl_host *z = pl_hosts_get(hosts, "http://never.example/1.jpg");
     CHECK_EQ(z->health, PL_HOST_NEW);
-    CHECK_EQ(pl_host_record(z, PL_HOST_TIMED_OUT, 0, 0), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_record(z, PL_HOST_TIMED_OUT, z->down_count, 0, 0), PL_HOST_WENT_DOWN);
     CHECK_EQ(pl_host_check(z, UINT64_MAX), PL_HOST_DOWN);
     pl_host_down_reason(z, reason, sizeof(reason));
     CHECK_STR_EQ(reason, "host unreachable: 1 connect timed out (not tried again in this run)");
+
+    /* A name that does not resolve (or whose lookup timed out): down at the
+     * first failed lookup, from any state, as a dead host; its reason names
+     * it; probed after the cool-down, down twice as long when the probe's
+     * lookup fails too, up when a probe connects. */
+    struct pl_host *x = pl_hosts_get(hosts, "https://NX.example:8443/1.jpg");
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, x->down_count, 100, cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(x->down_kind, PL_HOST_UNRESOLVED);
+    CHECK_EQ(pl_host_capacity(x, 4), 0);
+    pl_host_down_reason(x, reason, sizeof(reason));
+    CHECK_STR_EQ(reason, "name does not resolve: nx.example (tried again after a 30 s cool-down)");
+    /* While down: counted only. */
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, x->down_count, 200, cool), PL_HOST_SAME);
+    CHECK_EQ(x->unresolved, 2);
+    CHECK_EQ(pl_host_check(x, 100 + cool), PL_HOST_PROBING);
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, x->down_count, 200 + cool, cool),
+             PL_HOST_WENT_DOWN);
+    CHECK_EQ(x->cooldown_ms, 2 * cool);
+    CHECK_EQ(pl_host_check(x, 200 + 3 * cool), PL_HOST_PROBING);
+    CHECK_EQ(pl_host_record(x, PL_HOST_CONNECTED, x->down_count, 300 + 3 * cool, cool),
+             PL_HOST_CAME_UP);
+    CHECK_EQ(x->unresolved, 0);
+    CHECK_EQ(x->times_down, 0);
+    /* Up, and a later lookup fails (its cache entry expired): down too. */
+    CHECK_EQ(pl_host_record(x, PL_HOST_UNRESOLVED, x->down_count, 400 + 3 * cool, cool),
+             PL_HOST_WENT_DOWN);
+    CHECK_EQ(x->cooldown_ms, cool);
+    /* Only the probe decides (a cool-down shorter than --connect-timeout):
+     * an up host's transfers all start at down_count 0; the first to time
+     * out takes it down; after the cool-down a probe starts (at 1); the
+     * others' connects time out later, stale: neither while probing nor
+     * once the probe connected do they take the host down again, and
+     * while down they are only counted. The probe's own timeout does. */
+    struct pl_host *s = pl_hosts_get(hosts, "http://stale.example/1.jpg");
+    const uint64_t short_cool = 500;
+    CHECK_EQ(pl_host_record(s, PL_HOST_CONNECTED, 0, 0, short_cool), PL_HOST_CAME_UP);
+    uint8_t before = s->down_count;
+    CHECK_EQ(pl_host_record(s, PL_HOST_TIMED_OUT, before, 5000, short_cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(s->down_count, before + 1);
+    CHECK_EQ(pl_host_record(s, PL_HOST_TIMED_OUT, before, 5200, short_cool), PL_HOST_SAME);
+    CHECK_EQ(s->timed_out, 2); /* counted while down */
+    CHECK_EQ(pl_host_check(s, 5500), PL_HOST_PROBING);
+    uint8_t probe = s->down_count;
+    CHECK_EQ(pl_host_record(s, PL_HOST_TIMED_OUT, before, 5600, short_cool), PL_HOST_SAME);
+    CHECK_EQ(s->health, PL_HOST_PROBING);
+    CHECK_EQ(pl_host_record(s, PL_HOST_REFUSED, before, 5650, short_cool), PL_HOST_SAME);
+    CHECK_EQ(s->health, PL_HOST_PROBING);
+    CHECK_EQ(pl_host_record(s, PL_HOST_CONNECTED, probe, 5700, short_cool), PL_HOST_CAME_UP);
+    CHECK_EQ(pl_host_record(s, PL_HOST_TIMED_OUT, before, 5800, short_cool), PL_HOST_SAME);
+    CHECK_EQ(s->health, PL_HOST_UP);
+    CHECK_EQ(s->timed_out, 0);
+    /* A transfer started while up again, and the probe's own: they decide. */
+    CHECK_EQ(pl_host_record(s, PL_HOST_TIMED_OUT, probe, 9000, short_cool), PL_HOST_WENT_DOWN);
+    CHECK_EQ(pl_host_check(s, 9500), PL_HOST_PROBING);
+    CHECK_EQ(pl_host_record(s, PL_HOST_TIMED_OUT, s->down_count, 9600, short_cool),
+             PL_HOST_WENT_DOWN);
+    CHECK_EQ(s->cooldown_ms, 2 * short_cool);
+
+    /* A probing host (after a refusal) whose lookup fails: down, as a name. */
+    struct pl_host *p = pl_hosts_get(hosts, "http://refused-then-nx.example/1.jpg");
+    CHECK_EQ(pl_host_record(p, PL_HOST_REFUSED, p->down_count, 0, cool), PL_HOST_SAME);
+    CHECK_EQ(pl_host_record(p, PL_HOST_UNRESOLVED, p->down_count, 1, 0), PL_HOST_WENT_DOWN);
+    pl_host_down_reason(p, reason, sizeof(reason));
+    CHECK_STR_EQ(reason,
+                 "name does not resolve: refused-then-nx.example (not tried again in this run)");
     pl_hosts_destroy(hosts);
 }
 
@@ -309,15 +376,13 @@ static void test_host_connections(void)
     h->in_flight = 3; /* one ended: its connection is there to take */
     CHECK(!pl_host_new_connection(h, 4));
 
-    /* No cap of its own (--max-per-host 0): one per transfer running at once. */
+    /* No cap of its own (max_per_host 0: -j fitted below --max-per-host by
+     * the descriptor limit): never asks, libcurl reuses and multiplexes. */
     struct pl_host *u = pl_hosts_get(hosts, "https://uncapped.example/1.jpg");
-    u->in_flight = 1;
-    CHECK(!pl_host_new_connection(u, 0));
-    u->in_flight = 2;
-    CHECK(pl_host_new_connection(u, 0));
-    u->in_flight = 2;
-    CHECK(!pl_host_new_connection(u, 0));
-    CHECK_EQ(u->connections, 2);
+    for (unsigned k = 1; k <= 8; k++) {
+        u->in_flight = k;
+        CHECK(!pl_host_new_connection(u, 0));
+    }
     pl_hosts_destroy(hosts);
 }
 

@@ -22,12 +22,23 @@ hosts cost about one connect timeout per host, not per URL, not per try"):
   second request reaches it before its first response has ended, and each
   reaches --max-per-host requests in flight.
 
+- stale_timeout: a served host without keep-alive (a connect per transfer)
+  whose SYNs start being dropped after 3 of its items were served, the rule
+  deleted as soon as one fails, at --connect-timeout 2.9 --host-cooldown
+  0.5: the first connect to time out takes it down; the others in flight
+  then time out one by one after the cool-down, while the probe runs or
+  once it connected. Only the probe decides: from the first item failed
+  untried on, the items are some failed untried, then every one served;
+  before, a stale timeout took the host down again after the probe had
+  brought it up, and items after served ones failed as host unreachable.
+
 Run one case as root: test_host_health.py NAME (without root it exits 77).
 """
 import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import types
@@ -257,6 +268,124 @@ def test_reprobe():
               "a served item has no request in the host's log")
         check(1 <= syns <= 2, f"nft dropped {syns} SYNs for one failed connect attempt")
         _no_leftovers(w)
+
+
+def test_stale_timeout():
+    """36 URLs of a flaky host (no keep-alive, 100-300 ms to first byte), one
+    after every 2 good URLs (6 hosts, 400-500 ms), at -j 6 --max-per-host 4
+    --connect-timeout 2.9 --host-cooldown 0.5. A rule of the test's drops the
+    host's SYNs from its 3rd item served on and is deleted as soon as one
+    fails: the transfers that started in the first 1.9 s of the rule time
+    out 2.9 s after they started (the kernel's resend at 1 s is dropped too,
+    the next at 3 s is too late), the first of them taking the host down,
+    later ones after its cool-down, once the probe (the next item admitted)
+    has connected. In list order from the first item failed untried: a run
+    of such items, then every item served. Without the stale check this is
+    red in about half the runs (the stale timeout must land after the probe
+    was admitted); `limits` checks the rule itself every time."""
+    with world.World() as w:
+        good = _good(w, 6, latency_ms=(400, 500))
+        flaky = w.add("http", 1, label="flaky", latency_ms=(100, 300), keepalive=False)[0]
+        w.start()
+        # Three rounds on the same world: without the check, each is red
+        # only when a stale timeout lands after the probe was admitted.
+        for _ in range(3):
+            _stale_round(w, good, flaky)
+        _no_leftovers(w)
+
+
+def _stale_round(w, good, flaky):
+    """One run of test_stale_timeout on fresh URLs, and its checks."""
+    good_urls = w.urls(good, 12)
+    flaky_urls = w.urls([flaky], 36, ext="jpg")
+    urls = []
+    for i, url in enumerate(flaky_urls):
+        urls += [url] + good_urls[i * 2:(i + 1) * 2]
+    mine = set(flaky_urls)
+    served, rule = [], {"on": None, "off": None}
+
+    def on_item(item):
+        if item["url"] not in mine:
+            return
+        if item["status"] == "ok" and rule["on"] is None:
+            served.append(item["url"])
+            if len(served) == 3:
+                _nft("add", "rule", "inet", "flaky", "input", "ip", "daddr", flaky.addr,
+                     "tcp", "flags", "&", "(syn", "|", "ack)", "==", "syn", "counter", "drop")
+                rule["on"] = time.monotonic()
+        elif item["status"] == "failed" and rule["on"] is not None and rule["off"] is None:
+            _nft("flush", "chain", "inet", "flaky", "input")
+            rule["off"] = time.monotonic()
+
+    _nft("add", "table", "inet", "flaky")
+    try:
+        _nft("add", "chain", "inet", "flaky", "input",
+             "{ type filter hook input priority -10; policy accept; }")
+        run = _run_watching(w, urls, ["-j", "6", "--max-per-host", "4", "--connect-timeout",
+                                      "2.9", "--host-cooldown", "0.5"] + FAST_RETRY, on_item)
+    finally:
+        subprocess.run(["nft", "delete", "table", "inet", "flaky"], capture_output=True)
+    run.check_each_item_once()
+    run.check_outputs()
+    check(run.rc == 1, run.describe())
+    _all_ok(run, good)
+    check(rule["on"] is not None and rule["off"] is not None,
+          f"the rule was never added or never deleted: {rule}")
+    items = run.by_url()
+    flaky_items = [items[u] for u in flaky_urls]
+    states = [("ok" if i["status"] == "ok" else
+               "down" if i["attempts"] == 0 else "tried") for i in flaky_items]
+    timed_out = [i for i in flaky_items if i["status"] == "failed" and i["attempts"] == 1]
+    print(f"{run.describe()}; flaky host's items in list order: {' '.join(states)}; "
+          f"rule on for {rule['off'] - rule['on']:.2f} s")
+    for item in timed_out:
+        check(item["error"]["kind"] == "timeout", f"{item['url']}: {item['error']}")
+    check(len(timed_out) >= 2, f"{len(timed_out)} connect(s) timed out: none after the "
+          f"first, the test cannot see a stale one: {states}")
+    d0 = states.index("down") if "down" in states else None
+    check(d0 is not None, f"no item failed untried during the cool-down: {states}")
+    rest = states[d0:]
+    ok_from = rest.index("ok") if "ok" in rest else None
+    check(ok_from is not None, f"no item was served after the cool-down: {states}")
+    check(set(rest[:ok_from]) == {"down"} and set(rest[ok_from:]) == {"ok"},
+          f"after the first item failed untried, want failed untried ones then only served "
+          f"ones (only the probe decides), got {rest}")
+
+
+def _run_watching(w, urls, args, on_item):
+    """w.run_edgefetch, calling `on_item` with each --json item as it comes."""
+    binary = os.environ["EDGEFETCH"]
+    work = tempfile.mkdtemp(prefix="watching-", dir=w.tmp)
+    lst = os.path.join(work, "urls.txt")
+    with open(lst, "w") as f:
+        f.write("\n".join(urls) + "\n")
+    out = os.path.join(work, "out")
+    cmd = [binary, "--json", "-i", lst, "-o", out] + list(args)
+    start = time.monotonic()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    err = []
+    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))
+    reader.start()
+    lines = []
+    timer = threading.Timer(100, proc.kill)
+    timer.start()
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                continue
+            if obj.get("type") == "item":
+                on_item(obj)
+        proc.wait()
+    finally:
+        timer.cancel()
+        reader.join()
+    result = types.SimpleNamespace(returncode=proc.returncode, stdout=b"".join(lines),
+                                   stderr=err[0] if err else b"")
+    return world.Run(cmd, result, start, time.monotonic(), work, out, urls)
 
 
 def _run_removing_rule(w, urls, first_url, args):

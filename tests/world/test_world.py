@@ -279,10 +279,13 @@ def test_retry_after():
 
 
 def test_nxdomain():
-    """5 names with no DNS record among 45 good hosts: their items fail with
-    kind resolve after one attempt (never retried), dnsmasq logged the
-    queries (edgefetch's libcurl really asks the world's DNS server), and
-    every good host's name was queried too and its items are ok."""
+    """5 names with no DNS record among 45 good hosts, 4 URLs each: every
+    item of theirs fails once as resolve; one per name was tried (never
+    retried), its failed lookup took the host down and the 3 others failed
+    at once, untried, with a reason naming the host; dnsmasq logged one A
+    and one AAAA query per name (edgefetch's libcurl really asks the world's
+    DNS server, once per name, not per URL); every good host's name was
+    queried too and its items are ok."""
     with world.World() as w:
         good = _good(w, 45)
         missing = w.add("nxdomain", 5)
@@ -294,20 +297,28 @@ def test_nxdomain():
         run.check_outputs()
         check(run.rc == 1, run.describe())
         _all_ok(run, good)
-        for item in _items_of(run, missing):
-            err = item["error"] or {}
-            check(item["status"] == "failed" and err.get("kind") == "resolve"
-                  and item["attempts"] == 1, f"{item['url']}: {item['attempts']} attempts, {err}")
+        for h in missing:
+            items = _items_of(run, [h])
+            for item in items:
+                err = item["error"] or {}
+                check(item["status"] == "failed" and err.get("kind") == "resolve"
+                      and item["attempts"] <= 1, f"{item['url']}: {item['attempts']} attempts, {err}")
+            tried = [i for i in items if i["attempts"] == 1]
+            check(len(tried) == 1, f"{h.name}: {len(tried)} of its 4 URLs tried, want 1")
+            for item in items:
+                if item["attempts"] == 0:
+                    check(item["error"]["message"] == f"name does not resolve: {h.name} "
+                          "(tried again after a 30 s cool-down)", f"{item['error']}")
         queries = w.dns_queries()
         for h in good + missing:
             asked = queries.get(h.name, 0) - before.get(h.name, 0)
             check(asked >= 1, f"dnsmasq saw no query for {h.name}")
-        # README: a name that does not resolve is asked again for each of its
-        # URLs (libcurl keeps no failed answer; the host stays "new"): an A
-        # and an AAAA query per URL.
+        # README: a name that does not resolve costs one lookup however many
+        # URLs it has (its first failed lookup takes the host down): one A and
+        # one AAAA query.
         for h in missing:
             asked = queries.get(h.name, 0) - before.get(h.name, 0)
-            check(asked == 2 * 4, f"{h.name}: {asked} queries for its 4 URLs, want 8 (A + AAAA each)")
+            check(asked == 2, f"{h.name}: {asked} queries for its 4 URLs, want 2 (one A, one AAAA)")
         print(f"{run.describe()}; queries per name (A+AAAA) "
               f"good {sorted({queries.get(h.name, 0) for h in good})}, "
               f"missing {sorted({queries.get(h.name, 0) for h in missing})}; "
@@ -405,7 +416,7 @@ def test_every_fault_once():
         # were in flight together at --max-per-host 3: 1 each) and the other
         # fails untried as host unreachable.
         expect = [(missing, "http_status", 1), (reset, "network", 3), (dead, "timeout", None),
-                  (refuse, "connect", None), (nx, "resolve", 1)]
+                  (refuse, "connect", None), (nx, "resolve", None)]
         for hosts, kind, attempts in expect:
             for item in _items_of(run, hosts):
                 err = item["error"] or {}
@@ -417,7 +428,9 @@ def test_every_fault_once():
             check(item["attempts"] == 1 or item["error"]["message"].startswith(
                 "host unreachable: 1 connect timed out"), f"{item['url']}: {item['attempts']} "
                 f"attempts, {item['error']}")
-        for hosts, want in ((dead, 1), (refuse, 3)):
+        # A name that does not resolve: its first failed lookup takes the host
+        # down, so its other URL fails untried.
+        for hosts, want in ((dead, 1), (refuse, 3), (nx, 1)):
             for h in hosts:
                 attempts = sum(i["attempts"] for i in _items_of(run, [h]))
                 check(attempts == want, f"{h.name}: {attempts} attempts for its 2 URLs, want {want}")

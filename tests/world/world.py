@@ -31,7 +31,10 @@ What a started world holds:
       for all, with a certificate made at start (certs.py);
     kind "dead": SYNs dropped by an nftables rule (the connect times out);
     kind "refuse": SYNs answered with a TCP RST by an nftables rule;
-    kind "nxdomain": no DNS record at all.
+    kind "nxdomain": no DNS record at all;
+    kind "silent_dns": dnsmasq forwards its name to SILENT_DNS_ADDR, whose
+      queries an nftables rule drops: its lookups time out (glibc gives up
+      after resolv.conf's timeout:1 attempts:2, 1 + 2 s).
   Each nftables rule counts the SYNs it dropped or refused.
 - logs: every connection and request of the plain hosts with CLOCK_MONOTONIC
   times (hosts_server.py), nginx's access log with the connection serial and
@@ -71,6 +74,9 @@ from harness import Failure, Skip, check, main_for, nginx_conf  # noqa: E402,F40
 os.environ.setdefault("SAMPLES", os.path.join(os.path.dirname(TESTS), "samples", "photos"))
 NS_ENV = "EDGEFETCH_WORLD_NS"
 DNS_ADDR = "127.0.0.53"
+# The upstream DNS server of the "silent_dns" names: nothing answers there
+# (an nft rule drops what dnsmasq forwards to it, and counts it).
+SILENT_DNS_ADDR = "127.0.0.99"
 # Names the DNS server answers for at least: the hosts of the world plus
 # filler names (pointing at unused addresses) up to this count.
 MIN_DNS_NAMES = 1000
@@ -191,8 +197,9 @@ class World:
     def add(self, kind, count, **profile):
         """Adds `count` hosts. kind: "http" (plain HTTP/1.1 with `profile`),
         "https" (nginx, HTTP/2; profile: bandwidth), "dead", "refuse",
-        "nxdomain". Returns them."""
-        check(kind in SERVED_KINDS + ("dead", "refuse", "nxdomain"), f"unknown kind {kind}")
+        "nxdomain", "silent_dns". Returns them."""
+        check(kind in SERVED_KINDS + ("dead", "refuse", "nxdomain", "silent_dns"),
+              f"unknown kind {kind}")
         label = profile.pop("label", kind)
         added = []
         for _ in range(count):
@@ -292,11 +299,11 @@ class World:
             return f.read().decode(errors="replace")
 
     def _start_dns(self):
-        hosts_file = os.path.join(self.tmp, "dns-hosts")
+        hosts_file = self.dns_hosts_file = os.path.join(self.tmp, "dns-hosts")
         with open(hosts_file, "w") as f:
             names = 0
             for host in self.hosts:
-                if host.kind != "nxdomain":
+                if host.kind not in ("nxdomain", "silent_dns"):
                     f.write(f"{host.addr} {host.name}\n")
                     names += 1
             # Filler names (addresses nobody listens on) so the server holds a
@@ -308,7 +315,9 @@ class World:
                      "--no-hosts", f"--addn-hosts={hosts_file}", f"--listen-address={DNS_ADDR}",
                      "--bind-interfaces", "--port=53", "--local=/test/", "--domain-needed",
                      "--log-queries", f"--log-facility={self.dns_log}", "--pid-file=",
-                     "--user=root", "--group=root", "--cache-size=1000", "--local-ttl=60"],
+                     "--user=root", "--group=root", "--cache-size=1000", "--local-ttl=60"]
+                    + [f"--server=/{h.name}/{SILENT_DNS_ADDR}" for h in self.hosts
+                       if h.kind == "silent_dns"],
                     "dnsmasq")
         deadline = time.monotonic() + 10
         query = _dns_query("idle-0000.test")
@@ -357,6 +366,9 @@ class World:
             if verdict:
                 rules.append(f'        ip daddr {host.addr} tcp flags & (syn | ack) == syn counter '
                              f'{verdict} comment "{host.name}"')
+        if any(h.kind == "silent_dns" for h in self.hosts):
+            rules.append(f'        ip daddr {SILENT_DNS_ADDR} udp dport 53 counter drop '
+                         f'comment "silent-dns"')
         ruleset = ("table inet world {\n    chain input {\n"
                    "        type filter hook input priority 0; policy accept;\n"
                    + "\n".join(rules) + "\n    }\n}\n")
@@ -430,7 +442,7 @@ class World:
     def _check_resolution(self):
         """glibc resolves through dnsmasq: a world name to its address, an
         unknown .test name to NXDOMAIN, and dnsmasq logged both queries."""
-        known = next((h for h in self.hosts if h.kind != "nxdomain"), None)
+        known = next((h for h in self.hosts if h.kind not in ("nxdomain", "silent_dns")), None)
         if known is not None:
             got = {a[4][0] for a in socket.getaddrinfo(known.name, 80, socket.AF_INET)}
             check(got == {known.addr}, f"{known.name} resolved to {got}, want {known.addr}")
@@ -481,6 +493,38 @@ class World:
 
     # -- observing --
 
+    def set_dns(self, host, present):
+        """Takes `host`'s record out of the DNS server's table (its name is then
+        NXDOMAIN), or puts it back: dns-hosts is written again and dnsmasq
+        reads it (SIGHUP, which also clears its cache). Returns once glibc
+        sees the change, with the number of A queries it took to see it
+        (dns_queries() counts them with the others)."""
+        with open(self.dns_hosts_file) as f:
+            lines = [line for line in f if line.split()[1] != host.name]
+        if present:
+            lines.insert(0, f"{host.addr} {host.name}\n")
+        with open(self.dns_hosts_file, "w") as f:
+            f.writelines(lines)
+        # dnsmasq runs under coreutils timeout: signal the child, not timeout.
+        proc = dict(self.procs)["dnsmasq"]
+        with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+            for pid in f.read().split():
+                os.kill(int(pid), signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        asked = 0
+        while True:
+            asked += 1
+            try:
+                socket.getaddrinfo(host.name, 80, socket.AF_INET)
+                resolves = True
+            except socket.gaierror:
+                resolves = False
+            if resolves == present:
+                return asked
+            check(time.monotonic() < deadline, f"dnsmasq did not reload: {host.name} "
+                  f"{'still NXDOMAIN' if present else 'still resolves'}")
+            time.sleep(0.05)
+
     def dns_queries(self):
         """{name: queries dnsmasq logged for it} (A and AAAA alike)."""
         counts = {}
@@ -501,7 +545,7 @@ class World:
         counts = {}
         for entry in json.loads(proc.stdout)["nftables"]:
             rule = entry.get("rule")
-            if rule and "comment" in rule:
+            if rule and "comment" in rule:  # "silent-dns": queries dropped
                 for expr in rule["expr"]:
                     if "counter" in expr:
                         counts[rule["comment"]] = expr["counter"]["packets"]
