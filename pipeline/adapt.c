@@ -25,8 +25,7 @@ enum pl_adapt_step pl_adapt_decide(enum pl_cap_mode mode, const struct pl_adapt_
 
 unsigned pl_adapt_target(const struct pl_adapt_window *window)
 {
-    if (window->bodies <= 0 || window->items <= 0 || window->transfer_s <= 0 ||
-        window->cpu_s <= 0)
+    if (window->bodies <= 0 || window->items <= 0 || window->transfer_s <= 0 || window->cpu_s <= 0)
         return 0;
     double per_body_s = window->transfer_s / window->bodies;
     double per_item_s = window->cpu_s / window->items;

@@ -72,9 +72,10 @@ enum pl_adapt_step {
 
 /* The cap Little's law asks for, times this. 1 would keep the workers
  * busy only if bodies came evenly and none were queued (their room is taken
- * from the transfers'); measured: 2 gained most of what 256 fixed does on
- * the many-host world, holding fewer bodies (world_ramp.md). */
-#define PL_ADAPT_MARGIN 2
+ * from the transfers'); measured on the 600-URL / 100-host world
+ * (tests/bench/results/world_ramp.md): 3 as fast as -j 256 there, 2 between
+ * that and the old rise by half. */
+#define PL_ADAPT_MARGIN 3
 
 /* The rules, in order:
  * 1. FIXED (an explicit -j, --compare, --sequential): HOLD, always;

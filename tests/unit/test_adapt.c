@@ -119,13 +119,15 @@ static struct pl_adapt_window timed(struct pl_adapt_window w, double transfer_ms
 static void test_target(void)
 {
     /* Little's law times the margin: 2 workers at 4 ms an item take 500
-     * bodies a second; at 250 ms a transfer that is 125 in flight, ×2. */
+     * bodies a second; at 250 ms a transfer that is 125 in flight, ×3. The
+     * figures below assume that margin. */
+    CHECK_EQ(PL_ADAPT_MARGIN, 3);
     struct pl_adapt_window w = timed(starved(), 250, 4);
-    CHECK_EQ(pl_adapt_target(&w), (unsigned)(PL_ADAPT_MARGIN * 125));
-    w = timed(starved(), 100, 3);
-    CHECK_EQ(pl_adapt_target(&w), 133u); /* 133.3, to the nearest */
-    w = timed(starved(), 100, 2.4);
-    CHECK_EQ(pl_adapt_target(&w), 167u); /* 166.7 */
+    CHECK_EQ(pl_adapt_target(&w), 375u);
+    w = timed(starved(), 100, 7);
+    CHECK_EQ(pl_adapt_target(&w), 86u); /* 85.7, to the nearest */
+    w = timed(starved(), 100, 9);
+    CHECK_EQ(pl_adapt_target(&w), 67u); /* 66.7 */
     /* Unknown until a body and an item came; no workers, no target. */
     struct pl_adapt_window none = starved();
     CHECK_EQ(pl_adapt_target(&none), 0u);
@@ -147,19 +149,21 @@ static void test_target(void)
 static void test_rises_to_the_target(void)
 {
     /* Starved at 32 with a target of 250: one window to 250, not 48. */
-    struct pl_adapt_window w = timed(starved(), 250, 4);
+    struct pl_adapt_window w = timed(starved(), 250, 6);
+    CHECK_EQ(pl_adapt_target(&w), 250u);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 250u);
     /* A target under the half: the half. */
-    w = timed(starved(), 20, 4); /* 20 */
+    w = timed(starved(), 20, 4); /* 30 */
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 48u);
     /* Past the ceiling: the ceiling; a lowered one (memory) too. */
-    w = timed(starved(), 1000, 4); /* 1000 */
+    w = timed(starved(), 1000, 4); /* 1500 */
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 256u);
     struct pl_adapt_limits low = {.start = 32, .ceiling = 94};
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &low, &w), 94u);
     /* No rise without the verdict: a target alone moves nothing (a quiet
      * window, or one with a backlog sample). */
-    struct pl_adapt_window quiet = timed((struct pl_adapt_window){.samples = PL_ADAPT_WINDOW}, 250, 4);
+    struct pl_adapt_window quiet =
+        timed((struct pl_adapt_window){.samples = PL_ADAPT_WINDOW}, 250, 4);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &quiet), 32u);
     w = timed(starved(), 250, 4);
     w.backlog = 1;
@@ -169,14 +173,15 @@ static void test_rises_to_the_target(void)
 static void test_falls_no_lower_than_the_target(void)
 {
     /* Behind at 250 with a target of 220: down to 220, not 188. */
-    struct pl_adapt_window w = timed(backlogged(), 220, 4); /* 220 */
+    struct pl_adapt_window w = timed(backlogged(), 220, 6);
+    CHECK_EQ(pl_adapt_target(&w), 220u);
     CHECK_EQ(pl_adapt_decide(PL_CAP_ADAPTIVE, &w), PL_ADAPT_FALL);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 220u);
     /* A target at or over the cap: the fall holds (never a rise). */
-    w = timed(backlogged(), 400, 4); /* 400 */
+    w = timed(backlogged(), 400, 4); /* 600 */
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 250u);
     /* A target under the quarter: the quarter, down to the start. */
-    w = timed(backlogged(), 10, 40); /* 1: a CPU-bound list */
+    w = timed(backlogged(), 10, 60); /* 1: a CPU-bound list */
     CHECK_EQ(pl_adapt_target(&w), 1u);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 256, &limits, &w), 192u);
     unsigned cap = 256;
@@ -187,8 +192,8 @@ static void test_falls_no_lower_than_the_target(void)
 
 static void test_fixed_never_moves(void)
 {
-    struct pl_adapt_window windows[] = {starved(), backlogged(), {0}, timed(starved(), 250, 4),
-                                        timed(backlogged(), 250, 4)};
+    struct pl_adapt_window windows[] = {
+        starved(), backlogged(), {0}, timed(starved(), 250, 4), timed(backlogged(), 250, 4)};
     unsigned caps[] = {1, 4, 32, 64, 300, 1024};
     for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
         CHECK_EQ(pl_adapt_decide(PL_CAP_FIXED, &windows[i]), PL_ADAPT_HOLD);
