@@ -49,8 +49,9 @@ unsigned pl_adapt_next_cap(enum pl_cap_mode mode, unsigned cap,
         break;
     case PL_ADAPT_FALL:
         next = cap - (cap / 4 > 0 ? cap / 4 : 1);
-        /* Not under what keeps the workers fed: the backlog is a burst. */
-        if (target > next)
+        /* Not under what keeps the workers fed while work waits: the
+         * backlog is a burst, and the slots are what refills the queue. */
+        if (target > next && 2 * window->waiting > window->samples)
             next = target < cap ? target : cap;
         break;
     case PL_ADAPT_HOLD:

@@ -36,6 +36,9 @@ struct pl_adapt_window {
      * the CPU stage is the bound, its queue is eating the room for
      * downloads. */
     unsigned backlog;
+    /* A job could start if a slot were free (starved_saturated's second
+     * half, the slots aside). */
+    unsigned waiting;
     /* Windows just before this one that were behind (a backlog in all
      * samples but one), in a row: the loop carries it over. */
     unsigned behind_before;
@@ -100,8 +103,10 @@ unsigned pl_adapt_target(const struct pl_adapt_window *window);
 
 /* The cap after the window's step: a rise adds a half (at least 1), or goes
  * to the target when that is higher; a fall takes a quarter away (at least
- * 1), but not under the target (a fall then holds where the target is above
- * the cap); within [start, ceiling]. Fast up: a latency-bound list goes to
+ * 1), but not under the target while work waited to start in most samples
+ * (a fall then holds where the target is above the cap; with nothing left
+ * to start the slots feed nothing and the bodies they hold are the only
+ * cost); within [start, ceiling]. Fast up: a latency-bound list goes to
  * its target in one window; slower down, so that it does not swing. A cap
  * found above the ceiling (it was lowered) comes down to it whatever the
  * step. FIXED returns `cap` unchanged. Pure. */

@@ -65,8 +65,11 @@ static void take_sample(struct run *run)
     size_t cpu = run->in_state[JOB_CPU];
     size_t busy = cpu > queued ? cpu - queued : 0; /* on a worker, or on their way back */
     bool starved = queued == 0 && busy < run->cap_workers;
-    bool saturated = pl_sem_free(&run->slots) == 0 && runnable_waiting(run);
+    bool waiting = runnable_waiting(run);
+    bool saturated = pl_sem_free(&run->slots) == 0 && waiting;
     run->cap_window.samples++;
+    if (waiting)
+        run->cap_window.waiting++;
     if (starved && saturated)
         run->cap_window.starved_saturated++;
     if (queued >= 3 * (size_t)run->cap_workers)

@@ -172,19 +172,33 @@ static void test_rises_to_the_target(void)
 
 static void test_falls_no_lower_than_the_target(void)
 {
-    /* Behind at 250 with a target of 220: down to 220, not 188. */
+    unsigned cap;
+    /* Behind at 250 with a target of 220, work waiting: down to 220, not
+     * 188. */
     struct pl_adapt_window w = timed(backlogged(), 220, 6);
+    w.waiting = PL_ADAPT_WINDOW;
     CHECK_EQ(pl_adapt_target(&w), 220u);
     CHECK_EQ(pl_adapt_decide(PL_CAP_ADAPTIVE, &w), PL_ADAPT_FALL);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 220u);
     /* A target at or over the cap: the fall holds (never a rise). */
     w = timed(backlogged(), 400, 4); /* 600 */
+    w.waiting = PL_ADAPT_WINDOW / 2 + 1;
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 250u);
+    /* Nothing waited to start in most samples (the list is all in): the
+     * target does not hold the slots, the quarter goes. */
+    w.waiting = PL_ADAPT_WINDOW / 2;
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 188u);
+    w.waiting = 0;
+    cap = 256;
+    for (int i = 0; i < 20; i++)
+        cap = pl_adapt_next_cap(PL_CAP_ADAPTIVE, cap, &limits, &w);
+    CHECK_EQ(cap, 32u);
     /* A target under the quarter: the quarter, down to the start. */
     w = timed(backlogged(), 10, 60); /* 1: a CPU-bound list */
+    w.waiting = PL_ADAPT_WINDOW;
     CHECK_EQ(pl_adapt_target(&w), 1u);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 256, &limits, &w), 192u);
-    unsigned cap = 256;
+    cap = 256;
     for (int i = 0; i < 20; i++)
         cap = pl_adapt_next_cap(PL_CAP_ADAPTIVE, cap, &limits, &w);
     CHECK_EQ(cap, 32u);
