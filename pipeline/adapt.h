@@ -15,8 +15,9 @@
  * cpu_s / workers seconds and a body takes transfer_s to come, so that many
  * transfers in flight keep them fed (times PL_ADAPT_MARGIN, for the bursts
  * and the bodies queued, which hold room). A rise goes at least that far; a
- * fall stops there, so that a burst of bodies does not bring the cap under
- * what the list needs (measured: tests/bench/results/world_ramp.md). */
+ * fall stops there while more work waits to start, so that a burst of
+ * bodies does not bring the cap under what the list needs (measured:
+ * tests/bench/results/world_ramp.md). */
 #ifndef EDGEFETCH_PIPELINE_ADAPT_H
 #define EDGEFETCH_PIPELINE_ADAPT_H
 
