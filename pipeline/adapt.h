@@ -9,7 +9,15 @@
  * stage is the bottleneck gains nothing from more transfers but more bodies
  * held, and a list on few hosts cannot use them (--max-per-host). So the
  * cap rises only while the CPU stage is starved and every slot is busy with
- * more runnable work waiting, and falls back while workers have a backlog. */
+ * more runnable work waiting, and falls back while workers have a backlog.
+ *
+ * How far it moves comes from Little's law: the workers take an item every
+ * cpu_s / workers seconds and a body takes transfer_s to come, so that many
+ * transfers in flight keep them fed (times PL_ADAPT_MARGIN, for the bursts
+ * and the bodies queued, which hold room). A rise goes at least that far; a
+ * fall stops there while more work waits to start, so that a burst of
+ * bodies does not bring the cap under what the list needs (measured:
+ * tests/bench/results/world_ramp.md). */
 #ifndef EDGEFETCH_PIPELINE_ADAPT_H
 #define EDGEFETCH_PIPELINE_ADAPT_H
 
@@ -29,9 +37,21 @@ struct pl_adapt_window {
      * the CPU stage is the bound, its queue is eating the room for
      * downloads. */
     unsigned backlog;
+    /* A job could start if a slot were free (starved_saturated's second
+     * half, the slots aside). */
+    unsigned waiting;
     /* Windows just before this one that were behind (a backlog in all
      * samples but one), in a row: the loop carries it over. */
     unsigned behind_before;
+    /* The times of the last windows (the loop halves these sums at each
+     * window's end, so the recent ones weigh most and a list that changes
+     * is followed): bodies that came and the seconds their transfers took,
+     * items the workers finished and the seconds of their CPU stage. */
+    double bodies;
+    double transfer_s;
+    double items;
+    double cpu_s;
+    unsigned workers; /* the CPU stage's threads */
 };
 
 /* The bounds of the cap, the run's for its whole length except `ceiling`,
@@ -54,6 +74,13 @@ enum pl_adapt_step {
 #define PL_ADAPT_SAMPLE_MS 20
 #define PL_ADAPT_WINDOW 5
 
+/* The cap Little's law asks for, times this. 1 would keep the workers
+ * busy only if bodies came evenly and none were queued (their room is taken
+ * from the transfers'); measured on the 600-URL / 100-host world
+ * (tests/bench/results/world_ramp.md): 3 as fast as -j 256 there, 2 between
+ * that and the old rise by half. */
+#define PL_ADAPT_MARGIN 3
+
 /* The rules, in order:
  * 1. FIXED (an explicit -j, --compare, --sequential): HOLD, always;
  * 2. all samples but one saw a backlog, and so did the window before: FALL
@@ -69,12 +96,21 @@ enum pl_adapt_step pl_adapt_decide(enum pl_cap_mode mode, const struct pl_adapt_
 /* True when the window was behind: a backlog in all samples but one. */
 bool pl_adapt_behind(const struct pl_adapt_window *window);
 
-/* The cap after the window's step: a rise adds a half (at least 1), a fall
- * takes a quarter away (at least 1), within [start, ceiling] (fast up: a
- * latency-bound run of a few seconds reaches 256 in 0.6 s; slower down, so
- * that it does not swing); a cap found above the
- * ceiling (it was lowered) comes down to it whatever the step. FIXED
- * returns `cap` unchanged. Pure. */
+/* The transfers in flight that keep the workers fed, from the window's
+ * times: PL_ADAPT_MARGIN × workers × (transfer_s / bodies) / (cpu_s /
+ * items), to the nearest; 0 while a body or an item is missing (nothing is
+ * known yet); at most UINT_MAX. Pure. */
+unsigned pl_adapt_target(const struct pl_adapt_window *window);
+
+/* The cap after the window's step: a rise adds a half (at least 1), or goes
+ * to the target when that is higher; a fall takes a quarter away (at least
+ * 1), but not under the target while work waited to start in most samples
+ * (a fall then holds where the target is above the cap; with nothing left
+ * to start the slots feed nothing and the bodies they hold are the only
+ * cost); within [start, ceiling]. Fast up: a latency-bound list goes to
+ * its target in one window; slower down, so that it does not swing. A cap
+ * found above the ceiling (it was lowered) comes down to it whatever the
+ * step. FIXED returns `cap` unchanged. Pure. */
 unsigned pl_adapt_next_cap(enum pl_cap_mode mode, unsigned cap,
                            const struct pl_adapt_limits *limits,
                            const struct pl_adapt_window *window);

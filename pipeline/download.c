@@ -352,6 +352,7 @@ static void on_downloaded(struct io_http_result *result, void *user)
         job->body_size = result->body_size;
         result->body = NULL;
         run->bodies_received++;
+        run->transfer_s_received += result->seconds;
         /* NULL when out of memory: the report then lacks the body's type,
          * digest and format, nothing else. */
         job->provenance = malloc(sizeof(*job->provenance));

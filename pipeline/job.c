@@ -250,6 +250,9 @@ void job_set_state(struct run *run, struct job *job, enum job_state to)
     case JOB_CPU:
         /* The worker queue or the way back unlinked it when handing it over. */
         assert(!io_list_linked(&job->node.link));
+        /* The adaptive cap's measure of the workers (sampler.c). */
+        run->cpu_items++;
+        run->cpu_stage_s += job->decode_s + job->edge_s + job->encode_s;
         break;
     case JOB_NEW:
     case JOB_DONE:

@@ -166,6 +166,19 @@ struct run {
      * end, before the report's ceiling is taken). */
     unsigned cap_workers;
     size_t bodies_received; /* downloads that brought a body: the mean for the memory bound */
+    /* For the cap's target (adapt.h, pl_adapt_target): the seconds those
+     * bodies' transfers took, and the items through the CPU stage and its
+     * seconds; totals, the sampler folds what came since its last window
+     * into the window (cap_seen: the totals then). */
+    double transfer_s_received;
+    size_t cpu_items;
+    double cpu_stage_s;
+    struct {
+        size_t bodies;
+        double transfer_s;
+        size_t items;
+        double cpu_s;
+    } cap_seen;
 
     /* the list (triage.c) */
     const struct io_url_list *urls;

@@ -65,12 +65,31 @@ static void take_sample(struct run *run)
     size_t cpu = run->in_state[JOB_CPU];
     size_t busy = cpu > queued ? cpu - queued : 0; /* on a worker, or on their way back */
     bool starved = queued == 0 && busy < run->cap_workers;
-    bool saturated = pl_sem_free(&run->slots) == 0 && runnable_waiting(run);
+    bool waiting = runnable_waiting(run);
+    bool saturated = pl_sem_free(&run->slots) == 0 && waiting;
     run->cap_window.samples++;
+    if (waiting)
+        run->cap_window.waiting++;
     if (starved && saturated)
         run->cap_window.starved_saturated++;
     if (queued >= 3 * (size_t)run->cap_workers)
         run->cap_window.backlog++;
+}
+
+/* What came since the last window, into this one's sums (halved at each
+ * window's end: on_sample). */
+static void fold_times(struct run *run)
+{
+    struct pl_adapt_window *window = &run->cap_window;
+    window->bodies += (double)(run->bodies_received - run->cap_seen.bodies);
+    window->transfer_s += run->transfer_s_received - run->cap_seen.transfer_s;
+    window->items += (double)(run->cpu_items - run->cap_seen.items);
+    window->cpu_s += run->cpu_stage_s - run->cap_seen.cpu_s;
+    window->workers = run->cap_workers;
+    run->cap_seen.bodies = run->bodies_received;
+    run->cap_seen.transfer_s = run->transfer_s_received;
+    run->cap_seen.items = run->cpu_items;
+    run->cap_seen.cpu_s = run->cpu_stage_s;
 }
 
 static void on_sample(uv_timer_t *timer)
@@ -81,12 +100,19 @@ static void on_sample(uv_timer_t *timer)
     take_sample(run);
     if (run->cap_window.samples < PL_ADAPT_WINDOW)
         return;
+    fold_times(run);
     struct pl_adapt_limits limits = run->cap_limits;
     limits.ceiling = memory_ceiling(run);
     unsigned cap = run->slots.capacity;
-    unsigned next = pl_adapt_next_cap(run->cap_mode, cap, &limits, &run->cap_window);
-    unsigned behind = pl_adapt_behind(&run->cap_window) ? run->cap_window.behind_before + 1 : 0;
-    run->cap_window = (struct pl_adapt_window){.behind_before = behind};
+    struct pl_adapt_window *window = &run->cap_window;
+    unsigned next = pl_adapt_next_cap(run->cap_mode, cap, &limits, window);
+    unsigned behind = pl_adapt_behind(window) ? window->behind_before + 1 : 0;
+    /* The times carry over at half weight: the last windows count most. */
+    run->cap_window = (struct pl_adapt_window){.behind_before = behind,
+                                               .bodies = window->bodies / 2,
+                                               .transfer_s = window->transfer_s / 2,
+                                               .items = window->items / 2,
+                                               .cpu_s = window->cpu_s / 2};
     if (next == cap)
         return;
     set_cap(run, next);

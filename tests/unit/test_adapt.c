@@ -1,5 +1,6 @@
 /* The adaptive download cap's policy (pipeline/adapt.c) as a pure function:
  * windows of samples in, the next cap out. */
+#include <limits.h>
 #include <stdio.h>
 
 #include "adapt.h"
@@ -103,9 +104,110 @@ static void test_holds_otherwise(void)
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 64, &limits, &quiet), 64u);
 }
 
+/* A window's times: bodies that took `transfer_ms` each, items `cpu_ms`
+ * each on 2 workers. */
+static struct pl_adapt_window timed(struct pl_adapt_window w, double transfer_ms, double cpu_ms)
+{
+    w.bodies = 10;
+    w.transfer_s = 10 * transfer_ms / 1000;
+    w.items = 8;
+    w.cpu_s = 8 * cpu_ms / 1000;
+    w.workers = 2;
+    return w;
+}
+
+static void test_target(void)
+{
+    /* Little's law times the margin: 2 workers at 4 ms an item take 500
+     * bodies a second; at 250 ms a transfer that is 125 in flight, ×3. The
+     * figures below assume that margin. */
+    CHECK_EQ(PL_ADAPT_MARGIN, 3);
+    struct pl_adapt_window w = timed(starved(), 250, 4);
+    CHECK_EQ(pl_adapt_target(&w), 375u);
+    w = timed(starved(), 100, 7);
+    CHECK_EQ(pl_adapt_target(&w), 86u); /* 85.7, to the nearest */
+    w = timed(starved(), 100, 9);
+    CHECK_EQ(pl_adapt_target(&w), 67u); /* 66.7 */
+    /* Unknown until a body and an item came; no workers, no target. */
+    struct pl_adapt_window none = starved();
+    CHECK_EQ(pl_adapt_target(&none), 0u);
+    none = timed(starved(), 250, 4);
+    none.items = 0;
+    CHECK_EQ(pl_adapt_target(&none), 0u);
+    none = timed(starved(), 250, 4);
+    none.bodies = 0;
+    CHECK_EQ(pl_adapt_target(&none), 0u);
+    none = timed(starved(), 250, 4);
+    none.workers = 0;
+    CHECK_EQ(pl_adapt_target(&none), 0u);
+    /* Past any cap: held at UINT_MAX, the ceiling then bounds it. */
+    struct pl_adapt_window huge = timed(starved(), 1e9, 1e-9);
+    CHECK_EQ(pl_adapt_target(&huge), UINT_MAX);
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &huge), 256u);
+}
+
+static void test_rises_to_the_target(void)
+{
+    /* Starved at 32 with a target of 250: one window to 250, not 48. */
+    struct pl_adapt_window w = timed(starved(), 250, 6);
+    CHECK_EQ(pl_adapt_target(&w), 250u);
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 250u);
+    /* A target under the half: the half. */
+    w = timed(starved(), 20, 4); /* 30 */
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 48u);
+    /* Past the ceiling: the ceiling; a lowered one (memory) too. */
+    w = timed(starved(), 1000, 4); /* 1500 */
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 256u);
+    struct pl_adapt_limits low = {.start = 32, .ceiling = 94};
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &low, &w), 94u);
+    /* No rise without the verdict: a target alone moves nothing (a quiet
+     * window, or one with a backlog sample). */
+    struct pl_adapt_window quiet =
+        timed((struct pl_adapt_window){.samples = PL_ADAPT_WINDOW}, 250, 4);
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &quiet), 32u);
+    w = timed(starved(), 250, 4);
+    w.backlog = 1;
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 32u);
+}
+
+static void test_falls_no_lower_than_the_target(void)
+{
+    unsigned cap;
+    /* Behind at 250 with a target of 220, work waiting: down to 220, not
+     * 188. */
+    struct pl_adapt_window w = timed(backlogged(), 220, 6);
+    w.waiting = PL_ADAPT_WINDOW;
+    CHECK_EQ(pl_adapt_target(&w), 220u);
+    CHECK_EQ(pl_adapt_decide(PL_CAP_ADAPTIVE, &w), PL_ADAPT_FALL);
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 220u);
+    /* A target at or over the cap: the fall holds (never a rise). */
+    w = timed(backlogged(), 400, 4); /* 600 */
+    w.waiting = PL_ADAPT_WINDOW / 2 + 1;
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 250u);
+    /* Nothing waited to start in most samples (the list is all in): the
+     * target does not hold the slots, the quarter goes. */
+    w.waiting = PL_ADAPT_WINDOW / 2;
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 188u);
+    w.waiting = 0;
+    cap = 256;
+    for (int i = 0; i < 20; i++)
+        cap = pl_adapt_next_cap(PL_CAP_ADAPTIVE, cap, &limits, &w);
+    CHECK_EQ(cap, 32u);
+    /* A target under the quarter: the quarter, down to the start. */
+    w = timed(backlogged(), 10, 60); /* 1: a CPU-bound list */
+    w.waiting = PL_ADAPT_WINDOW;
+    CHECK_EQ(pl_adapt_target(&w), 1u);
+    CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 256, &limits, &w), 192u);
+    cap = 256;
+    for (int i = 0; i < 20; i++)
+        cap = pl_adapt_next_cap(PL_CAP_ADAPTIVE, cap, &limits, &w);
+    CHECK_EQ(cap, 32u);
+}
+
 static void test_fixed_never_moves(void)
 {
-    struct pl_adapt_window windows[] = {starved(), backlogged(), {0}};
+    struct pl_adapt_window windows[] = {
+        starved(), backlogged(), {0}, timed(starved(), 250, 4), timed(backlogged(), 250, 4)};
     unsigned caps[] = {1, 4, 32, 64, 300, 1024};
     for (size_t i = 0; i < sizeof(windows) / sizeof(windows[0]); i++) {
         CHECK_EQ(pl_adapt_decide(PL_CAP_FIXED, &windows[i]), PL_ADAPT_HOLD);
@@ -120,6 +222,9 @@ int main(void)
     test_holds_at_the_ceiling();
     test_falls_with_a_backlog();
     test_holds_otherwise();
+    test_target();
+    test_rises_to_the_target();
+    test_falls_no_lower_than_the_target();
     test_fixed_never_moves();
     puts("adapt: ok");
     return 0;

@@ -16,7 +16,11 @@ connection open is a transfer in flight.
 - falls_back: that list, then full-size photos (1620x1080) from 40 fast
   hosts: the cap rose, and was back at 32 when the run ended;
 - cpu_bound: 40 hosts (150-200 ms) serving the full-size photos: the CPU
-  stage is the bottleneck, the cap never rises over 32.
+  stage is the bottleneck, the cap never rises over 32;
+- ramp: the latency-bound world again: within 350 ms of the first response
+  (server time) more than 108 connections were open at once: the cap went
+  to its target (adapt.h: Little's law) in the first windows, where rising
+  by half per window reaches 108 at most by then (3 windows).
 
 No wall-clock assertions. Run one case as root:
 test_adaptive.py NAME (without root it exits 77, SKIP).
@@ -184,6 +188,40 @@ def test_cpu_bound():
             check(worst <= PER_HOST, f"{worst} connections open at once to one host")
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+
+
+# The first window ends 80-100 ms after the first body (5 samples, 20 ms
+# apart, from the first tick after it), window k 100 ms per window later:
+# by RAMP_S after the first response, 3 windows at most, and rising by half
+# in each (32, 48, 72, 108) reaches RAMP_BY_HALF at most.
+RAMP_S = 0.35
+RAMP_BY_HALF = 108
+
+
+def test_ramp():
+    """The latency-bound world (400-500 ms to the first byte, bodies of a few
+    ms of CPU: the target is far over 256): within RAMP_S of the first
+    response more than RAMP_BY_HALF connections were open at once."""
+    with world.World() as w:
+        hosts, urls = _latency_world(w)
+        run = w.run_edgefetch(urls, [])
+        downloads = _checked(run)
+        traffic = w.traffic()
+        first = min(when for h in hosts for when, _, status, _ in traffic.host(h).responses
+                    if status == 200)
+        until = first + RAMP_S
+        intervals = []
+        for h in hosts:
+            t = traffic.host(h)
+            intervals += [(when, min(t.conn_close.get(c, until), until))
+                          for c, when in t.conn_open.items() if when < until]
+        early = world.max_overlap(intervals)
+        print(f"{run.describe()}; {early} connections open at once within {RAMP_S} s of the "
+              f"first response; summary {downloads}")
+        check(early > RAMP_BY_HALF,
+              f"{early} connections open at once within {RAMP_S} s of the first response, "
+              f"not over {RAMP_BY_HALF}: {downloads}")
+        check(downloads["peak_cap"] <= downloads["ceiling"], f"{downloads}")
 
 
 if __name__ == "__main__":
