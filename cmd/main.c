@@ -258,6 +258,9 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
     struct pl_options opts = cli->pl;
     opts.mode = mode;
     opts.output_dir = dir;
+    /* A failure before the run leaves a report the caller may read (no
+     * list_broke): an empty one. */
+    memset(report, 0, sizeof(*report));
 
     int rc = io_prepare_dir(dir, err, sizeof(err));
     if (rc < 0) {
