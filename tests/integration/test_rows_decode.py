@@ -6,18 +6,33 @@ through the real binary with sobel (the rows, on one worker and in
 --sequential mode) and with canny (which decodes the whole image first, as
 every decode did before): the same status and error (kind, stage, message),
 and no file at all in the output folder, neither under the final name nor a
-temporary one, though the encode had begun. The server is the fixture on
-127.0.0.1.
+temporary one, though the encode had begun. And a signal while the rows
+are decoded: a 9 MP 4:4:4 JPEG of noise (made by tests/opencv's
+edgefetch-jpeg-make), whose decode is most of the pass, gets SIGTERM a third
+of the way into the decode a run without the signal measured: the item is
+cancelled at the decode stage as a whole-image decode is ("cancelled by
+signal while decoding"), exit 143, nothing written. The server is the
+fixture on 127.0.0.1.
 
     test_rows_decode.py CASE   (meson runs each case as rows_decode_CASE)
 """
+import json
 import os
+import signal
+import subprocess
 import sys
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (FAST_RETRY, FIXTURE, PHOTOS, SAMPLES, Fixture, Workspace, check,  # noqa: E402
-                     items_of, main_for, read, run)
+from harness import (EDGEFETCH, FAST_RETRY, FIXTURE, PHOTOS, SAMPLES, Failure, Fixture,  # noqa: E402
+                     Workspace, check, check_clean_exit, items_of, main_for, read, run)
+
+# Beside the binary under test: build/cmd/edgefetch, build/tests/opencv/.
+JPEG_MAKE = os.path.join(os.path.dirname(os.path.dirname(EDGEFETCH or ".")), "tests", "opencv",
+                         "edgefetch-jpeg-make")
+NOISE_SIDE = 3000
+TRIES = 4
 
 
 def broken_photos():
@@ -72,6 +87,80 @@ def test_good_photo_written():
         items, _ = items_of(out)
         check(list(items.values())[0]["status"] == "ok", f"{items}")
         check(len(os.listdir(ws.out)) == 1, f"{os.listdir(ws.out)}")
+
+
+def noise_jpeg(ws):
+    raw = os.path.join(ws.tmp, "noise.rgb")
+    with open(raw, "wb") as f:
+        f.write(random_bytes(NOISE_SIDE * NOISE_SIDE * 3))
+    out = os.path.join(ws.www, "noise.jpg")
+    subprocess.run([JPEG_MAKE, "ycc", str(NOISE_SIDE), str(NOISE_SIDE), raw, out], check=True,
+                   timeout=120)
+    os.unlink(raw)
+
+
+def random_bytes(count):
+    """Noise that JPEG cannot compress much (deterministic)."""
+    import random
+    return random.Random(16).randbytes(count)
+
+
+def signalled(ws, server, url, delay, attempt):
+    sent_before = server.stats()["bytes_sent"]
+    urls = ws.list_file([url], name=f"try{attempt}.txt")
+    proc = subprocess.Popen([EDGEFETCH, "--json", "-i", urls, "-o", ws.out, "-w", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            stats = server.stats()
+            if stats["bytes_sent"] > sent_before and stats["inflight"] == 0:
+                break
+            check(proc.poll() is None, f"ended (exit {proc.returncode}) before the signal")
+            check(time.monotonic() < deadline, f"the download did not end: {stats}")
+            time.sleep(0.002)
+        time.sleep(delay)
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            return None, [], err.decode(errors="replace")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    check_clean_exit(err, "edgefetch")
+    items = [json.loads(line) for line in out.decode().splitlines() if line.strip()]
+    return proc.returncode, [i for i in items if i.get("type") == "item"], err.decode(
+        errors="replace")
+
+
+def test_sigterm_mid_rows():
+    with Workspace() as ws, Fixture(FIXTURE, ws.www) as server:
+        noise_jpeg(ws)
+        url = server.url("noise.jpg")
+        rc, out, err = run(["--json", "-o", ws.out, "-w", "1", url])
+        check(rc == 0, f"exit {rc}: {err}")
+        items, _ = items_of(out)
+        times = items[url]["times_ms"]
+        print(f"without a signal: {times}")
+        check(times["decode"] > times["operator"] + times["encode_write"],
+              f"the decode is not most of the pass here: {times}")
+        for name in os.listdir(ws.out):
+            os.unlink(os.path.join(ws.out, name))
+        for attempt in range(TRIES):
+            delay = times["decode"] * (0.3 - 0.07 * attempt) / 1000
+            code, items, err = signalled(ws, server, url, delay, attempt)
+            print(f"try {attempt + 1}: signal {delay:.3f} s after the body, exit {code}")
+            if code is None:
+                continue  # the item ended before the signal: earlier
+            check(code == 143, f"exit {code}: {err}")
+            check(len(items) == 1 and items[0]["error"] == {
+                "kind": "cancelled", "stage": "decode",
+                "message": "cancelled by signal while decoding"}, f"{items}")
+            ws.check_tree([])
+            return
+        raise Failure(f"the item always ended before the signal in {TRIES} tries")
 
 
 if __name__ == "__main__":
