@@ -227,13 +227,12 @@ static void session_finish(struct jpeg_session *session)
     session->row = session->converted = NULL;
 }
 
-/* Returns 0, -1 after a libjpeg error (message in the session), -EFBIG or
- * -ENOMEM (message in the session too). */
-static int run_decode(struct jpeg_session *session)
+/* The header, the limits on it and jpeg_start_decompress: everything
+ * before the first row, the same for the whole-image decode and the row
+ * source. Must be called after setjmp. Returns 0 or -EFBIG (message in the
+ * session). */
+static int begin_decode(struct jpeg_session *session)
 {
-    if (setjmp(session->jump))
-        return -1;
-
     session_start(session);
     struct jpeg_decompress_struct *cinfo = &session->cinfo;
     jpeg_read_header(cinfo, TRUE);
@@ -268,6 +267,20 @@ static int run_decode(struct jpeg_session *session)
         cinfo->out_color_space = session->channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
     cinfo->dct_method = JDCT_ISLOW; /* the exact one (also libjpeg's default) */
     jpeg_start_decompress(cinfo);
+    return 0;
+}
+
+/* Returns 0, -1 after a libjpeg error (message in the session), -EFBIG or
+ * -ENOMEM (message in the session too). */
+static int run_decode(struct jpeg_session *session)
+{
+    if (setjmp(session->jump))
+        return -1;
+    int begun = begin_decode(session);
+    if (begun < 0)
+        return begun;
+    struct jpeg_decompress_struct *cinfo = &session->cinfo;
+    bool cmyk = cinfo->out_color_space == JCS_CMYK;
 
     int width = (int)cinfo->output_width;
     int height = (int)cinfo->output_height;
@@ -325,6 +338,43 @@ static int run_decode(struct jpeg_session *session)
     return 0;
 }
 
+/* The item's failure from a decode that returned `ret` (0, -1 after a
+ * jump, or a code with the message in the session): the kind and message,
+ * the same for the whole-image decode and the row source. */
+static int report_failure(struct jpeg_session *session, int ret, int width, int height,
+                          enum img_error_kind *kind, char *err, size_t err_size)
+{
+    const struct img_decode_limits *limits = session->limits;
+    size_t size = session->size;
+    if (ret == -1) {
+        ret = -EINVAL;
+        if (session->kind == IMG_ERROR_CANCELLED) {
+            img__fail(kind, session->kind, err, err_size, "cancelled");
+            ret = -ECANCELED;
+        } else if (session->kind == IMG_ERROR_TOO_MUCH_WORK) {
+            img__fail(kind, session->kind, err, err_size, "%s", session->message);
+        } else if (session->errors.msg_code == JERR_NO_BACKING_STORE) {
+            img__fail(kind, IMG_ERROR_OVER_BUDGET, err, err_size,
+                      "needs more than the %zu MiB memory budget (libjpeg's coefficient buffer)",
+                      limits->max_bytes >> 20);
+            ret = -ENOMEM;
+        } else if (session->errors.msg_code == JERR_OUT_OF_MEMORY) {
+            img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
+                      "out of memory decoding a %dx%d image", width, height);
+            ret = -ENOMEM;
+        } else if (session->truncated) {
+            img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
+                      "truncated JPEG (no end-of-image marker after %zu bytes)", size);
+        } else {
+            img__fail(kind, IMG_ERROR_CORRUPT, err, err_size, "corrupt JPEG (libjpeg: %s)",
+                      session->message);
+        }
+    } else if (ret < 0) {
+        img__fail(kind, session->kind, err, err_size, "%s", session->message);
+    }
+    return ret;
+}
+
 int img__jpeg_decode(const uint8_t *data, size_t size, const struct img__header *header,
                      int channels, const struct img_decode_limits *limits, struct img_buf *out,
                      enum img_error_kind *kind, char *err, size_t err_size)
@@ -341,33 +391,8 @@ int img__jpeg_decode(const uint8_t *data, size_t size, const struct img__header 
     memset(out, 0, sizeof(*out));
 
     int ret = run_decode(&session);
-    if (ret == -1) {
-        ret = -EINVAL;
-        if (session.kind == IMG_ERROR_CANCELLED) {
-            img__fail(kind, session.kind, err, err_size, "cancelled");
-            ret = -ECANCELED;
-        } else if (session.kind == IMG_ERROR_TOO_MUCH_WORK) {
-            img__fail(kind, session.kind, err, err_size, "%s", session.message);
-        } else if (session.errors.msg_code == JERR_NO_BACKING_STORE) {
-            img__fail(kind, IMG_ERROR_OVER_BUDGET, err, err_size,
-                      "needs more than the %zu MiB memory budget (libjpeg's coefficient buffer)",
-                      limits->max_bytes >> 20);
-            ret = -ENOMEM;
-        } else if (session.errors.msg_code == JERR_OUT_OF_MEMORY) {
-            img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size,
-                      "out of memory decoding a %dx%d image", header->info.width,
-                      header->info.height);
-            ret = -ENOMEM;
-        } else if (session.truncated) {
-            img__fail(kind, IMG_ERROR_TRUNCATED, err, err_size,
-                      "truncated JPEG (no end-of-image marker after %zu bytes)", size);
-        } else {
-            img__fail(kind, IMG_ERROR_CORRUPT, err, err_size, "corrupt JPEG (libjpeg: %s)",
-                      session.message);
-        }
-    } else if (ret < 0) {
-        img__fail(kind, session.kind, err, err_size, "%s", session.message);
-    }
+    ret =
+        report_failure(&session, ret, header->info.width, header->info.height, kind, err, err_size);
     if (ret < 0)
         img_buf_finish(out);
     session_finish(&session);
@@ -434,4 +459,124 @@ int img__jpeg_check_header(const uint8_t *data, size_t size, struct img__header 
     }
     session_finish(&session);
     return ret;
+}
+
+/* ---- rows on demand (rows.c) ------------------------------------------- */
+
+/* The session of a decode that hands out its rows as the caller asks for
+ * them, and the limits it holds itself to (a copy: the caller's are gone
+ * once img_decode_rows_create returns). Every jump lands in a function of
+ * this file that has its own setjmp, while libjpeg's frames are still
+ * live: run_rows_begin, then run_rows_read for each batch of rows. */
+struct img__jpeg_rows {
+    struct jpeg_session session;
+    struct img_decode_limits limits;
+    int width;
+    int height;
+    uint8_t *read_dst;
+    size_t read_stride;
+    int read_count;
+};
+
+static int run_rows_begin(struct img__jpeg_rows *rows)
+{
+    if (setjmp(rows->session.jump))
+        return -1;
+    return begin_decode(&rows->session);
+}
+
+/* The next `count` rows into `dst` (rows `stride` apart). After the last
+ * row it reads on to the end of the file (jpeg_finish_decompress), so a
+ * file cut or corrupt after its last row fails here, as in run_decode.
+ * Called from run_rows_read only (libjpeg's errors jump there). */
+static int read_rows(struct img__jpeg_rows *rows, uint8_t *dst, size_t stride, int count)
+{
+    struct jpeg_decompress_struct *cinfo = &rows->session.cinfo;
+    while (count > 0) {
+        JSAMPROW batch[JPEG_BATCH_ROWS];
+        int wanted = count < JPEG_BATCH_ROWS ? count : JPEG_BATCH_ROWS;
+        for (int i = 0; i < wanted; i++)
+            batch[i] = dst + (size_t)i * stride;
+        JDIMENSION got = jpeg_read_scanlines(cinfo, batch, (JDIMENSION)wanted);
+        if (got == 0) {
+            /* Only past the last row, which rows.c never asks for. */
+            snprintf(rows->session.message, sizeof(rows->session.message), "no rows left");
+            return -1;
+        }
+        dst += (size_t)got * stride;
+        count -= (int)got;
+    }
+    if (cinfo->output_scanline == cinfo->output_height)
+        jpeg_finish_decompress(cinfo);
+    return 0;
+}
+
+/* The request rides in the struct, not in this frame's arguments, which a
+ * longjmp may leave indeterminate. */
+static int run_rows_read(struct img__jpeg_rows *rows)
+{
+    if (setjmp(rows->session.jump))
+        return -1;
+    return read_rows(rows, rows->read_dst, rows->read_stride, rows->read_count);
+}
+
+int img__jpeg_rows_create(const uint8_t *data, size_t size, const struct img__header *header,
+                          const struct img_decode_limits *limits, struct img__jpeg_rows **out,
+                          enum img_error_kind *kind, char *err, size_t err_size)
+{
+    *out = NULL;
+    struct img__jpeg_rows *rows = malloc(sizeof(*rows));
+    if (rows == NULL) {
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory");
+        return -ENOMEM;
+    }
+    session_init(&rows->session, data, size);
+    rows->limits = *limits;
+    rows->session.channels = 1;
+    rows->session.orientation = 1;
+    rows->session.limits = &rows->limits;
+    /* libjpeg's share of the budget as for the whole-image decode (which
+     * this row source never exceeds), so its limit fails the same files. */
+    rows->session.out_bytes =
+        (size_t)header->info.width * (size_t)header->info.height + 7 * (size_t)header->stored_width;
+    rows->width = header->info.width;
+    rows->height = header->info.height;
+    int ret = run_rows_begin(rows);
+    if (ret == 0 && rows->session.cinfo.out_color_space != JCS_GRAYSCALE) {
+        img__jpeg_rows_destroy(rows);
+        return -ENOTSUP; /* CMYK: the caller decodes the whole image */
+    }
+    ret = report_failure(&rows->session, ret, rows->width, rows->height, kind, err, err_size);
+    if (ret < 0) {
+        img__jpeg_rows_destroy(rows);
+        return ret;
+    }
+    rows->width = (int)rows->session.cinfo.output_width;
+    rows->height = (int)rows->session.cinfo.output_height;
+    *out = rows;
+    return 0;
+}
+
+int img__jpeg_rows_read(struct img__jpeg_rows *rows, uint8_t *dst, size_t stride, int count,
+                        enum img_error_kind *kind, char *err, size_t err_size)
+{
+    rows->read_dst = dst;
+    rows->read_stride = stride;
+    rows->read_count = count;
+    int ret = run_rows_read(rows);
+    return report_failure(&rows->session, ret, rows->width, rows->height, kind, err, err_size);
+}
+
+void img__jpeg_rows_destroy(struct img__jpeg_rows *rows)
+{
+    if (rows == NULL)
+        return;
+    session_finish(&rows->session);
+    free(rows);
+}
+
+void img__jpeg_rows_size(const struct img__jpeg_rows *rows, int *width, int *height)
+{
+    *width = rows->width;
+    *height = rows->height;
 }

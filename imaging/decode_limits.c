@@ -70,11 +70,13 @@ static int fail_over_budget(size_t needed, size_t budget, enum img_error_kind *k
     return -ENOMEM;
 }
 
-int img_decode_limited(const uint8_t *data, size_t size, int channels,
-                       const struct img_decode_limits *limits, struct img_buf *out,
-                       enum img_error_kind *kind, char *err, size_t err_size)
+/* What every decode does before its decoder: the limits with every field
+ * meaningful, the probe, and the limits on the header's claim. */
+static int decode_prelude(const uint8_t *data, size_t size, int channels,
+                          const struct img_decode_limits *limits,
+                          struct img_decode_limits *effective_out, struct img__header *header_out,
+                          enum img_error_kind *kind, char *err, size_t err_size)
 {
-    memset(out, 0, sizeof(*out));
     if (kind != NULL)
         *kind = IMG_ERROR_NONE;
     if (channels != 1 && channels != 3) {
@@ -97,6 +99,8 @@ int img_decode_limited(const uint8_t *data, size_t size, int channels,
 
     struct img__header header;
     int ret = img__probe(data, size, &header, kind, err, err_size);
+    *header_out = header;
+    *effective_out = effective;
     if (ret < 0)
         return ret;
 
@@ -115,6 +119,20 @@ int img_decode_limited(const uint8_t *data, size_t size, int channels,
     size_t needed = img__decode_bytes(&header, channels);
     if (effective.max_bytes > 0 && needed > effective.max_bytes)
         return fail_over_budget(needed, effective.max_bytes, kind, err, err_size);
+    return 0;
+}
+
+int img_decode_limited(const uint8_t *data, size_t size, int channels,
+                       const struct img_decode_limits *limits, struct img_buf *out,
+                       enum img_error_kind *kind, char *err, size_t err_size)
+{
+    memset(out, 0, sizeof(*out));
+    struct img_decode_limits effective;
+    struct img__header header;
+    int ret =
+        decode_prelude(data, size, channels, limits, &effective, &header, kind, err, err_size);
+    if (ret < 0)
+        return ret;
 
     switch (header.info.format) {
     case IMG_FORMAT_JPEG:
@@ -251,4 +269,36 @@ int img_probe_item(const uint8_t *data, size_t size, const struct img_item_optio
         peak = probe->encode_bytes;
     probe->peak_bytes = peak;
     return 0;
+}
+
+/* ---- rows on demand ------------------------------------------------------ */
+
+int img_decode_rows_create(const uint8_t *data, size_t size, const struct img_decode_limits *limits,
+                           struct img_rows **out, enum img_error_kind *kind, char *err,
+                           size_t err_size)
+{
+    *out = NULL;
+    struct img_decode_limits effective;
+    struct img__header header;
+    int ret = decode_prelude(data, size, 1, limits, &effective, &header, kind, err, err_size);
+    if (ret < 0)
+        return ret;
+    /* The one place that says which files give rows before the whole
+     * image is decoded: a one-scan JPEG (a progressive file, or one whose
+     * first scan lacks a component, decodes all its scans before the first
+     * row), not turned by its EXIF orientation (a turned image's first row
+     * needs the whole file), not CMYK (luma from RGB after the decode). */
+    if (header.info.format != IMG_FORMAT_JPEG || header.multi_scan ||
+        header.info.orientation != 1 || header.components == 4)
+        return -ENOTSUP;
+    struct img__jpeg_rows *jpeg;
+    ret = img__jpeg_rows_create(data, size, &header, &effective, &jpeg, kind, err, err_size);
+    if (ret < 0)
+        return ret;
+    ret = img__rows_create(jpeg, out);
+    if (ret < 0) {
+        img__jpeg_rows_destroy(jpeg);
+        img__fail(kind, IMG_ERROR_OUT_OF_MEMORY, err, err_size, "out of memory");
+    }
+    return ret;
 }

@@ -155,6 +155,7 @@ struct img_png_bands {
     bool fused;
     enum img_operator op;
     struct img_buf src;
+    struct img_rows *rows; /* borrowed; NULL: the rows are `src`'s */
     uint64_t (*now)(void);
     uint64_t probe_time;
 };
@@ -523,8 +524,9 @@ static int create_for_level(const struct img_buf *gray, int level, bool two_leve
                        out);
 }
 
-int img__png_bands_create_fused(enum img_operator op, const struct img_buf *src, int level,
-                                bool two_level, uint64_t (*now)(void), uint64_t probe_time,
+int img__png_bands_create_fused(enum img_operator op, const struct img_buf *src,
+                                struct img_rows *rows, int level, bool two_level,
+                                uint64_t (*now)(void), uint64_t probe_time,
                                 struct img_png_bands **out)
 {
     struct img_buf shape = {
@@ -540,6 +542,7 @@ int img__png_bands_create_fused(enum img_operator op, const struct img_buf *src,
     (*out)->fused = true;
     (*out)->op = op;
     (*out)->src = *src;
+    (*out)->rows = rows;
     (*out)->now = now;
     (*out)->probe_time = probe_time;
     return 0;
@@ -682,38 +685,48 @@ static void filter_image_rows(const struct img_png_bands *b, int y, size_t rows,
 /* The fused band's rows [y, y + rows) of the operator into setup->edges
  * after the row above them: at the band's first chunk that row is computed
  * too (zeros above row 0), later it is the previous chunk's last. Then the
- * same filtering as filter_image_rows, from there. */
-static void filter_fused_rows(const struct img_png_bands *b, struct band_setup *setup, int y,
-                              size_t rows)
+ * same filtering as filter_image_rows, from there. Fails only when the row
+ * source does (its decode), with its code. */
+static int filter_fused_rows(const struct img_png_bands *b, struct band_setup *setup, int y,
+                             size_t rows)
 {
     const struct img_buf *src = &b->src;
     size_t width = (size_t)src->width;
     uint8_t *above = setup->edges;
     uint64_t start = b->now != NULL ? b->now() : 0;
+    uint64_t decoding = b->rows != NULL ? img__rows_decode_time(b->rows) : 0;
+    int ret = 0;
     if (y > setup->y0)
         memcpy(above, above + setup->edge_rows * width, width);
     else if (y == 0)
         memset(above, 0, width);
     else
-        img__gradient_rows(b->op, src->data, src->stride, above, width, src->width, src->height,
-                           y - 1, y);
-    img__gradient_rows(b->op, src->data, src->stride, above + width, width, src->width, src->height,
-                       y, y + (int)rows);
-    if (b->now != NULL)
+        ret = img__fused_gradient_rows(b->op, src, b->rows, y - 1, above, width, y - 1, y);
+    if (ret == 0)
+        ret = img__fused_gradient_rows(b->op, src, b->rows, y - 1, above + width, width, y,
+                                       y + (int)rows);
+    if (b->now != NULL) {
         setup->operator_time += b->now() - start;
+        /* The decoding of the rows is the caller's decode time. */
+        if (b->rows != NULL)
+            setup->operator_time -= img__rows_decode_time(b->rows) - decoding;
+    }
+    if (ret < 0)
+        return ret;
     setup->edge_rows = rows;
     for (size_t i = 0; i < rows; i++)
         filter_best(b->filters, above + (i + 1) * width, above + i * width,
                     setup->scratch + i * setup->row_bytes, setup->trial, src->width);
+    return 0;
 }
 
 /* Rows [y, y + rows) of the band, filtered into setup->scratch. */
-static void filter_rows(const struct img_png_bands *b, struct band_setup *setup, int y, size_t rows)
+static int filter_rows(const struct img_png_bands *b, struct band_setup *setup, int y, size_t rows)
 {
     if (b->fused)
-        filter_fused_rows(b, setup, y, rows);
-    else
-        filter_image_rows(b, y, rows, setup->scratch, setup->trial, setup->zero_row);
+        return filter_fused_rows(b, setup, y, rows);
+    filter_image_rows(b, y, rows, setup->scratch, setup->trial, setup->zero_row);
+    return 0;
 }
 
 static int band_setup(const struct img_png_bands *b, int index, size_t chunk_bytes,
@@ -799,7 +812,9 @@ static int run_band_zlib(const struct img_png_bands *b, int index, struct png_ba
         }
         size_t rows =
             (size_t)(setup.y1 - y) < setup.chunk_rows ? (size_t)(setup.y1 - y) : setup.chunk_rows;
-        filter_rows(b, &setup, y, rows);
+        rc = filter_rows(b, &setup, y, rows);
+        if (rc < 0)
+            goto fail_stream;
         y += (int)rows;
         size_t bytes = rows * setup.row_bytes;
         band->adler = libdeflate_adler32(band->adler, setup.scratch, bytes);
@@ -868,7 +883,9 @@ static int run_band_rle(const struct img_png_bands *b, int index, struct png_ban
         }
         size_t rows =
             (size_t)(setup.y1 - y) < setup.chunk_rows ? (size_t)(setup.y1 - y) : setup.chunk_rows;
-        filter_rows(b, &setup, y, rows);
+        rc = filter_rows(b, &setup, y, rows);
+        if (rc < 0)
+            goto fail;
         y += (int)rows;
         size_t bytes = rows * setup.row_bytes;
         band->adler = libdeflate_adler32(band->adler, setup.scratch, bytes);

@@ -22,6 +22,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 /* An 8-bit image, `channels` interleaved samples per pixel (1 = luma, 3 = RGB),
@@ -398,6 +399,46 @@ void img_png_bands_destroy(struct img_png_bands *bands);
 int img_png_bands_create_fused(enum img_operator op, const struct img_buf *src, int level,
                                uint64_t (*now)(void), struct img_png_bands **out);
 uint64_t img_png_bands_operator_time(const struct img_png_bands *bands);
+
+/* ---- luma rows on demand, for the fused pass ----------------------------
+ *
+ * img_decode_limited with one channel, but the rows come as the fused pass
+ * asks for them (a window of a few dozen rows), so the luma image is never
+ * written whole. Runs everything img_decode_limited runs before the first
+ * row (the probe, the pixel and memory limits on the header and on
+ * libjpeg's reading, jpeg_start_decompress) and fails as it does; returns
+ * -ENOTSUP, having decoded nothing, for a file that cannot give rows before
+ * its whole image is decoded (anything but a one-scan JPEG with EXIF
+ * orientation 1 in YCbCr or gray): the caller decodes it whole. `data` and
+ * limits->cancel are borrowed until destroy. A decode failure after that
+ * (truncated, corrupt, cancelled: polled per iMCU row) ends the pass that
+ * reads the rows; img_rows_error then gives the failure img_decode_limited
+ * would have given (its code, kind and message), or 0.
+ * img_rows_decode_time is the ticks of the clock set with
+ * img_rows_set_clock spent decoding rows. */
+struct img_rows;
+int img_decode_rows_create(const uint8_t *data, size_t size, const struct img_decode_limits *limits,
+                           struct img_rows **out, enum img_error_kind *kind, char *err,
+                           size_t err_size);
+void img_rows_destroy(struct img_rows *rows);
+int img_rows_width(const struct img_rows *rows);
+int img_rows_height(const struct img_rows *rows);
+void img_rows_set_clock(struct img_rows *rows, uint64_t (*now)(void));
+uint64_t img_rows_decode_time(const struct img_rows *rows);
+/* Every row decoded and the file read to its end, without a failure. */
+bool img_rows_all_decoded(const struct img_rows *rows);
+int img_rows_error(const struct img_rows *rows, enum img_error_kind *kind, char *err,
+                   size_t err_size);
+
+/* img_png_bands_create_fused reading its luma from `rows` (borrowed until
+ * finish; read once, from the top): the same bytes as the whole image's
+ * fused pass. The bands must run in order on one thread. A band that finds
+ * the rows failed returns their code (img_rows_error says why).
+ * img_png_bands_operator_time leaves out the decoding. */
+int img_png_bands_create_fused_rows(enum img_operator op, struct img_rows *rows, int level,
+                                    uint64_t (*now)(void), struct img_png_bands **out);
+/* Whether img_png_bands_create_fused takes `op` (sobel, scharr, prewitt). */
+bool img_operator_fuses(enum img_operator op);
 
 /* "libpng/1.6.39 (PNG) libjpeg-turbo/2.1.5 (JPEG) libwebp/1.2.4 (WebP) ...":
  * the decoders and encoder behind this module, for --version. */

@@ -77,9 +77,12 @@ struct img_png_bands;
 void img__png_bands_set_room(struct img_png_bands *bands, size_t room);
 /* img_png_bands_create_fused's bands once fused.c has probed the map:
  * `two_level` whether it holds only 0 and 255, `probe_time` the clock's
- * ticks that took (encode.c). */
-int img__png_bands_create_fused(enum img_operator op, const struct img_buf *src, int level,
-                                bool two_level, uint64_t (*now)(void), uint64_t probe_time,
+ * ticks that took (encode.c). The rows come from `rows` (borrowed) when it
+ * is not NULL, `src` then being only the shape. */
+struct img_rows;
+int img__png_bands_create_fused(enum img_operator op, const struct img_buf *src,
+                                struct img_rows *rows, int level, bool two_level,
+                                uint64_t (*now)(void), uint64_t probe_time,
                                 struct img_png_bands **out);
 /* For tests: png_rle bands take the portable code only (`portable` true),
  * not the AVX2 paths the CPU check picks; the bytes must be the same. */
@@ -196,6 +199,40 @@ int img__jpeg_check_header(const uint8_t *data, size_t size, struct img__header 
 int img__jpeg_decode(const uint8_t *data, size_t size, const struct img__header *header,
                      int channels, const struct img_decode_limits *limits, struct img_buf *out,
                      enum img_error_kind *kind, char *err, size_t err_size);
+
+/* A JPEG's luma rows on demand, for rows.c: img__jpeg_rows_create runs
+ * what img__jpeg_decode runs before the first row (the header, the pixel
+ * limit on libjpeg's reading, libjpeg's share of max_bytes,
+ * jpeg_start_decompress) and fails as it does; -ENOTSUP for a file that
+ * does not decode to luma directly (CMYK), which the caller decodes whole.
+ * The caller chose a one-scan file with orientation 1 (decode_limits.c).
+ * `data` is borrowed until destroy. img__jpeg_rows_read decodes the next
+ * `count` rows (after the last, it reads to the end of the file) with
+ * img__jpeg_decode's failures: the same kind and message for the same
+ * file. */
+struct img__jpeg_rows;
+int img__jpeg_rows_create(const uint8_t *data, size_t size, const struct img__header *header,
+                          const struct img_decode_limits *limits, struct img__jpeg_rows **out,
+                          enum img_error_kind *kind, char *err, size_t err_size);
+int img__jpeg_rows_read(struct img__jpeg_rows *rows, uint8_t *dst, size_t stride, int count,
+                        enum img_error_kind *kind, char *err, size_t err_size);
+void img__jpeg_rows_destroy(struct img__jpeg_rows *rows);
+void img__jpeg_rows_size(const struct img__jpeg_rows *rows, int *width, int *height);
+
+/* rows.c: the window of rows [lo, hi) of the row source, rows `width`
+ * apart, decoding what is missing; rows before lo are dropped, so lo never
+ * goes down (bands in order on one thread). NULL once the source failed
+ * (img_rows_error says why). */
+const uint8_t *img__rows_window(struct img_rows *rows, int lo, int hi);
+/* Takes `jpeg` on success (destroyed with the rows); -ENOMEM. */
+int img__rows_create(struct img__jpeg_rows *jpeg, struct img_rows **out);
+uint64_t img__rows_decode_time(const struct img_rows *rows);
+
+/* fused.c: rows [y0, y1) of the gradient operator `op` into dst (row y0 at
+ * dst), from `src` or, when `rows` is not NULL, from the row source
+ * (keeping rows from keep_from <= y0 on). 0, or the source's failure. */
+int img__fused_gradient_rows(enum img_operator op, const struct img_buf *src, struct img_rows *rows,
+                             int keep_from, uint8_t *dst, size_t dst_stride, int y0, int y1);
 
 /* ---- PNG (decode_png.c, libpng) ---------------------------------------- */
 

@@ -421,3 +421,36 @@ out:
     encode_error(rc, err, err_size);
     return rc;
 }
+
+bool pl_bands_fuses(struct pl_bands *bands, enum img_operator op, int width, int height)
+{
+    struct img_buf shape = {.width = width, .height = height, .channels = 1};
+    return img_operator_fuses(op) && width > 0 && height > 0 && threads_for(bands, &shape) == 1;
+}
+
+int pl_bands_fused_png_rows(enum img_operator op, struct img_rows *rows, int level,
+                            const char *source, const atomic_int *cancel, uint64_t (*now)(void),
+                            uint8_t **png, size_t *png_size, uint64_t *operator_time, char *err,
+                            size_t err_size)
+{
+    *png = NULL;
+    *png_size = 0;
+    *operator_time = 0;
+    struct img_png_bands *work;
+    int rc = img_png_bands_create_fused_rows(op, rows, level, now, &work);
+    if (rc < 0)
+        goto out;
+    if (source != NULL)
+        img_png_bands_set_source(work, source);
+    img_png_bands_set_cancel(work, cancel);
+    /* In order on this thread: the rows are decoded once, from the top. */
+    for (int band = 0; band < img_png_bands_count(work) && rc == 0; band++)
+        rc = img_png_bands_run(work, band);
+    if (rc == 0)
+        rc = img_png_bands_finish(work, png, png_size);
+    *operator_time = img_png_bands_operator_time(work);
+    img_png_bands_destroy(work);
+out:
+    encode_error(rc, err, err_size);
+    return rc;
+}

@@ -87,4 +87,19 @@ int pl_bands_fused_png_cancel(struct pl_bands *bands, enum img_operator op,
                               const atomic_int *cancel, uint64_t (*now)(void), uint8_t **png,
                               size_t *png_size, uint64_t *operator_time, char *err,
                               size_t err_size);
+
+/* Whether pl_bands_fused_png_cancel would take an image of this size now
+ * (the operator is one of the three and idle workers would not share it):
+ * the worker's choice of decoding it as rows (img_decode_rows_create). */
+bool pl_bands_fuses(struct pl_bands *bands, enum img_operator op, int width, int height);
+
+/* pl_bands_fused_png_cancel reading the luma from `rows` as it goes
+ * (img_png_bands_create_fused_rows), on this thread, whatever the idle
+ * workers (the caller asked pl_bands_fuses). When the rows fail (their
+ * decode), returns their code and img_rows_error says why; `err` then
+ * holds only the encoder's wording. */
+int pl_bands_fused_png_rows(enum img_operator op, struct img_rows *rows, int level,
+                            const char *source, const atomic_int *cancel, uint64_t (*now)(void),
+                            uint8_t **png, size_t *png_size, uint64_t *operator_time, char *err,
+                            size_t err_size);
 #endif

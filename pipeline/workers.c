@@ -125,63 +125,122 @@ void process_job(struct job *job, struct run *run, struct pl_bands *bands)
     limits.cancel = &run->decode_cancel;
     enum img_error_kind decode_error = IMG_ERROR_NONE;
     uint64_t t0 = uv_hrtime();
-    rc = img_decode_limited(job->body, job->body_size, img_operator_channels(opts->op), &limits,
-                            &pixels, &decode_error, err, sizeof(err));
-    /* The compressed body is not needed past this point: free it before the
-     * operator allocates, to keep the per-image peak down. */
-    free(job->body);
-    job->body = NULL;
-    job->decode_s = seconds_since(t0);
-    if (rc < 0 && decode_error == IMG_ERROR_CANCELLED) {
+    const char *url = job->url;
+    uint64_t t1 = t0;
+    uint64_t t2 = t0;
+    /* A one-scan JPEG that the fused pass takes is decoded as rows while
+     * the pass reads them: the luma image is never written whole (the same
+     * bytes). The rows' decode failures are the decode's, as below. */
+    struct img_rows *rows = NULL;
+    bool decode_failed = false;
+    rc = -ENOTSUP;
+    if (img_operator_fuses(opts->op))
+        rc = img_decode_rows_create(job->body, job->body_size, &limits, &rows, &decode_error, err,
+                                    sizeof(err));
+    if (rc == 0 && !pl_bands_fuses(bands, opts->op, img_rows_width(rows), img_rows_height(rows))) {
+        img_rows_destroy(rows);
+        rows = NULL;
+        rc = -ENOTSUP;
+    }
+    if (rows != NULL) {
+        t1 = uv_hrtime();
+        img_rows_set_clock(rows, uv_hrtime);
+        uint64_t operator_ns = 0;
+        char pass_err[256] = "";
+        rc = pl_bands_fused_png_rows(opts->op, rows, opts->png_level, url, &run->decode_cancel,
+                                     uv_hrtime, &png, &png_size, &operator_ns, pass_err,
+                                     sizeof(pass_err));
+        uint64_t decode_ns = img_rows_decode_time(rows);
+        int decode_rc = img_rows_error(rows, &decode_error, err, sizeof(err));
+        /* A signal before the last row was decoded stops the decode, as
+         * it does the whole-image decode (whichever poll saw it first). */
+        if (rc == -ECANCELED && decode_rc == 0 && !img_rows_all_decoded(rows)) {
+            decode_rc = -ECANCELED;
+            decode_error = IMG_ERROR_CANCELLED;
+        }
+        int width = img_rows_width(rows), height = img_rows_height(rows);
+        img_rows_destroy(rows);
+        free(job->body);
+        job->body = NULL;
+        job->decode_s = (double)(t1 - t0 + decode_ns) / 1e9;
+        decode_failed = decode_rc < 0;
+        if (decode_failed) {
+            free(png);
+            png = NULL;
+            rc = decode_rc;
+        } else {
+            snprintf(err, sizeof(err), "%s", pass_err);
+            job->width = width;
+            job->height = height;
+            job->edge_threads = 1;
+            job->edge_s = (double)operator_ns / 1e9;
+        }
+        t2 = t1 + decode_ns + operator_ns;
+    } else {
+        if (rc == -ENOTSUP)
+            rc = img_decode_limited(job->body, job->body_size, img_operator_channels(opts->op),
+                                    &limits, &pixels, &decode_error, err, sizeof(err));
+        /* The compressed body is not needed past this point: free it before
+         * the operator allocates, to keep the per-image peak down. */
+        free(job->body);
+        job->body = NULL;
+        job->decode_s = seconds_since(t0);
+        decode_failed = rc < 0;
+    }
+    if (decode_failed && decode_error == IMG_ERROR_CANCELLED) {
         job_fail(job, -ECANCELED, PL_STAGE_DECODE, PL_KIND_CANCELLED,
                  "cancelled by signal while decoding");
         goto out;
     }
-    if (rc < 0) {
+    if (decode_failed) {
         job_fail(job, rc, PL_STAGE_DECODE, decode_kind(decode_error), err);
         goto out;
     }
-    job->width = pixels.width;
-    job->height = pixels.height;
+    if (pixels.data != NULL) {
+        job->width = pixels.width;
+        job->height = pixels.height;
 
-    uint64_t t1 = uv_hrtime();
-    uint64_t t2;
-    const char *url = job->url;
-    /* Sobel, Scharr and Prewitt on one thread: the operator and the encode
-     * in one pass that never writes the edge map whole (the same bytes).
-     * Its time is split as measured inside it: the operator's rows are
-     * `operator`, the rest is encode (docs/json.md, times_ms). */
-    uint64_t operator_ns = 0;
-    rc = pl_bands_fused_png_cancel(bands, opts->op, &pixels, opts->png_level, url,
-                                   &run->decode_cancel, uv_hrtime, &png, &png_size, &operator_ns,
-                                   err, sizeof(err));
-    if (rc != -ENOTSUP) {
-        img_buf_finish(&pixels);
-        job->edge_threads = 1;
-        job->edge_s = (double)operator_ns / 1e9;
-        t2 = t1 + operator_ns;
-    } else {
-        /* The operator and the encoder poll the signal's flag too (every few
-         * dozen rows), so a large Canny or encode does not hold the exit up. */
-        rc = pl_bands_apply_cancel(bands, opts->op, &opts->canny, &run->decode_cancel, &pixels,
-                                   &edges, &job->edge_threads);
-        img_buf_finish(&pixels);
-        job->edge_s = seconds_since(t1);
-        if (rc == -ECANCELED) {
-            job_fail(job, -ECANCELED, PL_STAGE_EDGE, PL_KIND_CANCELLED,
-                     "cancelled by signal while running the operator");
-            goto out;
-        }
-        if (rc < 0) {
-            job_fail(job, rc, PL_STAGE_EDGE, PL_KIND_OPERATOR,
-                     "out of memory running the operator");
-            goto out;
-        }
+        t1 = uv_hrtime();
+        /* Sobel, Scharr and Prewitt on one thread: the operator and the
+         * encode in one pass that never writes the edge map whole (the
+         * same bytes). Its time is split as measured inside it: the
+         * operator's rows are `operator`, the rest is encode (docs/json.md,
+         * times_ms). */
+        uint64_t operator_ns = 0;
+        rc = pl_bands_fused_png_cancel(bands, opts->op, &pixels, opts->png_level, url,
+                                       &run->decode_cancel, uv_hrtime, &png, &png_size,
+                                       &operator_ns, err, sizeof(err));
+        if (rc != -ENOTSUP) {
+            img_buf_finish(&pixels);
+            job->edge_threads = 1;
+            job->edge_s = (double)operator_ns / 1e9;
+            t2 = t1 + operator_ns;
+        } else {
+            /* The operator and the encoder poll the signal's flag too (every
+             * few dozen rows), so a large Canny or encode does not hold the
+             * exit up. */
+            rc = pl_bands_apply_cancel(bands, opts->op, &opts->canny, &run->decode_cancel, &pixels,
+                                       &edges, &job->edge_threads);
+            img_buf_finish(&pixels);
+            job->edge_s = seconds_since(t1);
+            if (rc == -ECANCELED) {
+                job_fail(job, -ECANCELED, PL_STAGE_EDGE, PL_KIND_CANCELLED,
+                         "cancelled by signal while running the operator");
+                goto out;
+            }
+            if (rc < 0) {
+                job_fail(job, rc, PL_STAGE_EDGE, PL_KIND_OPERATOR,
+                         "out of memory running the operator");
+                goto out;
+            }
 
-        t2 = uv_hrtime();
-        /* Shared with idle workers like the operator; the same bytes either way. */
-        rc = pl_bands_encode_png_cancel(bands, &edges, opts->png_level, url, &run->decode_cancel,
-                                        &png, &png_size, NULL, err, sizeof(err));
+            t2 = uv_hrtime();
+            /* Shared with idle workers like the operator; the same bytes
+             * either way. */
+            rc =
+                pl_bands_encode_png_cancel(bands, &edges, opts->png_level, url, &run->decode_cancel,
+                                           &png, &png_size, NULL, err, sizeof(err));
+        }
     }
     if (rc == -ECANCELED) {
         job->encode_s = seconds_since(t2);

@@ -18,6 +18,13 @@
  * operator at level 2 on the 2-vCPU VM.) --fused 0 runs them apart
  * (img_apply, then img_encode_png), as before.
  *
+ * A one-scan JPEG that the fused pass takes is decoded as rows while the
+ * pass reads them (img_decode_rows_create), as the worker does: the decode
+ * column is then the setup before the first row plus the pass's CPU time in
+ * the share the monotonic clock spent decoding rows, the operator and
+ * encode columns the pass's other shares. --rows 0 decodes the whole image
+ * first, as before.
+ *
  * --dump-ppm OUT decodes the first file to RGB and writes it as a binary PPM
  * instead; bench.py uses it to build a large test image without any image
  * library of its own. */
@@ -59,6 +66,7 @@ struct bench_options {
     int png_level;
     int repeat;
     int fused;
+    int rows;
     const char *dump_ppm;
 };
 
@@ -84,6 +92,8 @@ static void usage(FILE *out)
             "  --repeat K        repeats per file, 1-%d (default 5)\n"
             "  --fused 0|1       3x3 operators fused with the encode (default 1, as the\n"
             "                    worker on one thread)\n"
+            "  --rows 0|1        one-scan JPEGs decoded as rows the fused pass reads\n"
+            "                    (default 1, as the worker)\n"
             "  --dump-ppm OUT    decode FILE to RGB and write it as a binary PPM\n",
             MAX_REPEAT);
 }
@@ -178,6 +188,56 @@ static int run_fused(const struct bench_options *opts, const struct img_buf *pix
     return rc;
 }
 
+/* The decode as rows read by the fused pass (img_decode_rows_create), as
+ * the worker runs a one-scan JPEG: -ENOTSUP (nothing done) for another
+ * file. The CPU times are split by the monotonic clock's shares. */
+static int run_rows(const struct bench_options *opts, const uint8_t *data, size_t size,
+                    struct file_result *result, double cpu_ms[STAGE_COUNT], char *err,
+                    size_t err_size)
+{
+    struct img_rows *rows = NULL;
+    struct img_png_bands *bands = NULL;
+    uint8_t *png = NULL;
+    size_t png_size = 0;
+    double t0 = bench_thread_cpu_ms();
+    struct img_decode_limits limits;
+    img_decode_limits_init(&limits);
+    limits.max_pixels = MAX_PIXELS;
+    int rc = img_decode_rows_create(data, size, &limits, &rows, NULL, err, err_size);
+    if (rc < 0)
+        return rc;
+    double t1 = bench_thread_cpu_ms();
+    img_rows_set_clock(rows, monotonic_ns);
+    uint64_t start = monotonic_ns();
+    rc = img_png_bands_create_fused_rows(opts->op, rows, opts->png_level, monotonic_ns, &bands);
+    for (int band = 0; rc == 0 && band < img_png_bands_count(bands); band++)
+        rc = img_png_bands_run(bands, band);
+    if (rc == 0)
+        rc = img_png_bands_finish(bands, &png, &png_size);
+    uint64_t pass = monotonic_ns() - start;
+    double t2 = bench_thread_cpu_ms();
+    if (rc < 0) {
+        if (img_rows_error(rows, NULL, err, err_size) == 0)
+            snprintf(err, err_size, "fused rows: %s", strerror(-rc));
+        goto out;
+    }
+    double decode_share = pass > 0 ? (double)img_rows_decode_time(rows) / (double)pass : 0;
+    double operator_share =
+        pass > 0 ? (double)img_png_bands_operator_time(bands) / (double)pass : 0;
+    cpu_ms[STAGE_DECODE] = (t1 - t0) + (t2 - t1) * decode_share;
+    cpu_ms[STAGE_OPERATOR] = (t2 - t1) * operator_share;
+    cpu_ms[STAGE_ENCODE] = (t2 - t1) * (1 - decode_share - operator_share);
+    cpu_ms[STAGE_TOTAL] = t2 - t0;
+    result->width = img_rows_width(rows);
+    result->height = img_rows_height(rows);
+    result->png_bytes = png_size;
+out:
+    free(png);
+    img_png_bands_destroy(bands);
+    img_rows_destroy(rows);
+    return rc;
+}
+
 /* One decode → operator → encode pass, as process_job in pipeline/workers.c does it. */
 static int run_once(const struct bench_options *opts, const uint8_t *data, size_t size,
                     struct file_result *result, double cpu_ms[STAGE_COUNT], double *wall_total,
@@ -189,6 +249,13 @@ static int run_once(const struct bench_options *opts, const uint8_t *data, size_
     size_t png_size = 0;
 
     double wall_start = bench_wall_ms();
+    if (opts->fused && opts->rows && img_operator_fuses(opts->op)) {
+        int ret = run_rows(opts, data, size, result, cpu_ms, err, err_size);
+        if (ret != -ENOTSUP) {
+            *wall_total = bench_wall_ms() - wall_start;
+            return ret;
+        }
+    }
     double t0 = bench_thread_cpu_ms();
     int rc =
         img_decode(data, size, img_operator_channels(opts->op), MAX_PIXELS, &pixels, err, err_size);
@@ -369,7 +436,8 @@ static int parse_int(const char *text, int min, int max, int *out)
 
 int main(int argc, char **argv)
 {
-    struct bench_options opts = {.op = IMG_OP_SOBEL, .png_level = 1, .repeat = 5, .fused = 1};
+    struct bench_options opts = {
+        .op = IMG_OP_SOBEL, .png_level = 1, .repeat = 5, .fused = 1, .rows = 1};
     int first_file = argc;
 #ifdef __GLIBC__
     mallopt(M_MMAP_THRESHOLD, TOOL_MMAP_THRESHOLD);
@@ -409,6 +477,11 @@ int main(int argc, char **argv)
         } else if (strcmp(arg, "--fused") == 0) {
             if (parse_int(value, 0, 1, &opts.fused) < 0) {
                 fprintf(stderr, "edgefetch-stage-bench: --fused wants 0 or 1\n");
+                return 2;
+            }
+        } else if (strcmp(arg, "--rows") == 0) {
+            if (parse_int(value, 0, 1, &opts.rows) < 0) {
+                fprintf(stderr, "edgefetch-stage-bench: --rows wants 0 or 1\n");
                 return 2;
             }
         } else if (strcmp(arg, "--dump-ppm") == 0) {

@@ -8,7 +8,9 @@
  * round trip of that PNG through our own decoder; every operator also in row
  * bands (img_bands_*), and the 3x3 ones fused with the encode
  * (img_png_bands_create_fused, bands run last first: the bytes of the two
- * apart).
+ * apart); and a one-scan JPEG decoded as rows the fused pass reads
+ * (img_decode_rows_create: the bytes of the whole image's pass, or the same
+ * failure, code, kind and message, as the whole image's decode).
  *
  * Beyond "no crash, no sanitizer report" it checks the contracts callers rely
  * on: a decoded image has the probed size and never more pixels than the
@@ -364,6 +366,78 @@ static void decode_and_process(const uint8_t *data, size_t size, const struct im
     img_buf_finish(&pixels);
 }
 
+/* The whole image's fused pass on `data`'s luma: 0 with the PNG, or the
+ * decode's failure. */
+static int whole_fused_png(const uint8_t *data, size_t size, enum img_operator op, int level,
+                           enum img_error_kind *kind, char *err, size_t err_size, uint8_t **png,
+                           size_t *png_size)
+{
+    struct img_decode_limits limits;
+    img_decode_limits_init(&limits);
+    limits.max_pixels = FUZZ_MAX_PIXELS;
+    struct img_buf luma;
+    int rc = img_decode_limited(data, size, 1, &limits, &luma, kind, err, err_size);
+    if (rc < 0)
+        return rc;
+    struct img_png_bands *bands;
+    if (img_png_bands_create_fused(op, &luma, level, NULL, &bands) < 0)
+        fail("fused bands refused a decoded image", NULL);
+    for (int band = 0; band < img_png_bands_count(bands); band++)
+        if (img_png_bands_run(bands, band) < 0)
+            fail("a fused band failed", NULL);
+    if (img_png_bands_finish(bands, png, png_size) < 0)
+        fail("the fused finish failed", NULL);
+    img_png_bands_destroy(bands);
+    img_buf_finish(&luma);
+    return 0;
+}
+
+/* The rows (img_decode_rows_create) against the whole image: the same PNG,
+ * or the same failure. */
+static void check_rows(const uint8_t *data, size_t size, enum img_operator op, int level)
+{
+    struct img_decode_limits limits;
+    img_decode_limits_init(&limits);
+    limits.max_pixels = FUZZ_MAX_PIXELS;
+    struct img_rows *rows;
+    enum img_error_kind kind = IMG_ERROR_NONE;
+    char err[256] = "";
+    int rc = img_decode_rows_create(data, size, &limits, &rows, &kind, err, sizeof(err));
+    if (rc == -ENOTSUP)
+        return;
+    uint8_t *png = NULL;
+    size_t png_size = 0;
+    if (rc == 0) {
+        struct img_png_bands *bands;
+        int ran = img_png_bands_create_fused_rows(op, rows, level, NULL, &bands);
+        for (int band = 0; ran == 0 && band < img_png_bands_count(bands); band++)
+            ran = img_png_bands_run(bands, band);
+        if (ran == 0)
+            ran = img_png_bands_finish(bands, &png, &png_size);
+        img_png_bands_destroy(bands);
+        if (ran < 0) {
+            rc = img_rows_error(rows, &kind, err, sizeof(err));
+            if (rc != ran)
+                fail("a pass over the rows failed other than its rows", NULL);
+        } else if (!img_rows_all_decoded(rows)) {
+            fail("a pass over the rows ended before the last row", NULL);
+        }
+        img_rows_destroy(rows);
+    }
+    enum img_error_kind whole_kind = IMG_ERROR_NONE;
+    char whole_err[256] = "";
+    uint8_t *whole_png = NULL;
+    size_t whole_size = 0;
+    int whole_rc = whole_fused_png(data, size, op, level, &whole_kind, whole_err, sizeof(whole_err),
+                                   &whole_png, &whole_size);
+    if (rc != whole_rc || kind != whole_kind || strcmp(err, whole_err) != 0)
+        fail("the rows fail other than the whole image's decode", err);
+    if (rc == 0 && (png_size != whole_size || memcmp(png, whole_png, png_size) != 0))
+        fail("the rows give another PNG than the whole image", img_operator_name(op));
+    free(png);
+    free(whole_png);
+}
+
 /* The limited decode: under a budget of exactly img_probe_item's estimate it
  * must decode whatever img_decode decodes (the estimate is an upper bound),
  * to the same pixels; the failure kind is set exactly when it fails; with
@@ -477,5 +551,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         knobs[i] = data[size - 2 - i];
     check_limited(data, size, 1, knobs);
     check_limited(data, size, 3, knobs);
+    static const enum img_operator gradient[] = {IMG_OP_SOBEL, IMG_OP_SCHARR, IMG_OP_PREWITT};
+    check_rows(data, size, gradient[knobs[0] % 3], level);
     return 0;
 }

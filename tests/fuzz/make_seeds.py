@@ -151,6 +151,16 @@ def make_jpegs():
     for i in range(len(corrupt) // 2, len(corrupt) - 2, 97):
         corrupt[i] ^= 0x5A
     put(DECODE, "jpeg-corrupt-scan.jpg", bytes(corrupt))
+    # Decoded as rows by the fused pass (imaging/rows.c): a baseline file of
+    # two blocks of rows, cut mid-scan, and with a cut segment where its
+    # end-of-image marker was (only reading on after the last row sees it).
+    # (The committed ones: djpeg -scale 1/4 of the sample, cropped, cjpeg -quality 75.)
+    two_blocks = enc(cv2.resize(img, (400, 270), interpolation=cv2.INTER_AREA),
+                     cv2.IMWRITE_JPEG_QUALITY, 75)
+    put(DECODE, "jpeg-baseline-400x270.jpg", two_blocks)
+    scan = two_blocks.find(b"\xff\xda")
+    put(DECODE, "jpeg-cut-mid-scan.jpg", two_blocks[:(scan + len(two_blocks)) // 2])
+    put(DECODE, "jpeg-cut-segment-at-end.jpg", two_blocks[:-2] + b"\xff\xfe\x00\x10")
     # A frame header claiming 65535x65535 over a tiny scan.
     sof = base.find(b"\xff\xc0")
     claim = bytearray(base)
