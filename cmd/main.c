@@ -387,10 +387,14 @@ static void say_stopped(const struct cli *cli, const struct pl_report *report)
                 strsignal(report->signal), report->cancelled);
 }
 
+/* As run_once's --json `exit_code`: a signal first (its items were
+ * cancelled, a rerun redoes them), then a list that broke off. */
 static int exit_status(const struct pl_report *report)
 {
     if (report->signal != 0)
         return 128 + report->signal;
+    if (report->list_broke)
+        return EXIT_USAGE;
     return report->failed > 0 ? EXIT_SOME_FAILED : EXIT_ALL_OK;
 }
 
@@ -502,7 +506,7 @@ static int run_single(struct cli *cli, const struct run_input *input)
         fprintf(stderr, "  edge maps in %s\n\n", cli->output_dir);
     }
     say_stopped(cli, &report);
-    return report.list_broke ? EXIT_USAGE : exit_status(&report);
+    return exit_status(&report);
 }
 
 /* --dry-run: a line per unique item on stdout, tab-separated: what the run
