@@ -389,6 +389,24 @@ out:
     return rc;
 }
 
+/* Runs a fused pass's bands in order on this thread and encodes the PNG
+ * into *png; takes `work` and destroys it. */
+static int run_fused(struct img_png_bands *work, const char *source, const atomic_int *cancel,
+                     uint8_t **png, size_t *png_size, uint64_t *operator_time)
+{
+    if (source != NULL)
+        img_png_bands_set_source(work, source);
+    img_png_bands_set_cancel(work, cancel);
+    int rc = 0;
+    for (int band = 0; band < img_png_bands_count(work) && rc == 0; band++)
+        rc = img_png_bands_run(work, band);
+    if (rc == 0)
+        rc = img_png_bands_finish(work, png, png_size);
+    *operator_time = img_png_bands_operator_time(work);
+    img_png_bands_destroy(work);
+    return rc;
+}
+
 int pl_bands_fused_png_cancel(struct pl_bands *bands, enum img_operator op,
                               const struct img_buf *src, int level, const char *source,
                               const atomic_int *cancel, uint64_t (*now)(void), uint8_t **png,
@@ -406,18 +424,8 @@ int pl_bands_fused_png_cancel(struct pl_bands *bands, enum img_operator op,
     int rc = img_png_bands_create_fused(op, src, level, now, &work);
     if (rc == -ENOTSUP)
         return rc;
-    if (rc < 0)
-        goto out;
-    if (source != NULL)
-        img_png_bands_set_source(work, source);
-    img_png_bands_set_cancel(work, cancel);
-    for (int band = 0; band < img_png_bands_count(work) && rc == 0; band++)
-        rc = img_png_bands_run(work, band);
     if (rc == 0)
-        rc = img_png_bands_finish(work, png, png_size);
-    *operator_time = img_png_bands_operator_time(work);
-    img_png_bands_destroy(work);
-out:
+        rc = run_fused(work, source, cancel, png, png_size, operator_time);
     encode_error(rc, err, err_size);
     return rc;
 }
@@ -437,20 +445,11 @@ int pl_bands_fused_png_rows(enum img_operator op, struct img_rows *rows, int lev
     *png_size = 0;
     *operator_time = 0;
     struct img_png_bands *work;
+    /* run_fused runs the bands in order on this thread: the rows are
+     * decoded once, from the top. */
     int rc = img_png_bands_create_fused_rows(op, rows, level, now, &work);
-    if (rc < 0)
-        goto out;
-    if (source != NULL)
-        img_png_bands_set_source(work, source);
-    img_png_bands_set_cancel(work, cancel);
-    /* In order on this thread: the rows are decoded once, from the top. */
-    for (int band = 0; band < img_png_bands_count(work) && rc == 0; band++)
-        rc = img_png_bands_run(work, band);
     if (rc == 0)
-        rc = img_png_bands_finish(work, png, png_size);
-    *operator_time = img_png_bands_operator_time(work);
-    img_png_bands_destroy(work);
-out:
+        rc = run_fused(work, source, cancel, png, png_size, operator_time);
     encode_error(rc, err, err_size);
     return rc;
 }
