@@ -223,6 +223,21 @@ gradient_rows_avx2(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t d
  * img__NAME_rows, NAME_rows_at (rows [y0, y1) with `dst` at row y0, for
  * img__gradient_rows) and, on x86, an AVX2 variant (intrinsics for the
  * interior, see gradient_row_avx2; imaging_private.h has the dispatch). */
+/* The entries both variants share, over NAME_rows_at: the row-band entry
+ * img__NAME_rows and the whole-image img_NAME. */
+#define DEFINE_GRADIENT_ENTRIES(name)                                                              \
+    void img__##name##_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,                   \
+                            size_t dst_stride, int width, int height, int y0, int y1)              \
+    {                                                                                              \
+        name##_rows_at(src, src_stride, dst + (size_t)y0 * dst_stride, dst_stride, width, height,  \
+                       y0, y1);                                                                    \
+    }                                                                                              \
+    void img_##name(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,        \
+                    int width, int height)                                                         \
+    {                                                                                              \
+        img__##name##_rows(src, src_stride, dst, dst_stride, width, height, 0, height);            \
+    }
+
 #if IMG_HAVE_AVX2_VARIANTS
 #define DEFINE_GRADIENT_OPERATOR(name, side_weight, centre_weight)                                 \
     static void name##_generic_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,           \
@@ -251,17 +266,7 @@ gradient_rows_avx2(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t d
     {                                                                                              \
         name##_generic_rows(src, src_stride, dst, dst_stride, width, height, 0, height);           \
     }                                                                                              \
-    void img__##name##_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,                   \
-                            size_t dst_stride, int width, int height, int y0, int y1)              \
-    {                                                                                              \
-        name##_rows_at(src, src_stride, dst + (size_t)y0 * dst_stride, dst_stride, width, height,  \
-                       y0, y1);                                                                    \
-    }                                                                                              \
-    void img_##name(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,        \
-                    int width, int height)                                                         \
-    {                                                                                              \
-        img__##name##_rows(src, src_stride, dst, dst_stride, width, height, 0, height);            \
-    }
+    DEFINE_GRADIENT_ENTRIES(name)
 #else
 #define DEFINE_GRADIENT_OPERATOR(name, side_weight, centre_weight)                                 \
     static void name##_rows_at(const uint8_t *src, size_t src_stride, uint8_t *dst,                \
@@ -270,19 +275,9 @@ gradient_rows_avx2(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t d
         gradient_rows(src, src_stride, dst, dst_stride, width, height, y0, y1, side_weight,        \
                       centre_weight);                                                              \
     }                                                                                              \
-    void img__##name##_rows(const uint8_t *src, size_t src_stride, uint8_t *dst,                   \
-                            size_t dst_stride, int width, int height, int y0, int y1)              \
-    {                                                                                              \
-        name##_rows_at(src, src_stride, dst + (size_t)y0 * dst_stride, dst_stride, width, height,  \
-                       y0, y1);                                                                    \
-    }                                                                                              \
+    DEFINE_GRADIENT_ENTRIES(name)                                                                  \
     void img__##name##_generic(const uint8_t *src, size_t src_stride, uint8_t *dst,                \
                                size_t dst_stride, int width, int height)                           \
-    {                                                                                              \
-        img__##name##_rows(src, src_stride, dst, dst_stride, width, height, 0, height);            \
-    }                                                                                              \
-    void img_##name(const uint8_t *src, size_t src_stride, uint8_t *dst, size_t dst_stride,        \
-                    int width, int height)                                                         \
     {                                                                                              \
         img__##name##_rows(src, src_stride, dst, dst_stride, width, height, 0, height);            \
     }
