@@ -52,7 +52,15 @@ struct jpeg_make {
     int quality;
 };
 
-static inline struct mem_image make_jpeg_image(const struct jpeg_make *spec)
+/* A pixel of the image make_jpeg_sampled writes; `context` is the caller's. */
+typedef uint8_t (*jpeg_sample_fn)(int x, int y, int c, const void *context);
+
+/* make_jpeg_image with luma sampled luma_h×luma_v (a 3-component file;
+ * 0: spec->full_chroma's choice) and pixels from `sample` (NULL:
+ * test_sample with seed 1). */
+static inline struct mem_image make_jpeg_sampled(const struct jpeg_make *spec, int luma_h,
+                                                 int luma_v, jpeg_sample_fn sample,
+                                                 const void *context)
 {
     struct jpeg_compress_struct cinfo;
     struct jpeg_error_mgr errors;
@@ -67,8 +75,12 @@ static inline struct mem_image make_jpeg_image(const struct jpeg_make *spec)
     cinfo.in_color_space = spec->components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_set_defaults(&cinfo);
     jpeg_set_quality(&cinfo, spec->quality > 0 ? spec->quality : 90, TRUE);
-    if (spec->components == 3 && spec->full_chroma)
+    if (spec->components == 3 && luma_h > 0) {
+        cinfo.comp_info[0].h_samp_factor = luma_h;
+        cinfo.comp_info[0].v_samp_factor = luma_v;
+    } else if (spec->components == 3 && spec->full_chroma) {
         cinfo.comp_info[0].h_samp_factor = cinfo.comp_info[0].v_samp_factor = 1;
+    }
     if (spec->scans != NULL) {
         cinfo.scan_info = spec->scans;
         cinfo.num_scans = spec->scan_count;
@@ -83,7 +95,8 @@ static inline struct mem_image make_jpeg_image(const struct jpeg_make *spec)
         int y = (int)cinfo.next_scanline;
         for (int x = 0; x < spec->width; x++)
             for (int c = 0; c < spec->components; c++)
-                row[(size_t)x * (size_t)spec->components + (size_t)c] = test_sample(x, y, c, 1);
+                row[(size_t)x * (size_t)spec->components + (size_t)c] =
+                    sample != NULL ? sample(x, y, c, context) : test_sample(x, y, c, 1);
         JSAMPROW rows[1] = {row};
         jpeg_write_scanlines(&cinfo, rows, 1);
     }
@@ -91,6 +104,11 @@ static inline struct mem_image make_jpeg_image(const struct jpeg_make *spec)
     jpeg_destroy_compress(&cinfo);
     free(row);
     return (struct mem_image){data, size};
+}
+
+static inline struct mem_image make_jpeg_image(const struct jpeg_make *spec)
+{
+    return make_jpeg_sampled(spec, 0, 0, NULL, NULL);
 }
 
 /* ---- PNG with libpng ---------------------------------------------------- */

@@ -25,48 +25,27 @@ enum pattern {
     PATTERN_FLAT_TOP,  /* grey, then noise: the probe reads many rows */
 };
 
+struct pattern_rows {
+    enum pattern pattern;
+    int flat_rows;
+};
+
+static uint8_t pattern_sample(int x, int y, int c, const void *context)
+{
+    const struct pattern_rows *rows = context;
+    bool flat =
+        rows->pattern == PATTERN_FLAT || (rows->pattern == PATTERN_FLAT_TOP && y < rows->flat_rows);
+    return flat ? (uint8_t)(90 + 20 * c) : test_sample(x, y, c, 7);
+}
+
 /* A JPEG of `components` 1 or 3 with luma sampled h×v (2×2 4:2:0, 2×1
  * 4:2:2, 1×1 4:4:4), baseline unless `progressive`. */
 static struct mem_image make_sampled_jpeg(int width, int height, int components, int h, int v,
                                           enum pattern pattern, int flat_rows, bool progressive)
 {
-    struct jpeg_compress_struct cinfo;
-    struct jpeg_error_mgr errors;
-    unsigned char *data = NULL;
-    unsigned long size = 0;
-    cinfo.err = jpeg_std_error(&errors);
-    jpeg_create_compress(&cinfo);
-    jpeg_mem_dest(&cinfo, &data, &size);
-    cinfo.image_width = (JDIMENSION)width;
-    cinfo.image_height = (JDIMENSION)height;
-    cinfo.input_components = components;
-    cinfo.in_color_space = components == 1 ? JCS_GRAYSCALE : JCS_RGB;
-    jpeg_set_defaults(&cinfo);
-    jpeg_set_quality(&cinfo, 90, TRUE);
-    if (components == 3) {
-        cinfo.comp_info[0].h_samp_factor = h;
-        cinfo.comp_info[0].v_samp_factor = v;
-    }
-    if (progressive)
-        jpeg_simple_progression(&cinfo);
-    jpeg_start_compress(&cinfo, TRUE);
-    size_t row_bytes = (size_t)width * (size_t)components;
-    uint8_t *row = malloc(row_bytes);
-    CHECK(row != NULL);
-    while (cinfo.next_scanline < cinfo.image_height) {
-        int y = (int)cinfo.next_scanline;
-        bool flat = pattern == PATTERN_FLAT || (pattern == PATTERN_FLAT_TOP && y < flat_rows);
-        for (int x = 0; x < width; x++)
-            for (int c = 0; c < components; c++)
-                row[(size_t)x * (size_t)components + (size_t)c] =
-                    flat ? (uint8_t)(90 + 20 * c) : test_sample(x, y, c, 7);
-        JSAMPROW rows[1] = {row};
-        jpeg_write_scanlines(&cinfo, rows, 1);
-    }
-    jpeg_finish_compress(&cinfo);
-    jpeg_destroy_compress(&cinfo);
-    free(row);
-    return (struct mem_image){data, size};
+    struct jpeg_make spec = {width, height, components, progressive, false, NULL, 0, 90};
+    struct pattern_rows rows = {pattern, flat_rows};
+    return make_jpeg_sampled(&spec, h, v, pattern_sample, &rows);
 }
 
 static void run_bands(struct img_png_bands *bands, uint8_t **png, size_t *png_size)
