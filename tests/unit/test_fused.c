@@ -21,6 +21,7 @@
 #include "bands.h"
 #include "check.h"
 #include "imaging.h"
+#include "test_image.h"
 #include "test_random.h"
 
 enum pattern {
@@ -34,41 +35,29 @@ enum pattern {
 
 static const char *pattern_names[PATTERN_COUNT] = {"noise", "smooth", "flat", "flat_top", "steps"};
 
+static uint8_t pattern_pixel(const struct img_buf *image, size_t x, int y, uint8_t noise,
+                             int pattern)
+{
+    int flat_rows = image->height / 2 + 1;
+    switch ((enum pattern)pattern) {
+    case NOISE:
+        return noise;
+    case SMOOTH:
+        return (uint8_t)(x / 3 + (size_t)y / 2 + (noise & 1));
+    case FLAT:
+        return 77;
+    case FLAT_TOP:
+        return y < flat_rows ? 200 : noise;
+    default:
+        return ((x / 9 + (size_t)y / 11) & 1) ? 255 : 0;
+    }
+}
+
 /* A width×height luma image with random stride padding. */
 static void make_image(struct img_buf *image, int width, int height, enum pattern pattern,
                        uint64_t *rng)
 {
-    size_t stride = (size_t)width + next_random(rng) % 5;
-    image->data = malloc(stride * (size_t)height);
-    CHECK(image->data != NULL);
-    image->stride = stride;
-    image->width = width;
-    image->height = height;
-    image->channels = 1;
-    int flat_rows = height / 2 + 1;
-    for (int y = 0; y < height; y++) {
-        uint8_t *row = image->data + (size_t)y * stride;
-        for (size_t x = 0; x < stride; x++) {
-            uint8_t noise = (uint8_t)next_random(rng);
-            switch (pattern) {
-            case NOISE:
-                row[x] = noise;
-                break;
-            case SMOOTH:
-                row[x] = (uint8_t)(x / 3 + (size_t)y / 2 + (noise & 1));
-                break;
-            case FLAT:
-                row[x] = 77;
-                break;
-            case FLAT_TOP:
-                row[x] = y < flat_rows ? 200 : noise;
-                break;
-            default:
-                row[x] = ((x / 9 + (size_t)y / 11) & 1) ? 255 : 0;
-                break;
-            }
-        }
-    }
+    make_padded_image(image, width, height, 5, pattern_pixel, (int)pattern, rng);
 }
 
 /* img_apply then img_encode_png: the bytes the fused pass must give. */

@@ -15,43 +15,34 @@
 #include "band_pool.h"
 #include "bands.h"
 #include "check.h"
+#include "test_image.h"
 #include "test_random.h"
 #include "imaging.h"
 #include "pipeline.h"
 
 enum pattern { NOISE, BLOCKS, TWO_LEVEL, SMOOTH, PATTERN_COUNT };
 
+static uint8_t pattern_pixel(const struct img_buf *image, size_t x, int y, uint8_t noise,
+                             int pattern)
+{
+    (void)image;
+    switch ((enum pattern)pattern) {
+    case NOISE:
+        return noise;
+    case BLOCKS:
+        return (uint8_t)((((int)x / 7 + y / 5) % 3) * 100 + (noise & 15));
+    case TWO_LEVEL:
+        return noise % 7 == 0 ? 255 : 0;
+    default:
+        return (uint8_t)(x + (size_t)y * 3 + (noise & 3));
+    }
+}
+
 /* A width×height gray image with random stride padding. */
 static void make_image(struct img_buf *image, int width, int height, enum pattern pattern,
                        uint64_t *rng)
 {
-    size_t stride = (size_t)width + next_random(rng) % 9;
-    image->data = malloc(stride * (size_t)height);
-    CHECK(image->data != NULL);
-    image->stride = stride;
-    image->width = width;
-    image->height = height;
-    image->channels = 1;
-    for (int y = 0; y < height; y++) {
-        uint8_t *row = image->data + (size_t)y * stride;
-        for (size_t x = 0; x < stride; x++) {
-            uint8_t noise = (uint8_t)next_random(rng);
-            switch (pattern) {
-            case NOISE:
-                row[x] = noise;
-                break;
-            case BLOCKS:
-                row[x] = (uint8_t)((((int)x / 7 + y / 5) % 3) * 100 + (noise & 15));
-                break;
-            case TWO_LEVEL:
-                row[x] = noise % 7 == 0 ? 255 : 0;
-                break;
-            default:
-                row[x] = (uint8_t)(x + (size_t)y * 3 + (noise & 3));
-                break;
-            }
-        }
-    }
+    make_padded_image(image, width, height, 9, pattern_pixel, (int)pattern, rng);
 }
 
 static void check_pixels(const struct img_buf *want, const uint8_t *got, size_t got_stride,
