@@ -38,10 +38,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-import threading
 import time
-import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
@@ -354,75 +351,32 @@ def _stale_round(w, good, flaky):
 
 def _run_watching(w, urls, args, on_item):
     """w.run_edgefetch, calling `on_item` with each --json item as it comes."""
-    binary = os.environ["EDGEFETCH"]
-    work = tempfile.mkdtemp(prefix="watching-", dir=w.tmp)
-    lst = os.path.join(work, "urls.txt")
-    with open(lst, "w") as f:
-        f.write("\n".join(urls) + "\n")
-    out = os.path.join(work, "out")
-    cmd = [binary, "--json", "-i", lst, "-o", out] + list(args)
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
-    err = []
-    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))
-    reader.start()
-    lines = []
-    timer = threading.Timer(100, proc.kill)
-    timer.start()
-    try:
-        for line in proc.stdout:
-            lines.append(line)
-            try:
-                obj = json.loads(line)
-            except ValueError:
-                continue
-            if obj.get("type") == "item":
-                on_item(obj)
-        proc.wait()
-    finally:
-        timer.cancel()
-        reader.join()
-    result = types.SimpleNamespace(returncode=proc.returncode, stdout=b"".join(lines),
-                                   stderr=err[0] if err else b"")
-    return world.Run(cmd, result, start, time.monotonic(), work, out, urls)
+    def on_line(line):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            return
+        if obj.get("type") == "item":
+            on_item(obj)
+
+    return w.run_edgefetch_streaming(urls, args, on_line, timeout=100)
 
 
 def _run_removing_rule(w, urls, first_url, args):
     """w.run_edgefetch, reading the --json lines as they come: when the item
     of `first_url` is reported, the table 'flaky' loses its rule (its SYN
     count read just before). Returns (Run, SYNs dropped, time removed)."""
-    binary = os.environ["EDGEFETCH"]
-    work = os.path.join(w.tmp, "reprobe")
-    os.makedirs(work)
-    lst = os.path.join(work, "urls.txt")
-    with open(lst, "w") as f:
-        f.write("\n".join(urls) + "\n")
-    out = os.path.join(work, "out")
-    cmd = [binary, "--json", "-i", lst, "-o", out] + list(args)
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
-    err = []
-    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))
-    reader.start()
-    lines, syns, removed_at = [], 0, None
-    timer = threading.Timer(120, proc.kill)
-    timer.start()
-    try:
-        for line in proc.stdout:
-            lines.append(line)
-            if removed_at is None and first_url.encode() in line:
-                syns = _flaky_syns()
-                _nft("flush", "chain", "inet", "flaky", "input")
-                removed_at = time.monotonic()
-        proc.wait()
-    finally:
-        timer.cancel()
-        reader.join()
-    result = types.SimpleNamespace(returncode=proc.returncode, stdout=b"".join(lines),
-                                   stderr=err[0] if err else b"")
-    return world.Run(cmd, result, start, time.monotonic(), work, out, urls), syns, removed_at
+    removed = []
+
+    def on_line(line):
+        if not removed and first_url.encode() in line:
+            syns = _flaky_syns()
+            _nft("flush", "chain", "inet", "flaky", "input")
+            removed.append((syns, time.monotonic()))
+
+    run = w.run_edgefetch_streaming(urls, args, on_line, timeout=120)
+    syns, removed_at = removed[0] if removed else (0, None)
+    return run, syns, removed_at
 
 
 if __name__ == "__main__":

@@ -25,11 +25,7 @@ lookup takes its host down, like a connect timeout):
 Run one case as root: test_host_names.py NAME (without root it exits 77).
 """
 import os
-import subprocess
 import sys
-import threading
-import time
-import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
@@ -176,35 +172,14 @@ def _run_restoring_name(w, host, urls, first_url, args):
     """w.run_edgefetch, reading the --json lines as they come: when the item
     of `first_url` is reported, `host`'s DNS record is put back. Returns
     (Run, queries the test itself made for the name from then on)."""
-    binary = os.environ["EDGEFETCH"]
-    work = os.path.join(w.tmp, "reprobe")
-    os.makedirs(work)
-    lst = os.path.join(work, "urls.txt")
-    with open(lst, "w") as f:
-        f.write("\n".join(urls) + "\n")
-    out = os.path.join(work, "out")
-    cmd = [binary, "--json", "-i", lst, "-o", out] + list(args)
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.DEVNULL)
-    err = []
-    reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))
-    reader.start()
-    lines, ours = [], None
-    timer = threading.Timer(120, proc.kill)
-    timer.start()
-    try:
-        for line in proc.stdout:
-            lines.append(line)
-            if ours is None and first_url.encode() in line:
-                ours = w.set_dns(host, True)
-        proc.wait()
-    finally:
-        timer.cancel()
-        reader.join()
-    result = types.SimpleNamespace(returncode=proc.returncode, stdout=b"".join(lines),
-                                   stderr=err[0] if err else b"")
-    return world.Run(cmd, result, start, time.monotonic(), work, out, urls), ours
+    ours = []
+
+    def on_line(line):
+        if not ours and first_url.encode() in line:
+            ours.append(w.set_dns(host, True))
+
+    run = w.run_edgefetch_streaming(urls, args, on_line, timeout=120)
+    return run, ours[0] if ours else None
 
 
 if __name__ == "__main__":

@@ -59,7 +59,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
@@ -579,6 +581,41 @@ class World:
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
         end = time.monotonic()
         return Run(cmd, proc, start, end, work, out, urls)
+
+    def run_edgefetch_streaming(self, urls, args=(), on_line=None, timeout=120):
+        """run_edgefetch, reading stdout as it comes: `on_line` is called with
+        each line (bytes, the --json items among them) while edgefetch runs,
+        so a test can change the world mid-run. Killed after `timeout` s."""
+        binary = os.environ["EDGEFETCH"]
+        work = tempfile.mkdtemp(prefix="streaming-", dir=self.tmp)
+        lst = os.path.join(work, "urls.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(urls) + "\n")
+        out = os.path.join(work, "out")
+        extra = ["--cacert", self.cacert] if self.cacert else []
+        cmd = [binary, "--json", "-i", lst, "-o", out] + extra + list(args)
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        err = []
+        # stderr drained apart, so a chatty run cannot block on a full pipe.
+        reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))
+        reader.start()
+        lines = []
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            for line in proc.stdout:
+                lines.append(line)
+                if on_line is not None:
+                    on_line(line)
+            proc.wait()
+        finally:
+            timer.cancel()
+            reader.join()
+        result = types.SimpleNamespace(returncode=proc.returncode, stdout=b"".join(lines),
+                                       stderr=err[0] if err else b"")
+        return Run(cmd, result, start, time.monotonic(), work, out, urls)
 
 
 def _dns_query(name):
