@@ -67,6 +67,7 @@ API:
 """
 import contextlib
 import fcntl
+import http.server
 import json
 import os
 import re
@@ -651,6 +652,31 @@ def signal_and_finish(proc, sig=signal.SIGTERM, timeout=60, still=None):
     return out, err, time.monotonic() - sent
 
 
+def wait_body_sent(server, proc, sent_before, interval_s=0.005, timeout=60):
+    """Waits until the fixture `server` has sent more than `sent_before`
+    bytes and has no transfer left in flight: the body is all out, so what
+    `proc` does next is decode and operator work. Fails if `proc` ends
+    first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        stats = server.stats()
+        if stats["bytes_sent"] > sent_before and stats["inflight"] == 0:
+            return
+        check(proc.poll() is None, f"ended (exit {proc.returncode}) before the signal")
+        check(time.monotonic() < deadline, f"the download did not end: {stats}")
+        time.sleep(interval_s)
+
+
+def wait_hanging(server, proc, timeout=120):
+    """Waits until one transfer of the fixture `server` hangs (a ?stall
+    URL); fails if `proc` ends first."""
+    deadline = time.monotonic() + timeout
+    while server.stats()["hanging"] != 1:
+        check(proc.poll() is None, f"ended before its transfer stalled: {proc.returncode}")
+        check(time.monotonic() < deadline, "the transfer never stalled")
+        time.sleep(0.05)
+
+
 @contextlib.contextmanager
 def reaped(proc):
     """A block a started process may outlive (a case failing half way): the
@@ -875,6 +901,41 @@ class Drain:
         self.thread.join(timeout)
         check(not self.thread.is_alive(), "the stream did not end")
         return b"".join(self.chunks).lstrip(FILLER).decode(errors="replace")
+
+
+def serve_heads(sock, respond):
+    """Accepts connections on the listening `sock` one at a time until it is
+    closed; for each, reads the request's head (read_head) and calls
+    `respond(conn, head)`, then closes the connection."""
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        with conn:
+            respond(conn, read_head(conn))
+
+
+class JpegHandler(http.server.BaseHTTPRequestHandler):
+    """Serves `body` as image/jpeg to every GET, appending `recorded()` (of
+    the request) to `seen` first. A subclass sets its own `seen = []` and
+    `body`, and says what to record."""
+    seen = None
+    body = b""
+
+    def recorded(self):
+        raise NotImplementedError
+
+    def do_GET(self):  # noqa: N802
+        type(self).seen.append(self.recorded())
+        self.send_response(200)
+        self.send_header("Content-Type", "image/jpeg")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
 
 
 def read_head(sock):

@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, PHOTOS, SAMPLES, Failure, Fixture, Workspace, check,  # noqa: E402
                      check_clean_exit, fnv1a32, main_for, read, run, tree, validate_run)
+from harness import JpegHandler  # noqa: E402
 
 
 # ---- the cases -------------------------------------------------------------
@@ -158,22 +159,13 @@ def test_shards():
         check(rc == 2 and "--shard" in err, f"--shard 3/3: {rc} {err}")
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
+class _Recorder(JpegHandler):
     """Serves one photo for any path; records request lines and headers.
     Doubles as an HTTP proxy: a proxied request arrives in absolute form."""
     seen = []
-    body = b""
 
-    def do_GET(self):  # noqa: N802
-        _Recorder.seen.append((self.path, dict(self.headers)))
-        self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args):
-        pass
+    def recorded(self):
+        return (self.path, dict(self.headers))
 
 
 def test_headers_and_proxy():

@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from harness import (EDGEFETCH, FIXTURE, Failure, Fixture, Workspace, check,  # noqa: E402
-                     check_clean_exit, main_for, signal_and_finish)
+                     check_clean_exit, main_for, signal_and_finish, wait_body_sent)
 from pngutil import large_gray_png  # noqa: E402
 
 SIDE = 4000
@@ -69,14 +69,7 @@ def signalled(ws, server, url, mode_args, delay, attempt):
     proc = subprocess.Popen([EDGEFETCH, "--json", "-i", urls, "-o", ws.out]
                             + ARGS + mode_args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            stats = server.stats()
-            if stats["bytes_sent"] > sent_before and stats["inflight"] == 0:
-                break
-            check(proc.poll() is None, f"ended (exit {proc.returncode}) before the signal")
-            check(time.monotonic() < deadline, f"the download did not end: {stats}")
-            time.sleep(0.005)
+        wait_body_sent(server, proc, sent_before)
         time.sleep(delay)
         check(proc.poll() is None, f"ended (exit {proc.returncode}) before the signal")
         out, err, took = signal_and_finish(proc, timeout=120, still="no exit 120 s after SIGTERM")

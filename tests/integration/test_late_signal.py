@@ -36,7 +36,7 @@ from harness import (EDGEFETCH, FIXTURE, Fixture, Workspace, check,  # noqa: E40
                      check_clean_exit, main_for, quiescent, tree)
 from pngutil import small_png  # noqa: E402
 from harness import (Drain, check_stopped, full_pipe, read, reaped,  # noqa: E402
-                     signal_and_finish, signals_pending)
+                     signal_and_finish, signals_pending, wait_hanging)
 
 
 def run_blocked_after_end(ws, server, signals):
@@ -89,10 +89,7 @@ def test_stopped_then_late():
         os.close(write_fd)
         with reaped(proc):
             deadline = time.monotonic() + 120
-            while server.stats()["hanging"] != 1:
-                check(proc.poll() is None, f"ended before its transfer stalled: {proc.returncode}")
-                check(time.monotonic() < deadline, "the transfer never stalled")
-                time.sleep(0.05)
+            wait_hanging(server, proc)
             proc.send_signal(signal.SIGTERM)  # the run's: it stops, reports, then flushes
             while b"edge maps in" not in open(err_path, "rb").read():
                 check(proc.poll() is None, f"ended before its report: {proc.returncode}")

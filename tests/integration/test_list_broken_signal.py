@@ -14,13 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FIXTURE, PHOTOS, Fixture, Workspace, check,  # noqa: E402
                      check_clean_exit, check_stopped, main_for, reaped, signal_and_finish,
-                     validate_run)
+                     validate_run, wait_hanging)
 
 
 def test_broke_then_sigterm():
@@ -30,11 +29,7 @@ def test_broke_then_sigterm():
         proc = subprocess.Popen([EDGEFETCH, "--json", "--layout", "positional", "-i", path,
                                  "-o", ws.out], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         with reaped(proc):
-            deadline = time.monotonic() + 120
-            while server.stats()["hanging"] != 1:
-                check(proc.poll() is None, f"ended before its transfer stalled: {proc.returncode}")
-                check(time.monotonic() < deadline, "the transfer never stalled")
-                time.sleep(0.05)
+            wait_hanging(server, proc)
             out, err, _ = signal_and_finish(proc)
         err = err.decode(errors="replace")
         check_clean_exit(err, "broke_then_sigterm")

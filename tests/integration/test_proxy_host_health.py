@@ -25,8 +25,8 @@ import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from harness import (Workspace, check, free_port, items_of, main_for, read_head,  # noqa: E402
-                     run_timed)
+from harness import (Workspace, check, free_port, items_of, main_for,  # noqa: E402
+                     run_timed, serve_heads)
 
 
 class RefusingProxy:
@@ -44,19 +44,15 @@ class RefusingProxy:
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
     def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = read_head(conn)
-                with self.lock:
-                    self.requests.append(data.split(b"\r\n", 1)[0].decode(errors="replace"))
-                reason = {502: "Bad Gateway", 503: "Service Unavailable",
-                          504: "Gateway Timeout"}[self.status]
-                conn.sendall(f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: 0\r\n"
-                             "Connection: close\r\n\r\n".encode())
+        serve_heads(self.sock, self._respond)
+
+    def _respond(self, conn, data):
+        with self.lock:
+            self.requests.append(data.split(b"\r\n", 1)[0].decode(errors="replace"))
+        reason = {502: "Bad Gateway", 503: "Service Unavailable",
+                  504: "Gateway Timeout"}[self.status]
+        conn.sendall(f"HTTP/1.1 {self.status} {reason}\r\nContent-Length: 0\r\n"
+                     "Connection: close\r\n\r\n".encode())
 
     def __enter__(self):
         self.thread.start()

@@ -24,7 +24,7 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (FIXTURE, PHOTOS, SAMPLES, Fixture, Workspace, check, doc_text, items_of,  # noqa: E402
-                     main_for, ndjson, read, read_head, run)
+                     main_for, ndjson, read, run, serve_heads)
 
 
 class RawServer:
@@ -41,19 +41,15 @@ class RawServer:
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn:
-                head = read_head(conn)
-                path = head.split(b" ")[1].decode() if head.count(b" ") >= 2 else "/"
-                value = self.types.get(path.lstrip("/"))
-                conn.sendall(b"HTTP/1.1 200 OK\r\n" +
-                             (b"Content-Type: " + value + b"\r\n" if value is not None else b"") +
-                             b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(self.body) +
-                             self.body)
+        serve_heads(self.sock, self._respond)
+
+    def _respond(self, conn, head):
+        path = head.split(b" ")[1].decode() if head.count(b" ") >= 2 else "/"
+        value = self.types.get(path.lstrip("/"))
+        conn.sendall(b"HTTP/1.1 200 OK\r\n" +
+                     (b"Content-Type: " + value + b"\r\n" if value is not None else b"") +
+                     b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(self.body) +
+                     self.body)
 
     def close(self):
         self.sock.close()

@@ -21,6 +21,7 @@ import threading
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import FIXTURE, PHOTOS, SAMPLES, Fixture, Workspace, check, main_for, read, run  # noqa: E402
+from harness import JpegHandler  # noqa: E402
 
 SOURCE_ROOT = os.path.dirname(os.path.dirname(HERE))
 
@@ -72,21 +73,12 @@ def test_report_rows():
               f"README demo: {demo_rows}")
 
 
-class Recorder(http.server.BaseHTTPRequestHandler):
+class Recorder(JpegHandler):
     """Records each request's Accept lines and serves one JPEG."""
     seen = []
-    body = b""
 
-    def do_GET(self):  # noqa: N802
-        Recorder.seen.append(self.headers.get_all("Accept") or [])
-        self.send_response(200)
-        self.send_header("Content-Type", "image/jpeg")
-        self.send_header("Content-Length", str(len(self.body)))
-        self.end_headers()
-        self.wfile.write(self.body)
-
-    def log_message(self, *args):
-        pass
+    def recorded(self):
+        return self.headers.get_all("Accept") or []
 
 
 FORMAT_NAMES = {"image/webp": "WebP", "image/avif": "AVIF", "image/jpeg": "JPEG",

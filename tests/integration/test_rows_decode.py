@@ -26,7 +26,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from harness import (EDGEFETCH, FAST_RETRY, FIXTURE, PHOTOS, SAMPLES, Failure, Fixture,  # noqa: E402
-                     Workspace, check, check_clean_exit, items_of, main_for, read, run)
+                     Workspace, check, check_clean_exit, items_of, main_for, read, run,
+                     wait_body_sent)
 
 # Beside the binary under test: build/cmd/edgefetch, build/tests/opencv/.
 JPEG_MAKE = os.path.join(os.path.dirname(os.path.dirname(EDGEFETCH or ".")), "tests", "opencv",
@@ -111,14 +112,7 @@ def signalled(ws, server, url, delay, attempt):
     proc = subprocess.Popen([EDGEFETCH, "--json", "-i", urls, "-o", ws.out, "-w", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            stats = server.stats()
-            if stats["bytes_sent"] > sent_before and stats["inflight"] == 0:
-                break
-            check(proc.poll() is None, f"ended (exit {proc.returncode}) before the signal")
-            check(time.monotonic() < deadline, f"the download did not end: {stats}")
-            time.sleep(0.002)
+        wait_body_sent(server, proc, sent_before, interval_s=0.002)
         time.sleep(delay)
         if proc.poll() is not None:
             out, err = proc.communicate()
