@@ -42,9 +42,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
-from world import FAST_RETRY, all_ok as _all_ok, good_hosts as _good  # noqa: E402
+from world import FAST_RETRY, good_hosts as _good  # noqa: E402
 from world import items_of_hosts as _items_of, no_leftovers as _no_leftovers  # noqa: E402
-from world import check  # noqa: E402
+from world import check, checked_partial_run, item_states  # noqa: E402
 
 UNREACHABLE = "host unreachable: 1 connect timed out (tried again after a {} s cool-down)"
 
@@ -82,10 +82,7 @@ def test_dead_one_at_a_time():
         urls.append(dead_urls[6])
         run = w.run_edgefetch(urls, ["-j", "4", "--connect-timeout", "1", "--host-cooldown", "600"]
                               + FAST_RETRY, timeout=100)
-        run.check_each_item_once()
-        run.check_outputs()
-        check(run.rc == 1, run.describe())
-        _all_ok(run, good)
+        checked_partial_run(run, good)
 
         # The precondition: each dead URL came over a connect timeout after the
         # one before (the good URL listed right after each was requested that
@@ -142,10 +139,7 @@ def test_dead_together():
         urls = dead_urls + w.urls(good, 6)
         run = w.run_edgefetch(urls, ["-j", "32", "--connect-timeout", "0.9"] + FAST_RETRY,
                               timeout=100)
-        run.check_each_item_once()
-        run.check_outputs()
-        check(run.rc == 1, run.describe())
-        _all_ok(run, good)
+        checked_partial_run(run, good)
         items = run.by_url()
         dead_items = [items[u] for u in dead_urls]
         attempts = sum(i["attempts"] for i in dead_items)
@@ -231,16 +225,11 @@ def test_reprobe():
                                                         "--host-cooldown", "2"] + FAST_RETRY)
         finally:
             subprocess.run(["nft", "delete", "table", "inet", "flaky"], capture_output=True)
-        run.check_each_item_once()
-        run.check_outputs()
-        check(run.rc == 1, run.describe())
-        _all_ok(run, good)
+        checked_partial_run(run, good)
         check(removed_at is not None, "the first flaky item was never reported")
         items = run.by_url()
         flaky_items = [items[u] for u in flaky_urls]
-        states = [("ok" if i["status"] == "ok" else
-                   "down" if i["attempts"] == 0 else "tried") + f"/{i['attempts']}"
-                  for i in flaky_items]
+        states = item_states(flaky_items)
         served = {p for _, p, _ in w.traffic().host(flaky[0]).requests}
         print(f"{run.describe()}; flaky host's items in list order: {' '.join(states)}; "
               f"SYNs dropped {syns}; {len(served)} requests served")
@@ -322,10 +311,7 @@ def _stale_round(w, good, flaky):
                                       "2.9", "--host-cooldown", "0.5"] + FAST_RETRY, on_item)
     finally:
         subprocess.run(["nft", "delete", "table", "inet", "flaky"], capture_output=True)
-    run.check_each_item_once()
-    run.check_outputs()
-    check(run.rc == 1, run.describe())
-    _all_ok(run, good)
+    checked_partial_run(run, good)
     check(rule["on"] is not None and rule["off"] is not None,
           f"the rule was never added or never deleted: {rule}")
     items = run.by_url()

@@ -749,6 +749,22 @@ def checked_run(run):
     check(run.rc == 0, f"{run.describe()}\n{run.stderr[-1500:]}")
 
 
+def checked_partial_run(run, good):
+    """Each item reported once, the outputs as reported, exit 1 (some items
+    failed) and every item of the hosts `good` ok."""
+    run.check_each_item_once()
+    run.check_outputs()
+    check(run.rc == 1, run.describe())
+    all_ok(run, good)
+
+
+def item_states(items):
+    """Each item as "ok", "down" (failed untried: its host was held down) or
+    "tried", with its attempts: "down/0"."""
+    return [("ok" if i["status"] == "ok" else
+             "down" if i["attempts"] == 0 else "tried") + f"/{i['attempts']}" for i in items]
+
+
 def checked_downloads(run):
     checked_run(run)
     return run.summary["downloads"]
