@@ -44,7 +44,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
 from world import FAST_RETRY, good_hosts as _good  # noqa: E402
 from world import items_of_hosts as _items_of, no_leftovers as _no_leftovers  # noqa: E402
-from world import check, checked_partial_run, item_states  # noqa: E402
+from world import check, check_reprobed, checked_partial_run, item_states  # noqa: E402
 
 UNREACHABLE = "host unreachable: 1 connect timed out (tried again after a {} s cool-down)"
 
@@ -233,25 +233,7 @@ def test_reprobe():
         served = {p for _, p, _ in w.traffic().host(flaky[0]).requests}
         print(f"{run.describe()}; flaky host's items in list order: {' '.join(states)}; "
               f"SYNs dropped {syns}; {len(served)} requests served")
-        first = flaky_items[0]
-        check(first["status"] == "failed" and first["error"]["kind"] == "timeout"
-              and first["attempts"] == 1, f"the first flaky item: {first}")
-        down = [i for i in flaky_items if i["status"] == "failed" and i["attempts"] == 0]
-        check(down, "no item failed during the cool-down: the test cannot see it")
-        for item in down:
-            check(item["error"]["kind"] == "timeout"
-                  and item["error"]["message"] == UNREACHABLE.format(2),
-                  f"{item['url']}: {item['error']}")
-        # In list order: the failed one, those of the cool-down, then served.
-        ok_from = next((k for k, i in enumerate(flaky_items) if i["status"] == "ok"), None)
-        check(ok_from is not None, "no item of the host was served after its cool-down")
-        check(flaky_items[1:ok_from] == down, f"items in list order: {states}")
-        check(all(i["status"] == "ok" for i in flaky_items[ok_from:]),
-              f"an item after the probe was not served: {states}")
-        check(len(flaky_items) - ok_from >= 4, f"only {len(flaky_items) - ok_from} items after "
-              f"the probe: {states}")
-        check({_path(i["url"]) for i in flaky_items[ok_from:]} <= served,
-              "a served item has no request in the host's log")
+        check_reprobed(flaky_items, "timeout", UNREACHABLE.format(2), served, "the flaky host")
         check(1 <= syns <= 2, f"nft dropped {syns} SYNs for one failed connect attempt")
         _no_leftovers(w)
 

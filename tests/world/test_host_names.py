@@ -30,7 +30,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import world  # noqa: E402
 from world import FAST_RETRY, good_hosts, items_of_hosts, no_leftovers  # noqa: E402
-from world import check, checked_partial_run, item_states  # noqa: E402
+from world import check, check_reprobed, checked_partial_run, item_states  # noqa: E402
 
 DOWN = "name does not resolve: {} (tried again after a {} s cool-down)"
 
@@ -113,24 +113,7 @@ def test_name_reprobe():
             {p for _, p, _ in w.traffic().host(late).requests}
         print(f"{run.describe()}; late name's items in list order: {' '.join(states)}; "
               f"{asked} queries of edgefetch's for it; {len(served)} requests served")
-        first = late_items[0]
-        check(first["status"] == "failed" and first["error"]["kind"] == "resolve"
-              and first["attempts"] == 1, f"the first item of the late name: {first}")
-        down = [i for i in late_items if i["status"] == "failed" and i["attempts"] == 0]
-        check(down, "no item failed during the cool-down: the test cannot see it")
-        for item in down:
-            check(item["error"]["kind"] == "resolve"
-                  and item["error"]["message"] == DOWN.format(late.name, 2),
-                  f"{item['url']}: {item['error']}")
-        ok_from = next((k for k, i in enumerate(late_items) if i["status"] == "ok"), None)
-        check(ok_from is not None, "no item of the name was served after its cool-down")
-        check(late_items[1:ok_from] == down, f"items in list order: {states}")
-        check(all(i["status"] == "ok" for i in late_items[ok_from:]),
-              f"an item after the probe was not served: {states}")
-        check(len(late_items) - ok_from >= 4, f"only {len(late_items) - ok_from} items after "
-              f"the probe: {states}")
-        check({"/" + i["url"].split("/", 3)[3] for i in late_items[ok_from:]} <= served,
-              "a served item has no request in the host's log")
+        check_reprobed(late_items, "resolve", DOWN.format(late.name, 2), served, "the late name")
         check(asked == 4, f"{asked} queries of edgefetch's for {late.name}, want 4 (A and AAAA "
               "of the failed lookup and of the probe's)")
         no_leftovers(w)

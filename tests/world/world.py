@@ -765,6 +765,33 @@ def item_states(items):
              "down" if i["attempts"] == 0 else "tried") + f"/{i['attempts']}" for i in items]
 
 
+def check_reprobed(items, kind, message, served, what):
+    """One host's items in list order, after it failed once and was held
+    down: the first failed (`kind`, one attempt); those of the cool-down
+    failed untried (`kind`, `message`); from the probe on, at least 4, all
+    served, each with a request among the paths `served`. `what` names
+    the host in the failures."""
+    states = item_states(items)
+    first = items[0]
+    check(first["status"] == "failed" and first["error"]["kind"] == kind
+          and first["attempts"] == 1, f"the first item of {what}: {first}")
+    down = [i for i in items if i["status"] == "failed" and i["attempts"] == 0]
+    check(down, "no item failed during the cool-down: the test cannot see it")
+    for item in down:
+        check(item["error"]["kind"] == kind and item["error"]["message"] == message,
+              f"{item['url']}: {item['error']}")
+    # In list order: the failed one, those of the cool-down, then served.
+    ok_from = next((k for k, i in enumerate(items) if i["status"] == "ok"), None)
+    check(ok_from is not None, f"no item of {what} was served after its cool-down")
+    check(items[1:ok_from] == down, f"items in list order: {states}")
+    check(all(i["status"] == "ok" for i in items[ok_from:]),
+          f"an item after the probe was not served: {states}")
+    check(len(items) - ok_from >= 4, f"only {len(items) - ok_from} items after "
+          f"the probe: {states}")
+    check({"/" + i["url"].split("/", 3)[3] for i in items[ok_from:]} <= served,
+          "a served item has no request in the host's log")
+
+
 def checked_downloads(run):
     checked_run(run)
     return run.summary["downloads"]
