@@ -282,9 +282,10 @@ void json_write_summary(FILE *out, const struct pl_report *report, const struct 
      * and the most transfers in flight at once. */
     fprintf(out,
             ",\"downloads\":{\"adaptive\":%s,\"start\":%u,\"ceiling\":%u,\"peak_cap\":%u,"
-            "\"final_cap\":%u,\"peak_in_flight\":%u}",
+            "\"rises_to_peak\":%u,\"final_cap\":%u,\"peak_in_flight\":%u}",
             report->cap_mode == PL_CAP_ADAPTIVE ? "true" : "false", report->cap_start,
-            report->cap_ceiling, report->peak_cap, report->final_cap, report->peak_in_flight);
+            report->cap_ceiling, report->peak_cap, report->rises_to_peak, report->final_cap,
+            report->peak_in_flight);
     fputs(",\"fds_leaked\":", out);
     if (info->fds_counted)
         fprintf(out, "%ld", info->fds_leaked);

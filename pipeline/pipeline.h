@@ -244,6 +244,7 @@ struct pl_report {
     unsigned cap_start;            /* the download cap it started at */
     unsigned cap_ceiling;          /* the most it could rise to (fds; memory at the end) */
     unsigned peak_cap;             /* the highest the cap was */
+    unsigned rises_to_peak;        /* how many rises the cap took to get there */
     unsigned final_cap;            /* where it was when the run ended */
     unsigned peak_in_flight;       /* most transfers in flight at once */
     size_t memory_budget; /* max_memory */

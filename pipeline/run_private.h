@@ -162,6 +162,7 @@ struct run {
     struct pl_adapt_window cap_window;
     uv_timer_t sample_timer;
     bool sample_on;
+    unsigned cap_rises; /* rises so far: the report's rises_to_peak */
     /* Workers started (thread_count drops to 0 when they are joined at the
      * end, before the report's ceiling is taken). */
     unsigned cap_workers;

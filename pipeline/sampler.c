@@ -13,10 +13,14 @@
 
 static void set_cap(struct run *run, unsigned cap)
 {
+    if (cap > run->slots.capacity)
+        run->cap_rises++;
     pl_sem_set_capacity(&run->slots, cap);
     run->pipeline_cap = (size_t)cap + 3 * (size_t)run->cap_workers;
-    if (cap > run->report->peak_cap)
+    if (cap > run->report->peak_cap) {
         run->report->peak_cap = cap;
+        run->report->rises_to_peak = run->cap_rises;
+    }
     if (run->pipeline_cap > run->report->held_limit)
         run->report->held_limit = run->pipeline_cap;
 }

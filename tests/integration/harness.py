@@ -451,8 +451,8 @@ def validate_summary(obj):
     check(obj["type"] == "summary" and obj["schema_version"] == 1, "summary type")
     check(set(obj["stage_ms"]) == {"download", "decode", "operator", "encode_write"}, "stage_ms")
     check(set(obj["process_cpu_ms"]) == {"user", "system"}, "process_cpu_ms")
-    check(set(obj["downloads"]) == {"adaptive", "start", "ceiling", "peak_cap", "final_cap",
-                                    "peak_in_flight"}, f"downloads {obj['downloads']}")
+    check(set(obj["downloads"]) == {"adaptive", "start", "ceiling", "peak_cap", "rises_to_peak",
+                                    "final_cap", "peak_in_flight"}, f"downloads {obj['downloads']}")
     check(obj["peak_rss_bytes"] > 1 << 20, f"peak RSS {obj['peak_rss_bytes']}")
     check(obj["fds_leaked"] in (0, None), f"{obj['fds_leaked']} file descriptor(s) leaked")
     check(obj["ok"] + obj["failed"] + obj["skipped"] + obj["cancelled"] == obj["items"], "counts")

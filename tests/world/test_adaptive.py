@@ -17,10 +17,10 @@ connection open is a transfer in flight.
   hosts: the cap rose, and was back at 32 when the run ended;
 - cpu_bound: 40 hosts (150-200 ms) serving the full-size photos: the CPU
   stage is the bottleneck, the cap never rises over 32;
-- ramp: the latency-bound world again: within 350 ms of the first response
-  (server time) more than 108 connections were open at once: the cap went
-  to its target (adapt.h: Little's law) in the first windows, where rising
-  by half per window reaches 108 at most by then (3 windows).
+- ramp: the latency-bound world again: the cap went over 108 and reached
+  its peak in at least two rises fewer than rising by half would take (a
+  rise goes at least to its target, adapt.h: Little's law); 32 to 256 by
+  half is six.
 
 No wall-clock assertions. Run one case as root:
 test_adaptive.py NAME (without root it exits 77, SKIP).
@@ -74,7 +74,7 @@ def test_fixed_j():
         print(f"{run.describe()}; {overall} connections open at once, at most {worst} at one "
               f"host; summary {downloads}")
         check(downloads == {"adaptive": False, "start": START, "ceiling": START,
-                            "peak_cap": START, "final_cap": START,
+                            "peak_cap": START, "rises_to_peak": 0, "final_cap": START,
                             "peak_in_flight": downloads["peak_in_flight"]},
               f"{downloads}")
         check(overall <= START, f"{overall} connections open at once with -j {START}")
@@ -190,18 +190,30 @@ def test_cpu_bound():
         shutil.rmtree(cache, ignore_errors=True)
 
 
-# The first window ends 80-100 ms after the first body (5 samples, 20 ms
-# apart, from the first tick after it), window k 100 ms per window later:
-# by RAMP_S after the first response, 3 windows at most, and rising by half
-# in each (32, 48, 72, 108) reaches RAMP_BY_HALF at most.
-RAMP_S = 0.35
+# Rising by half (the old rule) takes this many rises from START to reach
+# `peak`; a rise to the target (the rule's, from the run's own times) takes
+# one or two once the first items are through the CPU stage.
+def _rises_by_half(peak):
+    cap, rises = START, 0
+    while cap < peak:
+        cap += max(cap // 2, 1)
+        rises += 1
+    return rises
+
+
+# The old rule's cap after three windows (32, 48, 72, 108): the ramp owed
+# goes over it, and only a run whose target is twice that is latency-bound.
 RAMP_BY_HALF = 108
+# How soon, in release builds, the cap went over RAMP_BY_HALF: printed, not
+# asserted (a wall-clock window failed under ASan in CI, its loop slower).
+RAMP_S = 0.35
 
 
 def test_ramp():
     """The latency-bound world (400-500 ms to the first byte, bodies of a few
-    ms of CPU: the target is far over 256): within RAMP_S of the first
-    response more than RAMP_BY_HALF connections were open at once."""
+    ms of CPU: the target is far over 256): the cap went over RAMP_BY_HALF,
+    and reached its peak in at least two rises fewer than rising by half
+    would take (a rise goes at least to the target)."""
     with world.World() as w:
         hosts, urls = _latency_world(w)
         run = w.run_edgefetch(urls, [])
@@ -216,12 +228,15 @@ def test_ramp():
             intervals += [(when, min(t.conn_close.get(c, until), until))
                           for c, when in t.conn_open.items() if when < until]
         early = world.max_overlap(intervals)
+        by_half = _rises_by_half(downloads["peak_cap"])
         print(f"{run.describe()}; {early} connections open at once within {RAMP_S} s of the "
-              f"first response; summary {downloads}")
+              f"first response; {downloads['rises_to_peak']} rises to the peak cap "
+              f"{downloads['peak_cap']} (by half: {by_half}); summary {downloads}")
+        check(downloads["peak_cap"] <= downloads["ceiling"], f"{downloads}")
         # The premise: latency-bound, the rule's target (3 x workers x mean
-        # transfer / mean CPU stage, from this run's items) over the old
-        # rule's 108. A sanitizer build's CPU stage is many times slower:
-        # there the world is not latency-bound, and the ramp is not owed.
+        # transfer / mean CPU stage, from this run's items) over twice the
+        # old rule's 108. A sanitizer build's CPU stage is many times slower:
+        # there the world may not be latency-bound, and the ramp is not owed.
         ok = [i["times_ms"] for i in run.items if i["status"] == "ok"]
         cpu = sum(t["decode"] + t["operator"] + t["encode_write"] for t in ok) / max(len(ok), 1)
         transfer = sum(t["download"] for t in ok) / max(len(ok), 1)
@@ -230,12 +245,13 @@ def test_ramp():
         print(f"the rule's target from this run's items: {target:.0f}")
         if target <= 2 * RAMP_BY_HALF:
             print(f"not latency-bound in this build (target {target:.0f}): ramp not asserted")
-            check(downloads["peak_cap"] <= downloads["ceiling"], f"{downloads}")
             return
-        check(early > RAMP_BY_HALF,
-              f"{early} connections open at once within {RAMP_S} s of the first response, "
-              f"not over {RAMP_BY_HALF}: {downloads}")
-        check(downloads["peak_cap"] <= downloads["ceiling"], f"{downloads}")
+        check(downloads["peak_cap"] > RAMP_BY_HALF,
+              f"latency-bound (target {target:.0f}) and the cap never went over "
+              f"{RAMP_BY_HALF}: {downloads}")
+        check(downloads["rises_to_peak"] <= by_half - 2,
+              f"{downloads['rises_to_peak']} rises to the peak cap {downloads['peak_cap']}, "
+              f"rising by half takes {by_half}: {downloads}")
 
 
 if __name__ == "__main__":
