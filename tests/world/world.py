@@ -68,7 +68,7 @@ TESTS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TESTS, "integration"))
 sys.path.insert(0, HERE)
 from certs import make_certs  # noqa: E402
-from images import make_images  # noqa: E402,F401
+from images import IMAGE_CACHE_VERSION, make_images  # noqa: E402,F401
 from traffic import HostTraffic, Traffic, max_overlap  # noqa: E402,F401
 from harness import Failure, Skip, check, main_for, nginx_conf  # noqa: E402,F401
 
@@ -212,12 +212,13 @@ class World:
             added.append(host)
         return added
 
-    def urls(self, hosts, per_host, ext=None):
+    def urls(self, hosts, per_host, ext=None, prefix=""):
         """`per_host` URLs on each of `hosts`, interleaved host by host (as a
         list sorted by nothing in particular would be), each path unique so
         output names never collide; bodies cycle through the images (JPEG and
-        PNG unless `ext` says which)."""
-        names = [n for n in self.image_names if ext is None or n.endswith("." + ext)]
+        PNG unless `ext` says which; those named `prefix`... only)."""
+        names = [n for n in self.image_names
+                 if (ext is None or n.endswith("." + ext)) and n.startswith(prefix)]
         out = []
         for k in range(per_host):
             for host in hosts:
