@@ -12,6 +12,7 @@ BUILD_DEPS += zlib1g-dev
 # libarchive: --output-format tar, the webdataset tar shards (io/tar.c).
 BUILD_DEPS += libarchive-dev
 BUILD_DEPS += libdeflate-dev   # imaging/encode.c: libdeflate_adler32 for the PNG's zlib trailer
+BUILD_DEPS += libssl-dev   # io/sha256.c: libcrypto's SHA-256 of every body
 # Tests: integration tests are Python (standard library only); openssl and
 # nginx for the HTTPS tests; python3-opencv for the OpenCV comparison
 # (tests/opencv, never used at run time).

@@ -285,7 +285,7 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
             .connected = t->connected,
             .socket_opened = t->socket_opened,
             .direct = http->direct,
-            .out_of_memory = t->out_of_memory,
+            .out_of_memory = t->out_of_memory || io__sha256_final(&t->hash, result.sha256) < 0,
             .proxy_connect_status = proxy_connect_status,
         };
         kind = http_classify(&facts);
@@ -299,7 +299,6 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
         result.body = t->body;
         result.body_size = t->body_size;
         t->body = NULL;
-        io__sha256_final(&t->hash, result.sha256);
         copy_content_type(t->easy, result.content_type, sizeof(result.content_type));
     }
 
@@ -314,6 +313,7 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
     free(t->body);
     free(t->origin);
     free(t->responded_url);
+    io__sha256_finish(&t->hash);
     free(t);
     done(&result, user);
     io_http_result_finish(&result);
@@ -619,7 +619,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
         curl_off_t announced = -1;
         curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
         t->announced = announced;
-        io__sha256_init(&t->hash);
+        if (io__sha256_init(&t->hash) < 0) {
+            t->out_of_memory = true;
+            return 0;
+        }
         size_t want = 64 * 1024;
         if (announced > 0 && (uint64_t)announced <= t->http->opts.max_body)
             want = (size_t)announced;
@@ -1018,12 +1021,15 @@ int io_http_start(struct io_http *http, const char *url, unsigned flags, io_http
     if (flags & IO_HTTP_NEW_CONNECTION)
         curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
     t->announced = -1;
-    io__sha256_init(&t->hash); /* an empty 200 body calls on_body never */
+    /* An empty 200 body calls on_body never. */
+    int rc = io__sha256_init(&t->hash);
 
     t->started_ns = uv_hrtime();
-    int rc = start_hop(t, url);
+    if (rc == 0)
+        rc = start_hop(t, url);
     if (rc < 0) {
         curl_easy_cleanup(e);
+        io__sha256_finish(&t->hash);
         free(t->origin);
         free(t);
         return rc;

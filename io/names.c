@@ -168,7 +168,8 @@ int io_named_output_name(const char *url, const char *given, unsigned level, cha
         break;
     default: {
         uint8_t digest[32];
-        io__sha256(url, strlen(url), digest);
+        if (io__sha256(url, strlen(url), digest) < 0)
+            return -ENOMEM;
         for (int i = 0; i < 32; i++)
             snprintf(digest_hex + 2 * i, 3, "%02x", digest[i]);
         snprintf(name, name_size, "%.*s-%s.png", (int)stem_len, derived, digest_hex);

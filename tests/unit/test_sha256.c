@@ -18,16 +18,22 @@ int main(void)
         data[i] = (uint8_t)(state >> 16);
     }
     for (size_t size = 0; size <= sizeof(data); size += 37) {
-        io__sha256(data, size, whole);
+        CHECK(io__sha256(data, size, whole) == 0);
         for (size_t step = 1; step <= 130; step += 7) {
-            struct io__sha256_ctx ctx;
-            io__sha256_init(&ctx);
+            struct io__sha256_ctx ctx = {0};
+            CHECK(io__sha256_init(&ctx) == 0);
             for (size_t at = 0; at < size; at += step) {
                 io__sha256_update(&ctx, data + at, at + step <= size ? step : size - at);
                 io__sha256_update(&ctx, data, 0);
             }
-            io__sha256_final(&ctx, pieces);
+            CHECK(io__sha256_final(&ctx, pieces) == 0);
             CHECK(memcmp(whole, pieces, sizeof(whole)) == 0);
+            /* Again on the same context, as a transfer's next hop does. */
+            CHECK(io__sha256_init(&ctx) == 0);
+            io__sha256_update(&ctx, data, size);
+            CHECK(io__sha256_final(&ctx, pieces) == 0);
+            CHECK(memcmp(whole, pieces, sizeof(whole)) == 0);
+            io__sha256_finish(&ctx);
         }
     }
     printf("sha256: all passed\n");

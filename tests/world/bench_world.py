@@ -22,8 +22,10 @@ Contenders, each run once, one after the other on the same world, each cut
 off after --cutoff seconds (DNF, with how far it got):
     edgefetch at its defaults (-j 32 adaptive up to 256, --max-per-host 4);
     edgefetch -j 4 (the old default, the lesson's);
-    curl --parallel (default --parallel-max 50; and 32), aria2c (default -j 5;
-    and -j 32), wget2 (default 5 threads; and 32): these only download (no
+    curl --parallel (default --parallel-max 50; and 32, 256), aria2c (default
+    -j 5; and -j 32, 256), wget2 (default 5 threads; and 32, 256): at their
+    defaults and at edgefetch's start and ceiling (32 rising to 256 without
+    -j); these only download (no
     decode, no edge map), so they do less work than edgefetch; and the
     lesson's asyncio script (tests/bench/lesson_asyncio.py: 4 downloads in
     flight, hard-wired, edge maps in a process pool; it trusts only the
@@ -270,16 +272,19 @@ def contenders(binary, lst, work, urls, ca, variants=()):
     if shutil.which("curl"):
         curl = ["curl", "-s"] + ca_ef + ["--parallel", "-K", curl_cfg, "--output-dir"]
         rows += [("curl --parallel (max 50)", lambda d: curl + [d, "--create-dirs"]),
-                 ("curl --parallel-max 32", lambda d: curl + [d, "--create-dirs", "--parallel-max", "32"])]
+                 ("curl --parallel-max 32", lambda d: curl + [d, "--create-dirs", "--parallel-max", "32"]),
+                 ("curl --parallel-max 256", lambda d: curl + [d, "--create-dirs", "--parallel-max", "256"])]
     if shutil.which("aria2c"):
         aria = ["aria2c", "-q", "--async-dns=false", "--allow-overwrite=true", "--auto-file-renaming=false",
                 ] + ca_other + ["-i", aria_list]
         rows += [("aria2c (-j 5)", lambda d: aria + ["-d", d]),
-                 ("aria2c -j 32", lambda d: aria + ["-j", "32", "-d", d])]
+                 ("aria2c -j 32", lambda d: aria + ["-j", "32", "-d", d]),
+                 ("aria2c -j 256", lambda d: aria + ["-j", "256", "-d", d])]
     if shutil.which("wget2"):
         wget2 = ["wget2", "--no-config", "-q"] + ca_other + ["-i", lst]
         rows += [("wget2 (5 threads)", lambda d: wget2 + ["-P", d]),
-                 ("wget2 --max-threads 32", lambda d: wget2 + ["--max-threads", "32", "-P", d])]
+                 ("wget2 --max-threads 32", lambda d: wget2 + ["--max-threads", "32", "-P", d]),
+                 ("wget2 --max-threads 256", lambda d: wget2 + ["--max-threads", "256", "-P", d])]
     lesson = os.path.join(ROOT, "tests", "bench", "lesson_asyncio.py")
     probe = subprocess.run(["/usr/bin/python3", "-c", "import httpx, numpy, PIL"], capture_output=True)
     if os.path.exists(lesson) and probe.returncode == 0:
