@@ -93,24 +93,213 @@ static int reserve_memory(struct job *job, struct run *run, const struct pl_band
     return 0;
 }
 
+/* One item's CPU stage as it goes: what it holds (freed once, at
+ * process_job's exit) and the step it is in, which says how a failure is
+ * reported (fail_cpu_stage). */
+struct cpu_item {
+    enum pl_stage stage;              /* decode, edge, encode, write */
+    enum img_error_kind decode_error; /* imaging's kind for a failed decode */
+    char err[256];                    /* the library's reason for the failure */
+    struct img_buf pixels;            /* the whole image; empty on the rows path */
+    struct img_buf edges;             /* the edge map; only when not fused */
+    uint8_t *png;
+    size_t png_size;
+    /* times_ms's encode_write runs from here to the end of the write. */
+    uint64_t encode_start;
+};
+
+/* Records on `job` the failure `rc` of the step `item` is in: the one place
+ * the CPU stage's failures get their stage, kind and message. */
+static void fail_cpu_stage(struct job *job, int rc, const struct cpu_item *item)
+{
+    switch (item->stage) {
+    case PL_STAGE_DECODE:
+        if (item->decode_error == IMG_ERROR_CANCELLED)
+            job_fail(job, -ECANCELED, PL_STAGE_DECODE, PL_KIND_CANCELLED,
+                     "cancelled by signal while decoding");
+        else
+            job_fail(job, rc, PL_STAGE_DECODE, decode_kind(item->decode_error), item->err);
+        return;
+    case PL_STAGE_EDGE:
+        if (rc == -ECANCELED)
+            job_fail(job, -ECANCELED, PL_STAGE_EDGE, PL_KIND_CANCELLED,
+                     "cancelled by signal while running the operator");
+        else
+            job_fail(job, rc, PL_STAGE_EDGE, PL_KIND_OPERATOR,
+                     "out of memory running the operator");
+        return;
+    case PL_STAGE_ENCODE:
+        /* A fused pass's stop is the encode's, also mid-operator. */
+        if (rc == -ECANCELED)
+            job_fail(job, -ECANCELED, PL_STAGE_ENCODE, PL_KIND_CANCELLED,
+                     "cancelled by signal while encoding");
+        else
+            job_fail(job, rc, PL_STAGE_ENCODE, PL_KIND_ENCODE, item->err);
+        return;
+    case PL_STAGE_WRITE:
+    default: /* the CPU stage has no other step */
+        job_fail(job, rc, PL_STAGE_WRITE, PL_KIND_WRITE, item->err);
+        return;
+    }
+}
+
+/* The decode, from `start` (decode_s). A one-scan JPEG that the fused pass
+ * takes is only opened as rows (`*rows`; they borrow the body, and the
+ * decode runs inside run_rows_fused); anything else is decoded whole into
+ * item->pixels. The body is then freed before the operator allocates, to
+ * keep the per-image peak down, also when the decode failed. */
+static int decode_rows_or_pixels(struct job *job, struct run *run, struct pl_bands *bands,
+                                 const struct img_decode_limits *limits, uint64_t start,
+                                 struct img_rows **rows, struct cpu_item *item)
+{
+    const struct pl_options *opts = run->opts;
+    int rc = -ENOTSUP;
+    if (img_operator_fuses(opts->op))
+        rc = img_decode_rows_create(job->body, job->body_size, limits, rows, &item->decode_error,
+                                    item->err, sizeof(item->err));
+    if (rc == 0 && pl_bands_fuses(bands, opts->op, img_rows_width(*rows), img_rows_height(*rows)))
+        return 0;
+    if (rc == 0) {
+        img_rows_destroy(*rows);
+        *rows = NULL;
+        rc = -ENOTSUP;
+    }
+    if (rc == -ENOTSUP)
+        rc = img_decode_limited(job->body, job->body_size, img_operator_channels(opts->op), limits,
+                                &item->pixels, &item->decode_error, item->err, sizeof(item->err));
+    free(job->body);
+    job->body = NULL;
+    job->decode_s = seconds_since(start);
+    if (rc == 0) {
+        job->width = item->pixels.width;
+        job->height = item->pixels.height;
+    }
+    return rc;
+}
+
+/* Path (a): the rows decoded while the fused operator+PNG pass reads them,
+ * so the luma image is never written whole (the same bytes). Takes `rows`
+ * and frees the body they borrow. The rows' failures are the decode's, the
+ * pass's others the encode's. Its time is split as measured inside it: the
+ * opening of the rows (from `start`) and their decode, the operator's rows,
+ * the rest encode (docs/json.md, times_ms). */
+static int run_rows_fused(struct job *job, struct run *run, struct img_rows *rows, uint64_t start,
+                          struct cpu_item *item)
+{
+    const struct pl_options *opts = run->opts;
+    uint64_t pass_start = uv_hrtime();
+    img_rows_set_clock(rows, uv_hrtime);
+    uint64_t operator_ns = 0;
+    char pass_err[256] = "";
+    int rc = pl_bands_fused_png_rows(opts->op, rows, opts->png_level, job->url, &run->decode_cancel,
+                                     uv_hrtime, &item->png, &item->png_size, &operator_ns, pass_err,
+                                     sizeof(pass_err));
+    uint64_t decode_ns = img_rows_decode_time(rows);
+    int decode_rc = img_rows_error(rows, &item->decode_error, item->err, sizeof(item->err));
+    /* A signal before the last row was decoded stops the decode, as it
+     * does the whole-image decode (whichever poll saw it first). */
+    if (rc == -ECANCELED && decode_rc == 0 && !img_rows_all_decoded(rows)) {
+        decode_rc = -ECANCELED;
+        item->decode_error = IMG_ERROR_CANCELLED;
+    }
+    int width = img_rows_width(rows), height = img_rows_height(rows);
+    img_rows_destroy(rows);
+    free(job->body);
+    job->body = NULL;
+    job->decode_s = (double)(pass_start - start + decode_ns) / 1e9;
+    if (decode_rc < 0) {
+        free(item->png);
+        item->png = NULL;
+        return decode_rc;
+    }
+    item->stage = PL_STAGE_ENCODE;
+    snprintf(item->err, sizeof(item->err), "%s", pass_err);
+    job->width = width;
+    job->height = height;
+    job->edge_threads = 1;
+    job->edge_s = (double)operator_ns / 1e9;
+    item->encode_start = pass_start + decode_ns + operator_ns;
+    return rc;
+}
+
+/* Path (b): Sobel, Scharr and Prewitt on one thread over the whole image:
+ * the operator and the encode in one pass that never writes the edge map
+ * whole (the same bytes). Its time is split as measured inside it: the
+ * operator's rows (from `operator_start`) are `operator`, the rest is
+ * encode (docs/json.md, times_ms). -ENOTSUP, nothing done, when the pass
+ * does not take the image: run_operator_then_encode then does. */
+static int run_pixels_fused(struct job *job, struct run *run, struct pl_bands *bands,
+                            uint64_t operator_start, struct cpu_item *item)
+{
+    const struct pl_options *opts = run->opts;
+    uint64_t operator_ns = 0;
+    int rc = pl_bands_fused_png_cancel(bands, opts->op, &item->pixels, opts->png_level, job->url,
+                                       &run->decode_cancel, uv_hrtime, &item->png, &item->png_size,
+                                       &operator_ns, item->err, sizeof(item->err));
+    if (rc == -ENOTSUP)
+        return rc;
+    img_buf_finish(&item->pixels);
+    item->stage = PL_STAGE_ENCODE;
+    job->edge_threads = 1;
+    job->edge_s = (double)operator_ns / 1e9;
+    item->encode_start = operator_start + operator_ns;
+    return rc;
+}
+
+/* Path (c): the operator into item->edges, then the encode, each shared
+ * with idle workers (the same bytes either way). Both poll the signal's
+ * flag (every few dozen rows), so a large Canny or encode does not hold
+ * the exit up. The pixels are freed once the operator is done with them. */
+static int run_operator_then_encode(struct job *job, struct run *run, struct pl_bands *bands,
+                                    uint64_t operator_start, struct cpu_item *item)
+{
+    const struct pl_options *opts = run->opts;
+    item->stage = PL_STAGE_EDGE;
+    int rc = pl_bands_apply_cancel(bands, opts->op, &opts->canny, &run->decode_cancel,
+                                   &item->pixels, &item->edges, &job->edge_threads);
+    img_buf_finish(&item->pixels);
+    job->edge_s = seconds_since(operator_start);
+    if (rc < 0)
+        return rc;
+    item->stage = PL_STAGE_ENCODE;
+    item->encode_start = uv_hrtime();
+    return pl_bands_encode_png_cancel(bands, &item->edges, opts->png_level, job->url,
+                                      &run->decode_cancel, &item->png, &item->png_size, NULL,
+                                      item->err, sizeof(item->err));
+}
+
+/* The PNG to its output file, or handed over with the item when the caller
+ * stores it (a tar shard). */
+static int write_png(struct job *job, struct run *run, struct cpu_item *item)
+{
+    const struct pl_options *opts = run->opts;
+    item->stage = PL_STAGE_WRITE;
+    if (opts->png_to_caller && job->provenance != NULL) {
+        job->provenance->png = item->png;
+        item->png = NULL;
+        return 0;
+    }
+    char name[IO_OUTPUT_NAME_SIZE];
+    job_name(run, job, name);
+    return io_write_output(opts->output_dir, name, item->png, item->png_size, run->file_mode,
+                           run->dir_sync, item->err, sizeof(item->err));
+}
+
 /* The CPU stage. Runs on a worker (concurrent) or on libuv's thread pool,
  * one at a time (sequential) — the same code either way, so the comparison
  * is honest; only a worker may split the operator with idle workers
- * (`bands`; NULL in sequential mode). */
+ * (`bands`; NULL in sequential mode). The decode, one of the three paths,
+ * the write; a failure is recorded once, at `out`, for the step it
+ * happened in. */
 void process_job(struct job *job, struct run *run, struct pl_bands *bands)
 {
     const struct pl_options *opts = run->opts;
-    struct img_buf pixels = {0};
-    struct img_buf edges = {0};
-    uint8_t *png = NULL;
-    size_t png_size = 0;
-    char err[256] = "";
+    struct cpu_item item = {.stage = PL_STAGE_DECODE, .decode_error = IMG_ERROR_NONE};
     size_t reserved = 0;
-    int rc;
 
     /* Before anything image-sized exists: the job holds only its body,
      * which the room (pipeline_cap) bounds, not the budget. */
-    rc = reserve_memory(job, run, bands, &reserved);
+    int rc = reserve_memory(job, run, bands, &reserved);
     if (rc < 0) {
         free(job->body);
         job->body = NULL;
@@ -123,157 +312,34 @@ void process_job(struct job *job, struct run *run, struct pl_bands *bands)
      * max_memory_to_use included) rather than trusting the estimate. */
     limits.max_bytes = reserved;
     limits.cancel = &run->decode_cancel;
-    enum img_error_kind decode_error = IMG_ERROR_NONE;
-    uint64_t t0 = uv_hrtime();
-    const char *url = job->url;
-    uint64_t t1 = t0;
-    uint64_t t2 = t0;
-    /* A one-scan JPEG that the fused pass takes is decoded as rows while
-     * the pass reads them: the luma image is never written whole (the same
-     * bytes). The rows' decode failures are the decode's, as below. */
+    uint64_t start = uv_hrtime();
     struct img_rows *rows = NULL;
-    bool decode_failed = false;
-    rc = -ENOTSUP;
-    if (img_operator_fuses(opts->op))
-        rc = img_decode_rows_create(job->body, job->body_size, &limits, &rows, &decode_error, err,
-                                    sizeof(err));
-    if (rc == 0 && !pl_bands_fuses(bands, opts->op, img_rows_width(rows), img_rows_height(rows))) {
-        img_rows_destroy(rows);
-        rows = NULL;
-        rc = -ENOTSUP;
-    }
-    if (rows != NULL) {
-        t1 = uv_hrtime();
-        img_rows_set_clock(rows, uv_hrtime);
-        uint64_t operator_ns = 0;
-        char pass_err[256] = "";
-        rc = pl_bands_fused_png_rows(opts->op, rows, opts->png_level, url, &run->decode_cancel,
-                                     uv_hrtime, &png, &png_size, &operator_ns, pass_err,
-                                     sizeof(pass_err));
-        uint64_t decode_ns = img_rows_decode_time(rows);
-        int decode_rc = img_rows_error(rows, &decode_error, err, sizeof(err));
-        /* A signal before the last row was decoded stops the decode, as
-         * it does the whole-image decode (whichever poll saw it first). */
-        if (rc == -ECANCELED && decode_rc == 0 && !img_rows_all_decoded(rows)) {
-            decode_rc = -ECANCELED;
-            decode_error = IMG_ERROR_CANCELLED;
-        }
-        int width = img_rows_width(rows), height = img_rows_height(rows);
-        img_rows_destroy(rows);
-        free(job->body);
-        job->body = NULL;
-        job->decode_s = (double)(t1 - t0 + decode_ns) / 1e9;
-        decode_failed = decode_rc < 0;
-        if (decode_failed) {
-            free(png);
-            png = NULL;
-            rc = decode_rc;
-        } else {
-            snprintf(err, sizeof(err), "%s", pass_err);
-            job->width = width;
-            job->height = height;
-            job->edge_threads = 1;
-            job->edge_s = (double)operator_ns / 1e9;
-        }
-        t2 = t1 + decode_ns + operator_ns;
-    } else {
-        if (rc == -ENOTSUP)
-            rc = img_decode_limited(job->body, job->body_size, img_operator_channels(opts->op),
-                                    &limits, &pixels, &decode_error, err, sizeof(err));
-        /* The compressed body is not needed past this point: free it before
-         * the operator allocates, to keep the per-image peak down. */
-        free(job->body);
-        job->body = NULL;
-        job->decode_s = seconds_since(t0);
-        decode_failed = rc < 0;
-    }
-    if (decode_failed && decode_error == IMG_ERROR_CANCELLED) {
-        job_fail(job, -ECANCELED, PL_STAGE_DECODE, PL_KIND_CANCELLED,
-                 "cancelled by signal while decoding");
-        goto out;
-    }
-    if (decode_failed) {
-        job_fail(job, rc, PL_STAGE_DECODE, decode_kind(decode_error), err);
-        goto out;
-    }
-    if (pixels.data != NULL) {
-        job->width = pixels.width;
-        job->height = pixels.height;
-
-        t1 = uv_hrtime();
-        /* Sobel, Scharr and Prewitt on one thread: the operator and the
-         * encode in one pass that never writes the edge map whole (the
-         * same bytes). Its time is split as measured inside it: the
-         * operator's rows are `operator`, the rest is encode (docs/json.md,
-         * times_ms). */
-        uint64_t operator_ns = 0;
-        rc = pl_bands_fused_png_cancel(bands, opts->op, &pixels, opts->png_level, url,
-                                       &run->decode_cancel, uv_hrtime, &png, &png_size,
-                                       &operator_ns, err, sizeof(err));
-        if (rc != -ENOTSUP) {
-            img_buf_finish(&pixels);
-            job->edge_threads = 1;
-            job->edge_s = (double)operator_ns / 1e9;
-            t2 = t1 + operator_ns;
-        } else {
-            /* The operator and the encoder poll the signal's flag too (every
-             * few dozen rows), so a large Canny or encode does not hold the
-             * exit up. */
-            rc = pl_bands_apply_cancel(bands, opts->op, &opts->canny, &run->decode_cancel, &pixels,
-                                       &edges, &job->edge_threads);
-            img_buf_finish(&pixels);
-            job->edge_s = seconds_since(t1);
-            if (rc == -ECANCELED) {
-                job_fail(job, -ECANCELED, PL_STAGE_EDGE, PL_KIND_CANCELLED,
-                         "cancelled by signal while running the operator");
-                goto out;
-            }
-            if (rc < 0) {
-                job_fail(job, rc, PL_STAGE_EDGE, PL_KIND_OPERATOR,
-                         "out of memory running the operator");
-                goto out;
-            }
-
-            t2 = uv_hrtime();
-            /* Shared with idle workers like the operator; the same bytes
-             * either way. */
-            rc =
-                pl_bands_encode_png_cancel(bands, &edges, opts->png_level, url, &run->decode_cancel,
-                                           &png, &png_size, NULL, err, sizeof(err));
-        }
-    }
-    if (rc == -ECANCELED) {
-        job->encode_s = seconds_since(t2);
-        job_fail(job, -ECANCELED, PL_STAGE_ENCODE, PL_KIND_CANCELLED,
-                 "cancelled by signal while encoding");
-        goto out;
-    }
-    if (rc < 0) {
-        job->encode_s = seconds_since(t2);
-        job_fail(job, rc, PL_STAGE_ENCODE, PL_KIND_ENCODE, err);
-        goto out;
-    }
-    char name[IO_OUTPUT_NAME_SIZE];
-    job_name(run, job, name);
-    if (opts->png_to_caller && job->provenance != NULL) {
-        /* The caller stores it (a tar shard): handed over with the item. */
-        job->provenance->png = png;
-        png = NULL;
-        rc = 0;
-    } else {
-        rc = io_write_output(opts->output_dir, name, png, png_size, run->file_mode, run->dir_sync,
-                             err, sizeof(err));
-    }
-    job->encode_s = seconds_since(t2);
+    rc = decode_rows_or_pixels(job, run, bands, &limits, start, &rows, &item);
     if (rc < 0)
-        job_fail(job, rc, PL_STAGE_WRITE, PL_KIND_WRITE, err);
-    else if (job->provenance != NULL)
-        job->provenance->output_bytes = png_size;
+        goto out;
+    if (rows != NULL) {
+        rc = run_rows_fused(job, run, rows, start, &item);
+    } else {
+        uint64_t operator_start = uv_hrtime();
+        rc = run_pixels_fused(job, run, bands, operator_start, &item);
+        if (rc == -ENOTSUP)
+            rc = run_operator_then_encode(job, run, bands, operator_start, &item);
+    }
+    if (rc < 0)
+        goto out;
+    rc = write_png(job, run, &item);
 
 out:
-    free(png);
-    img_buf_finish(&edges);
-    img_buf_finish(&pixels);
+    /* encode_write: up to the end of the encode or the write, failed or not. */
+    if (item.stage == PL_STAGE_ENCODE || item.stage == PL_STAGE_WRITE)
+        job->encode_s = seconds_since(item.encode_start);
+    if (rc < 0)
+        fail_cpu_stage(job, rc, &item);
+    else if (job->provenance != NULL)
+        job->provenance->output_bytes = item.png_size;
+    free(item.png);
+    img_buf_finish(&item.edges);
+    img_buf_finish(&item.pixels);
     /* Only once every buffer of the item is freed. */
     pl_budget_release(&run->budget, reserved);
 }
