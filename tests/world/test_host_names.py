@@ -12,6 +12,10 @@ lookup takes its host down, like a connect timeout):
 - silent_dns_timeout: the same at --connect-timeout 1, under glibc's time:
   libcurl's "Resolving timed out" is a lookup's failure (kind resolve, the
   host down), not a connect timeout (kind timeout, "1 connect timed out");
+- silent_dns_no_stall: 4 silent names among 10 good hosts at
+  --connect-timeout 1: the good hosts' requests keep coming while the
+  lookups go on in glibc (no gap over 1 s; libcurl 7.88 joined a timed-out
+  lookup's thread on the loop, a gap of about 2 s per name);
 - name_reprobe: a served host whose name is NXDOMAIN at first (its record
   taken out of dnsmasq's table) and back as soon as its first item fails:
   the items listed in its cool-down (--host-cooldown 2) fail at once as
