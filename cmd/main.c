@@ -243,20 +243,22 @@ static long count_open_fds(void)
     return count - 1; /* the directory's own */
 }
 
-/* The longest glibc's getaddrinfo may wait for DNS answers, from
- * resolv.conf (timeout, attempts, nameservers; res_send doubles the timeout
- * at each attempt, and `single-request` asks A and AAAA one after the other,
- * so twice over), plus a second. 30 s when it cannot be read. */
+/* An upper bound on how long glibc's getaddrinfo waits for DNS answers,
+ * from resolv.conf: res_send asks each nameserver in turn, `attempts`
+ * times, waiting `timeout` shifted left by the server's index (at least
+ * 1 s); `single-request` asks A and AAAA one after the other, so twice
+ * over; plus a second. 30 s when resolv.conf cannot be read. */
 static long lookup_bound_ms(void)
 {
     struct __res_state state;
     memset(&state, 0, sizeof(state));
     if (res_ninit(&state) != 0)
         return 30000;
-    long servers = state.nscount > 0 ? state.nscount : 1;
-    long attempts = state.retry > 0 && state.retry < 8 ? state.retry : 2;
-    long bound_s = 2 * servers * (long)state.retrans * ((1L << attempts) - 1) + 1;
+    long servers = state.nscount > 0 && state.nscount <= MAXNS ? state.nscount : MAXNS;
+    long attempts = state.retry > 0 && state.retry <= RES_MAXRETRY ? state.retry : RES_MAXRETRY;
+    long timeout_s = state.retrans > 0 ? state.retrans : 1;
     res_nclose(&state);
+    long bound_s = 2 * attempts * timeout_s * ((1L << servers) - 1) + 1;
     return bound_s * 1000;
 }
 
