@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <resolv.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,6 +243,43 @@ static long count_open_fds(void)
     return count - 1; /* the directory's own */
 }
 
+/* An upper bound on how long glibc's getaddrinfo waits for DNS answers,
+ * from resolv.conf: res_send asks each nameserver in turn, `attempts`
+ * times, waiting `timeout` shifted left by the server's index (at least
+ * 1 s); `single-request` asks A and AAAA one after the other, so twice
+ * over; plus a second. 30 s when resolv.conf cannot be read. */
+static long lookup_bound_ms(void)
+{
+    struct __res_state state;
+    memset(&state, 0, sizeof(state));
+    if (res_ninit(&state) != 0)
+        return 30000;
+    long servers = state.nscount > 0 && state.nscount <= MAXNS ? state.nscount : MAXNS;
+    long attempts = state.retry > 0 && state.retry <= RES_MAXRETRY ? state.retry : RES_MAXRETRY;
+    long timeout_s = state.retrans > 0 ? state.retrans : 1;
+    res_nclose(&state);
+    long bound_s = 2 * attempts * timeout_s * ((1L << servers) - 1) + 1;
+    return bound_s * 1000;
+}
+
+/* The run is over, but lookups it gave up on (report->lookups_left: libcurl
+ * left their threads to finish, so that a silent name never held the loop)
+ * may still hold their descriptors until glibc gives up. Waits, up to
+ * glibc's own bound, for the count to fall to `want`; returns the count. */
+static long wait_for_lookups(long fds_now, long want, const struct pl_report *report)
+{
+    if (fds_now <= want || report->lookups_left == 0)
+        return fds_now;
+    long left_ms = lookup_bound_ms();
+    const struct timespec step = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+    while (fds_now > want && left_ms > 0) {
+        nanosleep(&step, NULL);
+        left_ms -= 20;
+        fds_now = count_open_fds();
+    }
+    return fds_now;
+}
+
 /* What a run takes its items from: the whole list, or a streamed one. */
 struct run_input {
     const struct io_url_list *urls;
@@ -310,6 +348,8 @@ static int run_once(struct cli *cli, enum pl_mode mode, const char *dir,
         report->stale_temps_removed += tar_out_temps_removed(cli->tar);
     }
     long fds_now = count_open_fds();
+    if (fds_now >= 0 && cli->fds_at_start >= 0)
+        fds_now = wait_for_lookups(fds_now, cli->fds_at_start, report);
     bool fds_counted = cli->fds_at_start >= 0 && fds_now >= 0;
     long fds_leaked = fds_counted ? fds_now - cli->fds_at_start : 0;
     if (fds_leaked != 0 && cli->verbose >= CLI_QUIET)

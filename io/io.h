@@ -559,6 +559,10 @@ int io_http_start(struct io_http *http, const char *url, unsigned flags, io_http
 void io_http_abort_all(struct io_http *http);
 /* Transfers still running. */
 size_t io_http_running(const struct io_http *http);
+/* Transfers so far that ended while their name was being looked up (timed
+ * out or cancelled): each lookup's thread was left to finish by itself, and
+ * holds a descriptor or two until glibc's own timeouts (resolv.conf) end it. */
+size_t io_http_lookups_left(const struct io_http *http);
 /* Body bytes received so far by the transfers still running. */
 uint64_t io_http_bytes_in_flight(const struct io_http *http);
 /* Body bytes the running transfers still have to receive, by their final

@@ -247,6 +247,9 @@ struct pl_report {
     unsigned rises_to_peak;        /* how many rises the cap took to get there */
     unsigned final_cap;            /* where it was when the run ended */
     unsigned peak_in_flight;       /* most transfers in flight at once */
+    /* Lookups the run gave up on (io_http_lookups_left): their threads may
+     * still hold descriptors when the run returns, until glibc gives up. */
+    size_t lookups_left;
     size_t memory_budget; /* max_memory */
     size_t peak_reserved; /* most bytes of it reserved at once */
     int signal;        /* the signal that stopped the run, or 0; SIGPIPE: the gate said STOP */

@@ -66,6 +66,7 @@ void maybe_close(struct run *run)
         uv_close((uv_handle_t *)&run->progress_timer, NULL);
         run->progress_on = false;
     }
+    run->report->lookups_left = io_http_lookups_left(run->http);
     io_http_destroy(run->http);
     run->http = NULL;
     retry_close(run);

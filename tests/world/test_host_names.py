@@ -12,6 +12,10 @@ lookup takes its host down, like a connect timeout):
 - silent_dns_timeout: the same at --connect-timeout 1, under glibc's time:
   libcurl's "Resolving timed out" is a lookup's failure (kind resolve, the
   host down), not a connect timeout (kind timeout, "1 connect timed out");
+- silent_dns_no_stall: 4 silent names among 10 good hosts at
+  --connect-timeout 1: the good hosts' requests keep coming while the
+  lookups go on in glibc (no gap over 1 s; libcurl 7.88 joined a timed-out
+  lookup's thread on the loop, a gap of about 2 s per name);
 - name_reprobe: a served host whose name is NXDOMAIN at first (its record
   taken out of dnsmasq's table) and back as soon as its first item fails:
   the items listed in its cool-down (--host-cooldown 2) fail at once as
@@ -77,6 +81,48 @@ def test_silent_dns():
 
 def test_silent_dns_timeout():
     _silent_case(1, "Resolving timed out")
+
+
+def test_silent_dns_no_stall():
+    """4 silent_dns names (one URL each, so each is looked up once) among
+    10 good hosts (12 URLs each, 100-150 ms to first byte) at -j 4
+    --connect-timeout 1: the good hosts' requests keep coming while the
+    silent names' lookups go on in glibc (3 s each): no gap between two
+    consecutive requests to the good hosts is over 1 s (normal ones are
+    tens of ms; a lookup that held the loop until glibc gave up made a
+    gap of about 2 s per silent name). The silent names' URLs are spread
+    over the list so each lookup times out while good URLs are still
+    unrequested."""
+    with world.World() as w:
+        good = good_hosts(w, 10, latency_ms=(100, 150))
+        silent = w.add("silent_dns", 4)
+        w.start()
+        good_urls = w.urls(good, 12)
+        silent_urls = w.urls(silent, 1)
+        urls = list(good_urls)
+        for k, url in enumerate(silent_urls):
+            urls.insert(8 + k * 20, url)
+        run = w.run_edgefetch(urls, ["-j", "4", "--connect-timeout", "1"] + FAST_RETRY,
+                              timeout=100)
+        checked_partial_run(run, good)
+        traffic = w.traffic()
+        times = sorted(t for h in good for t, _, _ in traffic.host(h).requests)
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        long_gaps = [round(g, 2) for g in gaps if g > 1.0]
+        silent_items = items_of_hosts(run, silent)
+        print(f"{run.describe()}; {len(times)} requests to the good hosts over "
+              f"{times[-1] - times[0]:.2f} s, longest gap {max(gaps):.3f} s, "
+              f"gaps over 1 s: {long_gaps}; silent names' items: "
+              f"{[(i['error'] or {}).get('kind') for i in silent_items]}")
+        check(len(times) >= len(good_urls), f"{len(times)} requests for {len(good_urls)} URLs")
+        for item in silent_items:
+            err = item["error"] or {}
+            check(item["status"] == "failed" and err.get("kind") == "resolve"
+                  and "Resolving timed out" in err.get("message", ""),
+                  f"{item['url']}: {item['status']} {err}")
+        check(not long_gaps, f"the good hosts waited {long_gaps} s between two requests: "
+              "a silent name's lookup held the loop")
+        no_leftovers(w)
 
 
 def test_name_reprobe():
