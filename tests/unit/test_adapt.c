@@ -119,15 +119,15 @@ static struct pl_adapt_window timed(struct pl_adapt_window w, double transfer_ms
 static void test_target(void)
 {
     /* Little's law times the margin: 2 workers at 4 ms an item take 500
-     * bodies a second; at 250 ms a transfer that is 125 in flight, ×3. The
+     * bodies a second; at 250 ms a transfer that is 125 in flight, ×8. The
      * figures below assume that margin. */
-    CHECK_EQ(PL_ADAPT_MARGIN, 3);
+    CHECK_EQ(PL_ADAPT_MARGIN, 8);
     struct pl_adapt_window w = timed(starved(), 250, 4);
-    CHECK_EQ(pl_adapt_target(&w), 375u);
+    CHECK_EQ(pl_adapt_target(&w), 1000u);
     w = timed(starved(), 100, 7);
-    CHECK_EQ(pl_adapt_target(&w), 86u); /* 85.7, to the nearest */
+    CHECK_EQ(pl_adapt_target(&w), 229u); /* 228.6, to the nearest */
     w = timed(starved(), 100, 9);
-    CHECK_EQ(pl_adapt_target(&w), 67u); /* 66.7 */
+    CHECK_EQ(pl_adapt_target(&w), 178u); /* 177.8 */
     /* Unknown until a body and an item came; no workers, no target. */
     struct pl_adapt_window none = starved();
     CHECK_EQ(pl_adapt_target(&none), 0u);
@@ -149,14 +149,14 @@ static void test_target(void)
 static void test_rises_to_the_target(void)
 {
     /* Starved at 32 with a target of 250: one window to 250, not 48. */
-    struct pl_adapt_window w = timed(starved(), 250, 6);
+    struct pl_adapt_window w = timed(starved(), 250, 16);
     CHECK_EQ(pl_adapt_target(&w), 250u);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 250u);
     /* A target under the half: the half. */
-    w = timed(starved(), 20, 4); /* 30 */
+    w = timed(starved(), 15, 8); /* 30 */
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 48u);
     /* Past the ceiling: the ceiling; a lowered one (memory) too. */
-    w = timed(starved(), 1000, 4); /* 1500 */
+    w = timed(starved(), 375, 4); /* 1500 */
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &limits, &w), 256u);
     struct pl_adapt_limits low = {.start = 32, .ceiling = 94};
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 32, &low, &w), 94u);
@@ -175,13 +175,13 @@ static void test_falls_no_lower_than_the_target(void)
     unsigned cap;
     /* Behind at 250 with a target of 220, work waiting: down to 220, not
      * 188. */
-    struct pl_adapt_window w = timed(backlogged(), 220, 6);
+    struct pl_adapt_window w = timed(backlogged(), 82.5, 6);
     w.waiting = PL_ADAPT_WINDOW;
     CHECK_EQ(pl_adapt_target(&w), 220u);
     CHECK_EQ(pl_adapt_decide(PL_CAP_ADAPTIVE, &w), PL_ADAPT_FALL);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 220u);
     /* A target at or over the cap: the fall holds (never a rise). */
-    w = timed(backlogged(), 400, 4); /* 600 */
+    w = timed(backlogged(), 150, 4); /* 600 */
     w.waiting = PL_ADAPT_WINDOW / 2 + 1;
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 250, &limits, &w), 250u);
     /* Nothing waited to start in most samples (the list is all in): the
@@ -194,7 +194,7 @@ static void test_falls_no_lower_than_the_target(void)
         cap = pl_adapt_next_cap(PL_CAP_ADAPTIVE, cap, &limits, &w);
     CHECK_EQ(cap, 32u);
     /* A target under the quarter: the quarter, down to the start. */
-    w = timed(backlogged(), 10, 60); /* 1: a CPU-bound list */
+    w = timed(backlogged(), 10, 160); /* 1: a CPU-bound list */
     w.waiting = PL_ADAPT_WINDOW;
     CHECK_EQ(pl_adapt_target(&w), 1u);
     CHECK_EQ(pl_adapt_next_cap(PL_CAP_ADAPTIVE, 256, &limits, &w), 192u);

@@ -233,16 +233,16 @@ def test_ramp():
               f"first response; {downloads['rises_to_peak']} rises to the peak cap "
               f"{downloads['peak_cap']} (by half: {by_half}); summary {downloads}")
         check(downloads["peak_cap"] <= downloads["ceiling"], f"{downloads}")
-        # The premise: latency-bound, the rule's target (3 x workers x mean
-        # transfer / mean CPU stage, from this run's items) over twice the
-        # old rule's 108. A sanitizer build's CPU stage is many times slower:
+        # The premise: latency-bound, Little's law x 3 (3 x workers x mean
+        # transfer / mean CPU stage, from this run's items; the rule's own
+        # margin, PL_ADAPT_MARGIN, is higher) over twice the old rule's 108. A sanitizer build's CPU stage is many times slower:
         # there the world may not be latency-bound, and the ramp is not owed.
         ok = [i["times_ms"] for i in run.items if i["status"] == "ok"]
         cpu = sum(t["decode"] + t["operator"] + t["encode_write"] for t in ok) / max(len(ok), 1)
         transfer = sum(t["download"] for t in ok) / max(len(ok), 1)
         workers = run.summary["settings"]["workers"]
         target = 3 * workers * transfer / cpu if cpu > 0 else float("inf")
-        print(f"the rule's target from this run's items: {target:.0f}")
+        print(f"Little's law x 3 from this run's items: {target:.0f}")
         if target <= 2 * RAMP_BY_HALF:
             print(f"not latency-bound in this build (target {target:.0f}): ramp not asserted")
             return
