@@ -279,6 +279,8 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
     if (kind == IO_HTTP_OK) {
         long proxy_connect_status = 0;
         curl_easy_getinfo(t->easy, CURLINFO_HTTP_CONNECTCODE, &proxy_connect_status);
+        /* The digest can fail only for want of memory (libcrypto's). */
+        bool hash_failed = io__sha256_final(&t->hash, result.sha256) < 0;
         struct http_facts facts = {
             .code = code,
             .http_status = status,
@@ -289,7 +291,7 @@ static void finish_transfer(struct transfer *t, CURLcode code, enum io_http_kind
             .connected = t->connected,
             .socket_opened = t->socket_opened,
             .direct = http->direct,
-            .out_of_memory = t->out_of_memory || io__sha256_final(&t->hash, result.sha256) < 0,
+            .out_of_memory = t->out_of_memory || hash_failed,
             .proxy_connect_status = proxy_connect_status,
         };
         kind = http_classify(&facts);

@@ -338,13 +338,9 @@ def main():
     cache = os.environ.get("WORLD_CACHE") or os.path.join(ROOT, "build", "tests", "world")
     prefix = ""
     if args.bodies == "photos":
-        # A cache of its own: the shared one's images are every world's bodies.
-        cache, prefix = os.path.join(cache, "photos"), "full-"
-        folder = os.path.join(cache, f"world-images-{world.IMAGE_CACHE_VERSION}")
-        os.makedirs(folder, exist_ok=True)
-        samples = os.environ.get("SAMPLES") or os.path.join(ROOT, "samples", "photos")
-        for name in sorted(n for n in os.listdir(samples) if n.endswith(".jpg")):
-            shutil.copy(os.path.join(samples, name), os.path.join(folder, prefix + name))
+        cache, prefix = os.path.join(cache, "photos"), world.FULL_SIZE_PREFIX
+        os.environ.setdefault("SAMPLES", os.path.join(ROOT, "samples", "photos"))
+        world.full_size_cache(cache)
     os.makedirs(cache, exist_ok=True)
     with world.World(lifetime=int(cutoff * 12 + 600), cache=cache) as w:
         plan = build_world(w, hosts, seed=11, mix=args.mix)

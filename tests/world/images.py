@@ -1,6 +1,7 @@
 """The world's bodies: the sample photos re-encoded small, as JPEG and PNG, so
 that edgefetch does real decode and edge work on every URL (tests/world)."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -10,10 +11,28 @@ from pngutil import parse_ppm, write_png  # noqa: E402
 
 IMAGE_SCALES = ("1/8", "1/4")
 IMAGE_CACHE_VERSION = "v1"
+FULL_SIZE_PREFIX = "full-"
 
 
 class ImageError(Exception):
     pass
+
+
+def full_size_cache(cache):
+    """A world image cache at `cache` that holds the sample photos themselves
+    too, as FULL_SIZE_PREFIX + NAME (copied once; make_images adds the small
+    ones beside them). Not the shared cache: its images are every world's
+    bodies. Returns the full-size names."""
+    folder = os.path.join(cache, f"world-images-{IMAGE_CACHE_VERSION}")
+    os.makedirs(folder, exist_ok=True)
+    samples = os.environ["SAMPLES"]
+    names = []
+    for photo in sorted(n for n in os.listdir(samples) if n.endswith(".jpg")):
+        name = FULL_SIZE_PREFIX + photo
+        if not os.path.exists(os.path.join(folder, name)):
+            shutil.copy(os.path.join(samples, photo), os.path.join(folder, name))
+        names.append(name)
+    return names
 
 
 def make_images(cache=None):

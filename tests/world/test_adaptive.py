@@ -127,13 +127,7 @@ def _full_size_cache():
     """A world image cache holding the full-size sample photos too ("full-NAME.jpg"),
     in a temporary folder (the shared cache keeps only the small ones)."""
     cache = tempfile.mkdtemp(prefix="adaptive-cache-")
-    folder = os.path.join(cache, "world-images-v1")
-    os.makedirs(folder)
-    samples = os.environ["SAMPLES"]
-    photos = sorted(n for n in os.listdir(samples) if n.endswith(".jpg"))
-    for name in photos:
-        shutil.copy(os.path.join(samples, name), os.path.join(folder, "full-" + name))
-    return cache, ["full-" + n for n in photos]
+    return cache, world.full_size_cache(cache)
 
 
 def _full_size_urls(hosts, per_host, photos, serial):

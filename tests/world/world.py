@@ -68,7 +68,7 @@ TESTS = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(TESTS, "integration"))
 sys.path.insert(0, HERE)
 from certs import make_certs  # noqa: E402
-from images import IMAGE_CACHE_VERSION, make_images  # noqa: E402,F401
+from images import FULL_SIZE_PREFIX, full_size_cache, make_images  # noqa: E402,F401
 from traffic import HostTraffic, Traffic, max_overlap  # noqa: E402,F401
 from harness import Failure, Skip, check, main_for, nginx_conf  # noqa: E402,F401
 
