@@ -1,7 +1,7 @@
 /* SHA-256, private to io/: the hash of a level-3 output name and of every
  * downloaded body (io_http_result.sha256). libcrypto's: every body of a run
  * is hashed on the loop thread as it arrives, and OpenSSL's (SHA-NI or AVX2
- * where the CPU has them) is 5-6x faster than the portable C this replaced
+ * where the CPU has them) is about 6x faster than the portable C this replaced
  * (tests/bench/results/sha256.md). */
 #ifndef EDGEFETCH_IO_SHA256_H
 #define EDGEFETCH_IO_SHA256_H

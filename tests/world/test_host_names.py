@@ -4,7 +4,7 @@ lookup takes its host down, like a connect timeout):
 
 - silent_dns: a name whose DNS server does not answer (dnsmasq forwards it
   to an address whose queries nft drops), 6 URLs at --connect-timeout 5:
-  glibc gives up after its own timeouts (1 + 2 s) and libcurl reports the
+  glibc gives up after its own timeouts (about 2 s) and libcurl reports the
   name unresolved; that one lookup takes the host down and its other 5 items
   fail at once, untried, as resolve. dnsmasq logged at most one lookup's
   queries (A and AAAA, each sent twice at most); before, each URL asked
@@ -87,7 +87,7 @@ def test_silent_dns_no_stall():
     """4 silent_dns names (one URL each, so each is looked up once) among
     10 good hosts (12 URLs each, 100-150 ms to first byte) at -j 4
     --connect-timeout 1: the good hosts' requests keep coming while the
-    silent names' lookups go on in glibc (3 s each): no gap between two
+    silent names' lookups go on in glibc (about 2 s each): no gap between two
     consecutive requests to the good hosts is over 1 s (normal ones are
     tens of ms; a lookup that held the loop until glibc gave up made a
     gap of about 2 s per silent name). The silent names' URLs are spread

@@ -34,7 +34,7 @@ What a started world holds:
     kind "nxdomain": no DNS record at all;
     kind "silent_dns": dnsmasq forwards its name to SILENT_DNS_ADDR, whose
       queries an nftables rule drops: its lookups time out (glibc gives up
-      after resolv.conf's timeout:1 attempts:2, 1 + 2 s).
+      after resolv.conf's timeout:1 attempts:2, about 2 s).
   Each nftables rule counts the SYNs it dropped or refused.
 - logs: every connection and request of the plain hosts with CLOCK_MONOTONIC
   times (hosts_server.py), nginx's access log with the connection serial and
