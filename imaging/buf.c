@@ -25,6 +25,20 @@
  * does the same work without the faults: 2-3 ms less per 12 MB buffer here.
  * Only a hint: on older kernels, or elsewhere, the pages fault in as
  * before. */
+void img__huge_pages(uint8_t *data, size_t size)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t first = ((uintptr_t)data + huge - 1) & ~(huge - 1);
+    uintptr_t end = ((uintptr_t)data + size) & ~(huge - 1);
+    if (end > first)
+        (void)madvise((void *)first, end - first, MADV_HUGEPAGE);
+#else
+    (void)data;
+    (void)size;
+#endif
+}
+
 void img__populate(uint8_t *data, size_t size)
 {
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
@@ -61,8 +75,10 @@ int img_buf_init(struct img_buf *buf, int width, int height, int channels)
     uint8_t *data = malloc(stride * height_u);
     if (data == NULL)
         return -ENOMEM;
-    if (stride * height_u >= POPULATE_MIN_BYTES)
+    if (stride * height_u >= POPULATE_MIN_BYTES) {
+        img__huge_pages(data, stride * height_u);
         img__populate(data, stride * height_u);
+    }
 
     buf->data = data;
     buf->stride = stride;

@@ -449,7 +449,11 @@ static void band_rows_of(const struct img_png_bands *b, int index, int *y0, int 
 static size_t rle_region_bound(size_t raw)
 {
     size_t blocks = raw / (PNG_RLE_BLOCK_BYTES / 2) + 2;
-    return raw + 16 * blocks + 1024;
+    /* A block whose code is made from estimated counts is taken back when
+     * it comes out larger than stored, but is written first: up to 14 bits
+     * a byte (png_rle.c's code_block). */
+    size_t trial = PNG_RLE_BLOCK_BYTES * 14 / 8 - PNG_RLE_BLOCK_BYTES;
+    return raw + 16 * blocks + 1024 + trial;
 }
 
 static int plan_file(struct img_png_bands *b)
@@ -473,7 +477,10 @@ static int plan_file(struct img_png_bands *b)
     b->file_capacity = at + PNG_TAIL_BYTES;
     /* Only the pages the bands write are ever touched. */
     b->file = malloc(b->file_capacity);
-    return b->file == NULL ? -ENOMEM : 0;
+    if (b->file == NULL)
+        return -ENOMEM;
+    img__huge_pages(b->file, b->file_capacity);
+    return 0;
 }
 
 /* `gray` without pixels (data NULL) for the fused bands, whose caller

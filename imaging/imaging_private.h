@@ -28,6 +28,7 @@ int img__encode_png_with(const struct img_buf *gray, int level, int filters, int
  * memory about to be written whole: one call instead of a page fault per
  * page (buf.c). */
 void img__populate(uint8_t *data, size_t size);
+void img__huge_pages(uint8_t *data, size_t size);
 
 /* ---- SIMD dispatch ----------------------------------------------------
  *

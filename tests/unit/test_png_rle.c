@@ -9,7 +9,11 @@
  *     exact pixels, and `pngcheck` accepts them;
  *   - the bytes do not depend on the order the bands run in;
  *   - on the samples, levels 1, 2 and 6 are no larger than they were before
- *     png_rle (zlib Z_RLE: img__encode_png_with), per image.
+ *     png_rle (zlib Z_RLE: img__encode_png_with), per image;
+ *   - blocks whose code comes from estimated counts (16 KiB and more): a
+ *     middle byte missing from the sample still decodes, and a sample that
+ *     misleads the code ends no larger than stored blocks, as streams and
+ *     as PNGs, with the portable and the AVX2 counts.
  * SAMPLES is the folder of sample photos, PNGCHECK the pngcheck binary
  * (tests/unit/meson.build sets both). */
 #include <errno.h>
@@ -406,12 +410,154 @@ static void test_size_against_old_levels(void)
     }
 }
 
+/* ---- estimated counts -------------------------------------------------- */
+
+/* A middle byte (224-255, 0-31) of the 64, by index. */
+static uint8_t middle_byte(unsigned index)
+{
+    return (uint8_t)(index % 64 + 224);
+}
+
+/* One call of `size` bytes into a fresh stream; the stream in *out. */
+static size_t encode_one_call(const uint8_t *data, size_t size, bool portable, uint8_t **out)
+{
+    struct img__rle_stream s;
+    CHECK_EQ(img__rle_init(&s, 0, 16, 0), 0);
+    s.portable = portable;
+    CHECK_EQ(img__rle_block(&s, data, size, true), 0);
+    CHECK_EQ(img__rle_end(&s, true), 0);
+    size_t bytes = s.used;
+    *out = malloc(bytes + 1);
+    CHECK(*out != NULL);
+    memcpy(*out, s.out, bytes);
+    img__rle_finish(&s);
+    return bytes;
+}
+
+/* The stored form of `size` bytes: 5 bytes per 65535 and the padding. */
+static size_t stored_size(size_t size)
+{
+    return size + 5 * ((size + 65534) / 65535) + 1;
+}
+
+/* Only the first of every four 64-byte groups is counted: bytes that occur
+ * only in the other groups must still get a code. Group 1 holds one of each
+ * middle byte, the rest 1 and 2 in turn (no runs). */
+static void test_middle_bytes_outside_sample(void)
+{
+    size_t size = 65536;
+    uint8_t *data = malloc(size);
+    CHECK(data != NULL);
+    for (size_t i = 0; i < size; i++)
+        data[i] = (uint8_t)(1 + (i & 1));
+    for (unsigned k = 0; k < 64; k++)
+        data[64 + k] = middle_byte(k);
+    for (int portable = 0; portable <= 1; portable++) {
+        uint8_t *deflated;
+        size_t bytes = encode_one_call(data, size, portable != 0, &deflated);
+        check_inflates(deflated, bytes, data, size);
+        CHECK(bytes < size / 4); /* a Huffman block, not stored */
+        free(deflated);
+    }
+    free(data);
+}
+
+/* Bytes whose sampled groups hold 0-31 at random and the other groups
+ *224-255: the code made from the sample gives 224-255 (counted 1 each)
+ * 13-14 bits, so the block would come out about 1.3 times its stored form;
+ * it must be taken back and stored. */
+static uint8_t misleading_byte(size_t offset, uint64_t *rng)
+{
+    unsigned r = (unsigned)next_random(rng) % 32;
+    return (offset / 64) % 4 == 0 ? middle_byte(32 + r) : middle_byte(r);
+}
+
+static void test_misleading_sample(void)
+{
+    uint64_t rng = 4242;
+    size_t size = 3 * 65536 + 1000;
+    uint8_t *data = malloc(size);
+    CHECK(data != NULL);
+    for (size_t i = 0; i < size; i++)
+        data[i] = misleading_byte(i, &rng);
+    for (int portable = 0; portable <= 1; portable++) {
+        uint8_t *deflated;
+        size_t bytes = encode_one_call(data, size, portable != 0, &deflated);
+        check_inflates(deflated, bytes, data, size);
+        if (bytes > stored_size(size))
+            fprintf(stderr, "misleading sample: %zu bytes for %zu (stored %zu)\n", bytes, size,
+                    stored_size(size));
+        CHECK(bytes <= stored_size(size));
+        free(deflated);
+    }
+    free(data);
+
+    /* Into a buffer of the caller's with room for little more than the
+     * stored form: the block written before it is taken back must not run
+     * past it (ASan sees it; the stream moves to a buffer of its own). */
+    size_t one = 65536;
+    data = malloc(one);
+    CHECK(data != NULL);
+    for (size_t i = 0; i < one; i++)
+        data[i] = misleading_byte(i, &rng);
+    for (int portable = 0; portable <= 1; portable++) {
+        size_t capacity = stored_size(one) + 700;
+        uint8_t *buffer = malloc(capacity);
+        CHECK(buffer != NULL);
+        struct img__rle_stream st;
+        CHECK_EQ(img__rle_init_in(&st, buffer, capacity, 0, 0), 0);
+        st.portable = portable != 0;
+        CHECK_EQ(img__rle_block(&st, data, one, true), 0);
+        CHECK_EQ(img__rle_end(&st, true), 0);
+        check_inflates(st.out, st.used, data, one);
+        CHECK(st.used <= stored_size(one));
+        if (st.out != buffer)
+            free(st.out);
+        st.out = NULL;
+        img__rle_finish(&st);
+        free(buffer);
+    }
+    free(data);
+
+    /* The same through the PNG encoder, whose bands write into regions of
+     * the file sized for stored blocks: rows whose Paeth-filtered bytes are
+     * the misleading ones (4095 pixels: a row and its filter byte are 4096
+     * bytes, so groups start where rows do). */
+    struct img_buf gray;
+    CHECK_EQ(img_buf_init(&gray, 4095, 300, 1), 0);
+    for (int y = 0; y < gray.height; y++) {
+        uint8_t *row = gray.data + (size_t)y * gray.stride;
+        const uint8_t *up = y > 0 ? row - gray.stride : NULL;
+        for (int x = 0; x < gray.width; x++) {
+            size_t offset = (size_t)y * 4096 + 1 + (size_t)x;
+            int a = x > 0 ? row[x - 1] : 0, b = up != NULL ? up[x] : 0;
+            int c = x > 0 && up != NULL ? up[x - 1] : 0;
+            int p = a + b - c, pa = abs(p - a), pb = abs(p - b), pc = abs(p - c);
+            int predictor = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+            row[x] = (uint8_t)(misleading_byte(offset, &rng) + predictor);
+        }
+    }
+    uint8_t *png = NULL;
+    size_t png_size = 0;
+    char err[256] = "";
+    CHECK_EQ(img_encode_png(&gray, 1, &png, &png_size, err, sizeof(err)), 0);
+    check_libpng(png, png_size, &gray);
+    size_t raw = (size_t)gray.height * 4096;
+    if (png_size > stored_size(raw) + 4096)
+        fprintf(stderr, "misleading sample: PNG of %zu bytes for %zu raw\n", png_size, raw);
+    CHECK(png_size <= stored_size(raw) + 4096);
+    free(png);
+    img_buf_finish(&gray);
+}
+
 int main(void)
 {
     test_stream_round_trip();
     test_png_round_trip();
     test_band_order();
     test_size_against_old_levels();
+    test_middle_bytes_outside_sample();
+    test_misleading_sample();
     printf("test_png_rle: all passed\n");
     return 0;
 }
