@@ -951,13 +951,37 @@ static void write_symbols(struct bit_writer *w, const struct block_code *bc, con
 }
 
 #if IMG_HAVE_AVX2_VARIANTS
+/* Each run length's bits as put_run puts them (length code, extra bits,
+ * distance code), by length: one load and one append per run instead of
+ * the length code's branches and three appends. */
+struct run_codes {
+    uint32_t bits[MAX_RUN + 1];
+    uint8_t count[MAX_RUN + 1];
+};
+
+static void run_codes_init(struct run_codes *runs, const struct block_code *bc,
+                           unsigned distance_bits)
+{
+    for (int index = 0; index < 29; index++) {
+        int sym = 257 + index;
+        unsigned first = length_base[index];
+        unsigned last = index == 28 ? MAX_RUN : length_base[index + 1] - 1u;
+        for (unsigned length = first; length <= last; length++) {
+            runs->bits[length] = bc->codes[sym] | (length - first) << bc->lengths[sym];
+            runs->count[length] =
+                (uint8_t)(bc->lengths[sym] + length_extra[index] + distance_bits);
+        }
+    }
+}
+
 /* write_symbols with the literals 16 a step (put_literals_avx2), the last
  * step before a run or the end cut short; only the literals within 16 bytes
  * of the block's end, which the steps may not read past, go one by one. */
 RLE_TARGET_AVX2_BMI2 static void
 write_symbols_avx2(struct bit_writer *writer, const struct block_code *bc, const uint32_t *table,
-                   const struct window_codes *window, const uint8_t *data, size_t from, size_t to,
-                   const uint32_t *runs, size_t run_count, unsigned distance_bits)
+                   const struct window_codes *window, const struct run_codes *run_codes,
+                   const uint8_t *data, size_t from, size_t to, const uint32_t *runs,
+                   size_t run_count)
 {
     struct bit_writer w = *writer;
     const int *entries = (const int *)table;
@@ -976,8 +1000,11 @@ write_symbols_avx2(struct bit_writer *writer, const struct block_code *bc, const
         }
         if (r == run_count)
             break;
-        put_run(&w, bc, runs[2 * r + 1], distance_bits);
-        at = runs[2 * r] + runs[2 * r + 1];
+        size_t length = runs[2 * r + 1];
+        /* At most 14 + 5 + 5 bits, the distance's zeros included. */
+        put_bits(&w, run_codes->bits[length], run_codes->count[length]);
+        flush_bits(&w);
+        at = runs[2 * r] + length;
     }
     *writer = w;
 }
@@ -1008,8 +1035,10 @@ static void write_huffman(struct img__rle_stream *s, const struct block_code *bc
             entries[b] = (uint32_t)bc->codes[b] | (uint32_t)bc->lengths[b] << 16;
         struct window_codes window;
         window_codes_init(&window, bc->codes, bc->lengths);
-        write_symbols_avx2(&w, bc, entries, &window, data, from, to, runs, run_count,
-                           distance_bits);
+        struct run_codes run_codes;
+        run_codes_init(&run_codes, bc, distance_bits);
+        write_symbols_avx2(&w, bc, entries, &window, &run_codes, data, from, to, runs,
+                           run_count);
         portable = false;
     }
 #endif
