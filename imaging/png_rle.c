@@ -2,8 +2,9 @@
  *
  * Per block: one pass finds the runs (a byte repeated at least three more
  * times is a match at distance 1, greedy, up to 258 bytes, as zlib's Z_RLE
- * finds them) and counts the symbols; code lengths follow from the counts
- * (Huffman, limited to 14 bits); the block is written as a dynamic Huffman
+ * finds them) and counts the symbols (a sample of the most common bytes in
+ * blocks of 16 KiB and more: count_block_bytes); code lengths follow from
+ * the counts (Huffman, limited to 14 bits); the block is written as a dynamic Huffman
  * block, or with the fixed code or stored when either is smaller (tiny
  * images; noise), so the output is never much larger than the input.
  * RFC 1951, sections 3.2.3 to 3.2.7. On x86 with AVX2 the run search and
@@ -538,24 +539,21 @@ static void build_codes(const uint8_t *lengths, int count, uint16_t *codes)
 
 struct block_stats {
     uint32_t freq[LITLEN_SYMBOLS];
-    bool estimated; /* the counts of the middle bytes (count_block_bytes) */
+    bool estimated;      /* the counts of the middle bytes (count_block_bytes) */
     uint64_t extra_bits; /* of the lengths */
     size_t run_count;
 };
 
-/* Counts every byte of data[0, size) into freq[0, 256): eight tables, one
- * per byte of an 8-byte step, so that a byte repeated (zero, mostly, in
+/* Counts the whole 8-byte steps of data[0, size) into eight tables, one
+ * per byte of a step, so that a byte repeated (zero, mostly, in
  * filtered edge maps) waits on its own count (a store, then a load of the
  * same place) once per step, not twice (four tables were 2x slower on the
  * Sobel maps). Each byte is loaded on its own and indexes its table
  * directly: a load and an add per byte (shifting the bytes out of one 64-bit
  * load took four instructions a byte). */
-static void count_bytes(const uint8_t *data, size_t size, uint32_t *freq)
+static inline void count_into(uint32_t (*tables)[256], const uint8_t *data, size_t size)
 {
-    uint32_t tables[8][256];
-    memset(tables, 0, sizeof(tables));
-    size_t i = 0;
-    for (; i + 8 <= size; i += 8) {
+    for (size_t i = 0; i + 8 <= size; i += 8) {
         tables[0][data[i]]++;
         tables[1][data[i + 1]]++;
         tables[2][data[i + 2]]++;
@@ -565,11 +563,25 @@ static void count_bytes(const uint8_t *data, size_t size, uint32_t *freq)
         tables[6][data[i + 6]]++;
         tables[7][data[i + 7]]++;
     }
-    for (; i < size; i++)
+}
+
+static inline uint32_t sum_tables(uint32_t (*tables)[256], unsigned b)
+{
+    return tables[0][b] + tables[1][b] + tables[2][b] + tables[3][b] + tables[4][b] + tables[5][b] +
+           tables[6][b] + tables[7][b];
+}
+
+/* Every byte of data[0, size) into freq[0, 256). */
+static void count_bytes(const uint8_t *data, size_t size, uint32_t *freq)
+{
+    uint32_t tables[8][256];
+    memset(tables, 0, sizeof(tables));
+    size_t whole = size & ~(size_t)7;
+    count_into(tables, data, whole);
+    for (size_t i = whole; i < size; i++)
         tables[0][data[i]]++;
-    for (int b = 0; b < 256; b++)
-        freq[b] += tables[0][b] + tables[1][b] + tables[2][b] + tables[3][b] + tables[4][b] +
-                   tables[5][b] + tables[6][b] + tables[7][b];
+    for (unsigned b = 0; b < 256; b++)
+        freq[b] += sum_tables(tables, b);
 }
 
 /* Blocks from this size on have the counts of their middle bytes (below)
@@ -585,21 +597,6 @@ static void count_bytes(const uint8_t *data, size_t size, uint32_t *freq)
 static inline bool is_middle(unsigned byte)
 {
     return (uint8_t)(byte + MIDDLE_HALF) < 2 * MIDDLE_HALF;
-}
-
-/* Eight tables as count_bytes keeps them, without their set-up. */
-static inline void count_into(uint32_t (*tables)[256], const uint8_t *data, size_t size)
-{
-    for (size_t i = 0; i < size; i += 8) {
-        tables[0][data[i]]++;
-        tables[1][data[i + 1]]++;
-        tables[2][data[i + 2]]++;
-        tables[3][data[i + 3]]++;
-        tables[4][data[i + 4]]++;
-        tables[5][data[i + 5]]++;
-        tables[6][data[i + 6]]++;
-        tables[7][data[i + 7]]++;
-    }
 }
 
 /* The outside (not middle) bytes of one group, one by one. */
@@ -671,9 +668,7 @@ static void count_block_bytes(const uint8_t *data, size_t size, bool portable, u
         freq[data[i]]++;
     for (unsigned b = 0; b < 256; b++) {
         if (is_middle(b)) {
-            uint32_t in_sample = sample[0][b] + sample[1][b] + sample[2][b] + sample[3][b] +
-                                 sample[4][b] + sample[5][b] + sample[6][b] + sample[7][b];
-            freq[b] += SAMPLE_EVERY * in_sample;
+            freq[b] += SAMPLE_EVERY * sum_tables(sample, b);
         } else {
             freq[b] += outside[b];
         }
@@ -968,8 +963,7 @@ static void run_codes_init(struct run_codes *runs, const struct block_code *bc,
         unsigned last = index == 28 ? MAX_RUN : length_base[index + 1] - 1u;
         for (unsigned length = first; length <= last; length++) {
             runs->bits[length] = bc->codes[sym] | (length - first) << bc->lengths[sym];
-            runs->count[length] =
-                (uint8_t)(bc->lengths[sym] + length_extra[index] + distance_bits);
+            runs->count[length] = (uint8_t)(bc->lengths[sym] + length_extra[index] + distance_bits);
         }
     }
 }
@@ -1037,8 +1031,7 @@ static void write_huffman(struct img__rle_stream *s, const struct block_code *bc
         window_codes_init(&window, bc->codes, bc->lengths);
         struct run_codes run_codes;
         run_codes_init(&run_codes, bc, distance_bits);
-        write_symbols_avx2(&w, bc, entries, &window, &run_codes, data, from, to, runs,
-                           run_count);
+        write_symbols_avx2(&w, bc, entries, &window, &run_codes, data, from, to, runs, run_count);
         portable = false;
     }
 #endif
@@ -1151,9 +1144,9 @@ static int code_block(struct img__rle_stream *s, const uint8_t *data, size_t fro
      * bytes takes at most 20): room for that, though the pages asked for
      * ahead are the stored form's, which the block ends no larger than. */
     size_t huffman_bytes = (to - from) * MAX_LITLEN_BITS / 8 + HEADER_BOUND_BYTES;
-    int rc = reserve_likely(s, st.estimated && huffman_bytes > stored_bytes ? huffman_bytes
-                                                                            : stored_bytes,
-                            stored_bytes);
+    int rc = reserve_likely(
+        s, st.estimated && huffman_bytes > stored_bytes ? huffman_bytes : stored_bytes,
+        stored_bytes);
     if (rc < 0)
         return rc;
     /* The smallest of the three by the plan; on a tie the earlier one. */
