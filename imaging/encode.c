@@ -475,7 +475,8 @@ static int plan_file(struct img_png_bands *b)
     }
     b->region[b->band_count] = at;
     b->file_capacity = at + PNG_TAIL_BYTES;
-    /* Only the pages the bands write are ever touched. */
+    /* Only the pages the bands write are ever touched (with transparent huge
+     * pages, the 2 MiB pages they fall in). */
     b->file = malloc(b->file_capacity);
     if (b->file == NULL)
         return -ENOMEM;

@@ -151,7 +151,8 @@ static void align_to_byte(struct bit_writer *w)
 
 /* The caller's buffer (encode.c's file) is fresh pages: they are asked for
  * this far ahead of the writer at a time, a syscall per 256 KiB instead of
- * a page fault per 4 KiB. At most that much is asked for and not written. */
+ * a page fault per 4 KiB. At most that much is asked for and not written
+ * (with transparent huge pages, the 2 MiB pages it falls in; img__huge_pages). */
 #define POPULATE_AHEAD ((size_t)256 << 10)
 
 /* Room for `more` bytes after `used`; of the caller's pages, those for
@@ -608,19 +609,26 @@ static inline void count_outside(const uint8_t *group, uint32_t *outside)
 }
 
 #if IMG_HAVE_AVX2_VARIANTS
-/* count_outside from a mask of the outside bytes: most groups have none. */
-IMG_TARGET_AVX2 static inline void count_outside_avx2(const uint8_t *group, uint32_t *outside)
+/* count_outside over `groups` groups from a mask of each group's outside
+ * bytes (most groups have none); the loop is here, in the AVX2 target, so
+ * that no call is made per group. */
+IMG_TARGET_AVX2 static void count_outside_avx2(const uint8_t *data, size_t groups,
+                                               uint32_t *outside)
 {
     const __m256i half = _mm256_set1_epi8(MIDDLE_HALF);
     const __m256i last = _mm256_set1_epi8(2 * MIDDLE_HALF - 1);
-    __m256i a = _mm256_add_epi8(_mm256_loadu_si256((const __m256i *)group), half);
-    __m256i b = _mm256_add_epi8(_mm256_loadu_si256((const __m256i *)(group + 32)), half);
-    uint64_t middle =
-        (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(a, last), a)) |
-        (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(b, last), b))
-            << 32;
-    for (uint64_t out = ~middle; out != 0; out &= out - 1)
-        outside[group[__builtin_ctzll(out)]]++;
+    for (size_t g = 0; g < groups; g++) {
+        const uint8_t *group = data + g * SAMPLE_GROUP;
+        __m256i a = _mm256_add_epi8(_mm256_loadu_si256((const __m256i *)group), half);
+        __m256i b = _mm256_add_epi8(_mm256_loadu_si256((const __m256i *)(group + 32)), half);
+        uint64_t middle =
+            (uint64_t)(uint32_t)_mm256_movemask_epi8(
+                _mm256_cmpeq_epi8(_mm256_min_epu8(a, last), a)) |
+            (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(b, last), b))
+                << 32;
+        for (uint64_t out = ~middle; out != 0; out &= out - 1)
+            outside[group[__builtin_ctzll(out)]]++;
+    }
 }
 #endif
 
@@ -652,18 +660,15 @@ static void count_block_bytes(const uint8_t *data, size_t size, bool portable, u
 #else
     (void)portable;
 #endif
-    for (size_t g = 0; g < groups; g++) {
-        const uint8_t *group = data + g * SAMPLE_GROUP;
-        if (g % SAMPLE_EVERY == 0)
-            count_into(sample, group, SAMPLE_GROUP);
+    for (size_t g = 0; g < groups; g += SAMPLE_EVERY)
+        count_into(sample, data + g * SAMPLE_GROUP, SAMPLE_GROUP);
 #if IMG_HAVE_AVX2_VARIANTS
-        if (avx2) {
-            count_outside_avx2(group, outside);
-            continue;
-        }
+    if (avx2)
+        count_outside_avx2(data, groups, outside);
+    else
 #endif
-        count_outside(group, outside);
-    }
+        for (size_t g = 0; g < groups; g++)
+            count_outside(data + g * SAMPLE_GROUP, outside);
     for (size_t i = groups * SAMPLE_GROUP; i < size; i++)
         freq[data[i]]++;
     for (unsigned b = 0; b < 256; b++) {
@@ -1144,17 +1149,18 @@ static int code_block(struct img__rle_stream *s, const uint8_t *data, size_t fro
      * bytes takes at most 20): room for that, though the pages asked for
      * ahead are the stored form's, which the block ends no larger than. */
     size_t huffman_bytes = (to - from) * MAX_LITLEN_BITS / 8 + HEADER_BOUND_BYTES;
-    int rc = reserve_likely(
-        s, st.estimated && huffman_bytes > stored_bytes ? huffman_bytes : stored_bytes,
-        stored_bytes);
+    /* The smallest of the three by the plan; on a tie the earlier one. */
+    bool dynamic = bc.bits <= fixed && bc.bits < stored;
+    bool trial = st.estimated && (dynamic || fixed < stored);
+    int rc = reserve_likely(s, trial && huffman_bytes > stored_bytes ? huffman_bytes : stored_bytes,
+                            stored_bytes);
     if (rc < 0)
         return rc;
-    /* The smallest of the three by the plan; on a tie the earlier one. */
     size_t used = s->used;
     uint64_t bits = s->bits;
     unsigned bit_count = s->bit_count;
     bool huffman = true;
-    if (bc.bits <= fixed && bc.bits < stored) {
+    if (dynamic) {
         write_huffman(s, &bc, false, data, from, to, runs, run_count, final);
     } else if (fixed < stored) {
         plan_fixed(&bc);

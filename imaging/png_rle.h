@@ -56,10 +56,11 @@ int img__rle_init(struct img__rle_stream *s, size_t head, size_t expected,
                   size_t symbols_per_block);
 /* img__rle_init writing into the caller's `buffer` of `capacity` bytes
  * (the first `head` are the caller's) instead of a buffer of its own. The
- * stream never frees it; if the data outgrows it, the stream moves to a
- * malloc'd copy of its own (s->out then differs from `buffer`, and is the
- * caller's to free as with img__rle_init). 0 or -EINVAL (capacity under
- * head plus the writer's slack). */
+ * stream never frees it; if the data outgrows it (or, for a block coded
+ * from estimated counts, its worst case while it is written: 14 bits a
+ * byte), the stream moves to a malloc'd copy of its own (s->out then differs from `buffer`, and is
+ * the caller's to free as with img__rle_init). 0 or -EINVAL (capacity under head plus the writer's
+ * slack). */
 int img__rle_init_in(struct img__rle_stream *s, uint8_t *buffer, size_t capacity, size_t head,
                      size_t symbols_per_block);
 /* Codes `size` (> 0) bytes: the blocks depend on the bytes, on
