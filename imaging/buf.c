@@ -17,6 +17,18 @@
 /* Buffers from this size on are populated in one call (below). */
 #define POPULATE_MIN_BYTES ((size_t)1 << 20)
 
+#ifdef __linux__
+/* madvise on the `align`-aligned part of data[0, size) (align a power of
+ * two), if it has one; advice is only a hint, so its result is not read. */
+static void advise_inside(uint8_t *data, size_t size, uintptr_t align, int advice)
+{
+    uintptr_t first = ((uintptr_t)data + align - 1) & ~(align - 1);
+    uintptr_t end = ((uintptr_t)data + size) & ~(align - 1);
+    if (end > first)
+        (void)madvise((void *)first, end - first, advice);
+}
+#endif
+
 /* The 2 MiB-aligned part of a big buffer as transparent huge pages
  * (MADV_HUGEPAGE), asked for before its pages are populated: one 2 MiB page
  * instead of 512 pages' bookkeeping in the kernel (its share of the stage
@@ -27,11 +39,7 @@
 void img__huge_pages(uint8_t *data, size_t size)
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const uintptr_t huge = (uintptr_t)2 << 20;
-    uintptr_t first = ((uintptr_t)data + huge - 1) & ~(huge - 1);
-    uintptr_t end = ((uintptr_t)data + size) & ~(huge - 1);
-    if (end > first)
-        (void)madvise((void *)first, end - first, MADV_HUGEPAGE);
+    advise_inside(data, size, (uintptr_t)2 << 20, MADV_HUGEPAGE);
 #else
     (void)data;
     (void)size;
@@ -50,12 +58,8 @@ void img__populate(uint8_t *data, size_t size)
 {
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
     long page = sysconf(_SC_PAGESIZE);
-    if (page <= 0)
-        return;
-    uintptr_t first = ((uintptr_t)data + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-    uintptr_t end = ((uintptr_t)data + size) & ~((uintptr_t)page - 1);
-    if (end > first)
-        (void)madvise((void *)first, end - first, MADV_POPULATE_WRITE);
+    if (page > 0)
+        advise_inside(data, size, (uintptr_t)page, MADV_POPULATE_WRITE);
 #else
     (void)data;
     (void)size;

@@ -1151,31 +1151,28 @@ static int code_block(struct img__rle_stream *s, const uint8_t *data, size_t fro
     size_t huffman_bytes = (to - from) * MAX_LITLEN_BITS / 8 + HEADER_BOUND_BYTES;
     /* The smallest of the three by the plan; on a tie the earlier one. */
     bool dynamic = bc.bits <= fixed && bc.bits < stored;
-    bool trial = st.estimated && (dynamic || fixed < stored);
-    int rc = reserve_likely(s, trial && huffman_bytes > stored_bytes ? huffman_bytes : stored_bytes,
-                            stored_bytes);
+    bool huffman = dynamic || fixed < stored;
+    int rc = reserve_likely(
+        s, st.estimated && huffman && huffman_bytes > stored_bytes ? huffman_bytes : stored_bytes,
+        stored_bytes);
     if (rc < 0)
         return rc;
-    size_t used = s->used;
-    uint64_t bits = s->bits;
-    unsigned bit_count = s->bit_count;
-    bool huffman = true;
-    if (dynamic) {
-        write_huffman(s, &bc, false, data, from, to, runs, run_count, final);
-    } else if (fixed < stored) {
-        plan_fixed(&bc);
-        write_huffman(s, &bc, true, data, from, to, runs, run_count, final);
-    } else {
-        huffman = false;
-    }
-    /* A Huffman block larger than stored (an estimate gone wrong) is taken
-     * back: every block is at most its stored form, which encode.c's
-     * regions count on. */
-    if (huffman && (s->used - used) * 8 + s->bit_count - bit_count > stored) {
-        s->used = used;
-        s->bits = bits;
-        s->bit_count = bit_count;
-        huffman = false;
+    if (huffman) {
+        size_t used = s->used;
+        uint64_t bits = s->bits;
+        unsigned bit_count = s->bit_count;
+        if (!dynamic)
+            plan_fixed(&bc);
+        write_huffman(s, &bc, !dynamic, data, from, to, runs, run_count, final);
+        /* A Huffman block larger than stored (an estimate gone wrong) is
+         * taken back: every block is at most its stored form, which
+         * encode.c's regions count on. */
+        if ((s->used - used) * 8 + s->bit_count - bit_count > stored) {
+            s->used = used;
+            s->bits = bits;
+            s->bit_count = bit_count;
+            huffman = false;
+        }
     }
     if (!huffman)
         write_stored(s, data + from, to - from, final);
